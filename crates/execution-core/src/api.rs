@@ -1,0 +1,447 @@
+//! The operations' payloads and answers, as the seed defines them. Parsing is total: any JSON
+//! value gives either a request or a 400 error, and nothing is read or written before it.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::error::OperationError;
+use crate::ids::{ExecutionId, JobId, PlanId, TaskToken};
+use crate::model::{Timestamp, Wave};
+use crate::rules::NextAction;
+use crate::status::{ExecutionStatus, LaunchStatus, WaveStatus};
+
+/// The operations the engine serves: the seed's five, launch (the workflow's wave launcher) and
+/// cancel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    Find,
+    Poll,
+    Finalize,
+    Pause,
+    Resume,
+    Launch,
+    Cancel,
+}
+
+impl Operation {
+    pub const ALL: [Operation; 7] = [Self::Find, Self::Poll, Self::Finalize, Self::Pause, Self::Resume, Self::Launch, Self::Cancel];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Find => "find",
+            Self::Poll => "poll",
+            Self::Finalize => "finalize",
+            Self::Pause => "pause",
+            Self::Resume => "resume",
+            Self::Launch => "launch",
+            Self::Cancel => "cancel",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|op| op.as_str() == raw)
+    }
+}
+
+impl std::fmt::Display for Operation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `executionId` + `planId`: how every per-execution operation names its execution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target {
+    pub execution_id: ExecutionId,
+    pub plan_id: PlanId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollRequest {
+    pub target: Target,
+    /// Answer with per-wave counts instead of every server (for find and the state machine,
+    /// whose payload limits a 10,000-server answer would break).
+    pub summary: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PauseRequest {
+    pub target: Target,
+    /// Present when the workflow parks at a wave boundary (`waitForTaskToken`).
+    pub task_token: Option<TaskToken>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    Find,
+    Poll(PollRequest),
+    Finalize(Target),
+    Pause(PauseRequest),
+    Resume(Target),
+    Launch(Target),
+    Cancel(Target),
+}
+
+impl Request {
+    pub fn operation(&self) -> Operation {
+        match self {
+            Self::Find => Operation::Find,
+            Self::Poll(_) => Operation::Poll,
+            Self::Finalize(_) => Operation::Finalize,
+            Self::Pause(_) => Operation::Pause,
+            Self::Resume(_) => Operation::Resume,
+            Self::Launch(_) => Operation::Launch,
+            Self::Cancel(_) => Operation::Cancel,
+        }
+    }
+}
+
+/// Parses the direct payload of a function that serves `serves`. `operation` may be absent; when
+/// present it must name `serves`.
+pub fn parse_request(serves: Operation, payload: &Value) -> Result<Request, OperationError> {
+    let fields = as_object(payload)?;
+    if let Some(op) = fields.get("operation") {
+        let named = operation_field(op)?;
+        if named != serves {
+            return Err(OperationError::invalid(
+                "operation",
+                format!("this function serves '{serves}', not '{named}'"),
+            ));
+        }
+    }
+    build(serves, fields)
+}
+
+/// Parses a payload that must say its operation (the command line's `invoke`, one router for all).
+pub fn parse_any_request(payload: &Value) -> Result<Request, OperationError> {
+    let fields = as_object(payload)?;
+    let op = fields.get("operation").ok_or(OperationError::MissingParameter("operation"))?;
+    build(operation_field(op)?, fields)
+}
+
+fn as_object(payload: &Value) -> Result<&Map<String, Value>, OperationError> {
+    payload
+        .as_object()
+        .ok_or_else(|| OperationError::invalid("payload", format!("expected a JSON object, got {}", kind(payload))))
+}
+
+fn operation_field(op: &Value) -> Result<Operation, OperationError> {
+    let raw = op.as_str().ok_or_else(|| OperationError::invalid("operation", format!("expected a string, got {}", kind(op))))?;
+    Operation::parse(raw).ok_or_else(|| {
+        let known: Vec<_> = Operation::ALL.iter().map(|o| o.as_str()).collect();
+        OperationError::invalid("operation", format!("unknown operation '{}' (known: {})", clip(raw), known.join(", ")))
+    })
+}
+
+fn build(op: Operation, fields: &Map<String, Value>) -> Result<Request, OperationError> {
+    Ok(match op {
+        Operation::Find => Request::Find,
+        Operation::Poll => Request::Poll(PollRequest { target: target(fields)?, summary: optional_bool(fields, "summary")?.unwrap_or(false) }),
+        Operation::Finalize => Request::Finalize(target(fields)?),
+        Operation::Pause => {
+            let target = target(fields)?;
+            let task_token = match optional_string(fields, TaskToken::FIELD)? {
+                Some(raw) => Some(TaskToken::parse(raw)?),
+                None => None,
+            };
+            Request::Pause(PauseRequest { target, task_token })
+        }
+        Operation::Resume => Request::Resume(target(fields)?),
+        Operation::Launch => Request::Launch(target(fields)?),
+        Operation::Cancel => Request::Cancel(target(fields)?),
+    })
+}
+
+fn target(fields: &Map<String, Value>) -> Result<Target, OperationError> {
+    let execution_id = required_string(fields, ExecutionId::FIELD)?;
+    let plan_id = required_string(fields, PlanId::FIELD)?;
+    Ok(Target { execution_id: ExecutionId::parse(execution_id)?, plan_id: PlanId::parse(plan_id)? })
+}
+
+fn required_string<'a>(fields: &'a Map<String, Value>, name: &'static str) -> Result<&'a str, OperationError> {
+    optional_string(fields, name)?.ok_or(OperationError::MissingParameter(name))
+}
+
+/// `null` counts as absent, as API Gateway and hand-written payloads often send it.
+fn optional_string<'a>(fields: &'a Map<String, Value>, name: &'static str) -> Result<Option<&'a str>, OperationError> {
+    match fields.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Err(OperationError::MissingParameter(name)),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(OperationError::invalid(name, format!("expected a string, got {}", kind(other)))),
+    }
+}
+
+fn optional_bool(fields: &Map<String, Value>, name: &'static str) -> Result<Option<bool>, OperationError> {
+    match fields.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(other) => Err(OperationError::invalid(name, format!("expected true or false, got {}", kind(other)))),
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Echo at most 64 characters of caller input in a message.
+fn clip(raw: &str) -> String {
+    let mut out: String = raw.chars().take(64).collect();
+    if raw.chars().count() > 64 {
+        out.push('…');
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Answers
+// ---------------------------------------------------------------------------------------------
+
+/// An operation's answer as the Lambda returns it: the success document or the error shape.
+pub fn answer<T: Serialize>(result: &Result<T, OperationError>) -> Value {
+    match result {
+        Ok(body) => serde_json::to_value(body).unwrap_or_else(|e| {
+            serde_json::to_value(OperationError::Internal(format!("answer not serialisable: {e}")).body()).unwrap_or(Value::Null)
+        }),
+        Err(e) => serde_json::to_value(e.body()).unwrap_or(Value::Null),
+    }
+}
+
+/// `statusCode` of an answer produced by [`answer`].
+pub fn status_code_of(answer: &Value) -> u16 {
+    answer.get("statusCode").and_then(Value::as_u64).and_then(|c| u16::try_from(c).ok()).unwrap_or(500)
+}
+
+pub(crate) const OK: u16 = 200;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FindResponse {
+    pub status_code: u16,
+    pub executions_found: usize,
+    pub executions_polled: usize,
+    /// Not dispatched because find's deadline came first; the next tick takes them.
+    pub executions_skipped: usize,
+    pub results: Vec<FindResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FindResult {
+    pub execution_id: ExecutionId,
+    pub success: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<ExecutionStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PollResponse {
+    pub status_code: u16,
+    pub execution_id: ExecutionId,
+    pub status: ExecutionStatus,
+    pub all_waves_complete: bool,
+    pub waves: PollWaves,
+    pub next_action: NextAction,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paused_before_wave: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_polled_time: Option<Timestamp>,
+    /// Things that did not stop the poll but an operator may want to know (EC2 throttled, ...).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum PollWaves {
+    Full(Vec<Wave>),
+    Summary(Vec<WaveSummary>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WaveSummary {
+    pub wave_number: u32,
+    pub status: WaveStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<JobId>,
+    pub servers_total: usize,
+    pub servers_launched: usize,
+    pub servers_failed: usize,
+}
+
+impl WaveSummary {
+    pub fn of(wave: &Wave) -> Self {
+        let count = |f: fn(LaunchStatus) -> bool| wave.server_statuses.iter().filter(|s| f(s.launch_status)).count();
+        Self {
+            wave_number: wave.wave_number,
+            status: wave.status,
+            job_id: wave.job_id.clone(),
+            servers_total: wave.server_statuses.len(),
+            servers_launched: count(|s| s == LaunchStatus::Launched),
+            servers_failed: count(|s| matches!(s, LaunchStatus::Failed | LaunchStatus::Terminated)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FinalizeResponse {
+    pub status_code: u16,
+    pub execution_id: ExecutionId,
+    pub status: ExecutionStatus,
+    pub total_waves: usize,
+    pub already_finalized: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_time_seconds: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PauseResponse {
+    pub status_code: u16,
+    pub execution_id: ExecutionId,
+    /// PAUSED; POLLING when the workflow's token arrived after the operator had already resumed
+    /// (the token was completed at once).
+    pub status: ExecutionStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paused_before_wave: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResumeResponse {
+    pub status_code: u16,
+    pub execution_id: ExecutionId,
+    pub status: ExecutionStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resumed_before_wave: Option<u32>,
+    /// Whether a waiting workflow task was released.
+    pub workflow_released: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LaunchResponse {
+    pub status_code: u16,
+    pub execution_id: ExecutionId,
+    pub status: ExecutionStatus,
+    pub wave_number: u32,
+    pub wave_status: WaveStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<JobId>,
+    /// The job was found by its tags (a retried launch), not started by this call.
+    pub recovered: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CancelResponse {
+    pub status_code: u16,
+    pub execution_id: ExecutionId,
+    pub status: ExecutionStatus,
+    pub workflow_released: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const E: &str = "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00";
+    const P: &str = "0d9b7c6a-1111-4222-8333-944455556666";
+
+    fn err(op: Operation, payload: Value) -> (u16, &'static str, String) {
+        let e = parse_request(op, &payload).unwrap_err();
+        (e.status_code(), e.code(), e.to_string())
+    }
+
+    #[test]
+    fn parses_the_seed_payloads() {
+        assert_eq!(parse_request(Operation::Find, &json!({"operation": "find"})).unwrap(), Request::Find);
+        let r = parse_request(Operation::Poll, &json!({"operation": "poll", "executionId": E, "planId": P})).unwrap();
+        let Request::Poll(p) = r else { panic!("{r:?}") };
+        assert_eq!(p.target.execution_id.to_string(), E);
+        assert!(!p.summary);
+        for op in [Operation::Finalize, Operation::Pause, Operation::Resume, Operation::Launch, Operation::Cancel] {
+            let r = parse_request(op, &json!({"operation": op.as_str(), "executionId": E, "planId": P})).unwrap();
+            assert_eq!(r.operation(), op);
+        }
+    }
+
+    #[test]
+    fn operation_is_optional_but_must_match() {
+        assert!(parse_request(Operation::Resume, &json!({"executionId": E, "planId": P})).is_ok());
+        let (code, error, msg) = err(Operation::Resume, json!({"operation": "pause", "executionId": E, "planId": P}));
+        assert_eq!((code, error), (400, "INVALID_PARAMETER"));
+        assert!(msg.contains("serves 'resume', not 'pause'"), "{msg}");
+        let (_, error, msg) = err(Operation::Find, json!({"operation": "explode"}));
+        assert_eq!(error, "INVALID_PARAMETER");
+        assert!(msg.contains("unknown operation 'explode'"), "{msg}");
+        assert_eq!(err(Operation::Find, json!({"operation": 7})).1, "INVALID_PARAMETER");
+    }
+
+    #[test]
+    fn missing_and_malformed_parameters() {
+        assert_eq!(err(Operation::Poll, json!({"planId": P})), (400, "MISSING_PARAMETER", "missing required parameter 'executionId'".into()));
+        assert_eq!(err(Operation::Poll, json!({"executionId": E})).1, "MISSING_PARAMETER");
+        assert_eq!(err(Operation::Poll, json!({"executionId": "", "planId": P})).1, "MISSING_PARAMETER");
+        assert_eq!(err(Operation::Poll, json!({"executionId": null, "planId": P})).1, "MISSING_PARAMETER");
+        let (code, error, msg) = err(Operation::Poll, json!({"executionId": "uuid", "planId": P}));
+        assert_eq!((code, error), (400, "INVALID_PARAMETER"), "a non-UUID id is a 400, not a 404");
+        assert!(msg.contains("executionId"));
+        assert_eq!(err(Operation::Poll, json!({"executionId": 12, "planId": P})).1, "INVALID_PARAMETER");
+        assert_eq!(err(Operation::Poll, json!({"executionId": E, "planId": P, "summary": "yes"})).1, "INVALID_PARAMETER");
+        assert_eq!(err(Operation::Pause, json!({"executionId": E, "planId": P, "taskToken": 5})).1, "INVALID_PARAMETER");
+    }
+
+    #[test]
+    fn payload_must_be_an_object() {
+        for v in [json!(null), json!([1]), json!("find"), json!(3)] {
+            assert_eq!(err(Operation::Find, v).1, "INVALID_PARAMETER");
+        }
+    }
+
+    #[test]
+    fn pause_takes_an_optional_token() {
+        let r = parse_request(Operation::Pause, &json!({"executionId": E, "planId": P, "taskToken": "tok"})).unwrap();
+        let Request::Pause(p) = r else { panic!() };
+        assert_eq!(p.task_token.unwrap().expose(), "tok");
+    }
+
+    #[test]
+    fn messages_do_not_echo_huge_input() {
+        let (_, _, msg) = err(Operation::Find, json!({"operation": "x".repeat(100_000)}));
+        assert!(msg.len() < 300, "{}", msg.len());
+    }
+
+    #[test]
+    fn any_request_needs_an_operation() {
+        assert_eq!(parse_any_request(&json!({})).unwrap_err().code(), "MISSING_PARAMETER");
+        assert_eq!(parse_any_request(&json!({"operation": "cancel", "executionId": E, "planId": P})).unwrap().operation(), Operation::Cancel);
+    }
+
+    #[test]
+    fn answers_carry_their_status_code() {
+        let ok: Result<CancelResponse, OperationError> = Ok(CancelResponse {
+            status_code: 200,
+            execution_id: ExecutionId::parse(E).unwrap(),
+            status: ExecutionStatus::Cancelling,
+            workflow_released: false,
+        });
+        assert_eq!(status_code_of(&answer(&ok)), 200);
+        let e: Result<CancelResponse, _> = Err(OperationError::NotFound("x".into()));
+        assert_eq!(answer(&e), json!({"statusCode": 404, "error": "NOT_FOUND", "message": "x"}));
+    }
+}

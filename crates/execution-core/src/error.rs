@@ -1,0 +1,146 @@
+//! The one error shape every operation answers with: `{statusCode, error, message}`.
+
+use serde::Serialize;
+
+use crate::ids::InvalidId;
+use crate::ports::{DispatchError, ServiceError, StoreError, WorkflowError};
+
+/// An operation's refusal or failure. Each case maps to one `statusCode` and one `error` code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OperationError {
+    #[error("missing required parameter '{0}'")]
+    MissingParameter(&'static str),
+    #[error("invalid parameter '{field}': {reason}")]
+    InvalidParameter { field: String, reason: String },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    InvalidState(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// The workflow refused a task token (timed out, invalid, gone). 409: the record already says
+    /// what happened; retrying the same call will not help.
+    #[error("{0}")]
+    TokenRejected(String),
+    /// Infrastructure failed (store, DRS, EC2, Lambda, Step Functions); retrying may help.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl OperationError {
+    pub fn status_code(&self) -> u16 {
+        match self {
+            Self::MissingParameter(_) | Self::InvalidParameter { .. } | Self::InvalidState(_) => 400,
+            Self::NotFound(_) => 404,
+            Self::Conflict(_) | Self::TokenRejected(_) => 409,
+            Self::Internal(_) => 500,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MissingParameter(_) => "MISSING_PARAMETER",
+            Self::InvalidParameter { .. } => "INVALID_PARAMETER",
+            Self::NotFound(_) => "NOT_FOUND",
+            Self::InvalidState(_) => "INVALID_STATE",
+            Self::Conflict(_) => "CONFLICT",
+            Self::TokenRejected(_) => "TOKEN_REJECTED",
+            Self::Internal(_) => "INTERNAL_ERROR",
+        }
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody { status_code: self.status_code(), error: self.code(), message: self.to_string() }
+    }
+
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::InvalidParameter { field: field.into(), reason: reason.into() }
+    }
+}
+
+/// The seed's error answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorBody {
+    pub status_code: u16,
+    pub error: &'static str,
+    pub message: String,
+}
+
+impl From<InvalidId> for OperationError {
+    fn from(e: InvalidId) -> Self {
+        Self::InvalidParameter { field: e.field.to_owned(), reason: format!("not a valid {}: {}", e.kind, e.reason) }
+    }
+}
+
+impl From<ServiceError> for OperationError {
+    fn from(e: ServiceError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<StoreError> for OperationError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict => Self::Conflict("the execution changed while this operation ran; retry".into()),
+            StoreError::Corrupt(m) => Self::Internal(format!("execution record unreadable: {m}")),
+            StoreError::Service(s) => Self::Internal(format!("execution store: {s}")),
+        }
+    }
+}
+
+impl From<WorkflowError> for OperationError {
+    fn from(e: WorkflowError) -> Self {
+        match e {
+            WorkflowError::Service(s) => Self::Internal(format!("Step Functions: {s}")),
+            dead => Self::TokenRejected(format!("Step Functions refused the task token: {dead}")),
+        }
+    }
+}
+
+impl From<DispatchError> for OperationError {
+    fn from(e: DispatchError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_has_its_code_and_status() {
+        let cases = [
+            (OperationError::MissingParameter("executionId"), 400, "MISSING_PARAMETER"),
+            (OperationError::invalid("planId", "x"), 400, "INVALID_PARAMETER"),
+            (OperationError::NotFound("x".into()), 404, "NOT_FOUND"),
+            (OperationError::InvalidState("x".into()), 400, "INVALID_STATE"),
+            (OperationError::Conflict("x".into()), 409, "CONFLICT"),
+            (OperationError::TokenRejected("x".into()), 409, "TOKEN_REJECTED"),
+            (OperationError::Internal("x".into()), 500, "INTERNAL_ERROR"),
+        ];
+        for (e, status, code) in cases {
+            let body = serde_json::to_value(e.body()).unwrap();
+            assert_eq!(body["statusCode"], status);
+            assert_eq!(body["error"], code);
+            assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+            assert_eq!(body.as_object().unwrap().len(), 3);
+        }
+    }
+
+    #[test]
+    fn invalid_ids_name_their_field() {
+        let e: OperationError = crate::ids::ExecutionId::parse("nope").unwrap_err().into();
+        assert_eq!(e.code(), "INVALID_PARAMETER");
+        assert!(e.to_string().contains("executionId"));
+    }
+
+    #[test]
+    fn dead_tokens_and_service_failures_map_apart() {
+        assert_eq!(OperationError::from(WorkflowError::TaskTimedOut).code(), "TOKEN_REJECTED");
+        assert_eq!(OperationError::from(WorkflowError::InvalidToken).code(), "TOKEN_REJECTED");
+        let svc = WorkflowError::Service(ServiceError::Unavailable("503".into()));
+        assert_eq!(OperationError::from(svc).code(), "INTERNAL_ERROR");
+        assert_eq!(OperationError::from(StoreError::Conflict).status_code(), 409);
+    }
+}

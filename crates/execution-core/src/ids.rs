@@ -1,0 +1,297 @@
+//! Identifiers. Parse, don't validate: a value of one of these types is well-formed.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use uuid::Uuid;
+
+/// Why a raw identifier was refused. Carries the field name so the answer can say which input
+/// was wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field} is not a valid {kind}: {reason}")]
+pub struct InvalidId {
+    pub field: &'static str,
+    pub kind: &'static str,
+    pub reason: String,
+}
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident, $field:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            pub const FIELD: &'static str = $field;
+
+            /// Parses the canonical hyphenated UUID form (any case).
+            pub fn parse(raw: &str) -> Result<Self, InvalidId> {
+                // Only the 36-character hyphenated form: ids are compared as strings in storage.
+                if raw.len() != 36 {
+                    return Err(InvalidId { field: $field, kind: "UUID", reason: format!("expected 36 characters, got {}", raw.chars().count()) });
+                }
+                Uuid::try_parse(raw)
+                    .map(Self)
+                    .map_err(|e| InvalidId { field: $field, kind: "UUID", reason: e.to_string() })
+            }
+
+            pub fn new_random() -> Self {
+                Self(Uuid::new_v4())
+            }
+
+            pub const fn from_uuid(u: Uuid) -> Self {
+                Self(u)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.hyphenated().fmt(f)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), self)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = InvalidId;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::parse(s)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let raw = String::deserialize(d)?;
+                Self::parse(&raw).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+macro_rules! pattern_id {
+    ($(#[$doc:meta])* $name:ident, $field:literal, $kind:literal, $check:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            pub const FIELD: &'static str = $field;
+
+            pub fn parse(raw: &str) -> Result<Self, InvalidId> {
+                let check: fn(&str) -> Result<(), String> = $check;
+                check(raw).map_err(|reason| InvalidId { field: $field, kind: $kind, reason })?;
+                Ok(Self(raw.to_owned()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.0)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = InvalidId;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::parse(s)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let raw = String::deserialize(d)?;
+                Self::parse(&raw).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+/// `prefix` followed by `min..=max` ASCII alphanumerics (`hex_only` narrows to hex digits).
+fn prefixed(raw: &str, prefix: &str, min: usize, max: usize, hex_only: bool) -> Result<(), String> {
+    let Some(rest) = raw.strip_prefix(prefix) else {
+        return Err(format!("must start with '{prefix}'"));
+    };
+    if rest.len() < min || rest.len() > max {
+        return Err(if min == max {
+            format!("expected '{prefix}' and {min} characters")
+        } else {
+            format!("expected '{prefix}' and {min} to {max} characters")
+        });
+    }
+    let ok = if hex_only {
+        rest.bytes().all(|b| b.is_ascii_hexdigit())
+    } else {
+        rest.bytes().all(|b| b.is_ascii_alphanumeric())
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("only {} characters may follow '{prefix}'", if hex_only { "hexadecimal" } else { "alphanumeric" }))
+    }
+}
+
+uuid_id!(
+    /// The id of one run of a recovery plan.
+    ExecutionId,
+    "executionId"
+);
+uuid_id!(
+    /// The id of the recovery plan an execution runs.
+    PlanId,
+    "planId"
+);
+
+pattern_id!(
+    /// A DRS source server (`s-` and 17 alphanumerics, DRS's own pattern).
+    SourceServerId,
+    "sourceServerId",
+    "DRS source server id",
+    |raw| prefixed(raw, "s-", 17, 17, false)
+);
+pattern_id!(
+    /// A DRS job (`drsjob-` and 17 alphanumerics).
+    JobId,
+    "jobId",
+    "DRS job id",
+    |raw| prefixed(raw, "drsjob-", 17, 17, false)
+);
+pattern_id!(
+    /// An EC2 instance, which is also what DRS calls a recovery instance id (`i-` and 8 to 17 hex digits).
+    InstanceId,
+    "instanceId",
+    "EC2 instance id",
+    |raw| prefixed(raw, "i-", 8, 17, true)
+);
+
+/// The Step Functions task token of a `waitForTaskToken` state. Its `Debug` and `Display` never
+/// print the token: it is a bearer credential for the workflow.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct TaskToken(String);
+
+impl TaskToken {
+    pub const FIELD: &'static str = "taskToken";
+    /// Step Functions documents task tokens as at most 1024 characters.
+    pub const MAX_LEN: usize = 1024;
+
+    pub fn parse(raw: &str) -> Result<Self, InvalidId> {
+        let err = |reason: &str| InvalidId { field: Self::FIELD, kind: "task token", reason: reason.to_owned() };
+        if raw.is_empty() {
+            return Err(err("must not be empty"));
+        }
+        if raw.len() > Self::MAX_LEN {
+            return Err(err("longer than 1024 characters"));
+        }
+        if raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(err("must not contain whitespace or control characters"));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// The secret itself, for the one place that hands it back to the workflow.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for TaskToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TaskToken(<redacted>)")
+    }
+}
+
+impl Serialize for TaskToken {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for TaskToken {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        Self::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn execution_id_accepts_only_hyphenated_uuids() {
+        assert!(ExecutionId::parse("6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00").is_ok());
+        assert!(ExecutionId::parse("6F1C1F0E-8A5B-4C1E-9D4E-2B7A4C9D1E00").is_ok());
+        for bad in ["", "uuid", "6f1c1f0e8a5b4c1e9d4e2b7a4c9d1e00", "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e0z"] {
+            let err = ExecutionId::parse(bad).unwrap_err();
+            assert_eq!(err.field, "executionId", "{bad}");
+        }
+    }
+
+    #[test]
+    fn plan_id_names_its_field() {
+        assert_eq!(PlanId::parse("nope").unwrap_err().field, "planId");
+    }
+
+    #[test]
+    fn drs_ids_follow_drs_patterns() {
+        assert!(SourceServerId::parse("s-1234567890abcdef0").is_ok());
+        assert!(SourceServerId::parse("s-123").is_err());
+        assert!(SourceServerId::parse("x-1234567890abcdef0").is_err());
+        assert!(SourceServerId::parse("s-1234567890abcdef!").is_err());
+        assert!(JobId::parse("drsjob-1234567890abcdef0").is_ok());
+        assert!(JobId::parse("drsjob-12").is_err());
+        assert!(InstanceId::parse("i-0abc1234").is_ok());
+        assert!(InstanceId::parse("i-0abc123456789def0").is_ok());
+        assert!(InstanceId::parse("i-xyz12345").is_err());
+        assert!(InstanceId::parse("i-0abc").is_err());
+    }
+
+    #[test]
+    fn ids_round_trip_through_json_and_refuse_bad_values() {
+        let id: SourceServerId = serde_json::from_str("\"s-1234567890abcdef0\"").unwrap();
+        assert_eq!(serde_json::to_string(&id).unwrap(), "\"s-1234567890abcdef0\"");
+        assert!(serde_json::from_str::<SourceServerId>("\"s-1\"").is_err());
+        assert!(serde_json::from_str::<ExecutionId>("\"abc\"").is_err());
+    }
+
+    #[test]
+    fn task_token_never_prints_itself() {
+        let t = TaskToken::parse("AAAAKgAAAAIAAAAAsecret").unwrap();
+        assert_eq!(format!("{t:?}"), "TaskToken(<redacted>)");
+        assert!(!format!("{:?}", Some(&t)).contains("secret"));
+        assert_eq!(t.expose(), "AAAAKgAAAAIAAAAAsecret");
+    }
+
+    #[test]
+    fn task_token_bounds() {
+        assert!(TaskToken::parse("").is_err());
+        assert!(TaskToken::parse(&"a".repeat(1024)).is_ok());
+        assert!(TaskToken::parse(&"a".repeat(1025)).is_err());
+        assert!(TaskToken::parse("has space").is_err());
+    }
+}

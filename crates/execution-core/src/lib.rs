@@ -1,0 +1,22 @@
+//! The lifecycle of a multi-wave AWS DRS recovery execution, as SPEC.md states it: statuses, wave
+//! rules, `nextAction` and the operations (find, poll, finalize, pause, resume, launch, cancel,
+//! create), all over ports. No AWS, no I/O, no clock of its own.
+//!
+//! Start with [`rules`] (the wave rules and `nextAction`), [`lifecycle`] (the status table) and
+//! [`ports`] (what the core asks of the world); the use cases are in [`ops`].
+
+pub mod api;
+pub mod error;
+pub mod ids;
+pub mod lifecycle;
+pub mod model;
+pub mod ops;
+pub mod plan;
+pub mod ports;
+pub mod rules;
+pub mod status;
+
+#[cfg(any(test, feature = "test-support"))]
+pub mod fixtures;
+
+pub use error::OperationError;

@@ -1,0 +1,81 @@
+use std::collections::HashSet;
+
+use futures::stream::{self, StreamExt};
+
+use crate::api::{FindResponse, FindResult, OK};
+use crate::error::OperationError;
+use crate::ports::{ActiveExecution, Clock, ExecutionStore, PollDispatch};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FindConfig {
+    /// Polls in flight at once.
+    pub concurrency: usize,
+    /// Epoch milliseconds by which find must have answered (the Lambda's own deadline, less a margin).
+    pub deadline_millis: i64,
+    /// A poll is not started when less than this remains before the deadline.
+    pub poll_budget_millis: i64,
+}
+
+impl FindConfig {
+    pub const DEFAULT_CONCURRENCY: usize = 16;
+}
+
+/// find: every active execution (POLLING or CANCELLING, every page of the status index) gets one
+/// poll, least recently polled first, with bounded concurrency. One failing poll never stops the
+/// others; polls that would start too close to the deadline are skipped and reported, and the next
+/// tick (which starts with them, as they are now the least recently polled) picks them up.
+pub async fn find(store: &dyn ExecutionStore, dispatch: &dyn PollDispatch, clock: &dyn Clock, config: &FindConfig) -> Result<FindResponse, OperationError> {
+    let active = list_all_active(store).await?;
+    let concurrency = config.concurrency.max(1);
+    let results: Vec<(FindResult, Outcome)> = stream::iter(&active)
+        .map(|e| async move {
+            if clock.now_millis().saturating_add(config.poll_budget_millis) > config.deadline_millis {
+                let r = FindResult { execution_id: e.execution_id, success: false, status: None, error: Some("skipped: find's deadline came first; the next tick polls it".into()) };
+                return (r, Outcome::Skipped);
+            }
+            match dispatch.poll(e.execution_id, e.plan_id).await {
+                Ok(status) => (FindResult { execution_id: e.execution_id, success: true, status: Some(status), error: None }, Outcome::Polled),
+                Err(err) => {
+                    tracing::warn!(execution_id = %e.execution_id, error = %err, "poll failed");
+                    (FindResult { execution_id: e.execution_id, success: false, status: None, error: Some(err.to_string()) }, Outcome::Failed)
+                }
+            }
+        })
+        .buffered(concurrency)
+        .collect()
+        .await;
+    let count = |o: Outcome| results.iter().filter(|(_, x)| *x == o).count();
+    Ok(FindResponse {
+        status_code: OK,
+        executions_found: active.len(),
+        executions_polled: count(Outcome::Polled),
+        executions_skipped: count(Outcome::Skipped),
+        results: results.into_iter().map(|(r, _)| r).collect(),
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Polled,
+    Failed,
+    Skipped,
+}
+
+/// Every page of the status index, each execution once (one that changed status between pages
+/// can be listed twice), least recently polled first.
+async fn list_all_active(store: &dyn ExecutionStore) -> Result<Vec<ActiveExecution>, OperationError> {
+    let mut all = Vec::new();
+    let mut seen = HashSet::new();
+    let mut cursor = None;
+    loop {
+        let page = store.list_active(cursor).await?;
+        all.extend(page.executions.into_iter().filter(|e| seen.insert(e.execution_id)));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    // Stable: executions never polled (None) first, then oldest poll first.
+    all.sort_by_key(|e| e.last_polled_time);
+    Ok(all)
+}

@@ -1,0 +1,174 @@
+use super::{load_target, put_header, put_wave, with_retries, Failure};
+use crate::api::{LaunchResponse, Target, OK};
+use crate::error::OperationError;
+use crate::lifecycle::{self, Transition};
+use crate::model::{Execution, Timestamp, Wave, WaveFailure};
+use crate::ports::{now, Clock, Commit, Drs, DrsJob, ExecutionStore, HeaderWrite, RecoveryRequest, ServiceError};
+use crate::rules::{is_stale_claim, next_action, NextAction, Policy};
+use crate::status::{ExecutionStatus, WaveStatus};
+
+/// launch: claim the next PENDING wave (PENDING → LAUNCHING, conditional on the wave and on the
+/// header, so a pause or cancel that answered first wins), call StartRecovery once with the job
+/// tagged by execution and wave, record the job (→ STARTED; the execution PENDING → POLLING).
+///
+/// A wave left LAUNCHING by a launcher that died is finished by a later launch: it looks for the
+/// tagged job first and starts one only when DRS has none, so one wave never gets two jobs.
+pub async fn launch(
+    store: &dyn ExecutionStore,
+    drs: &dyn Drs,
+    clock: &dyn Clock,
+    policy: &Policy,
+    target: &Target,
+) -> Result<LaunchResponse, OperationError> {
+    with_retries("launch", || attempt(store, drs, clock, policy, target)).await
+}
+
+async fn attempt(store: &dyn ExecutionStore, drs: &dyn Drs, clock: &dyn Clock, policy: &Policy, target: &Target) -> Result<LaunchResponse, Failure> {
+    let execution = load_target(store, target).await?;
+    let at = now(clock);
+    let action = next_action(&execution, at, policy);
+    if action != NextAction::Launch {
+        let status = execution.status();
+        let why = match execution.in_flight().next() {
+            Some(w) => format!("wave {} is {}", w.wave_number, w.status),
+            None => format!("execution is {status}"),
+        };
+        return Err(OperationError::InvalidState(format!("launch refused: nextAction is {} ({why})", action.as_str())).into());
+    }
+
+    // A stale claim: its launcher died between claim and record.
+    if let Some(claimed) = execution.in_flight().find(|w| is_stale_claim(w, at, policy)) {
+        let since = claimed.launch_time.unwrap_or(execution.header.created_time);
+        if let Some(job) = drs.find_tagged_job(execution.id(), claimed.wave_number, since).await? {
+            return record_job(store, &execution, claimed, job, at, true).await;
+        }
+        if execution.status() == ExecutionStatus::Cancelling {
+            return cancel_claim(store, &execution, claimed, at).await;
+        }
+        // DRS has no job for it: take the claim over (conditional, so only one launcher does).
+        let mut reclaimed = claimed.clone();
+        reclaimed.launch_time = Some(at);
+        let reclaim = put_wave(claimed, reclaimed.clone());
+        reclaimed.version = reclaim.wave.version;
+        store.commit(&Commit { execution_id: execution.id(), header: None, waves: vec![reclaim] }).await?;
+        return start(store, drs, &execution, &reclaimed, at).await;
+    }
+
+    let Some(next) = execution.next_pending() else {
+        return Err(OperationError::InvalidState("no wave is left to launch".into()).into());
+    };
+    lifecycle::check(Transition::Launch, execution.status(), ExecutionStatus::Polling)?;
+    let mut claimed = next.clone();
+    claimed.status = WaveStatus::Launching;
+    claimed.launch_time = Some(at);
+    let claim = put_wave(next, claimed.clone());
+    claimed.version = claim.wave.version;
+    let commit = Commit {
+        execution_id: execution.id(),
+        header: Some(HeaderWrite::Check { expected_version: execution.header.version }),
+        waves: vec![claim],
+    };
+    store.commit(&commit).await?;
+    start(store, drs, &execution, &claimed, at).await
+}
+
+/// StartRecovery for a wave this call has claimed.
+async fn start(store: &dyn ExecutionStore, drs: &dyn Drs, execution: &Execution, claimed: &Wave, at: Timestamp) -> Result<LaunchResponse, Failure> {
+    let request = RecoveryRequest {
+        execution_id: execution.id(),
+        wave_number: claimed.wave_number,
+        is_drill: execution.header.is_drill,
+        source_servers: claimed.source_server_ids().cloned().collect(),
+    };
+    match drs.start_recovery(&request).await {
+        Ok(job) => record_job(store, execution, claimed, job, at, false).await,
+        Err(ServiceError::Rejected(reason)) => {
+            let mut failed = claimed.clone();
+            failed.status = WaveStatus::Failed;
+            failed.end_time = Some(at);
+            failed.failure_reason = Some(WaveFailure::LaunchRejected);
+            failed.status_message = Some(format!("DRS refused StartRecovery: {reason}"));
+            store.commit(&Commit { execution_id: execution.id(), header: None, waves: vec![put_wave(claimed, failed)] }).await?;
+            Ok(answer(execution, execution.status(), claimed.wave_number, WaveStatus::Failed, None, false))
+        }
+        Err(e @ ServiceError::Throttled { .. }) => {
+            // Throttled calls start nothing: release the claim so the retry starts at once.
+            let mut released = claimed.clone();
+            released.launch_time = None;
+            store.commit(&Commit { execution_id: execution.id(), header: None, waves: vec![put_wave(claimed, released)] }).await?;
+            Err(OperationError::Internal(format!("DRS StartRecovery: {e}")).into())
+        }
+        // Unknown whether DRS started the job: keep the claim; a retry looks for the tagged job
+        // once the claim is stale.
+        Err(e) => Err(OperationError::Internal(format!("DRS StartRecovery: {e}")).into()),
+    }
+}
+
+/// LAUNCHING → STARTED with the job id; the execution leaves PENDING with its first wave.
+async fn record_job(
+    store: &dyn ExecutionStore,
+    execution: &Execution,
+    claimed: &Wave,
+    job: DrsJob,
+    at: Timestamp,
+    recovered: bool,
+) -> Result<LaunchResponse, Failure> {
+    let mut started = claimed.clone();
+    started.status = WaveStatus::Started;
+    started.job_id = Some(job.job_id.clone());
+    // The wave's clock runs from the claim, which is when the launch began.
+    started.launch_time = claimed.launch_time.or(Some(at));
+    store.commit(&Commit { execution_id: execution.id(), header: None, waves: vec![put_wave(claimed, started)] }).await?;
+    let status = mark_running(store, execution, at).await?;
+    Ok(answer(execution, status, claimed.wave_number, WaveStatus::Started, Some(job), recovered))
+}
+
+/// PENDING → POLLING (and the execution's start time) once a wave has a job. The job is already
+/// recorded, so this re-reads on a lost race instead of giving up.
+async fn mark_running(store: &dyn ExecutionStore, first_read: &Execution, at: Timestamp) -> Result<ExecutionStatus, Failure> {
+    let mut current = first_read.header.clone();
+    for _ in 0..super::MAX_ATTEMPTS {
+        let needs_status = current.status == ExecutionStatus::Pending;
+        if !needs_status && current.start_time.is_some() {
+            return Ok(current.status);
+        }
+        let mut header = current.clone();
+        if needs_status {
+            lifecycle::check(Transition::Launch, current.status, ExecutionStatus::Polling)?;
+            header.status = ExecutionStatus::Polling;
+        }
+        header.start_time = current.start_time.or(Some(at));
+        let commit = Commit { execution_id: first_read.id(), header: Some(put_header(&current, header.clone())), waves: vec![] };
+        match store.commit(&commit).await {
+            Ok(()) => return Ok(header.status),
+            Err(crate::ports::StoreError::Conflict) => match store.load(first_read.id()).await? {
+                Some(e) => current = e.header,
+                None => return Err(OperationError::NotFound(format!("execution {} disappeared", first_read.id())).into()),
+            },
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Failure::Lost)
+}
+
+/// A cancelled execution's stale claim that never reached DRS: the wave never ran.
+async fn cancel_claim(store: &dyn ExecutionStore, execution: &Execution, claimed: &Wave, at: Timestamp) -> Result<LaunchResponse, Failure> {
+    let mut cancelled = claimed.clone();
+    cancelled.status = WaveStatus::Cancelled;
+    cancelled.end_time = Some(at);
+    cancelled.status_message = Some("cancelled before its launch reached DRS".into());
+    store.commit(&Commit { execution_id: execution.id(), header: None, waves: vec![put_wave(claimed, cancelled)] }).await?;
+    Ok(answer(execution, execution.status(), claimed.wave_number, WaveStatus::Cancelled, None, false))
+}
+
+fn answer(execution: &Execution, status: ExecutionStatus, wave_number: u32, wave_status: WaveStatus, job: Option<DrsJob>, recovered: bool) -> LaunchResponse {
+    LaunchResponse {
+        status_code: OK,
+        execution_id: execution.id(),
+        status,
+        wave_number,
+        wave_status,
+        job_id: job.map(|j| j.job_id),
+        recovered,
+    }
+}

@@ -1,0 +1,126 @@
+//! The operations as use cases over ports. Each takes only the ports it uses, so a Lambda builds
+//! only the clients its operation needs, and returns the seed's answer or an [`OperationError`].
+//!
+//! Every write is conditional; a use case that loses a race re-reads and decides again (at most
+//! [`MAX_ATTEMPTS`] times), so its decision is always made on the record as it stands.
+
+mod cancel;
+mod create;
+mod finalize;
+mod find;
+mod launch;
+mod pause;
+mod poll;
+mod resume;
+mod token;
+
+use std::future::Future;
+
+pub use cancel::cancel;
+pub use create::create_execution;
+pub use finalize::finalize;
+pub use find::{find, FindConfig};
+pub use launch::launch;
+pub use pause::pause;
+pub use poll::poll;
+pub use resume::resume;
+
+use crate::api::Target;
+use crate::error::OperationError;
+use crate::model::{Execution, ExecutionHeader, Wave};
+use crate::ports::{ExecutionStore, HeaderWrite, StoreError, WaveWrite};
+
+/// How many times a use case re-reads and retries after losing a race.
+pub const MAX_ATTEMPTS: usize = 4;
+
+/// Why one attempt of a use case ended without an answer.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// A conditional write lost a race: re-read and decide again.
+    Lost,
+    Op(OperationError),
+}
+
+impl From<OperationError> for Failure {
+    fn from(e: OperationError) -> Self {
+        Self::Op(e)
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict => Self::Lost,
+            other => Self::Op(other.into()),
+        }
+    }
+}
+
+impl From<crate::ports::ServiceError> for Failure {
+    fn from(e: crate::ports::ServiceError) -> Self {
+        Self::Op(e.into())
+    }
+}
+
+impl From<crate::lifecycle::InvalidTransition> for Failure {
+    fn from(e: crate::lifecycle::InvalidTransition) -> Self {
+        Self::Op(OperationError::InvalidState(e.to_string()))
+    }
+}
+
+/// Runs `attempt` until it answers, re-running it after each lost race.
+pub(crate) async fn with_retries<T, F, Fut>(operation: &str, mut attempt: F) -> Result<T, OperationError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, Failure>>,
+{
+    for _ in 0..MAX_ATTEMPTS {
+        match attempt().await {
+            Ok(answer) => return Ok(answer),
+            Err(Failure::Op(e)) => return Err(e),
+            Err(Failure::Lost) => tracing::info!(operation, "lost a race on a conditional write; re-reading"),
+        }
+    }
+    Err(OperationError::Conflict(format!(
+        "{operation}: the execution kept changing under this call ({MAX_ATTEMPTS} attempts); retry"
+    )))
+}
+
+/// The execution named by `target`: 404 when there is none, or when it belongs to another plan.
+pub(crate) async fn load_target(store: &dyn ExecutionStore, target: &Target) -> Result<Execution, Failure> {
+    let execution = store.load(target.execution_id).await?;
+    match execution {
+        Some(e) if e.header.plan_id == target.plan_id => Ok(e),
+        Some(_) => Err(OperationError::NotFound(format!(
+            "execution {} not found in plan {}",
+            target.execution_id, target.plan_id
+        ))
+        .into()),
+        None => Err(OperationError::NotFound(format!("execution {} not found", target.execution_id)).into()),
+    }
+}
+
+/// A header write replacing `old` with `new` (whose version is bumped here).
+pub(crate) fn put_header(old: &ExecutionHeader, mut new: ExecutionHeader) -> HeaderWrite {
+    new.version = old.version + 1;
+    HeaderWrite::Put { expected_version: old.version, header: new }
+}
+
+/// A wave write replacing `old` with `new` (whose version is bumped here).
+pub(crate) fn put_wave(old: &Wave, mut new: Wave) -> WaveWrite {
+    new.version = old.version + 1;
+    WaveWrite { expected_version: old.version, wave: new }
+}
+
+/// "waves 1 (STARTED), 2 (PENDING)": for messages that name waves.
+pub(crate) fn describe_waves(execution: &Execution, numbers: &[u32]) -> String {
+    numbers
+        .iter()
+        .filter_map(|n| execution.wave(*n))
+        .map(|w| format!("{} ({})", w.wave_number, w.status))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+pub(crate) mod testing;

@@ -1,0 +1,232 @@
+use std::collections::HashMap;
+
+use futures::stream::{self, StreamExt, TryStreamExt};
+
+use super::{load_target, put_wave, with_retries, Failure};
+use crate::api::{PollRequest, PollResponse, PollWaves, WaveSummary, OK};
+use crate::error::OperationError;
+use crate::ids::{InstanceId, JobId, SourceServerId};
+use crate::model::{Execution, ServerStatus, Timestamp, Wave};
+use crate::ports::{now, Clock, Commit, Drs, DrsJob, Ec2, Ec2Instance, ExecutionStore, RecoveryInstance, DRS_FILTER_MAX, EC2_FILTER_MAX};
+use crate::rules::{judge_wave, next_action, Policy};
+use crate::status::{LaunchStatus, WaveStatus};
+
+/// How many DescribeRecoveryInstances / DescribeInstances batches run at once.
+const BATCH_CONCURRENCY: usize = 8;
+
+/// poll: refresh the waves in flight from DRS and EC2, apply the wave rules, write only the waves
+/// that changed (and `lastPolledTime`), answer with `nextAction`. Never changes the execution's
+/// status and never finalizes.
+pub async fn poll(
+    store: &dyn ExecutionStore,
+    drs: &dyn Drs,
+    ec2: &dyn Ec2,
+    clock: &dyn Clock,
+    policy: &Policy,
+    request: &PollRequest,
+) -> Result<PollResponse, OperationError> {
+    with_retries("poll", || attempt(store, drs, ec2, clock, policy, request)).await
+}
+
+async fn attempt(
+    store: &dyn ExecutionStore,
+    drs: &dyn Drs,
+    ec2: &dyn Ec2,
+    clock: &dyn Clock,
+    policy: &Policy,
+    request: &PollRequest,
+) -> Result<PollResponse, Failure> {
+    let mut execution = load_target(store, &request.target).await?;
+    let at = now(clock);
+    let mut warnings = Vec::new();
+
+    if !execution.status().is_terminal() {
+        let changed = refresh(drs, ec2, &mut execution, at, policy, &mut warnings).await?;
+        if !changed.is_empty() {
+            store.commit(&Commit { execution_id: execution.id(), header: None, waves: changed }).await?;
+        }
+        store.touch(execution.id(), at).await?;
+        execution.header.last_polled_time = Some(at);
+    }
+    Ok(answer(&execution, at, policy, request.summary, warnings))
+}
+
+/// Updates the STARTED waves of `execution` in place and returns the writes for those that changed.
+async fn refresh(
+    drs: &dyn Drs,
+    ec2: &dyn Ec2,
+    execution: &mut Execution,
+    at: Timestamp,
+    policy: &Policy,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<crate::ports::WaveWrite>, Failure> {
+    let job_ids: Vec<JobId> = execution
+        .waves
+        .iter()
+        .filter(|w| w.status == WaveStatus::Started)
+        .filter_map(|w| w.job_id.clone())
+        .collect();
+    if job_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    // One DescribeJobs for every wave in flight (waves ≤ 99 < the filter's limit).
+    let jobs: HashMap<JobId, DrsJob> = drs.describe_jobs(&job_ids).await?.into_iter().map(|j| (j.job_id.clone(), j)).collect();
+
+    let before: Vec<Wave> = execution.waves.clone();
+    for wave in execution.waves.iter_mut().filter(|w| w.status == WaveStatus::Started) {
+        if let Some(job) = wave.job_id.as_ref().and_then(|id| jobs.get(id)) {
+            merge_job(wave, job, warnings);
+        }
+    }
+    enrich_recovery_instances(drs, execution, warnings).await;
+    enrich_ec2(ec2, execution, warnings).await;
+
+    for wave in execution.waves.iter_mut().filter(|w| w.status == WaveStatus::Started) {
+        let job = wave.job_id.as_ref().and_then(|id| jobs.get(id));
+        let verdict = judge_wave(wave, job, at, policy);
+        if verdict.status != WaveStatus::Started {
+            wave.status = verdict.status;
+            wave.end_time = Some(at);
+            wave.failure_reason = verdict.failure;
+            wave.status_message = verdict.message;
+            if verdict.status == WaveStatus::Completed {
+                wave.recovery_time_seconds = wave.launch_time.map(|t| at.secs_since(t));
+            }
+        }
+    }
+
+    let mut writes = Vec::new();
+    for (old, new) in before.iter().zip(execution.waves.iter_mut()) {
+        if old != new {
+            debug_assert!(old.status.may_become(new.status));
+            let write = put_wave(old, new.clone());
+            new.version = write.wave.version;
+            writes.push(write);
+        }
+    }
+    Ok(writes)
+}
+
+/// Copies DRS's view of each participating server onto the wave's server entries.
+fn merge_job(wave: &mut Wave, job: &DrsJob, warnings: &mut Vec<String>) {
+    let mut index: HashMap<SourceServerId, usize> =
+        wave.server_statuses.iter().enumerate().map(|(i, s)| (s.source_server_id.clone(), i)).collect();
+    for p in &job.participating_servers {
+        let Some(&i) = index.get(&p.source_server_id) else {
+            warnings.push(format!("DRS job {} lists server {} which is not in wave {}", job.job_id, p.source_server_id, wave.wave_number));
+            continue;
+        };
+        let entry = &mut wave.server_statuses[i];
+        entry.launch_status = p.launch_status;
+        if let Some(ri) = &p.recovery_instance_id {
+            set_recovery_instance(entry, ri.clone(), None);
+        }
+    }
+    index.clear();
+}
+
+/// In DRS a recovery instance id is its EC2 instance id; DescribeRecoveryInstances may name the
+/// EC2 id separately.
+fn set_recovery_instance(entry: &mut ServerStatus, recovery_instance_id: InstanceId, ec2_instance_id: Option<InstanceId>) {
+    entry.instance_id = Some(ec2_instance_id.unwrap_or_else(|| recovery_instance_id.clone()));
+    entry.recovery_instance_id = Some(recovery_instance_id);
+}
+
+/// DescribeRecoveryInstances, only for launched servers whose job entry named no recovery
+/// instance, in batches of 200. A failure leaves those fields empty for this poll.
+async fn enrich_recovery_instances(drs: &dyn Drs, execution: &mut Execution, warnings: &mut Vec<String>) {
+    let missing: Vec<SourceServerId> = started_servers(execution)
+        .filter(|s| s.launch_status == LaunchStatus::Launched && s.recovery_instance_id.is_none())
+        .map(|s| s.source_server_id.clone())
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    let found: Result<Vec<Vec<RecoveryInstance>>, _> = stream::iter(missing.chunks(DRS_FILTER_MAX))
+        .map(|chunk| drs.describe_recovery_instances(chunk))
+        .buffered(BATCH_CONCURRENCY)
+        .try_collect()
+        .await;
+    let found = match found {
+        Ok(f) => f,
+        Err(e) => {
+            warnings.push(format!("DRS DescribeRecoveryInstances failed ({e}); recovery instances not refreshed"));
+            return;
+        }
+    };
+    for wave in execution.waves.iter_mut().filter(|w| w.status == WaveStatus::Started) {
+        // Prefer the recovery instance this wave's job launched over an older one of the server.
+        let by_server: HashMap<&SourceServerId, &RecoveryInstance> = found
+            .iter()
+            .flatten()
+            .filter(|ri| ri.job_id.is_none() || ri.job_id == wave.job_id)
+            .map(|ri| (&ri.source_server_id, ri))
+            .collect();
+        for entry in wave.server_statuses.iter_mut().filter(|s| s.recovery_instance_id.is_none()) {
+            if let Some(ri) = by_server.get(&entry.source_server_id) {
+                set_recovery_instance(entry, ri.recovery_instance_id.clone(), ri.ec2_instance_id.clone());
+            }
+        }
+    }
+}
+
+/// DescribeInstances for every known instance of the waves in flight, in batches of 1000. An
+/// instance EC2 does not know yet keeps its fields as they were; a failed call only warns.
+async fn enrich_ec2(ec2: &dyn Ec2, execution: &mut Execution, warnings: &mut Vec<String>) {
+    let ids: Vec<InstanceId> = started_servers(execution).filter_map(|s| s.instance_id.clone()).collect();
+    if ids.is_empty() {
+        return;
+    }
+    let found: Result<Vec<Vec<Ec2Instance>>, _> = stream::iter(ids.chunks(EC2_FILTER_MAX))
+        .map(|chunk| ec2.describe_instances(chunk))
+        .buffered(BATCH_CONCURRENCY)
+        .try_collect()
+        .await;
+    let found = match found {
+        Ok(f) => f,
+        Err(e) => {
+            warnings.push(format!("EC2 DescribeInstances failed ({e}); instance details not refreshed"));
+            return;
+        }
+    };
+    let by_id: HashMap<&InstanceId, &Ec2Instance> = found.iter().flatten().map(|i| (&i.instance_id, i)).collect();
+    for wave in execution.waves.iter_mut().filter(|w| w.status == WaveStatus::Started) {
+        for entry in &mut wave.server_statuses {
+            let Some(instance) = entry.instance_id.as_ref().and_then(|id| by_id.get(id)) else { continue };
+            entry.private_ip.clone_from(&instance.private_ip);
+            entry.hostname.clone_from(&instance.private_dns_name);
+            entry.instance_type.clone_from(&instance.instance_type);
+            entry.instance_state.clone_from(&instance.state);
+            entry.launch_time = instance.launch_time;
+        }
+    }
+}
+
+fn started_servers(execution: &Execution) -> impl Iterator<Item = &ServerStatus> {
+    execution.waves.iter().filter(|w| w.status == WaveStatus::Started).flat_map(|w| w.server_statuses.iter())
+}
+
+fn answer(execution: &Execution, at: Timestamp, policy: &Policy, summary: bool, warnings: Vec<String>) -> PollResponse {
+    PollResponse {
+        status_code: OK,
+        execution_id: execution.id(),
+        status: execution.status(),
+        all_waves_complete: execution.all_waves_complete(),
+        waves: if summary {
+            PollWaves::Summary(execution.waves.iter().map(WaveSummary::of).collect())
+        } else {
+            PollWaves::Full(execution.waves.clone())
+        },
+        next_action: next_action(execution, at, policy),
+        paused_before_wave: execution.header.paused_before_wave,
+        last_polled_time: execution.header.last_polled_time,
+        warnings,
+    }
+}
+
+#[cfg(test)]
+pub(crate) fn merge_for_test(wave: &mut Wave, job: &DrsJob) -> Vec<String> {
+    let mut w = Vec::new();
+    merge_job(wave, job, &mut w);
+    w
+}

@@ -1,0 +1,257 @@
+//! Recovery plans and the execution created from one.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{ExecutionId, PlanId, SourceServerId};
+use crate::model::{Execution, ExecutionHeader, ServerStatus, Timestamp, Wave};
+use crate::status::{ExecutionStatus, WaveStatus};
+
+/// DRS StartRecovery takes at most 200 source servers, and one wave is one job.
+pub const MAX_SERVERS_PER_WAVE: usize = 200;
+/// A finalize writes the header and every never-run wave in one transaction of at most 100 items.
+pub const MAX_WAVES: usize = 99;
+/// Used when neither the wave nor the plan names a timeout.
+pub const DEFAULT_WAVE_TIMEOUT_SECONDS: u64 = 3600;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Plan {
+    pub plan_id: PlanId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_name: Option<String>,
+    /// Drill (`true`, the default) or real recovery.
+    #[serde(default = "yes")]
+    pub is_drill: bool,
+    /// Plan-level default for waves that set no timeout of their own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wave_timeout_seconds: Option<u64>,
+    pub waves: Vec<PlanWave>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlanWave {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wave_name: Option<String>,
+    #[serde(default)]
+    pub pause_before_wave: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u64>,
+    pub servers: Vec<PlanServer>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlanServer {
+    pub source_server_id: SourceServerId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
+}
+
+/// Why a plan cannot run. Every problem is reported, not only the first.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanProblem {
+    #[error("the plan has no waves")]
+    NoWaves,
+    #[error("the plan has {0} waves; at most {MAX_WAVES} are supported")]
+    TooManyWaves(usize),
+    #[error("wave {0} has no servers")]
+    EmptyWave(u32),
+    #[error("wave {wave} has {count} servers; DRS launches at most {MAX_SERVERS_PER_WAVE} in one job")]
+    TooManyServers { wave: u32, count: usize },
+    #[error("server {server} is in wave {first} and again in wave {again}")]
+    DuplicateServer { server: SourceServerId, first: u32, again: u32 },
+    #[error("wave {0} has a timeout of 0 seconds")]
+    ZeroTimeout(u32),
+}
+
+impl Plan {
+    /// Every reason this plan cannot be executed; empty when it can.
+    pub fn problems(&self) -> Vec<PlanProblem> {
+        let mut problems = Vec::new();
+        if self.waves.is_empty() {
+            problems.push(PlanProblem::NoWaves);
+        }
+        if self.waves.len() > MAX_WAVES {
+            problems.push(PlanProblem::TooManyWaves(self.waves.len()));
+        }
+        if self.wave_timeout_seconds == Some(0) {
+            problems.push(PlanProblem::ZeroTimeout(0));
+        }
+        let mut seen: HashMap<&SourceServerId, u32> = HashMap::new();
+        for (n, wave) in (0u32..).zip(&self.waves) {
+            if wave.servers.is_empty() {
+                problems.push(PlanProblem::EmptyWave(n));
+            }
+            if wave.servers.len() > MAX_SERVERS_PER_WAVE {
+                problems.push(PlanProblem::TooManyServers { wave: n, count: wave.servers.len() });
+            }
+            if wave.timeout_seconds == Some(0) {
+                problems.push(PlanProblem::ZeroTimeout(n));
+            }
+            for server in &wave.servers {
+                if let Some(first) = seen.insert(&server.source_server_id, n) {
+                    problems.push(PlanProblem::DuplicateServer { server: server.source_server_id.clone(), first, again: n });
+                }
+            }
+        }
+        problems
+    }
+
+    /// A new execution of this plan: PENDING, every wave PENDING, every server PENDING.
+    pub fn new_execution(&self, execution_id: ExecutionId, now: Timestamp) -> Result<Execution, Vec<PlanProblem>> {
+        let problems = self.problems();
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let default_timeout = self.wave_timeout_seconds.unwrap_or(DEFAULT_WAVE_TIMEOUT_SECONDS);
+        let waves = (0u32..)
+            .zip(&self.waves)
+            .map(|(n, w)| Wave {
+                wave_number: n,
+                wave_name: w.wave_name.clone(),
+                status: WaveStatus::Pending,
+                pause_before_wave: w.pause_before_wave,
+                pause_approved: false,
+                timeout_seconds: w.timeout_seconds.unwrap_or(default_timeout),
+                job_id: None,
+                launch_time: None,
+                end_time: None,
+                recovery_time_seconds: None,
+                failure_reason: None,
+                status_message: None,
+                version: 0,
+                server_statuses: w
+                    .servers
+                    .iter()
+                    .map(|s| ServerStatus::new(s.source_server_id.clone(), s.server_name.clone()))
+                    .collect(),
+            })
+            .collect();
+        Ok(Execution {
+            header: ExecutionHeader {
+                execution_id,
+                plan_id: self.plan_id,
+                plan_name: self.plan_name.clone(),
+                is_drill: self.is_drill,
+                status: ExecutionStatus::Pending,
+                created_time: now,
+                start_time: None,
+                end_time: None,
+                last_polled_time: None,
+                paused_before_wave: None,
+                task_token: None,
+                status_message: None,
+                recovery_time_seconds: None,
+                version: 0,
+            },
+            waves,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(n: usize) -> PlanServer {
+        PlanServer { source_server_id: SourceServerId::parse(&format!("s-{n:017}")).unwrap(), server_name: Some(format!("srv-{n}")) }
+    }
+
+    fn wave(servers: std::ops::Range<usize>) -> PlanWave {
+        PlanWave { wave_name: None, pause_before_wave: false, timeout_seconds: None, servers: servers.map(server).collect() }
+    }
+
+    fn plan(waves: Vec<PlanWave>) -> Plan {
+        Plan { plan_id: PlanId::new_random(), plan_name: None, is_drill: true, wave_timeout_seconds: Some(900), waves }
+    }
+
+    #[test]
+    fn a_new_execution_is_pending_throughout() {
+        let mut p = plan(vec![wave(0..2), wave(2..5)]);
+        p.waves[1].timeout_seconds = Some(60);
+        p.waves[1].pause_before_wave = true;
+        let e = p.new_execution(ExecutionId::new_random(), Timestamp(100)).unwrap();
+        assert_eq!(e.status(), ExecutionStatus::Pending);
+        assert_eq!(e.header.created_time, Timestamp(100));
+        assert_eq!(e.waves.len(), 2);
+        assert!(e.waves.iter().all(|w| w.status == WaveStatus::Pending));
+        assert_eq!(e.waves[0].wave_number, 0);
+        assert_eq!(e.waves[0].timeout_seconds, 900, "plan default");
+        assert_eq!(e.waves[1].timeout_seconds, 60, "wave override");
+        assert!(e.waves[1].pause_before_wave && !e.waves[1].pause_approved);
+        assert_eq!(e.total_servers(), 5);
+        assert!(!e.all_waves_complete());
+    }
+
+    #[test]
+    fn default_timeout_when_plan_names_none() {
+        let mut p = plan(vec![wave(0..1)]);
+        p.wave_timeout_seconds = None;
+        let e = p.new_execution(ExecutionId::new_random(), Timestamp(0)).unwrap();
+        assert_eq!(e.waves[0].timeout_seconds, DEFAULT_WAVE_TIMEOUT_SECONDS);
+    }
+
+    #[test]
+    fn refuses_a_plan_without_waves() {
+        assert_eq!(plan(vec![]).problems(), vec![PlanProblem::NoWaves]);
+    }
+
+    #[test]
+    fn refuses_an_empty_wave() {
+        assert_eq!(plan(vec![wave(0..1), wave(1..1)]).problems(), vec![PlanProblem::EmptyWave(1)]);
+    }
+
+    #[test]
+    fn refuses_a_server_in_two_waves() {
+        let p = plan(vec![wave(0..3), wave(2..4)]);
+        assert_eq!(
+            p.problems(),
+            vec![PlanProblem::DuplicateServer { server: server(2).source_server_id, first: 0, again: 1 }]
+        );
+        assert!(p.new_execution(ExecutionId::new_random(), Timestamp(0)).is_err());
+    }
+
+    #[test]
+    fn two_hundred_servers_fit_and_two_hundred_and_one_do_not() {
+        assert!(plan(vec![wave(0..200)]).problems().is_empty());
+        assert_eq!(plan(vec![wave(0..201)]).problems(), vec![PlanProblem::TooManyServers { wave: 0, count: 201 }]);
+    }
+
+    #[test]
+    fn refuses_too_many_waves_and_zero_timeouts() {
+        let waves = (0..100).map(|i| wave(i..i + 1)).collect();
+        assert_eq!(plan(waves).problems(), vec![PlanProblem::TooManyWaves(100)]);
+        let mut p = plan(vec![wave(0..1)]);
+        p.waves[0].timeout_seconds = Some(0);
+        assert_eq!(p.problems(), vec![PlanProblem::ZeroTimeout(0)]);
+    }
+
+    #[test]
+    fn reports_every_problem_at_once() {
+        let p = plan(vec![wave(0..0), wave(1..202), wave(5..6)]);
+        let problems = p.problems();
+        assert!(problems.contains(&PlanProblem::EmptyWave(0)));
+        assert!(problems.contains(&PlanProblem::TooManyServers { wave: 1, count: 201 }));
+        assert!(problems.iter().any(|p| matches!(p, PlanProblem::DuplicateServer { again: 2, .. })));
+    }
+
+    #[test]
+    fn plan_json_is_camel_case_and_strict() {
+        let json = serde_json::json!({
+            "planId": "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00",
+            "waves": [{"pauseBeforeWave": true, "servers": [{"sourceServerId": "s-00000000000000001"}]}]
+        });
+        let p: Plan = serde_json::from_value(json).unwrap();
+        assert!(p.is_drill, "drill unless said otherwise");
+        assert!(p.waves[0].pause_before_wave);
+        let typo = serde_json::json!({"planId": "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00", "wavez": []});
+        assert!(serde_json::from_value::<Plan>(typo).is_err());
+    }
+}

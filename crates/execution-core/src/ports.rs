@@ -1,0 +1,361 @@
+//! The ports: everything the core needs from the outside world, as small async traits.
+//! Contracts live here, on the traits; adapters translate and never decide.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::ids::{ExecutionId, InstanceId, JobId, PlanId, SourceServerId, TaskToken};
+use crate::model::{Execution, ExecutionHeader, Timestamp, Wave};
+use crate::status::{ExecutionStatus, JobStatus, LaunchStatus};
+
+/// DRS filters (`jobIDs`, `sourceServerIDs`, `recoveryInstanceIDs`) take at most this many ids.
+pub const DRS_FILTER_MAX: usize = 200;
+/// EC2 `instance-id` filter values per DescribeInstances call.
+pub const EC2_FILTER_MAX: usize = 1000;
+
+/// A failure of an AWS service call, as the core needs to tell them apart.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ServiceError {
+    /// Throttled; retry after the hint when the service gave one (DRS's `retryAfterSeconds`).
+    #[error("throttled{}: {message}", retry_after.map(|d| format!(" (retry after {} s)", d.as_secs())).unwrap_or_default())]
+    Throttled { retry_after: Option<Duration>, message: String },
+    /// 5xx, timeouts, connection failures: worth retrying.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// The request was refused (validation, access denied, missing resource): retrying the same
+    /// request will not help.
+    #[error("request rejected: {0}")]
+    Rejected(String),
+}
+
+impl ServiceError {
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self, Self::Rejected(_))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Execution store
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// A conditional write lost a race: some expected version (or existence) did not hold.
+    /// Nothing of the commit was written.
+    #[error("lost a race with another writer")]
+    Conflict,
+    /// A stored record could not be read back into the domain (a bug or a hand edit).
+    #[error("stored record is unreadable: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+}
+
+/// One execution the status index lists as active.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveExecution {
+    pub execution_id: ExecutionId,
+    pub plan_id: PlanId,
+    pub status: ExecutionStatus,
+    pub last_polled_time: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ActivePage {
+    pub executions: Vec<ActiveExecution>,
+    /// Opaque; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// How the header takes part in a commit.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HeaderWrite {
+    /// Condition only: the stored header's version must still be `expected_version`.
+    Check { expected_version: u64 },
+    /// Replace the header; the stored version must be `expected_version`, and `header.version`
+    /// is `expected_version + 1`.
+    Put { expected_version: u64, header: ExecutionHeader },
+}
+
+/// Replace one wave; the stored wave's version must be `expected_version`, and `wave.version`
+/// is `expected_version + 1`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WaveWrite {
+    pub expected_version: u64,
+    pub wave: Wave,
+}
+
+/// A set of conditional writes to one execution, applied all or nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Commit {
+    pub execution_id: ExecutionId,
+    pub header: Option<HeaderWrite>,
+    pub waves: Vec<WaveWrite>,
+}
+
+impl Commit {
+    pub fn is_empty(&self) -> bool {
+        self.header.is_none() && self.waves.is_empty()
+    }
+}
+
+/// Where executions live (DynamoDB in AWS, memory in the simulator).
+#[async_trait]
+pub trait ExecutionStore: Send + Sync {
+    /// The execution with every wave, in wave order, strongly consistent; `Ok(None)` when no
+    /// execution has this id.
+    async fn load(&self, id: ExecutionId) -> Result<Option<Execution>, StoreError>;
+
+    /// Stores a new execution (header and every wave). MUST return `Conflict` and write nothing
+    /// when an execution with this id exists.
+    async fn create(&self, execution: &Execution) -> Result<(), StoreError>;
+
+    /// One page of the executions whose status is POLLING or CANCELLING, read from a status index
+    /// (never a scan), executions only. `cursor` is `None` for the first page, then the previous
+    /// page's `next_cursor`. A page may be empty and still have a next cursor.
+    async fn list_active(&self, cursor: Option<String>) -> Result<ActivePage, StoreError>;
+
+    /// Applies every write of `commit` atomically. MUST return `Conflict` and write nothing when
+    /// the execution is missing or any expected version does not match.
+    async fn commit(&self, commit: &Commit) -> Result<(), StoreError>;
+
+    /// Sets the execution's `lastPolledTime` (a write of one small item, no version change: it
+    /// races with nothing). MUST NOT create an execution that does not exist (then `Conflict`).
+    async fn touch(&self, id: ExecutionId, polled_at: Timestamp) -> Result<(), StoreError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// DRS
+// ---------------------------------------------------------------------------------------------
+
+/// A DRS job as DescribeJobs returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DrsJob {
+    pub job_id: JobId,
+    pub status: JobStatus,
+    pub participating_servers: Vec<ParticipatingServer>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParticipatingServer {
+    pub source_server_id: SourceServerId,
+    pub launch_status: LaunchStatus,
+    /// DRS fills this in some time after the launch; absent until then.
+    pub recovery_instance_id: Option<InstanceId>,
+}
+
+/// A DRS recovery instance (DescribeRecoveryInstances).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveryInstance {
+    pub recovery_instance_id: InstanceId,
+    pub ec2_instance_id: Option<InstanceId>,
+    pub source_server_id: SourceServerId,
+    pub job_id: Option<JobId>,
+}
+
+/// What launch asks DRS for: one job for one wave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveryRequest {
+    pub execution_id: ExecutionId,
+    pub wave_number: u32,
+    pub is_drill: bool,
+    pub source_servers: Vec<SourceServerId>,
+}
+
+impl RecoveryRequest {
+    /// The job tags that let a retried launch find the job of a launch that died.
+    pub fn tags(&self) -> [(&'static str, String); 2] {
+        [(TAG_EXECUTION_ID, self.execution_id.to_string()), (TAG_WAVE_NUMBER, self.wave_number.to_string())]
+    }
+}
+
+pub const TAG_EXECUTION_ID: &str = "executionId";
+pub const TAG_WAVE_NUMBER: &str = "waveNumber";
+
+#[async_trait]
+pub trait Drs: Send + Sync {
+    /// The jobs with these ids (at most [`DRS_FILTER_MAX`]), following every page. A job DRS
+    /// does not return (eventual consistency, expiry) is simply absent from the answer.
+    async fn describe_jobs(&self, ids: &[JobId]) -> Result<Vec<DrsJob>, ServiceError>;
+
+    /// The recovery instances of these source servers (at most [`DRS_FILTER_MAX`]), every page.
+    /// Servers without one are absent.
+    async fn describe_recovery_instances(&self, servers: &[SourceServerId]) -> Result<Vec<RecoveryInstance>, ServiceError>;
+
+    /// StartRecovery for the request's servers, drill or not, with the job tagged by
+    /// [`RecoveryRequest::tags`]. Returns the new job.
+    async fn start_recovery(&self, request: &RecoveryRequest) -> Result<DrsJob, ServiceError>;
+
+    /// The job tagged with this execution and wave, created at or after `since`, if DRS lists one.
+    async fn find_tagged_job(&self, execution_id: ExecutionId, wave_number: u32, since: Timestamp) -> Result<Option<DrsJob>, ServiceError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// EC2
+// ---------------------------------------------------------------------------------------------
+
+/// The EC2 facts poll copies onto a server entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ec2Instance {
+    pub instance_id: InstanceId,
+    pub private_ip: Option<String>,
+    pub private_dns_name: Option<String>,
+    pub instance_type: Option<String>,
+    /// `State.Name`: pending, running, stopping, ...
+    pub state: Option<String>,
+    pub launch_time: Option<Timestamp>,
+}
+
+#[async_trait]
+pub trait Ec2: Send + Sync {
+    /// The instances with these ids (at most [`EC2_FILTER_MAX`]). An id EC2 does not know (yet)
+    /// is absent from the answer; it MUST NOT fail the call.
+    async fn describe_instances(&self, ids: &[InstanceId]) -> Result<Vec<Ec2Instance>, ServiceError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Poll dispatch (find → poll)
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DispatchError {
+    /// poll ran and answered with an error (`statusCode` ≠ 200) or failed (a function error).
+    #[error("poll failed: {0}")]
+    PollFailed(String),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+}
+
+#[async_trait]
+pub trait PollDispatch: Send + Sync {
+    /// Runs poll for one execution and waits for its answer; returns the execution status poll
+    /// reported.
+    async fn poll(&self, execution_id: ExecutionId, plan_id: PlanId) -> Result<ExecutionStatus, DispatchError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workflow (Step Functions task tokens)
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WorkflowError {
+    /// The task's wait ended (timed out, or it was already completed).
+    #[error("the workflow task timed out or was already completed")]
+    TaskTimedOut,
+    /// The token is not a token of this workflow service.
+    #[error("the task token is invalid")]
+    InvalidToken,
+    /// The execution the task belonged to no longer exists.
+    #[error("the workflow task does not exist")]
+    TaskDoesNotExist,
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+}
+
+impl WorkflowError {
+    /// The workflow will never accept this token again: stop holding it.
+    pub fn token_is_dead(&self) -> bool {
+        !matches!(self, Self::Service(_))
+    }
+}
+
+#[async_trait]
+pub trait Workflow: Send + Sync {
+    /// Completes the waiting task with `output` (a JSON document).
+    async fn send_task_success(&self, token: &TaskToken, output: &serde_json::Value) -> Result<(), WorkflowError>;
+
+    /// Fails the waiting task with an error name and a cause.
+    async fn send_task_failure(&self, token: &TaskToken, error: &str, cause: &str) -> Result<(), WorkflowError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clock
+// ---------------------------------------------------------------------------------------------
+
+/// The only source of time in the core.
+pub trait Clock: Send + Sync {
+    /// Milliseconds since the Unix epoch.
+    fn now_millis(&self) -> i64;
+}
+
+/// The current time in whole seconds, as records keep it.
+pub fn now(clock: &dyn Clock) -> Timestamp {
+    Timestamp(clock.now_millis().div_euclid(1000))
+}
+
+#[cfg(any(test, feature = "test-support"))]
+pub mod mocks {
+    //! mockall mocks of every async port, for this crate's tests and for other crates' tests.
+    use super::*;
+
+    mockall::mock! {
+        pub Store {}
+        #[async_trait]
+        impl ExecutionStore for Store {
+            async fn load(&self, id: ExecutionId) -> Result<Option<Execution>, StoreError>;
+            async fn create(&self, execution: &Execution) -> Result<(), StoreError>;
+            async fn list_active(&self, cursor: Option<String>) -> Result<ActivePage, StoreError>;
+            async fn commit(&self, commit: &Commit) -> Result<(), StoreError>;
+            async fn touch(&self, id: ExecutionId, polled_at: Timestamp) -> Result<(), StoreError>;
+        }
+    }
+
+    mockall::mock! {
+        pub Drs {}
+        #[async_trait]
+        impl Drs for Drs {
+            async fn describe_jobs(&self, ids: &[JobId]) -> Result<Vec<DrsJob>, ServiceError>;
+            async fn describe_recovery_instances(&self, servers: &[SourceServerId]) -> Result<Vec<RecoveryInstance>, ServiceError>;
+            async fn start_recovery(&self, request: &RecoveryRequest) -> Result<DrsJob, ServiceError>;
+            async fn find_tagged_job(&self, execution_id: ExecutionId, wave_number: u32, since: Timestamp) -> Result<Option<DrsJob>, ServiceError>;
+        }
+    }
+
+    mockall::mock! {
+        pub Ec2 {}
+        #[async_trait]
+        impl Ec2 for Ec2 {
+            async fn describe_instances(&self, ids: &[InstanceId]) -> Result<Vec<Ec2Instance>, ServiceError>;
+        }
+    }
+
+    mockall::mock! {
+        pub Dispatch {}
+        #[async_trait]
+        impl PollDispatch for Dispatch {
+            async fn poll(&self, execution_id: ExecutionId, plan_id: PlanId) -> Result<ExecutionStatus, DispatchError>;
+        }
+    }
+
+    mockall::mock! {
+        pub Workflow {}
+        #[async_trait]
+        impl Workflow for Workflow {
+            async fn send_task_success(&self, token: &TaskToken, output: &serde_json::Value) -> Result<(), WorkflowError>;
+            async fn send_task_failure(&self, token: &TaskToken, error: &str, cause: &str) -> Result<(), WorkflowError>;
+        }
+    }
+
+    /// A clock that says what the test tells it to.
+    #[derive(Debug, Default)]
+    pub struct FixedClock(pub std::sync::atomic::AtomicI64);
+
+    impl FixedClock {
+        pub fn at_secs(secs: i64) -> Self {
+            Self(std::sync::atomic::AtomicI64::new(secs * 1000))
+        }
+        pub fn set_secs(&self, secs: i64) {
+            self.0.store(secs * 1000, std::sync::atomic::Ordering::SeqCst);
+        }
+        pub fn advance_secs(&self, secs: i64) {
+            self.0.fetch_add(secs * 1000, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    impl Clock for FixedClock {
+        fn now_millis(&self) -> i64 {
+            self.0.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    }
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Lint the infrastructure definitions (each step only if its file exists):
+#   cfn-lint infra/template.yaml
+#   sam validate --lint -t infra/template.yaml --region us-east-1
+#   asl-validator --json-path infra/<name>.asl.json   (every *.asl.json in infra/)
+# Needs the tools from scripts/tools.sh. Runs fully offline; no AWS account.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+venv="$root/.venv"
+asl_validator="$root/tools/node/node_modules/.bin/asl-validator"
+template=infra/template.yaml
+rc=0
+
+if [ -f "$template" ]; then
+  echo "lint: cfn-lint $template"
+  "$venv/bin/cfn-lint" "$template" || rc=1
+
+  echo "lint: sam validate --lint -t $template"
+  # sam needs no credentials for this, but dummy ones guarantee it never picks up
+  # a real profile; telemetry off so it makes no network calls.
+  env -u AWS_PROFILE -u AWS_SESSION_TOKEN \
+    AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1 \
+    SAM_CLI_TELEMETRY=0 "$venv/bin/sam" validate --lint -t "$template" --region us-east-1 || rc=1
+fi
+
+shopt -s nullglob
+for asl in infra/*.asl.json; do
+  echo "lint: asl-validator --json-path $asl"
+  "$asl_validator" --json-path "$asl" || rc=1
+done
+
+if [ "$rc" -ne 0 ]; then
+  echo "lint: FAILED" >&2
+fi
+exit "$rc"
