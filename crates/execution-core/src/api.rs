@@ -1,7 +1,7 @@
 //! The operations' payloads and answers, as the seed defines them. Parsing is total: any JSON
 //! value gives either a request or a 400 error, and nothing is read or written before it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::OperationError;
@@ -198,6 +198,17 @@ fn clip(raw: &str) -> String {
         out.push('…');
     }
     out
+}
+
+/// The input of one state machine execution (one per recovery execution).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowInput {
+    pub execution_id: ExecutionId,
+    pub plan_id: PlanId,
+    /// Seconds between polls while a wave is in flight; the state machine defaults it to 30.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll_interval_seconds: Option<u64>,
 }
 
 // ---------------------------------------------------------------------------------------------
