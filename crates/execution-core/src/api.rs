@@ -24,7 +24,15 @@ pub enum Operation {
 }
 
 impl Operation {
-    pub const ALL: [Operation; 7] = [Self::Find, Self::Poll, Self::Finalize, Self::Pause, Self::Resume, Self::Launch, Self::Cancel];
+    pub const ALL: [Operation; 7] = [
+        Self::Find,
+        Self::Poll,
+        Self::Finalize,
+        Self::Pause,
+        Self::Resume,
+        Self::Launch,
+        Self::Cancel,
+    ];
 
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -115,28 +123,45 @@ pub fn parse_request(serves: Operation, payload: &Value) -> Result<Request, Oper
 /// Parses a payload that must say its operation (the command line's `invoke`, one router for all).
 pub fn parse_any_request(payload: &Value) -> Result<Request, OperationError> {
     let fields = as_object(payload)?;
-    let op = fields.get("operation").ok_or(OperationError::MissingParameter("operation"))?;
+    let op = fields
+        .get("operation")
+        .ok_or(OperationError::MissingParameter("operation"))?;
     build(operation_field(op)?, fields)
 }
 
 fn as_object(payload: &Value) -> Result<&Map<String, Value>, OperationError> {
-    payload
-        .as_object()
-        .ok_or_else(|| OperationError::invalid("payload", format!("expected a JSON object, got {}", kind(payload))))
+    payload.as_object().ok_or_else(|| {
+        OperationError::invalid(
+            "payload",
+            format!("expected a JSON object, got {}", kind(payload)),
+        )
+    })
 }
 
 fn operation_field(op: &Value) -> Result<Operation, OperationError> {
-    let raw = op.as_str().ok_or_else(|| OperationError::invalid("operation", format!("expected a string, got {}", kind(op))))?;
+    let raw = op.as_str().ok_or_else(|| {
+        OperationError::invalid("operation", format!("expected a string, got {}", kind(op)))
+    })?;
     Operation::parse(raw).ok_or_else(|| {
         let known: Vec<_> = Operation::ALL.iter().map(|o| o.as_str()).collect();
-        OperationError::invalid("operation", format!("unknown operation '{}' (known: {})", clip(raw), known.join(", ")))
+        OperationError::invalid(
+            "operation",
+            format!(
+                "unknown operation '{}' (known: {})",
+                clip(raw),
+                known.join(", ")
+            ),
+        )
     })
 }
 
 fn build(op: Operation, fields: &Map<String, Value>) -> Result<Request, OperationError> {
     Ok(match op {
         Operation::Find => Request::Find,
-        Operation::Poll => Request::Poll(PollRequest { target: target(fields)?, summary: optional_bool(fields, "summary")?.unwrap_or(false) }),
+        Operation::Poll => Request::Poll(PollRequest {
+            target: target(fields)?,
+            summary: optional_bool(fields, "summary")?.unwrap_or(false),
+        }),
         Operation::Finalize => Request::Finalize(target(fields)?),
         Operation::Pause => {
             let target = target(fields)?;
@@ -155,28 +180,46 @@ fn build(op: Operation, fields: &Map<String, Value>) -> Result<Request, Operatio
 fn target(fields: &Map<String, Value>) -> Result<Target, OperationError> {
     let execution_id = required_string(fields, ExecutionId::FIELD)?;
     let plan_id = required_string(fields, PlanId::FIELD)?;
-    Ok(Target { execution_id: ExecutionId::parse(execution_id)?, plan_id: PlanId::parse(plan_id)? })
+    Ok(Target {
+        execution_id: ExecutionId::parse(execution_id)?,
+        plan_id: PlanId::parse(plan_id)?,
+    })
 }
 
-fn required_string<'a>(fields: &'a Map<String, Value>, name: &'static str) -> Result<&'a str, OperationError> {
+fn required_string<'a>(
+    fields: &'a Map<String, Value>,
+    name: &'static str,
+) -> Result<&'a str, OperationError> {
     optional_string(fields, name)?.ok_or(OperationError::MissingParameter(name))
 }
 
 /// `null` counts as absent, as API Gateway and hand-written payloads often send it.
-fn optional_string<'a>(fields: &'a Map<String, Value>, name: &'static str) -> Result<Option<&'a str>, OperationError> {
+fn optional_string<'a>(
+    fields: &'a Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<&'a str>, OperationError> {
     match fields.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.is_empty() => Err(OperationError::MissingParameter(name)),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(OperationError::invalid(name, format!("expected a string, got {}", kind(other)))),
+        Some(other) => Err(OperationError::invalid(
+            name,
+            format!("expected a string, got {}", kind(other)),
+        )),
     }
 }
 
-fn optional_bool(fields: &Map<String, Value>, name: &'static str) -> Result<Option<bool>, OperationError> {
+fn optional_bool(
+    fields: &Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<bool>, OperationError> {
     match fields.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(other) => Err(OperationError::invalid(name, format!("expected true or false, got {}", kind(other)))),
+        Some(other) => Err(OperationError::invalid(
+            name,
+            format!("expected true or false, got {}", kind(other)),
+        )),
     }
 }
 
@@ -219,7 +262,10 @@ pub struct WorkflowInput {
 pub fn answer<T: Serialize>(result: &Result<T, OperationError>) -> Value {
     match result {
         Ok(body) => serde_json::to_value(body).unwrap_or_else(|e| {
-            serde_json::to_value(OperationError::Internal(format!("answer not serialisable: {e}")).body()).unwrap_or(Value::Null)
+            serde_json::to_value(
+                OperationError::Internal(format!("answer not serialisable: {e}")).body(),
+            )
+            .unwrap_or(Value::Null)
         }),
         Err(e) => serde_json::to_value(e.body()).unwrap_or(Value::Null),
     }
@@ -227,7 +273,11 @@ pub fn answer<T: Serialize>(result: &Result<T, OperationError>) -> Value {
 
 /// `statusCode` of an answer produced by [`answer`].
 pub fn status_code_of(answer: &Value) -> u16 {
-    answer.get("statusCode").and_then(Value::as_u64).and_then(|c| u16::try_from(c).ok()).unwrap_or(500)
+    answer
+        .get("statusCode")
+        .and_then(Value::as_u64)
+        .and_then(|c| u16::try_from(c).ok())
+        .unwrap_or(500)
 }
 
 pub(crate) const OK: u16 = 200;
@@ -293,7 +343,12 @@ pub struct WaveSummary {
 
 impl WaveSummary {
     pub fn of(wave: &Wave) -> Self {
-        let count = |f: fn(LaunchStatus) -> bool| wave.server_statuses.iter().filter(|s| f(s.launch_status)).count();
+        let count = |f: fn(LaunchStatus) -> bool| {
+            wave.server_statuses
+                .iter()
+                .filter(|s| f(s.launch_status))
+                .count()
+        };
         Self {
             wave_number: wave.wave_number,
             status: wave.status,
@@ -380,13 +435,30 @@ mod tests {
 
     #[test]
     fn parses_the_seed_payloads() {
-        assert_eq!(parse_request(Operation::Find, &json!({"operation": "find"})).unwrap(), Request::Find);
-        let r = parse_request(Operation::Poll, &json!({"operation": "poll", "executionId": E, "planId": P})).unwrap();
+        assert_eq!(
+            parse_request(Operation::Find, &json!({"operation": "find"})).unwrap(),
+            Request::Find
+        );
+        let r = parse_request(
+            Operation::Poll,
+            &json!({"operation": "poll", "executionId": E, "planId": P}),
+        )
+        .unwrap();
         let Request::Poll(p) = r else { panic!("{r:?}") };
         assert_eq!(p.target.execution_id.to_string(), E);
         assert!(!p.summary);
-        for op in [Operation::Finalize, Operation::Pause, Operation::Resume, Operation::Launch, Operation::Cancel] {
-            let r = parse_request(op, &json!({"operation": op.as_str(), "executionId": E, "planId": P})).unwrap();
+        for op in [
+            Operation::Finalize,
+            Operation::Pause,
+            Operation::Resume,
+            Operation::Launch,
+            Operation::Cancel,
+        ] {
+            let r = parse_request(
+                op,
+                &json!({"operation": op.as_str(), "executionId": E, "planId": P}),
+            )
+            .unwrap();
             assert_eq!(r.operation(), op);
         }
     }
@@ -394,27 +466,70 @@ mod tests {
     #[test]
     fn operation_is_optional_but_must_match() {
         assert!(parse_request(Operation::Resume, &json!({"executionId": E, "planId": P})).is_ok());
-        let (code, error, msg) = err(Operation::Resume, json!({"operation": "pause", "executionId": E, "planId": P}));
+        let (code, error, msg) = err(
+            Operation::Resume,
+            json!({"operation": "pause", "executionId": E, "planId": P}),
+        );
         assert_eq!((code, error), (400, "INVALID_PARAMETER"));
         assert!(msg.contains("serves 'resume', not 'pause'"), "{msg}");
         let (_, error, msg) = err(Operation::Find, json!({"operation": "explode"}));
         assert_eq!(error, "INVALID_PARAMETER");
         assert!(msg.contains("unknown operation 'explode'"), "{msg}");
-        assert_eq!(err(Operation::Find, json!({"operation": 7})).1, "INVALID_PARAMETER");
+        assert_eq!(
+            err(Operation::Find, json!({"operation": 7})).1,
+            "INVALID_PARAMETER"
+        );
     }
 
     #[test]
     fn missing_and_malformed_parameters() {
-        assert_eq!(err(Operation::Poll, json!({"planId": P})), (400, "MISSING_PARAMETER", "missing required parameter 'executionId'".into()));
-        assert_eq!(err(Operation::Poll, json!({"executionId": E})).1, "MISSING_PARAMETER");
-        assert_eq!(err(Operation::Poll, json!({"executionId": "", "planId": P})).1, "MISSING_PARAMETER");
-        assert_eq!(err(Operation::Poll, json!({"executionId": null, "planId": P})).1, "MISSING_PARAMETER");
+        assert_eq!(
+            err(Operation::Poll, json!({"planId": P})),
+            (
+                400,
+                "MISSING_PARAMETER",
+                "missing required parameter 'executionId'".into()
+            )
+        );
+        assert_eq!(
+            err(Operation::Poll, json!({"executionId": E})).1,
+            "MISSING_PARAMETER"
+        );
+        assert_eq!(
+            err(Operation::Poll, json!({"executionId": "", "planId": P})).1,
+            "MISSING_PARAMETER"
+        );
+        assert_eq!(
+            err(Operation::Poll, json!({"executionId": null, "planId": P})).1,
+            "MISSING_PARAMETER"
+        );
         let (code, error, msg) = err(Operation::Poll, json!({"executionId": "uuid", "planId": P}));
-        assert_eq!((code, error), (400, "INVALID_PARAMETER"), "a non-UUID id is a 400, not a 404");
+        assert_eq!(
+            (code, error),
+            (400, "INVALID_PARAMETER"),
+            "a non-UUID id is a 400, not a 404"
+        );
         assert!(msg.contains("executionId"));
-        assert_eq!(err(Operation::Poll, json!({"executionId": 12, "planId": P})).1, "INVALID_PARAMETER");
-        assert_eq!(err(Operation::Poll, json!({"executionId": E, "planId": P, "summary": "yes"})).1, "INVALID_PARAMETER");
-        assert_eq!(err(Operation::Pause, json!({"executionId": E, "planId": P, "taskToken": 5})).1, "INVALID_PARAMETER");
+        assert_eq!(
+            err(Operation::Poll, json!({"executionId": 12, "planId": P})).1,
+            "INVALID_PARAMETER"
+        );
+        assert_eq!(
+            err(
+                Operation::Poll,
+                json!({"executionId": E, "planId": P, "summary": "yes"})
+            )
+            .1,
+            "INVALID_PARAMETER"
+        );
+        assert_eq!(
+            err(
+                Operation::Pause,
+                json!({"executionId": E, "planId": P, "taskToken": 5})
+            )
+            .1,
+            "INVALID_PARAMETER"
+        );
     }
 
     #[test]
@@ -426,7 +541,11 @@ mod tests {
 
     #[test]
     fn pause_takes_an_optional_token() {
-        let r = parse_request(Operation::Pause, &json!({"executionId": E, "planId": P, "taskToken": "tok"})).unwrap();
+        let r = parse_request(
+            Operation::Pause,
+            &json!({"executionId": E, "planId": P, "taskToken": "tok"}),
+        )
+        .unwrap();
         let Request::Pause(p) = r else { panic!() };
         assert_eq!(p.task_token.unwrap().expose(), "tok");
     }
@@ -439,8 +558,16 @@ mod tests {
 
     #[test]
     fn any_request_needs_an_operation() {
-        assert_eq!(parse_any_request(&json!({})).unwrap_err().code(), "MISSING_PARAMETER");
-        assert_eq!(parse_any_request(&json!({"operation": "cancel", "executionId": E, "planId": P})).unwrap().operation(), Operation::Cancel);
+        assert_eq!(
+            parse_any_request(&json!({})).unwrap_err().code(),
+            "MISSING_PARAMETER"
+        );
+        assert_eq!(
+            parse_any_request(&json!({"operation": "cancel", "executionId": E, "planId": P}))
+                .unwrap()
+                .operation(),
+            Operation::Cancel
+        );
     }
 
     #[test]
@@ -453,6 +580,9 @@ mod tests {
         });
         assert_eq!(status_code_of(&answer(&ok)), 200);
         let e: Result<CancelResponse, _> = Err(OperationError::NotFound("x".into()));
-        assert_eq!(answer(&e), json!({"statusCode": 404, "error": "NOT_FOUND", "message": "x"}));
+        assert_eq!(
+            answer(&e),
+            json!({"statusCode": 404, "error": "NOT_FOUND", "message": "x"})
+        );
     }
 }

@@ -30,7 +30,9 @@ pub enum OperationError {
 impl OperationError {
     pub fn status_code(&self) -> u16 {
         match self {
-            Self::MissingParameter(_) | Self::InvalidParameter { .. } | Self::InvalidState(_) => 400,
+            Self::MissingParameter(_) | Self::InvalidParameter { .. } | Self::InvalidState(_) => {
+                400
+            }
             Self::NotFound(_) => 404,
             Self::Conflict(_) | Self::TokenRejected(_) => 409,
             Self::Internal(_) => 500,
@@ -50,11 +52,18 @@ impl OperationError {
     }
 
     pub fn body(&self) -> ErrorBody {
-        ErrorBody { status_code: self.status_code(), error: self.code(), message: self.to_string() }
+        ErrorBody {
+            status_code: self.status_code(),
+            error: self.code(),
+            message: self.to_string(),
+        }
     }
 
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self::InvalidParameter { field: field.into(), reason: reason.into() }
+        Self::InvalidParameter {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -69,7 +78,10 @@ pub struct ErrorBody {
 
 impl From<InvalidId> for OperationError {
     fn from(e: InvalidId) -> Self {
-        Self::InvalidParameter { field: e.field.to_owned(), reason: format!("not a valid {}: {}", e.kind, e.reason) }
+        Self::InvalidParameter {
+            field: e.field.to_owned(),
+            reason: format!("not a valid {}: {}", e.kind, e.reason),
+        }
     }
 }
 
@@ -82,7 +94,9 @@ impl From<ServiceError> for OperationError {
 impl From<StoreError> for OperationError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict => Self::Conflict("the execution changed while this operation ran; retry".into()),
+            StoreError::Conflict => {
+                Self::Conflict("the execution changed while this operation ran; retry".into())
+            }
             StoreError::Corrupt(m) => Self::Internal(format!("execution record unreadable: {m}")),
             StoreError::Service(s) => Self::Internal(format!("execution store: {s}")),
         }
@@ -111,12 +125,28 @@ mod tests {
     #[test]
     fn every_error_has_its_code_and_status() {
         let cases = [
-            (OperationError::MissingParameter("executionId"), 400, "MISSING_PARAMETER"),
-            (OperationError::invalid("planId", "x"), 400, "INVALID_PARAMETER"),
+            (
+                OperationError::MissingParameter("executionId"),
+                400,
+                "MISSING_PARAMETER",
+            ),
+            (
+                OperationError::invalid("planId", "x"),
+                400,
+                "INVALID_PARAMETER",
+            ),
             (OperationError::NotFound("x".into()), 404, "NOT_FOUND"),
-            (OperationError::InvalidState("x".into()), 400, "INVALID_STATE"),
+            (
+                OperationError::InvalidState("x".into()),
+                400,
+                "INVALID_STATE",
+            ),
             (OperationError::Conflict("x".into()), 409, "CONFLICT"),
-            (OperationError::TokenRejected("x".into()), 409, "TOKEN_REJECTED"),
+            (
+                OperationError::TokenRejected("x".into()),
+                409,
+                "TOKEN_REJECTED",
+            ),
             (OperationError::Internal("x".into()), 500, "INTERNAL_ERROR"),
         ];
         for (e, status, code) in cases {
@@ -137,10 +167,19 @@ mod tests {
 
     #[test]
     fn dead_tokens_and_service_failures_map_apart() {
-        assert_eq!(OperationError::from(WorkflowError::TaskTimedOut).code(), "TOKEN_REJECTED");
-        assert_eq!(OperationError::from(WorkflowError::InvalidToken).code(), "TOKEN_REJECTED");
+        assert_eq!(
+            OperationError::from(WorkflowError::TaskTimedOut).code(),
+            "TOKEN_REJECTED"
+        );
+        assert_eq!(
+            OperationError::from(WorkflowError::InvalidToken).code(),
+            "TOKEN_REJECTED"
+        );
         let svc = WorkflowError::Service(ServiceError::Unavailable("503".into()));
         assert_eq!(OperationError::from(svc).code(), "INTERNAL_ERROR");
-        assert_eq!(OperationError::from(StoreError::Conflict).status_code(), 409);
+        assert_eq!(
+            OperationError::from(StoreError::Conflict).status_code(),
+            409
+        );
     }
 }

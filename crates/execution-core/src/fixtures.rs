@@ -37,18 +37,34 @@ pub fn plan(sizes: &[usize]) -> Plan {
         .iter()
         .map(|&size| {
             let servers = (next..next + size)
-                .map(|n| PlanServer { source_server_id: server(n), server_name: Some(format!("host-{n}")) })
+                .map(|n| PlanServer {
+                    source_server_id: server(n),
+                    server_name: Some(format!("host-{n}")),
+                })
                 .collect();
             next += size;
-            PlanWave { wave_name: None, pause_before_wave: false, timeout_seconds: None, servers }
+            PlanWave {
+                wave_name: None,
+                pause_before_wave: false,
+                timeout_seconds: None,
+                servers,
+            }
         })
         .collect();
-    Plan { plan_id: plan_id(), plan_name: Some("test plan".into()), is_drill: true, wave_timeout_seconds: Some(3600), waves }
+    Plan {
+        plan_id: plan_id(),
+        plan_name: Some("test plan".into()),
+        is_drill: true,
+        wave_timeout_seconds: Some(3600),
+        waves,
+    }
 }
 
 /// A fresh PENDING execution of [`plan`]`(sizes)` created at t = 1000.
 pub fn execution(sizes: &[usize]) -> Execution {
-    plan(sizes).new_execution(execution_id(), Timestamp(1000)).unwrap_or_else(|_| unreachable!())
+    plan(sizes)
+        .new_execution(execution_id(), Timestamp(1000))
+        .unwrap_or_else(|_| unreachable!())
 }
 
 /// A DRS job with the given launch statuses for the given servers, no recovery instances.
@@ -58,7 +74,11 @@ pub fn drs_job(id: usize, status: JobStatus, servers: &[(SourceServerId, LaunchS
         status,
         participating_servers: servers
             .iter()
-            .map(|(s, l)| ParticipatingServer { source_server_id: s.clone(), launch_status: *l, recovery_instance_id: None })
+            .map(|(s, l)| ParticipatingServer {
+                source_server_id: s.clone(),
+                launch_status: *l,
+                recovery_instance_id: None,
+            })
             .collect(),
     }
 }

@@ -152,7 +152,14 @@ fn prefixed(raw: &str, prefix: &str, min: usize, max: usize, hex_only: bool) -> 
     if ok {
         Ok(())
     } else {
-        Err(format!("only {} characters may follow '{prefix}'", if hex_only { "hexadecimal" } else { "alphanumeric" }))
+        Err(format!(
+            "only {} characters may follow '{prefix}'",
+            if hex_only {
+                "hexadecimal"
+            } else {
+                "alphanumeric"
+            }
+        ))
     }
 }
 
@@ -200,7 +207,11 @@ impl TaskToken {
     pub const MAX_LEN: usize = 1024;
 
     pub fn parse(raw: &str) -> Result<Self, InvalidId> {
-        let err = |reason: &str| InvalidId { field: Self::FIELD, kind: "task token", reason: reason.to_owned() };
+        let err = |reason: &str| InvalidId {
+            field: Self::FIELD,
+            kind: "task token",
+            reason: reason.to_owned(),
+        };
         if raw.is_empty() {
             return Err(err("must not be empty"));
         }
@@ -246,7 +257,12 @@ mod tests {
     fn execution_id_accepts_only_hyphenated_uuids() {
         assert!(ExecutionId::parse("6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00").is_ok());
         assert!(ExecutionId::parse("6F1C1F0E-8A5B-4C1E-9D4E-2B7A4C9D1E00").is_ok());
-        for bad in ["", "uuid", "6f1c1f0e8a5b4c1e9d4e2b7a4c9d1e00", "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e0z"] {
+        for bad in [
+            "",
+            "uuid",
+            "6f1c1f0e8a5b4c1e9d4e2b7a4c9d1e00",
+            "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e0z",
+        ] {
             let err = ExecutionId::parse(bad).unwrap_err();
             assert_eq!(err.field, "executionId", "{bad}");
         }
@@ -274,7 +290,10 @@ mod tests {
     #[test]
     fn ids_round_trip_through_json_and_refuse_bad_values() {
         let id: SourceServerId = serde_json::from_str("\"s-1234567890abcdef0\"").unwrap();
-        assert_eq!(serde_json::to_string(&id).unwrap(), "\"s-1234567890abcdef0\"");
+        assert_eq!(
+            serde_json::to_string(&id).unwrap(),
+            "\"s-1234567890abcdef0\""
+        );
         assert!(serde_json::from_str::<SourceServerId>("\"s-1\"").is_err());
         assert!(serde_json::from_str::<ExecutionId>("\"abc\"").is_err());
     }

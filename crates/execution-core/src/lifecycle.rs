@@ -46,11 +46,22 @@ pub struct InvalidTransition {
 }
 
 /// Ok when the table allows `transition` to move an execution from `from` to `to`.
-pub fn check(transition: Transition, from: ExecutionStatus, to: ExecutionStatus) -> Result<(), InvalidTransition> {
-    if TABLE.iter().any(|&(t, f, n)| t == transition && f == from && n == to) {
+pub fn check(
+    transition: Transition,
+    from: ExecutionStatus,
+    to: ExecutionStatus,
+) -> Result<(), InvalidTransition> {
+    if TABLE
+        .iter()
+        .any(|&(t, f, n)| t == transition && f == from && n == to)
+    {
         Ok(())
     } else {
-        Err(InvalidTransition { transition, from, to })
+        Err(InvalidTransition {
+            transition,
+            from,
+            to,
+        })
     }
 }
 
@@ -63,8 +74,13 @@ pub fn allowed_from(transition: Transition, from: ExecutionStatus) -> bool {
 mod tests {
     use super::*;
 
-    const ALL_TRANSITIONS: [Transition; 5] =
-        [Transition::Launch, Transition::Pause, Transition::Resume, Transition::Cancel, Transition::Finalize];
+    const ALL_TRANSITIONS: [Transition; 5] = [
+        Transition::Launch,
+        Transition::Pause,
+        Transition::Resume,
+        Transition::Cancel,
+        Transition::Finalize,
+    ];
 
     #[test]
     fn terminal_statuses_never_change() {

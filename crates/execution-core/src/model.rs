@@ -217,7 +217,10 @@ mod tests {
     fn server_status_omits_what_is_not_known() {
         let s = ServerStatus::new(SourceServerId::parse("s-1234567890abcdef0").unwrap(), None);
         let json = serde_json::to_value(&s).unwrap();
-        assert_eq!(json, serde_json::json!({"sourceServerId": "s-1234567890abcdef0", "launchStatus": "PENDING"}));
+        assert_eq!(
+            json,
+            serde_json::json!({"sourceServerId": "s-1234567890abcdef0", "launchStatus": "PENDING"})
+        );
     }
 
     #[test]

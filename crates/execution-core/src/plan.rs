@@ -63,10 +63,16 @@ pub enum PlanProblem {
     TooManyWaves(usize),
     #[error("wave {0} has no servers")]
     EmptyWave(u32),
-    #[error("wave {wave} has {count} servers; DRS launches at most {MAX_SERVERS_PER_WAVE} in one job")]
+    #[error(
+        "wave {wave} has {count} servers; DRS launches at most {MAX_SERVERS_PER_WAVE} in one job"
+    )]
     TooManyServers { wave: u32, count: usize },
     #[error("server {server} is in wave {first} and again in wave {again}")]
-    DuplicateServer { server: SourceServerId, first: u32, again: u32 },
+    DuplicateServer {
+        server: SourceServerId,
+        first: u32,
+        again: u32,
+    },
     #[error("wave {0} has a timeout of 0 seconds")]
     ZeroTimeout(u32),
 }
@@ -90,14 +96,21 @@ impl Plan {
                 problems.push(PlanProblem::EmptyWave(n));
             }
             if wave.servers.len() > MAX_SERVERS_PER_WAVE {
-                problems.push(PlanProblem::TooManyServers { wave: n, count: wave.servers.len() });
+                problems.push(PlanProblem::TooManyServers {
+                    wave: n,
+                    count: wave.servers.len(),
+                });
             }
             if wave.timeout_seconds == Some(0) {
                 problems.push(PlanProblem::ZeroTimeout(n));
             }
             for server in &wave.servers {
                 if let Some(first) = seen.insert(&server.source_server_id, n) {
-                    problems.push(PlanProblem::DuplicateServer { server: server.source_server_id.clone(), first, again: n });
+                    problems.push(PlanProblem::DuplicateServer {
+                        server: server.source_server_id.clone(),
+                        first,
+                        again: n,
+                    });
                 }
             }
         }
@@ -105,12 +118,18 @@ impl Plan {
     }
 
     /// A new execution of this plan: PENDING, every wave PENDING, every server PENDING.
-    pub fn new_execution(&self, execution_id: ExecutionId, now: Timestamp) -> Result<Execution, Vec<PlanProblem>> {
+    pub fn new_execution(
+        &self,
+        execution_id: ExecutionId,
+        now: Timestamp,
+    ) -> Result<Execution, Vec<PlanProblem>> {
         let problems = self.problems();
         if !problems.is_empty() {
             return Err(problems);
         }
-        let default_timeout = self.wave_timeout_seconds.unwrap_or(DEFAULT_WAVE_TIMEOUT_SECONDS);
+        let default_timeout = self
+            .wave_timeout_seconds
+            .unwrap_or(DEFAULT_WAVE_TIMEOUT_SECONDS);
         let waves = (0u32..)
             .zip(&self.waves)
             .map(|(n, w)| Wave {
@@ -161,15 +180,29 @@ mod tests {
     use super::*;
 
     fn server(n: usize) -> PlanServer {
-        PlanServer { source_server_id: SourceServerId::parse(&format!("s-{n:017}")).unwrap(), server_name: Some(format!("srv-{n}")) }
+        PlanServer {
+            source_server_id: SourceServerId::parse(&format!("s-{n:017}")).unwrap(),
+            server_name: Some(format!("srv-{n}")),
+        }
     }
 
     fn wave(servers: std::ops::Range<usize>) -> PlanWave {
-        PlanWave { wave_name: None, pause_before_wave: false, timeout_seconds: None, servers: servers.map(server).collect() }
+        PlanWave {
+            wave_name: None,
+            pause_before_wave: false,
+            timeout_seconds: None,
+            servers: servers.map(server).collect(),
+        }
     }
 
     fn plan(waves: Vec<PlanWave>) -> Plan {
-        Plan { plan_id: PlanId::new_random(), plan_name: None, is_drill: true, wave_timeout_seconds: Some(900), waves }
+        Plan {
+            plan_id: PlanId::new_random(),
+            plan_name: None,
+            is_drill: true,
+            wave_timeout_seconds: Some(900),
+            waves,
+        }
     }
 
     #[test]
@@ -177,7 +210,9 @@ mod tests {
         let mut p = plan(vec![wave(0..2), wave(2..5)]);
         p.waves[1].timeout_seconds = Some(60);
         p.waves[1].pause_before_wave = true;
-        let e = p.new_execution(ExecutionId::new_random(), Timestamp(100)).unwrap();
+        let e = p
+            .new_execution(ExecutionId::new_random(), Timestamp(100))
+            .unwrap();
         assert_eq!(e.status(), ExecutionStatus::Pending);
         assert_eq!(e.header.created_time, Timestamp(100));
         assert_eq!(e.waves.len(), 2);
@@ -194,7 +229,9 @@ mod tests {
     fn default_timeout_when_plan_names_none() {
         let mut p = plan(vec![wave(0..1)]);
         p.wave_timeout_seconds = None;
-        let e = p.new_execution(ExecutionId::new_random(), Timestamp(0)).unwrap();
+        let e = p
+            .new_execution(ExecutionId::new_random(), Timestamp(0))
+            .unwrap();
         assert_eq!(e.waves[0].timeout_seconds, DEFAULT_WAVE_TIMEOUT_SECONDS);
     }
 
@@ -205,7 +242,10 @@ mod tests {
 
     #[test]
     fn refuses_an_empty_wave() {
-        assert_eq!(plan(vec![wave(0..1), wave(1..1)]).problems(), vec![PlanProblem::EmptyWave(1)]);
+        assert_eq!(
+            plan(vec![wave(0..1), wave(1..1)]).problems(),
+            vec![PlanProblem::EmptyWave(1)]
+        );
     }
 
     #[test]
@@ -213,15 +253,27 @@ mod tests {
         let p = plan(vec![wave(0..3), wave(2..4)]);
         assert_eq!(
             p.problems(),
-            vec![PlanProblem::DuplicateServer { server: server(2).source_server_id, first: 0, again: 1 }]
+            vec![PlanProblem::DuplicateServer {
+                server: server(2).source_server_id,
+                first: 0,
+                again: 1
+            }]
         );
-        assert!(p.new_execution(ExecutionId::new_random(), Timestamp(0)).is_err());
+        assert!(p
+            .new_execution(ExecutionId::new_random(), Timestamp(0))
+            .is_err());
     }
 
     #[test]
     fn two_hundred_servers_fit_and_two_hundred_and_one_do_not() {
         assert!(plan(vec![wave(0..200)]).problems().is_empty());
-        assert_eq!(plan(vec![wave(0..201)]).problems(), vec![PlanProblem::TooManyServers { wave: 0, count: 201 }]);
+        assert_eq!(
+            plan(vec![wave(0..201)]).problems(),
+            vec![PlanProblem::TooManyServers {
+                wave: 0,
+                count: 201
+            }]
+        );
     }
 
     #[test]
@@ -238,8 +290,13 @@ mod tests {
         let p = plan(vec![wave(0..0), wave(1..202), wave(5..6)]);
         let problems = p.problems();
         assert!(problems.contains(&PlanProblem::EmptyWave(0)));
-        assert!(problems.contains(&PlanProblem::TooManyServers { wave: 1, count: 201 }));
-        assert!(problems.iter().any(|p| matches!(p, PlanProblem::DuplicateServer { again: 2, .. })));
+        assert!(problems.contains(&PlanProblem::TooManyServers {
+            wave: 1,
+            count: 201
+        }));
+        assert!(problems
+            .iter()
+            .any(|p| matches!(p, PlanProblem::DuplicateServer { again: 2, .. })));
     }
 
     #[test]
@@ -251,7 +308,8 @@ mod tests {
         let p: Plan = serde_json::from_value(json).unwrap();
         assert!(p.is_drill, "drill unless said otherwise");
         assert!(p.waves[0].pause_before_wave);
-        let typo = serde_json::json!({"planId": "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00", "wavez": []});
+        let typo =
+            serde_json::json!({"planId": "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00", "wavez": []});
         assert!(serde_json::from_value::<Plan>(typo).is_err());
     }
 }

@@ -19,7 +19,10 @@ pub const EC2_FILTER_MAX: usize = 1000;
 pub enum ServiceError {
     /// Throttled; retry after the hint when the service gave one (DRS's `retryAfterSeconds`).
     #[error("throttled{}: {message}", retry_after.map(|d| format!(" (retry after {} s)", d.as_secs())).unwrap_or_default())]
-    Throttled { retry_after: Option<Duration>, message: String },
+    Throttled {
+        retry_after: Option<Duration>,
+        message: String,
+    },
     /// 5xx, timeouts, connection failures: worth retrying.
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -69,13 +72,18 @@ pub struct ActivePage {
 }
 
 /// How the header takes part in a commit.
+// One short-lived value per write: boxing the header would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum HeaderWrite {
     /// Condition only: the stored header's version must still be `expected_version`.
     Check { expected_version: u64 },
     /// Replace the header; the stored version must be `expected_version`, and `header.version`
     /// is `expected_version + 1`.
-    Put { expected_version: u64, header: ExecutionHeader },
+    Put {
+        expected_version: u64,
+        header: ExecutionHeader,
+    },
 }
 
 /// Replace one wave; the stored wave's version must be `expected_version`, and `wave.version`
@@ -166,7 +174,10 @@ pub struct RecoveryRequest {
 impl RecoveryRequest {
     /// The job tags that let a retried launch find the job of a launch that died.
     pub fn tags(&self) -> [(&'static str, String); 2] {
-        [(TAG_EXECUTION_ID, self.execution_id.to_string()), (TAG_WAVE_NUMBER, self.wave_number.to_string())]
+        [
+            (TAG_EXECUTION_ID, self.execution_id.to_string()),
+            (TAG_WAVE_NUMBER, self.wave_number.to_string()),
+        ]
     }
 }
 
@@ -181,14 +192,22 @@ pub trait Drs: Send + Sync {
 
     /// The recovery instances of these source servers (at most [`DRS_FILTER_MAX`]), every page.
     /// Servers without one are absent.
-    async fn describe_recovery_instances(&self, servers: &[SourceServerId]) -> Result<Vec<RecoveryInstance>, ServiceError>;
+    async fn describe_recovery_instances(
+        &self,
+        servers: &[SourceServerId],
+    ) -> Result<Vec<RecoveryInstance>, ServiceError>;
 
     /// StartRecovery for the request's servers, drill or not, with the job tagged by
     /// [`RecoveryRequest::tags`]. Returns the new job.
     async fn start_recovery(&self, request: &RecoveryRequest) -> Result<DrsJob, ServiceError>;
 
     /// The job tagged with this execution and wave, created at or after `since`, if DRS lists one.
-    async fn find_tagged_job(&self, execution_id: ExecutionId, wave_number: u32, since: Timestamp) -> Result<Option<DrsJob>, ServiceError>;
+    async fn find_tagged_job(
+        &self,
+        execution_id: ExecutionId,
+        wave_number: u32,
+        since: Timestamp,
+    ) -> Result<Option<DrsJob>, ServiceError>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -211,7 +230,10 @@ pub struct Ec2Instance {
 pub trait Ec2: Send + Sync {
     /// The instances with these ids (at most [`EC2_FILTER_MAX`]). An id EC2 does not know (yet)
     /// is absent from the answer; it MUST NOT fail the call.
-    async fn describe_instances(&self, ids: &[InstanceId]) -> Result<Vec<Ec2Instance>, ServiceError>;
+    async fn describe_instances(
+        &self,
+        ids: &[InstanceId],
+    ) -> Result<Vec<Ec2Instance>, ServiceError>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -231,7 +253,11 @@ pub enum DispatchError {
 pub trait PollDispatch: Send + Sync {
     /// Runs poll for one execution and waits for its answer; returns the execution status poll
     /// reported.
-    async fn poll(&self, execution_id: ExecutionId, plan_id: PlanId) -> Result<ExecutionStatus, DispatchError>;
+    async fn poll(
+        &self,
+        execution_id: ExecutionId,
+        plan_id: PlanId,
+    ) -> Result<ExecutionStatus, DispatchError>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -263,10 +289,19 @@ impl WorkflowError {
 #[async_trait]
 pub trait Workflow: Send + Sync {
     /// Completes the waiting task with `output` (a JSON document).
-    async fn send_task_success(&self, token: &TaskToken, output: &serde_json::Value) -> Result<(), WorkflowError>;
+    async fn send_task_success(
+        &self,
+        token: &TaskToken,
+        output: &serde_json::Value,
+    ) -> Result<(), WorkflowError>;
 
     /// Fails the waiting task with an error name and a cause.
-    async fn send_task_failure(&self, token: &TaskToken, error: &str, cause: &str) -> Result<(), WorkflowError>;
+    async fn send_task_failure(
+        &self,
+        token: &TaskToken,
+        error: &str,
+        cause: &str,
+    ) -> Result<(), WorkflowError>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -346,10 +381,12 @@ pub mod mocks {
             Self(std::sync::atomic::AtomicI64::new(secs * 1000))
         }
         pub fn set_secs(&self, secs: i64) {
-            self.0.store(secs * 1000, std::sync::atomic::Ordering::SeqCst);
+            self.0
+                .store(secs * 1000, std::sync::atomic::Ordering::SeqCst);
         }
         pub fn advance_secs(&self, secs: i64) {
-            self.0.fetch_add(secs * 1000, std::sync::atomic::Ordering::SeqCst);
+            self.0
+                .fetch_add(secs * 1000, std::sync::atomic::Ordering::SeqCst);
         }
     }
 

@@ -19,7 +19,10 @@ pub struct Policy {
 
 impl Default for Policy {
     fn default() -> Self {
-        Self { job_not_found_grace_secs: 300, launch_claim_grace_secs: 120 }
+        Self {
+            job_not_found_grace_secs: 300,
+            launch_claim_grace_secs: 120,
+        }
     }
 }
 
@@ -33,13 +36,25 @@ pub struct Verdict {
 
 impl Verdict {
     fn started() -> Self {
-        Self { status: WaveStatus::Started, failure: None, message: None }
+        Self {
+            status: WaveStatus::Started,
+            failure: None,
+            message: None,
+        }
     }
     fn completed() -> Self {
-        Self { status: WaveStatus::Completed, failure: None, message: None }
+        Self {
+            status: WaveStatus::Completed,
+            failure: None,
+            message: None,
+        }
     }
     fn failed(failure: WaveFailure, message: String) -> Self {
-        Self { status: WaveStatus::Failed, failure: Some(failure), message: Some(message) }
+        Self {
+            status: WaveStatus::Failed,
+            failure: Some(failure),
+            message: Some(message),
+        }
     }
 }
 
@@ -52,14 +67,23 @@ pub fn judge_wave(wave: &Wave, job: Option<&DrsJob>, now: Timestamp, policy: &Po
         return if age <= policy.job_not_found_grace_secs {
             Verdict::started()
         } else {
-            let id = wave.job_id.as_ref().map_or_else(|| "(none recorded)".to_owned(), |j| j.to_string());
-            Verdict::failed(WaveFailure::JobNotFound, format!("DRS job {id} not found {age} s after launch"))
+            let id = wave
+                .job_id
+                .as_ref()
+                .map_or_else(|| "(none recorded)".to_owned(), |j| j.to_string());
+            Verdict::failed(
+                WaveFailure::JobNotFound,
+                format!("DRS job {id} not found {age} s after launch"),
+            )
         };
     };
     let servers = &job.participating_servers;
     let count = |s: LaunchStatus| servers.iter().filter(|p| p.launch_status == s).count();
     let launched = count(LaunchStatus::Launched);
-    let unsettled = servers.iter().filter(|p| !p.launch_status.is_settled()).count();
+    let unsettled = servers
+        .iter()
+        .filter(|p| !p.launch_status.is_settled())
+        .count();
 
     // Rule 1: every participating server launched.
     if !servers.is_empty() && launched == servers.len() {
@@ -82,7 +106,10 @@ pub fn judge_wave(wave: &Wave, job: Option<&DrsJob>, now: Timestamp, policy: &Po
         let message = if servers.is_empty() {
             "DRS job completed with no participating servers".to_owned()
         } else {
-            format!("DRS job completed but {} servers did not launch", servers.len() - launched)
+            format!(
+                "DRS job completed but {} servers did not launch",
+                servers.len() - launched
+            )
         };
         return Verdict::failed(WaveFailure::JobIncomplete, message);
     }
@@ -90,7 +117,11 @@ pub fn judge_wave(wave: &Wave, job: Option<&DrsJob>, now: Timestamp, policy: &Po
     if age > wave.timeout_seconds {
         return Verdict::failed(
             WaveFailure::TimedOut,
-            format!("wave timed out after {age} s (timeout {} s); {launched} of {} servers launched", wave.timeout_seconds, servers.len()),
+            format!(
+                "wave timed out after {age} s (timeout {} s); {launched} of {} servers launched",
+                wave.timeout_seconds,
+                servers.len()
+            ),
         );
     }
     // Rule 6.
@@ -124,7 +155,10 @@ impl NextAction {
 pub fn next_action(execution: &Execution, now: Timestamp, policy: &Policy) -> NextAction {
     let status = execution.status();
     let in_flight: Vec<&Wave> = execution.in_flight().collect();
-    let any_failed = execution.waves.iter().any(|w| w.status == WaveStatus::Failed);
+    let any_failed = execution
+        .waves
+        .iter()
+        .any(|w| w.status == WaveStatus::Failed);
 
     if status.is_terminal()
         || execution.all_waves_complete()
@@ -133,20 +167,32 @@ pub fn next_action(execution: &Execution, now: Timestamp, policy: &Policy) -> Ne
         return NextAction::Finalize;
     }
     if let Some(wave) = in_flight.first() {
-        return if is_stale_claim(wave, now, policy) { NextAction::Launch } else { NextAction::Wait };
+        return if is_stale_claim(wave, now, policy) {
+            NextAction::Launch
+        } else {
+            NextAction::Wait
+        };
     }
     match execution.next_pending() {
         // Not reachable for a well-formed record (no wave pending, none in flight, none failed
         // means all complete); finalize will say what is wrong.
         None => NextAction::Finalize,
-        Some(next) if status == ExecutionStatus::Paused || (next.pause_before_wave && !next.pause_approved) => NextAction::Pause,
+        Some(next)
+            if status == ExecutionStatus::Paused
+                || (next.pause_before_wave && !next.pause_approved) =>
+        {
+            NextAction::Pause
+        }
         Some(_) => NextAction::Launch,
     }
 }
 
 /// A LAUNCHING wave whose launcher has had more than the grace period to record its job.
 pub fn is_stale_claim(wave: &Wave, now: Timestamp, policy: &Policy) -> bool {
-    wave.status == WaveStatus::Launching && wave.launch_time.is_none_or(|t| now.secs_since(t) > policy.launch_claim_grace_secs)
+    wave.status == WaveStatus::Launching
+        && wave
+            .launch_time
+            .is_none_or(|t| now.secs_since(t) > policy.launch_claim_grace_secs)
 }
 
 /// What finalize would write, or the waves that keep it from finalizing.
@@ -159,14 +205,23 @@ pub fn outcome(execution: &Execution) -> Result<ExecutionStatus, Vec<u32>> {
     }
     let in_flight: Vec<u32> = execution.in_flight().map(|w| w.wave_number).collect();
     if in_flight.is_empty() {
-        if execution.waves.iter().any(|w| w.status == WaveStatus::Failed) {
+        if execution
+            .waves
+            .iter()
+            .any(|w| w.status == WaveStatus::Failed)
+        {
             return Ok(ExecutionStatus::Failed);
         }
         if execution.status() == ExecutionStatus::Cancelling {
             return Ok(ExecutionStatus::Cancelled);
         }
     }
-    Err(execution.waves.iter().filter(|w| !w.status.is_settled()).map(|w| w.wave_number).collect())
+    Err(execution
+        .waves
+        .iter()
+        .filter(|w| !w.status.is_settled())
+        .map(|w| w.wave_number)
+        .collect())
 }
 
 #[cfg(test)]

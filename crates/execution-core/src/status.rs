@@ -137,16 +137,32 @@ mod tests {
     fn wire_names_round_trip() {
         for s in ExecutionStatus::ALL {
             assert_eq!(ExecutionStatus::parse(s.as_str()), Some(*s));
-            assert_eq!(serde_json::to_value(s).unwrap(), serde_json::json!(s.as_str()));
+            assert_eq!(
+                serde_json::to_value(s).unwrap(),
+                serde_json::json!(s.as_str())
+            );
         }
-        assert_eq!(LaunchStatus::parse("IN_PROGRESS"), Some(LaunchStatus::InProgress));
+        assert_eq!(
+            LaunchStatus::parse("IN_PROGRESS"),
+            Some(LaunchStatus::InProgress)
+        );
         assert_eq!(ExecutionStatus::parse("polling"), None);
     }
 
     #[test]
     fn terminal_statuses() {
-        let terminal: Vec<_> = ExecutionStatus::ALL.iter().filter(|s| s.is_terminal()).collect();
-        assert_eq!(terminal, [&ExecutionStatus::Completed, &ExecutionStatus::Failed, &ExecutionStatus::Cancelled]);
+        let terminal: Vec<_> = ExecutionStatus::ALL
+            .iter()
+            .filter(|s| s.is_terminal())
+            .collect();
+        assert_eq!(
+            terminal,
+            [
+                &ExecutionStatus::Completed,
+                &ExecutionStatus::Failed,
+                &ExecutionStatus::Cancelled
+            ]
+        );
     }
 
     #[test]

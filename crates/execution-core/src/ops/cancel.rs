@@ -8,20 +8,36 @@ use crate::status::ExecutionStatus;
 
 /// cancel: PENDING/POLLING/PAUSED → CANCELLING. No new wave is launched; the wave in flight settles
 /// and finalize writes CANCELLED. A held token is released so a paused workflow moves on.
-pub async fn cancel(store: &dyn ExecutionStore, workflow: &dyn Workflow, target: &Target) -> Result<CancelResponse, OperationError> {
+pub async fn cancel(
+    store: &dyn ExecutionStore,
+    workflow: &dyn Workflow,
+    target: &Target,
+) -> Result<CancelResponse, OperationError> {
     with_retries("cancel", || attempt(store, workflow, target)).await
 }
 
-async fn attempt(store: &dyn ExecutionStore, workflow: &dyn Workflow, target: &Target) -> Result<CancelResponse, Failure> {
+async fn attempt(
+    store: &dyn ExecutionStore,
+    workflow: &dyn Workflow,
+    target: &Target,
+) -> Result<CancelResponse, Failure> {
     let execution = load_target(store, target).await?;
     let status = execution.status();
     if status == ExecutionStatus::Cancelling {
         // Idempotent; finish a release a crashed cancel left pending.
         let released = release_pending_token(store, workflow, &execution, "cancel").await?;
-        return Ok(CancelResponse { status_code: OK, execution_id: execution.id(), status, workflow_released: released == Released::Workflow });
+        return Ok(CancelResponse {
+            status_code: OK,
+            execution_id: execution.id(),
+            status,
+            workflow_released: released == Released::Workflow,
+        });
     }
     if !lifecycle::allowed_from(Transition::Cancel, status) {
-        return Err(OperationError::InvalidState(format!("execution is {status}; it can no longer be cancelled")).into());
+        return Err(OperationError::InvalidState(format!(
+            "execution is {status}; it can no longer be cancelled"
+        ))
+        .into());
     }
     lifecycle::check(Transition::Cancel, status, ExecutionStatus::Cancelling)?;
     let mut header = execution.header.clone();
@@ -30,7 +46,11 @@ async fn attempt(store: &dyn ExecutionStore, workflow: &dyn Workflow, target: &T
     if let Some(held) = header.task_token.as_mut() {
         held.release_pending = true;
     }
-    let commit = Commit { execution_id: execution.id(), header: Some(put_header(&execution.header, header.clone())), waves: vec![] };
+    let commit = Commit {
+        execution_id: execution.id(),
+        header: Some(put_header(&execution.header, header.clone())),
+        waves: vec![],
+    };
     store.commit(&commit).await?;
 
     let mut written = execution.clone();

@@ -12,12 +12,23 @@ pub async fn create_execution(
     plan: &Plan,
     execution_id: ExecutionId,
 ) -> Result<Execution, OperationError> {
-    let execution = plan.new_execution(execution_id, now(clock)).map_err(|problems| {
-        OperationError::invalid("plan", problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
-    })?;
+    let execution = plan
+        .new_execution(execution_id, now(clock))
+        .map_err(|problems| {
+            OperationError::invalid(
+                "plan",
+                problems
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
     match store.create(&execution).await {
         Ok(()) => Ok(execution),
-        Err(StoreError::Conflict) => Err(OperationError::Conflict(format!("execution {execution_id} already exists"))),
+        Err(StoreError::Conflict) => Err(OperationError::Conflict(format!(
+            "execution {execution_id} already exists"
+        ))),
         Err(e) => Err(e.into()),
     }
 }

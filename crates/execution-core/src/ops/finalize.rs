@@ -10,15 +10,28 @@ use crate::status::{ExecutionStatus, WaveStatus};
 /// finalize: the only writer of a terminal status. Idempotent (a terminal execution answers
 /// `alreadyFinalized: true` and nothing is written); the terminal write is conditional on the
 /// header's version, so two finalizes at once write once.
-pub async fn finalize(store: &dyn ExecutionStore, clock: &dyn Clock, target: &Target) -> Result<FinalizeResponse, OperationError> {
+pub async fn finalize(
+    store: &dyn ExecutionStore,
+    clock: &dyn Clock,
+    target: &Target,
+) -> Result<FinalizeResponse, OperationError> {
     with_retries("finalize", || attempt(store, clock, target)).await
 }
 
-async fn attempt(store: &dyn ExecutionStore, clock: &dyn Clock, target: &Target) -> Result<FinalizeResponse, Failure> {
+async fn attempt(
+    store: &dyn ExecutionStore,
+    clock: &dyn Clock,
+    target: &Target,
+) -> Result<FinalizeResponse, Failure> {
     let execution = load_target(store, target).await?;
     let from = execution.status();
     if from.is_terminal() {
-        return Ok(answer(&execution, from, true, execution.header.recovery_time_seconds));
+        return Ok(answer(
+            &execution,
+            from,
+            true,
+            execution.header.recovery_time_seconds,
+        ));
     }
     let to = outcome(&execution).map_err(|unfinished| {
         OperationError::InvalidState(format!(
@@ -35,14 +48,20 @@ async fn attempt(store: &dyn ExecutionStore, clock: &dyn Clock, target: &Target)
     header.paused_before_wave = None;
     // The workflow cannot be waiting at a pause while it finalizes; a token left here is dead.
     header.task_token = None;
-    header.recovery_time_seconds = (to == ExecutionStatus::Completed).then(|| recovery_time(&execution)).flatten();
+    header.recovery_time_seconds = (to == ExecutionStatus::Completed)
+        .then(|| recovery_time(&execution))
+        .flatten();
     // Waves that never ran end CANCELLED.
-    let never_ran = execution.waves.iter().filter(|w| w.status == WaveStatus::Pending).map(|w| {
-        let mut cancelled = w.clone();
-        cancelled.status = WaveStatus::Cancelled;
-        cancelled.end_time = Some(at);
-        put_wave(w, cancelled)
-    });
+    let never_ran = execution
+        .waves
+        .iter()
+        .filter(|w| w.status == WaveStatus::Pending)
+        .map(|w| {
+            let mut cancelled = w.clone();
+            cancelled.status = WaveStatus::Cancelled;
+            cancelled.end_time = Some(at);
+            put_wave(w, cancelled)
+        });
     let commit = Commit {
         execution_id: execution.id(),
         header: Some(put_header(&execution.header, header.clone())),
@@ -59,7 +78,12 @@ fn recovery_time(execution: &Execution) -> Option<u64> {
     Some(last.secs_since(first))
 }
 
-fn answer(execution: &Execution, status: ExecutionStatus, already_finalized: bool, recovery_time_seconds: Option<u64>) -> FinalizeResponse {
+fn answer(
+    execution: &Execution,
+    status: ExecutionStatus,
+    already_finalized: bool,
+    recovery_time_seconds: Option<u64>,
+) -> FinalizeResponse {
     FinalizeResponse {
         status_code: OK,
         execution_id: execution.id(),

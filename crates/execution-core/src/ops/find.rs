@@ -24,20 +24,49 @@ impl FindConfig {
 /// poll, least recently polled first, with bounded concurrency. One failing poll never stops the
 /// others; polls that would start too close to the deadline are skipped and reported, and the next
 /// tick (which starts with them, as they are now the least recently polled) picks them up.
-pub async fn find(store: &dyn ExecutionStore, dispatch: &dyn PollDispatch, clock: &dyn Clock, config: &FindConfig) -> Result<FindResponse, OperationError> {
+pub async fn find(
+    store: &dyn ExecutionStore,
+    dispatch: &dyn PollDispatch,
+    clock: &dyn Clock,
+    config: &FindConfig,
+) -> Result<FindResponse, OperationError> {
     let active = list_all_active(store).await?;
     let concurrency = config.concurrency.max(1);
     let results: Vec<(FindResult, Outcome)> = stream::iter(&active)
         .map(|e| async move {
-            if clock.now_millis().saturating_add(config.poll_budget_millis) > config.deadline_millis {
-                let r = FindResult { execution_id: e.execution_id, success: false, status: None, error: Some("skipped: find's deadline came first; the next tick polls it".into()) };
+            if clock.now_millis().saturating_add(config.poll_budget_millis) > config.deadline_millis
+            {
+                let r = FindResult {
+                    execution_id: e.execution_id,
+                    success: false,
+                    status: None,
+                    error: Some(
+                        "skipped: find's deadline came first; the next tick polls it".into(),
+                    ),
+                };
                 return (r, Outcome::Skipped);
             }
             match dispatch.poll(e.execution_id, e.plan_id).await {
-                Ok(status) => (FindResult { execution_id: e.execution_id, success: true, status: Some(status), error: None }, Outcome::Polled),
+                Ok(status) => (
+                    FindResult {
+                        execution_id: e.execution_id,
+                        success: true,
+                        status: Some(status),
+                        error: None,
+                    },
+                    Outcome::Polled,
+                ),
                 Err(err) => {
                     tracing::warn!(execution_id = %e.execution_id, error = %err, "poll failed");
-                    (FindResult { execution_id: e.execution_id, success: false, status: None, error: Some(err.to_string()) }, Outcome::Failed)
+                    (
+                        FindResult {
+                            execution_id: e.execution_id,
+                            success: false,
+                            status: None,
+                            error: Some(err.to_string()),
+                        },
+                        Outcome::Failed,
+                    )
                 }
             }
         })
@@ -63,13 +92,19 @@ enum Outcome {
 
 /// Every page of the status index, each execution once (one that changed status between pages
 /// can be listed twice), least recently polled first.
-async fn list_all_active(store: &dyn ExecutionStore) -> Result<Vec<ActiveExecution>, OperationError> {
+async fn list_all_active(
+    store: &dyn ExecutionStore,
+) -> Result<Vec<ActiveExecution>, OperationError> {
     let mut all = Vec::new();
     let mut seen = HashSet::new();
     let mut cursor = None;
     loop {
         let page = store.list_active(cursor).await?;
-        all.extend(page.executions.into_iter().filter(|e| seen.insert(e.execution_id)));
+        all.extend(
+            page.executions
+                .into_iter()
+                .filter(|e| seen.insert(e.execution_id)),
+        );
         match page.next_cursor {
             Some(next) => cursor = Some(next),
             None => break,

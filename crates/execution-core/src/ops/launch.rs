@@ -3,7 +3,9 @@ use crate::api::{LaunchResponse, Target, OK};
 use crate::error::OperationError;
 use crate::lifecycle::{self, Transition};
 use crate::model::{Execution, Timestamp, Wave, WaveFailure};
-use crate::ports::{now, Clock, Commit, Drs, DrsJob, ExecutionStore, HeaderWrite, RecoveryRequest, ServiceError};
+use crate::ports::{
+    now, Clock, Commit, Drs, DrsJob, ExecutionStore, HeaderWrite, RecoveryRequest, ServiceError,
+};
 use crate::rules::{is_stale_claim, next_action, NextAction, Policy};
 use crate::status::{ExecutionStatus, WaveStatus};
 
@@ -23,7 +25,13 @@ pub async fn launch(
     with_retries("launch", || attempt(store, drs, clock, policy, target)).await
 }
 
-async fn attempt(store: &dyn ExecutionStore, drs: &dyn Drs, clock: &dyn Clock, policy: &Policy, target: &Target) -> Result<LaunchResponse, Failure> {
+async fn attempt(
+    store: &dyn ExecutionStore,
+    drs: &dyn Drs,
+    clock: &dyn Clock,
+    policy: &Policy,
+    target: &Target,
+) -> Result<LaunchResponse, Failure> {
     let execution = load_target(store, target).await?;
     let at = now(clock);
     let action = next_action(&execution, at, policy);
@@ -33,13 +41,23 @@ async fn attempt(store: &dyn ExecutionStore, drs: &dyn Drs, clock: &dyn Clock, p
             Some(w) => format!("wave {} is {}", w.wave_number, w.status),
             None => format!("execution is {status}"),
         };
-        return Err(OperationError::InvalidState(format!("launch refused: nextAction is {} ({why})", action.as_str())).into());
+        return Err(OperationError::InvalidState(format!(
+            "launch refused: nextAction is {} ({why})",
+            action.as_str()
+        ))
+        .into());
     }
 
     // A stale claim: its launcher died between claim and record.
-    if let Some(claimed) = execution.in_flight().find(|w| is_stale_claim(w, at, policy)) {
+    if let Some(claimed) = execution
+        .in_flight()
+        .find(|w| is_stale_claim(w, at, policy))
+    {
         let since = claimed.launch_time.unwrap_or(execution.header.created_time);
-        if let Some(job) = drs.find_tagged_job(execution.id(), claimed.wave_number, since).await? {
+        if let Some(job) = drs
+            .find_tagged_job(execution.id(), claimed.wave_number, since)
+            .await?
+        {
             return record_job(store, &execution, claimed, job, at, true).await;
         }
         if execution.status() == ExecutionStatus::Cancelling {
@@ -50,14 +68,24 @@ async fn attempt(store: &dyn ExecutionStore, drs: &dyn Drs, clock: &dyn Clock, p
         reclaimed.launch_time = Some(at);
         let reclaim = put_wave(claimed, reclaimed.clone());
         reclaimed.version = reclaim.wave.version;
-        store.commit(&Commit { execution_id: execution.id(), header: None, waves: vec![reclaim] }).await?;
+        store
+            .commit(&Commit {
+                execution_id: execution.id(),
+                header: None,
+                waves: vec![reclaim],
+            })
+            .await?;
         return start(store, drs, &execution, &reclaimed, at).await;
     }
 
     let Some(next) = execution.next_pending() else {
         return Err(OperationError::InvalidState("no wave is left to launch".into()).into());
     };
-    lifecycle::check(Transition::Launch, execution.status(), ExecutionStatus::Polling)?;
+    lifecycle::check(
+        Transition::Launch,
+        execution.status(),
+        ExecutionStatus::Polling,
+    )?;
     let mut claimed = next.clone();
     claimed.status = WaveStatus::Launching;
     claimed.launch_time = Some(at);
@@ -65,7 +93,9 @@ async fn attempt(store: &dyn ExecutionStore, drs: &dyn Drs, clock: &dyn Clock, p
     claimed.version = claim.wave.version;
     let commit = Commit {
         execution_id: execution.id(),
-        header: Some(HeaderWrite::Check { expected_version: execution.header.version }),
+        header: Some(HeaderWrite::Check {
+            expected_version: execution.header.version,
+        }),
         waves: vec![claim],
     };
     store.commit(&commit).await?;
@@ -73,7 +103,13 @@ async fn attempt(store: &dyn ExecutionStore, drs: &dyn Drs, clock: &dyn Clock, p
 }
 
 /// StartRecovery for a wave this call has claimed.
-async fn start(store: &dyn ExecutionStore, drs: &dyn Drs, execution: &Execution, claimed: &Wave, at: Timestamp) -> Result<LaunchResponse, Failure> {
+async fn start(
+    store: &dyn ExecutionStore,
+    drs: &dyn Drs,
+    execution: &Execution,
+    claimed: &Wave,
+    at: Timestamp,
+) -> Result<LaunchResponse, Failure> {
     let request = RecoveryRequest {
         execution_id: execution.id(),
         wave_number: claimed.wave_number,
@@ -88,14 +124,33 @@ async fn start(store: &dyn ExecutionStore, drs: &dyn Drs, execution: &Execution,
             failed.end_time = Some(at);
             failed.failure_reason = Some(WaveFailure::LaunchRejected);
             failed.status_message = Some(format!("DRS refused StartRecovery: {reason}"));
-            store.commit(&Commit { execution_id: execution.id(), header: None, waves: vec![put_wave(claimed, failed)] }).await?;
-            Ok(answer(execution, execution.status(), claimed.wave_number, WaveStatus::Failed, None, false))
+            store
+                .commit(&Commit {
+                    execution_id: execution.id(),
+                    header: None,
+                    waves: vec![put_wave(claimed, failed)],
+                })
+                .await?;
+            Ok(answer(
+                execution,
+                execution.status(),
+                claimed.wave_number,
+                WaveStatus::Failed,
+                None,
+                false,
+            ))
         }
         Err(e @ ServiceError::Throttled { .. }) => {
             // Throttled calls start nothing: release the claim so the retry starts at once.
             let mut released = claimed.clone();
             released.launch_time = None;
-            store.commit(&Commit { execution_id: execution.id(), header: None, waves: vec![put_wave(claimed, released)] }).await?;
+            store
+                .commit(&Commit {
+                    execution_id: execution.id(),
+                    header: None,
+                    waves: vec![put_wave(claimed, released)],
+                })
+                .await?;
             Err(OperationError::Internal(format!("DRS StartRecovery: {e}")).into())
         }
         // Unknown whether DRS started the job: keep the claim; a retry looks for the tagged job
@@ -118,14 +173,31 @@ async fn record_job(
     started.job_id = Some(job.job_id.clone());
     // The wave's clock runs from the claim, which is when the launch began.
     started.launch_time = claimed.launch_time.or(Some(at));
-    store.commit(&Commit { execution_id: execution.id(), header: None, waves: vec![put_wave(claimed, started)] }).await?;
+    store
+        .commit(&Commit {
+            execution_id: execution.id(),
+            header: None,
+            waves: vec![put_wave(claimed, started)],
+        })
+        .await?;
     let status = mark_running(store, execution, at).await?;
-    Ok(answer(execution, status, claimed.wave_number, WaveStatus::Started, Some(job), recovered))
+    Ok(answer(
+        execution,
+        status,
+        claimed.wave_number,
+        WaveStatus::Started,
+        Some(job),
+        recovered,
+    ))
 }
 
 /// PENDING → POLLING (and the execution's start time) once a wave has a job. The job is already
 /// recorded, so this re-reads on a lost race instead of giving up.
-async fn mark_running(store: &dyn ExecutionStore, first_read: &Execution, at: Timestamp) -> Result<ExecutionStatus, Failure> {
+async fn mark_running(
+    store: &dyn ExecutionStore,
+    first_read: &Execution,
+    at: Timestamp,
+) -> Result<ExecutionStatus, Failure> {
     let mut current = first_read.header.clone();
     for _ in 0..super::MAX_ATTEMPTS {
         let needs_status = current.status == ExecutionStatus::Pending;
@@ -138,12 +210,22 @@ async fn mark_running(store: &dyn ExecutionStore, first_read: &Execution, at: Ti
             header.status = ExecutionStatus::Polling;
         }
         header.start_time = current.start_time.or(Some(at));
-        let commit = Commit { execution_id: first_read.id(), header: Some(put_header(&current, header.clone())), waves: vec![] };
+        let commit = Commit {
+            execution_id: first_read.id(),
+            header: Some(put_header(&current, header.clone())),
+            waves: vec![],
+        };
         match store.commit(&commit).await {
             Ok(()) => return Ok(header.status),
             Err(crate::ports::StoreError::Conflict) => match store.load(first_read.id()).await? {
                 Some(e) => current = e.header,
-                None => return Err(OperationError::NotFound(format!("execution {} disappeared", first_read.id())).into()),
+                None => {
+                    return Err(OperationError::NotFound(format!(
+                        "execution {} disappeared",
+                        first_read.id()
+                    ))
+                    .into())
+                }
             },
             Err(e) => return Err(e.into()),
         }
@@ -152,16 +234,41 @@ async fn mark_running(store: &dyn ExecutionStore, first_read: &Execution, at: Ti
 }
 
 /// A cancelled execution's stale claim that never reached DRS: the wave never ran.
-async fn cancel_claim(store: &dyn ExecutionStore, execution: &Execution, claimed: &Wave, at: Timestamp) -> Result<LaunchResponse, Failure> {
+async fn cancel_claim(
+    store: &dyn ExecutionStore,
+    execution: &Execution,
+    claimed: &Wave,
+    at: Timestamp,
+) -> Result<LaunchResponse, Failure> {
     let mut cancelled = claimed.clone();
     cancelled.status = WaveStatus::Cancelled;
     cancelled.end_time = Some(at);
     cancelled.status_message = Some("cancelled before its launch reached DRS".into());
-    store.commit(&Commit { execution_id: execution.id(), header: None, waves: vec![put_wave(claimed, cancelled)] }).await?;
-    Ok(answer(execution, execution.status(), claimed.wave_number, WaveStatus::Cancelled, None, false))
+    store
+        .commit(&Commit {
+            execution_id: execution.id(),
+            header: None,
+            waves: vec![put_wave(claimed, cancelled)],
+        })
+        .await?;
+    Ok(answer(
+        execution,
+        execution.status(),
+        claimed.wave_number,
+        WaveStatus::Cancelled,
+        None,
+        false,
+    ))
 }
 
-fn answer(execution: &Execution, status: ExecutionStatus, wave_number: u32, wave_status: WaveStatus, job: Option<DrsJob>, recovered: bool) -> LaunchResponse {
+fn answer(
+    execution: &Execution,
+    status: ExecutionStatus,
+    wave_number: u32,
+    wave_status: WaveStatus,
+    job: Option<DrsJob>,
+    recovered: bool,
+) -> LaunchResponse {
     LaunchResponse {
         status_code: OK,
         execution_id: execution.id(),

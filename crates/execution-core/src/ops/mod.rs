@@ -69,7 +69,10 @@ impl From<crate::lifecycle::InvalidTransition> for Failure {
 }
 
 /// Runs `attempt` until it answers, re-running it after each lost race.
-pub(crate) async fn with_retries<T, F, Fut>(operation: &str, mut attempt: F) -> Result<T, OperationError>
+pub(crate) async fn with_retries<T, F, Fut>(
+    operation: &str,
+    mut attempt: F,
+) -> Result<T, OperationError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, Failure>>,
@@ -78,7 +81,9 @@ where
         match attempt().await {
             Ok(answer) => return Ok(answer),
             Err(Failure::Op(e)) => return Err(e),
-            Err(Failure::Lost) => tracing::info!(operation, "lost a race on a conditional write; re-reading"),
+            Err(Failure::Lost) => {
+                tracing::info!(operation, "lost a race on a conditional write; re-reading")
+            }
         }
     }
     Err(OperationError::Conflict(format!(
@@ -87,7 +92,10 @@ where
 }
 
 /// The execution named by `target`: 404 when there is none, or when it belongs to another plan.
-pub(crate) async fn load_target(store: &dyn ExecutionStore, target: &Target) -> Result<Execution, Failure> {
+pub(crate) async fn load_target(
+    store: &dyn ExecutionStore,
+    target: &Target,
+) -> Result<Execution, Failure> {
     let execution = store.load(target.execution_id).await?;
     match execution {
         Some(e) if e.header.plan_id == target.plan_id => Ok(e),
@@ -96,20 +104,30 @@ pub(crate) async fn load_target(store: &dyn ExecutionStore, target: &Target) -> 
             target.execution_id, target.plan_id
         ))
         .into()),
-        None => Err(OperationError::NotFound(format!("execution {} not found", target.execution_id)).into()),
+        None => Err(OperationError::NotFound(format!(
+            "execution {} not found",
+            target.execution_id
+        ))
+        .into()),
     }
 }
 
 /// A header write replacing `old` with `new` (whose version is bumped here).
 pub(crate) fn put_header(old: &ExecutionHeader, mut new: ExecutionHeader) -> HeaderWrite {
     new.version = old.version + 1;
-    HeaderWrite::Put { expected_version: old.version, header: new }
+    HeaderWrite::Put {
+        expected_version: old.version,
+        header: new,
+    }
 }
 
 /// A wave write replacing `old` with `new` (whose version is bumped here).
 pub(crate) fn put_wave(old: &Wave, mut new: Wave) -> WaveWrite {
     new.version = old.version + 1;
-    WaveWrite { expected_version: old.version, wave: new }
+    WaveWrite {
+        expected_version: old.version,
+        wave: new,
+    }
 }
 
 /// "waves 1 (STARTED), 2 (PENDING)": for messages that name waves.
@@ -124,3 +142,6 @@ pub(crate) fn describe_waves(execution: &Execution, numbers: &[u32]) -> String {
 
 #[cfg(test)]
 pub(crate) mod testing;
+
+#[cfg(test)]
+mod tests;

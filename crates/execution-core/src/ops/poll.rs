@@ -7,7 +7,10 @@ use crate::api::{PollRequest, PollResponse, PollWaves, WaveSummary, OK};
 use crate::error::OperationError;
 use crate::ids::{InstanceId, JobId, SourceServerId};
 use crate::model::{Execution, ServerStatus, Timestamp, Wave};
-use crate::ports::{now, Clock, Commit, Drs, DrsJob, Ec2, Ec2Instance, ExecutionStore, RecoveryInstance, DRS_FILTER_MAX, EC2_FILTER_MAX};
+use crate::ports::{
+    now, Clock, Commit, Drs, DrsJob, Ec2, Ec2Instance, ExecutionStore, RecoveryInstance,
+    DRS_FILTER_MAX, EC2_FILTER_MAX,
+};
 use crate::rules::{judge_wave, next_action, Policy};
 use crate::status::{LaunchStatus, WaveStatus};
 
@@ -43,7 +46,13 @@ async fn attempt(
     if !execution.status().is_terminal() {
         let changed = refresh(drs, ec2, &mut execution, at, policy, &mut warnings).await?;
         if !changed.is_empty() {
-            store.commit(&Commit { execution_id: execution.id(), header: None, waves: changed }).await?;
+            store
+                .commit(&Commit {
+                    execution_id: execution.id(),
+                    header: None,
+                    waves: changed,
+                })
+                .await?;
         }
         store.touch(execution.id(), at).await?;
         execution.header.last_polled_time = Some(at);
@@ -70,10 +79,19 @@ async fn refresh(
         return Ok(Vec::new());
     }
     // One DescribeJobs for every wave in flight (waves ≤ 99 < the filter's limit).
-    let jobs: HashMap<JobId, DrsJob> = drs.describe_jobs(&job_ids).await?.into_iter().map(|j| (j.job_id.clone(), j)).collect();
+    let jobs: HashMap<JobId, DrsJob> = drs
+        .describe_jobs(&job_ids)
+        .await?
+        .into_iter()
+        .map(|j| (j.job_id.clone(), j))
+        .collect();
 
     let before: Vec<Wave> = execution.waves.clone();
-    for wave in execution.waves.iter_mut().filter(|w| w.status == WaveStatus::Started) {
+    for wave in execution
+        .waves
+        .iter_mut()
+        .filter(|w| w.status == WaveStatus::Started)
+    {
         if let Some(job) = wave.job_id.as_ref().and_then(|id| jobs.get(id)) {
             merge_job(wave, job, warnings);
         }
@@ -81,7 +99,11 @@ async fn refresh(
     enrich_recovery_instances(drs, execution, warnings).await;
     enrich_ec2(ec2, execution, warnings).await;
 
-    for wave in execution.waves.iter_mut().filter(|w| w.status == WaveStatus::Started) {
+    for wave in execution
+        .waves
+        .iter_mut()
+        .filter(|w| w.status == WaveStatus::Started)
+    {
         let job = wave.job_id.as_ref().and_then(|id| jobs.get(id));
         let verdict = judge_wave(wave, job, at, policy);
         if verdict.status != WaveStatus::Started {
@@ -109,11 +131,18 @@ async fn refresh(
 
 /// Copies DRS's view of each participating server onto the wave's server entries.
 fn merge_job(wave: &mut Wave, job: &DrsJob, warnings: &mut Vec<String>) {
-    let mut index: HashMap<SourceServerId, usize> =
-        wave.server_statuses.iter().enumerate().map(|(i, s)| (s.source_server_id.clone(), i)).collect();
+    let index: HashMap<SourceServerId, usize> = wave
+        .server_statuses
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.source_server_id.clone(), i))
+        .collect();
     for p in &job.participating_servers {
         let Some(&i) = index.get(&p.source_server_id) else {
-            warnings.push(format!("DRS job {} lists server {} which is not in wave {}", job.job_id, p.source_server_id, wave.wave_number));
+            warnings.push(format!(
+                "DRS job {} lists server {} which is not in wave {}",
+                job.job_id, p.source_server_id, wave.wave_number
+            ));
             continue;
         };
         let entry = &mut wave.server_statuses[i];
@@ -122,19 +151,26 @@ fn merge_job(wave: &mut Wave, job: &DrsJob, warnings: &mut Vec<String>) {
             set_recovery_instance(entry, ri.clone(), None);
         }
     }
-    index.clear();
 }
 
 /// In DRS a recovery instance id is its EC2 instance id; DescribeRecoveryInstances may name the
 /// EC2 id separately.
-fn set_recovery_instance(entry: &mut ServerStatus, recovery_instance_id: InstanceId, ec2_instance_id: Option<InstanceId>) {
+fn set_recovery_instance(
+    entry: &mut ServerStatus,
+    recovery_instance_id: InstanceId,
+    ec2_instance_id: Option<InstanceId>,
+) {
     entry.instance_id = Some(ec2_instance_id.unwrap_or_else(|| recovery_instance_id.clone()));
     entry.recovery_instance_id = Some(recovery_instance_id);
 }
 
 /// DescribeRecoveryInstances, only for launched servers whose job entry named no recovery
 /// instance, in batches of 200. A failure leaves those fields empty for this poll.
-async fn enrich_recovery_instances(drs: &dyn Drs, execution: &mut Execution, warnings: &mut Vec<String>) {
+async fn enrich_recovery_instances(
+    drs: &dyn Drs,
+    execution: &mut Execution,
+    warnings: &mut Vec<String>,
+) {
     let missing: Vec<SourceServerId> = started_servers(execution)
         .filter(|s| s.launch_status == LaunchStatus::Launched && s.recovery_instance_id.is_none())
         .map(|s| s.source_server_id.clone())
@@ -150,11 +186,17 @@ async fn enrich_recovery_instances(drs: &dyn Drs, execution: &mut Execution, war
     let found = match found {
         Ok(f) => f,
         Err(e) => {
-            warnings.push(format!("DRS DescribeRecoveryInstances failed ({e}); recovery instances not refreshed"));
+            warnings.push(format!(
+                "DRS DescribeRecoveryInstances failed ({e}); recovery instances not refreshed"
+            ));
             return;
         }
     };
-    for wave in execution.waves.iter_mut().filter(|w| w.status == WaveStatus::Started) {
+    for wave in execution
+        .waves
+        .iter_mut()
+        .filter(|w| w.status == WaveStatus::Started)
+    {
         // Prefer the recovery instance this wave's job launched over an older one of the server.
         let by_server: HashMap<&SourceServerId, &RecoveryInstance> = found
             .iter()
@@ -162,9 +204,17 @@ async fn enrich_recovery_instances(drs: &dyn Drs, execution: &mut Execution, war
             .filter(|ri| ri.job_id.is_none() || ri.job_id == wave.job_id)
             .map(|ri| (&ri.source_server_id, ri))
             .collect();
-        for entry in wave.server_statuses.iter_mut().filter(|s| s.recovery_instance_id.is_none()) {
+        for entry in wave
+            .server_statuses
+            .iter_mut()
+            .filter(|s| s.recovery_instance_id.is_none())
+        {
             if let Some(ri) = by_server.get(&entry.source_server_id) {
-                set_recovery_instance(entry, ri.recovery_instance_id.clone(), ri.ec2_instance_id.clone());
+                set_recovery_instance(
+                    entry,
+                    ri.recovery_instance_id.clone(),
+                    ri.ec2_instance_id.clone(),
+                );
             }
         }
     }
@@ -173,7 +223,9 @@ async fn enrich_recovery_instances(drs: &dyn Drs, execution: &mut Execution, war
 /// DescribeInstances for every known instance of the waves in flight, in batches of 1000. An
 /// instance EC2 does not know yet keeps its fields as they were; a failed call only warns.
 async fn enrich_ec2(ec2: &dyn Ec2, execution: &mut Execution, warnings: &mut Vec<String>) {
-    let ids: Vec<InstanceId> = started_servers(execution).filter_map(|s| s.instance_id.clone()).collect();
+    let ids: Vec<InstanceId> = started_servers(execution)
+        .filter_map(|s| s.instance_id.clone())
+        .collect();
     if ids.is_empty() {
         return;
     }
@@ -185,14 +237,26 @@ async fn enrich_ec2(ec2: &dyn Ec2, execution: &mut Execution, warnings: &mut Vec
     let found = match found {
         Ok(f) => f,
         Err(e) => {
-            warnings.push(format!("EC2 DescribeInstances failed ({e}); instance details not refreshed"));
+            warnings.push(format!(
+                "EC2 DescribeInstances failed ({e}); instance details not refreshed"
+            ));
             return;
         }
     };
-    let by_id: HashMap<&InstanceId, &Ec2Instance> = found.iter().flatten().map(|i| (&i.instance_id, i)).collect();
-    for wave in execution.waves.iter_mut().filter(|w| w.status == WaveStatus::Started) {
+    let by_id: HashMap<&InstanceId, &Ec2Instance> = found
+        .iter()
+        .flatten()
+        .map(|i| (&i.instance_id, i))
+        .collect();
+    for wave in execution
+        .waves
+        .iter_mut()
+        .filter(|w| w.status == WaveStatus::Started)
+    {
         for entry in &mut wave.server_statuses {
-            let Some(instance) = entry.instance_id.as_ref().and_then(|id| by_id.get(id)) else { continue };
+            let Some(instance) = entry.instance_id.as_ref().and_then(|id| by_id.get(id)) else {
+                continue;
+            };
             entry.private_ip.clone_from(&instance.private_ip);
             entry.hostname.clone_from(&instance.private_dns_name);
             entry.instance_type.clone_from(&instance.instance_type);
@@ -203,10 +267,20 @@ async fn enrich_ec2(ec2: &dyn Ec2, execution: &mut Execution, warnings: &mut Vec
 }
 
 fn started_servers(execution: &Execution) -> impl Iterator<Item = &ServerStatus> {
-    execution.waves.iter().filter(|w| w.status == WaveStatus::Started).flat_map(|w| w.server_statuses.iter())
+    execution
+        .waves
+        .iter()
+        .filter(|w| w.status == WaveStatus::Started)
+        .flat_map(|w| w.server_statuses.iter())
 }
 
-fn answer(execution: &Execution, at: Timestamp, policy: &Policy, summary: bool, warnings: Vec<String>) -> PollResponse {
+fn answer(
+    execution: &Execution,
+    at: Timestamp,
+    policy: &Policy,
+    summary: bool,
+    warnings: Vec<String>,
+) -> PollResponse {
     PollResponse {
         status_code: OK,
         execution_id: execution.id(),
@@ -222,11 +296,4 @@ fn answer(execution: &Execution, at: Timestamp, policy: &Policy, summary: bool, 
         last_polled_time: execution.header.last_polled_time,
         warnings,
     }
-}
-
-#[cfg(test)]
-pub(crate) fn merge_for_test(wave: &mut Wave, job: &DrsJob) -> Vec<String> {
-    let mut w = Vec::new();
-    merge_job(wave, job, &mut w);
-    w
 }

@@ -9,16 +9,29 @@ use crate::status::ExecutionStatus;
 /// resume: PAUSED → POLLING, approving the wave it paused before, then releasing the workflow's
 /// token if one is held. The record is written first (token marked for release), the token
 /// completed second and cleared third, so a crash anywhere is finished by the next resume.
-pub async fn resume(store: &dyn ExecutionStore, workflow: &dyn Workflow, target: &Target) -> Result<ResumeResponse, OperationError> {
+pub async fn resume(
+    store: &dyn ExecutionStore,
+    workflow: &dyn Workflow,
+    target: &Target,
+) -> Result<ResumeResponse, OperationError> {
     with_retries("resume", || attempt(store, workflow, target)).await
 }
 
-async fn attempt(store: &dyn ExecutionStore, workflow: &dyn Workflow, target: &Target) -> Result<ResumeResponse, Failure> {
+async fn attempt(
+    store: &dyn ExecutionStore,
+    workflow: &dyn Workflow,
+    target: &Target,
+) -> Result<ResumeResponse, Failure> {
     let execution = load_target(store, target).await?;
     let status = execution.status();
 
     // A resume (or cancel) that died after its write: finish its release.
-    if execution.header.task_token.as_ref().is_some_and(|t| t.release_pending) {
+    if execution
+        .header
+        .task_token
+        .as_ref()
+        .is_some_and(|t| t.release_pending)
+    {
         let released = release_pending_token(store, workflow, &execution, "resume").await?;
         return Ok(ResumeResponse {
             status_code: OK,
@@ -30,10 +43,16 @@ async fn attempt(store: &dyn ExecutionStore, workflow: &dyn Workflow, target: &T
     }
 
     if status != ExecutionStatus::Paused {
-        return Err(OperationError::InvalidState(format!("execution is {status}; only a PAUSED execution can be resumed")).into());
+        return Err(OperationError::InvalidState(format!(
+            "execution is {status}; only a PAUSED execution can be resumed"
+        ))
+        .into());
     }
     lifecycle::check(Transition::Resume, status, ExecutionStatus::Polling)?;
-    let before = execution.header.paused_before_wave.or_else(|| execution.next_pending().map(|w| w.wave_number));
+    let before = execution
+        .header
+        .paused_before_wave
+        .or_else(|| execution.next_pending().map(|w| w.wave_number));
 
     let mut header = execution.header.clone();
     header.status = ExecutionStatus::Polling;
@@ -51,7 +70,11 @@ async fn attempt(store: &dyn ExecutionStore, workflow: &dyn Workflow, target: &T
             put_wave(w, approved)
         });
     let header_write = put_header(&execution.header, header.clone());
-    let commit = Commit { execution_id: execution.id(), header: Some(header_write), waves: approve.into_iter().collect() };
+    let commit = Commit {
+        execution_id: execution.id(),
+        header: Some(header_write),
+        waves: approve.into_iter().collect(),
+    };
     store.commit(&commit).await?;
 
     let mut written = execution.clone();

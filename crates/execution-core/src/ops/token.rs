@@ -28,17 +28,27 @@ pub(crate) async fn release_pending_token(
     execution: &Execution,
     why: &str,
 ) -> Result<Released, Failure> {
-    let Some(held) = execution.header.task_token.as_ref().filter(|t| t.release_pending) else {
+    let Some(held) = execution
+        .header
+        .task_token
+        .as_ref()
+        .filter(|t| t.release_pending)
+    else {
         return Ok(Released::Nothing);
     };
-    let output = json!({"executionId": execution.id(), "status": execution.status(), "releasedBy": why});
+    let output =
+        json!({"executionId": execution.id(), "status": execution.status(), "releasedBy": why});
     let outcome = match workflow.send_task_success(&held.token, &output).await {
         Ok(()) => Released::Workflow,
-        Err(e @ (WorkflowError::TaskTimedOut | WorkflowError::InvalidToken | WorkflowError::TaskDoesNotExist)) => {
-            Released::Rejected(e.to_string())
-        }
+        Err(
+            e @ (WorkflowError::TaskTimedOut
+            | WorkflowError::InvalidToken
+            | WorkflowError::TaskDoesNotExist),
+        ) => Released::Rejected(e.to_string()),
         // Not known whether the workflow got it: keep the release pending for a retry.
-        Err(WorkflowError::Service(e)) => return Err(OperationError::Internal(format!("Step Functions: {e}")).into()),
+        Err(WorkflowError::Service(e)) => {
+            return Err(OperationError::Internal(format!("Step Functions: {e}")).into())
+        }
     };
     let note = match &outcome {
         Released::Rejected(reason) => Some(format!(
@@ -52,7 +62,12 @@ pub(crate) async fn release_pending_token(
 }
 
 /// Removes `token` from the record (re-reading after lost races, never sending again).
-async fn clear_token(store: &dyn ExecutionStore, first_read: &Execution, token: &TaskToken, note: Option<String>) -> Result<(), Failure> {
+async fn clear_token(
+    store: &dyn ExecutionStore,
+    first_read: &Execution,
+    token: &TaskToken,
+    note: Option<String>,
+) -> Result<(), Failure> {
     let mut current = first_read.clone();
     for _ in 0..MAX_ATTEMPTS {
         if current.header.task_token.as_ref().map(|t| &t.token) != Some(token) {
@@ -63,7 +78,11 @@ async fn clear_token(store: &dyn ExecutionStore, first_read: &Execution, token: 
         if note.is_some() {
             header.status_message.clone_from(&note);
         }
-        let commit = Commit { execution_id: current.id(), header: Some(put_header(&current.header, header)), waves: vec![] };
+        let commit = Commit {
+            execution_id: current.id(),
+            header: Some(put_header(&current.header, header)),
+            waves: vec![],
+        };
         match store.commit(&commit).await {
             Ok(()) => return Ok(()),
             Err(StoreError::Conflict) => match store.load(current.id()).await? {

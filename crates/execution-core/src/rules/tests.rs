@@ -18,7 +18,11 @@ fn started_wave(servers: usize, timeout: u64) -> Wave {
 }
 
 fn job_with(status: JobStatus, launch: &[LaunchStatus]) -> DrsJob {
-    let servers: Vec<_> = launch.iter().enumerate().map(|(i, l)| (server(i), *l)).collect();
+    let servers: Vec<_> = launch
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (server(i), *l))
+        .collect();
     drs_job(1, status, &servers)
 }
 
@@ -38,7 +42,12 @@ fn exhaustive_job_status_by_server_statuses() {
         for a in LaunchStatus::ALL {
             for b in LaunchStatus::ALL {
                 let statuses = [*a, *b];
-                let v = judge_wave(&wave, Some(&job_with(*job_status, &statuses)), at(60), &policy);
+                let v = judge_wave(
+                    &wave,
+                    Some(&job_with(*job_status, &statuses)),
+                    at(60),
+                    &policy,
+                );
                 let all_launched = statuses.iter().all(|s| *s == LaunchStatus::Launched);
                 let all_settled = statuses.iter().all(|s| s.is_settled());
                 let expected = if all_launched {
@@ -49,9 +58,17 @@ fn exhaustive_job_status_by_server_statuses() {
                     W::Started
                 };
                 assert_eq!(v.status, expected, "job {job_status} servers {a} {b}");
-                assert_eq!(v.failure.is_some(), expected == W::Failed, "job {job_status} servers {a} {b}");
+                assert_eq!(
+                    v.failure.is_some(),
+                    expected == W::Failed,
+                    "job {job_status} servers {a} {b}"
+                );
                 if expected == W::Failed {
-                    let reason = if all_settled { WaveFailure::ServersFailed } else { WaveFailure::JobIncomplete };
+                    let reason = if all_settled {
+                        WaveFailure::ServersFailed
+                    } else {
+                        WaveFailure::JobIncomplete
+                    };
                     assert_eq!(v.failure, Some(reason), "job {job_status} servers {a} {b}");
                 }
             }
@@ -61,41 +78,84 @@ fn exhaustive_job_status_by_server_statuses() {
 
 #[test]
 fn all_launched_completes_before_the_job_says_so() {
-    let v = judge_wave(&started_wave(3, 3600), Some(&job_with(JobStatus::Started, &[LaunchStatus::Launched; 3])), at(5), &Policy::default());
+    let v = judge_wave(
+        &started_wave(3, 3600),
+        Some(&job_with(JobStatus::Started, &[LaunchStatus::Launched; 3])),
+        at(5),
+        &Policy::default(),
+    );
     assert_eq!(v, Verdict::completed());
 }
 
 #[test]
 fn failed_message_counts_the_servers() {
-    let j = job_with(JobStatus::Started, &[LaunchStatus::Launched, LaunchStatus::Failed, LaunchStatus::Terminated, LaunchStatus::Failed]);
+    let j = job_with(
+        JobStatus::Started,
+        &[
+            LaunchStatus::Launched,
+            LaunchStatus::Failed,
+            LaunchStatus::Terminated,
+            LaunchStatus::Failed,
+        ],
+    );
     let v = judge_wave(&started_wave(4, 3600), Some(&j), at(5), &Policy::default());
     assert_eq!(v.status, W::Failed);
-    assert_eq!(v.message.as_deref(), Some("3 of 4 servers did not launch (2 FAILED, 1 TERMINATED)"));
+    assert_eq!(
+        v.message.as_deref(),
+        Some("3 of 4 servers did not launch (2 FAILED, 1 TERMINATED)")
+    );
 }
 
 #[test]
 fn completed_job_with_servers_still_running_fails_and_says_how_many() {
-    let j = job_with(JobStatus::Completed, &[LaunchStatus::Launched, LaunchStatus::InProgress, LaunchStatus::Pending]);
+    let j = job_with(
+        JobStatus::Completed,
+        &[
+            LaunchStatus::Launched,
+            LaunchStatus::InProgress,
+            LaunchStatus::Pending,
+        ],
+    );
     let v = judge_wave(&started_wave(3, 3600), Some(&j), at(5), &Policy::default());
     assert_eq!(v.failure, Some(WaveFailure::JobIncomplete));
-    assert_eq!(v.message.as_deref(), Some("DRS job completed but 2 servers did not launch"));
+    assert_eq!(
+        v.message.as_deref(),
+        Some("DRS job completed but 2 servers did not launch")
+    );
 }
 
 #[test]
 fn completed_job_without_servers_fails() {
-    let v = judge_wave(&started_wave(1, 3600), Some(&job_with(JobStatus::Completed, &[])), at(5), &Policy::default());
+    let v = judge_wave(
+        &started_wave(1, 3600),
+        Some(&job_with(JobStatus::Completed, &[])),
+        at(5),
+        &Policy::default(),
+    );
     assert_eq!(v.failure, Some(WaveFailure::JobIncomplete));
     // A job not yet completed that lists no servers yet is still starting.
-    let v = judge_wave(&started_wave(1, 3600), Some(&job_with(JobStatus::Pending, &[])), at(5), &Policy::default());
+    let v = judge_wave(
+        &started_wave(1, 3600),
+        Some(&job_with(JobStatus::Pending, &[])),
+        at(5),
+        &Policy::default(),
+    );
     assert_eq!(v.status, W::Started);
 }
 
 #[test]
 fn job_not_found_is_started_within_grace_then_failed() {
-    let policy = Policy { job_not_found_grace_secs: 300, ..Policy::default() };
+    let policy = Policy {
+        job_not_found_grace_secs: 300,
+        ..Policy::default()
+    };
     let wave = started_wave(1, 3600);
     assert_eq!(judge_wave(&wave, None, at(0), &policy).status, W::Started);
-    assert_eq!(judge_wave(&wave, None, at(300), &policy).status, W::Started, "grace is inclusive");
+    assert_eq!(
+        judge_wave(&wave, None, at(300), &policy).status,
+        W::Started,
+        "grace is inclusive"
+    );
     let v = judge_wave(&wave, None, at(301), &policy);
     assert_eq!(v.failure, Some(WaveFailure::JobNotFound));
     assert!(v.message.unwrap().contains("drsjob-00000000000000001"));
@@ -104,8 +164,14 @@ fn job_not_found_is_started_within_grace_then_failed() {
 #[test]
 fn timeout_fails_a_wave_still_in_progress() {
     let wave = started_wave(2, 600);
-    let j = job_with(JobStatus::Started, &[LaunchStatus::Launched, LaunchStatus::InProgress]);
-    assert_eq!(judge_wave(&wave, Some(&j), at(600), &Policy::default()).status, W::Started);
+    let j = job_with(
+        JobStatus::Started,
+        &[LaunchStatus::Launched, LaunchStatus::InProgress],
+    );
+    assert_eq!(
+        judge_wave(&wave, Some(&j), at(600), &Policy::default()).status,
+        W::Started
+    );
     let v = judge_wave(&wave, Some(&j), at(601), &Policy::default());
     assert_eq!(v.failure, Some(WaveFailure::TimedOut));
     assert!(v.message.unwrap().contains("1 of 2 servers launched"));
@@ -114,13 +180,23 @@ fn timeout_fails_a_wave_still_in_progress() {
 #[test]
 fn success_after_the_timeout_still_counts() {
     // Rules apply in order: all launched wins over an expired timeout.
-    let v = judge_wave(&started_wave(1, 60), Some(&job_with(JobStatus::Started, &[LaunchStatus::Launched])), at(9999), &Policy::default());
+    let v = judge_wave(
+        &started_wave(1, 60),
+        Some(&job_with(JobStatus::Started, &[LaunchStatus::Launched])),
+        at(9999),
+        &Policy::default(),
+    );
     assert_eq!(v.status, W::Completed);
 }
 
 #[test]
 fn a_wave_clock_behind_the_host_clock_is_not_negative() {
-    let v = judge_wave(&started_wave(1, 60), None, Timestamp(LAUNCHED_AT - 500), &Policy::default());
+    let v = judge_wave(
+        &started_wave(1, 60),
+        None,
+        Timestamp(LAUNCHED_AT - 500),
+        &Policy::default(),
+    );
     assert_eq!(v.status, W::Started);
 }
 
@@ -163,7 +239,11 @@ fn next_action_table() {
         (E::Cancelled, &[W::Completed, W::Cancelled], Finalize),
     ];
     for (status, waves, expected) in cases {
-        assert_eq!(next(&exec_with(*status, waves)), *expected, "{status} {waves:?}");
+        assert_eq!(
+            next(&exec_with(*status, waves)),
+            *expected,
+            "{status} {waves:?}"
+        );
     }
 }
 
@@ -189,7 +269,10 @@ fn pause_before_the_first_wave() {
 
 #[test]
 fn a_stale_launch_claim_asks_for_launch_again() {
-    let policy = Policy { launch_claim_grace_secs: 120, ..Policy::default() };
+    let policy = Policy {
+        launch_claim_grace_secs: 120,
+        ..Policy::default()
+    };
     let e = exec_with(E::Polling, &[W::Launching, W::Pending]);
     assert_eq!(next_action(&e, at(120), &policy), NextAction::Wait);
     assert_eq!(next_action(&e, at(121), &policy), NextAction::Launch);
@@ -208,7 +291,11 @@ fn all_waves_complete_only_when_every_wave_is() {
 fn outcome_table() {
     let ok: &[(E, &[W], E)] = &[
         (E::Polling, &[W::Completed, W::Completed], E::Completed),
-        (E::Polling, &[W::Completed, W::Failed, W::Pending], E::Failed),
+        (
+            E::Polling,
+            &[W::Completed, W::Failed, W::Pending],
+            E::Failed,
+        ),
         (E::Paused, &[W::Failed, W::Pending], E::Failed),
         (E::Cancelling, &[W::Completed, W::Pending], E::Cancelled),
         (E::Cancelling, &[W::Completed, W::Completed], E::Completed),
@@ -216,7 +303,11 @@ fn outcome_table() {
         (E::Failed, &[W::Failed, W::Cancelled], E::Failed),
     ];
     for (status, waves, expected) in ok {
-        assert_eq!(outcome(&exec_with(*status, waves)), Ok(*expected), "{status} {waves:?}");
+        assert_eq!(
+            outcome(&exec_with(*status, waves)),
+            Ok(*expected),
+            "{status} {waves:?}"
+        );
     }
     let refused: &[(E, &[W], &[u32])] = &[
         (E::Polling, &[W::Completed, W::Pending], &[1]),
@@ -227,6 +318,10 @@ fn outcome_table() {
         (E::Paused, &[W::Completed, W::Pending], &[1]),
     ];
     for (status, waves, unfinished) in refused {
-        assert_eq!(outcome(&exec_with(*status, waves)), Err(unfinished.to_vec()), "{status} {waves:?}");
+        assert_eq!(
+            outcome(&exec_with(*status, waves)),
+            Err(unfinished.to_vec()),
+            "{status} {waves:?}"
+        );
     }
 }

@@ -1,0 +1,735 @@
+use std::sync::{Arc, Mutex};
+
+use super::exec;
+use crate::api::{PollRequest, PollWaves};
+use crate::fixtures::{instance, job, server};
+use crate::ids::{InstanceId, SourceServerId};
+use crate::model::{Execution, Timestamp, WaveFailure};
+use crate::ops::poll;
+use crate::ops::testing::*;
+use crate::ports::mocks::{MockDrs, MockEc2};
+use crate::ports::{DrsJob, Ec2Instance, ParticipatingServer, RecoveryInstance, ServiceError};
+use crate::rules::{NextAction, Policy};
+use crate::status::{ExecutionStatus as E, JobStatus, LaunchStatus as L, WaveStatus as W};
+
+fn request(summary: bool) -> PollRequest {
+    PollRequest {
+        target: target(),
+        summary,
+    }
+}
+
+/// The job of wave `wave` with these launch statuses, recovery instance ids filled when launched.
+fn job_of(e: &Execution, wave: usize, status: JobStatus, launch: &[L], with_ids: bool) -> DrsJob {
+    let w = &e.waves[wave];
+    DrsJob {
+        job_id: w.job_id.clone().unwrap(),
+        status,
+        participating_servers: w
+            .server_statuses
+            .iter()
+            .zip(launch)
+            .map(|(s, l)| ParticipatingServer {
+                source_server_id: s.source_server_id.clone(),
+                launch_status: *l,
+                recovery_instance_id: (with_ids && *l == L::Launched)
+                    .then(|| instance_for(&s.source_server_id)),
+            })
+            .collect(),
+    }
+}
+
+fn instance_for(s: &SourceServerId) -> InstanceId {
+    instance(s.as_str()[2..].parse::<usize>().unwrap() + 0x100)
+}
+
+fn ec2_knowing_all() -> MockEc2 {
+    let mut ec2 = MockEc2::new();
+    ec2.expect_describe_instances()
+        .returning(|ids| Ok(ids.iter().map(ec2_instance).collect()));
+    ec2
+}
+
+fn ec2_instance(id: &InstanceId) -> Ec2Instance {
+    Ec2Instance {
+        instance_id: id.clone(),
+        private_ip: Some("10.0.1.50".into()),
+        private_dns_name: Some(format!("ip-10-0-1-50.{id}.internal")),
+        instance_type: Some("t3.medium".into()),
+        state: Some("running".into()),
+        launch_time: Some(Timestamp(1100)),
+    }
+}
+
+fn drs_answering(jobs: Vec<DrsJob>) -> MockDrs {
+    let mut drs = MockDrs::new();
+    drs.expect_describe_jobs().times(1).returning(move |ids| {
+        Ok(jobs
+            .iter()
+            .filter(|j| ids.contains(&j.job_id))
+            .cloned()
+            .collect())
+    });
+    drs
+}
+
+#[tokio::test]
+async fn a_wave_whose_servers_all_launched_completes_with_ec2_details() {
+    let e = exec(E::Polling, &[W::Started, W::Pending]);
+    let state = shared(e.clone());
+    let drs = drs_answering(vec![job_of(
+        &e,
+        0,
+        JobStatus::Started,
+        &[L::Launched, L::Launched],
+        true,
+    )]);
+    let answer = poll(
+        &store(&state),
+        &drs,
+        &ec2_knowing_all(),
+        &clock(1300),
+        &Policy::default(),
+        &request(false),
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(answer.next_action, NextAction::Launch);
+    assert!(!answer.all_waves_complete);
+    let r = record(&state);
+    let w = &r.waves[0];
+    assert_eq!(w.status, W::Completed);
+    assert_eq!(w.end_time, Some(Timestamp(1300)));
+    assert_eq!(w.recovery_time_seconds, Some(300));
+    let s = &w.server_statuses[0];
+    assert_eq!(s.launch_status, L::Launched);
+    assert_eq!(s.recovery_instance_id, Some(instance_for(&server(0))));
+    assert_eq!(s.instance_id, s.recovery_instance_id);
+    assert_eq!(s.private_ip.as_deref(), Some("10.0.1.50"));
+    assert_eq!(s.instance_type.as_deref(), Some("t3.medium"));
+    assert_eq!(s.instance_state.as_deref(), Some("running"));
+    assert!(s.hostname.is_some() && s.launch_time.is_some());
+    // Only the changed wave was written, and lastPolledTime was touched once.
+    let st = state.lock().unwrap();
+    assert_eq!(st.commits.len(), 1);
+    assert!(
+        st.commits[0].header.is_none(),
+        "poll never writes the header"
+    );
+    assert_eq!(st.commits[0].waves.len(), 1);
+    assert_eq!(st.touches, vec![Timestamp(1300)]);
+}
+
+#[tokio::test]
+async fn poll_never_changes_the_execution_status() {
+    for status in [E::Polling, E::Paused, E::Cancelling] {
+        for outcome in [[L::Launched, L::Launched], [L::Failed, L::Launched]] {
+            let e = exec(status, &[W::Started, W::Pending]);
+            let state = shared(e.clone());
+            let drs = drs_answering(vec![job_of(&e, 0, JobStatus::Completed, &outcome, true)]);
+            let answer = poll(
+                &store(&state),
+                &drs,
+                &ec2_knowing_all(),
+                &clock(1300),
+                &Policy::default(),
+                &request(true),
+            )
+            .await
+            .unwrap();
+            assert_eq!(answer.status, status);
+            let r = record(&state);
+            assert_eq!(r.status(), status);
+            assert_eq!(
+                r.header.version, e.header.version,
+                "header untouched but for lastPolledTime"
+            );
+            assert_eq!(answer.next_action, expected_after(status, outcome[0]));
+        }
+    }
+}
+
+/// What the answer must say once wave 0 settled: FINALIZE after a failure or a cancel, PAUSE when
+/// paused, else LAUNCH.
+fn expected_after(status: E, first: L) -> NextAction {
+    match (status, first) {
+        (_, L::Failed) | (E::Cancelling, _) => NextAction::Finalize,
+        (E::Paused, _) => NextAction::Pause,
+        _ => NextAction::Launch,
+    }
+}
+
+#[tokio::test]
+async fn a_poll_that_sees_no_change_writes_only_last_polled_time() {
+    let e = exec(E::Polling, &[W::Started, W::Pending]);
+    let state = shared(e.clone());
+    let drs = drs_answering(vec![job_of(
+        &e,
+        0,
+        JobStatus::Started,
+        &[L::Pending, L::Pending],
+        false,
+    )]);
+    let answer = poll(
+        &store(&state),
+        &drs,
+        &no_ec2(),
+        &clock(1060),
+        &Policy::default(),
+        &request(false),
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer.next_action, NextAction::Wait);
+    assert_eq!(answer.last_polled_time, Some(Timestamp(1060)));
+    let st = state.lock().unwrap();
+    assert!(st.commits.is_empty());
+    assert_eq!(st.touches.len(), 1);
+}
+
+#[tokio::test]
+async fn one_describe_jobs_for_every_wave_in_flight() {
+    // Waves run one at a time, but the record may hold several STARTED waves (a hand-repaired
+    // record, an older engine); poll still asks DRS once.
+    let e = exec(E::Polling, &[W::Started, W::Started, W::Started]);
+    let state = shared(e.clone());
+    let mut drs = MockDrs::new();
+    drs.expect_describe_jobs()
+        .times(1)
+        .withf(|ids| ids == [job(0), job(1), job(2)])
+        .returning(|_| Ok(vec![]));
+    poll(
+        &store(&state),
+        &drs,
+        &no_ec2(),
+        &clock(1010),
+        &Policy::default(),
+        &request(true),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn recovery_instances_only_for_launched_servers_without_one_in_batches_of_200() {
+    // Two waves of 150 in flight: 300 servers, 150 launched with no id in the job, 150 pending.
+    let mut e = crate::fixtures::execution(&[150, 150]);
+    e.header.status = E::Polling;
+    for (i, w) in e.waves.iter_mut().enumerate() {
+        w.status = W::Started;
+        w.job_id = Some(job(i));
+        w.launch_time = Some(Timestamp(1000));
+    }
+    let jobs = vec![
+        job_of(&e, 0, JobStatus::Started, &[L::Launched; 150], false),
+        job_of(
+            &e,
+            1,
+            JobStatus::Started,
+            &[&[L::Launched; 50][..], &[L::InProgress; 100][..]].concat(),
+            false,
+        ),
+    ];
+    let state = shared(e);
+    let mut drs = drs_answering(jobs);
+    let asked: Arc<Mutex<Vec<usize>>> = Arc::default();
+    let log = asked.clone();
+    drs.expect_describe_recovery_instances()
+        .times(1)
+        .returning(move |servers| {
+            log.lock().unwrap().push(servers.len());
+            Ok(servers
+                .iter()
+                .map(|s| RecoveryInstance {
+                    recovery_instance_id: instance_for(s),
+                    ec2_instance_id: Some(instance_for(s)),
+                    source_server_id: s.clone(),
+                    job_id: None,
+                })
+                .collect())
+        });
+    poll(
+        &store(&state),
+        &drs,
+        &ec2_knowing_all(),
+        &clock(1010),
+        &Policy::default(),
+        &request(true),
+    )
+    .await
+    .unwrap();
+    assert_eq!(*asked.lock().unwrap(), vec![200]);
+    let r = record(&state);
+    assert!(r.waves[0]
+        .server_statuses
+        .iter()
+        .all(|s| s.instance_id.is_some() && s.private_ip.is_some()));
+    assert!(r.waves[1].server_statuses[..50]
+        .iter()
+        .all(|s| s.instance_id.is_some()));
+    assert!(r.waves[1].server_statuses[50..]
+        .iter()
+        .all(|s| s.instance_id.is_none()));
+}
+
+#[tokio::test]
+async fn recovery_instances_batch_past_200() {
+    let mut e = crate::fixtures::execution(&[200, 100]);
+    e.header.status = E::Polling;
+    for (i, w) in e.waves.iter_mut().enumerate() {
+        w.status = W::Started;
+        w.job_id = Some(job(i));
+        w.launch_time = Some(Timestamp(1000));
+    }
+    let jobs = vec![
+        job_of(&e, 0, JobStatus::Started, &[L::Launched; 200], false),
+        job_of(&e, 1, JobStatus::Started, &[L::Launched; 100], false),
+    ];
+    let state = shared(e);
+    let mut drs = drs_answering(jobs);
+    let sizes: Arc<Mutex<Vec<usize>>> = Arc::default();
+    let log = sizes.clone();
+    drs.expect_describe_recovery_instances()
+        .times(2)
+        .returning(move |s| {
+            log.lock().unwrap().push(s.len());
+            Ok(vec![])
+        });
+    let answer = poll(
+        &store(&state),
+        &drs,
+        &no_ec2(),
+        &clock(1010),
+        &Policy::default(),
+        &request(true),
+    )
+    .await
+    .unwrap();
+    assert_eq!(*sizes.lock().unwrap(), vec![200, 100]);
+    // Launched but no instance known yet: the wave completes, EC2 fields stay empty.
+    assert!(answer.all_waves_complete);
+}
+
+#[tokio::test]
+async fn ec2_is_asked_in_batches_of_1000() {
+    let mut e = crate::fixtures::execution(&[200; 6]);
+    e.header.status = E::Polling;
+    for (i, w) in e.waves.iter_mut().enumerate() {
+        w.status = W::Started;
+        w.job_id = Some(job(i));
+        w.launch_time = Some(Timestamp(1000));
+    }
+    let jobs = (0..6)
+        .map(|i| job_of(&e, i, JobStatus::Started, &[L::Launched; 200], true))
+        .collect();
+    let state = shared(e);
+    let sizes: Arc<Mutex<Vec<usize>>> = Arc::default();
+    let log = sizes.clone();
+    let mut ec2 = MockEc2::new();
+    ec2.expect_describe_instances()
+        .times(2)
+        .returning(move |ids| {
+            log.lock().unwrap().push(ids.len());
+            Ok(ids.iter().map(ec2_instance).collect())
+        });
+    poll(
+        &store(&state),
+        &drs_answering(jobs),
+        &ec2,
+        &clock(1010),
+        &Policy::default(),
+        &request(true),
+    )
+    .await
+    .unwrap();
+    assert_eq!(*sizes.lock().unwrap(), vec![1000, 200]);
+    assert_eq!(
+        state.lock().unwrap().commits[0].waves.len(),
+        6,
+        "six waves changed, one atomic commit"
+    );
+}
+
+#[tokio::test]
+async fn an_instance_ec2_does_not_know_yet_leaves_its_fields_empty_and_fails_nothing() {
+    let e = exec(E::Polling, &[W::Started]);
+    let state = shared(e.clone());
+    let drs = drs_answering(vec![job_of(
+        &e,
+        0,
+        JobStatus::Started,
+        &[L::Launched, L::Launched],
+        true,
+    )]);
+    let mut ec2 = MockEc2::new();
+    let known = instance_for(&server(0));
+    ec2.expect_describe_instances()
+        .times(1)
+        .returning(move |ids| {
+            assert_eq!(ids.len(), 2);
+            Ok(ids
+                .iter()
+                .filter(|i| **i == known)
+                .map(ec2_instance)
+                .collect())
+        });
+    let answer = poll(
+        &store(&state),
+        &drs,
+        &ec2,
+        &clock(1010),
+        &Policy::default(),
+        &request(false),
+    )
+    .await
+    .unwrap();
+    assert!(answer.warnings.is_empty());
+    let w = &record(&state).waves[0];
+    assert_eq!(w.status, W::Completed);
+    assert!(w.server_statuses[0].private_ip.is_some());
+    let s1 = &w.server_statuses[1];
+    assert!(s1.instance_id.is_some(), "DRS's id is kept");
+    assert!(
+        s1.private_ip.is_none() && s1.instance_type.is_none() && s1.hostname.is_none(),
+        "never invented"
+    );
+    // The answer omits unknown fields rather than inventing them.
+    let json = serde_json::to_value(&answer).unwrap();
+    assert!(json["waves"][0]["serverStatuses"][1]
+        .get("privateIp")
+        .is_none());
+}
+
+#[tokio::test]
+async fn an_ec2_failure_only_warns() {
+    let e = exec(E::Polling, &[W::Started]);
+    let state = shared(e.clone());
+    let drs = drs_answering(vec![job_of(
+        &e,
+        0,
+        JobStatus::Started,
+        &[L::Launched, L::InProgress],
+        true,
+    )]);
+    let mut ec2 = MockEc2::new();
+    ec2.expect_describe_instances().returning(|_| {
+        Err(ServiceError::Throttled {
+            retry_after: None,
+            message: "Rate exceeded".into(),
+        })
+    });
+    let answer = poll(
+        &store(&state),
+        &drs,
+        &ec2,
+        &clock(1010),
+        &Policy::default(),
+        &request(true),
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer.warnings.len(), 1);
+    assert!(answer.warnings[0].contains("EC2"));
+    assert_eq!(
+        record(&state).waves[0].server_statuses[0].launch_status,
+        L::Launched,
+        "DRS progress still recorded"
+    );
+}
+
+#[tokio::test]
+async fn a_drs_failure_fails_the_poll_and_writes_nothing() {
+    for err in [
+        ServiceError::Throttled {
+            retry_after: Some(std::time::Duration::from_secs(3)),
+            message: "ThrottlingException".into(),
+        },
+        ServiceError::Unavailable("500".into()),
+    ] {
+        let state = shared(exec(E::Polling, &[W::Started]));
+        let mut drs = MockDrs::new();
+        let e2 = err.clone();
+        drs.expect_describe_jobs()
+            .returning(move |_| Err(e2.clone()));
+        let answer = poll(
+            &store(&state),
+            &drs,
+            &no_ec2(),
+            &clock(1010),
+            &Policy::default(),
+            &request(true),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            (answer.status_code(), answer.code()),
+            (500, "INTERNAL_ERROR")
+        );
+        let st = state.lock().unwrap();
+        assert!(st.commits.is_empty() && st.touches.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn a_job_drs_does_not_return_waits_for_the_grace_period_then_fails() {
+    let policy = Policy {
+        job_not_found_grace_secs: 300,
+        ..Policy::default()
+    };
+    let state = shared(exec(E::Polling, &[W::Started, W::Pending]));
+    let answer = poll(
+        &store(&state),
+        &drs_answering(vec![]),
+        &no_ec2(),
+        &clock(1200),
+        &policy,
+        &request(true),
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer.next_action, NextAction::Wait);
+    assert!(state.lock().unwrap().commits.is_empty());
+    let answer = poll(
+        &store(&state),
+        &drs_answering(vec![]),
+        &no_ec2(),
+        &clock(1301),
+        &policy,
+        &request(true),
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer.next_action, NextAction::Finalize);
+    assert_eq!(
+        record(&state).waves[0].failure_reason,
+        Some(WaveFailure::JobNotFound)
+    );
+}
+
+#[tokio::test]
+async fn a_wave_past_its_timeout_fails_timed_out() {
+    let mut e = exec(E::Polling, &[W::Started]);
+    e.waves[0].timeout_seconds = 600;
+    let state = shared(e.clone());
+    let drs = drs_answering(vec![job_of(
+        &e,
+        0,
+        JobStatus::Started,
+        &[L::InProgress, L::Launched],
+        true,
+    )]);
+    poll(
+        &store(&state),
+        &drs,
+        &ec2_knowing_all(),
+        &clock(1601),
+        &Policy::default(),
+        &request(true),
+    )
+    .await
+    .unwrap();
+    let w = &record(&state).waves[0];
+    assert_eq!(
+        (w.status, w.failure_reason),
+        (W::Failed, Some(WaveFailure::TimedOut))
+    );
+}
+
+#[tokio::test]
+async fn a_lost_race_re_reads_and_writes_on_the_fresh_record() {
+    let e = exec(E::Polling, &[W::Started]);
+    let state = shared(e.clone());
+    // Another poll wrote the wave first (same observation, one launched).
+    let mut other = e.waves[0].clone();
+    other.server_statuses[0].launch_status = L::InProgress;
+    other.version += 1;
+    state
+        .lock()
+        .unwrap()
+        .before_commit
+        .push_back(Box::new(move |r| r.waves[0] = other));
+    let job = job_of(&e, 0, JobStatus::Started, &[L::Launched, L::Launched], true);
+    let mut drs = MockDrs::new();
+    drs.expect_describe_jobs()
+        .times(2)
+        .returning(move |_| Ok(vec![job.clone()]));
+    let answer = poll(
+        &store(&state),
+        &drs,
+        &ec2_knowing_all(),
+        &clock(1010),
+        &Policy::default(),
+        &request(true),
+    )
+    .await
+    .unwrap();
+    assert!(answer.all_waves_complete);
+    let r = record(&state);
+    assert_eq!(r.waves[0].status, W::Completed);
+    assert_eq!(
+        r.waves[0].version,
+        e.waves[0].version + 2,
+        "both writes kept, none reversed"
+    );
+}
+
+#[tokio::test]
+async fn a_terminal_execution_is_only_read() {
+    let state = shared(exec(E::Completed, &[W::Completed]));
+    let answer = poll(
+        &store(&state),
+        &no_drs(),
+        &no_ec2(),
+        &clock(5000),
+        &Policy::default(),
+        &request(false),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (answer.status, answer.next_action, answer.all_waves_complete),
+        (E::Completed, NextAction::Finalize, true)
+    );
+    let st = state.lock().unwrap();
+    assert!(st.commits.is_empty() && st.touches.is_empty());
+}
+
+#[tokio::test]
+async fn the_answer_has_the_seed_fields_in_camel_case() {
+    let e = exec(E::Polling, &[W::Started, W::Pending]);
+    let state = shared(e.clone());
+    let drs = drs_answering(vec![job_of(
+        &e,
+        0,
+        JobStatus::Started,
+        &[L::Launched, L::Launched],
+        true,
+    )]);
+    let answer = poll(
+        &store(&state),
+        &drs,
+        &ec2_knowing_all(),
+        &clock(1300),
+        &Policy::default(),
+        &request(false),
+    )
+    .await
+    .unwrap();
+    let json = serde_json::to_value(&answer).unwrap();
+    for field in [
+        "statusCode",
+        "executionId",
+        "status",
+        "allWavesComplete",
+        "waves",
+        "nextAction",
+    ] {
+        assert!(json.get(field).is_some(), "{field} missing");
+    }
+    assert_eq!(json["statusCode"], 200);
+    assert_eq!(json["nextAction"], "LAUNCH");
+    assert_eq!(json["waves"][0]["waveNumber"], 0);
+    let s = &json["waves"][0]["serverStatuses"][0];
+    for field in [
+        "sourceServerId",
+        "serverName",
+        "launchStatus",
+        "recoveryInstanceId",
+        "instanceId",
+        "privateIp",
+        "hostname",
+        "instanceType",
+        "instanceState",
+        "launchTime",
+    ] {
+        assert!(
+            s.get(field).is_some(),
+            "server field {field} missing in {s}"
+        );
+    }
+    assert!(json.to_string().find("taskToken").is_none());
+}
+
+#[tokio::test]
+async fn summary_answers_count_servers_instead_of_listing_them() {
+    let e = exec(E::Polling, &[W::Started]);
+    let state = shared(e.clone());
+    let drs = drs_answering(vec![job_of(
+        &e,
+        0,
+        JobStatus::Started,
+        &[L::Launched, L::Failed],
+        true,
+    )]);
+    let answer = poll(
+        &store(&state),
+        &drs,
+        &ec2_knowing_all(),
+        &clock(1010),
+        &Policy::default(),
+        &request(true),
+    )
+    .await
+    .unwrap();
+    let PollWaves::Summary(waves) = &answer.waves else {
+        panic!("expected a summary")
+    };
+    assert_eq!(
+        (
+            waves[0].servers_total,
+            waves[0].servers_launched,
+            waves[0].servers_failed
+        ),
+        (2, 1, 1)
+    );
+    assert_eq!(waves[0].status, W::Failed);
+}
+
+#[tokio::test]
+async fn a_server_drs_lists_outside_the_wave_is_reported_not_added() {
+    let e = exec(E::Polling, &[W::Started]);
+    let mut j = job_of(
+        &e,
+        0,
+        JobStatus::Started,
+        &[L::InProgress, L::InProgress],
+        false,
+    );
+    j.participating_servers.push(ParticipatingServer {
+        source_server_id: server(99),
+        launch_status: L::Launched,
+        recovery_instance_id: None,
+    });
+    let state = shared(e);
+    let answer = poll(
+        &store(&state),
+        &drs_answering(vec![j]),
+        &no_ec2(),
+        &clock(1010),
+        &Policy::default(),
+        &request(true),
+    )
+    .await
+    .unwrap();
+    assert!(answer.warnings[0].contains("s-00000000000000099"));
+    assert_eq!(record(&state).waves[0].server_statuses.len(), 2);
+}
+
+#[tokio::test]
+async fn not_found_is_404_and_nothing_is_asked() {
+    let state = shared(exec(E::Polling, &[W::Started]));
+    let mut req = request(false);
+    req.target.execution_id = crate::ids::ExecutionId::new_random();
+    let err = poll(
+        &store(&state),
+        &no_drs(),
+        &no_ec2(),
+        &clock(1),
+        &Policy::default(),
+        &req,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.status_code(), 404);
+}
