@@ -5,6 +5,7 @@ use crate::lifecycle::{self, Transition};
 use crate::model::{Execution, Timestamp, Wave, WaveFailure};
 use crate::ports::{
     now, Clock, Commit, Drs, DrsJob, ExecutionStore, HeaderWrite, RecoveryRequest, ServiceError,
+    StoreError,
 };
 use crate::rules::{is_stale_claim, next_action, NextAction, Policy};
 use crate::status::{ExecutionStatus, WaveStatus};
@@ -159,7 +160,9 @@ async fn start(
     }
 }
 
-/// LAUNCHING → STARTED with the job id; the execution leaves PENDING with its first wave.
+/// LAUNCHING → STARTED with the job id and, in the same atomic commit, the execution PENDING →
+/// POLLING (with its start time) for its first wave. The job exists now, so a lost race (a pause
+/// or cancel moved the header on) re-reads the header and records again instead of giving up.
 async fn record_job(
     store: &dyn ExecutionStore,
     execution: &Execution,
@@ -168,65 +171,53 @@ async fn record_job(
     at: Timestamp,
     recovered: bool,
 ) -> Result<LaunchResponse, Failure> {
-    let mut started = claimed.clone();
-    started.status = WaveStatus::Started;
-    started.job_id = Some(job.job_id.clone());
-    // The wave's clock runs from the claim, which is when the launch began.
-    started.launch_time = claimed.launch_time.or(Some(at));
-    store
-        .commit(&Commit {
-            execution_id: execution.id(),
-            header: None,
-            waves: vec![put_wave(claimed, started)],
-        })
-        .await?;
-    let status = mark_running(store, execution, at).await?;
-    Ok(answer(
-        execution,
-        status,
-        claimed.wave_number,
-        WaveStatus::Started,
-        Some(job),
-        recovered,
-    ))
-}
-
-/// PENDING → POLLING (and the execution's start time) once a wave has a job. The job is already
-/// recorded, so this re-reads on a lost race instead of giving up.
-async fn mark_running(
-    store: &dyn ExecutionStore,
-    first_read: &Execution,
-    at: Timestamp,
-) -> Result<ExecutionStatus, Failure> {
-    let mut current = first_read.header.clone();
+    let mut header = execution.header.clone();
     for _ in 0..super::MAX_ATTEMPTS {
-        let needs_status = current.status == ExecutionStatus::Pending;
-        if !needs_status && current.start_time.is_some() {
-            return Ok(current.status);
+        let mut started = claimed.clone();
+        started.status = WaveStatus::Started;
+        started.job_id = Some(job.job_id.clone());
+        // The wave's clock runs from the claim, which is when the launch began.
+        started.launch_time = claimed.launch_time.or(Some(at));
+        let mut running = header.clone();
+        if header.status == ExecutionStatus::Pending {
+            lifecycle::check(Transition::Launch, header.status, ExecutionStatus::Polling)?;
+            running.status = ExecutionStatus::Polling;
         }
-        let mut header = current.clone();
-        if needs_status {
-            lifecycle::check(Transition::Launch, current.status, ExecutionStatus::Polling)?;
-            header.status = ExecutionStatus::Polling;
-        }
-        header.start_time = current.start_time.or(Some(at));
+        running.start_time = header.start_time.or(Some(at));
+        let header_write = (running != header).then(|| put_header(&header, running.clone()));
         let commit = Commit {
-            execution_id: first_read.id(),
-            header: Some(put_header(&current, header.clone())),
-            waves: vec![],
+            execution_id: execution.id(),
+            header: header_write,
+            waves: vec![put_wave(claimed, started)],
         };
         match store.commit(&commit).await {
-            Ok(()) => return Ok(header.status),
-            Err(crate::ports::StoreError::Conflict) => match store.load(first_read.id()).await? {
-                Some(e) => current = e.header,
-                None => {
-                    return Err(OperationError::NotFound(format!(
-                        "execution {} disappeared",
-                        first_read.id()
+            Ok(()) => {
+                return Ok(answer(
+                    execution,
+                    running.status,
+                    claimed.wave_number,
+                    WaveStatus::Started,
+                    Some(job),
+                    recovered,
+                ))
+            }
+            Err(StoreError::Conflict) => {
+                let fresh = store.load(execution.id()).await?.ok_or_else(|| {
+                    OperationError::NotFound(format!("execution {} disappeared", execution.id()))
+                })?;
+                let wave = fresh
+                    .wave(claimed.wave_number)
+                    .ok_or_else(|| OperationError::Internal("claimed wave disappeared".into()))?;
+                if wave.version != claimed.version {
+                    // Another launcher took the claim over; its record stands.
+                    return Err(OperationError::Conflict(format!(
+                        "wave {} was recorded by another launch",
+                        claimed.wave_number
                     ))
-                    .into())
+                    .into());
                 }
-            },
+                header = fresh.header;
+            }
             Err(e) => return Err(e.into()),
         }
     }

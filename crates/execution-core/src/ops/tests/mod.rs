@@ -1,6 +1,7 @@
 //! Use-case tests against mockall mocks of the ports.
 
 mod cancel;
+mod crash;
 mod create;
 mod finalize;
 mod find;
