@@ -45,16 +45,24 @@ async fn attempt(
 
     if !execution.status().is_terminal() {
         let changed = refresh(drs, ec2, &mut execution, at, policy, &mut warnings).await?;
-        if !changed.is_empty() {
-            store
-                .commit(&Commit {
-                    execution_id: execution.id(),
-                    header: None,
-                    waves: changed,
-                })
-                .await?;
-        }
-        store.touch(execution.id(), at).await?;
+        // The touch races with nothing, so it runs beside the wave commit: one round trip.
+        let commit = Commit {
+            execution_id: execution.id(),
+            header: None,
+            waves: changed,
+        };
+        let (written, touched) = futures::join!(
+            async {
+                if commit.is_empty() {
+                    Ok(())
+                } else {
+                    store.commit(&commit).await
+                }
+            },
+            store.touch(execution.id(), at)
+        );
+        written?;
+        touched?;
         execution.header.last_polled_time = Some(at);
     }
     Ok(answer(&execution, at, policy, request.summary, warnings))
