@@ -1,1 +1,26 @@
+//! execution-core's ports on the AWS SDK for Rust. Adapters translate between the SDK's types and
+//! the core's; they never decide. Every constructor takes an SDK client: a process builds its
+//! clients once (from [`sdk_config`]) and hands them in.
+//!
+//! - [`DynamoDbStore`]: `ExecutionStore` on one DynamoDB table (layout in `docs/storage.md`).
+//! - [`DrsService`], [`Ec2Service`]: what poll and launch ask of DRS and EC2.
+//! - [`LambdaPollDispatch`]: find → poll over Lambda `Invoke`.
+//! - [`StepFunctionsWorkflow`]: task tokens, and starting one state machine run per execution.
+//! - [`SystemClock`]: the wall clock.
 
+mod clock;
+mod config;
+mod drs;
+pub mod dynamodb;
+mod ec2;
+mod errors;
+mod lambda;
+mod sfn;
+
+pub use clock::SystemClock;
+pub use config::{sdk_config, ConfigError, Settings, DEFAULT_STATUS_INDEX};
+pub use drs::DrsService;
+pub use dynamodb::{create_table, DynamoDbStore, TableCreation};
+pub use ec2::Ec2Service;
+pub use lambda::LambdaPollDispatch;
+pub use sfn::StepFunctionsWorkflow;

@@ -1,0 +1,169 @@
+//! The AWS SDK configuration and the settings a function reads from its environment, once, at start.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+
+/// Attempts per SDK call (the first one included). Standard mode retries throttling, 5xx and
+/// transient network errors with jittered exponential backoff; three attempts ride out a blip
+/// without letting a Lambda spend its whole budget on one call. The core's own re-reads (lost
+/// races) come on top and are bounded separately.
+pub const MAX_ATTEMPTS: u32 = 3;
+/// TCP/TLS connect: an endpoint that does not answer in this time is not going to.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
+/// One attempt of one call. Every call these adapters make (a DynamoDB page, a DRS or EC2
+/// describe, a task token) answers in well under a second; Lambda `Invoke` sets its own, longer
+/// limit per call (see `LambdaPollDispatch::with_invoke_timeout`).
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
+/// One call, every attempt and backoff included.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The standard AWS environment (region, credentials, `AWS_ENDPOINT_URL*`, profile) with the retry
+/// and timeout policy above. Build it once per process and derive every client from it.
+pub async fn sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .operation_timeout(OPERATION_TIMEOUT)
+                .build(),
+        )
+        .load()
+        .await
+}
+
+pub const DEFAULT_STATUS_INDEX: &str = "status-index";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set (or empty)")]
+    Missing(&'static str),
+    #[error("environment variable {0} is not valid UTF-8")]
+    NotUnicode(&'static str),
+}
+
+/// What a function needs to know about its deployment, from its environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// `EXECUTIONS_TABLE` (required).
+    pub table_name: String,
+    /// `STATUS_INDEX_NAME`, default `status-index`.
+    pub status_index: String,
+    /// `POLL_FUNCTION_NAME`; empty for functions that do not dispatch polls.
+    pub poll_function: String,
+    /// `STATE_MACHINE_ARN`, for whoever starts workflow runs.
+    pub state_machine_arn: Option<String>,
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| match std::env::var(name) {
+            Ok(v) => Ok(Some(v)),
+            Err(std::env::VarError::NotPresent) => Ok(None),
+            Err(std::env::VarError::NotUnicode(_)) => Err(ConfigError::NotUnicode(name)),
+        })
+    }
+
+    /// `from_env` over any source of variables (tests do not touch the process environment).
+    pub fn from_lookup<F>(lookup: F) -> Result<Self, ConfigError>
+    where
+        F: Fn(&'static str) -> Result<Option<String>, ConfigError>,
+    {
+        // Empty counts as unset: a template that renders `""` is as wrong as a missing variable.
+        let get =
+            |name| lookup(name).map(|v| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()));
+        Ok(Self {
+            table_name: get("EXECUTIONS_TABLE")?.ok_or(ConfigError::Missing("EXECUTIONS_TABLE"))?,
+            status_index: get("STATUS_INDEX_NAME")?
+                .unwrap_or_else(|| DEFAULT_STATUS_INDEX.to_owned()),
+            poll_function: get("POLL_FUNCTION_NAME")?.unwrap_or_default(),
+            state_machine_arn: get("STATE_MACHINE_ARN")?,
+        })
+    }
+
+    /// The poll function's name, for the functions that dispatch polls (find).
+    pub fn require_poll_function(&self) -> Result<&str, ConfigError> {
+        if self.poll_function.is_empty() {
+            Err(ConfigError::Missing("POLL_FUNCTION_NAME"))
+        } else {
+            Ok(&self.poll_function)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn settings(vars: &[(&'static str, &str)]) -> Result<Settings, ConfigError> {
+        let vars: HashMap<&str, String> = vars.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+        Settings::from_lookup(|name| Ok(vars.get(name).cloned()))
+    }
+
+    #[test]
+    fn table_is_required_and_index_has_a_default() {
+        assert_eq!(settings(&[]), Err(ConfigError::Missing("EXECUTIONS_TABLE")));
+        assert_eq!(
+            settings(&[("EXECUTIONS_TABLE", " ")]),
+            Err(ConfigError::Missing("EXECUTIONS_TABLE"))
+        );
+        let s = settings(&[("EXECUTIONS_TABLE", "executions")]).unwrap();
+        assert_eq!(s.table_name, "executions");
+        assert_eq!(s.status_index, "status-index");
+        assert_eq!(s.state_machine_arn, None);
+        assert_eq!(
+            s.require_poll_function(),
+            Err(ConfigError::Missing("POLL_FUNCTION_NAME"))
+        );
+    }
+
+    #[test]
+    fn every_variable_is_read() {
+        let s = settings(&[
+            ("EXECUTIONS_TABLE", "t"),
+            ("STATUS_INDEX_NAME", "by-status"),
+            ("POLL_FUNCTION_NAME", "poll-fn"),
+            (
+                "STATE_MACHINE_ARN",
+                "arn:aws:states:us-east-1:123456789012:stateMachine:x",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(s.status_index, "by-status");
+        assert_eq!(s.require_poll_function(), Ok("poll-fn"));
+        assert_eq!(
+            s.state_machine_arn.as_deref(),
+            Some("arn:aws:states:us-east-1:123456789012:stateMachine:x")
+        );
+    }
+
+    #[test]
+    fn a_lookup_error_is_reported() {
+        let r = Settings::from_lookup(|name| {
+            if name == "EXECUTIONS_TABLE" {
+                Err(ConfigError::NotUnicode(name))
+            } else {
+                Ok(None)
+            }
+        });
+        assert_eq!(r, Err(ConfigError::NotUnicode("EXECUTIONS_TABLE")));
+    }
+
+    #[tokio::test]
+    async fn sdk_config_bounds_attempts_and_time() {
+        let config = sdk_config().await;
+        let retry = config.retry_config().unwrap();
+        assert_eq!(retry.max_attempts(), MAX_ATTEMPTS);
+        assert_eq!(retry.mode(), aws_config::retry::RetryMode::Standard);
+        let timeouts = config.timeout_config().unwrap();
+        assert_eq!(timeouts.connect_timeout(), Some(CONNECT_TIMEOUT));
+        assert_eq!(timeouts.operation_attempt_timeout(), Some(ATTEMPT_TIMEOUT));
+        assert_eq!(timeouts.operation_timeout(), Some(OPERATION_TIMEOUT));
+    }
+}

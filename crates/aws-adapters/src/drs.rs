@@ -1,0 +1,311 @@
+//! `Drs` on AWS Elastic Disaster Recovery: DescribeJobs, DescribeRecoveryInstances, StartRecovery.
+//!
+//! Everything DRS answers is parsed into the core's validated ids; an answer that does not parse
+//! is `Unavailable` (see `errors::unreadable`), never a panic and never `Rejected`.
+
+use std::error::Error as StdError;
+
+use async_trait::async_trait;
+use aws_sdk_drs::config::http::HttpResponse;
+use aws_sdk_drs::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_drs::operation::describe_jobs::DescribeJobsError;
+use aws_sdk_drs::operation::describe_recovery_instances::DescribeRecoveryInstancesError;
+use aws_sdk_drs::operation::start_recovery::StartRecoveryError;
+use aws_sdk_drs::types::error::ThrottlingException;
+use aws_sdk_drs::types::{
+    self as drs, DescribeJobsRequestFilters, DescribeRecoveryInstancesRequestFilters,
+    StartRecoveryRequestSourceServer,
+};
+use aws_sdk_drs::Client;
+use aws_smithy_types::date_time::{DateTime, Format};
+use execution_core::ids::{ExecutionId, InstanceId, JobId, SourceServerId};
+use execution_core::model::Timestamp;
+use execution_core::ports::{
+    Drs, DrsJob, ParticipatingServer, RecoveryInstance, RecoveryRequest, ServiceError,
+    DRS_FILTER_MAX, TAG_EXECUTION_ID, TAG_WAVE_NUMBER,
+};
+use execution_core::status::{JobStatus, LaunchStatus};
+
+use crate::errors::{build_error, classify, throttled, unreadable};
+
+/// `find_tagged_job` lists jobs from this long before `since`: the launcher's clock and DRS's
+/// may disagree, and the tags, not the date, identify the job.
+pub const CLOCK_SKEW_SECS: i64 = 300;
+
+#[derive(Debug, Clone)]
+pub struct DrsService {
+    client: Client,
+}
+
+impl DrsService {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+
+    /// Every page of DescribeJobs for one filter.
+    async fn jobs(
+        &self,
+        what: &str,
+        filters: DescribeJobsRequestFilters,
+    ) -> Result<Vec<drs::Job>, ServiceError> {
+        let mut jobs = Vec::new();
+        let mut token = None;
+        loop {
+            let out = self
+                .client
+                .describe_jobs()
+                .filters(filters.clone())
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| {
+                    drs_error(what, &e, |e| match e {
+                        DescribeJobsError::ThrottlingException(t) => Failure::Throttling(t),
+                        DescribeJobsError::InternalServerException(_) => Failure::Internal,
+                        _ => Failure::Other,
+                    })
+                })?;
+            jobs.extend(out.items.unwrap_or_default());
+            match out.next_token {
+                Some(next) if !next.is_empty() => token = Some(next),
+                _ => return Ok(jobs),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Drs for DrsService {
+    async fn describe_jobs(&self, ids: &[JobId]) -> Result<Vec<DrsJob>, ServiceError> {
+        let what = "DRS DescribeJobs";
+        let mut found = Vec::new();
+        for chunk in ids.chunks(DRS_FILTER_MAX) {
+            let filters = DescribeJobsRequestFilters::builder()
+                .set_job_ids(Some(chunk.iter().map(ToString::to_string).collect()))
+                .build();
+            for job in self.jobs(what, filters).await? {
+                found.push(to_job(what, &job)?);
+            }
+        }
+        Ok(found)
+    }
+
+    async fn describe_recovery_instances(
+        &self,
+        servers: &[SourceServerId],
+    ) -> Result<Vec<RecoveryInstance>, ServiceError> {
+        let what = "DRS DescribeRecoveryInstances";
+        let mut found = Vec::new();
+        for chunk in servers.chunks(DRS_FILTER_MAX) {
+            let filters = DescribeRecoveryInstancesRequestFilters::builder()
+                .set_source_server_ids(Some(chunk.iter().map(ToString::to_string).collect()))
+                .build();
+            let mut token = None;
+            loop {
+                let out = self
+                    .client
+                    .describe_recovery_instances()
+                    .filters(filters.clone())
+                    .set_next_token(token)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        drs_error(what, &e, |e| match e {
+                            DescribeRecoveryInstancesError::ThrottlingException(t) => {
+                                Failure::Throttling(t)
+                            }
+                            DescribeRecoveryInstancesError::InternalServerException(_) => {
+                                Failure::Internal
+                            }
+                            _ => Failure::Other,
+                        })
+                    })?;
+                for ri in out.items.unwrap_or_default() {
+                    found.push(to_recovery_instance(what, &ri)?);
+                }
+                match out.next_token {
+                    Some(next) if !next.is_empty() => token = Some(next),
+                    _ => break,
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    async fn start_recovery(&self, request: &RecoveryRequest) -> Result<DrsJob, ServiceError> {
+        let what = "DRS StartRecovery";
+        let servers = request
+            .source_servers
+            .iter()
+            .map(|s| {
+                StartRecoveryRequestSourceServer::builder()
+                    .source_server_id(s.as_str())
+                    .build()
+                    .map_err(|e| build_error(what, e))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut call = self
+            .client
+            .start_recovery()
+            .set_source_servers(Some(servers))
+            .is_drill(request.is_drill);
+        for (k, v) in request.tags() {
+            call = call.tags(k, v);
+        }
+        let out = call.send().await.map_err(|e| {
+            drs_error(what, &e, |e| match e {
+                StartRecoveryError::ThrottlingException(t) => Failure::Throttling(t),
+                StartRecoveryError::InternalServerException(_) => Failure::Internal,
+                _ => Failure::Other,
+            })
+        })?;
+        let job = out
+            .job
+            .ok_or_else(|| unreadable(what, "no job in the answer"))?;
+        to_job(what, &job)
+    }
+
+    async fn find_tagged_job(
+        &self,
+        execution_id: ExecutionId,
+        wave_number: u32,
+        since: Timestamp,
+    ) -> Result<Option<DrsJob>, ServiceError> {
+        let what = "DRS DescribeJobs (tagged)";
+        let from = DateTime::from_secs(since.secs().saturating_sub(CLOCK_SKEW_SECS))
+            .fmt(Format::DateTime)
+            .map_err(|e| build_error(what, e))?;
+        let filters = DescribeJobsRequestFilters::builder()
+            .from_date(from)
+            .build();
+        let (want_execution, want_wave) = (execution_id.to_string(), wave_number.to_string());
+        let mut matching: Vec<drs::Job> = self
+            .jobs(what, filters)
+            .await?
+            .into_iter()
+            .filter(|j| {
+                j.tags.as_ref().is_some_and(|t| {
+                    t.get(TAG_EXECUTION_ID) == Some(&want_execution)
+                        && t.get(TAG_WAVE_NUMBER) == Some(&want_wave)
+                })
+            })
+            .collect();
+        // One launch starts one job; should there be more, the first one created is the wave's.
+        matching.sort_by(|a, b| a.creation_date_time.cmp(&b.creation_date_time));
+        matching.first().map(|j| to_job(what, j)).transpose()
+    }
+}
+
+/// The DRS errors that carry more than their code says.
+enum Failure<'a> {
+    /// `retryAfterSeconds` travels with it.
+    Throttling(&'a ThrottlingException),
+    /// DRS's 5xx, also when the code is missing from the metadata.
+    Internal,
+    Other,
+}
+
+fn drs_error<E>(
+    what: &str,
+    err: &SdkError<E, HttpResponse>,
+    kind: fn(&E) -> Failure<'_>,
+) -> ServiceError
+where
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+{
+    match err.as_service_error().map(kind) {
+        Some(Failure::Throttling(t)) => throttled(
+            what,
+            "ThrottlingException",
+            Some(t.message()),
+            t.retry_after_seconds(),
+        ),
+        Some(Failure::Internal) => match classify(what, err) {
+            ServiceError::Rejected(m) => ServiceError::Unavailable(m),
+            other => other,
+        },
+        _ => classify(what, err),
+    }
+}
+
+fn to_job(what: &str, job: &drs::Job) -> Result<DrsJob, ServiceError> {
+    let job_id = JobId::parse(&job.job_id).map_err(|e| unreadable(what, e))?;
+    // DRS always names the status; a job without one has not started anything yet.
+    let status = match &job.status {
+        None => JobStatus::Pending,
+        Some(s) => JobStatus::parse(s.as_str())
+            .ok_or_else(|| unreadable(what, format!("job {job_id} has status {}", s.as_str())))?,
+    };
+    let participating_servers = job
+        .participating_servers
+        .iter()
+        .flatten()
+        .map(|p| to_participant(what, p))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(DrsJob {
+        job_id,
+        status,
+        participating_servers,
+    })
+}
+
+fn to_participant(
+    what: &str,
+    p: &drs::ParticipatingServer,
+) -> Result<ParticipatingServer, ServiceError> {
+    let raw = p
+        .source_server_id
+        .as_deref()
+        .ok_or_else(|| unreadable(what, "a participating server without sourceServerID"))?;
+    let source_server_id = SourceServerId::parse(raw).map_err(|e| unreadable(what, e))?;
+    // A server DRS has not reported on yet is where every server starts: PENDING.
+    let launch_status = match &p.launch_status {
+        None => LaunchStatus::Pending,
+        Some(s) => LaunchStatus::parse(s.as_str()).ok_or_else(|| {
+            unreadable(
+                what,
+                format!("server {source_server_id} has launchStatus {}", s.as_str()),
+            )
+        })?,
+    };
+    let recovery_instance_id = optional_instance(what, p.recovery_instance_id.as_deref())?;
+    Ok(ParticipatingServer {
+        source_server_id,
+        launch_status,
+        recovery_instance_id,
+    })
+}
+
+fn to_recovery_instance(
+    what: &str,
+    ri: &drs::RecoveryInstance,
+) -> Result<RecoveryInstance, ServiceError> {
+    let id = optional_instance(what, ri.recovery_instance_id.as_deref())?
+        .ok_or_else(|| unreadable(what, "a recovery instance without an id"))?;
+    let source = ri.source_server_id.as_deref().ok_or_else(|| {
+        unreadable(
+            what,
+            format!("recovery instance {id} without sourceServerID"),
+        )
+    })?;
+    Ok(RecoveryInstance {
+        source_server_id: SourceServerId::parse(source).map_err(|e| unreadable(what, e))?,
+        ec2_instance_id: optional_instance(what, ri.ec2_instance_id.as_deref())?,
+        job_id: ri
+            .job_id
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(JobId::parse)
+            .transpose()
+            .map_err(|e| unreadable(what, e))?,
+        recovery_instance_id: id,
+    })
+}
+
+/// Empty strings count as absent (DRS sends them for fields not filled in yet).
+fn optional_instance(what: &str, raw: Option<&str>) -> Result<Option<InstanceId>, ServiceError> {
+    raw.filter(|s| !s.is_empty())
+        .map(InstanceId::parse)
+        .transpose()
+        .map_err(|e| unreadable(what, e))
+}

@@ -1,0 +1,301 @@
+//! Domain records ↔ DynamoDB items (layout: `docs/storage.md`).
+//!
+//! Both item kinds are the domain type's own serde shape (camelCase, times as epoch-second
+//! numbers) mapped attribute by attribute, so the table reads like the API. Two deliberate
+//! departures: a wave's `status` is stored as `waveStatus` (only execution headers may carry the
+//! status index's key attributes), and a wave's `serverStatuses` is one JSON string attribute.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use execution_core::ids::ExecutionId;
+use execution_core::model::{Execution, ExecutionHeader, Wave};
+use execution_core::ports::StoreError;
+use serde_json::{Map, Number, Value};
+
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+/// Table partition key: every item of one execution shares it.
+pub(crate) const PK: &str = "executionId";
+/// Table sort key: [`HEADER_SK`] or [`wave_sk`].
+pub(crate) const SK: &str = "sk";
+pub(crate) const HEADER_SK: &str = "EXECUTION";
+const WAVE_SK_PREFIX: &str = "WAVE#";
+/// Status index partition key (headers only).
+pub(crate) const STATUS: &str = "status";
+/// Status index sort key (headers only).
+pub(crate) const CREATED_TIME: &str = "createdTime";
+pub(crate) const PLAN_ID: &str = "planId";
+pub(crate) const VERSION: &str = "version";
+/// Written only by `touch` (and `create`); a header update leaves it alone.
+pub(crate) const LAST_POLLED_TIME: &str = "lastPolledTime";
+/// Header: how many wave items the execution has; `load` checks it.
+const WAVE_COUNT: &str = "waveCount";
+/// A wave's own status (not `status`, which would put the wave into the status index).
+const WAVE_STATUS: &str = "waveStatus";
+const SERVER_STATUSES: &str = "serverStatuses";
+
+/// The header's optional attributes: a header update REMOVEs those its new value lacks.
+/// (`lastPolledTime` is optional too, but belongs to `touch`.)
+pub(crate) const HEADER_OPTIONAL: &[&str] = &[
+    "planName",
+    "startTime",
+    "endTime",
+    "pausedBeforeWave",
+    "taskToken",
+    "statusMessage",
+    "recoveryTimeSeconds",
+];
+
+/// DynamoDB's item size limit.
+pub(crate) const MAX_ITEM_BYTES: usize = 400 * 1024;
+
+/// `WAVE#0003`: zero-padded so that items sort in wave order.
+pub(crate) fn wave_sk(wave_number: u32) -> String {
+    format!("{WAVE_SK_PREFIX}{wave_number:04}")
+}
+
+pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub(crate) fn key(id: ExecutionId, sk: impl Into<String>) -> Item {
+    HashMap::from([(PK.to_owned(), s(id.to_string())), (SK.to_owned(), s(sk))])
+}
+
+pub(crate) fn header_key(id: ExecutionId) -> Item {
+    key(id, HEADER_SK)
+}
+
+fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+fn object<T: serde::Serialize>(value: &T, what: &str) -> Result<Map<String, Value>, StoreError> {
+    match serde_json::to_value(value) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(corrupt(format!("{what} does not serialise to an object"))),
+        Err(e) => Err(corrupt(format!("{what} does not serialise: {e}"))),
+    }
+}
+
+/// The header item: every header attribute, the keys, and `waveCount`.
+pub(crate) fn header_item(header: &ExecutionHeader, wave_count: usize) -> Result<Item, StoreError> {
+    let mut item: Item = object(header, "execution header")?
+        .iter()
+        .map(|(k, v)| (k.clone(), to_attr(v)))
+        .collect();
+    item.insert(SK.to_owned(), s(HEADER_SK));
+    item.insert(
+        WAVE_COUNT.to_owned(),
+        AttributeValue::N(wave_count.to_string()),
+    );
+    Ok(item)
+}
+
+/// The attributes a header update SETs (all but the keys and `lastPolledTime`).
+pub(crate) fn header_update_attributes(header: &ExecutionHeader) -> Result<Item, StoreError> {
+    let mut item: Item = object(header, "execution header")?
+        .iter()
+        .map(|(k, v)| (k.clone(), to_attr(v)))
+        .collect();
+    for owned_elsewhere in [PK, SK, LAST_POLLED_TIME] {
+        item.remove(owned_elsewhere);
+    }
+    Ok(item)
+}
+
+pub(crate) fn wave_item(id: ExecutionId, wave: &Wave) -> Result<Item, StoreError> {
+    let mut fields = object(wave, "wave")?;
+    let servers = fields
+        .remove(SERVER_STATUSES)
+        .unwrap_or(Value::Array(Vec::new()));
+    let status = fields.remove(STATUS).unwrap_or(Value::Null);
+    let mut item: Item = fields
+        .iter()
+        .map(|(k, v)| (k.clone(), to_attr(v)))
+        .collect();
+    item.insert(WAVE_STATUS.to_owned(), to_attr(&status));
+    item.insert(SERVER_STATUSES.to_owned(), s(servers.to_string()));
+    item.extend(key(id, wave_sk(wave.wave_number)));
+    Ok(item)
+}
+
+/// Every item of one execution (any order) → the execution; `None` without a header item (wave
+/// items without a header are leftovers of an interrupted create, and are not an execution).
+pub(crate) fn decode_execution(
+    id: ExecutionId,
+    items: Vec<Item>,
+) -> Result<Option<Execution>, StoreError> {
+    let mut header = None;
+    let mut waves = Vec::new();
+    for item in items {
+        match item.get(SK) {
+            Some(AttributeValue::S(sk)) if sk == HEADER_SK => header = Some(decode_header(&item)?),
+            Some(AttributeValue::S(sk)) if sk.starts_with(WAVE_SK_PREFIX) => {
+                waves.push(decode_wave(&item)?)
+            }
+            // Other sort keys are not part of this layout; they are ignored, not fatal.
+            _ => {}
+        }
+    }
+    let Some((header, wave_count)) = header else {
+        return Ok(None);
+    };
+    if header.execution_id != id {
+        return Err(corrupt(format!(
+            "the header stored under {id} names execution {}",
+            header.execution_id
+        )));
+    }
+    waves.sort_by_key(|w| w.wave_number);
+    if let Some(expected) = wave_count {
+        if waves.len() != expected {
+            return Err(corrupt(format!(
+                "execution {id} has {} wave items, its header says {expected}",
+                waves.len()
+            )));
+        }
+    }
+    if let Some((i, w)) = (0u32..).zip(&waves).find(|(i, w)| w.wave_number != *i) {
+        return Err(corrupt(format!(
+            "execution {id}: wave {} stored where wave {i} belongs",
+            w.wave_number
+        )));
+    }
+    Ok(Some(Execution { header, waves }))
+}
+
+fn decode_header(item: &Item) -> Result<(ExecutionHeader, Option<usize>), StoreError> {
+    let mut fields = to_fields(item, "execution header")?;
+    fields.remove(SK);
+    let wave_count = match fields.remove(WAVE_COUNT) {
+        Some(Value::Number(n)) => Some(
+            n.as_u64()
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or_else(|| corrupt("waveCount is not a count"))?,
+        ),
+        Some(other) => return Err(corrupt(format!("waveCount is not a number: {other}"))),
+        None => None,
+    };
+    let header = serde_json::from_value(Value::Object(fields))
+        .map_err(|e| corrupt(format!("execution header: {e}")))?;
+    Ok((header, wave_count))
+}
+
+fn decode_wave(item: &Item) -> Result<Wave, StoreError> {
+    let mut fields = to_fields(item, "wave")?;
+    let sk = fields.remove(SK);
+    fields.remove(PK);
+    let status = fields
+        .remove(WAVE_STATUS)
+        .ok_or_else(|| corrupt(format!("wave item {sk:?} has no {WAVE_STATUS}")))?;
+    fields.insert(STATUS.to_owned(), status);
+    let servers = match fields.remove(SERVER_STATUSES) {
+        Some(Value::String(json)) => serde_json::from_str(&json)
+            .map_err(|e| corrupt(format!("wave item {sk:?}: serverStatuses: {e}")))?,
+        _ => {
+            return Err(corrupt(format!(
+                "wave item {sk:?} has no serverStatuses string"
+            )))
+        }
+    };
+    fields.insert(SERVER_STATUSES.to_owned(), servers);
+    let wave: Wave = serde_json::from_value(Value::Object(fields))
+        .map_err(|e| corrupt(format!("wave item {sk:?}: {e}")))?;
+    if sk.as_ref().and_then(Value::as_str) != Some(wave_sk(wave.wave_number).as_str()) {
+        return Err(corrupt(format!(
+            "wave item {sk:?} holds wave {}",
+            wave.wave_number
+        )));
+    }
+    Ok(wave)
+}
+
+fn to_fields(item: &Item, what: &str) -> Result<Map<String, Value>, StoreError> {
+    item.iter()
+        .map(|(k, v)| {
+            from_attr(v)
+                .map(|v| (k.clone(), v))
+                .map_err(|e| corrupt(format!("{what}: attribute {k}: {e}")))
+        })
+        .collect()
+}
+
+pub(crate) fn to_attr(value: &Value) -> AttributeValue {
+    match value {
+        Value::Null => AttributeValue::Null(true),
+        Value::Bool(b) => AttributeValue::Bool(*b),
+        Value::Number(n) => AttributeValue::N(n.to_string()),
+        Value::String(text) => AttributeValue::S(text.clone()),
+        Value::Array(items) => AttributeValue::L(items.iter().map(to_attr).collect()),
+        Value::Object(map) => {
+            AttributeValue::M(map.iter().map(|(k, v)| (k.clone(), to_attr(v))).collect())
+        }
+    }
+}
+
+pub(crate) fn from_attr(attr: &AttributeValue) -> Result<Value, String> {
+    Ok(match attr {
+        AttributeValue::Null(_) => Value::Null,
+        AttributeValue::Bool(b) => Value::Bool(*b),
+        AttributeValue::S(text) => Value::String(text.clone()),
+        AttributeValue::N(n) => Value::Number(parse_number(n)?),
+        AttributeValue::L(items) => {
+            Value::Array(items.iter().map(from_attr).collect::<Result<_, _>>()?)
+        }
+        AttributeValue::M(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| from_attr(v).map(|v| (k.clone(), v)))
+                .collect::<Result<_, _>>()?,
+        ),
+        other => return Err(format!("unsupported attribute type {other:?}")),
+    })
+}
+
+fn parse_number(n: &str) -> Result<Number, String> {
+    if let Ok(i) = n.parse::<i64>() {
+        return Ok(i.into());
+    }
+    if let Ok(u) = n.parse::<u64>() {
+        return Ok(u.into());
+    }
+    n.parse::<f64>()
+        .ok()
+        .and_then(Number::from_f64)
+        .ok_or_else(|| format!("'{n}' is not a number"))
+}
+
+/// DynamoDB's own accounting of an item's size (names + values), as documented, rounded up.
+pub(crate) fn item_size(item: &Item) -> usize {
+    item.iter()
+        .map(|(name, value)| name.len() + attr_size(value))
+        .sum()
+}
+
+fn attr_size(attr: &AttributeValue) -> usize {
+    match attr {
+        AttributeValue::S(text) => text.len(),
+        // One byte per two significant digits, plus one.
+        AttributeValue::N(n) => n.bytes().filter(u8::is_ascii_digit).count().div_ceil(2) + 1,
+        AttributeValue::B(b) => b.as_ref().len(),
+        AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+        // Three bytes of overhead, one per element.
+        AttributeValue::L(items) => 3 + items.iter().map(|v| attr_size(v) + 1).sum::<usize>(),
+        AttributeValue::M(map) => {
+            3 + map
+                .iter()
+                .map(|(k, v)| k.len() + attr_size(v) + 1)
+                .sum::<usize>()
+        }
+        AttributeValue::Ss(set) => set.iter().map(String::len).sum(),
+        AttributeValue::Ns(set) => set.iter().map(|n| n.len().div_ceil(2) + 1).sum(),
+        AttributeValue::Bs(set) => set.iter().map(|b| b.as_ref().len()).sum(),
+        // Unknown future types: count generously rather than under-count.
+        _ => 1024,
+    }
+}
+
+#[cfg(test)]
+#[path = "codec_tests.rs"]
+mod tests;

@@ -1,0 +1,229 @@
+use execution_core::fixtures;
+use execution_core::ids::{InstanceId, JobId, TaskToken};
+use execution_core::model::{HeldToken, ServerStatus, Timestamp, WaveFailure};
+use execution_core::status::{ExecutionStatus, LaunchStatus, WaveStatus};
+
+use super::*;
+
+/// A header with every optional field set.
+fn full_header() -> ExecutionHeader {
+    let mut h = fixtures::execution(&[1]).header;
+    h.plan_name = Some("plan".into());
+    h.status = ExecutionStatus::Paused;
+    h.start_time = Some(Timestamp(1100));
+    h.end_time = Some(Timestamp(1200));
+    h.last_polled_time = Some(Timestamp(1150));
+    h.paused_before_wave = Some(1);
+    h.task_token = Some(HeldToken {
+        token: TaskToken::parse("AAAA-token").unwrap(),
+        release_pending: true,
+    });
+    h.status_message = Some("why".into());
+    h.recovery_time_seconds = Some(42);
+    h.version = 7;
+    h
+}
+
+/// A server entry with every field DRS and EC2 fill in, at realistic lengths.
+pub(crate) fn launched_server(n: usize) -> ServerStatus {
+    ServerStatus {
+        source_server_id: fixtures::server(n),
+        server_name: Some(format!("app-server-{n:05}.corp.example.com")),
+        launch_status: LaunchStatus::Launched,
+        recovery_instance_id: Some(fixtures::instance(n)),
+        instance_id: Some(InstanceId::parse(&format!("i-{n:017x}")).unwrap()),
+        private_ip: Some(format!(
+            "10.{}.{}.{}",
+            n / 65536 % 256,
+            n / 256 % 256,
+            n % 256
+        )),
+        hostname: Some(format!(
+            "ip-10-0-{}-{}.us-east-1.compute.internal",
+            n / 256 % 256,
+            n % 256
+        )),
+        instance_type: Some("m5.2xlarge".into()),
+        instance_state: Some("running".into()),
+        launch_time: Some(Timestamp(1_700_000_000 + n as i64)),
+    }
+}
+
+fn full_wave(servers: usize) -> Wave {
+    let mut w = fixtures::execution(&[servers]).waves.remove(0);
+    w.wave_number = 3;
+    w.wave_name = Some("databases".into());
+    w.status = WaveStatus::Failed;
+    w.pause_before_wave = true;
+    w.pause_approved = true;
+    w.job_id = Some(JobId::parse("drsjob-1234567890abcdef0").unwrap());
+    w.launch_time = Some(Timestamp(1300));
+    w.end_time = Some(Timestamp(1400));
+    w.recovery_time_seconds = Some(100);
+    w.failure_reason = Some(WaveFailure::ServersFailed);
+    w.status_message = Some("1 of 200 servers failed".into());
+    w.version = 4;
+    w.server_statuses = (0..servers).map(launched_server).collect();
+    w
+}
+
+#[test]
+fn header_round_trips_with_every_field() {
+    let header = full_header();
+    let item = header_item(&header, 0).unwrap();
+    assert_eq!(item.get(SK), Some(&s(HEADER_SK)));
+    assert_eq!(item.get(STATUS), Some(&s("PAUSED")));
+    assert_eq!(
+        item.get(CREATED_TIME),
+        Some(&AttributeValue::N("1000".into()))
+    );
+    assert_eq!(
+        item.get(LAST_POLLED_TIME),
+        Some(&AttributeValue::N("1150".into()))
+    );
+    assert!(
+        matches!(item.get("taskToken"), Some(AttributeValue::M(m)) if m.get("releasePending") == Some(&AttributeValue::Bool(true)))
+    );
+    let back = decode_execution(header.execution_id, vec![item])
+        .unwrap()
+        .unwrap();
+    assert_eq!(back.header, header);
+    assert!(back.waves.is_empty());
+}
+
+#[test]
+fn header_optional_list_names_every_optional_field() {
+    let full: Vec<String> = header_item(&full_header(), 0)
+        .unwrap()
+        .into_keys()
+        .collect();
+    let mut minimal = fixtures::execution(&[1]).header;
+    minimal.plan_name = None;
+    let minimal: Vec<String> = header_item(&minimal, 0).unwrap().into_keys().collect();
+    let mut optional: Vec<&str> = full
+        .iter()
+        .filter(|k| !minimal.contains(k))
+        .map(String::as_str)
+        .collect();
+    optional.sort_unstable();
+    let mut expected: Vec<&str> = HEADER_OPTIONAL
+        .iter()
+        .copied()
+        .chain([LAST_POLLED_TIME])
+        .collect();
+    expected.sort_unstable();
+    assert_eq!(
+        optional, expected,
+        "a new optional header field must be added to HEADER_OPTIONAL"
+    );
+}
+
+#[test]
+fn header_update_leaves_keys_and_last_polled_time_alone() {
+    let attrs = header_update_attributes(&full_header()).unwrap();
+    for absent in [PK, SK, LAST_POLLED_TIME, WAVE_COUNT] {
+        assert!(!attrs.contains_key(absent), "{absent}");
+    }
+    assert_eq!(attrs.get(VERSION), Some(&AttributeValue::N("7".into())));
+}
+
+#[test]
+fn wave_round_trips_and_stays_out_of_the_status_index() {
+    let wave = full_wave(3);
+    let id = fixtures::execution_id();
+    let item = wave_item(id, &wave).unwrap();
+    assert_eq!(item.get(SK), Some(&s("WAVE#0003")));
+    assert_eq!(item.get(WAVE_STATUS), Some(&s("FAILED")));
+    assert!(
+        !item.contains_key(STATUS) && !item.contains_key(CREATED_TIME),
+        "index keys on a wave item"
+    );
+    assert!(
+        matches!(item.get(SERVER_STATUSES), Some(AttributeValue::S(json)) if json.starts_with("[{\"sourceServerId\""))
+    );
+    let mut header = fixtures::execution(&[1]).header;
+    header.execution_id = id;
+    let mut waves: Vec<Wave> = (0..4)
+        .map(|n| Wave {
+            wave_number: n,
+            ..wave.clone()
+        })
+        .collect();
+    let items = std::iter::once(header_item(&header, 4).unwrap())
+        .chain(waves.iter().rev().map(|w| wave_item(id, w).unwrap()))
+        .collect();
+    let back = decode_execution(id, items).unwrap().unwrap();
+    waves.sort_by_key(|w| w.wave_number);
+    assert_eq!(back.waves, waves);
+}
+
+#[test]
+fn a_full_200_server_wave_is_far_below_the_item_limit() {
+    let size = item_size(&wave_item(fixtures::execution_id(), &full_wave(200)).unwrap());
+    assert!(
+        size < 100 * 1024,
+        "a full wave item is {size} bytes; the budget is 100 KB"
+    );
+    assert!(size > 40 * 1024, "suspiciously small: {size}");
+}
+
+#[test]
+fn unreadable_records_are_corrupt_not_panics() {
+    let id = fixtures::execution_id();
+    let execution = fixtures::execution(&[1, 1]);
+    let header = header_item(&execution.header, 2).unwrap();
+    let wave0 = wave_item(id, &execution.waves[0]).unwrap();
+    let wave1 = wave_item(id, &execution.waves[1]).unwrap();
+
+    // No header: not an execution.
+    assert_eq!(decode_execution(id, vec![wave0.clone()]).unwrap(), None);
+    // A wave missing.
+    assert!(matches!(
+        decode_execution(id, vec![header.clone(), wave1.clone()]),
+        Err(StoreError::Corrupt(_))
+    ));
+    // A bad status.
+    let mut bad = header.clone();
+    bad.insert(STATUS.into(), s("RUNNING"));
+    assert!(matches!(
+        decode_execution(id, vec![bad, wave0.clone(), wave1.clone()]),
+        Err(StoreError::Corrupt(_))
+    ));
+    // Server statuses that are not JSON.
+    let mut bad = wave1.clone();
+    bad.insert(SERVER_STATUSES.into(), s("{not json"));
+    assert!(matches!(
+        decode_execution(id, vec![header.clone(), wave0.clone(), bad]),
+        Err(StoreError::Corrupt(_))
+    ));
+    // A wave under another wave's key.
+    let mut bad = wave1;
+    bad.insert(SK.into(), s(wave_sk(7)));
+    assert!(matches!(
+        decode_execution(id, vec![header, wave0, bad]),
+        Err(StoreError::Corrupt(_))
+    ));
+}
+
+#[test]
+fn numbers_and_sizes() {
+    assert_eq!(
+        from_attr(&AttributeValue::N("-5".into())).unwrap(),
+        serde_json::json!(-5)
+    );
+    assert_eq!(
+        from_attr(&AttributeValue::N("18446744073709551615".into())).unwrap(),
+        serde_json::json!(u64::MAX)
+    );
+    assert_eq!(
+        from_attr(&AttributeValue::N("1.5".into())).unwrap(),
+        serde_json::json!(1.5)
+    );
+    assert!(from_attr(&AttributeValue::N("x".into())).is_err());
+    assert!(from_attr(&AttributeValue::Ss(vec!["a".into()])).is_err());
+    let item: Item = HashMap::from([
+        ("ab".to_owned(), s("xyz")),
+        ("n".to_owned(), AttributeValue::N("1234".into())),
+    ]);
+    assert_eq!(item_size(&item), 2 + 3 + 1 + 3);
+}

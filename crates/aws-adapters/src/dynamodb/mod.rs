@@ -1,0 +1,66 @@
+//! `ExecutionStore` on one DynamoDB table: a header item and one item per wave for each
+//! execution, and a sparse status index over the headers. `docs/storage.md` is the layout.
+
+mod codec;
+mod create;
+mod expression;
+mod list;
+mod store;
+mod table;
+mod write;
+
+use aws_sdk_dynamodb::Client;
+
+pub use table::{create_table, TableCreation};
+
+/// DynamoDB's accounting of an item's size in bytes (what write units and the 400 KB limit count).
+pub fn item_size(
+    item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+) -> usize {
+    codec::item_size(item)
+}
+
+/// Status index entries per `list_active` page unless told otherwise. Index entries are small
+/// (~150 bytes), so this stays far below DynamoDB's 1 MB page.
+pub const DEFAULT_PAGE_SIZE: i32 = 500;
+
+/// The execution store on DynamoDB. Holds a client (built once per process) and names read once
+/// from configuration.
+#[derive(Debug, Clone)]
+pub struct DynamoDbStore {
+    client: Client,
+    table: String,
+    index: String,
+    page_size: i32,
+}
+
+impl DynamoDbStore {
+    pub fn new(client: Client, table: String, index: String) -> Self {
+        Self {
+            client,
+            table,
+            index,
+            page_size: DEFAULT_PAGE_SIZE,
+        }
+    }
+
+    /// At most `n` (≥ 1) executions per `list_active` page.
+    #[must_use]
+    pub fn with_page_size(mut self, n: u16) -> Self {
+        self.page_size = i32::from(n.max(1));
+        self
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub fn index(&self) -> &str {
+        &self.index
+    }
+}
+
+/// DynamoDB's cap on one TransactWriteItems: 100 actions.
+pub const MAX_TRANSACTION_ITEMS: usize = 100;
+/// DynamoDB's cap on the items of one transaction, 4 MB, less a margin for the estimate.
+pub const MAX_TRANSACTION_BYTES: usize = 4 * 1024 * 1024 - 64 * 1024;

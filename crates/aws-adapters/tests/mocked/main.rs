@@ -1,0 +1,12 @@
+//! The DRS, EC2, Lambda and Step Functions adapters through the real SDK clients, answered by
+//! aws-smithy-mocks rules (the services have no local endpoint worth the name): request shapes,
+//! batching, pagination and every error mapping.
+
+#[macro_use]
+#[path = "../common/mod.rs"]
+mod common;
+
+mod drs;
+mod ec2;
+mod lambda;
+mod sfn;

@@ -1,0 +1,199 @@
+use aws_adapters::StepFunctionsWorkflow;
+use aws_sdk_sfn::operation::send_task_failure::{SendTaskFailureError, SendTaskFailureOutput};
+use aws_sdk_sfn::operation::send_task_success::{SendTaskSuccessError, SendTaskSuccessOutput};
+use aws_sdk_sfn::operation::start_execution::{StartExecutionError, StartExecutionOutput};
+use aws_sdk_sfn::types::error::{
+    ExecutionAlreadyExists, InvalidOutput, InvalidToken, TaskDoesNotExist, TaskTimedOut,
+};
+use aws_sdk_sfn::Client;
+use aws_smithy_mocks::{mock, RuleMode};
+use aws_smithy_types::DateTime;
+use execution_core::api::WorkflowInput;
+use execution_core::fixtures::{execution_id, plan_id};
+use execution_core::ids::TaskToken;
+use execution_core::ports::{ServiceError, Workflow, WorkflowError};
+use serde_json::{json, Value};
+
+use crate::common::meta;
+
+const SECRET: &str = "AAAAKgAAAAIAAAAAAAAAAsecret-token-value";
+
+fn token() -> TaskToken {
+    TaskToken::parse(SECRET).unwrap()
+}
+
+#[tokio::test]
+async fn send_task_success_hands_over_token_and_output() {
+    let rule = mock!(Client::send_task_success)
+        .match_requests(|r| {
+            r.task_token() == Some(SECRET)
+                && r.output()
+                    .map(|o| serde_json::from_str::<Value>(o).unwrap())
+                    == Some(json!({"resumed": true}))
+        })
+        .then_output(|| SendTaskSuccessOutput::builder().build());
+    let wf = StepFunctionsWorkflow::new(mocked_client!(aws_sdk_sfn, RuleMode::Sequential, [&rule]));
+    wf.send_task_success(&token(), &json!({"resumed": true}))
+        .await
+        .unwrap();
+    assert_eq!(rule.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn send_task_failure_clips_error_and_cause_to_the_service_limits() {
+    let rule = mock!(Client::send_task_failure)
+        .match_requests(|r| {
+            r.task_token() == Some(SECRET)
+                && r.error().map(str::len) == Some(256)
+                && r.cause().map(str::len) == Some(32_768)
+        })
+        .then_output(|| SendTaskFailureOutput::builder().build());
+    let wf = StepFunctionsWorkflow::new(mocked_client!(aws_sdk_sfn, RuleMode::Sequential, [&rule]));
+    wf.send_task_failure(&token(), &"E".repeat(300), &"c".repeat(40_000))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn dead_tokens_map_to_distinct_errors() {
+    let timed_out = mock!(Client::send_task_success)
+        .then_error(|| SendTaskSuccessError::TaskTimedOut(TaskTimedOut::builder().build()));
+    let invalid = mock!(Client::send_task_success)
+        .then_error(|| SendTaskSuccessError::InvalidToken(InvalidToken::builder().build()));
+    let gone = mock!(Client::send_task_success)
+        .then_error(|| SendTaskSuccessError::TaskDoesNotExist(TaskDoesNotExist::builder().build()));
+    let f_timed_out = mock!(Client::send_task_failure)
+        .then_error(|| SendTaskFailureError::TaskTimedOut(TaskTimedOut::builder().build()));
+    let f_invalid = mock!(Client::send_task_failure)
+        .then_error(|| SendTaskFailureError::InvalidToken(InvalidToken::builder().build()));
+    let f_gone = mock!(Client::send_task_failure)
+        .then_error(|| SendTaskFailureError::TaskDoesNotExist(TaskDoesNotExist::builder().build()));
+    let wf = StepFunctionsWorkflow::new(mocked_client!(
+        aws_sdk_sfn,
+        RuleMode::Sequential,
+        [
+            &timed_out,
+            &invalid,
+            &gone,
+            &f_timed_out,
+            &f_invalid,
+            &f_gone
+        ]
+    ));
+    let out = json!({});
+    assert_eq!(
+        wf.send_task_success(&token(), &out).await,
+        Err(WorkflowError::TaskTimedOut)
+    );
+    assert_eq!(
+        wf.send_task_success(&token(), &out).await,
+        Err(WorkflowError::InvalidToken)
+    );
+    assert_eq!(
+        wf.send_task_success(&token(), &out).await,
+        Err(WorkflowError::TaskDoesNotExist)
+    );
+    assert_eq!(
+        wf.send_task_failure(&token(), "E", "c").await,
+        Err(WorkflowError::TaskTimedOut)
+    );
+    assert_eq!(
+        wf.send_task_failure(&token(), "E", "c").await,
+        Err(WorkflowError::InvalidToken)
+    );
+    assert_eq!(
+        wf.send_task_failure(&token(), "E", "c").await,
+        Err(WorkflowError::TaskDoesNotExist)
+    );
+}
+
+#[tokio::test]
+async fn other_failures_are_service_errors_that_never_show_the_token() {
+    let server = mock!(Client::send_task_success)
+        .sequence()
+        .http_status(500, None)
+        .build();
+    let invalid = mock!(Client::send_task_success).then_error(|| {
+        SendTaskSuccessError::InvalidOutput(
+            InvalidOutput::builder()
+                .message("bad output")
+                .meta(meta("InvalidOutput", "bad output"))
+                .build(),
+        )
+    });
+    let wf = StepFunctionsWorkflow::new(mocked_client!(
+        aws_sdk_sfn,
+        RuleMode::Sequential,
+        [&server, &invalid]
+    ));
+    let e1 = wf
+        .send_task_success(&token(), &json!({}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e1, WorkflowError::Service(ServiceError::Unavailable(_))),
+        "{e1:?}"
+    );
+    let e2 = wf
+        .send_task_success(&token(), &json!({}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e2, WorkflowError::Service(ServiceError::Rejected(_))),
+        "{e2:?}"
+    );
+    for e in [e1, e2] {
+        assert!(!format!("{e} {e:?}").contains("secret-token"), "{e}");
+    }
+}
+
+#[tokio::test]
+async fn start_execution_is_named_after_the_execution() {
+    let rule = mock!(Client::start_execution)
+        .match_requests(|r| {
+            let input: Value = serde_json::from_str(r.input().unwrap_or("null")).unwrap();
+            r.state_machine_arn() == Some("arn:aws:states:us-east-1:123456789012:stateMachine:drs")
+                && r.name() == Some(execution_id().to_string().as_str())
+                && input == json!({"executionId": execution_id(), "planId": plan_id(), "pollIntervalSeconds": 15})
+        })
+        .then_output(|| {
+            StartExecutionOutput::builder().execution_arn("arn:aws:states:us-east-1:123456789012:execution:drs:run").start_date(DateTime::from_secs(0)).build().unwrap()
+        });
+    let exists = mock!(Client::start_execution).then_error(|| {
+        StartExecutionError::ExecutionAlreadyExists(
+            ExecutionAlreadyExists::builder()
+                .message("exists")
+                .meta(meta("ExecutionAlreadyExists", "exists"))
+                .build(),
+        )
+    });
+    let wf = StepFunctionsWorkflow::new(mocked_client!(
+        aws_sdk_sfn,
+        RuleMode::Sequential,
+        [&rule, &exists]
+    ));
+    let input = WorkflowInput {
+        execution_id: execution_id(),
+        plan_id: plan_id(),
+        poll_interval_seconds: Some(15),
+    };
+    let arn = wf
+        .start_execution(
+            "arn:aws:states:us-east-1:123456789012:stateMachine:drs",
+            &input,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        arn,
+        "arn:aws:states:us-east-1:123456789012:execution:drs:run"
+    );
+    let err = wf
+        .start_execution(
+            "arn:aws:states:us-east-1:123456789012:stateMachine:drs",
+            &input,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::Rejected(m) if m.contains("ExecutionAlreadyExists")));
+}

@@ -1,0 +1,528 @@
+//! `DynamoDbStore` against moto: SPEC §5's storage requirements, each shown on a real table.
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_adapters::dynamodb::item_size;
+use aws_adapters::{create_table, DynamoDbStore, TableCreation};
+use aws_sdk_dynamodb::types::AttributeValue;
+use execution_core::fixtures;
+use execution_core::ids::{ExecutionId, InstanceId, TaskToken};
+use execution_core::model::{Execution, HeldToken, ServerStatus, Timestamp, Wave};
+use execution_core::ports::{
+    Commit, ExecutionStore, HeaderWrite, ServiceError, StoreError, WaveWrite,
+};
+use execution_core::status::{ExecutionStatus, LaunchStatus, WaveStatus};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+pub const INDEX: &str = "status-index";
+
+/// A fresh table of the production layout, named uniquely for this test.
+pub struct Table {
+    pub client: aws_sdk_dynamodb::Client,
+    pub name: String,
+}
+
+impl Table {
+    pub async fn new() -> Self {
+        let client = moto_client!(aws_sdk_dynamodb);
+        let name = format!("executions-{}", uuid::Uuid::new_v4());
+        assert_eq!(
+            create_table(&client, &name, INDEX).await.unwrap(),
+            TableCreation::Created
+        );
+        Self { client, name }
+    }
+
+    pub fn store(&self) -> DynamoDbStore {
+        DynamoDbStore::new(self.client.clone(), self.name.clone(), INDEX.to_owned())
+    }
+
+    /// Every item of one execution, by sort key, as stored.
+    pub async fn raw(&self, id: ExecutionId) -> BTreeMap<String, Item> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.name)
+            .key_condition_expression("executionId = :id")
+            .expression_attribute_values(":id", AttributeValue::S(id.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap();
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| {
+                let sk = item["sk"].as_s().unwrap().clone();
+                (sk, item)
+            })
+            .collect()
+    }
+
+    pub async fn item_count(&self) -> i32 {
+        self.client
+            .scan()
+            .table_name(&self.name)
+            .send()
+            .await
+            .unwrap()
+            .count
+    }
+}
+
+/// A new PENDING execution with a random id.
+pub fn execution(sizes: &[usize]) -> Execution {
+    fixtures::plan(sizes)
+        .new_execution(ExecutionId::new_random(), Timestamp(1000))
+        .unwrap()
+}
+
+/// A server as DRS and EC2 describe it once launched, at realistic field lengths.
+pub fn launched(mut s: ServerStatus, n: usize) -> ServerStatus {
+    let instance = InstanceId::parse(&format!("i-{:017x}", n + 1)).unwrap();
+    s.server_name = Some(format!("app-server-{n:05}.corp.example.com"));
+    s.launch_status = LaunchStatus::Launched;
+    s.recovery_instance_id = Some(instance.clone());
+    s.instance_id = Some(instance);
+    s.private_ip = Some(format!("10.20.{}.{}", n / 256 % 256, n % 256));
+    s.hostname = Some(format!(
+        "ip-10-20-{}-{}.us-east-1.compute.internal",
+        n / 256 % 256,
+        n % 256
+    ));
+    s.instance_type = Some("m5.2xlarge".into());
+    s.instance_state = Some("running".into());
+    s.launch_time = Some(Timestamp(1_700_000_000));
+    s
+}
+
+/// `old` → `new` as the core writes it (version bumped).
+pub fn wave_write(old: &Wave, mut new: Wave) -> WaveWrite {
+    new.version = old.version + 1;
+    WaveWrite {
+        expected_version: old.version,
+        wave: new,
+    }
+}
+
+pub fn header_put(
+    old: &Execution,
+    change: impl FnOnce(&mut execution_core::model::ExecutionHeader),
+) -> HeaderWrite {
+    let mut header = old.header.clone();
+    change(&mut header);
+    header.version = old.header.version + 1;
+    HeaderWrite::Put {
+        expected_version: old.header.version,
+        header,
+    }
+}
+
+/// Applies a commit to an in-memory copy, as the store should have.
+pub fn apply(execution: &mut Execution, commit: &Commit) {
+    if let Some(HeaderWrite::Put { header, .. }) = &commit.header {
+        let polled = execution.header.last_polled_time;
+        execution.header = header.clone();
+        execution.header.last_polled_time = polled;
+    }
+    for w in &commit.waves {
+        execution.waves[w.wave.wave_number as usize] = w.wave.clone();
+    }
+}
+
+#[tokio::test]
+async fn a_50_by_200_execution_creates_loads_commits_and_finalizes() {
+    let table = Table::new().await;
+    let store = table.store();
+    let mut exec = execution(&[200; 50]);
+    let id = exec.id();
+    store.create(&exec).await.unwrap();
+    assert_eq!(
+        store.load(id).await.unwrap().as_ref(),
+        Some(&exec),
+        "loaded back equal"
+    );
+
+    // A poll-style commit: wave 0 started, every server launched and described by EC2.
+    let old = exec.waves[0].clone();
+    let mut started = old.clone();
+    started.status = WaveStatus::Started;
+    started.job_id = Some(fixtures::job(1));
+    started.launch_time = Some(Timestamp(1100));
+    started.server_statuses = old
+        .server_statuses
+        .iter()
+        .cloned()
+        .enumerate()
+        .map(|(n, s)| launched(s, n))
+        .collect();
+    let commit = Commit {
+        execution_id: id,
+        header: None,
+        waves: vec![wave_write(&old, started)],
+    };
+    store.commit(&commit).await.unwrap();
+    apply(&mut exec, &commit);
+    assert_eq!(store.load(id).await.unwrap().as_ref(), Some(&exec));
+
+    // The item size budget, measured on the stored item: a full 200-server wave < 100 KB.
+    let raw = table.raw(id).await;
+    assert_eq!(raw.len(), 51, "one header and 50 wave items");
+    let full_wave = item_size(&raw["WAVE#0000"]);
+    assert!(
+        full_wave < 100 * 1024,
+        "a 200-server wave item is {full_wave} bytes"
+    );
+    assert!(
+        item_size(&raw["EXECUTION"]) < 1024,
+        "header item {} bytes",
+        item_size(&raw["EXECUTION"])
+    );
+
+    // A finalize-style commit: the header and the 49 never-run waves, in one transaction.
+    let mut finalize = Commit {
+        execution_id: id,
+        header: Some(header_put(&exec, |h| {
+            h.status = ExecutionStatus::Failed;
+            h.end_time = Some(Timestamp(2000));
+        })),
+        waves: vec![],
+    };
+    for w in &exec.waves[1..] {
+        let mut cancelled = w.clone();
+        cancelled.status = WaveStatus::Cancelled;
+        cancelled.end_time = Some(Timestamp(2000));
+        finalize.waves.push(wave_write(w, cancelled));
+    }
+    store.commit(&finalize).await.unwrap();
+    apply(&mut exec, &finalize);
+    assert_eq!(store.load(id).await.unwrap().as_ref(), Some(&exec));
+
+    // The same finalize again (a second finalizer that read the same record): it writes nothing.
+    assert_eq!(store.commit(&finalize).await, Err(StoreError::Conflict));
+    assert_eq!(store.load(id).await.unwrap().as_ref(), Some(&exec));
+}
+
+#[tokio::test]
+async fn a_plan_of_99_waves_creates_in_one_go() {
+    let table = Table::new().await;
+    let store = table.store();
+    let exec = execution(&[2; 99]);
+    store.create(&exec).await.unwrap();
+    assert_eq!(store.load(exec.id()).await.unwrap(), Some(exec));
+}
+
+#[tokio::test]
+async fn list_active_pages_through_polling_and_cancelling_executions_only() {
+    let table = Table::new().await;
+    let store = table.store().with_page_size(2);
+    let mut expected = HashMap::new();
+    let statuses = [
+        (ExecutionStatus::Polling, 5),
+        (ExecutionStatus::Cancelling, 3),
+        (ExecutionStatus::Paused, 2),
+        (ExecutionStatus::Completed, 2),
+        (ExecutionStatus::Pending, 1),
+    ];
+    let mut n = 0;
+    for (status, count) in statuses {
+        for _ in 0..count {
+            n += 1;
+            let mut exec = execution(&[2, 1]);
+            exec.header.status = status;
+            exec.header.created_time = Timestamp(1000 + n);
+            exec.header.last_polled_time = (n % 2 == 0).then_some(Timestamp(5000 + n));
+            store.create(&exec).await.unwrap();
+            if ExecutionStatus::ACTIVE.contains(&status) {
+                expected.insert(
+                    exec.id(),
+                    (exec.header.plan_id, status, exec.header.last_polled_time),
+                );
+            }
+        }
+    }
+
+    let mut seen = HashMap::new();
+    let (mut cursor, mut pages) = (None, 0);
+    loop {
+        let page = store.list_active(cursor).await.unwrap();
+        pages += 1;
+        assert!(
+            page.executions.len() <= 2,
+            "page {pages} has {} entries",
+            page.executions.len()
+        );
+        for e in page.executions {
+            assert!(
+                seen.insert(e.execution_id, (e.plan_id, e.status, e.last_polled_time))
+                    .is_none(),
+                "listed twice"
+            );
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+        assert!(pages < 50, "list_active does not end");
+    }
+    assert_eq!(
+        seen, expected,
+        "every POLLING and CANCELLING execution, nothing else (no waves)"
+    );
+    assert!(
+        pages >= 5,
+        "8 executions in pages of 2 take at least 5 pages, got {pages}"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_cursor_is_refused() {
+    let table = Table::new().await;
+    let err = table
+        .store()
+        .list_active(Some("PAUSED".into()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Service(ServiceError::Rejected(_))),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn touch_sets_last_polled_time_and_never_creates() {
+    let table = Table::new().await;
+    let store = table.store();
+    let missing = ExecutionId::new_random();
+    assert_eq!(
+        store.touch(missing, Timestamp(10)).await,
+        Err(StoreError::Conflict)
+    );
+    assert_eq!(table.item_count().await, 0, "touch created an item");
+
+    let exec = execution(&[1]);
+    store.create(&exec).await.unwrap();
+    let before = table.raw(exec.id()).await;
+    store.touch(exec.id(), Timestamp(1234)).await.unwrap();
+    let after = table.raw(exec.id()).await;
+    assert_eq!(after["WAVE#0000"], before["WAVE#0000"]);
+    let mut header = before["EXECUTION"].clone();
+    header.insert("lastPolledTime".into(), AttributeValue::N("1234".into()));
+    assert_eq!(after["EXECUTION"], header, "only lastPolledTime changed");
+}
+
+#[tokio::test]
+async fn create_twice_conflicts_and_keeps_the_first() {
+    let table = Table::new().await;
+    let store = table.store();
+    let first = execution(&[2, 2]);
+    store.create(&first).await.unwrap();
+    let mut second = execution(&[3]);
+    second.header.execution_id = first.id();
+    second.header.plan_name = Some("another".into());
+    assert_eq!(store.create(&second).await, Err(StoreError::Conflict));
+    assert_eq!(store.load(first.id()).await.unwrap(), Some(first));
+}
+
+#[tokio::test]
+async fn commits_to_a_missing_execution_conflict_and_create_nothing() {
+    let table = Table::new().await;
+    let store = table.store();
+    let ghost = execution(&[1, 1]);
+    let w = |n: usize| wave_write(&ghost.waves[n], ghost.waves[n].clone());
+    let commits = [
+        Commit {
+            execution_id: ghost.id(),
+            header: None,
+            waves: vec![w(0)],
+        },
+        Commit {
+            execution_id: ghost.id(),
+            header: Some(HeaderWrite::Check {
+                expected_version: 0,
+            }),
+            waves: vec![],
+        },
+        Commit {
+            execution_id: ghost.id(),
+            header: Some(header_put(&ghost, |_| {})),
+            waves: vec![],
+        },
+        Commit {
+            execution_id: ghost.id(),
+            header: Some(HeaderWrite::Check {
+                expected_version: 0,
+            }),
+            waves: vec![w(0), w(1)],
+        },
+        Commit {
+            execution_id: ghost.id(),
+            header: None,
+            waves: vec![],
+        },
+    ];
+    for c in &commits {
+        assert_eq!(store.commit(c).await, Err(StoreError::Conflict), "{c:?}");
+    }
+    assert_eq!(table.item_count().await, 0);
+    assert_eq!(store.load(ghost.id()).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn one_stale_version_fails_the_whole_commit() {
+    let table = Table::new().await;
+    let store = table.store();
+    let exec = execution(&[1, 1]);
+    store.create(&exec).await.unwrap();
+    let mut stale = exec.waves[1].clone();
+    stale.version = 5; // the store holds version 0
+    let mut changed = stale.clone();
+    changed.status = WaveStatus::Cancelled;
+    let commit = Commit {
+        execution_id: exec.id(),
+        header: Some(header_put(&exec, |h| h.status = ExecutionStatus::Cancelled)),
+        waves: vec![wave_write(&stale, changed)],
+    };
+    assert_eq!(store.commit(&commit).await, Err(StoreError::Conflict));
+    assert_eq!(
+        store.load(exec.id()).await.unwrap(),
+        Some(exec.clone()),
+        "nothing of the commit was written"
+    );
+
+    // A header check alone: the right version passes, a wrong one conflicts.
+    let check = |v| Commit {
+        execution_id: exec.id(),
+        header: Some(HeaderWrite::Check {
+            expected_version: v,
+        }),
+        waves: vec![],
+    };
+    assert_eq!(store.commit(&check(0)).await, Ok(()));
+    assert_eq!(store.commit(&check(1)).await, Err(StoreError::Conflict));
+}
+
+#[tokio::test]
+async fn a_header_write_keeps_last_polled_time_and_removes_cleared_fields() {
+    let table = Table::new().await;
+    let store = table.store();
+    let mut exec = execution(&[1]);
+    exec.header.status = ExecutionStatus::Paused;
+    exec.header.paused_before_wave = Some(0);
+    exec.header.task_token = Some(HeldToken {
+        token: TaskToken::parse("AAAA-secret-token").unwrap(),
+        release_pending: false,
+    });
+    store.create(&exec).await.unwrap();
+    store.touch(exec.id(), Timestamp(4321)).await.unwrap();
+
+    // A resume that read the record before the touch: clears the pause and the token.
+    let resume = Commit {
+        execution_id: exec.id(),
+        header: Some(header_put(&exec, |h| {
+            h.status = ExecutionStatus::Polling;
+            h.paused_before_wave = None;
+            h.task_token = None;
+        })),
+        waves: vec![],
+    };
+    store.commit(&resume).await.unwrap();
+    let stored = store.load(exec.id()).await.unwrap().unwrap();
+    assert_eq!(stored.header.status, ExecutionStatus::Polling);
+    assert_eq!(stored.header.version, 1);
+    assert_eq!(
+        stored.header.last_polled_time,
+        Some(Timestamp(4321)),
+        "touch's write survives"
+    );
+    let raw = table.raw(exec.id()).await;
+    assert!(
+        !raw["EXECUTION"].contains_key("taskToken")
+            && !raw["EXECUTION"].contains_key("pausedBeforeWave"),
+        "{:?}",
+        raw["EXECUTION"]
+    );
+}
+
+#[tokio::test]
+async fn missing_and_unreadable_records() {
+    let table = Table::new().await;
+    let store = table.store();
+    assert_eq!(store.load(ExecutionId::new_random()).await.unwrap(), None);
+
+    let exec = execution(&[1]);
+    store.create(&exec).await.unwrap();
+    table
+        .client
+        .update_item()
+        .table_name(&table.name)
+        .key("executionId", AttributeValue::S(exec.id().to_string()))
+        .key("sk", AttributeValue::S("EXECUTION".into()))
+        .update_expression("SET #s = :s")
+        .expression_attribute_names("#s", "status")
+        .expression_attribute_values(":s", AttributeValue::S("RUNNING".into()))
+        .send()
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.load(exec.id()).await,
+        Err(StoreError::Corrupt(_))
+    ));
+}
+
+#[tokio::test]
+async fn an_oversized_wave_is_refused_before_anything_is_written() {
+    let table = Table::new().await;
+    let store = table.store();
+    let mut exec = execution(&[200]);
+    for s in &mut exec.waves[0].server_statuses {
+        s.server_name = Some("x".repeat(2100));
+    }
+    let err = store.create(&exec).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Service(ServiceError::Rejected(m)) if m.contains("wave 0")),
+        "{err:?}"
+    );
+    assert_eq!(table.item_count().await, 0);
+}
+
+#[tokio::test]
+async fn create_table_twice_leaves_the_first() {
+    let table = Table::new().await;
+    assert_eq!(
+        create_table(&table.client, &table.name, INDEX)
+            .await
+            .unwrap(),
+        TableCreation::AlreadyExists
+    );
+    let description = table
+        .client
+        .describe_table()
+        .table_name(&table.name)
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap();
+    let index = &description.global_secondary_indexes()[0];
+    assert_eq!(index.index_name(), Some(INDEX));
+    let keys: Vec<&str> = index
+        .key_schema()
+        .iter()
+        .map(|k| k.attribute_name())
+        .collect();
+    assert_eq!(keys, ["status", "createdTime"]);
+    let backups = table
+        .client
+        .describe_continuous_backups()
+        .table_name(&table.name)
+        .send()
+        .await
+        .unwrap();
+    let pitr = backups
+        .continuous_backups_description
+        .and_then(|d| d.point_in_time_recovery_description)
+        .and_then(|p| p.point_in_time_recovery_status);
+    assert_eq!(pitr.as_ref().map(|s| s.as_str()), Some("ENABLED"));
+}

@@ -1,0 +1,12 @@
+//! The DynamoDB and EC2 adapters against a real protocol endpoint: the moto server started by
+//! `make test` (MOTO_PORT). Every test works in its own table (or its own instances), so they
+//! run in parallel.
+
+#[macro_use]
+#[path = "../common/mod.rs"]
+mod common;
+
+mod dynamodb;
+mod dynamodb_poll;
+mod dynamodb_races;
+mod ec2;
