@@ -12,6 +12,9 @@ use crate::status::{ExecutionStatus, WaveStatus};
 pub const MAX_SERVERS_PER_WAVE: usize = 200;
 /// A finalize writes the header and every never-run wave in one transaction of at most 100 items.
 pub const MAX_WAVES: usize = 99;
+/// Plan, wave and server names: enough for any naming scheme, small enough that 200 named servers
+/// stay far below DynamoDB's 400 KB item limit.
+pub const MAX_NAME_CHARS: usize = 255;
 /// Used when neither the wave nor the plan names a timeout.
 pub const DEFAULT_WAVE_TIMEOUT_SECONDS: u64 = 3600;
 
@@ -75,6 +78,8 @@ pub enum PlanProblem {
     },
     #[error("wave {0} has a timeout of 0 seconds")]
     ZeroTimeout(u32),
+    #[error("{what} is {chars} characters long; at most {MAX_NAME_CHARS} are allowed")]
+    NameTooLong { what: String, chars: usize },
 }
 
 impl Plan {
@@ -89,6 +94,25 @@ impl Plan {
         }
         if self.wave_timeout_seconds == Some(0) {
             problems.push(PlanProblem::ZeroTimeout(0));
+        }
+        let mut name = |what: &dyn Fn() -> String, value: &Option<String>| {
+            let chars = value.as_deref().map_or(0, |v| v.chars().count());
+            if chars > MAX_NAME_CHARS {
+                problems.push(PlanProblem::NameTooLong {
+                    what: what(),
+                    chars,
+                });
+            }
+        };
+        name(&|| "planName".into(), &self.plan_name);
+        for (n, wave) in self.waves.iter().enumerate() {
+            name(&|| format!("the name of wave {n}"), &wave.wave_name);
+            for server in &wave.servers {
+                name(
+                    &|| format!("the name of server {}", server.source_server_id),
+                    &server.server_name,
+                );
+            }
         }
         let mut seen: HashMap<&SourceServerId, u32> = HashMap::new();
         for (n, wave) in (0u32..).zip(&self.waves) {
@@ -283,6 +307,18 @@ mod tests {
         let mut p = plan(vec![wave(0..1)]);
         p.waves[0].timeout_seconds = Some(0);
         assert_eq!(p.problems(), vec![PlanProblem::ZeroTimeout(0)]);
+    }
+
+    #[test]
+    fn refuses_names_too_long_to_store() {
+        let mut p = plan(vec![wave(0..2)]);
+        p.plan_name = Some("p".repeat(MAX_NAME_CHARS));
+        p.waves[0].servers[1].server_name = Some("é".repeat(MAX_NAME_CHARS + 1));
+        let problems = p.problems();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].to_string(), "the name of server s-00000000000000001 is 256 characters long; at most 255 are allowed");
+        p.waves[0].wave_name = Some("w".repeat(300));
+        assert_eq!(p.problems().len(), 2);
     }
 
     #[test]
