@@ -1,0 +1,271 @@
+//! Live progress of a drill: plain lines (a pipe, a log, `--json`'s stderr) or bars per wave on a
+//! terminal. Both tell the same story, written by [`Narrator`].
+
+mod bars;
+
+use std::io::{IsTerminal, Write};
+
+use drs_sim::driver::{Event, Observer};
+use execution_core::model::{ServerStatus, Timestamp};
+use execution_core::status::{LaunchStatus, WaveStatus};
+
+use crate::report::{duration, name};
+
+/// An observer that also has something to tidy at the end (bars to close).
+pub trait Progress: Observer {
+    fn finish(&mut self);
+}
+
+/// Bars on a terminal; otherwise lines on stdout, or on stderr when stdout carries JSON.
+pub fn for_output(json: bool, resume_hint: String) -> Box<dyn Progress> {
+    let narrator = Narrator {
+        resume_hint,
+        ..Narrator::default()
+    };
+    if json {
+        Box::new(Plain {
+            out: std::io::stderr(),
+            narrator,
+        })
+    } else if std::io::stdout().is_terminal() {
+        Box::new(bars::Bars::new(narrator))
+    } else {
+        Box::new(Plain {
+            out: std::io::stdout(),
+            narrator,
+        })
+    }
+}
+
+/// Per-wave counts, kept from server changes.
+#[derive(Debug, Default, Clone)]
+struct WaveTally {
+    label: String,
+    total: u64,
+    in_progress: u64,
+    launched: u64,
+    failed: u64,
+    /// Counts changed since the last progress line.
+    dirty: bool,
+}
+
+/// Turns events into lines of text, and keeps the counts the lines (and bars) show.
+#[derive(Debug, Default)]
+pub struct Narrator {
+    start: Option<Timestamp>,
+    waves: Vec<WaveTally>,
+    /// What the operator should do at a pause ("resuming after 2m 00s", "press Enter").
+    resume_hint: String,
+}
+
+impl Narrator {
+    /// The lines `event` deserves; server and count lines only with `detail` (bars show those).
+    fn lines(&mut self, at: Timestamp, event: &Event, detail: bool) -> Vec<String> {
+        let t = self.clock(at);
+        let mut lines = Vec::new();
+        match event {
+            Event::Started { execution } => {
+                self.start = Some(at);
+                self.waves = execution
+                    .waves
+                    .iter()
+                    .map(|w| WaveTally {
+                        label: format!("wave {}{}", w.wave_number, name(&w.wave_name)),
+                        total: w.server_statuses.len() as u64,
+                        ..WaveTally::default()
+                    })
+                    .collect();
+                let plan = execution.header.plan_name.as_deref().map_or_else(
+                    || execution.header.plan_id.to_string(),
+                    |n| format!("'{n}'"),
+                );
+                let kind = if execution.header.is_drill {
+                    "Drill"
+                } else {
+                    "Recovery"
+                };
+                lines.push(format!(
+                    "{kind} of plan {plan}: {} waves, {} servers (execution {})",
+                    execution.waves.len(),
+                    execution.total_servers(),
+                    execution.id()
+                ));
+            }
+            Event::WaveLaunched {
+                wave_number,
+                job_id,
+                recovered,
+            } => {
+                let how = if *recovered {
+                    "found its DRS job by tags"
+                } else {
+                    "StartRecovery"
+                };
+                let job = job_id
+                    .as_ref()
+                    .map(|j| format!(", job {j}"))
+                    .unwrap_or_default();
+                lines.push(format!(
+                    "{t} {}: launched ({how}{job})",
+                    self.label(*wave_number)
+                ));
+            }
+            Event::ServerChanged {
+                wave_number,
+                server,
+                previous,
+            } => {
+                self.count(*wave_number, previous, server);
+                if detail {
+                    lines.extend(
+                        server_line(server, previous)
+                            .map(|l| format!("{t}   {}: {l}", self.label(*wave_number))),
+                    );
+                }
+            }
+            Event::WaveChanged { wave, .. } => {
+                if let Some(w) = self
+                    .waves
+                    .get_mut(wave.wave_number as usize)
+                    .filter(|_| wave.status.is_settled())
+                {
+                    w.dirty = false; // the settled line below says it all
+                }
+                let label = self.label(wave.wave_number);
+                match wave.status {
+                    WaveStatus::Completed => {
+                        let time = wave
+                            .recovery_time_seconds
+                            .map(|s| format!(", recovery time {}", duration(s)))
+                            .unwrap_or_default();
+                        lines.push(format!("{t} {label}: COMPLETED{time}"));
+                    }
+                    WaveStatus::Failed => lines.push(format!(
+                        "{t} {label}: FAILED: {}",
+                        wave.status_message.as_deref().unwrap_or("no reason given")
+                    )),
+                    WaveStatus::Cancelled => {
+                        lines.push(format!("{t} {label}: CANCELLED (never ran)"))
+                    }
+                    WaveStatus::Pending | WaveStatus::Launching | WaveStatus::Started => {}
+                }
+            }
+            Event::Polled { .. } if detail => {
+                for w in self.waves.iter_mut().filter(|w| w.dirty) {
+                    w.dirty = false;
+                    lines.push(format!(
+                        "{t} {}: {}/{} launched, {} in progress, {} failed",
+                        w.label, w.launched, w.total, w.in_progress, w.failed
+                    ));
+                }
+            }
+            Event::Polled { .. } => {}
+            Event::Warning { message } => lines.push(format!("{t} warning: {message}")),
+            Event::Paused { before_wave } => {
+                let before = before_wave
+                    .map(|n| format!(" before {}", self.label(n)))
+                    .unwrap_or_default();
+                lines.push(format!("{t} PAUSED{before}: {}", self.resume_hint));
+            }
+            Event::Resumed { paused_secs, .. } => lines.push(format!(
+                "{t} resumed after {} paused",
+                duration(*paused_secs)
+            )),
+            Event::Retrying {
+                operation,
+                failures,
+                error,
+                backoff_secs,
+            } => {
+                lines.push(format!(
+                    "{t} {operation} answered {} {} ({error}); retry {failures} in {backoff_secs}s",
+                    error.status_code(),
+                    error.code()
+                ));
+            }
+            Event::Finalized {
+                status,
+                recovery_time_seconds,
+            } => {
+                let total = recovery_time_seconds
+                    .map(|s| format!(", total recovery time {}", duration(s)))
+                    .unwrap_or_default();
+                lines.push(format!("{t} finalized: {status}{total}"));
+            }
+        }
+        lines
+    }
+
+    fn count(&mut self, wave_number: u32, previous: &ServerStatus, now: &ServerStatus) {
+        let Some(w) = self.waves.get_mut(wave_number as usize) else {
+            return;
+        };
+        for (status, delta) in [(previous.launch_status, -1i64), (now.launch_status, 1)] {
+            let slot = match status {
+                LaunchStatus::InProgress => &mut w.in_progress,
+                LaunchStatus::Launched => &mut w.launched,
+                LaunchStatus::Failed | LaunchStatus::Terminated => &mut w.failed,
+                LaunchStatus::Pending => continue,
+            };
+            *slot = slot.saturating_add_signed(delta);
+        }
+        w.dirty |= previous.launch_status != now.launch_status;
+    }
+
+    fn label(&self, wave_number: u32) -> String {
+        self.waves
+            .get(wave_number as usize)
+            .map_or_else(|| format!("wave {wave_number}"), |w| w.label.clone())
+    }
+
+    /// `[T+00:12:30]`: simulated time since the drill began.
+    fn clock(&self, at: Timestamp) -> String {
+        let s = self.start.map_or(0, |start| at.secs_since(start));
+        format!("[T+{:02}:{:02}:{:02}]", s / 3600, s % 3600 / 60, s % 60)
+    }
+}
+
+/// A server's line when it settled, or when EC2 first described its instance.
+fn server_line(now: &ServerStatus, previous: &ServerStatus) -> Option<String> {
+    let who = format!("{}{}", now.source_server_id, name(&now.server_name));
+    let ec2 = || match (&now.instance_id, &now.private_ip) {
+        (Some(i), Some(ip)) => format!(
+            " as {i} {ip} {}",
+            now.instance_type.as_deref().unwrap_or("")
+        ),
+        (Some(i), None) => format!(" as {i} (EC2 does not describe it yet)"),
+        _ => String::new(),
+    };
+    match now.launch_status {
+        s if s == previous.launch_status => (now.private_ip.is_some()
+            && previous.private_ip.is_none())
+        .then(|| format!("{who}{}", ec2())),
+        LaunchStatus::Launched => Some(format!("{who} LAUNCHED{}", ec2())),
+        LaunchStatus::Failed | LaunchStatus::Terminated => {
+            Some(format!("{who} {}", now.launch_status))
+        }
+        LaunchStatus::Pending | LaunchStatus::InProgress => None,
+    }
+}
+
+/// Lines, one per event worth telling.
+struct Plain<W: Write> {
+    out: W,
+    narrator: Narrator,
+}
+
+impl<W: Write> Observer for Plain<W> {
+    fn observe(&mut self, at: Timestamp, event: &Event) {
+        for line in self.narrator.lines(at, event, true) {
+            // Progress is best effort: a closed pipe must not stop the drill.
+            let _ = writeln!(self.out, "{}", line.trim_end());
+        }
+    }
+}
+
+impl<W: Write> Progress for Plain<W> {
+    fn finish(&mut self) {
+        let _ = writeln!(self.out);
+        let _ = self.out.flush();
+    }
+}

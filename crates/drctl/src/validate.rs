@@ -1,0 +1,71 @@
+//! `drctl validate`: every problem of a plan, and the warnings worth a second look.
+
+use execution_core::plan::{Plan, DEFAULT_WAVE_TIMEOUT_SECONDS};
+use serde_json::json;
+
+use crate::cli::ValidateArgs;
+use crate::exit::{print_json, CliError, Exit};
+use crate::plan_file;
+
+/// DRS launches rarely finish in less; a shorter wave timeout fails healthy waves.
+const SHORT_TIMEOUT_SECS: u64 = 600;
+
+pub async fn run(args: ValidateArgs, json: bool) -> Result<Exit, CliError> {
+    let plan = plan_file::load(&args.plan)?;
+    let problems: Vec<String> = plan.problems().iter().map(ToString::to_string).collect();
+    let warnings = warnings(&plan);
+    let missing = if args.check_aws && problems.is_empty() {
+        Some(crate::source_servers::missing(&plan).await?)
+    } else {
+        None
+    };
+    let servers: usize = plan.waves.iter().map(|w| w.servers.len()).sum();
+    let valid = problems.is_empty() && missing.as_ref().is_none_or(Vec::is_empty);
+    if json {
+        let mut doc = json!({"valid": valid, "planId": plan.plan_id, "waves": plan.waves.len(), "servers": servers, "problems": problems, "warnings": warnings});
+        if let Some(missing) = &missing {
+            doc["missingSourceServers"] = json!(missing);
+        }
+        print_json(&doc);
+    } else {
+        let verdict = if valid { "can run" } else { "cannot run" };
+        println!(
+            "Plan {} ({} waves, {servers} servers) {verdict}.",
+            plan.plan_id,
+            plan.waves.len()
+        );
+        for p in &problems {
+            println!("  problem: {p}");
+        }
+        for s in missing.iter().flatten() {
+            println!(
+                "  problem: source server {s} does not exist in DRS (this account and region)"
+            );
+        }
+        for w in &warnings {
+            println!("  warning: {w}");
+        }
+    }
+    Ok(if valid { Exit::Success } else { Exit::Invalid })
+}
+
+/// Things a plan may mean but probably does not.
+pub fn warnings(plan: &Plan) -> Vec<String> {
+    let mut out = Vec::new();
+    if !plan.is_drill {
+        out.push("isDrill is false: this plan launches a real RECOVERY, not a drill".to_owned());
+    }
+    if plan.waves.first().is_some_and(|w| w.pause_before_wave) {
+        out.push("wave 0 has pauseBeforeWave: the execution stands PAUSED before launching anything until it is resumed".to_owned());
+    }
+    let default = plan
+        .wave_timeout_seconds
+        .unwrap_or(DEFAULT_WAVE_TIMEOUT_SECONDS);
+    for (n, w) in plan.waves.iter().enumerate() {
+        let timeout = w.timeout_seconds.unwrap_or(default);
+        if (1..SHORT_TIMEOUT_SECS).contains(&timeout) {
+            out.push(format!("wave {n} times out after {timeout} s; DRS launches usually take 10 minutes or more"));
+        }
+    }
+    out
+}

@@ -1,0 +1,205 @@
+//! The AWS commands against moto (DynamoDB and Step Functions): start, status, pause, resume,
+//! cancel, with the real adapters. Needs MOTO_PORT (`make test` starts moto).
+
+mod common;
+
+use common::{drctl_with, example, Run};
+use serde_json::{json, Value};
+
+fn moto_endpoint() -> String {
+    match std::env::var("MOTO_PORT") {
+        Ok(port) if !port.trim().is_empty() => format!("http://127.0.0.1:{}", port.trim()),
+        _ => panic!(
+            "MOTO_PORT is not set: this test runs drctl against a moto server. Run `make test` (scripts/test.sh starts moto), \
+             or `scripts/moto.sh start` and set MOTO_PORT=$(cat target/moto.port)"
+        ),
+    }
+}
+
+fn sdk_config(endpoint: &str) -> aws_sdk_dynamodb::config::Builder {
+    aws_sdk_dynamodb::config::Builder::new()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "testing", "testing", None, None, "moto",
+        ))
+        .endpoint_url(endpoint)
+}
+
+/// A fresh table and state machine in moto, and the environment drctl reads them from.
+async fn deployment() -> (Vec<(&'static str, String)>, aws_sdk_sfn::Client) {
+    let endpoint = moto_endpoint();
+    let suffix = execution_core::ids::ExecutionId::new_random().to_string();
+    let table = format!("drctl-{suffix}");
+    let dynamodb = aws_sdk_dynamodb::Client::from_conf(sdk_config(&endpoint).build());
+    aws_adapters::create_table(&dynamodb, &table, "status-index")
+        .await
+        .unwrap();
+    let sfn_conf = aws_sdk_sfn::config::Builder::new()
+        .behavior_version(aws_sdk_sfn::config::BehaviorVersion::latest())
+        .region(aws_sdk_sfn::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sfn::config::Credentials::new(
+            "testing", "testing", None, None, "moto",
+        ))
+        .endpoint_url(&endpoint)
+        .build();
+    let sfn = aws_sdk_sfn::Client::from_conf(sfn_conf);
+    let machine = sfn
+        .create_state_machine()
+        .name(format!("drctl-{suffix}"))
+        .definition(r#"{"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}"#)
+        .role_arn("arn:aws:iam::123456789012:role/drctl-test")
+        .send()
+        .await
+        .unwrap();
+    let env = vec![
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("AWS_CONFIG_FILE", "/dev/null".to_owned()),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".to_owned()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+        ("EXECUTIONS_TABLE", table),
+        ("STATE_MACHINE_ARN", machine.state_machine_arn),
+    ];
+    (env, sfn)
+}
+
+fn run(env: &[(&str, String)], args: &[&str]) -> Run {
+    drctl_with(args, env, None)
+}
+
+#[tokio::test]
+async fn an_execution_started_on_aws_can_be_read_and_operated() {
+    let (env, sfn) = deployment().await;
+    let plan = example("three-tier.json");
+    let started = run(
+        &env,
+        &[
+            "start",
+            plan.to_str().unwrap(),
+            "--poll-interval",
+            "15",
+            "--json",
+        ],
+    );
+    assert_eq!(started.code, 0, "{}{}", started.stdout, started.stderr);
+    let started = started.json();
+    let id = started["executionId"].as_str().unwrap().to_owned();
+    let plan_id = "4f9c2a1e-7b3d-4c5e-9f60-1a2b3c4d5e6f";
+    assert_eq!(started["status"], "PENDING");
+
+    // The state machine run is named after the execution and gets the workflow input.
+    let run_arn = started["stateMachineExecutionArn"].as_str().unwrap();
+    let described = sfn
+        .describe_execution()
+        .execution_arn(run_arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(described.name(), Some(id.as_str()));
+    let input: Value = serde_json::from_str(described.input().unwrap()).unwrap();
+    assert_eq!(
+        input,
+        json!({"executionId": id, "planId": plan_id, "pollIntervalSeconds": 15})
+    );
+
+    let status = run(&env, &["status", &id, "--plan", plan_id, "--json"]);
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    let report = status.json();
+    assert_eq!(report["status"], "PENDING");
+    assert_eq!(report["waves"].as_array().unwrap().len(), 3);
+    assert_eq!(report["waves"][1]["servers"].as_array().unwrap().len(), 3);
+    let text = run(&env, &["status", &id, "--plan", plan_id]);
+    assert!(
+        text.stdout.contains("Wave 1 (app): PENDING"),
+        "{}",
+        text.stdout
+    );
+
+    // PENDING: an operator cannot pause or resume it yet, but can cancel it.
+    let pause = run(&env, &["pause", &id, "--plan", plan_id, "--json"]);
+    assert_eq!(pause.code, 2);
+    assert_eq!(pause.json()["error"], "INVALID_STATE");
+    let resume = run(&env, &["resume", &id, "--plan", plan_id]);
+    assert_eq!(resume.code, 2);
+    assert!(
+        resume.stderr.contains("400 INVALID_STATE"),
+        "{}",
+        resume.stderr
+    );
+    let cancel = run(&env, &["cancel", &id, "--plan", plan_id, "--json"]);
+    assert_eq!(cancel.code, 0, "{}", cancel.stderr);
+    assert_eq!(
+        cancel.json(),
+        json!({"statusCode": 200, "executionId": id, "status": "CANCELLING", "workflowReleased": false})
+    );
+    assert_eq!(
+        run(&env, &["status", &id, "--plan", plan_id, "--json"]).json()["status"],
+        "CANCELLING"
+    );
+
+    let wrong_plan = run(
+        &env,
+        &[
+            "status",
+            &id,
+            "--plan",
+            "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00",
+        ],
+    );
+    assert_eq!(wrong_plan.code, 2);
+    assert!(
+        wrong_plan.stderr.contains("404 NOT_FOUND"),
+        "{}",
+        wrong_plan.stderr
+    );
+}
+
+#[tokio::test]
+async fn missing_configuration_is_a_clear_exit_2() {
+    let (mut env, _) = deployment().await;
+    env.retain(|(k, _)| *k != "STATE_MACHINE_ARN");
+    let plan = example("three-tier.json");
+    let started = run(&env, &["start", plan.to_str().unwrap()]);
+    assert_eq!(started.code, 2);
+    assert!(
+        started.stderr.contains("STATE_MACHINE_ARN is not set"),
+        "{}",
+        started.stderr
+    );
+    env.push(("EXECUTIONS_TABLE", String::new()));
+    let status = run(
+        &env,
+        &[
+            "status",
+            "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00",
+            "--plan",
+            "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00",
+        ],
+    );
+    assert_eq!(status.code, 2);
+    assert!(
+        status.stderr.contains("EXECUTIONS_TABLE"),
+        "{}",
+        status.stderr
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_aws_is_exit_4() {
+    let (mut env, _) = deployment().await;
+    env.retain(|(k, _)| *k != "AWS_ENDPOINT_URL");
+    env.push(("AWS_ENDPOINT_URL", "http://127.0.0.1:9".to_owned()));
+    let status = run(
+        &env,
+        &[
+            "status",
+            "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00",
+            "--plan",
+            "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00",
+        ],
+    );
+    assert_eq!(status.code, 4, "{}", status.stderr);
+}

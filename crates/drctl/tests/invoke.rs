@@ -1,0 +1,377 @@
+//! `drctl invoke` against examples/world.json: every operation and its error paths, answered
+//! exactly as the Lambda would answer.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{drctl, drctl_with, example, Run};
+use serde_json::{json, Value};
+
+/// In examples/world.json: A is POLLING with wave 0 STARTED (its DRS job has launched both
+/// servers), B is PAUSED before wave 1 holding a WAITING token, C is POLLING with every wave
+/// COMPLETED, D is PENDING.
+const A: (&str, &str) = (
+    "0a7e6b1c-3d2f-4e5a-9b8c-7d6e5f4a3b21",
+    "5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
+);
+const B: (&str, &str) = (
+    "1b8f7c2d-4e3a-4b6c-8d9e-0f1a2b3c4d5e",
+    "6d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a",
+);
+const C: (&str, &str) = (
+    "2c9a8d3e-5f4b-4c7d-9e0f-1a2b3c4d5e6f",
+    "7e3f4a5b-6c7d-4e8f-9a0b-1c2d3e4f5a6b",
+);
+const D: (&str, &str) = (
+    "3d0b9e4f-6a5c-4d8e-8f1a-2b3c4d5e6f70",
+    "8f4a5b6c-7d8e-4f9a-8b1c-2d3e4f5a6b7c",
+);
+const TOKEN: &str = "AAAAKgAAAAIAAAAAAAAAAexample-pause-token";
+
+/// A private copy of the example world.
+fn world() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("world.json");
+    std::fs::copy(example("world.json"), &path).unwrap();
+    (dir, path)
+}
+
+fn payload(op: &str, (e, p): (&str, &str)) -> String {
+    json!({"operation": op, "executionId": e, "planId": p}).to_string()
+}
+
+fn invoke(world: &Path, payload: &str, write: bool) -> Run {
+    let mut args = vec!["invoke", "--world", world.to_str().unwrap(), payload];
+    if write {
+        args.push("--write");
+    }
+    drctl(&args)
+}
+
+fn ok(world: &Path, payload: &str, write: bool) -> Value {
+    let run = invoke(world, payload, write);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let answer = run.json();
+    assert_eq!(answer["statusCode"], 200, "{answer}");
+    answer
+}
+
+fn error(world: &Path, payload: &str) -> (i32, Value) {
+    let run = invoke(world, payload, false);
+    let answer = run.json();
+    assert_eq!(
+        answer.as_object().unwrap().len(),
+        3,
+        "the error shape is statusCode, error, message: {answer}"
+    );
+    assert!(answer["message"].as_str().is_some_and(|m| !m.is_empty()));
+    (run.code, answer)
+}
+
+fn saved(world: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(world).unwrap()).unwrap()
+}
+
+fn record<'a>(world: &'a Value, id: &str) -> &'a Value {
+    world["executions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["executionId"] == id)
+        .unwrap()
+}
+
+#[test]
+fn poll_completes_the_wave_from_drs_and_ec2() {
+    let (_dir, w) = world();
+    let answer = ok(&w, &payload("poll", A), false);
+    assert_eq!(
+        answer["status"], "POLLING",
+        "poll never changes the execution's status"
+    );
+    assert_eq!(answer["allWavesComplete"], false);
+    assert_eq!(answer["nextAction"], "PAUSE");
+    let wave = &answer["waves"][0];
+    assert_eq!(wave["status"], "COMPLETED");
+    assert_eq!(wave["recoveryTimeSeconds"], 600);
+    let servers = wave["serverStatuses"].as_array().unwrap();
+    assert_eq!(servers[0]["recoveryInstanceId"], "i-0123456789abcdef0");
+    assert_eq!(servers[0]["privateIp"], "10.0.1.10");
+    // The job named no recovery instance for the replica: DescribeRecoveryInstances did.
+    assert_eq!(servers[1]["recoveryInstanceId"], "i-0fedcba9876543210");
+    assert_eq!(servers[1]["instanceId"], "i-0fedcba9876543210");
+    assert_eq!(servers[1]["hostname"], "ip-10-0-1-11.ec2.internal");
+    assert_eq!(servers[1]["instanceType"], "r5.xlarge");
+    assert_eq!(servers[1]["instanceState"], "running");
+
+    let summary = ok(
+        &w,
+        &json!({"operation": "poll", "executionId": A.0, "planId": A.1, "summary": true})
+            .to_string(),
+        false,
+    );
+    assert_eq!(
+        summary["waves"][0],
+        json!({"waveNumber": 0, "status": "COMPLETED", "jobId": "drsjob-0a1b2c3d4e5f6a7b8", "serversTotal": 2, "serversLaunched": 2, "serversFailed": 0})
+    );
+}
+
+#[test]
+fn without_write_the_world_file_is_left_alone() {
+    let (_dir, w) = world();
+    let before = std::fs::read(&w).unwrap();
+    ok(&w, &payload("poll", A), false);
+    ok(&w, &payload("cancel", A), false);
+    assert_eq!(std::fs::read(&w).unwrap(), before);
+}
+
+#[test]
+fn find_polls_every_polling_execution() {
+    let (_dir, w) = world();
+    let answer = ok(&w, r#"{"operation": "find"}"#, true);
+    assert_eq!(
+        (
+            answer["executionsFound"].as_u64(),
+            answer["executionsPolled"].as_u64()
+        ),
+        (Some(2), Some(2))
+    );
+    let mut polled: Vec<&str> = answer["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["executionId"].as_str().unwrap())
+        .collect();
+    polled.sort_unstable();
+    assert_eq!(polled, [A.0, C.0]);
+    assert!(answer["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["success"] == true && r["status"] == "POLLING"));
+    let saved = saved(&w);
+    assert_eq!(
+        record(&saved, A.0)["waves"][0]["status"],
+        "COMPLETED",
+        "find's polls were written"
+    );
+    assert_eq!(record(&saved, A.0)["lastPolledTime"], 1_767_229_200);
+}
+
+#[test]
+fn finalize_writes_the_terminal_status_once() {
+    let (_dir, w) = world();
+    let answer = ok(&w, &payload("finalize", C), true);
+    assert_eq!(
+        answer,
+        json!({"statusCode": 200, "executionId": C.0, "status": "COMPLETED", "totalWaves": 1, "alreadyFinalized": false, "recoveryTimeSeconds": 660})
+    );
+    assert_eq!(record(&saved(&w), C.0)["endTime"], 1_767_229_200);
+    let again = ok(&w, &payload("finalize", C), true);
+    assert_eq!(again["alreadyFinalized"], true);
+    assert_eq!(again["status"], "COMPLETED");
+}
+
+#[test]
+fn an_operator_pause_stands_before_the_next_wave() {
+    let (_dir, w) = world();
+    let answer = ok(&w, &payload("pause", A), true);
+    assert_eq!(
+        answer,
+        json!({"statusCode": 200, "executionId": A.0, "status": "PAUSED", "pausedBeforeWave": 1})
+    );
+    assert_eq!(record(&saved(&w), A.0)["status"], "PAUSED");
+}
+
+#[test]
+fn a_workflow_pause_holds_its_token() {
+    let (_dir, w) = world();
+    ok(&w, &payload("poll", A), true);
+    let p = json!({"operation": "pause", "executionId": A.0, "planId": A.1, "taskToken": "token-from-the-state-machine"}).to_string();
+    let answer = ok(&w, &p, true);
+    assert_eq!(answer["status"], "PAUSED");
+    assert_eq!(
+        record(&saved(&w), A.0)["taskToken"]["token"],
+        "token-from-the-state-machine"
+    );
+}
+
+#[test]
+fn resume_releases_the_waiting_workflow_and_launch_starts_the_next_wave() {
+    let (_dir, w) = world();
+    let answer = ok(&w, &payload("resume", B), true);
+    assert_eq!(
+        answer,
+        json!({"statusCode": 200, "executionId": B.0, "status": "POLLING", "resumedBeforeWave": 1, "workflowReleased": true})
+    );
+    let after_resume = saved(&w);
+    assert_eq!(after_resume["sfn"]["tokens"][TOKEN], "SUCCEEDED");
+    let b = record(&after_resume, B.0);
+    assert_eq!(b["status"], "POLLING");
+    assert!(
+        b.get("taskToken").is_none(),
+        "the released token is no longer held"
+    );
+    assert_eq!(b["waves"][1]["pauseApproved"], true);
+
+    let launched = ok(&w, &payload("launch", B), true);
+    assert_eq!(
+        (
+            launched["waveNumber"].as_u64(),
+            launched["waveStatus"].as_str()
+        ),
+        (Some(1), Some("STARTED"))
+    );
+    let job_id = launched["jobId"].as_str().unwrap();
+    let after_launch = saved(&w);
+    let jobs = after_launch["drs"]["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 3);
+    assert_eq!(jobs[2]["jobID"], job_id);
+    assert_eq!(jobs[2]["status"], "PENDING");
+    assert_eq!(
+        jobs[2]["tags"],
+        json!({"executionId": B.0, "waveNumber": "1"})
+    );
+    assert_eq!(
+        jobs[2]["participatingServers"][0]["sourceServerID"],
+        "s-6f7a8b9c0d1e2f3a4"
+    );
+    assert_eq!(record(&after_launch, B.0)["waves"][1]["jobId"], job_id);
+}
+
+#[test]
+fn launch_takes_a_pending_execution_to_polling() {
+    let (_dir, w) = world();
+    let answer = ok(&w, &payload("launch", D), true);
+    assert_eq!(answer["status"], "POLLING");
+    assert_eq!(answer["recovered"], false);
+    let d = record(&saved(&w), D.0).clone();
+    assert_eq!(d["status"], "POLLING");
+    assert_eq!(d["startTime"], 1_767_229_200);
+    // The static world does not progress: the wave waits for its job.
+    let polled = ok(&w, &payload("poll", D), false);
+    assert_eq!(polled["nextAction"], "WAIT");
+    assert_eq!(
+        polled["waves"][0]["serverStatuses"][0]["launchStatus"],
+        "PENDING"
+    );
+}
+
+#[test]
+fn cancel_moves_to_cancelling_and_releases_a_held_token() {
+    let (_dir, w) = world();
+    let answer = ok(&w, &payload("cancel", A), true);
+    assert_eq!(
+        answer,
+        json!({"statusCode": 200, "executionId": A.0, "status": "CANCELLING", "workflowReleased": false})
+    );
+    let answer = ok(&w, &payload("cancel", B), true);
+    assert_eq!(answer["workflowReleased"], true);
+    assert_eq!(saved(&w)["sfn"]["tokens"][TOKEN], "SUCCEEDED");
+}
+
+#[test]
+fn a_token_the_workflow_no_longer_accepts_is_a_clear_409_and_the_record_says_so() {
+    let (_dir, w) = world();
+    let mut doc = saved(&w);
+    doc["sfn"]["tokens"][TOKEN] = json!("FAILED");
+    std::fs::write(&w, doc.to_string()).unwrap();
+    let run = invoke(&w, &payload("resume", B), true);
+    assert_eq!(run.code, 2);
+    let answer = run.json();
+    assert_eq!(
+        (answer["statusCode"].as_u64(), answer["error"].as_str()),
+        (Some(409), Some("TOKEN_REJECTED"))
+    );
+    let b = record(&saved(&w), B.0).clone();
+    assert_eq!(b["status"], "POLLING");
+    assert!(b["statusMessage"]
+        .as_str()
+        .unwrap()
+        .contains("no longer accepted its task token"));
+}
+
+#[test]
+fn every_error_path_answers_with_the_error_shape() {
+    let (_dir, w) = world();
+    let cases = [
+        (
+            json!({"operation": "poll", "planId": A.1}).to_string(),
+            400,
+            "MISSING_PARAMETER",
+        ),
+        (
+            json!({"executionId": A.0, "planId": A.1}).to_string(),
+            400,
+            "MISSING_PARAMETER",
+        ),
+        (
+            json!({"operation": "poll", "executionId": "uuid", "planId": A.1}).to_string(),
+            400,
+            "INVALID_PARAMETER",
+        ),
+        (
+            json!({"operation": "explode"}).to_string(),
+            400,
+            "INVALID_PARAMETER",
+        ),
+        ("not json".to_owned(), 400, "INVALID_PARAMETER"),
+        ("[1, 2]".to_owned(), 400, "INVALID_PARAMETER"),
+        (
+            payload("poll", ("6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00", A.1)),
+            404,
+            "NOT_FOUND",
+        ),
+        (payload("poll", (A.0, B.1)), 404, "NOT_FOUND"),
+        (payload("resume", A), 400, "INVALID_STATE"),
+        (payload("finalize", A), 400, "INVALID_STATE"),
+        (payload("launch", A), 400, "INVALID_STATE"),
+        (payload("pause", D), 400, "INVALID_STATE"),
+    ];
+    for (p, status, code) in cases {
+        let (exit, answer) = error(&w, &p);
+        assert_eq!(
+            (answer["statusCode"].as_u64(), answer["error"].as_str()),
+            (Some(status), Some(code)),
+            "{p}: {answer}"
+        );
+        assert_eq!(exit, 2, "{p}");
+    }
+    let (_, answer) = error(&w, &payload("finalize", A));
+    assert!(
+        answer["message"].as_str().unwrap().contains("0 (STARTED)"),
+        "names the unfinished wave: {answer}"
+    );
+}
+
+#[test]
+fn the_payload_can_come_from_a_file_or_stdin() {
+    let (dir, w) = world();
+    let file = dir.path().join("payload.json");
+    std::fs::write(&file, payload("poll", A)).unwrap();
+    let at_file = format!("@{}", file.display());
+    assert_eq!(ok(&w, &at_file, false)["nextAction"], "PAUSE");
+    let run = drctl_with(
+        &["invoke", "--world", w.to_str().unwrap(), "-"],
+        &[],
+        Some(&payload("poll", C)),
+    );
+    assert_eq!(run.code, 0);
+    assert_eq!(run.json()["nextAction"], "FINALIZE");
+}
+
+#[test]
+fn a_broken_world_is_exit_2_with_the_reason() {
+    let (dir, w) = world();
+    std::fs::write(&w, r#"{"now": 1, "executons": []}"#).unwrap();
+    let run = invoke(&w, r#"{"operation": "find"}"#, false);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("unknown field `executons`"),
+        "{}",
+        run.stderr
+    );
+    let missing = dir.path().join("nope.json");
+    assert_eq!(invoke(&missing, r#"{"operation": "find"}"#, false).code, 2);
+}

@@ -1,0 +1,66 @@
+use async_trait::async_trait;
+use execution_core::api::{PollRequest, Target};
+use execution_core::ids::{ExecutionId, PlanId};
+use execution_core::ops;
+use execution_core::ports::{DispatchError, PollDispatch, ServiceError};
+use execution_core::status::ExecutionStatus;
+
+use crate::calls::Api;
+use crate::Sim;
+
+/// find → poll without Lambda: runs `ops::poll` (summary, as find asks for) against the sim.
+#[derive(Debug, Clone)]
+pub struct SimDispatch(Sim);
+
+impl SimDispatch {
+    pub fn new(sim: Sim) -> Self {
+        Self(sim)
+    }
+}
+
+#[async_trait]
+impl PollDispatch for SimDispatch {
+    async fn poll(
+        &self,
+        execution_id: ExecutionId,
+        plan_id: PlanId,
+    ) -> Result<ExecutionStatus, DispatchError> {
+        self.0.calls.enter(Api::InvokePoll).await?;
+        let sim = self.0.clone();
+        let request = PollRequest {
+            target: Target {
+                execution_id,
+                plan_id,
+            },
+            summary: true,
+        };
+        // Like the poll Lambda, poll runs on its own: a thread with its own runtime. (rustc cannot
+        // prove `ops::poll`'s future `Send`, which this trait's future must be; see the report.)
+        let answer = tokio::task::spawn_blocking(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .map_err(|e| {
+                    DispatchError::Service(ServiceError::Unavailable(format!("poll runtime: {e}")))
+                })?;
+            Ok::<_, DispatchError>(runtime.block_on(ops::poll(
+                sim.store.as_ref(),
+                &sim.drs,
+                &sim.ec2,
+                sim.clock.as_ref(),
+                &sim.policy,
+                &request,
+            )))
+        })
+        .await
+        .map_err(|e| DispatchError::PollFailed(format!("poll did not finish: {e}")))??;
+        match answer {
+            Ok(answer) => Ok(answer.status),
+            Err(e) => Err(DispatchError::PollFailed(format!(
+                "{} {}: {e}",
+                e.status_code(),
+                e.code()
+            ))),
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! A simulated AWS for local runs of the execution engine: execution-core's ports implemented in
+//! memory, over a world whose clock moves only when told to.
+//!
+//! - [`MemoryStore`]: the execution store (the DynamoDB table's contract, in a `HashMap`).
+//! - [`World`] with [`SimDrs`] and [`SimEc2`]: DRS jobs that progress with simulated time, the
+//!   recovery instances and EC2 instances they launch, and scriptable faults ([`FaultScript`],
+//!   [`Calls`]).
+//! - [`SimWorkflow`] (Step Functions task tokens) and [`SimDispatch`] (find → poll in-process).
+//! - [`Sim`]: all of the above wired together; [`driver`] runs an execution through it exactly as
+//!   the state machine would; [`world_file`] loads and saves a world as JSON.
+
+mod calls;
+mod clock;
+mod config;
+mod dispatch;
+pub mod driver;
+mod ports;
+mod sim;
+mod store;
+pub mod time_fmt;
+mod workflow;
+mod world;
+pub mod world_file;
+
+pub use calls::{Api, Calls};
+pub use clock::SimClock;
+pub use config::{FaultScript, Progression, Spread, Timings};
+pub use dispatch::SimDispatch;
+pub use ports::{SimDrs, SimEc2};
+pub use sim::{Sim, SimConfig};
+pub use store::{MemoryStore, StoreCounts};
+pub use workflow::{SimWorkflow, TokenState};
+pub use world::{Job, JobServer, World};
+
+/// Locks a mutex, carrying on after a panic elsewhere: the simulator's state stays usable (every
+/// update under these locks is a plain field write that cannot be left half done).
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

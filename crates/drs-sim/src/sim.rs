@@ -1,0 +1,110 @@
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use execution_core::ids::ExecutionId;
+use execution_core::rules::Policy;
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::config::{FaultScript, Progression, Timings};
+use crate::{Calls, MemoryStore, SimClock, SimDispatch, SimDrs, SimEc2, SimWorkflow, World};
+
+/// How to build a [`Sim`].
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// The simulated clock's start, in epoch seconds.
+    pub start_secs: i64,
+    /// Seeds every random choice (durations, ids, addresses): one seed, one run.
+    pub seed: u64,
+    pub progression: Progression,
+    pub faults: FaultScript,
+    pub store_page_size: usize,
+    pub policy: Policy,
+}
+
+impl SimConfig {
+    /// 2026-01-01T00:00:00Z: a fixed start so that a seed reproduces a run exactly.
+    pub const DEFAULT_START_SECS: i64 = 1_767_225_600;
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            start_secs: Self::DEFAULT_START_SECS,
+            seed: 42,
+            progression: Progression::Timed(Timings::default()),
+            faults: FaultScript::default(),
+            store_page_size: MemoryStore::DEFAULT_PAGE_SIZE,
+            policy: Policy::default(),
+        }
+    }
+}
+
+/// Every simulated port, sharing one clock and one call counter.
+#[derive(Debug, Clone)]
+pub struct Sim {
+    pub clock: Arc<SimClock>,
+    pub calls: Arc<Calls>,
+    pub store: Arc<MemoryStore>,
+    pub world: Arc<World>,
+    pub drs: SimDrs,
+    pub ec2: SimEc2,
+    pub workflow: Arc<SimWorkflow>,
+    pub policy: Policy,
+}
+
+impl Sim {
+    pub fn new(config: SimConfig) -> Self {
+        let clock = Arc::new(SimClock::at_secs(config.start_secs));
+        let calls = Arc::new(Calls::default());
+        let world = World::new(
+            clock.clone(),
+            calls.clone(),
+            config.seed,
+            config.progression,
+            config.faults,
+        );
+        let store = MemoryStore::with_page_size(config.store_page_size);
+        Self::assemble(clock, calls, store, world, BTreeMap::new(), config.policy)
+    }
+
+    /// A sim from parts already filled (a world loaded from a file).
+    pub fn assemble(
+        clock: Arc<SimClock>,
+        calls: Arc<Calls>,
+        store: MemoryStore,
+        world: World,
+        tokens: BTreeMap<String, crate::TokenState>,
+        policy: Policy,
+    ) -> Self {
+        let world = Arc::new(world);
+        Self {
+            workflow: Arc::new(SimWorkflow::new(calls.clone(), tokens)),
+            drs: SimDrs(world.clone()),
+            ec2: SimEc2(world.clone()),
+            store: Arc::new(store),
+            world,
+            clock,
+            calls,
+            policy,
+        }
+    }
+
+    /// Every simulated call (services and store) takes `latency` of real time; `None` turns it off.
+    pub fn set_latency(&self, latency: Option<std::time::Duration>) {
+        self.calls.set_latency(latency);
+        self.store.set_latency(latency);
+    }
+
+    /// The execution id a run with `seed` uses, so that one seed reproduces a whole run.
+    pub fn execution_id_for_seed(seed: u64) -> ExecutionId {
+        let mut bytes = [0u8; 16];
+        ChaCha8Rng::seed_from_u64(seed ^ 0x6578_6563_7574_696f).fill_bytes(&mut bytes);
+        ExecutionId::from_uuid(uuid::Builder::from_random_bytes(bytes).into_uuid())
+    }
+
+    /// find's poll dispatch, answered by an in-process poll against this sim.
+    pub fn dispatch(&self) -> SimDispatch {
+        SimDispatch::new(self.clone())
+    }
+}

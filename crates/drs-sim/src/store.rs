@@ -1,0 +1,277 @@
+//! The execution store in memory, honouring the [`ExecutionStore`] contract to the letter.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use execution_core::ids::ExecutionId;
+use execution_core::model::{Execution, Timestamp};
+use execution_core::ports::{
+    ActiveExecution, ActivePage, Commit, ExecutionStore, HeaderWrite, ServiceError, StoreError,
+};
+use execution_core::status::ExecutionStatus;
+use serde::Serialize;
+
+use crate::lock;
+
+/// Executions in insertion order (so a saved world keeps its order) with an index by id.
+#[derive(Debug, Default)]
+struct Table {
+    order: Vec<ExecutionId>,
+    by_id: HashMap<ExecutionId, Execution>,
+}
+
+#[derive(Debug)]
+pub struct MemoryStore {
+    table: Mutex<Table>,
+    page_size: usize,
+    counts: Counters,
+    /// Every call waits this long first (real time), for benchmarks; `None` by default.
+    latency: Mutex<Option<Duration>>,
+}
+
+/// Reads and writes by kind, for benchmarks and for tests that assert what a use case wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreCounts {
+    pub loads: u64,
+    pub creates: u64,
+    pub list_active_pages: u64,
+    pub commits: u64,
+    /// Commits refused with `Conflict` (nothing written).
+    pub conflicts: u64,
+    pub header_writes: u64,
+    pub wave_writes: u64,
+    pub touches: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters([AtomicU64; 8]);
+
+#[derive(Clone, Copy)]
+enum Count {
+    Load,
+    Create,
+    ListActive,
+    Commit,
+    Conflict,
+    HeaderWrite,
+    WaveWrite,
+    Touch,
+}
+
+impl Counters {
+    fn add(&self, what: Count, n: u64) {
+        self.0[what as usize].fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn get(&self, what: Count) -> u64 {
+        self.0[what as usize].load(Ordering::Relaxed)
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::with_page_size(Self::DEFAULT_PAGE_SIZE)
+    }
+}
+
+impl MemoryStore {
+    /// What one DynamoDB Query page of small index items holds, roughly.
+    pub const DEFAULT_PAGE_SIZE: usize = 100;
+
+    /// `page_size` executions per `list_active` page (at least 1).
+    pub fn with_page_size(page_size: usize) -> Self {
+        Self {
+            table: Mutex::default(),
+            page_size: page_size.max(1),
+            counts: Counters::default(),
+            latency: Mutex::default(),
+        }
+    }
+
+    /// A store holding `executions`; an id given twice is refused with that id.
+    pub fn with_executions(executions: Vec<Execution>) -> Result<Self, ExecutionId> {
+        let store = Self::default();
+        {
+            let mut t = lock(&store.table);
+            for e in executions {
+                let id = e.id();
+                if t.by_id.insert(id, e).is_some() {
+                    return Err(id);
+                }
+                t.order.push(id);
+            }
+        }
+        Ok(store)
+    }
+
+    /// Every execution as stored, in the order they were created.
+    pub fn executions(&self) -> Vec<Execution> {
+        let t = lock(&self.table);
+        t.order
+            .iter()
+            .filter_map(|id| t.by_id.get(id).cloned())
+            .collect()
+    }
+
+    pub fn get(&self, id: ExecutionId) -> Option<Execution> {
+        lock(&self.table).by_id.get(&id).cloned()
+    }
+
+    pub fn set_latency(&self, latency: Option<Duration>) {
+        *lock(&self.latency) = latency;
+    }
+
+    /// Counts one call of `what` and waits the configured latency.
+    async fn enter(&self, what: Count) {
+        self.counts.add(what, 1);
+        let latency = *lock(&self.latency);
+        if let Some(latency) = latency {
+            tokio::time::sleep(latency).await;
+        }
+    }
+
+    pub fn counts(&self) -> StoreCounts {
+        let c = &self.counts;
+        StoreCounts {
+            loads: c.get(Count::Load),
+            creates: c.get(Count::Create),
+            list_active_pages: c.get(Count::ListActive),
+            commits: c.get(Count::Commit),
+            conflicts: c.get(Count::Conflict),
+            header_writes: c.get(Count::HeaderWrite),
+            wave_writes: c.get(Count::WaveWrite),
+            touches: c.get(Count::Touch),
+        }
+    }
+}
+
+/// Opaque to callers; here the last execution id of the previous page.
+const CURSOR_PREFIX: &str = "after:";
+
+#[async_trait]
+impl ExecutionStore for MemoryStore {
+    async fn load(&self, id: ExecutionId) -> Result<Option<Execution>, StoreError> {
+        self.enter(Count::Load).await;
+        Ok(self.get(id))
+    }
+
+    async fn create(&self, execution: &Execution) -> Result<(), StoreError> {
+        self.enter(Count::Create).await;
+        let mut t = lock(&self.table);
+        let id = execution.id();
+        if t.by_id.contains_key(&id) {
+            return Err(StoreError::Conflict);
+        }
+        t.by_id.insert(id, execution.clone());
+        t.order.push(id);
+        Ok(())
+    }
+
+    async fn list_active(&self, cursor: Option<String>) -> Result<ActivePage, StoreError> {
+        self.enter(Count::ListActive).await;
+        let after = match cursor {
+            None => None,
+            Some(c) => Some(
+                c.strip_prefix(CURSOR_PREFIX)
+                    .and_then(|id| ExecutionId::parse(id).ok())
+                    .ok_or_else(|| {
+                        StoreError::Service(ServiceError::Rejected(format!(
+                            "invalid list_active cursor '{c}'"
+                        )))
+                    })?,
+            ),
+        };
+        let t = lock(&self.table);
+        // Index order: by id, like a sort key; a page resumes strictly after the cursor's id.
+        let mut active: Vec<&Execution> = t
+            .by_id
+            .values()
+            .filter(|e| ExecutionStatus::ACTIVE.contains(&e.status()))
+            .filter(|e| after.is_none_or(|a| e.id() > a))
+            .collect();
+        active.sort_by_key(|e| e.id());
+        let more = active.len() > self.page_size;
+        active.truncate(self.page_size);
+        let next_cursor = more
+            .then(|| active.last().map(|e| format!("{CURSOR_PREFIX}{}", e.id())))
+            .flatten();
+        let executions = active
+            .into_iter()
+            .map(|e| ActiveExecution {
+                execution_id: e.id(),
+                plan_id: e.header.plan_id,
+                status: e.status(),
+                last_polled_time: e.header.last_polled_time,
+            })
+            .collect();
+        Ok(ActivePage {
+            executions,
+            next_cursor,
+        })
+    }
+
+    async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
+        self.enter(Count::Commit).await;
+        let mut t = lock(&self.table);
+        let Some(stored) = t.by_id.get_mut(&commit.execution_id) else {
+            self.counts.add(Count::Conflict, 1);
+            return Err(StoreError::Conflict);
+        };
+        if !conditions_hold(stored, commit) {
+            self.counts.add(Count::Conflict, 1);
+            return Err(StoreError::Conflict);
+        }
+        if let Some(HeaderWrite::Put { header, .. }) = &commit.header {
+            // lastPolledTime is written by touch outside the version scheme: never move it back.
+            let polled = stored.header.last_polled_time.max(header.last_polled_time);
+            stored.header = header.clone();
+            stored.header.last_polled_time = polled;
+            self.counts.add(Count::HeaderWrite, 1);
+        }
+        for write in &commit.waves {
+            if let Some(w) = stored
+                .waves
+                .iter_mut()
+                .find(|w| w.wave_number == write.wave.wave_number)
+            {
+                *w = write.wave.clone();
+            }
+        }
+        self.counts.add(Count::WaveWrite, commit.waves.len() as u64);
+        Ok(())
+    }
+
+    async fn touch(&self, id: ExecutionId, polled_at: Timestamp) -> Result<(), StoreError> {
+        self.enter(Count::Touch).await;
+        let mut t = lock(&self.table);
+        let stored = t.by_id.get_mut(&id).ok_or(StoreError::Conflict)?;
+        stored.header.last_polled_time = Some(polled_at);
+        Ok(())
+    }
+}
+
+/// Every expected version of `commit` matches what is stored (and every wave it writes exists).
+fn conditions_hold(stored: &Execution, commit: &Commit) -> bool {
+    let header_ok = match &commit.header {
+        None => true,
+        Some(
+            HeaderWrite::Check { expected_version }
+            | HeaderWrite::Put {
+                expected_version, ..
+            },
+        ) => stored.header.version == *expected_version,
+    };
+    header_ok
+        && commit.waves.iter().all(|write| {
+            stored.waves.iter().any(|w| {
+                w.wave_number == write.wave.wave_number && w.version == write.expected_version
+            })
+        })
+}
+
+#[cfg(test)]
+mod tests;

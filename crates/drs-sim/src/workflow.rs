@@ -1,0 +1,167 @@
+//! Step Functions task tokens, simulated: the workflow side of pause and resume.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use execution_core::ids::TaskToken;
+use execution_core::ports::{Workflow, WorkflowError};
+use serde::{Deserialize, Serialize};
+
+use crate::calls::{Api, Calls};
+use crate::lock;
+
+/// Where a task stands: waiting for its token, or completed one way or the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TokenState {
+    Waiting,
+    Succeeded,
+    Failed,
+}
+
+#[derive(Debug)]
+pub struct SimWorkflow {
+    calls: Arc<Calls>,
+    tokens: Mutex<BTreeMap<String, TokenState>>,
+    issued: AtomicU64,
+}
+
+impl SimWorkflow {
+    pub fn new(calls: Arc<Calls>, tokens: BTreeMap<String, TokenState>) -> Self {
+        Self {
+            calls,
+            tokens: Mutex::new(tokens),
+            issued: AtomicU64::new(0),
+        }
+    }
+
+    /// A fresh token for a task that now waits (what `waitForTaskToken` hands the pause function).
+    pub fn issue_token(&self) -> TaskToken {
+        let n = self.issued.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut tokens = lock(&self.tokens);
+        let raw = (n..)
+            .map(|k| format!("sim-task-token-{k}"))
+            .find(|t| !tokens.contains_key(t))
+            .unwrap_or_default();
+        tokens.insert(raw.clone(), TokenState::Waiting);
+        TaskToken::parse(&raw).unwrap_or_else(|e| unreachable!("{e}"))
+    }
+
+    pub fn state(&self, token: &TaskToken) -> Option<TokenState> {
+        lock(&self.tokens).get(token.expose()).copied()
+    }
+
+    pub fn tokens(&self) -> BTreeMap<String, TokenState> {
+        lock(&self.tokens).clone()
+    }
+
+    async fn complete(
+        &self,
+        api: Api,
+        token: &TaskToken,
+        to: TokenState,
+    ) -> Result<(), WorkflowError> {
+        self.calls.enter(api).await?;
+        let mut tokens = lock(&self.tokens);
+        match tokens.get_mut(token.expose()) {
+            None => Err(WorkflowError::InvalidToken),
+            Some(state) if *state != TokenState::Waiting => Err(WorkflowError::TaskTimedOut),
+            Some(state) => {
+                *state = to;
+                Ok(())
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Workflow for SimWorkflow {
+    async fn send_task_success(
+        &self,
+        token: &TaskToken,
+        _output: &serde_json::Value,
+    ) -> Result<(), WorkflowError> {
+        self.complete(Api::SendTaskSuccess, token, TokenState::Succeeded)
+            .await
+    }
+
+    async fn send_task_failure(
+        &self,
+        token: &TaskToken,
+        _error: &str,
+        _cause: &str,
+    ) -> Result<(), WorkflowError> {
+        self.complete(Api::SendTaskFailure, token, TokenState::Failed)
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_token_completes_once() {
+        let wf = SimWorkflow::new(Arc::default(), BTreeMap::new());
+        let t = wf.issue_token();
+        assert_eq!(wf.state(&t), Some(TokenState::Waiting));
+        wf.send_task_success(&t, &serde_json::json!({}))
+            .await
+            .unwrap();
+        assert_eq!(wf.state(&t), Some(TokenState::Succeeded));
+        assert_eq!(
+            wf.send_task_success(&t, &serde_json::json!({})).await,
+            Err(WorkflowError::TaskTimedOut)
+        );
+        assert_eq!(
+            wf.send_task_failure(&t, "E", "c").await,
+            Err(WorkflowError::TaskTimedOut)
+        );
+        let unknown = TaskToken::parse("never-issued").unwrap();
+        assert_eq!(
+            wf.send_task_success(&unknown, &serde_json::json!({})).await,
+            Err(WorkflowError::InvalidToken)
+        );
+        let other = wf.issue_token();
+        assert_ne!(other, t);
+        wf.send_task_failure(&other, "E", "c").await.unwrap();
+        assert_eq!(wf.state(&other), Some(TokenState::Failed));
+    }
+
+    #[tokio::test]
+    async fn loaded_tokens_are_honoured_and_never_reissued() {
+        let loaded = BTreeMap::from([
+            ("sim-task-token-1".to_owned(), TokenState::Succeeded),
+            ("tok-b".to_owned(), TokenState::Waiting),
+        ]);
+        let wf = SimWorkflow::new(Arc::default(), loaded);
+        assert_ne!(wf.issue_token().expose(), "sim-task-token-1");
+        wf.send_task_success(&TaskToken::parse("tok-b").unwrap(), &serde_json::json!({}))
+            .await
+            .unwrap();
+        assert_eq!(wf.tokens()["tok-b"], TokenState::Succeeded);
+    }
+
+    #[tokio::test]
+    async fn workflow_calls_are_counted_and_can_fail() {
+        let calls = Arc::new(Calls::default());
+        let wf = SimWorkflow::new(calls.clone(), BTreeMap::new());
+        let t = wf.issue_token();
+        calls.fail_with_5xx(Api::SendTaskSuccess, 1);
+        assert!(matches!(
+            wf.send_task_success(&t, &serde_json::json!({})).await,
+            Err(WorkflowError::Service(_))
+        ));
+        assert_eq!(
+            wf.state(&t),
+            Some(TokenState::Waiting),
+            "a failed call completes nothing"
+        );
+        wf.send_task_success(&t, &serde_json::json!({}))
+            .await
+            .unwrap();
+        assert_eq!(calls.count(Api::SendTaskSuccess), 2);
+    }
+}
