@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use execution_core::api::{PollRequest, Target};
 use execution_core::ids::{ExecutionId, PlanId};
 use execution_core::ops;
-use execution_core::ports::{DispatchError, PollDispatch, ServiceError};
+use execution_core::ports::{DispatchError, PollDispatch};
 use execution_core::status::ExecutionStatus;
 
 use crate::calls::Api;
@@ -26,7 +26,7 @@ impl PollDispatch for SimDispatch {
         plan_id: PlanId,
     ) -> Result<ExecutionStatus, DispatchError> {
         self.0.calls.enter(Api::InvokePoll).await?;
-        let sim = self.0.clone();
+        let sim = &self.0;
         let request = PollRequest {
             target: Target {
                 execution_id,
@@ -34,26 +34,15 @@ impl PollDispatch for SimDispatch {
             },
             summary: true,
         };
-        // Like the poll Lambda, poll runs on its own: a thread with its own runtime. (rustc cannot
-        // prove `ops::poll`'s future `Send`, which this trait's future must be; see the report.)
-        let answer = tokio::task::spawn_blocking(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_time()
-                .build()
-                .map_err(|e| {
-                    DispatchError::Service(ServiceError::Unavailable(format!("poll runtime: {e}")))
-                })?;
-            Ok::<_, DispatchError>(runtime.block_on(ops::poll(
-                sim.store.as_ref(),
-                &sim.drs,
-                &sim.ec2,
-                sim.clock.as_ref(),
-                &sim.policy,
-                &request,
-            )))
-        })
-        .await
-        .map_err(|e| DispatchError::PollFailed(format!("poll did not finish: {e}")))??;
+        let answer = ops::poll(
+            sim.store.as_ref(),
+            &sim.drs,
+            &sim.ec2,
+            sim.clock.as_ref(),
+            &sim.policy,
+            &request,
+        )
+        .await;
         match answer {
             Ok(answer) => Ok(answer.status),
             Err(e) => Err(DispatchError::PollFailed(format!(

@@ -331,7 +331,6 @@ async fn an_instance_unknown_to_ec2_leaves_its_fields_empty_then_filled() {
 }
 
 #[tokio::test]
-#[ignore = "execution-core: poll completes a wave in the poll that sees its last server LAUNCHED and never refreshes a COMPLETED wave again, so EC2 fields unknown in that poll stay empty (reported to the lead)"]
 async fn every_instance_unknown_to_ec2_at_first_ends_with_its_fields() {
     let faults = FaultScript {
         ec2_unknown_polls: 2,

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::model::{Execution, Timestamp, Wave, WaveFailure};
+use crate::model::{Execution, ServerStatus, Timestamp, Wave, WaveFailure};
 use crate::ports::DrsJob;
 use crate::status::{ExecutionStatus, JobStatus, LaunchStatus, WaveStatus};
 
@@ -15,6 +15,10 @@ pub struct Policy {
     /// How long a wave may stay LAUNCHING (claimed, job not recorded) before launch is asked again
     /// to finish the claim (find the tagged job, or start it).
     pub launch_claim_grace_secs: u64,
+    /// How long FINALIZE waits after the last wave settled for EC2 to describe instances it did
+    /// not know yet (EC2 is eventually consistent), so the final record has every server's
+    /// details. Past it the execution finalizes with those fields empty.
+    pub details_grace_secs: u64,
 }
 
 impl Default for Policy {
@@ -22,6 +26,7 @@ impl Default for Policy {
         Self {
             job_not_found_grace_secs: 300,
             launch_claim_grace_secs: 120,
+            details_grace_secs: 120,
         }
     }
 }
@@ -160,11 +165,17 @@ pub fn next_action(execution: &Execution, now: Timestamp, policy: &Policy) -> Ne
         .iter()
         .any(|w| w.status == WaveStatus::Failed);
 
-    if status.is_terminal()
-        || execution.all_waves_complete()
+    if status.is_terminal() {
+        return NextAction::Finalize;
+    }
+    if execution.all_waves_complete()
         || (in_flight.is_empty() && (any_failed || status == ExecutionStatus::Cancelling))
     {
-        return NextAction::Finalize;
+        return if awaiting_details(execution, now, policy) {
+            NextAction::Wait
+        } else {
+            NextAction::Finalize
+        };
     }
     if let Some(wave) = in_flight.first() {
         return if is_stale_claim(wave, now, policy) {
@@ -185,6 +196,22 @@ pub fn next_action(execution: &Execution, now: Timestamp, policy: &Policy) -> Ne
         }
         Some(_) => NextAction::Launch,
     }
+}
+
+/// A launched server whose recovery instance, or the EC2 facts of it, are not known yet.
+pub fn lacks_details(server: &ServerStatus) -> bool {
+    server.launch_status == LaunchStatus::Launched
+        && (server.instance_id.is_none() || server.instance_state.is_none())
+}
+
+/// Some wave settled less than the details grace ago with a launched server still lacking details:
+/// one more poll may fill them in.
+fn awaiting_details(execution: &Execution, now: Timestamp, policy: &Policy) -> bool {
+    execution.waves.iter().any(|w| {
+        w.end_time
+            .is_some_and(|end| now.secs_since(end) <= policy.details_grace_secs)
+            && w.server_statuses.iter().any(lacks_details)
+    })
 }
 
 /// A LAUNCHING wave whose launcher has had more than the grace period to record its job.

@@ -11,7 +11,7 @@ use crate::ports::{
     now, Clock, Commit, Drs, DrsJob, Ec2, Ec2Instance, ExecutionStore, RecoveryInstance,
     DRS_FILTER_MAX, EC2_FILTER_MAX,
 };
-use crate::rules::{judge_wave, next_action, Policy};
+use crate::rules::{judge_wave, lacks_details, next_action, Policy};
 use crate::status::{LaunchStatus, WaveStatus};
 
 /// How many DescribeRecoveryInstances / DescribeInstances batches run at once.
@@ -68,7 +68,10 @@ async fn attempt(
     Ok(answer(&execution, at, policy, request.summary, warnings))
 }
 
-/// Updates the STARTED waves of `execution` in place and returns the writes for those that changed.
+/// Updates the waves worth refreshing in place and returns the writes for those that changed:
+/// the STARTED waves, and settled waves with a launched server whose recovery instance or EC2
+/// details are not known yet (EC2 is eventually consistent: a wave may complete before EC2 knows
+/// its last instance, and its details still arrive on a later poll).
 async fn refresh(
     drs: &dyn Drs,
     ec2: &dyn Ec2,
@@ -77,22 +80,31 @@ async fn refresh(
     policy: &Policy,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<crate::ports::WaveWrite>, Failure> {
+    let refreshed: Vec<u32> = execution
+        .waves
+        .iter()
+        .filter(|w| worth_refreshing(w))
+        .map(|w| w.wave_number)
+        .collect();
+    if refreshed.is_empty() {
+        return Ok(Vec::new());
+    }
     let job_ids: Vec<JobId> = execution
         .waves
         .iter()
         .filter(|w| w.status == WaveStatus::Started)
         .filter_map(|w| w.job_id.clone())
         .collect();
-    if job_ids.is_empty() {
-        return Ok(Vec::new());
-    }
     // One DescribeJobs for every wave in flight (waves ≤ 99 < the filter's limit).
-    let jobs: HashMap<JobId, DrsJob> = drs
-        .describe_jobs(&job_ids)
-        .await?
-        .into_iter()
-        .map(|j| (j.job_id.clone(), j))
-        .collect();
+    let jobs: HashMap<JobId, DrsJob> = if job_ids.is_empty() {
+        HashMap::new()
+    } else {
+        drs.describe_jobs(&job_ids)
+            .await?
+            .into_iter()
+            .map(|j| (j.job_id.clone(), j))
+            .collect()
+    };
 
     let before: Vec<Wave> = execution.waves.clone();
     for wave in execution
@@ -104,8 +116,8 @@ async fn refresh(
             merge_job(wave, job, warnings);
         }
     }
-    enrich_recovery_instances(drs, execution, warnings).await;
-    enrich_ec2(ec2, execution, warnings).await;
+    enrich_recovery_instances(drs, execution, &refreshed, warnings).await;
+    enrich_ec2(ec2, execution, &refreshed, warnings).await;
 
     for wave in execution
         .waves
@@ -135,6 +147,16 @@ async fn refresh(
         }
     }
     Ok(writes)
+}
+
+fn worth_refreshing(wave: &Wave) -> bool {
+    match wave.status {
+        WaveStatus::Started => true,
+        WaveStatus::Completed | WaveStatus::Failed => {
+            wave.server_statuses.iter().any(lacks_details)
+        }
+        _ => false,
+    }
 }
 
 /// Copies DRS's view of each participating server onto the wave's server entries.
@@ -172,22 +194,49 @@ fn set_recovery_instance(
     entry.recovery_instance_id = Some(recovery_instance_id);
 }
 
+/// The waves of `execution` named in `numbers`.
+fn waves_mut<'a>(
+    execution: &'a mut Execution,
+    numbers: &'a [u32],
+) -> impl Iterator<Item = &'a mut Wave> {
+    execution
+        .waves
+        .iter_mut()
+        .filter(|w| numbers.contains(&w.wave_number))
+}
+
+fn servers<'a>(
+    execution: &'a Execution,
+    numbers: &'a [u32],
+) -> impl Iterator<Item = &'a ServerStatus> {
+    execution
+        .waves
+        .iter()
+        .filter(|w| numbers.contains(&w.wave_number))
+        .flat_map(|w| w.server_statuses.iter())
+}
+
 /// DescribeRecoveryInstances, only for launched servers whose job entry named no recovery
 /// instance, in batches of 200. A failure leaves those fields empty for this poll.
 async fn enrich_recovery_instances(
     drs: &dyn Drs,
     execution: &mut Execution,
+    refreshed: &[u32],
     warnings: &mut Vec<String>,
 ) {
-    let missing: Vec<SourceServerId> = started_servers(execution)
+    let missing: Vec<SourceServerId> = servers(execution, refreshed)
         .filter(|s| s.launch_status == LaunchStatus::Launched && s.recovery_instance_id.is_none())
         .map(|s| s.source_server_id.clone())
         .collect();
     if missing.is_empty() {
         return;
     }
-    let found: Result<Vec<Vec<RecoveryInstance>>, _> = stream::iter(missing.chunks(DRS_FILTER_MAX))
+    // The futures are built before they are buffered so that poll's future stays Send.
+    let calls: Vec<_> = missing
+        .chunks(DRS_FILTER_MAX)
         .map(|chunk| drs.describe_recovery_instances(chunk))
+        .collect();
+    let found: Result<Vec<Vec<RecoveryInstance>>, _> = stream::iter(calls)
         .buffered(BATCH_CONCURRENCY)
         .try_collect()
         .await;
@@ -200,11 +249,7 @@ async fn enrich_recovery_instances(
             return;
         }
     };
-    for wave in execution
-        .waves
-        .iter_mut()
-        .filter(|w| w.status == WaveStatus::Started)
-    {
+    for wave in waves_mut(execution, refreshed) {
         // Prefer the recovery instance this wave's job launched over an older one of the server.
         let by_server: HashMap<&SourceServerId, &RecoveryInstance> = found
             .iter()
@@ -228,17 +273,25 @@ async fn enrich_recovery_instances(
     }
 }
 
-/// DescribeInstances for every known instance of the waves in flight, in batches of 1000. An
+/// DescribeInstances for every known instance of the refreshed waves, in batches of 1000. An
 /// instance EC2 does not know yet keeps its fields as they were; a failed call only warns.
-async fn enrich_ec2(ec2: &dyn Ec2, execution: &mut Execution, warnings: &mut Vec<String>) {
-    let ids: Vec<InstanceId> = started_servers(execution)
+async fn enrich_ec2(
+    ec2: &dyn Ec2,
+    execution: &mut Execution,
+    refreshed: &[u32],
+    warnings: &mut Vec<String>,
+) {
+    let ids: Vec<InstanceId> = servers(execution, refreshed)
         .filter_map(|s| s.instance_id.clone())
         .collect();
     if ids.is_empty() {
         return;
     }
-    let found: Result<Vec<Vec<Ec2Instance>>, _> = stream::iter(ids.chunks(EC2_FILTER_MAX))
+    let calls: Vec<_> = ids
+        .chunks(EC2_FILTER_MAX)
         .map(|chunk| ec2.describe_instances(chunk))
+        .collect();
+    let found: Result<Vec<Vec<Ec2Instance>>, _> = stream::iter(calls)
         .buffered(BATCH_CONCURRENCY)
         .try_collect()
         .await;
@@ -256,11 +309,7 @@ async fn enrich_ec2(ec2: &dyn Ec2, execution: &mut Execution, warnings: &mut Vec
         .flatten()
         .map(|i| (&i.instance_id, i))
         .collect();
-    for wave in execution
-        .waves
-        .iter_mut()
-        .filter(|w| w.status == WaveStatus::Started)
-    {
+    for wave in waves_mut(execution, refreshed) {
         for entry in &mut wave.server_statuses {
             let Some(instance) = entry.instance_id.as_ref().and_then(|id| by_id.get(id)) else {
                 continue;
@@ -272,14 +321,6 @@ async fn enrich_ec2(ec2: &dyn Ec2, execution: &mut Execution, warnings: &mut Vec
             entry.launch_time = instance.launch_time;
         }
     }
-}
-
-fn started_servers(execution: &Execution) -> impl Iterator<Item = &ServerStatus> {
-    execution
-        .waves
-        .iter()
-        .filter(|w| w.status == WaveStatus::Started)
-        .flat_map(|w| w.server_statuses.iter())
 }
 
 fn answer(

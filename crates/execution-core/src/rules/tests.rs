@@ -325,3 +325,39 @@ fn outcome_table() {
         );
     }
 }
+
+#[test]
+fn finalize_waits_briefly_for_instance_details_ec2_did_not_know_yet() {
+    let policy = Policy {
+        details_grace_secs: 120,
+        ..Policy::default()
+    };
+    let mut e = exec_with(E::Polling, &[W::Completed, W::Completed]);
+    e.waves[1].end_time = Some(Timestamp(LAUNCHED_AT));
+    let s = &mut e.waves[1].server_statuses[0];
+    s.launch_status = LaunchStatus::Launched;
+    s.instance_id = Some(crate::fixtures::instance(1));
+    assert_eq!(
+        next_action(&e, Timestamp(LAUNCHED_AT + 60), &policy),
+        NextAction::Wait
+    );
+    assert_eq!(
+        next_action(&e, Timestamp(LAUNCHED_AT + 121), &policy),
+        NextAction::Finalize,
+        "not forever"
+    );
+    e.waves[1].server_statuses[0].instance_state = Some("running".into());
+    assert_eq!(
+        next_action(&e, Timestamp(LAUNCHED_AT + 60), &policy),
+        NextAction::Finalize,
+        "details known"
+    );
+    // A server that never launched has no details to wait for.
+    let mut f = exec_with(E::Polling, &[W::Failed]);
+    f.waves[0].end_time = Some(Timestamp(LAUNCHED_AT));
+    f.waves[0].server_statuses[0].launch_status = LaunchStatus::Failed;
+    assert_eq!(
+        next_action(&f, Timestamp(LAUNCHED_AT + 1), &policy),
+        NextAction::Finalize
+    );
+}

@@ -733,3 +733,110 @@ async fn not_found_is_404_and_nothing_is_asked() {
     .unwrap_err();
     assert_eq!(err.status_code(), 404);
 }
+
+#[tokio::test]
+async fn a_wave_that_completed_before_ec2_knew_its_instance_gets_the_details_later() {
+    let e = exec(E::Polling, &[W::Started, W::Pending]);
+    let state = shared(e.clone());
+    let job = job_of(
+        &e,
+        0,
+        JobStatus::Completed,
+        &[L::Launched, L::Launched],
+        true,
+    );
+    let late = instance_for(&server(1));
+    // Poll 1: EC2 does not know server 1's instance yet; the wave completes all the same.
+    let mut ec2 = MockEc2::new();
+    let l = late.clone();
+    ec2.expect_describe_instances()
+        .times(1)
+        .returning(move |ids| Ok(ids.iter().filter(|i| **i != l).map(ec2_instance).collect()));
+    poll(
+        &store(&state),
+        &drs_answering(vec![job]),
+        &ec2,
+        &clock(1300),
+        &Policy::default(),
+        &request(true),
+    )
+    .await
+    .unwrap();
+    let w = record(&state).waves[0].clone();
+    assert_eq!(w.status, W::Completed);
+    assert!(w.server_statuses[1].private_ip.is_none());
+
+    // Poll 2: no DRS job call (nothing in flight), EC2 asked again, the details land.
+    let mut drs = MockDrs::new();
+    drs.expect_describe_jobs().never();
+    let answer = poll(
+        &store(&state),
+        &drs,
+        &ec2_knowing_all(),
+        &clock(1360),
+        &Policy::default(),
+        &request(true),
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer.next_action, NextAction::Launch);
+    let w = &record(&state).waves[0];
+    assert_eq!(
+        w.status,
+        W::Completed,
+        "still completed; only details changed"
+    );
+    assert_eq!(
+        w.server_statuses[1].private_ip.as_deref(),
+        Some("10.0.1.50")
+    );
+    assert_eq!(
+        w.end_time,
+        Some(Timestamp(1300)),
+        "the wave's times are not rewritten"
+    );
+
+    // Poll 3: everything known: no AWS call at all, no wave write.
+    let writes = state.lock().unwrap().commits.len();
+    poll(
+        &store(&state),
+        &no_drs(),
+        &no_ec2(),
+        &clock(1420),
+        &Policy::default(),
+        &request(true),
+    )
+    .await
+    .unwrap();
+    assert_eq!(state.lock().unwrap().commits.len(), writes);
+}
+
+/// Lambda runtimes and `#[async_trait]` ports need Send futures; this does not compile otherwise.
+#[test]
+fn every_operation_future_is_send() {
+    fn send<T: Send>(_: T) {}
+    let (store, drs, ec2, wf, clock, policy) = (
+        no_store(),
+        no_drs(),
+        no_ec2(),
+        no_workflow(),
+        clock(0),
+        Policy::default(),
+    );
+    let t = target();
+    let p = request(true);
+    let pause_req = crate::api::PauseRequest {
+        target: t,
+        task_token: None,
+    };
+    send(poll(&store, &drs, &ec2, &clock, &policy, &p));
+    send(crate::ops::launch(&store, &drs, &clock, &policy, &t));
+    send(crate::ops::finalize(&store, &clock, &t));
+    send(crate::ops::pause(&store, &wf, &clock, &policy, &pause_req));
+    send(crate::ops::resume(&store, &wf, &t));
+    send(crate::ops::cancel(&store, &wf, &t));
+}
+
+fn no_store() -> crate::ports::mocks::MockStore {
+    crate::ports::mocks::MockStore::new()
+}
