@@ -27,6 +27,9 @@ status=0
 echo "test: cargo nextest run --workspace --no-fail-fast $*"
 cargo nextest run --workspace --no-fail-fast "$@" || status=$?
 
+echo "test: cargo deny check licenses bans sources"
+cargo-deny --log-level error check licenses bans sources || { [ "$status" -ne 0 ] || status=1; }
+
 if [ -f "$root/infra/template.yaml" ]; then
   "$root/scripts/lint-infra.sh" || { [ "$status" -ne 0 ] || status=1; }
 fi

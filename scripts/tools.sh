@@ -64,13 +64,23 @@ _tools_main() (
     echo "$want" > "$node_stamp"
     echo "tools: node tools installed"
   fi
+
+  # ---- Rust tools (crates.io; built once, kept in .venv/cargo-tools) -------
+  deny_version=0.20.2
+  deny_bin="$root/.venv/cargo-tools/bin/cargo-deny"
+  if [ -x "$deny_bin" ] && "$deny_bin" --version 2>/dev/null | grep -q " $deny_version\$"; then
+    echo "tools: cargo-deny $deny_version up to date"
+  else
+    echo "tools: building cargo-deny $deny_version (a few minutes, once)..."
+    cargo install --quiet --locked --version "$deny_version" --root "$root/.venv/cargo-tools" cargo-deny
+  fi
 )
 
 if _tools_main; then
   _tools_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
   case ":$PATH:" in
     *":$_tools_root/.venv/bin:"*) ;;
-    *) PATH="$_tools_root/.venv/bin:$_tools_root/tools/node/node_modules/.bin:$PATH" ;;
+    *) PATH="$_tools_root/.venv/bin:$_tools_root/.venv/cargo-tools/bin:$_tools_root/tools/node/node_modules/.bin:$PATH" ;;
   esac
   export PATH
   unset _tools_root
