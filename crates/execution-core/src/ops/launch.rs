@@ -4,8 +4,7 @@ use crate::error::OperationError;
 use crate::lifecycle::{self, Transition};
 use crate::model::{Execution, Timestamp, Wave, WaveFailure};
 use crate::ports::{
-    now, Clock, Commit, Drs, DrsJob, ExecutionStore, HeaderWrite, RecoveryRequest, ServiceError,
-    StoreError,
+    now, Clock, Commit, Drs, DrsJob, ExecutionStore, RecoveryRequest, ServiceError, StoreError,
 };
 use crate::rules::{is_stale_claim, next_action, NextAction, Policy};
 use crate::status::{ExecutionStatus, WaveStatus};
@@ -94,9 +93,9 @@ async fn attempt(
     claimed.version = claim.wave.version;
     let commit = Commit {
         execution_id: execution.id(),
-        header: Some(HeaderWrite::Check {
-            expected_version: execution.header.version,
-        }),
+        // The claim moves the header's version on, so a pause or cancel decided on the record
+        // before the claim loses its write, re-reads, and sees this wave in flight.
+        header: Some(put_header(&execution.header, execution.header.clone())),
         waves: vec![claim],
     };
     store.commit(&commit).await?;

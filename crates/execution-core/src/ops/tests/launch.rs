@@ -65,14 +65,12 @@ async fn first_launch_claims_starts_once_and_records_the_job() {
     assert_eq!(r.waves[0].job_id, Some(job(7)));
     assert_eq!(r.waves[0].launch_time, Some(Timestamp(2000)));
     assert_eq!(r.waves[1].status, W::Pending);
-    // The claim was conditional on the header too, so a pause that answered first wins.
+    // The claim was conditional on the header and moved its version on, so a pause that answered
+    // first wins, and a pause decided before the claim loses and re-reads.
     let commits = &state.lock().unwrap().commits;
-    assert!(matches!(
-        commits[0].header,
-        Some(HeaderWrite::Check {
-            expected_version: 0
-        })
-    ));
+    assert!(
+        matches!(&commits[0].header, Some(HeaderWrite::Put { expected_version: 0, header }) if header.version == 1 && header.status == E::Pending)
+    );
     assert_eq!(commits[0].waves[0].wave.status, W::Launching);
 }
 

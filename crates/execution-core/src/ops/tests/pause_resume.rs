@@ -215,12 +215,40 @@ async fn resume_before_the_token_arrives_releases_the_token_at_once() {
 }
 
 #[tokio::test]
-async fn a_pause_that_loses_to_a_launch_pauses_before_the_following_wave() {
-    let state = shared(exec(E::Polling, &[W::Completed, W::Pending, W::Pending]));
-    state.lock().unwrap().before_commit.push_back(Box::new(|r| {
-        r.waves[1].status = W::Launching; // a launch claimed wave 1 first...
-        r.header.version += 1; // ...and (say) moved the header on
-    }));
+async fn a_pause_decided_before_a_launch_claim_stands_before_the_following_wave() {
+    let mut base = exec(E::Polling, &[W::Completed, W::Pending, W::Pending]);
+    base.header.start_time = Some(crate::model::Timestamp(1000));
+    // What launch writes, captured from a run on a copy of the record...
+    let launched = shared(base.clone());
+    let mut drs = crate::ports::mocks::MockDrs::new();
+    drs.expect_start_recovery().returning(|_| {
+        Ok(crate::fixtures::drs_job(
+            1,
+            crate::status::JobStatus::Pending,
+            &[],
+        ))
+    });
+    crate::ops::launch(
+        &store(&launched),
+        &drs,
+        &clock(1100),
+        &Policy::default(),
+        &target(),
+    )
+    .await
+    .unwrap();
+    let launch_writes = launched.lock().unwrap().commits.clone();
+    // ...lands between pause's read and pause's write.
+    let state = shared(base);
+    state
+        .lock()
+        .unwrap()
+        .before_commit
+        .push_back(Box::new(move |r| {
+            for c in &launch_writes {
+                apply(r, c).unwrap();
+            }
+        }));
     let answer = pause(
         &store(&state),
         &no_workflow(),
@@ -230,7 +258,12 @@ async fn a_pause_that_loses_to_a_launch_pauses_before_the_following_wave() {
     )
     .await
     .unwrap();
-    assert_eq!(answer.paused_before_wave, Some(2));
+    assert_eq!(
+        answer.paused_before_wave,
+        Some(2),
+        "wave 1 was already launched when the pause took effect"
+    );
+    assert_eq!(record(&state).header.paused_before_wave, Some(2));
 }
 
 // ---- resume ----------------------------------------------------------------------------------
