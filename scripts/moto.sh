@@ -53,7 +53,7 @@ start() {
   # MOTO_PORT must be set for the server itself: Step Functions task states
   # (lambda:invoke, dynamodb:*, aws-sdk:*) call back into http://localhost:$MOTO_PORT.
   MOTO_PORT=$port AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1 \
-    nohup "$venv/bin/moto_server" -H "$host" -p "$port" >"$log_file" 2>&1 </dev/null &
+    nohup "$venv/bin/python" "$root/scripts/moto_server.py" -H "$host" -p "$port" >"$log_file" 2>&1 </dev/null &
   pid=$!
   echo "$pid" > "$pid_file"
 

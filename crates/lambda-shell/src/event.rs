@@ -1,0 +1,119 @@
+//! Event decoding and answer encoding. Decoding is total: every JSON value gives a request or a
+//! 400 error, and the error is answered in the shape the caller understands.
+
+use execution_core::api::{parse_request, Operation, Request};
+use execution_core::OperationError;
+use serde_json::{Map, Value};
+
+use crate::apigw;
+
+/// Who invoked the function, which decides the shape of the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// `{"operation": ..., ...}` from Step Functions, find, the CLI or `aws lambda invoke`.
+    Direct,
+    /// An EventBridge event (find's one-minute schedule when the rule sends no Input).
+    Schedule,
+    /// An API Gateway proxy event (REST or HTTP API); answered with a proxy response.
+    ApiGateway,
+}
+
+impl Source {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Direct => "direct",
+            Self::Schedule => "schedule",
+            Self::ApiGateway => "api-gateway",
+        }
+    }
+}
+
+/// An event, understood (or not) by the function that serves `serves`.
+#[derive(Debug)]
+pub struct Decoded {
+    pub source: Source,
+    pub request: Result<Request, OperationError>,
+}
+
+/// Reads `event` as a request for the function that serves `serves`.
+pub fn decode(serves: Operation, event: &Value) -> Decoded {
+    let Some(fields) = event.as_object() else {
+        // parse_request words the "not an object" refusal.
+        return Decoded {
+            source: Source::Direct,
+            request: parse_request(serves, event),
+        };
+    };
+    if apigw::is_proxy_event(fields) {
+        let request = if matches!(serves, Operation::Pause | Operation::Resume) {
+            apigw::payload(serves, fields).and_then(|payload| parse_request(serves, &payload))
+        } else {
+            Err(OperationError::invalid(
+                "event",
+                format!("the {serves} function is not served through API Gateway"),
+            ))
+        };
+        return Decoded {
+            source: Source::ApiGateway,
+            request,
+        };
+    }
+    if is_eventbridge_event(fields) {
+        return Decoded {
+            source: Source::Schedule,
+            request: scheduled(serves, fields),
+        };
+    }
+    Decoded {
+        source: Source::Direct,
+        request: parse_request(serves, event),
+    }
+}
+
+/// The answer as `source` expects it: the answer itself, or an API Gateway proxy response.
+pub fn encode(source: Source, answer: Value) -> Value {
+    match source {
+        Source::Direct | Source::Schedule => answer,
+        Source::ApiGateway => apigw::response(&answer),
+    }
+}
+
+/// EventBridge events carry `source` and `detail-type`; direct payloads never do.
+fn is_eventbridge_event(fields: &Map<String, Value>) -> bool {
+    fields.contains_key("detail-type") && fields.contains_key("source")
+}
+
+/// Only find runs on the schedule, and only the schedule's own event starts it.
+fn scheduled(serves: Operation, fields: &Map<String, Value>) -> Result<Request, OperationError> {
+    let text = |k: &str| fields.get(k).and_then(Value::as_str).unwrap_or("");
+    let (source, detail_type) = (text("source"), text("detail-type"));
+    if source == "aws.events" && detail_type == "Scheduled Event" {
+        if serves == Operation::Find {
+            return Ok(Request::Find);
+        }
+        return Err(OperationError::invalid(
+            "event",
+            format!("the {serves} function does not run on a schedule"),
+        ));
+    }
+    Err(OperationError::invalid(
+        "event",
+        format!(
+            "unsupported EventBridge event '{}' from '{}'",
+            clip(detail_type),
+            clip(source)
+        ),
+    ))
+}
+
+/// At most 64 characters of caller input in a message.
+pub(crate) fn clip(raw: &str) -> String {
+    let mut out: String = raw.chars().take(64).collect();
+    if raw.chars().count() > 64 {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,31 @@
+//! find: every minute (EventBridge), polls every POLLING and CANCELLING execution by invoking the
+//! poll function, with bounded concurrency, and stops dispatching before its own deadline.
+
+use aws_adapters::{sdk_config, DynamoDbStore, LambdaPollDispatch, Settings, SystemClock};
+use lambda_shell::config::{
+    find_concurrency, find_config, FIND_CONCURRENCY_VAR, FIND_POLL_TIMEOUT,
+};
+use lambda_shell::{handlers, logging, run, service_fn, Error, LambdaEvent};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    logging::init()?;
+    let settings = Settings::from_env()?;
+    let concurrency = find_concurrency(std::env::var(FIND_CONCURRENCY_VAR).ok().as_deref())?;
+    let poll_function = settings.require_poll_function()?.to_owned();
+    let sdk = sdk_config().await;
+    let store = DynamoDbStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        settings.table_name,
+        settings.status_index,
+    );
+    let dispatch = LambdaPollDispatch::new(aws_sdk_lambda::Client::new(&sdk), poll_function)
+        .with_invoke_timeout(FIND_POLL_TIMEOUT);
+    let (store, dispatch, clock) = (&store, &dispatch, &SystemClock);
+    run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let config = find_config(event.context.deadline, concurrency);
+        Ok::<_, Error>(handlers::find(store, dispatch, clock, &config, &event.payload).await)
+    }))
+    .await
+}

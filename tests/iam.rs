@@ -1,0 +1,428 @@
+//! Every role in the template grants exactly what its function calls, on the narrowest resources
+//! IAM allows: the minimal sets below are derived from the use cases (which store writes, which
+//! DRS/EC2/Lambda/Step Functions calls each makes) and the adapters' translation to API calls.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_yaml::Value;
+use workspace_tests::cfn::{of_type, one_or_many, properties, render, template};
+
+const LOGS: [&str; 2] = ["logs:CreateLogStream", "logs:PutLogEvents"];
+
+/// StartRecovery's dependent actions (Service Authorization Reference): DRS launches the recovery
+/// instances with the caller's permissions.
+const EC2_FOR_START_RECOVERY: [&str; 32] = [
+    "ec2:AttachVolume",
+    "ec2:AuthorizeSecurityGroupEgress",
+    "ec2:AuthorizeSecurityGroupIngress",
+    "ec2:CreateLaunchTemplate",
+    "ec2:CreateLaunchTemplateVersion",
+    "ec2:CreateSnapshot",
+    "ec2:CreateTags",
+    "ec2:CreateVolume",
+    "ec2:DeleteLaunchTemplateVersions",
+    "ec2:DeleteSnapshot",
+    "ec2:DeleteVolume",
+    "ec2:DescribeAccountAttributes",
+    "ec2:DescribeAvailabilityZones",
+    "ec2:DescribeImages",
+    "ec2:DescribeInstanceAttribute",
+    "ec2:DescribeInstanceStatus",
+    "ec2:DescribeInstanceTypes",
+    "ec2:DescribeInstances",
+    "ec2:DescribeLaunchTemplateVersions",
+    "ec2:DescribeLaunchTemplates",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSnapshots",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeVolumes",
+    "ec2:DetachVolume",
+    "ec2:ModifyInstanceAttribute",
+    "ec2:ModifyLaunchTemplate",
+    "ec2:RevokeSecurityGroupEgress",
+    "ec2:RunInstances",
+    "ec2:StartInstances",
+    "ec2:StopInstances",
+    "ec2:TerminateInstances",
+];
+
+/// The actions each function's role must grant, no more, no fewer.
+fn expected() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
+    let with_logs = |actions: &[&'static str]| -> BTreeSet<&'static str> {
+        LOGS.iter().chain(actions).copied().collect()
+    };
+    let mut launch = with_logs(&[
+        "dynamodb:Query",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "drs:StartRecovery",
+        "drs:TagResource",
+        "drs:DescribeJobs",
+        "drs:CreateRecoveryInstanceForDrs",
+        "drs:ListTagsForResource",
+        "iam:PassRole",
+    ]);
+    launch.extend(EC2_FOR_START_RECOVERY);
+    BTreeMap::from([
+        (
+            "FindFunction",
+            with_logs(&["dynamodb:Query", "lambda:InvokeFunction"]),
+        ),
+        (
+            "PollFunction",
+            with_logs(&[
+                "dynamodb:Query",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "drs:DescribeJobs",
+                "drs:DescribeRecoveryInstances",
+                "ec2:DescribeInstances",
+            ]),
+        ),
+        (
+            "FinalizeFunction",
+            with_logs(&["dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"]),
+        ),
+        (
+            "PauseFunction",
+            with_logs(&[
+                "dynamodb:Query",
+                "dynamodb:UpdateItem",
+                "states:SendTaskSuccess",
+            ]),
+        ),
+        (
+            "ResumeFunction",
+            with_logs(&[
+                "dynamodb:Query",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "states:SendTaskSuccess",
+            ]),
+        ),
+        ("LaunchFunction", launch),
+    ])
+}
+
+/// Actions IAM authorises on `*` only (no resource-level permissions).
+fn resource_star_only(action: &str) -> bool {
+    matches!(action, "drs:DescribeJobs" | "drs:DescribeRecoveryInstances")
+        || action.starts_with("ec2:Describe")
+}
+
+/// One Allow statement, rendered.
+#[derive(Debug, Clone)]
+struct Grant {
+    sid: String,
+    actions: Vec<String>,
+    resources: Vec<String>,
+    condition: Option<Value>,
+}
+
+/// The statements of a role's inline policies; a role with managed policies or a Deny fails.
+fn grants(template: &Value, role: &str) -> Vec<Grant> {
+    let props = properties(template, role);
+    assert!(
+        props.get("ManagedPolicyArns").is_none(),
+        "{role}: managed policies grant more than the function uses"
+    );
+    let mut out = Vec::new();
+    for policy in props
+        .get("Policies")
+        .and_then(Value::as_sequence)
+        .unwrap_or_else(|| panic!("{role}: no inline policies"))
+    {
+        for st in policy["PolicyDocument"]["Statement"]
+            .as_sequence()
+            .expect("a statement list")
+        {
+            assert_eq!(st["Effect"].as_str(), Some("Allow"), "{role}: {st:?}");
+            assert!(
+                st.get("NotAction").is_none() && st.get("NotResource").is_none(),
+                "{role}: NotAction/NotResource widen a grant"
+            );
+            out.push(Grant {
+                sid: st.get("Sid").map(render).unwrap_or_default(),
+                actions: one_or_many(&st["Action"]),
+                resources: one_or_many(&st["Resource"]),
+                condition: st.get("Condition").cloned(),
+            });
+        }
+    }
+    out
+}
+
+/// Function → the logical id of its role (`Role: !GetAtt XRole.Arn`).
+fn function_roles(template: &Value) -> BTreeMap<String, String> {
+    of_type(template, "AWS::Serverless::Function")
+        .into_iter()
+        .map(|f| {
+            let props = properties(template, &f);
+            assert!(
+                props.get("Policies").is_none(),
+                "{f}: SAM policies would add a generated role"
+            );
+            let role = render(
+                props
+                    .get("Role")
+                    .unwrap_or_else(|| panic!("{f} has no Role")),
+            );
+            let id = role
+                .strip_prefix("GetAtt ")
+                .and_then(|r| r.strip_suffix(".Arn"))
+                .unwrap_or_else(|| panic!("{f}: Role {role}"));
+            (f, id.to_owned())
+        })
+        .collect()
+}
+
+fn actions_of(grants: &[Grant]) -> BTreeSet<String> {
+    grants
+        .iter()
+        .flat_map(|g| g.actions.iter().cloned())
+        .collect()
+}
+
+#[test]
+fn every_function_has_a_role_of_its_own() {
+    let t = template();
+    let roles = function_roles(&t);
+    assert_eq!(
+        roles.keys().map(String::as_str).collect::<BTreeSet<_>>(),
+        expected().keys().copied().collect()
+    );
+    let distinct: BTreeSet<&String> = roles.values().collect();
+    assert_eq!(distinct.len(), roles.len(), "roles are shared: {roles:?}");
+    let all_roles = of_type(&t, "AWS::IAM::Role");
+    assert_eq!(
+        all_roles.len(),
+        roles.len() + 1,
+        "one role per function plus the state machine's: {all_roles:?}"
+    );
+}
+
+#[test]
+fn every_role_grants_exactly_the_minimal_actions() {
+    let t = template();
+    let roles = function_roles(&t);
+    for (function, want) in expected() {
+        let got = actions_of(&grants(&t, &roles[function]));
+        let want: BTreeSet<String> = want.iter().map(|a| (*a).to_owned()).collect();
+        assert_eq!(
+            got,
+            want,
+            "{function}: extra {:?}, missing {:?}",
+            got.difference(&want).collect::<Vec<_>>(),
+            want.difference(&got).collect::<Vec<_>>()
+        );
+    }
+}
+
+#[test]
+fn no_action_is_a_wildcard_and_star_resources_are_only_where_iam_requires_them() {
+    let t = template();
+    for role in of_type(&t, "AWS::IAM::Role") {
+        for g in grants(&t, &role) {
+            for a in &g.actions {
+                assert!(!a.contains('*'), "{role}/{}: wildcard action {a}", g.sid);
+                assert!(
+                    a.split_once(':')
+                        .is_some_and(|(svc, name)| !svc.is_empty() && !name.is_empty()),
+                    "{role}: {a}"
+                );
+            }
+            if g.resources.iter().any(|r| r == "*") {
+                assert_eq!(g.resources, ["*"], "{role}/{}", g.sid);
+                let scoped: Vec<&String> = g
+                    .actions
+                    .iter()
+                    .filter(|a| !resource_star_only(a))
+                    .collect();
+                assert!(
+                    scoped.is_empty(),
+                    "{role}/{}: {scoped:?} support resource-level permissions but are granted on *",
+                    g.sid
+                );
+            }
+            for r in &g.resources {
+                // Every other resource names this stack's resources or this account and region.
+                assert!(
+                    r == "*" || r.starts_with("GetAtt ") || r.starts_with("Sub "),
+                    "{role}/{}: resource {r}",
+                    g.sid
+                );
+                if let Some(arn) = r.strip_prefix("Sub arn:${AWS::Partition}:") {
+                    let account_free = arn.starts_with("ec2:${AWS::Region}::image/")
+                        || arn.starts_with("ec2:${AWS::Region}::snapshot/");
+                    assert!(
+                        arn.contains("${AWS::AccountId}") || account_free,
+                        "{role}/{}: {r} is not scoped to this account",
+                        g.sid
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Resources granted for one action in one role.
+fn resources_for(t: &Value, role: &str, action: &str) -> BTreeSet<String> {
+    grants(t, role)
+        .into_iter()
+        .filter(|g| g.actions.iter().any(|a| a == action))
+        .flat_map(|g| g.resources)
+        .collect()
+}
+
+#[test]
+fn find_may_invoke_poll_and_nothing_else() {
+    let t = template();
+    let roles = function_roles(&t);
+    assert_eq!(
+        resources_for(&t, &roles["FindFunction"], "lambda:InvokeFunction"),
+        BTreeSet::from(["GetAtt PollFunction.Arn".to_owned()])
+    );
+    assert_eq!(
+        resources_for(&t, &roles["FindFunction"], "dynamodb:Query"),
+        BTreeSet::from(["Sub ${ExecutionsTable.Arn}/index/status-index".to_owned()]),
+        "find reads the status index only"
+    );
+}
+
+#[test]
+fn table_access_is_to_the_executions_table_only() {
+    let t = template();
+    for (function, role) in function_roles(&t) {
+        for g in grants(&t, &role)
+            .iter()
+            .filter(|g| g.actions.iter().any(|a| a.starts_with("dynamodb:")))
+        {
+            assert!(
+                g.actions.iter().all(|a| a.starts_with("dynamodb:")),
+                "{function}/{}: mixed grant",
+                g.sid
+            );
+            for r in &g.resources {
+                assert!(
+                    r == "GetAtt ExecutionsTable.Arn"
+                        || r == "Sub ${ExecutionsTable.Arn}/index/status-index",
+                    "{function}: {r}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn logs_go_to_each_functions_own_log_group() {
+    let t = template();
+    for (function, role) in function_roles(&t) {
+        let group = render(&properties(&t, &function)["LoggingConfig"]["LogGroup"]);
+        let group = group
+            .strip_prefix("Ref ")
+            .unwrap_or_else(|| panic!("{function}: LogGroup {group}"));
+        for action in LOGS {
+            assert_eq!(
+                resources_for(&t, &role, action),
+                BTreeSet::from([format!("GetAtt {group}.Arn")]),
+                "{function}"
+            );
+        }
+    }
+}
+
+#[test]
+fn only_pause_and_resume_complete_tokens_and_only_of_this_state_machine() {
+    let t = template();
+    let roles = function_roles(&t);
+    let name = render(&properties(&t, "ExecutionStateMachine")["Name"]);
+    let name = name
+        .strip_prefix("Sub ")
+        .expect("a Sub'd state machine name");
+    for function in ["PauseFunction", "ResumeFunction"] {
+        let arn = format!("Sub arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:stateMachine:{name}");
+        assert_eq!(
+            resources_for(&t, &roles[function], "states:SendTaskSuccess"),
+            BTreeSet::from([arn]),
+            "{function}"
+        );
+    }
+    for role in of_type(&t, "AWS::IAM::Role") {
+        let states: Vec<String> = actions_of(&grants(&t, &role))
+            .into_iter()
+            .filter(|a| a.starts_with("states:"))
+            .collect();
+        if role != roles["PauseFunction"] && role != roles["ResumeFunction"] {
+            assert!(states.is_empty(), "{role} may call {states:?}");
+        }
+    }
+}
+
+#[test]
+fn only_launch_starts_recovery_and_tags_only_the_job_it_creates() {
+    let t = template();
+    let roles = function_roles(&t);
+    for (function, role) in &roles {
+        let actions = actions_of(&grants(&t, role));
+        let launches = ["drs:StartRecovery", "ec2:RunInstances", "iam:PassRole"]
+            .iter()
+            .any(|a| actions.contains(*a));
+        assert_eq!(launches, function == "LaunchFunction", "{function}");
+    }
+    let launch = grants(&t, &roles["LaunchFunction"]);
+    let tag = launch
+        .iter()
+        .find(|g| g.actions == ["drs:TagResource"])
+        .expect("a TagResource grant of its own");
+    let condition = serde_yaml::to_string(tag.condition.as_ref().expect("a condition")).unwrap();
+    assert!(
+        condition.contains("drs:CreateAction") && condition.contains("StartRecovery"),
+        "{condition}"
+    );
+    let pass = launch
+        .iter()
+        .find(|g| g.actions == ["iam:PassRole"])
+        .expect("a PassRole grant of its own");
+    let condition = serde_yaml::to_string(pass.condition.as_ref().expect("a condition")).unwrap();
+    assert!(
+        condition.contains("iam:PassedToService") && condition.contains("ec2.amazonaws.com"),
+        "{condition}"
+    );
+}
+
+#[test]
+fn the_state_machine_invokes_exactly_the_functions_its_definition_names() {
+    let t = template();
+    let machine = properties(&t, "ExecutionStateMachine");
+    let role = render(&machine["Role"]);
+    let role = role
+        .strip_prefix("GetAtt ")
+        .and_then(|r| r.strip_suffix(".Arn"))
+        .expect("Role: !GetAtt X.Arn");
+    let g = grants(&t, role);
+    assert_eq!(
+        actions_of(&g),
+        BTreeSet::from(["lambda:InvokeFunction".to_owned()])
+    );
+    let granted: BTreeSet<String> = g.into_iter().flat_map(|g| g.resources).collect();
+    let substitutions = machine["DefinitionSubstitutions"]
+        .as_mapping()
+        .expect("DefinitionSubstitutions");
+    let substituted: BTreeSet<String> = substitutions.values().map(render).collect();
+    assert_eq!(granted, substituted);
+    let functions: BTreeSet<String> = ["Poll", "Launch", "Pause", "Finalize"]
+        .iter()
+        .map(|f| format!("GetAtt {f}Function.Arn"))
+        .collect();
+    assert_eq!(granted, functions, "not find, not resume");
+    // Every placeholder of the definition is substituted, and nothing else is.
+    let text = workspace_tests::cfn::definition_text();
+    let placeholders: BTreeSet<String> = text
+        .split("${")
+        .skip(1)
+        .filter_map(|s| s.split_once('}'))
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    let keys: BTreeSet<String> = substitutions.keys().map(render).collect();
+    assert_eq!(placeholders, keys);
+}

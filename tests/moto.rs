@@ -1,0 +1,106 @@
+//! The moto server that `make test` starts, and moto's Docker-free Lambda backend: every Invoke
+//! (also Step Functions' `lambda:invoke` tasks) answers with the next queued reply of its region,
+//! or echoes its payload when none is queued.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+
+use aws_sdk_lambda::primitives::Blob;
+use serde_json::{json, Value};
+
+/// moto's port. A test that needs moto and does not have it fails, never passes silently.
+pub fn port() -> u16 {
+    let raw = std::env::var("MOTO_PORT").unwrap_or_default();
+    raw.parse().unwrap_or_else(|_| {
+        panic!("MOTO_PORT is not set (got {raw:?}): run these tests with `make test`, which starts moto (scripts/test.sh)")
+    })
+}
+
+pub fn endpoint() -> String {
+    format!("http://127.0.0.1:{}", port())
+}
+
+/// Credentials and region for moto; never real AWS.
+pub fn credentials() -> aws_sdk_sfn::config::Credentials {
+    aws_sdk_sfn::config::Credentials::new("testing", "testing", None, None, "moto")
+}
+
+pub fn sfn_client(region: &str) -> aws_sdk_sfn::Client {
+    let config = aws_sdk_sfn::Config::builder()
+        .behavior_version(aws_sdk_sfn::config::BehaviorVersion::latest())
+        .region(aws_sdk_sfn::config::Region::new(region.to_owned()))
+        .endpoint_url(endpoint())
+        .credentials_provider(credentials())
+        .build();
+    aws_sdk_sfn::Client::from_conf(config)
+}
+
+fn lambda_client(region: &str) -> aws_sdk_lambda::Client {
+    let config = aws_sdk_lambda::Config::builder()
+        .behavior_version(aws_sdk_lambda::config::BehaviorVersion::latest())
+        .region(aws_sdk_lambda::config::Region::new(region.to_owned()))
+        .endpoint_url(endpoint())
+        .credentials_provider(credentials())
+        .build();
+    aws_sdk_lambda::Client::from_conf(config)
+}
+
+/// Queues `replies` for the next Lambda invocations in `region`, in order, after emptying the
+/// region's queue (a failed earlier run may have left replies in it).
+pub async fn queue_lambda_replies(region: &str, replies: &[Value]) {
+    drain_lambda_replies(region).await;
+    let results: Vec<String> = replies.iter().map(Value::to_string).collect();
+    let body = json!({"results": results, "region": region}).to_string();
+    let status = post(port(), "/moto-api/static/lambda-simple/response", &body);
+    assert_eq!(status, 201, "moto refused the canned Lambda replies");
+}
+
+/// Invokes until moto echoes the payload, which it does only when no reply is queued.
+async fn drain_lambda_replies(region: &str) {
+    let client = lambda_client(region);
+    let marker = json!({"drain": uuid::Uuid::new_v4().to_string()}).to_string();
+    for _ in 0..1000 {
+        let out = client
+            .invoke()
+            .function_name("drain-canned-replies")
+            .payload(Blob::new(marker.clone()))
+            .send()
+            .await
+            .expect("moto's Lambda Invoke");
+        if out.payload.as_ref().map(|b| b.as_ref()) == Some(marker.as_bytes()) {
+            return;
+        }
+    }
+    panic!("moto's lambda-simple queue in {region} did not empty");
+}
+
+/// A minimal HTTP/1.1 POST to moto's own API (no SDK covers it); returns the status code.
+fn post(port: u16, path: &str, body: &str) -> u16 {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))
+        .unwrap_or_else(|e| panic!("moto on port {port}: {e}"));
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).expect("write to moto");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .expect("read from moto");
+    response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP answer: {response:.200}"))
+}
+
+/// A DynamoDB client on moto (us-east-1).
+pub fn dynamodb_client() -> aws_sdk_dynamodb::Client {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .endpoint_url(endpoint())
+        .credentials_provider(credentials())
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}

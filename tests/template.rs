@@ -1,0 +1,279 @@
+//! The stack's shape: what the issue and SPEC §5 ask of the table, the functions, the schedule,
+//! the API and the state machine, read from the template itself.
+
+use std::collections::BTreeSet;
+
+use serde_yaml::Value;
+use workspace_tests::cfn::{of_type, properties, render as text, template};
+use workspace_tests::repo_root;
+
+#[test]
+fn the_table_is_on_demand_with_pitr_ttl_and_the_status_index() {
+    let t = template();
+    let table = properties(&t, "ExecutionsTable");
+    assert_eq!(text(&table["BillingMode"]), "PAY_PER_REQUEST");
+    assert_eq!(
+        table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+        Value::Bool(true)
+    );
+    assert_eq!(
+        table["TimeToLiveSpecification"]["Enabled"],
+        Value::Bool(true)
+    );
+    assert_eq!(
+        text(&table["TimeToLiveSpecification"]["AttributeName"]),
+        "expiresAt"
+    );
+    let keys: Vec<(String, String)> = table["KeySchema"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|k| (text(&k["AttributeName"]), text(&k["KeyType"])))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            ("executionId".into(), "HASH".into()),
+            ("sk".into(), "RANGE".into())
+        ]
+    );
+    let index = &table["GlobalSecondaryIndexes"][0];
+    assert_eq!(text(&index["IndexName"]), "status-index");
+    assert_eq!(
+        text(&index["KeySchema"][0]["AttributeName"]),
+        "status",
+        "find reads the index by status"
+    );
+    let globals = &t["Globals"]["Function"]["Environment"]["Variables"];
+    assert_eq!(text(&globals["STATUS_INDEX_NAME"]), "status-index");
+    assert_eq!(text(&globals["EXECUTIONS_TABLE"]), "Ref ExecutionsTable");
+}
+
+#[test]
+fn six_arm64_functions_built_by_cargo_lambda() {
+    let t = template();
+    let globals = &t["Globals"]["Function"];
+    assert_eq!(text(&globals["Runtime"]), "provided.al2023");
+    assert_eq!(
+        globals["Architectures"],
+        serde_yaml::from_str::<Value>("[arm64]").unwrap()
+    );
+    let mut binaries = BTreeSet::new();
+    for f in of_type(&t, "AWS::Serverless::Function") {
+        let p = properties(&t, &f);
+        assert!(
+            p.get("Runtime").is_none() && p.get("Architectures").is_none(),
+            "{f} overrides the globals"
+        );
+        let code = text(&p["CodeUri"]);
+        let bin = code
+            .strip_prefix("../target/lambda/")
+            .and_then(|b| b.strip_suffix('/'))
+            .unwrap_or_else(|| panic!("{f}: CodeUri {code}"));
+        // The directory cargo lambda writes is named after the binary: lambdas/<bin> builds it.
+        let manifest =
+            std::fs::read_to_string(repo_root().join("lambdas").join(bin).join("Cargo.toml"))
+                .unwrap_or_else(|e| panic!("{f}: {e}"));
+        assert!(
+            manifest.contains(&format!("name = \"{bin}\"")),
+            "lambdas/{bin} builds no binary {bin}"
+        );
+        binaries.insert(bin.to_owned());
+    }
+    assert_eq!(
+        binaries,
+        ["finalize", "find", "launch", "pause", "poll", "resume"]
+            .map(String::from)
+            .into()
+    );
+}
+
+#[test]
+fn find_runs_every_minute_and_finishes_within_it() {
+    let t = template();
+    let find = properties(&t, "FindFunction");
+    let timeout = find["Timeout"].as_u64().expect("a Timeout");
+    assert!(
+        timeout < 60,
+        "find's timeout {timeout} s must be below its one-minute schedule"
+    );
+    let events = find["Events"].as_mapping().unwrap();
+    assert_eq!(events.len(), 1);
+    let schedule = events.values().next().unwrap();
+    assert_eq!(text(&schedule["Type"]), "Schedule");
+    assert_eq!(text(&schedule["Properties"]["Schedule"]), "rate(1 minute)");
+    let input: serde_json::Value =
+        serde_json::from_str(&text(&schedule["Properties"]["Input"])).unwrap();
+    assert_eq!(input, serde_json::json!({"operation": "find"}));
+    assert_eq!(
+        text(&find["Environment"]["Variables"]["POLL_FUNCTION_NAME"]),
+        "Ref PollFunction"
+    );
+}
+
+#[test]
+fn pause_and_resume_are_behind_an_iam_authorised_api() {
+    let t = template();
+    let api = properties(&t, "ExecutionsApi");
+    assert_eq!(text(&api["Auth"]["DefaultAuthorizer"]), "AWS_IAM");
+    let mut routes = BTreeSet::new();
+    for f in of_type(&t, "AWS::Serverless::Function") {
+        for (_, event) in properties(&t, &f)
+            .get("Events")
+            .and_then(Value::as_mapping)
+            .into_iter()
+            .flatten()
+        {
+            if text(&event["Type"]) == "Api" {
+                let p = &event["Properties"];
+                assert_eq!(text(&p["RestApiId"]), "Ref ExecutionsApi");
+                assert!(
+                    p.get("Auth").is_none(),
+                    "{f}: a route must not override the IAM authoriser"
+                );
+                routes.insert((f.clone(), text(&p["Method"]), text(&p["Path"])));
+            }
+        }
+    }
+    let want: BTreeSet<(String, String, String)> = [
+        (
+            "PauseFunction".into(),
+            "post".into(),
+            "/executions/{executionId}/pause".into(),
+        ),
+        (
+            "ResumeFunction".into(),
+            "post".into(),
+            "/executions/{executionId}/resume".into(),
+        ),
+    ]
+    .into();
+    assert_eq!(routes, want);
+}
+
+#[test]
+fn the_state_machine_is_standard_and_defined_in_its_own_file() {
+    let t = template();
+    let machine = properties(&t, "ExecutionStateMachine");
+    assert_eq!(
+        text(&machine["Type"]),
+        "STANDARD",
+        "a pause can wait for days"
+    );
+    assert_eq!(text(&machine["DefinitionUri"]), "statemachine.asl.json");
+    assert!(machine.get("Definition").is_none());
+    let outputs: BTreeSet<String> = t["Outputs"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .map(text)
+        .collect();
+    for o in ["ExecutionsTableName", "ApiUrl", "StateMachineArn"] {
+        assert!(outputs.contains(o), "output {o}");
+    }
+}
+
+#[test]
+fn every_function_logs_json_for_the_shell() {
+    let t = template();
+    for f in of_type(&t, "AWS::Serverless::Function") {
+        // LogFormat JSON sets AWS_LAMBDA_LOG_FORMAT, which lambda-shell's subscriber honours.
+        assert_eq!(
+            text(&properties(&t, &f)["LoggingConfig"]["LogFormat"]),
+            "JSON",
+            "{f}"
+        );
+    }
+}
+
+/// The template's table and the one `aws_adapters::create_table` makes (tests, the command line)
+/// must be the same layout: the adapter's queries are written against it.
+#[tokio::test]
+async fn the_template_table_matches_the_adapters_layout() {
+    use aws_sdk_dynamodb::config::{BehaviorVersion, Region};
+    use workspace_tests::moto::{credentials, endpoint};
+
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint())
+        .credentials_provider(credentials())
+        .build();
+    let client = aws_sdk_dynamodb::Client::from_conf(config);
+    let name = format!("layout-{}", uuid::Uuid::new_v4().simple());
+    aws_adapters::create_table(&client, &name, "status-index")
+        .await
+        .expect("create_table in moto");
+    let described = client
+        .describe_table()
+        .table_name(&name)
+        .send()
+        .await
+        .expect("DescribeTable")
+        .table
+        .expect("a table");
+
+    let t = template();
+    let table = properties(&t, "ExecutionsTable");
+    let keys = |v: &Value| -> Vec<(String, String)> {
+        v.as_sequence()
+            .unwrap()
+            .iter()
+            .map(|k| (text(&k["AttributeName"]), text(&k["KeyType"])))
+            .collect()
+    };
+    let sdk_keys = |ks: &[aws_sdk_dynamodb::types::KeySchemaElement]| -> Vec<(String, String)> {
+        ks.iter()
+            .map(|k| (k.attribute_name.clone(), k.key_type.as_str().to_owned()))
+            .collect()
+    };
+    assert_eq!(keys(&table["KeySchema"]), sdk_keys(described.key_schema()));
+    let mut attrs: Vec<(String, String)> = table["AttributeDefinitions"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| (text(&a["AttributeName"]), text(&a["AttributeType"])))
+        .collect();
+    let mut sdk_attrs: Vec<(String, String)> = described
+        .attribute_definitions()
+        .iter()
+        .map(|a| {
+            (
+                a.attribute_name.clone(),
+                a.attribute_type.as_str().to_owned(),
+            )
+        })
+        .collect();
+    attrs.sort();
+    sdk_attrs.sort();
+    assert_eq!(attrs, sdk_attrs);
+
+    let index = &table["GlobalSecondaryIndexes"][0];
+    let sdk_index = described
+        .global_secondary_indexes()
+        .first()
+        .expect("the status index");
+    assert_eq!(
+        text(&index["IndexName"]),
+        sdk_index.index_name().unwrap_or_default()
+    );
+    assert_eq!(keys(&index["KeySchema"]), sdk_keys(sdk_index.key_schema()));
+    let projection = sdk_index.projection().expect("a projection");
+    assert_eq!(
+        text(&index["Projection"]["ProjectionType"]),
+        projection
+            .projection_type()
+            .map(|p| p.as_str())
+            .unwrap_or_default()
+    );
+    let mut non_key: Vec<String> = index["Projection"]["NonKeyAttributes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(text)
+        .collect();
+    let mut sdk_non_key = projection.non_key_attributes().to_vec();
+    non_key.sort();
+    sdk_non_key.sort();
+    assert_eq!(non_key, sdk_non_key);
+}
