@@ -3,14 +3,19 @@
 //! Both item kinds are the domain type's own serde shape (camelCase, times as epoch-second
 //! numbers) mapped attribute by attribute, so the table reads like the API. Two deliberate
 //! departures: a wave's `status` is stored as `waveStatus` (only execution headers may carry the
-//! status index's key attributes), and a wave's `serverStatuses` is one JSON string attribute.
+//! status index's key attributes), and a wave's `serverStatuses` is one gzip-compressed JSON binary attribute.
 
 use std::collections::HashMap;
+use std::io::Read;
 
+use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use execution_core::ids::ExecutionId;
 use execution_core::model::{Execution, ExecutionHeader, Wave};
 use execution_core::ports::StoreError;
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
+use flate2::Compression;
 use serde_json::{Map, Number, Value};
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
@@ -116,7 +121,7 @@ pub(crate) fn wave_item(id: ExecutionId, wave: &Wave) -> Result<Item, StoreError
         .map(|(k, v)| (k.clone(), to_attr(v)))
         .collect();
     item.insert(WAVE_STATUS.to_owned(), to_attr(&status));
-    item.insert(SERVER_STATUSES.to_owned(), s(servers.to_string()));
+    item.insert(SERVER_STATUSES.to_owned(), encode_servers(&servers)?);
     item.extend(key(id, wave_sk(wave.wave_number)));
     Ok(item)
 }
@@ -184,22 +189,20 @@ fn decode_header(item: &Item) -> Result<(ExecutionHeader, Option<usize>), StoreE
 }
 
 fn decode_wave(item: &Item) -> Result<Wave, StoreError> {
-    let mut fields = to_fields(item, "wave")?;
+    let rest: Item = item
+        .iter()
+        .filter(|(k, _)| k.as_str() != SERVER_STATUSES)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let mut fields = to_fields(&rest, "wave")?;
     let sk = fields.remove(SK);
     fields.remove(PK);
     let status = fields
         .remove(WAVE_STATUS)
         .ok_or_else(|| corrupt(format!("wave item {sk:?} has no {WAVE_STATUS}")))?;
     fields.insert(STATUS.to_owned(), status);
-    let servers = match fields.remove(SERVER_STATUSES) {
-        Some(Value::String(json)) => serde_json::from_str(&json)
-            .map_err(|e| corrupt(format!("wave item {sk:?}: serverStatuses: {e}")))?,
-        _ => {
-            return Err(corrupt(format!(
-                "wave item {sk:?} has no serverStatuses string"
-            )))
-        }
-    };
+    let servers = decode_servers(item.get(SERVER_STATUSES))
+        .map_err(|e| corrupt(format!("wave item {sk:?}: serverStatuses: {e}")))?;
     fields.insert(SERVER_STATUSES.to_owned(), servers);
     let wave: Wave = serde_json::from_value(Value::Object(fields))
         .map_err(|e| corrupt(format!("wave item {sk:?}: {e}")))?;
@@ -211,6 +214,34 @@ fn decode_wave(item: &Item) -> Result<Wave, StoreError> {
     }
     Ok(wave)
 }
+
+/// A wave's `serverStatuses`, as gzip-compressed JSON in a binary attribute. The JSON of 200
+/// servers with their EC2 details compresses about 8×: a 50 × 200 execution then loads in one
+/// 1 MB Query page, and writing a 200-server wave costs about a tenth of the write units.
+fn encode_servers(servers: &Value) -> Result<AttributeValue, StoreError> {
+    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+    serde_json::to_writer(&mut gz, servers).map_err(|e| corrupt(format!("serverStatuses: {e}")))?;
+    let bytes = gz
+        .finish()
+        .map_err(|e| corrupt(format!("serverStatuses: {e}")))?;
+    Ok(AttributeValue::B(Blob::new(bytes)))
+}
+
+/// Reads the compressed form, and the plain JSON string form earlier versions wrote.
+fn decode_servers(attr: Option<&AttributeValue>) -> Result<Value, String> {
+    match attr {
+        Some(AttributeValue::B(blob)) => {
+            // A stored wave's JSON is well under this; the cap keeps a corrupt blob from
+            // inflating without bound.
+            let json = GzDecoder::new(blob.as_ref()).take(MAX_SERVER_STATUSES_JSON);
+            serde_json::from_reader(json).map_err(|e| e.to_string())
+        }
+        Some(AttributeValue::S(json)) => serde_json::from_str(json).map_err(|e| e.to_string()),
+        _ => Err("missing, or neither binary nor string".into()),
+    }
+}
+
+const MAX_SERVER_STATUSES_JSON: u64 = 16 * 1024 * 1024;
 
 fn to_fields(item: &Item, what: &str) -> Result<Map<String, Value>, StoreError> {
     item.iter()

@@ -476,8 +476,21 @@ async fn an_oversized_wave_is_refused_before_anything_is_written() {
     let table = Table::new().await;
     let store = table.store();
     let mut exec = execution(&[200]);
+    // Incompressible names (the stored server list is gzip): 200 × 4000 random characters.
+    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
     for s in &mut exec.waves[0].server_statuses {
-        s.server_name = Some("x".repeat(2100));
+        let name: String = (0..4000)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                char::from(
+                    b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                        [(state % 62) as usize],
+                )
+            })
+            .collect();
+        s.server_name = Some(name);
     }
     let err = store.create(&exec).await.unwrap_err();
     assert!(
