@@ -1,0 +1,1340 @@
+//! Faults: every fault the simulator plays (throttling with a retry-after hint and 5xx on each
+//! API, EC2 not knowing an instance yet, a job missing from DescribeJobs, recoveryInstanceID
+//! missing from the job, a server that fails to launch) and a failing store, × every operation.
+//!
+//! For each case: the answer is defined (200 with the fault-free run's result, or the seed's error
+//! shape: 500 INTERNAL_ERROR for a transient fault); the record loads, is consistent (a STARTED
+//! wave has its job, a LAUNCHING one has none, one DRS job per wave at most, ...), moved only
+//! forward, and did not change on an error beyond the operation's documented partial progress;
+//! and once a transient fault clears, a retry reaches what the fault-free run reached.
+//!
+//! drs-sim's `Api` covers the services only; the store is faulted here by [`FaultyStore`].
+//! The matrix runs on the simulator's MemoryStore; a selection runs on moto's DynamoDB.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_adapters::{create_table, DynamoDbStore};
+use drs_sim::{Api, Progression, Sim, SimConfig, Spread, Timings, TokenState};
+use execution_core::api::{answer, PauseRequest, PollRequest, Target};
+use execution_core::fixtures;
+use execution_core::ids::{ExecutionId, TaskToken};
+use execution_core::model::Execution;
+use execution_core::model::Timestamp;
+use execution_core::ops::{self, FindConfig};
+use execution_core::plan::Plan;
+use execution_core::ports::{
+    ActivePage, Clock, Commit, ExecutionStore, ServiceError, StoreError, TAG_EXECUTION_ID,
+    TAG_WAVE_NUMBER,
+};
+use execution_core::status::{ExecutionStatus, LaunchStatus, WaveStatus};
+use serde_json::{json, Value};
+use workspace_tests::moto;
+
+// ---------------------------------------------------------------------------------------------
+// Faults
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StoreCall {
+    Load,
+    Commit,
+    /// The commit lands, but its answer is lost (a timeout after DynamoDB applied it).
+    CommitAnswerLost,
+    Touch,
+    ListActive,
+}
+
+/// One ingredient of a fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Atom {
+    /// The next call of the API is throttled, with a retry-after hint.
+    Throttle(Api),
+    /// The next call of the API answers 5xx.
+    Fail5xx(Api),
+    /// A new instance stays unknown to EC2 for two DescribeInstances calls.
+    Ec2Unknown,
+    /// A new job is missing from three DescribeJobs calls.
+    JobMissing,
+    /// DescribeJobs never names recoveryInstanceID.
+    RecoveryIdsMissing,
+    /// The first server of each wave fails to launch.
+    FailingServers,
+    /// The store's next call of this kind fails (a 5xx, or throttling).
+    Store(StoreCall, bool),
+}
+
+impl Atom {
+    fn is_world(self) -> bool {
+        matches!(
+            self,
+            Self::Ec2Unknown | Self::JobMissing | Self::RecoveryIdsMissing | Self::FailingServers
+        )
+    }
+    fn api(self) -> Option<Api> {
+        match self {
+            Self::Throttle(api) | Self::Fail5xx(api) => Some(api),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Fault(Vec<Atom>);
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<String> = self.0.iter().map(|a| format!("{a:?}")).collect();
+        f.write_str(&names.join("+"))
+    }
+}
+
+impl Fault {
+    fn has(&self, atom: Atom) -> bool {
+        self.0.contains(&atom)
+    }
+
+    /// World faults: scripted before the jobs and instances they shape exist.
+    fn arm_world(&self, sim: &Sim) {
+        for atom in self.0.iter().filter(|a| a.is_world()) {
+            sim.world.script_faults(|f| match atom {
+                Atom::Ec2Unknown => f.ec2_unknown_polls = 2,
+                Atom::JobMissing => f.job_missing_polls = 3,
+                Atom::RecoveryIdsMissing => f.omit_recovery_instance_ids = true,
+                _ => {
+                    f.failing_servers = [fixtures::server(0), fixtures::server(2)].into();
+                }
+            });
+        }
+    }
+
+    /// Per-call faults: armed just before the operation under test.
+    fn arm_calls(&self, w: &World) {
+        for atom in &self.0 {
+            match *atom {
+                Atom::Throttle(api) => {
+                    w.sim
+                        .calls
+                        .throttle(api, 1, Some(Duration::from_secs(RETRY_AFTER_SECS)));
+                }
+                Atom::Fail5xx(api) => w.sim.calls.fail_with_5xx(api, 1),
+                Atom::Store(call, throttled) => w.store.arm(call, throttled),
+                _ => {}
+            }
+        }
+    }
+}
+
+const RETRY_AFTER_SECS: u64 = 7;
+
+/// Every fault of the matrix.
+fn all_faults() -> Vec<Fault> {
+    let mut faults = Vec::new();
+    for api in Api::ALL {
+        faults.push(Fault(vec![Atom::Throttle(api)]));
+        faults.push(Fault(vec![Atom::Fail5xx(api)]));
+    }
+    for atom in [
+        Atom::Ec2Unknown,
+        Atom::JobMissing,
+        Atom::RecoveryIdsMissing,
+        Atom::FailingServers,
+    ] {
+        faults.push(Fault(vec![atom]));
+    }
+    for call in [
+        StoreCall::Load,
+        StoreCall::Commit,
+        StoreCall::CommitAnswerLost,
+        StoreCall::Touch,
+        StoreCall::ListActive,
+    ] {
+        faults.push(Fault(vec![Atom::Store(call, false)]));
+    }
+    faults.push(Fault(vec![Atom::Store(StoreCall::Commit, true)]));
+    // Without recoveryInstanceID poll asks DescribeRecoveryInstances, which then fails.
+    faults.push(Fault(vec![
+        Atom::RecoveryIdsMissing,
+        Atom::Fail5xx(Api::DescribeRecoveryInstances),
+    ]));
+    faults
+}
+
+/// A store whose next call of one kind fails; counts the faults it played.
+struct FaultyStore {
+    inner: Arc<dyn ExecutionStore>,
+    armed: Mutex<Option<(StoreCall, bool)>>,
+    tripped: AtomicUsize,
+}
+
+impl FaultyStore {
+    fn new(inner: Arc<dyn ExecutionStore>) -> Self {
+        Self {
+            inner,
+            armed: Mutex::default(),
+            tripped: AtomicUsize::new(0),
+        }
+    }
+
+    fn arm(&self, call: StoreCall, throttled: bool) {
+        *self.armed.lock().expect("armed") = Some((call, throttled));
+    }
+
+    fn clear(&self) {
+        *self.armed.lock().expect("armed") = None;
+    }
+
+    fn trip(&self, call: StoreCall) -> Result<(), StoreError> {
+        let mut armed = self.armed.lock().expect("armed");
+        match *armed {
+            Some((c, throttled)) if c == call => {
+                *armed = None;
+                self.tripped.fetch_add(1, Ordering::SeqCst);
+                Err(StoreError::Service(if throttled {
+                    ServiceError::Throttled {
+                        retry_after: None,
+                        message: format!("simulated: store {call:?} throttled"),
+                    }
+                } else {
+                    ServiceError::Unavailable(format!("simulated: store {call:?} answered 500"))
+                }))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+#[async_trait]
+impl ExecutionStore for FaultyStore {
+    async fn load(&self, id: ExecutionId) -> Result<Option<Execution>, StoreError> {
+        self.trip(StoreCall::Load)?;
+        self.inner.load(id).await
+    }
+    async fn create(&self, execution: &Execution) -> Result<(), StoreError> {
+        self.inner.create(execution).await
+    }
+    async fn list_active(&self, cursor: Option<String>) -> Result<ActivePage, StoreError> {
+        self.trip(StoreCall::ListActive)?;
+        self.inner.list_active(cursor).await
+    }
+    async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
+        self.trip(StoreCall::Commit)?;
+        self.inner.commit(commit).await?;
+        self.trip(StoreCall::CommitAnswerLost)
+    }
+    async fn touch(&self, id: ExecutionId, polled_at: Timestamp) -> Result<(), StoreError> {
+        self.trip(StoreCall::Touch)?;
+        self.inner.touch(id, polled_at).await
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios: an operation on the record it is meant for
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scenario {
+    /// find (SimDispatch's in-process poll) over one execution with a wave in flight.
+    Find,
+    Poll,
+    /// The first wave's launch.
+    Launch,
+    /// A launch finishing a claim whose launcher died (FindTaggedJob, then StartRecovery).
+    LaunchStaleClaim,
+    PauseByOperator,
+    /// The workflow's pause at a wave boundary: holds its token.
+    PauseParks,
+    /// The workflow's token arrives while a wave is in flight: released at once.
+    PauseMoot,
+    Resume,
+    Cancel,
+    Finalize,
+}
+
+const SCENARIOS: [Scenario; 10] = [
+    Scenario::Find,
+    Scenario::Poll,
+    Scenario::Launch,
+    Scenario::LaunchStaleClaim,
+    Scenario::PauseByOperator,
+    Scenario::PauseParks,
+    Scenario::PauseMoot,
+    Scenario::Resume,
+    Scenario::Cancel,
+    Scenario::Finalize,
+];
+
+/// Where the record stands before the operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Pending,
+    /// Wave 0 STARTED, its servers settled in DRS, not polled since.
+    InFlight,
+    /// Wave 0 LAUNCHING past the claim grace, no job in DRS.
+    StaleClaim,
+    /// Wave 0 COMPLETED; wave 1 waits for its planned pause.
+    BeforeWave1,
+    PausedWithToken,
+    /// Both waves COMPLETED.
+    AllDone,
+}
+
+impl Scenario {
+    fn state(self) -> State {
+        match self {
+            Self::Find | Self::Poll | Self::PauseByOperator | Self::PauseMoot => State::InFlight,
+            Self::Launch => State::Pending,
+            Self::LaunchStaleClaim => State::StaleClaim,
+            Self::PauseParks => State::BeforeWave1,
+            Self::Resume | Self::Cancel => State::PausedWithToken,
+            Self::Finalize => State::AllDone,
+        }
+    }
+
+    fn polls(self) -> bool {
+        matches!(self, Self::Find | Self::Poll)
+    }
+
+    /// What the fault-free run answers (a subset of its fields).
+    fn baseline(self) -> Value {
+        match self {
+            Self::Find => json!({"executionsFound": 1, "executionsPolled": 1}),
+            Self::Poll => json!({"status": "POLLING", "nextAction": "PAUSE"}),
+            Self::Launch | Self::LaunchStaleClaim => {
+                json!({"status": "POLLING", "waveNumber": 0, "waveStatus": "STARTED", "recovered": false})
+            }
+            Self::PauseByOperator | Self::PauseParks => {
+                json!({"status": "PAUSED", "pausedBeforeWave": 1})
+            }
+            Self::PauseMoot => json!({"status": "POLLING"}),
+            Self::Resume => json!({"status": "POLLING", "workflowReleased": true}),
+            Self::Cancel => json!({"status": "CANCELLING", "workflowReleased": true}),
+            Self::Finalize => {
+                json!({"status": "COMPLETED", "totalWaves": 2, "alreadyFinalized": false})
+            }
+        }
+    }
+}
+
+/// The plan every case runs: two waves of two servers, a planned pause before the second.
+fn plan() -> Plan {
+    let mut plan = fixtures::plan(&[2, 2]);
+    plan.waves[1].pause_before_wave = true;
+    plan
+}
+
+/// Jobs settle within two minutes: well inside the job-not-found grace (300 s).
+const SETTLE_SECS: u64 = 150;
+
+fn sim() -> Sim {
+    Sim::new(SimConfig {
+        seed: 7,
+        progression: Progression::Timed(Timings {
+            job_start: Spread::new(5, 10),
+            server_start: Spread::new(5, 20),
+            server_launch: Spread::new(30, 90),
+            job_complete_lag_secs: 5,
+        }),
+        ..SimConfig::default()
+    })
+}
+
+/// One case's world: the simulator, the store under test (faultable), the execution.
+struct World {
+    sim: Sim,
+    store: FaultyStore,
+    target: Target,
+}
+
+#[derive(Clone)]
+enum Kind {
+    Memory,
+    Moto(DynamoDbStore),
+}
+
+impl World {
+    fn new(kind: &Kind, id: ExecutionId) -> Self {
+        let sim = sim();
+        let inner: Arc<dyn ExecutionStore> = match kind {
+            Kind::Memory => sim.store.clone(),
+            Kind::Moto(store) => Arc::new(store.clone()),
+        };
+        Self {
+            sim,
+            store: FaultyStore::new(inner),
+            target: Target {
+                execution_id: id,
+                plan_id: fixtures::plan_id(),
+            },
+        }
+    }
+
+    fn clock(&self) -> &dyn Clock {
+        self.sim.clock.as_ref()
+    }
+
+    /// The record, read past the faulty wrapper: it must load.
+    async fn load(&self) -> Result<Execution, String> {
+        self.store
+            .inner
+            .load(self.target.execution_id)
+            .await
+            .map_err(|e| format!("the record does not load: {e}"))?
+            .ok_or_else(|| "the record vanished".to_owned())
+    }
+
+    fn clear_faults(&self) {
+        for api in Api::ALL {
+            self.sim.calls.throttle(api, 0, None);
+            self.sim.calls.fail_with_5xx(api, 0);
+        }
+        self.store.clear();
+    }
+
+    /// Runs `scenario`'s operation and answers as the Lambda would.
+    async fn run(&self, scenario: Scenario, token: Option<&TaskToken>) -> Value {
+        let (store, sim, target) = (&self.store as &dyn ExecutionStore, &self.sim, self.target);
+        let clock = self.clock();
+        let pause = |task_token: Option<TaskToken>| PauseRequest { target, task_token };
+        match scenario {
+            Scenario::Find => {
+                let config = FindConfig {
+                    concurrency: 4,
+                    deadline_millis: clock.now_millis() + 3_600_000,
+                    poll_budget_millis: 1_000,
+                };
+                answer(&ops::find(store, &sim.dispatch(), clock, &config).await)
+            }
+            Scenario::Poll => {
+                let request = PollRequest {
+                    target,
+                    summary: false,
+                };
+                answer(&ops::poll(store, &sim.drs, &sim.ec2, clock, &sim.policy, &request).await)
+            }
+            Scenario::Launch | Scenario::LaunchStaleClaim => {
+                answer(&ops::launch(store, &sim.drs, clock, &sim.policy, &target).await)
+            }
+            Scenario::PauseByOperator | Scenario::PauseParks | Scenario::PauseMoot => {
+                let request = pause(token.cloned());
+                let wf = sim.workflow.as_ref();
+                answer(&ops::pause(store, wf, clock, &sim.policy, &request).await)
+            }
+            Scenario::Resume => answer(&ops::resume(store, sim.workflow.as_ref(), &target).await),
+            Scenario::Cancel => answer(&ops::cancel(store, sim.workflow.as_ref(), &target).await),
+            Scenario::Finalize => answer(&ops::finalize(store, clock, &target).await),
+        }
+    }
+
+    /// Brings a new execution to `state`, arming the world faults before what they shape.
+    async fn reach(&self, state: State, fault: &Fault) -> Result<(), String> {
+        let sim = &self.sim;
+        ops::create_execution(&self.store, self.clock(), &plan(), self.target.execution_id)
+            .await
+            .map_err(|e| format!("setup create: {e}"))?;
+        let step = |what: &'static str, answer: Value, wanted: u16| {
+            let code = answer["statusCode"].as_u64();
+            if code == Some(u64::from(wanted)) {
+                Ok(answer)
+            } else {
+                Err(format!("setup {what} answered {answer}"))
+            }
+        };
+        match state {
+            State::Pending => {}
+            State::StaleClaim => {
+                sim.calls.fail_with_5xx(Api::StartRecovery, 1);
+                step("launch", self.run(Scenario::Launch, None).await, 500)?;
+                sim.clock
+                    .advance_secs(sim.policy.launch_claim_grace_secs + 10);
+            }
+            _ => {
+                if state == State::InFlight {
+                    fault.arm_world(sim);
+                }
+                step("launch", self.run(Scenario::Launch, None).await, 200)?;
+                sim.clock.advance_secs(SETTLE_SECS);
+                if state == State::InFlight {
+                    return Ok(());
+                }
+                step("poll", self.run(Scenario::Poll, None).await, 200)?;
+                if state != State::BeforeWave1 {
+                    let token = sim.workflow.issue_token();
+                    step(
+                        "pause",
+                        self.run(Scenario::PauseParks, Some(&token)).await,
+                        200,
+                    )?;
+                }
+                if state == State::AllDone {
+                    step("resume", self.run(Scenario::Resume, None).await, 200)?;
+                    step("launch", self.run(Scenario::Launch, None).await, 200)?;
+                    sim.clock.advance_secs(SETTLE_SECS);
+                    step("poll", self.run(Scenario::Poll, None).await, 200)?;
+                }
+            }
+        }
+        fault.arm_world(sim);
+        Ok(())
+    }
+}
+
+/// One run of a scenario under a fault (or none).
+struct Played {
+    world: World,
+    fault: Fault,
+    before: Execution,
+    answer: Value,
+    after: Execution,
+    /// The task token the case is about (held by the record, or the workflow's request).
+    token: Option<TaskToken>,
+    /// Per-call faults the operation ran into, and whether the store's fault fired.
+    hit: Vec<Api>,
+    store_hit: bool,
+}
+
+async fn play(
+    kind: &Kind,
+    scenario: Scenario,
+    fault: &Fault,
+    id: ExecutionId,
+) -> Result<Played, String> {
+    let world = World::new(kind, id);
+    world.reach(scenario.state(), fault).await?;
+    let before = world.load().await?;
+    let request_token = matches!(scenario, Scenario::PauseParks | Scenario::PauseMoot)
+        .then(|| world.sim.workflow.issue_token());
+    let token = request_token
+        .clone()
+        .or_else(|| before.header.task_token.as_ref().map(|t| t.token.clone()));
+    fault.arm_calls(&world);
+    let counts = world.sim.calls.counts();
+    let answer = world.run(scenario, request_token.as_ref()).await;
+    let hit = fault
+        .0
+        .iter()
+        .filter_map(|a| a.api())
+        .filter(|api| world.sim.calls.count(*api) > counts.get(api).copied().unwrap_or(0))
+        .collect();
+    let store_hit = world.store.tripped.load(Ordering::SeqCst) > 0;
+    let after = world.load().await?;
+    Ok(Played {
+        world,
+        fault: fault.clone(),
+        before,
+        answer,
+        after,
+        token,
+        hit,
+        store_hit,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Expectations and checks
+// ---------------------------------------------------------------------------------------------
+
+/// What a case must show, decided by the operation, the fault and whether the fault was met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Expect {
+    /// The fault did not touch the operation: the fault-free answer and record, exactly.
+    Same,
+    /// A transient failure: 500 INTERNAL_ERROR, nothing written (`false`) or only the progress
+    /// the operation documents (`true`); a retry once the fault clears reaches the fault-free
+    /// record.
+    Error500(bool),
+    /// find answers 200 and reports the execution's poll as failed; a retry polls it.
+    FindReportsFailure,
+    /// poll tolerates it (200, details missing); repeated polls reach the fault-free record.
+    Converges,
+    /// The wave fails, as the rules say, and finalize then writes FAILED.
+    ServersFail,
+    /// A write landed but the operation heard a failure: 500, a consistent record, and retries
+    /// (as the state machine makes them) reach the fault-free record.
+    AnswerLost,
+}
+
+fn expect(scenario: Scenario, fault: &Fault, p: &Played) -> Expect {
+    const TOLERATED: [Api; 2] = [Api::DescribeRecoveryInstances, Api::DescribeInstances];
+    if p.store_hit {
+        return if p.fault.has(Atom::Store(StoreCall::CommitAnswerLost, false)) {
+            Expect::AnswerLost
+        } else {
+            Expect::Error500(false)
+        };
+    }
+    if !p.hit.is_empty() {
+        return if scenario.polls() && p.hit.iter().all(|a| TOLERATED.contains(a)) {
+            Expect::Converges
+        } else if scenario == Scenario::Find {
+            Expect::FindReportsFailure
+        } else {
+            Expect::Error500(false)
+        };
+    }
+    if !scenario.polls() {
+        Expect::Same
+    } else if fault.has(Atom::FailingServers) {
+        Expect::ServersFail
+    } else if fault.has(Atom::Ec2Unknown) || fault.has(Atom::JobMissing) {
+        Expect::Converges
+    } else {
+        Expect::Same
+    }
+}
+
+/// 200, or the seed's error shape `{statusCode, error, message}` with a code of its status.
+fn check_answer_shape(answer: &Value) -> Result<(), String> {
+    let code = answer["statusCode"].as_u64();
+    if code == Some(200) {
+        return Ok(());
+    }
+    let fields = answer.as_object().ok_or("the answer is not an object")?;
+    let error = answer["error"].as_str().unwrap_or_default();
+    let known = match code {
+        Some(400) => ["MISSING_PARAMETER", "INVALID_PARAMETER", "INVALID_STATE"].contains(&error),
+        Some(404) => error == "NOT_FOUND",
+        Some(409) => ["CONFLICT", "TOKEN_REJECTED"].contains(&error),
+        Some(500) => error == "INTERNAL_ERROR",
+        _ => false,
+    };
+    let message = answer["message"].as_str().unwrap_or_default();
+    if fields.len() != 3 || !known || message.is_empty() {
+        return Err(format!("not the seed's error shape: {answer}"));
+    }
+    Ok(())
+}
+
+/// Every key of `wanted` has that value in `answer`.
+fn check_fields(answer: &Value, wanted: &Value) -> Result<(), String> {
+    let wanted = wanted.as_object().ok_or("wanted fields are an object")?;
+    match wanted.iter().find(|(k, v)| &answer[k.as_str()] != *v) {
+        Some((k, v)) => Err(format!(
+            "{k} is {} (wanted {v}) in {answer}",
+            answer[k.as_str()]
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The record is one the lifecycle can produce, and DRS agrees with it.
+fn check_consistent(e: &Execution, sim: &Sim) -> Result<(), String> {
+    let h = &e.header;
+    if h.status.is_terminal() != h.end_time.is_some() {
+        return Err(format!("{} with end time {:?}", h.status, h.end_time));
+    }
+    if h.status == ExecutionStatus::Paused {
+        let before = h.paused_before_wave.ok_or("PAUSED before no wave")?;
+        if e.wave(before).map(|w| w.status) != Some(WaveStatus::Pending) {
+            return Err(format!("PAUSED before wave {before}, which is not PENDING"));
+        }
+    }
+    if let Some(t) = &h.task_token {
+        if !t.release_pending && h.status != ExecutionStatus::Paused {
+            return Err(format!("{} holds a token not marked for release", h.status));
+        }
+    }
+    if e.in_flight().count() > 1 {
+        return Err("more than one wave in flight".into());
+    }
+    let mut not_run_seen = false;
+    for (i, w) in e.waves.iter().enumerate() {
+        let n = w.wave_number;
+        if usize::try_from(n).ok() != Some(i) {
+            return Err(format!("wave {n} stored at position {i}"));
+        }
+        let problem = match w.status {
+            WaveStatus::Pending | WaveStatus::Launching if w.job_id.is_some() => "has a job",
+            WaveStatus::Pending | WaveStatus::Launching if w.end_time.is_some() => "has ended",
+            WaveStatus::Started if w.job_id.is_none() => "has no job",
+            WaveStatus::Started if w.launch_time.is_none() || w.end_time.is_some() => {
+                "has no launch time or has ended"
+            }
+            WaveStatus::Completed
+                if w.job_id.is_none()
+                    || w.end_time.is_none()
+                    || w.server_statuses
+                        .iter()
+                        .any(|s| s.launch_status != LaunchStatus::Launched) =>
+            {
+                "lacks its job, its end or a launched server"
+            }
+            WaveStatus::Failed if w.end_time.is_none() || w.failure_reason.is_none() => {
+                "lacks its end or its reason"
+            }
+            WaveStatus::Cancelled if w.job_id.is_some() || w.end_time.is_none() => {
+                "has a job or no end"
+            }
+            _ => "",
+        };
+        if !problem.is_empty() {
+            return Err(format!("wave {n} is {} and {problem}", w.status));
+        }
+        let not_run = matches!(w.status, WaveStatus::Pending | WaveStatus::Cancelled);
+        if not_run_seen && !not_run {
+            return Err(format!(
+                "wave {n} is {} after a wave that never ran",
+                w.status
+            ));
+        }
+        not_run_seen |= not_run;
+        if let Some(s) = w.server_statuses.iter().find(|s| {
+            s.instance_id.is_none() && (s.private_ip.is_some() || s.recovery_instance_id.is_some())
+        }) {
+            return Err(format!("wave {n}: EC2 details without an instance: {s:?}"));
+        }
+    }
+    // DRS's side: at most one job per wave, and the job a wave records is that wave's.
+    let mine = e.id().to_string();
+    let mut jobs: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+    for job in sim.world.jobs() {
+        if job.tags.get(TAG_EXECUTION_ID) != Some(&mine) {
+            continue;
+        }
+        let wave: u32 = job
+            .tags
+            .get(TAG_WAVE_NUMBER)
+            .and_then(|t| t.parse().ok())
+            .ok_or("a job of this execution without a wave tag")?;
+        jobs.entry(wave).or_default().push(job.job_id.to_string());
+    }
+    for (n, ids) in &jobs {
+        if ids.len() > 1 {
+            return Err(format!("wave {n} has {} DRS jobs: {ids:?}", ids.len()));
+        }
+        let w = e
+            .wave(*n)
+            .ok_or(format!("a DRS job for wave {n}, which does not exist"))?;
+        let recorded = w.job_id.as_ref().map(ToString::to_string);
+        if recorded.as_ref() != ids.first() && w.status != WaveStatus::Launching {
+            return Err(format!(
+                "wave {n} is {} with job {recorded:?}; DRS ran {ids:?}",
+                w.status
+            ));
+        }
+    }
+    for w in e.waves.iter().filter(|w| w.job_id.is_some()) {
+        let recorded = w.job_id.as_ref().map(ToString::to_string);
+        if jobs.get(&w.wave_number).and_then(|ids| ids.first()) != recorded.as_ref() {
+            return Err(format!(
+                "wave {} records {recorded:?}, which DRS never ran for it",
+                w.wave_number
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Nothing moved backwards between two reads of the record.
+fn check_forward(before: &Execution, after: &Execution) -> Result<(), String> {
+    if before.status().is_terminal() && before.header != after.header {
+        return Err(format!("terminal {} was rewritten", before.status()));
+    }
+    if after.header.version < before.header.version {
+        return Err("the header's version went back".into());
+    }
+    for (b, a) in before.waves.iter().zip(&after.waves) {
+        if !reachable(b.status, a.status) || a.version < b.version {
+            return Err(format!(
+                "wave {} went {} v{} → {} v{}",
+                a.wave_number, b.status, b.version, a.status, a.version
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether a wave can go from `from` to `to` in any number of the lifecycle's moves.
+fn reachable(from: WaveStatus, to: WaveStatus) -> bool {
+    let mut seen = vec![from];
+    let mut i = 0;
+    while let Some(&s) = seen.get(i) {
+        for &next in WaveStatus::ALL {
+            if s.may_become(next) && !seen.contains(&next) {
+                seen.push(next);
+            }
+        }
+        i += 1;
+    }
+    seen.contains(&to)
+}
+
+/// After an error answer: the record is as it was (`Ok(false)`), or shows exactly the progress
+/// the operation documents for that failure (`Ok(true)`).
+fn check_unchanged_or_documented(
+    scenario: Scenario,
+    p: &Played,
+    base_after: &Execution,
+) -> Result<bool, String> {
+    let (before, after) = (&p.before, &p.after);
+    if before == after {
+        return Ok(false);
+    }
+    let hit = |api| p.hit.contains(&api);
+    let store_fault = |call| {
+        p.store_hit
+            && p.fault
+                .0
+                .iter()
+                .any(|a| matches!(a, Atom::Store(c, _) if *c == call))
+    };
+    let same_but = |f: &dyn Fn(&mut Execution)| {
+        let mut expected = before.clone();
+        f(&mut expected);
+        expected == *after
+    };
+    let documented = match scenario {
+        // The claim stays (5xx: DRS may have started the job) or is released for an immediate
+        // retry (throttled: it did not); no job is recorded.
+        Scenario::Launch | Scenario::LaunchStaleClaim if hit(Api::StartRecovery) => {
+            let w = &after.waves[0];
+            w.status == WaveStatus::Launching
+                && w.job_id.is_none()
+                && after.waves[1..] == before.waves[1..]
+                && after.header.status == before.header.status
+        }
+        // The record says POLLING (or CANCELLING) with the token's release pending: the next
+        // resume or cancel completes it.
+        Scenario::Resume | Scenario::Cancel if hit(Api::SendTaskSuccess) => {
+            let to = if scenario == Scenario::Resume {
+                ExecutionStatus::Polling
+            } else {
+                ExecutionStatus::Cancelling
+            };
+            let h = &after.header;
+            h.status == to
+                && h.version == before.header.version + 1
+                && h.task_token.as_ref().map(|t| (&t.token, t.release_pending))
+                    == before.header.task_token.as_ref().map(|t| (&t.token, true))
+        }
+        // poll's wave commit and its touch run side by side: one may land without the other.
+        Scenario::Poll if store_fault(StoreCall::Touch) => {
+            after.header == before.header && after.waves == base_after.waves
+        }
+        Scenario::Poll if store_fault(StoreCall::Commit) => {
+            same_but(&|e| e.header.last_polled_time = after.header.last_polled_time)
+        }
+        _ => false,
+    };
+    if documented {
+        Ok(true)
+    } else {
+        Err(format!(
+            "the answer was {} but the record changed:\nbefore {}\nafter  {}",
+            p.answer,
+            json!(before),
+            json!(after)
+        ))
+    }
+}
+
+/// The record without what legitimately differs between two runs that reach the same outcome:
+/// versions (extra writes bump them), lastPolledTime, and every time when the retry had to wait.
+fn normalised(e: &Execution, strip_times: bool) -> Value {
+    fn strip(v: &mut Value, times: bool) {
+        match v {
+            Value::Object(m) => {
+                m.retain(|k, _| {
+                    !(k == "version"
+                        || k == "lastPolledTime"
+                        || (times && (k.ends_with("Time") || k.ends_with("TimeSeconds"))))
+                });
+                m.values_mut().for_each(|v| strip(v, times));
+            }
+            Value::Array(a) => a.iter_mut().for_each(|v| strip(v, times)),
+            _ => {}
+        }
+    }
+    let mut v = json!(e);
+    strip(&mut v, strip_times);
+    v
+}
+
+/// The workflow's task: still waiting after an error (no resume lost, none invented), released
+/// once resume, cancel or a moot pause has answered 200.
+fn check_token(scenario: Scenario, p: &Played, succeeded: bool) -> Result<(), String> {
+    let Some(token) = &p.token else {
+        return Ok(());
+    };
+    let wanted = match scenario {
+        Scenario::Resume | Scenario::Cancel | Scenario::PauseMoot if succeeded => {
+            TokenState::Succeeded
+        }
+        _ => TokenState::Waiting,
+    };
+    match p.world.sim.workflow.state(token) {
+        Some(state) if state == wanted => Ok(()),
+        other => Err(format!(
+            "the workflow's task is {other:?}, wanted {wanted:?}"
+        )),
+    }
+}
+
+fn request_token(scenario: Scenario, p: &Played) -> Option<&TaskToken> {
+    matches!(scenario, Scenario::PauseParks | Scenario::PauseMoot)
+        .then_some(p.token.as_ref())
+        .flatten()
+}
+
+fn check_find_result(answer: &Value, success: bool) -> Result<(), String> {
+    let result = &answer["results"][0];
+    let error = result["error"].as_str().unwrap_or_default();
+    if result["success"] != json!(success) || (!success && error.is_empty()) {
+        return Err(format!(
+            "find's result should say success {success}: {answer}"
+        ));
+    }
+    Ok(())
+}
+
+/// Once the fault clears, the same call again (a state machine's or a find tick's retry) answers
+/// 200 and the record is the fault-free run's.
+async fn retry(scenario: Scenario, p: &Played, base: &Played) -> Result<(), String> {
+    let w = &p.world;
+    w.clear_faults();
+    // A claim kept after a 5xx on StartRecovery (DRS may have started the job) is finished by
+    // the launch that finds it stale.
+    let waits = p
+        .after
+        .waves
+        .iter()
+        .any(|w| w.status == WaveStatus::Launching && w.launch_time.is_some());
+    if waits {
+        w.sim
+            .clock
+            .advance_secs(w.sim.policy.launch_claim_grace_secs + 1);
+    }
+    let again = w.run(scenario, request_token(scenario, p)).await;
+    check_fields(&again, &json!({"statusCode": 200})).map_err(|e| format!("retry: {e}"))?;
+    if scenario == Scenario::Find {
+        check_find_result(&again, true)?;
+    }
+    let record = w.load().await?;
+    check_consistent(&record, &w.sim)?;
+    check_forward(&p.after, &record)?;
+    if normalised(&record, waits) != normalised(&base.after, waits) {
+        return Err(format!(
+            "after the retry the record is not the fault-free run's:\n{}\n{}",
+            normalised(&record, waits),
+            normalised(&base.after, waits)
+        ));
+    }
+    check_token(scenario, p, true)
+}
+
+/// The operation's write landed though it answered 500: retried as the state machine would (a
+/// launch refused while its own claim is in flight is retried once the claim is stale), it
+/// answers 200 and the record is the fault-free run's.
+async fn retry_after_lost_answer(
+    scenario: Scenario,
+    p: &Played,
+    base: &Played,
+) -> Result<(), String> {
+    let w = &p.world;
+    w.clear_faults();
+    let mut waited = false;
+    for _ in 0..3 {
+        let again = w.run(scenario, request_token(scenario, p)).await;
+        check_answer_shape(&again)?;
+        let record = w.load().await?;
+        check_consistent(&record, &w.sim)?;
+        check_forward(&p.after, &record)?;
+        let claimed = record
+            .waves
+            .iter()
+            .any(|w| w.status == WaveStatus::Launching);
+        match again["statusCode"].as_u64() {
+            Some(200) => {
+                if normalised(&record, waited) != normalised(&base.after, waited) {
+                    return Err(format!(
+                        "after the retry the record is not the fault-free run's:\n{}\n{}",
+                        normalised(&record, waited),
+                        normalised(&base.after, waited)
+                    ));
+                }
+                return check_token(scenario, p, true);
+            }
+            Some(400) if claimed && again["error"] == "INVALID_STATE" => {
+                w.sim
+                    .clock
+                    .advance_secs(w.sim.policy.launch_claim_grace_secs + 1);
+                waited = true;
+            }
+            _ => return Err(format!("retry answered {again}")),
+        }
+    }
+    Err("three retries did not answer 200".into())
+}
+
+/// poll answered without some details: they are missing (never invented), the rest is right.
+fn check_degraded(scenario: Scenario, p: &Played) -> Result<(), String> {
+    let wave = &p.after.waves[0];
+    let launched: Vec<_> = wave
+        .server_statuses
+        .iter()
+        .filter(|s| s.launch_status == LaunchStatus::Launched)
+        .collect();
+    let fault = &p.fault;
+    if fault.has(Atom::JobMissing) && wave.status != WaveStatus::Started {
+        return Err(format!(
+            "a wave whose job DRS does not list yet is {}",
+            wave.status
+        ));
+    }
+    let ec2 = fault.has(Atom::Ec2Unknown) || p.hit.contains(&Api::DescribeInstances);
+    if ec2
+        && (wave.status != WaveStatus::Completed
+            || launched
+                .iter()
+                .any(|s| s.instance_id.is_none() || s.private_ip.is_some()))
+    {
+        return Err(format!(
+            "EC2 details should be missing, nothing else: {wave:?}"
+        ));
+    }
+    if p.hit.contains(&Api::DescribeRecoveryInstances)
+        && (wave.status != WaveStatus::Completed
+            || launched.iter().any(|s| s.recovery_instance_id.is_some()))
+    {
+        return Err(format!("recovery instances should be missing: {wave:?}"));
+    }
+    if scenario == Scenario::Poll {
+        // Missing details hold back FINALIZE only; a pause or a launch need not wait for them.
+        let next = if wave.status == WaveStatus::Started {
+            "WAIT"
+        } else {
+            "PAUSE"
+        };
+        check_fields(&p.answer, &json!({"statusCode": 200, "nextAction": next}))?;
+        let warned = p.answer["warnings"]
+            .as_array()
+            .is_some_and(|w| !w.is_empty());
+        if !p.hit.is_empty() && !warned {
+            return Err(format!(
+                "a tolerated failure should be a warning: {}",
+                p.answer
+            ));
+        }
+    } else {
+        check_find_result(&p.answer, true)?;
+    }
+    Ok(())
+}
+
+/// Repeated polls (world faults play out by themselves) reach the fault-free record.
+async fn converge(scenario: Scenario, p: &Played, base: &Played) -> Result<(), String> {
+    let w = &p.world;
+    w.clear_faults();
+    let wanted = normalised(&base.after, false);
+    let mut last = p.after.clone();
+    for _ in 0..5 {
+        if normalised(&last, false) == wanted {
+            return Ok(());
+        }
+        let again = w.run(scenario, None).await;
+        check_fields(&again, &json!({"statusCode": 200}))?;
+        let record = w.load().await?;
+        check_consistent(&record, &w.sim)?;
+        check_forward(&last, &record)?;
+        last = record;
+    }
+    Err(format!(
+        "five more polls did not reach the fault-free record:\n{}\n{wanted}",
+        normalised(&last, false)
+    ))
+}
+
+/// A server that fails to launch fails its wave; finalize then writes FAILED.
+async fn check_servers_fail(scenario: Scenario, p: &Played) -> Result<(), String> {
+    let wave = &p.after.waves[0];
+    let message = wave.status_message.as_deref().unwrap_or_default();
+    if wave.status != WaveStatus::Failed || !message.contains("1 of 2 servers did not launch") {
+        return Err(format!("wave 0 should fail for its server: {wave:?}"));
+    }
+    if scenario == Scenario::Poll {
+        check_fields(
+            &p.answer,
+            &json!({"nextAction": "FINALIZE", "status": "POLLING"}),
+        )?;
+    }
+    let done = p.world.run(Scenario::Finalize, None).await;
+    check_fields(&done, &json!({"statusCode": 200, "status": "FAILED"}))?;
+    let record = p.world.load().await?;
+    check_consistent(&record, &p.world.sim)?;
+    check_forward(&p.after, &record)?;
+    if record.waves[1].status != WaveStatus::Cancelled {
+        return Err("the wave after a failed one should end CANCELLED".into());
+    }
+    Ok(())
+}
+
+/// One case of the matrix; answers what it showed.
+async fn case(
+    kind: &Kind,
+    scenario: Scenario,
+    fault: &Fault,
+    base: &Played,
+) -> Result<Expect, String> {
+    let p = play(kind, scenario, fault, base.world.target.execution_id).await?;
+    check_answer_shape(&p.answer)?;
+    check_consistent(&p.after, &p.world.sim)?;
+    check_forward(&p.before, &p.after)?;
+    let mut expect = expect(scenario, fault, &p);
+    match expect {
+        Expect::Same => {
+            if p.answer != base.answer {
+                return Err(format!("answered {}\nnot {}", p.answer, base.answer));
+            }
+            if p.after != base.after {
+                return Err(format!(
+                    "recorded {}\nnot {}",
+                    json!(p.after),
+                    json!(base.after)
+                ));
+            }
+            check_token(scenario, &p, true)?;
+        }
+        Expect::Error500(_) => {
+            check_fields(
+                &p.answer,
+                &json!({"statusCode": 500, "error": "INTERNAL_ERROR"}),
+            )?;
+            expect = Expect::Error500(check_unchanged_or_documented(scenario, &p, &base.after)?);
+            check_token(scenario, &p, false)?;
+            retry(scenario, &p, base).await?;
+        }
+        Expect::FindReportsFailure => {
+            let wanted = json!({"statusCode": 200, "executionsFound": 1, "executionsPolled": 0});
+            check_fields(&p.answer, &wanted)?;
+            check_find_result(&p.answer, false)?;
+            if p.after != p.before {
+                return Err("a failed poll wrote to the record".into());
+            }
+            retry(scenario, &p, base).await?;
+        }
+        Expect::Converges => {
+            check_degraded(scenario, &p)?;
+            converge(scenario, &p, base).await?;
+        }
+        Expect::ServersFail => check_servers_fail(scenario, &p).await?,
+        Expect::AnswerLost => {
+            check_fields(
+                &p.answer,
+                &json!({"statusCode": 500, "error": "INTERNAL_ERROR"}),
+            )?;
+            retry_after_lost_answer(scenario, &p, base).await?;
+        }
+    }
+    Ok(expect)
+}
+
+/// The fault-free run, checked against what the scenario is for.
+async fn baseline(kind: &Kind, scenario: Scenario, id: ExecutionId) -> Played {
+    let base = play(kind, scenario, &Fault(vec![]), id)
+        .await
+        .unwrap_or_else(|e| panic!("{scenario:?} fault-free: {e}"));
+    let mut wanted = scenario.baseline();
+    wanted["statusCode"] = json!(200);
+    check_fields(&base.answer, &wanted)
+        .and_then(|()| check_consistent(&base.after, &base.world.sim))
+        .and_then(|()| check_token(scenario, &base, true))
+        .unwrap_or_else(|e| panic!("{scenario:?} fault-free: {e}"));
+    base
+}
+
+#[tokio::test]
+async fn every_fault_on_every_operation_has_a_defined_answer_and_leaves_the_record_whole() {
+    let id = fixtures::execution_id();
+    let (mut failures, mut seen, mut table) = (Vec::new(), BTreeMap::new(), String::new());
+    for scenario in SCENARIOS {
+        let base = baseline(&Kind::Memory, scenario, id).await;
+        table.push_str(&format!("{scenario:?}:"));
+        for fault in all_faults() {
+            match case(&Kind::Memory, scenario, &fault, &base).await {
+                Ok(e) => {
+                    *seen.entry(e).or_insert(0) += 1;
+                    table.push_str(&format!(" {fault}={e:?}"));
+                }
+                Err(e) => failures.push(format!("{scenario:?} × {fault}: {e}")),
+            }
+        }
+        table.push('\n');
+    }
+    eprintln!("{table}{seen:?}");
+    assert!(
+        failures.is_empty(),
+        "{} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+    assert_eq!(
+        seen.len(),
+        7,
+        "every kind of outcome is exercised, partial progress included: {seen:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_through_moto_dynamodb_keep_the_record_whole() {
+    let client = moto::dynamodb_client();
+    let table = format!("faults-{}", uuid::Uuid::new_v4());
+    create_table(&client, &table, "status-index")
+        .await
+        .expect("create the table in moto");
+    let store = DynamoDbStore::new(client.clone(), table.clone(), "status-index".into());
+    let one = |a| Fault(vec![a]);
+    let cases = [
+        (
+            Scenario::Poll,
+            one(Atom::Throttle(Api::DescribeJobs)),
+            Expect::Error500(false),
+        ),
+        (Scenario::Poll, one(Atom::Ec2Unknown), Expect::Converges),
+        (
+            Scenario::Poll,
+            one(Atom::Store(StoreCall::Touch, false)),
+            Expect::Error500(true),
+        ),
+        (
+            Scenario::Launch,
+            one(Atom::Fail5xx(Api::StartRecovery)),
+            Expect::Error500(true),
+        ),
+        (
+            Scenario::LaunchStaleClaim,
+            one(Atom::Throttle(Api::StartRecovery)),
+            Expect::Error500(true),
+        ),
+        (
+            Scenario::PauseByOperator,
+            one(Atom::Throttle(Api::DescribeJobs)),
+            Expect::Same,
+        ),
+        (
+            Scenario::PauseParks,
+            one(Atom::Store(StoreCall::Commit, true)),
+            Expect::Error500(false),
+        ),
+        (
+            Scenario::PauseMoot,
+            one(Atom::Fail5xx(Api::SendTaskSuccess)),
+            Expect::Error500(false),
+        ),
+        (
+            Scenario::Resume,
+            one(Atom::Fail5xx(Api::SendTaskSuccess)),
+            Expect::Error500(true),
+        ),
+        (
+            Scenario::Cancel,
+            one(Atom::Throttle(Api::SendTaskSuccess)),
+            Expect::Error500(true),
+        ),
+        (
+            Scenario::Finalize,
+            one(Atom::Store(StoreCall::Commit, false)),
+            Expect::Error500(false),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (scenario, fault, wanted) in cases {
+        let id = ExecutionId::new_random();
+        // The fault-free run in memory: DynamoDB must give the same answers and records.
+        let base = baseline(&Kind::Memory, scenario, id).await;
+        match case(&Kind::Moto(store.clone()), scenario, &fault, &base).await {
+            Ok(e) if e == wanted => {}
+            Ok(e) => failures.push(format!(
+                "{scenario:?} × {fault}: showed {e:?}, not {wanted:?}"
+            )),
+            Err(e) => failures.push(format!("{scenario:?} × {fault}: {e}")),
+        }
+    }
+    // moto keeps every table in memory.
+    let _ = client.delete_table().table_name(&table).send().await;
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Each check fails on a record or answer that breaks what it checks.
+#[tokio::test]
+async fn the_checks_catch_what_they_check() {
+    let p = baseline(&Kind::Memory, Scenario::Launch, fixtures::execution_id()).await;
+    let sim = &p.world.sim;
+    let started = p.after.clone();
+    assert_eq!(check_consistent(&started, sim), Ok(()));
+    let broken = |f: &dyn Fn(&mut Execution)| {
+        let mut e = started.clone();
+        f(&mut e);
+        e
+    };
+    for (what, e) in [
+        (
+            "STARTED without its job",
+            broken(&|e| e.waves[0].job_id = None),
+        ),
+        (
+            "LAUNCHING with a job",
+            broken(&|e| e.waves[0].status = WaveStatus::Launching),
+        ),
+        (
+            "a job DRS never ran",
+            broken(&|e| e.waves[0].job_id = Some(fixtures::job(9))),
+        ),
+        (
+            "a terminal status without an end",
+            broken(&|e| e.header.status = ExecutionStatus::Completed),
+        ),
+        (
+            "a second wave in flight",
+            broken(&|e| e.waves[1].status = WaveStatus::Launching),
+        ),
+        (
+            "PAUSED before nothing",
+            broken(&|e| e.header.status = ExecutionStatus::Paused),
+        ),
+    ] {
+        assert!(check_consistent(&e, sim).is_err(), "{what} passed");
+    }
+    assert!(
+        check_forward(&started, &p.before).is_err(),
+        "STARTED → PENDING passed"
+    );
+    let mut older = started.clone();
+    older.header.version -= 1;
+    assert!(
+        check_forward(&started, &older).is_err(),
+        "a version going back passed"
+    );
+
+    // A second DRS job for the wave.
+    let job = sim.world.jobs()[0].clone();
+    let mut twin = job.clone();
+    twin.job_id = fixtures::job(10);
+    sim.world.add_job(twin);
+    assert!(check_consistent(&started, sim)
+        .unwrap_err()
+        .contains("2 DRS jobs"));
+
+    // An error answer that wrote something it does not document.
+    let mut wrote = p.world.load().await.unwrap();
+    wrote.header.version += 1;
+    let err = Played {
+        answer: json!({"statusCode": 500, "error": "INTERNAL_ERROR", "message": "x"}),
+        before: started.clone(),
+        after: wrote,
+        ..p
+    };
+    assert!(check_unchanged_or_documented(Scenario::Finalize, &err, &started).is_err());
+
+    for bad in [
+        json!({"statusCode": 500, "error": "BOOM", "message": "x"}),
+        json!({"statusCode": 500, "error": "INTERNAL_ERROR", "message": "x", "trace": "..."}),
+        json!({"statusCode": 400, "error": "INTERNAL_ERROR", "message": "x"}),
+        json!({"statusCode": 404, "error": "NOT_FOUND", "message": ""}),
+        json!("500"),
+    ] {
+        assert!(check_answer_shape(&bad).is_err(), "{bad} passed");
+    }
+}
