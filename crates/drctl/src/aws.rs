@@ -28,11 +28,7 @@ async fn connect() -> Result<Aws, CliError> {
     let settings =
         Settings::from_env().map_err(|e| CliError::invalid(format!("configuration: {e}")))?;
     let config = sdk_config().await;
-    let store = DynamoDbStore::new(
-        aws_sdk_dynamodb::Client::new(&config),
-        settings.table_name.clone(),
-        settings.status_index.clone(),
-    );
+    let store = DynamoDbStore::from_settings(&config, &settings);
     let workflow = StepFunctionsWorkflow::new(aws_sdk_sfn::Client::new(&config));
     Ok(Aws {
         settings,

@@ -10,11 +10,7 @@ async fn main() -> Result<(), Error> {
     logging::init()?;
     let settings = Settings::from_env()?;
     let sdk = sdk_config().await;
-    let store = DynamoDbStore::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        settings.table_name,
-        settings.status_index,
-    );
+    let store = DynamoDbStore::from_settings(&sdk, &settings);
     let (store, clock) = (&store, &SystemClock);
     run(service_fn(move |event: LambdaEvent<Value>| async move {
         Ok::<_, Error>(handlers::finalize(store, clock, &event.payload).await)

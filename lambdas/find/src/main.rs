@@ -15,11 +15,7 @@ async fn main() -> Result<(), Error> {
     let concurrency = find_concurrency(std::env::var(FIND_CONCURRENCY_VAR).ok().as_deref())?;
     let poll_function = settings.require_poll_function()?.to_owned();
     let sdk = sdk_config().await;
-    let store = DynamoDbStore::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        settings.table_name,
-        settings.status_index,
-    );
+    let store = DynamoDbStore::from_settings(&sdk, &settings);
     let dispatch = LambdaPollDispatch::new(aws_sdk_lambda::Client::new(&sdk), poll_function)
         .with_invoke_timeout(FIND_POLL_TIMEOUT);
     let (store, dispatch, clock) = (&store, &dispatch, &SystemClock);

@@ -11,11 +11,7 @@ async fn main() -> Result<(), Error> {
     logging::init()?;
     let settings = Settings::from_env()?;
     let sdk = sdk_config().await;
-    let store = DynamoDbStore::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        settings.table_name,
-        settings.status_index,
-    );
+    let store = DynamoDbStore::from_settings(&sdk, &settings);
     let drs = DrsService::new(aws_sdk_drs::Client::new(&sdk));
     let policy = Policy::default();
     let (store, drs, clock, policy) = (&store, &drs, &SystemClock, &policy);

@@ -44,6 +44,15 @@ impl DynamoDbStore {
         }
     }
 
+    /// The store of a deployed stack: a client from `sdk`, the table and index `settings` name.
+    pub fn from_settings(sdk: &aws_config::SdkConfig, settings: &crate::Settings) -> Self {
+        Self::new(
+            Client::new(sdk),
+            settings.table_name.clone(),
+            settings.status_index.clone(),
+        )
+    }
+
     /// At most `n` (≥ 1) executions per `list_active` page.
     #[must_use]
     pub fn with_page_size(mut self, n: u16) -> Self {
