@@ -32,8 +32,10 @@ pub async fn find(
 ) -> Result<FindResponse, OperationError> {
     let active = list_all_active(store).await?;
     let concurrency = config.concurrency.max(1);
-    let results: Vec<(FindResult, Outcome)> = stream::iter(&active)
-        .map(|e| async move {
+    // Unordered: a slow poll must not hold the slots of the quick ones behind it (ordered
+    // buffering would); the answer is put back in dispatch order afterwards.
+    let mut results: Vec<(usize, FindResult, Outcome)> = stream::iter(active.iter().enumerate())
+        .map(|(i, e)| async move {
             if clock.now_millis().saturating_add(config.poll_budget_millis) > config.deadline_millis
             {
                 let r = FindResult {
@@ -44,10 +46,11 @@ pub async fn find(
                         "skipped: find's deadline came first; the next tick polls it".into(),
                     ),
                 };
-                return (r, Outcome::Skipped);
+                return (i, r, Outcome::Skipped);
             }
             match dispatch.poll(e.execution_id, e.plan_id).await {
                 Ok(status) => (
+                    i,
                     FindResult {
                         execution_id: e.execution_id,
                         success: true,
@@ -59,6 +62,7 @@ pub async fn find(
                 Err(err) => {
                     tracing::warn!(execution_id = %e.execution_id, error = %err, "poll failed");
                     (
+                        i,
                         FindResult {
                             execution_id: e.execution_id,
                             success: false,
@@ -70,16 +74,17 @@ pub async fn find(
                 }
             }
         })
-        .buffered(concurrency)
+        .buffer_unordered(concurrency)
         .collect()
         .await;
-    let count = |o: Outcome| results.iter().filter(|(_, x)| *x == o).count();
+    results.sort_by_key(|(i, _, _)| *i);
+    let count = |o: Outcome| results.iter().filter(|(_, _, x)| *x == o).count();
     Ok(FindResponse {
         status_code: OK,
         executions_found: active.len(),
         executions_polled: count(Outcome::Polled),
         executions_skipped: count(Outcome::Skipped),
-        results: results.into_iter().map(|(r, _)| r).collect(),
+        results: results.into_iter().map(|(_, r, _)| r).collect(),
     })
 }
 

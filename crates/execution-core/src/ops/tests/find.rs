@@ -82,6 +82,55 @@ impl PollDispatch for FakeDispatch {
     }
 }
 
+/// One poll that takes long, the others quick; records the order polls finish in.
+struct OneSlowPoll {
+    slow: ExecutionId,
+    finished: Mutex<Vec<ExecutionId>>,
+}
+
+#[async_trait]
+impl PollDispatch for OneSlowPoll {
+    async fn poll(&self, id: ExecutionId, _plan: PlanId) -> Result<ExecutionStatus, DispatchError> {
+        let turns = if id == self.slow { 500 } else { 3 };
+        for _ in 0..turns {
+            tokio::task::yield_now().await;
+        }
+        self.finished.lock().unwrap().push(id);
+        Ok(ExecutionStatus::Polling)
+    }
+}
+
+#[tokio::test]
+async fn a_slow_poll_does_not_hold_up_the_others() {
+    let list: Vec<_> = (0..10).map(|i| active(i, None)).collect();
+    let slow = list[0].execution_id;
+    let dispatch = OneSlowPoll {
+        slow,
+        finished: Mutex::default(),
+    };
+    let clock = FixedClock::at_secs(0);
+    let answer = find(
+        &paged_store(vec![list.clone()]),
+        &dispatch,
+        &clock,
+        &config(2),
+    )
+    .await
+    .unwrap();
+    let finished = dispatch.finished.lock().unwrap().clone();
+    assert_eq!(
+        finished.last(),
+        Some(&slow),
+        "the nine quick polls ran beside the slow one: {finished:?}"
+    );
+    // The answer keeps the dispatch order all the same.
+    let order: Vec<_> = answer.results.iter().map(|r| r.execution_id).collect();
+    assert_eq!(
+        order,
+        list.iter().map(|e| e.execution_id).collect::<Vec<_>>()
+    );
+}
+
 fn config(concurrency: usize) -> FindConfig {
     FindConfig {
         concurrency,
