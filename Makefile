@@ -18,3 +18,15 @@ moto-start: tools
 
 moto-stop:
 	scripts/moto.sh stop
+
+# Benchmarks of issue 6 (docs/performance.md): builds what they measure, then runs them all and
+# writes bench-results/*.json. The first run compiles the six functions twice with the `lambda`
+# profile (host binaries for init times, arm64 zips for sizes): expect half an hour.
+LAMBDA_PACKAGES = -p lambda-find -p lambda-poll -p lambda-finalize -p lambda-pause -p lambda-resume -p lambda-launch
+.PHONY: bench
+bench:
+	cargo bench -p execution-core --bench rules
+	cargo build -p drctl
+	cargo build --profile lambda --target x86_64-unknown-linux-gnu $(LAMBDA_PACKAGES)
+	bash -c 'source scripts/tools.sh >/dev/null && cargo lambda build --profile lambda --arm64 --output-format zip --lambda-dir target/bench-lambda/arm64 $(LAMBDA_PACKAGES)'
+	cargo run --release -p bench -- all
