@@ -1,7 +1,12 @@
-.PHONY: test tools lint lint-infra moto-start moto-stop
+.PHONY: test test-long tools lint lint-infra moto-start moto-stop
 
 test:
 	scripts/test.sh $(ARGS)
+
+# The long runs kept out of `make test` (#[ignore]d): a 50 x 200 execution driven to the end on
+# moto's DynamoDB under throttling (~6 min).
+test-long:
+	scripts/test.sh --run-ignored only $(ARGS)
 
 tools:
 	scripts/tools.sh
