@@ -32,12 +32,6 @@ pub enum ServiceError {
     Rejected(String),
 }
 
-impl ServiceError {
-    pub fn is_retryable(&self) -> bool {
-        !matches!(self, Self::Rejected(_))
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Execution store
 // ---------------------------------------------------------------------------------------------
@@ -277,13 +271,6 @@ pub enum WorkflowError {
     TaskDoesNotExist,
     #[error(transparent)]
     Service(#[from] ServiceError),
-}
-
-impl WorkflowError {
-    /// The workflow will never accept this token again: stop holding it.
-    pub fn token_is_dead(&self) -> bool {
-        !matches!(self, Self::Service(_))
-    }
 }
 
 #[async_trait]

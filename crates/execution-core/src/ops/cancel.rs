@@ -1,5 +1,5 @@
 use super::token::{release_pending_token, Released};
-use super::{load_target, put_header, with_retries, Failure};
+use super::{after_write, load_target, put_header, with_retries, Failure};
 use crate::api::{CancelResponse, Target, OK};
 use crate::error::OperationError;
 use crate::lifecycle::{self, Transition};
@@ -46,16 +46,15 @@ async fn attempt(
     if let Some(held) = header.task_token.as_mut() {
         held.release_pending = true;
     }
+    let header_write = put_header(&execution.header, header);
+    let written = after_write(&execution, &header_write);
     let commit = Commit {
         execution_id: execution.id(),
-        header: Some(put_header(&execution.header, header.clone())),
+        header: Some(header_write),
         waves: vec![],
     };
     store.commit(&commit).await?;
 
-    let mut written = execution.clone();
-    header.version = execution.header.version + 1;
-    written.header = header;
     // A dead token is not an error here: the workflow re-reads the record when its wait ends.
     let released = release_pending_token(store, workflow, &written, "cancel").await?;
     Ok(CancelResponse {

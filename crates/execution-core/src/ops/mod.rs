@@ -121,6 +121,15 @@ pub(crate) fn put_header(old: &ExecutionHeader, mut new: ExecutionHeader) -> Hea
     }
 }
 
+/// `execution` as it stands once `write` (made by [`put_header`]) has landed.
+pub(crate) fn after_write(execution: &Execution, write: &HeaderWrite) -> Execution {
+    let mut written = execution.clone();
+    if let HeaderWrite::Put { header, .. } = write {
+        written.header = header.clone();
+    }
+    written
+}
+
 /// A wave write replacing `old` with `new` (whose version is bumped here).
 pub(crate) fn put_wave(old: &Wave, mut new: Wave) -> WaveWrite {
     new.version = old.version + 1;

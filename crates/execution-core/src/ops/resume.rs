@@ -1,5 +1,5 @@
 use super::token::{release_pending_token, Released};
-use super::{load_target, put_header, put_wave, with_retries, Failure};
+use super::{after_write, load_target, put_header, put_wave, with_retries, Failure};
 use crate::api::{ResumeResponse, Target, OK};
 use crate::error::OperationError;
 use crate::lifecycle::{self, Transition};
@@ -69,7 +69,8 @@ async fn attempt(
             approved.pause_approved = true;
             put_wave(w, approved)
         });
-    let header_write = put_header(&execution.header, header.clone());
+    let header_write = put_header(&execution.header, header);
+    let written = after_write(&execution, &header_write);
     let commit = Commit {
         execution_id: execution.id(),
         header: Some(header_write),
@@ -77,9 +78,6 @@ async fn attempt(
     };
     store.commit(&commit).await?;
 
-    let mut written = execution.clone();
-    header.version = execution.header.version + 1;
-    written.header = header;
     let released = release_pending_token(store, workflow, &written, "resume").await?;
     if let Released::Rejected(reason) = released {
         return Err(OperationError::TokenRejected(format!(
