@@ -6,7 +6,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use execution_core::fixtures;
 use execution_core::model::{Execution, Timestamp};
 use execution_core::ports::{DrsJob, ParticipatingServer};
-use execution_core::rules::{judge_wave, next_action, outcome, Policy};
+use execution_core::rules::{judge_wave, next_action, outcome, JobsById, Policy};
 use execution_core::status::{ExecutionStatus, JobStatus, LaunchStatus, WaveStatus};
 
 /// 50 × 200, waves 0..25 completed, wave 25 in flight, the rest pending.
@@ -20,8 +20,7 @@ fn big_execution() -> Execution {
             _ => WaveStatus::Pending,
         };
         if i <= 25 {
-            w.job_id = Some(fixtures::job(i));
-            w.launch_time = Some(Timestamp(1000));
+            fixtures::give_job(w, fixtures::job(i), Timestamp(1000));
         }
     }
     e
@@ -52,6 +51,7 @@ fn job_for(e: &Execution, wave: usize) -> DrsJob {
 fn decision(c: &mut Criterion) {
     let e = big_execution();
     let job = job_for(&e, 25);
+    let jobs: JobsById = [(job.job_id.clone(), job)].into();
     let policy = Policy::default();
     let now = Timestamp(1500);
     c.bench_function(
@@ -60,7 +60,7 @@ fn decision(c: &mut Criterion) {
             b.iter(|| {
                 // The worst case: judge every wave as if all were in flight, then decide.
                 for w in &e.waves {
-                    black_box(judge_wave(w, Some(&job), now, &policy));
+                    black_box(judge_wave(w, &jobs, now, &policy));
                 }
                 black_box(next_action(&e, now, &policy));
                 black_box(outcome(&e).ok());
@@ -71,7 +71,7 @@ fn decision(c: &mut Criterion) {
         b.iter(|| black_box(next_action(black_box(&e), now, &policy)))
     });
     c.bench_function("judge_wave 200 servers", |b| {
-        b.iter(|| black_box(judge_wave(&e.waves[25], Some(&job), now, &policy)))
+        b.iter(|| black_box(judge_wave(&e.waves[25], &jobs, now, &policy)))
     });
 }
 

@@ -6,12 +6,12 @@ use serde_json::{Map, Value};
 
 use crate::error::OperationError;
 use crate::ids::{ExecutionId, JobId, PlanId, TaskToken};
-use crate::model::{Timestamp, Wave};
+use crate::model::{PauseReason, Timestamp, Wave, WaveFailure};
 use crate::rules::NextAction;
 use crate::status::{ExecutionStatus, LaunchStatus, WaveStatus};
 
-/// The operations the engine serves: the seed's five, launch (the workflow's wave launcher) and
-/// cancel.
+/// The operations the engine serves: the seed's five, launch (the workflow's wave launcher),
+/// cancel, and an operator's decision on a failed wave: retry or skip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Operation {
     Find,
@@ -21,10 +21,12 @@ pub enum Operation {
     Resume,
     Launch,
     Cancel,
+    Retry,
+    Skip,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 7] = [
+    pub const ALL: [Operation; 9] = [
         Self::Find,
         Self::Poll,
         Self::Finalize,
@@ -32,6 +34,8 @@ impl Operation {
         Self::Resume,
         Self::Launch,
         Self::Cancel,
+        Self::Retry,
+        Self::Skip,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -43,6 +47,8 @@ impl Operation {
             Self::Resume => "resume",
             Self::Launch => "launch",
             Self::Cancel => "cancel",
+            Self::Retry => "retry",
+            Self::Skip => "skip",
         }
     }
 
@@ -62,6 +68,13 @@ impl std::fmt::Display for Operation {
 pub struct Target {
     pub execution_id: ExecutionId,
     pub plan_id: PlanId,
+}
+
+/// An execution and one of its waves: what retry and skip decide on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaveTarget {
+    pub target: Target,
+    pub wave_number: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +101,8 @@ pub enum Request {
     Resume(Target),
     Launch(Target),
     Cancel(Target),
+    Retry(WaveTarget),
+    Skip(WaveTarget),
 }
 
 impl Request {
@@ -100,6 +115,21 @@ impl Request {
             Self::Resume(_) => Operation::Resume,
             Self::Launch(_) => Operation::Launch,
             Self::Cancel(_) => Operation::Cancel,
+            Self::Retry(_) => Operation::Retry,
+            Self::Skip(_) => Operation::Skip,
+        }
+    }
+
+    /// The execution the request is about (find is about none).
+    pub fn execution_id(&self) -> Option<ExecutionId> {
+        match self {
+            Self::Find => None,
+            Self::Poll(r) => Some(r.target.execution_id),
+            Self::Pause(r) => Some(r.target.execution_id),
+            Self::Finalize(t) | Self::Resume(t) | Self::Launch(t) | Self::Cancel(t) => {
+                Some(t.execution_id)
+            }
+            Self::Retry(w) | Self::Skip(w) => Some(w.target.execution_id),
         }
     }
 }
@@ -174,6 +204,39 @@ fn build(op: Operation, fields: &Map<String, Value>) -> Result<Request, Operatio
         Operation::Resume => Request::Resume(target(fields)?),
         Operation::Launch => Request::Launch(target(fields)?),
         Operation::Cancel => Request::Cancel(target(fields)?),
+        Operation::Retry => Request::Retry(wave_target(fields)?),
+        Operation::Skip => Request::Skip(wave_target(fields)?),
+    })
+}
+
+fn wave_target(fields: &Map<String, Value>) -> Result<WaveTarget, OperationError> {
+    const FIELD: &str = "waveNumber";
+    let target = target(fields)?;
+    let wave_number = match fields.get(FIELD) {
+        None | Some(Value::Null) => return Err(OperationError::MissingParameter(FIELD)),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| (*n as usize) < crate::plan::MAX_WAVES)
+            .ok_or_else(|| {
+                OperationError::invalid(
+                    FIELD,
+                    format!(
+                        "expected a wave number from 0 to {}, got {n}",
+                        crate::plan::MAX_WAVES - 1
+                    ),
+                )
+            })?,
+        Some(other) => {
+            return Err(OperationError::invalid(
+                FIELD,
+                format!("expected a whole number, got {}", kind(other)),
+            ))
+        }
+    };
+    Ok(WaveTarget {
+        target,
+        wave_number,
     })
 }
 
@@ -334,28 +397,45 @@ pub enum PollWaves {
 pub struct WaveSummary {
     pub wave_number: u32,
     pub status: WaveStatus,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub job_id: Option<JobId>,
+    /// The DRS jobs of the wave's current attempt.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub job_ids: Vec<JobId>,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub attempt: u32,
     pub servers_total: usize,
     pub servers_launched: usize,
     pub servers_failed: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub optional_not_launched: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<WaveFailure>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_launch_error: Option<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl WaveSummary {
     pub fn of(wave: &Wave) -> Self {
-        let count = |f: fn(LaunchStatus) -> bool| {
+        let count = |f: fn(&LaunchStatus) -> bool| {
             wave.server_statuses
                 .iter()
-                .filter(|s| f(s.launch_status))
+                .filter(|s| f(&s.launch_status))
                 .count()
         };
         Self {
             wave_number: wave.wave_number,
             status: wave.status,
-            job_id: wave.job_id.clone(),
+            job_ids: wave.current_jobs().map(|j| j.job_id.clone()).collect(),
+            attempt: wave.attempt,
             servers_total: wave.server_statuses.len(),
-            servers_launched: count(|s| s == LaunchStatus::Launched),
+            servers_launched: count(|s| *s == LaunchStatus::Launched),
             servers_failed: count(|s| matches!(s, LaunchStatus::Failed | LaunchStatus::Terminated)),
+            optional_not_launched: wave.optional_not_launched,
+            failure_reason: wave.failure_reason,
+            last_launch_error: wave.last_launch_error.clone(),
         }
     }
 }
@@ -382,6 +462,11 @@ pub struct PauseResponse {
     pub status: ExecutionStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub paused_before_wave: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pause_reason: Option<PauseReason>,
+    /// The failed wave a `WAVE_FAILED` pause waits on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_wave: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -404,10 +489,31 @@ pub struct LaunchResponse {
     pub status: ExecutionStatus,
     pub wave_number: u32,
     pub wave_status: WaveStatus,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub job_id: Option<JobId>,
-    /// The job was found by its tags (a retried launch), not started by this call.
+    /// The jobs this call recorded (started, or found by their tags).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub job_ids: Vec<JobId>,
+    /// A job was found by its tags (a launch that died, or an answer that was lost), not started
+    /// by this call.
     pub recovered: bool,
+    /// DRS refused for now (throttling, quota, conflict): launch is asked again after this long.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_seconds: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_launch_error: Option<String>,
+}
+
+/// retry's and skip's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DecisionResponse {
+    pub status_code: u16,
+    pub execution_id: ExecutionId,
+    pub status: ExecutionStatus,
+    pub wave_number: u32,
+    pub wave_status: WaveStatus,
+    /// The wave's attempt after the decision (a retry starts the next one).
+    pub attempt: u32,
+    pub workflow_released: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -530,6 +636,37 @@ mod tests {
             .1,
             "INVALID_PARAMETER"
         );
+    }
+
+    #[test]
+    fn retry_and_skip_name_a_wave() {
+        for op in [Operation::Retry, Operation::Skip] {
+            let r = parse_request(op, &json!({"executionId": E, "planId": P, "waveNumber": 2}))
+                .unwrap();
+            assert_eq!(r.operation(), op);
+            let (Request::Retry(w) | Request::Skip(w)) = r else {
+                panic!("{r:?}")
+            };
+            assert_eq!(w.wave_number, 2);
+            assert_eq!(
+                err(op, json!({"executionId": E, "planId": P})).1,
+                "MISSING_PARAMETER"
+            );
+            for bad in [
+                json!(-1),
+                json!(1.5),
+                json!("2"),
+                json!(99),
+                json!(u64::MAX),
+            ] {
+                let (code, error, msg) = err(
+                    op,
+                    json!({"executionId": E, "planId": P, "waveNumber": bad}),
+                );
+                assert_eq!((code, error), (400, "INVALID_PARAMETER"), "{bad}");
+                assert!(msg.contains("waveNumber"), "{msg}");
+            }
+        }
     }
 
     #[test]

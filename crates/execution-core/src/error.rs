@@ -3,7 +3,9 @@
 use serde::Serialize;
 
 use crate::ids::InvalidId;
+use crate::lifecycle::InvalidTransition;
 use crate::ports::{DispatchError, ServiceError, StoreError, WorkflowError};
+use crate::status::ExecutionStatus;
 
 /// An operation's refusal or failure. Each case maps to one `statusCode` and one `error` code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -15,7 +17,7 @@ pub enum OperationError {
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
-    InvalidState(String),
+    InvalidState(Refusal),
     #[error("{0}")]
     Conflict(String),
     /// The workflow refused a task token (timed out, invalid, gone). 409: the record already says
@@ -67,6 +69,49 @@ impl OperationError {
     }
 }
 
+/// Why an operation refused to act on the execution as it stands (400 INVALID_STATE). Each reason
+/// is data a test can match; its `Display` is the message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("execution is {status}; a finished execution cannot be {verb}")]
+    Finished {
+        status: ExecutionStatus,
+        verb: &'static str,
+    },
+    #[error("execution is {status}; only a PAUSED execution can be resumed")]
+    NotPaused { status: ExecutionStatus },
+    #[error("execution is paused because wave {wave} failed: decide with retry, skip or cancel (resume does not apply)")]
+    WaitsForDecision { wave: u32 },
+    #[error("execution is {status}; only a POLLING execution can be paused")]
+    CannotPause { status: ExecutionStatus },
+    #[error("no wave is left to pause before")]
+    NothingToPauseBefore,
+    #[error("execution is {status}; it can no longer be cancelled")]
+    CannotCancel { status: ExecutionStatus },
+    #[error("cannot finalize: not every wave is finished: {waves}")]
+    Unfinished { waves: String },
+    #[error("launch refused: nextAction is {next_action} ({why})")]
+    LaunchNotDue {
+        next_action: &'static str,
+        why: String,
+    },
+    #[error("no wave is left to launch")]
+    NothingToLaunch,
+    /// retry or skip while the execution does not wait on a decision about that wave.
+    #[error("cannot {operation} wave {wave}: {waiting}")]
+    NoDecisionPending {
+        operation: &'static str,
+        wave: u32,
+        waiting: String,
+    },
+    #[error("wave {wave} has had {attempts} attempts, the most allowed (maxWaveAttempts {max}); skip or cancel it")]
+    AttemptsExhausted { wave: u32, attempts: u32, max: u32 },
+    #[error("execution has no wave {wave}")]
+    NoSuchWave { wave: u32 },
+    #[error(transparent)]
+    Transition(#[from] InvalidTransition),
+}
+
 /// The seed's error answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -74,6 +119,18 @@ pub struct ErrorBody {
     pub status_code: u16,
     pub error: &'static str,
     pub message: String,
+}
+
+impl From<Refusal> for OperationError {
+    fn from(r: Refusal) -> Self {
+        Self::InvalidState(r)
+    }
+}
+
+impl From<InvalidTransition> for OperationError {
+    fn from(e: InvalidTransition) -> Self {
+        Self::InvalidState(Refusal::Transition(e))
+    }
 }
 
 impl From<InvalidId> for OperationError {
@@ -137,7 +194,7 @@ mod tests {
             ),
             (OperationError::NotFound("x".into()), 404, "NOT_FOUND"),
             (
-                OperationError::InvalidState("x".into()),
+                OperationError::InvalidState(Refusal::NothingToLaunch),
                 400,
                 "INVALID_STATE",
             ),

@@ -1,7 +1,7 @@
 //! Record builders for tests (this crate's and, with the `test-support` feature, other crates').
 
 use crate::ids::{ExecutionId, InstanceId, JobId, PlanId, SourceServerId};
-use crate::model::{Execution, Timestamp};
+use crate::model::{Execution, FailurePolicy, Impact, Timestamp, Wave, WaveJob};
 use crate::plan::{Plan, PlanServer, PlanWave};
 use crate::ports::{DrsJob, ParticipatingServer};
 use crate::status::{JobStatus, LaunchStatus};
@@ -30,7 +30,7 @@ pub fn instance(n: usize) -> InstanceId {
     InstanceId::parse(&format!("i-{n:017x}")).unwrap_or_else(|_| unreachable!())
 }
 
-/// A plan with `sizes[i]` servers in wave `i`, numbered consecutively from 0.
+/// A plan with `sizes[i]` servers in wave `i`, numbered consecutively from 0; a failed wave STOPs.
 pub fn plan(sizes: &[usize]) -> Plan {
     let mut next = 0;
     let waves = sizes
@@ -40,6 +40,7 @@ pub fn plan(sizes: &[usize]) -> Plan {
                 .map(|n| PlanServer {
                     source_server_id: server(n),
                     server_name: Some(format!("host-{n}")),
+                    impact: Impact::Critical,
                 })
                 .collect();
             next += size;
@@ -47,6 +48,7 @@ pub fn plan(sizes: &[usize]) -> Plan {
                 wave_name: None,
                 pause_before_wave: false,
                 timeout_seconds: None,
+                on_failure: None,
                 servers,
             }
         })
@@ -56,6 +58,9 @@ pub fn plan(sizes: &[usize]) -> Plan {
         plan_name: Some("test plan".into()),
         is_drill: true,
         wave_timeout_seconds: Some(3600),
+        // A failed wave stops the execution, so that tests of other rules need no decision; the
+        // tests of failure pauses say PAUSE.
+        on_wave_failure: Some(FailurePolicy::Stop),
         waves,
     }
 }
@@ -76,9 +81,26 @@ pub fn drs_job(id: usize, status: JobStatus, servers: &[(SourceServerId, LaunchS
             .iter()
             .map(|(s, l)| ParticipatingServer {
                 source_server_id: s.clone(),
-                launch_status: *l,
+                launch_status: l.clone(),
                 recovery_instance_id: None,
             })
             .collect(),
     }
+}
+
+/// Gives `wave` one job of its first attempt for all its servers, recorded at `at`, as launch does
+/// (the wave's status is the caller's).
+pub fn give_job(wave: &mut Wave, job_id: JobId, at: Timestamp) {
+    wave.attempt = wave.attempt.max(1);
+    wave.launch_time.get_or_insert(at);
+    wave.attempt_time.get_or_insert(at);
+    for server in &mut wave.server_statuses {
+        server.job_id = Some(job_id.clone());
+    }
+    wave.jobs.push(WaveJob {
+        job_id,
+        attempt: wave.attempt,
+        part: 0,
+        recorded_time: at,
+    });
 }

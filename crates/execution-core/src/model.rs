@@ -53,6 +53,13 @@ pub struct ExecutionHeader {
     /// The wave a pause stands before (set by pause, cleared by resume).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paused_before_wave: Option<u32>,
+    /// Why a PAUSED execution is paused. A record of version 1 has none: see
+    /// [`Execution::pause_reason`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause_reason: Option<PauseReason>,
+    /// The failed wave a `WAVE_FAILED` pause waits on a decision for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_wave: Option<u32>,
     /// The workflow's task token while it waits at a pause; never part of an answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_token: Option<HeldToken>,
@@ -78,6 +85,40 @@ pub struct HeldToken {
     pub release_pending: bool,
 }
 
+/// Why a PAUSED execution is paused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PauseReason {
+    /// The next wave's `pauseBeforeWave`: resume approves it.
+    Planned,
+    /// An operator asked: resume goes on (a planned pause after it still stands).
+    Operator,
+    /// A wave failed and its policy is to wait: retry, skip or cancel decides.
+    WaveFailed,
+}
+
+/// What happens when a wave fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FailurePolicy {
+    /// The execution stands PAUSED (`WAVE_FAILED`) until an operator retries, skips or cancels.
+    #[default]
+    Pause,
+    /// The execution finalizes FAILED (version 1's only behaviour).
+    Stop,
+}
+
+/// How much a server matters to its wave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Impact {
+    /// The wave completes only when it launched.
+    #[default]
+    Critical,
+    /// The wave completes once it settled, launched or not; not launching is counted.
+    Optional,
+}
+
 /// Why a wave ended FAILED.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -90,13 +131,46 @@ pub enum WaveFailure {
     JobNotFound,
     /// The wave ran past its timeout.
     TimedOut,
-    /// DRS refused StartRecovery.
+    /// The wave ran past its timeout while DRS kept refusing StartRecovery for reasons that clear
+    /// (quotas, conflicts, throttling): no job of the attempt was ever started.
+    LaunchBlocked,
+    /// DRS refused StartRecovery for a reason that will not clear (validation, access).
     LaunchRejected,
+}
+
+/// One DRS job of a wave: which attempt and part of the wave it launched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WaveJob {
+    pub job_id: JobId,
+    /// 1 for the wave's first attempt, 2 for its first retry, ...
+    pub attempt: u32,
+    /// 0-based part of the attempt (a part holds at most `maxServersPerJob` servers).
+    pub part: u32,
+    /// When launch recorded it (the job-not-found grace runs from here).
+    pub recorded_time: Timestamp,
+}
+
+/// A launcher's hold on the next part of a wave's attempt: the first `size` servers of the attempt
+/// that have no job yet, to be started as part `part`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LaunchClaim {
+    pub part: u32,
+    pub size: u32,
+    /// When the launcher took it.
+    pub claimed_time: Timestamp,
+    /// A launcher is calling DRS for it now (false: the call ended without a job).
+    pub held: bool,
+    /// A StartRecovery for this part may have started a job (the answer was lost, or the
+    /// launcher died): the next launcher looks for the tagged job before starting one.
+    #[serde(default)]
+    pub uncertain: bool,
 }
 
 /// One wave of the plan and where it stands.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", from = "StoredWave")]
 pub struct Wave {
     pub wave_number: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -108,17 +182,41 @@ pub struct Wave {
     #[serde(default)]
     pub pause_approved: bool,
     pub timeout_seconds: u64,
+    /// What a failure of this wave does; absent in a record of version 1, which means STOP.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub job_id: Option<JobId>,
-    /// When launch claimed the wave (LAUNCHING); the wave's clock starts here.
+    pub on_failure: Option<FailurePolicy>,
+    /// The current attempt: 0 before the first launch, 1 for the first, +1 per retry.
+    #[serde(default)]
+    pub attempt: u32,
+    /// Every DRS job of every attempt, in the order they were recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub jobs: Vec<WaveJob>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<LaunchClaim>,
+    /// StartRecovery calls made for this wave (refused ones included).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub launch_attempts: u32,
+    /// The last refusal of StartRecovery, as DRS worded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_launch_error: Option<String>,
+    /// After a refusal that clears on its own: not before this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_launch_time: Option<Timestamp>,
+    /// When the wave's first attempt began: its recovery time runs from here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub launch_time: Option<Timestamp>,
+    /// When the current attempt began: its timeout runs from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt_time: Option<Timestamp>,
     /// When the wave settled (COMPLETED, FAILED or CANCELLED).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_time: Option<Timestamp>,
-    /// Launch → every server launched: the wave's achieved recovery time.
+    /// First attempt → every critical server launched: the wave's achieved recovery time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery_time_seconds: Option<u64>,
+    /// OPTIONAL servers that did not launch when the wave COMPLETED.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub optional_not_launched: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<WaveFailure>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -129,9 +227,141 @@ pub struct Wave {
     pub server_statuses: Vec<ServerStatus>,
 }
 
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// A wave as stored by this version or by version 1, whose wave had one `jobId` and whose servers
+/// had no impact (every one CRITICAL) nor job of their own. Reading one makes it a wave of this
+/// version that behaves as it was created to: one job (attempt 1, part 0) for every server, no
+/// failure policy (STOP).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredWave {
+    wave_number: u32,
+    #[serde(default)]
+    wave_name: Option<String>,
+    status: WaveStatus,
+    #[serde(default)]
+    pause_before_wave: bool,
+    #[serde(default)]
+    pause_approved: bool,
+    timeout_seconds: u64,
+    #[serde(default)]
+    on_failure: Option<FailurePolicy>,
+    #[serde(default)]
+    attempt: u32,
+    #[serde(default)]
+    jobs: Vec<WaveJob>,
+    /// Version 1's one job.
+    #[serde(default)]
+    job_id: Option<JobId>,
+    #[serde(default)]
+    claim: Option<LaunchClaim>,
+    #[serde(default)]
+    launch_attempts: u32,
+    #[serde(default)]
+    last_launch_error: Option<String>,
+    #[serde(default)]
+    next_launch_time: Option<Timestamp>,
+    #[serde(default)]
+    launch_time: Option<Timestamp>,
+    #[serde(default)]
+    attempt_time: Option<Timestamp>,
+    #[serde(default)]
+    end_time: Option<Timestamp>,
+    #[serde(default)]
+    recovery_time_seconds: Option<u64>,
+    #[serde(default)]
+    optional_not_launched: u32,
+    #[serde(default)]
+    failure_reason: Option<WaveFailure>,
+    #[serde(default)]
+    status_message: Option<String>,
+    #[serde(default)]
+    version: u64,
+    server_statuses: Vec<ServerStatus>,
+}
+
+impl From<StoredWave> for Wave {
+    fn from(w: StoredWave) -> Self {
+        let mut wave = Wave {
+            wave_number: w.wave_number,
+            wave_name: w.wave_name,
+            status: w.status,
+            pause_before_wave: w.pause_before_wave,
+            pause_approved: w.pause_approved,
+            timeout_seconds: w.timeout_seconds,
+            on_failure: w.on_failure,
+            attempt: w.attempt,
+            jobs: w.jobs,
+            claim: w.claim,
+            launch_attempts: w.launch_attempts,
+            last_launch_error: w.last_launch_error,
+            next_launch_time: w.next_launch_time,
+            launch_time: w.launch_time,
+            attempt_time: w.attempt_time,
+            end_time: w.end_time,
+            recovery_time_seconds: w.recovery_time_seconds,
+            optional_not_launched: w.optional_not_launched,
+            failure_reason: w.failure_reason,
+            status_message: w.status_message,
+            version: w.version,
+            server_statuses: w.server_statuses,
+        };
+        if wave.attempt == 0 && wave.status != WaveStatus::Pending {
+            // Version 1: one attempt, begun at the claim.
+            wave.attempt = 1;
+            wave.attempt_time = wave.attempt_time.or(wave.launch_time);
+            match (w.job_id, wave.status) {
+                (Some(job_id), _) => {
+                    for server in &mut wave.server_statuses {
+                        server.job_id.get_or_insert_with(|| job_id.clone());
+                    }
+                    wave.jobs.push(WaveJob {
+                        job_id,
+                        attempt: 1,
+                        part: 0,
+                        recorded_time: wave.launch_time.unwrap_or(Timestamp(0)),
+                    });
+                }
+                // A version-1 claim: its launcher may have started the job and died.
+                (None, WaveStatus::Launching) => {
+                    wave.claim = Some(LaunchClaim {
+                        part: 0,
+                        size: u32::try_from(wave.server_statuses.len()).unwrap_or(u32::MAX),
+                        claimed_time: wave.launch_time.unwrap_or(Timestamp(0)),
+                        held: true,
+                        uncertain: true,
+                    });
+                }
+                (None, _) => {}
+            }
+        }
+        wave
+    }
+}
+
 impl Wave {
     pub fn source_server_ids(&self) -> impl Iterator<Item = &SourceServerId> {
         self.server_statuses.iter().map(|s| &s.source_server_id)
+    }
+
+    /// The wave's failure policy; a wave of version 1 has none and STOPs.
+    pub fn failure_policy(&self) -> FailurePolicy {
+        self.on_failure.unwrap_or(FailurePolicy::Stop)
+    }
+
+    /// The jobs of the current attempt.
+    pub fn current_jobs(&self) -> impl Iterator<Item = &WaveJob> {
+        self.jobs.iter().filter(move |j| j.attempt == self.attempt)
+    }
+
+    /// The servers of the current attempt that no job has taken yet (they are launched in order).
+    pub fn servers_without_job(&self) -> impl Iterator<Item = &ServerStatus> {
+        self.server_statuses
+            .iter()
+            .filter(|s| s.job_id.is_none() && s.launch_status != LaunchStatus::Launched)
     }
 }
 
@@ -142,7 +372,15 @@ pub struct ServerStatus {
     pub source_server_id: SourceServerId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_name: Option<String>,
+    #[serde(default)]
+    pub impact: Impact,
     pub launch_status: LaunchStatus,
+    /// The job of the latest attempt that took this server (its status is read from that job).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<JobId>,
+    /// Why the server did not launch, when DRS did not say (not in its job, never started).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery_instance_id: Option<InstanceId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -164,7 +402,10 @@ impl ServerStatus {
         Self {
             source_server_id,
             server_name,
+            impact: Impact::Critical,
             launch_status: LaunchStatus::Pending,
+            job_id: None,
+            status_message: None,
             recovery_instance_id: None,
             instance_id: None,
             private_ip: None,
@@ -199,9 +440,29 @@ impl Execution {
         self.waves.iter().find(|w| w.status == WaveStatus::Pending)
     }
 
-    /// `allWavesComplete`: true exactly when every wave is COMPLETED.
+    /// `allWavesComplete`: true exactly when every wave is COMPLETED or SKIPPED.
     pub fn all_waves_complete(&self) -> bool {
-        !self.waves.is_empty() && self.waves.iter().all(|w| w.status == WaveStatus::Completed)
+        !self.waves.is_empty() && self.waves.iter().all(|w| w.status.is_passed())
+    }
+
+    /// Why the execution is paused: the stored reason, or for a record of version 1 (which kept
+    /// none) PLANNED when the wave it stands before has an unapproved planned pause, else OPERATOR.
+    pub fn pause_reason(&self) -> Option<PauseReason> {
+        if self.status() != ExecutionStatus::Paused {
+            return None;
+        }
+        self.header.pause_reason.or_else(|| {
+            let planned = self
+                .header
+                .paused_before_wave
+                .and_then(|n| self.wave(n))
+                .is_some_and(|w| w.pause_before_wave && !w.pause_approved);
+            Some(if planned {
+                PauseReason::Planned
+            } else {
+                PauseReason::Operator
+            })
+        })
     }
 
     pub fn total_servers(&self) -> usize {
@@ -219,7 +480,7 @@ mod tests {
         let json = serde_json::to_value(&s).unwrap();
         assert_eq!(
             json,
-            serde_json::json!({"sourceServerId": "s-1234567890abcdef0", "launchStatus": "PENDING"})
+            serde_json::json!({"sourceServerId": "s-1234567890abcdef0", "impact": "CRITICAL", "launchStatus": "PENDING"})
         );
     }
 

@@ -5,11 +5,13 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{ExecutionId, PlanId, SourceServerId};
-use crate::model::{Execution, ExecutionHeader, ServerStatus, Timestamp, Wave};
+use crate::model::{
+    Execution, ExecutionHeader, FailurePolicy, Impact, ServerStatus, Timestamp, Wave,
+};
 use crate::status::{ExecutionStatus, WaveStatus};
 
-/// DRS StartRecovery takes at most 200 source servers, and one wave is one job.
-pub const MAX_SERVERS_PER_WAVE: usize = 200;
+/// A wave is launched as as many DRS jobs as it needs (`maxServersPerJob` servers each).
+pub const MAX_SERVERS_PER_WAVE: usize = 1000;
 /// A finalize writes the header and every never-run wave in one transaction of at most 100 items.
 pub const MAX_WAVES: usize = 99;
 /// Plan, wave and server names: enough for any naming scheme, small enough that 200 named servers
@@ -30,6 +32,9 @@ pub struct Plan {
     /// Plan-level default for waves that set no timeout of their own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wave_timeout_seconds: Option<u64>,
+    /// What a failed wave does, for waves that do not say: PAUSE (the default) or STOP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_wave_failure: Option<FailurePolicy>,
     pub waves: Vec<PlanWave>,
 }
 
@@ -46,6 +51,9 @@ pub struct PlanWave {
     pub pause_before_wave: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_seconds: Option<u64>,
+    /// PAUSE (wait for an operator's retry, skip or cancel) or STOP (finalize FAILED).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_failure: Option<FailurePolicy>,
     pub servers: Vec<PlanServer>,
 }
 
@@ -55,6 +63,10 @@ pub struct PlanServer {
     pub source_server_id: SourceServerId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_name: Option<String>,
+    /// CRITICAL (the default): the wave needs it launched; OPTIONAL: the wave completes without
+    /// it, and the execution ends COMPLETED_WITH_ERRORS.
+    #[serde(default)]
+    pub impact: Impact,
 }
 
 /// Why a plan cannot run. Every problem is reported, not only the first.
@@ -66,9 +78,7 @@ pub enum PlanProblem {
     TooManyWaves(usize),
     #[error("wave {0} has no servers")]
     EmptyWave(u32),
-    #[error(
-        "wave {wave} has {count} servers; DRS launches at most {MAX_SERVERS_PER_WAVE} in one job"
-    )]
+    #[error("wave {wave} has {count} servers; a wave holds at most {MAX_SERVERS_PER_WAVE}")]
     TooManyServers { wave: u32, count: usize },
     #[error("server {server} is in wave {first} and again in wave {again}")]
     DuplicateServer {
@@ -154,6 +164,7 @@ impl Plan {
         let default_timeout = self
             .wave_timeout_seconds
             .unwrap_or(DEFAULT_WAVE_TIMEOUT_SECONDS);
+        let default_policy = self.on_wave_failure.unwrap_or_default();
         let waves = (0u32..)
             .zip(&self.waves)
             .map(|(n, w)| Wave {
@@ -163,17 +174,29 @@ impl Plan {
                 pause_before_wave: w.pause_before_wave,
                 pause_approved: false,
                 timeout_seconds: w.timeout_seconds.unwrap_or(default_timeout),
-                job_id: None,
+                // Written into the record, so a change of default never changes a run's course.
+                on_failure: Some(w.on_failure.unwrap_or(default_policy)),
+                attempt: 0,
+                jobs: Vec::new(),
+                claim: None,
+                launch_attempts: 0,
+                last_launch_error: None,
+                next_launch_time: None,
                 launch_time: None,
+                attempt_time: None,
                 end_time: None,
                 recovery_time_seconds: None,
+                optional_not_launched: 0,
                 failure_reason: None,
                 status_message: None,
                 version: 0,
                 server_statuses: w
                     .servers
                     .iter()
-                    .map(|s| ServerStatus::new(s.source_server_id.clone(), s.server_name.clone()))
+                    .map(|s| ServerStatus {
+                        impact: s.impact,
+                        ..ServerStatus::new(s.source_server_id.clone(), s.server_name.clone())
+                    })
                     .collect(),
             })
             .collect();
@@ -189,6 +212,8 @@ impl Plan {
                 end_time: None,
                 last_polled_time: None,
                 paused_before_wave: None,
+                pause_reason: None,
+                failed_wave: None,
                 task_token: None,
                 status_message: None,
                 recovery_time_seconds: None,
@@ -207,6 +232,7 @@ mod tests {
         PlanServer {
             source_server_id: SourceServerId::parse(&format!("s-{n:017}")).unwrap(),
             server_name: Some(format!("srv-{n}")),
+            impact: Impact::Critical,
         }
     }
 
@@ -215,6 +241,7 @@ mod tests {
             wave_name: None,
             pause_before_wave: false,
             timeout_seconds: None,
+            on_failure: None,
             servers: servers.map(server).collect(),
         }
     }
@@ -225,6 +252,7 @@ mod tests {
             plan_name: None,
             is_drill: true,
             wave_timeout_seconds: Some(900),
+            on_wave_failure: None,
             waves,
         }
     }
@@ -289,15 +317,65 @@ mod tests {
     }
 
     #[test]
-    fn two_hundred_servers_fit_and_two_hundred_and_one_do_not() {
-        assert!(plan(vec![wave(0..200)]).problems().is_empty());
+    fn a_thousand_servers_fit_in_a_wave_and_a_thousand_and_one_do_not() {
+        assert!(plan(vec![wave(0..1000)]).problems().is_empty());
         assert_eq!(
-            plan(vec![wave(0..201)]).problems(),
+            plan(vec![wave(0..1001)]).problems(),
             vec![PlanProblem::TooManyServers {
                 wave: 0,
-                count: 201
+                count: 1001
             }]
         );
+    }
+
+    #[test]
+    fn failure_policy_and_impact_go_into_the_record() {
+        let mut p = plan(vec![wave(0..2), wave(2..3), wave(3..4)]);
+        p.waves[1].on_failure = Some(FailurePolicy::Stop);
+        p.waves[0].servers[1].impact = Impact::Optional;
+        let e = p
+            .new_execution(ExecutionId::new_random(), Timestamp(0))
+            .unwrap();
+        assert_eq!(
+            e.waves[0].on_failure,
+            Some(FailurePolicy::Pause),
+            "the default"
+        );
+        assert_eq!(e.waves[1].on_failure, Some(FailurePolicy::Stop));
+        assert_eq!(e.waves[0].server_statuses[1].impact, Impact::Optional);
+        assert_eq!(e.waves[0].server_statuses[0].impact, Impact::Critical);
+        p.on_wave_failure = Some(FailurePolicy::Stop);
+        let e = p
+            .new_execution(ExecutionId::new_random(), Timestamp(0))
+            .unwrap();
+        assert_eq!(
+            e.waves[0].on_failure,
+            Some(FailurePolicy::Stop),
+            "plan level"
+        );
+    }
+
+    #[test]
+    fn values_that_do_not_exist_are_refused() {
+        let base = serde_json::json!({
+            "planId": "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00",
+            "waves": [{"servers": [{"sourceServerId": "s-00000000000000001"}]}]
+        });
+        for (pointer, value) in [
+            ("/waves/0/servers/0/impact", "IMPORTANT"),
+            ("/waves/0/onFailure", "RETRY"),
+            ("/onWaveFailure", "pause"),
+        ] {
+            let mut doc = base.clone();
+            let (parent, field) = pointer.rsplit_once('/').unwrap();
+            doc.pointer_mut(if parent.is_empty() { "" } else { parent })
+                .unwrap()
+                .as_object_mut()
+                .unwrap()
+                .insert(field.into(), value.into());
+            let err = serde_json::from_value::<Plan>(doc).unwrap_err().to_string();
+            assert!(err.contains("unknown variant"), "{pointer}: {err}");
+        }
     }
 
     #[test]
@@ -323,12 +401,12 @@ mod tests {
 
     #[test]
     fn reports_every_problem_at_once() {
-        let p = plan(vec![wave(0..0), wave(1..202), wave(5..6)]);
+        let p = plan(vec![wave(0..0), wave(1..1002), wave(5..6)]);
         let problems = p.problems();
         assert!(problems.contains(&PlanProblem::EmptyWave(0)));
         assert!(problems.contains(&PlanProblem::TooManyServers {
             wave: 1,
-            count: 201
+            count: 1001
         }));
         assert!(problems
             .iter()

@@ -11,19 +11,23 @@ use crate::status::{ExecutionStatus, JobStatus, LaunchStatus};
 
 /// DRS filters (`jobIDs`, `sourceServerIDs`, `recoveryInstanceIDs`) take at most this many ids.
 pub const DRS_FILTER_MAX: usize = 200;
-/// EC2 `instance-id` filter values per DescribeInstances call.
-pub const EC2_FILTER_MAX: usize = 1000;
+/// EC2 filter values per DescribeInstances call (EC2 answers `FilterLimitExceeded` past 200).
+pub const EC2_FILTER_MAX: usize = 200;
 
 /// A failure of an AWS service call, as the core needs to tell them apart.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ServiceError {
-    /// Throttled; retry after the hint when the service gave one (DRS's `retryAfterSeconds`).
+    /// Refused for now, for a reason that clears on its own, and nothing was done: throttling, and
+    /// DRS's quota and conflict refusals (`ServiceQuotaExceededException`: concurrent jobs or
+    /// servers in all jobs; `ConflictException`: a server is in another job). Retry after the
+    /// hint when the service gave one (DRS's `retryAfterSeconds`).
     #[error("throttled{}: {message}", retry_after.map(|d| format!(" (retry after {} s)", d.as_secs())).unwrap_or_default())]
     Throttled {
         retry_after: Option<Duration>,
         message: String,
     },
-    /// 5xx, timeouts, connection failures: worth retrying.
+    /// 5xx, timeouts, connection failures: worth retrying. For a call that changes something
+    /// (StartRecovery) it is not known whether it took effect.
     #[error("service unavailable: {0}")]
     Unavailable(String),
     /// The request was refused (validation, access denied, missing resource): retrying the same
@@ -156,27 +160,68 @@ pub struct RecoveryInstance {
     pub job_id: Option<JobId>,
 }
 
-/// What launch asks DRS for: one job for one wave.
+/// What launch asks DRS for: one job for one part of one attempt of a wave.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecoveryRequest {
     pub execution_id: ExecutionId,
     pub wave_number: u32,
+    pub attempt: u32,
+    pub part: u32,
     pub is_drill: bool,
     pub source_servers: Vec<SourceServerId>,
 }
 
+/// Which job of which execution a tagged job is: what a launcher looks for after a crash or an
+/// answer it did not get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobTag {
+    pub execution_id: ExecutionId,
+    pub wave_number: u32,
+    pub attempt: u32,
+    pub part: u32,
+}
+
 impl RecoveryRequest {
-    /// The job tags that let a retried launch find the job of a launch that died.
-    pub fn tags(&self) -> [(&'static str, String); 2] {
+    pub fn tag(&self) -> JobTag {
+        JobTag {
+            execution_id: self.execution_id,
+            wave_number: self.wave_number,
+            attempt: self.attempt,
+            part: self.part,
+        }
+    }
+
+    /// The job tags that let a later launch find the job of a launch that died.
+    pub fn tags(&self) -> [(&'static str, String); 4] {
+        self.tag().tags()
+    }
+}
+
+impl JobTag {
+    pub fn tags(&self) -> [(&'static str, String); 4] {
         [
             (TAG_EXECUTION_ID, self.execution_id.to_string()),
             (TAG_WAVE_NUMBER, self.wave_number.to_string()),
+            (TAG_ATTEMPT, self.attempt.to_string()),
+            (TAG_PART, self.part.to_string()),
         ]
+    }
+
+    /// Whether a job with these tags is this one. A job of version 1 has no attempt and no part
+    /// tag: it is attempt 1, part 0.
+    pub fn matches(&self, get: impl Fn(&str) -> Option<String>) -> bool {
+        let number = |key: &str| get(key).map_or(Some(None), |v| v.parse::<u32>().ok().map(Some));
+        get(TAG_EXECUTION_ID).as_deref() == Some(self.execution_id.to_string().as_str())
+            && number(TAG_WAVE_NUMBER) == Some(Some(self.wave_number))
+            && number(TAG_ATTEMPT).is_some_and(|a| a.unwrap_or(1) == self.attempt)
+            && number(TAG_PART).is_some_and(|p| p.unwrap_or(0) == self.part)
     }
 }
 
 pub const TAG_EXECUTION_ID: &str = "executionId";
 pub const TAG_WAVE_NUMBER: &str = "waveNumber";
+pub const TAG_ATTEMPT: &str = "attempt";
+pub const TAG_PART: &str = "part";
 
 #[async_trait]
 pub trait Drs: Send + Sync {
@@ -192,14 +237,17 @@ pub trait Drs: Send + Sync {
     ) -> Result<Vec<RecoveryInstance>, ServiceError>;
 
     /// StartRecovery for the request's servers, drill or not, with the job tagged by
-    /// [`RecoveryRequest::tags`]. Returns the new job.
+    /// [`RecoveryRequest::tags`]. Returns the new job. StartRecovery has no idempotency token, so
+    /// it MUST go out at most once per call (no retry of its own): an answer that did not arrive
+    /// is `Unavailable`, and the caller settles it with [`Drs::find_tagged_job`]. A refusal that
+    /// clears on its own (throttling, quota, conflict) MUST be `Throttled`.
     async fn start_recovery(&self, request: &RecoveryRequest) -> Result<DrsJob, ServiceError>;
 
-    /// The job tagged with this execution and wave, created at or after `since`, if DRS lists one.
+    /// The job tagged as `tag` ([`JobTag::matches`]), created at or after `since` (less the clock
+    /// skew between hosts), if DRS lists one; the first created when there are several.
     async fn find_tagged_job(
         &self,
-        execution_id: ExecutionId,
-        wave_number: u32,
+        tag: &JobTag,
         since: Timestamp,
     ) -> Result<Option<DrsJob>, ServiceError>;
 }
@@ -330,7 +378,7 @@ pub mod mocks {
             async fn describe_jobs(&self, ids: &[JobId]) -> Result<Vec<DrsJob>, ServiceError>;
             async fn describe_recovery_instances(&self, servers: &[SourceServerId]) -> Result<Vec<RecoveryInstance>, ServiceError>;
             async fn start_recovery(&self, request: &RecoveryRequest) -> Result<DrsJob, ServiceError>;
-            async fn find_tagged_job(&self, execution_id: ExecutionId, wave_number: u32, since: Timestamp) -> Result<Option<DrsJob>, ServiceError>;
+            async fn find_tagged_job(&self, tag: &JobTag, since: Timestamp) -> Result<Option<DrsJob>, ServiceError>;
         }
     }
 

@@ -1,25 +1,43 @@
-//! The wave rules and `nextAction` of SPEC §3: pure functions of a record, a DRS job and the time.
+//! The wave rules and `nextAction` of SPEC §3: pure functions of a record, DRS's jobs and the time.
+
+use std::collections::HashMap;
 
 use serde::Serialize;
 
-use crate::model::{Execution, ServerStatus, Timestamp, Wave, WaveFailure};
-use crate::ports::DrsJob;
+use crate::ids::{JobId, SourceServerId};
+use crate::model::{
+    Execution, FailurePolicy, Impact, PauseReason, ServerStatus, Timestamp, Wave, WaveFailure,
+};
+use crate::ports::{DrsJob, ParticipatingServer};
 use crate::status::{ExecutionStatus, JobStatus, LaunchStatus, WaveStatus};
 
-/// Tunables of the rules that are not part of a plan.
+/// Tunables of the rules that are not part of a plan (deployment settings).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     /// How long a launched wave's job may be missing from DescribeJobs (DRS is eventually
     /// consistent) before the wave fails.
     pub job_not_found_grace_secs: u64,
-    /// How long a wave may stay LAUNCHING (claimed, job not recorded) before launch is asked again
-    /// to finish the claim (find the tagged job, or start it).
+    /// How long a launcher may hold a wave's claim (between taking it and recording the job)
+    /// before launch is asked again to finish it (find the tagged job, or start it).
     pub launch_claim_grace_secs: u64,
     /// How long FINALIZE waits after the last wave settled for EC2 to describe instances it did
     /// not know yet (EC2 is eventually consistent), so the final record has every server's
     /// details. Past it the execution finalizes with those fields empty.
     pub details_grace_secs: u64,
+    /// Servers per DRS job (`maxServersPerJob`): a wave is launched as as many jobs as it needs.
+    pub max_servers_per_job: u32,
+    /// Attempts per wave, the first included (`maxWaveAttempts`): retry refuses past it.
+    pub max_wave_attempts: u32,
+    /// The first wait after StartRecovery was refused for a reason that clears on its own, when
+    /// DRS named none; it doubles with each refusal up to [`Self::launch_backoff_max_secs`].
+    pub launch_backoff_secs: u64,
+    pub launch_backoff_max_secs: u64,
 }
+
+/// DRS's quota of source servers in one job.
+pub const MAX_SERVERS_PER_JOB: u32 = 200;
+pub const DEFAULT_MAX_SERVERS_PER_JOB: u32 = 100;
+pub const DEFAULT_MAX_WAVE_ATTEMPTS: u32 = 3;
 
 impl Default for Policy {
     fn default() -> Self {
@@ -27,31 +45,83 @@ impl Default for Policy {
             job_not_found_grace_secs: 300,
             launch_claim_grace_secs: 120,
             details_grace_secs: 120,
+            max_servers_per_job: DEFAULT_MAX_SERVERS_PER_JOB,
+            max_wave_attempts: DEFAULT_MAX_WAVE_ATTEMPTS,
+            launch_backoff_secs: 10,
+            launch_backoff_max_secs: 120,
         }
     }
 }
 
-/// What a STARTED wave is, given what DRS says of its job.
+/// A deployment setting outside what DRS or the engine allows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyProblem {
+    #[error("maxServersPerJob must be 1 to {MAX_SERVERS_PER_JOB} (DRS's per-job quota), got {0}")]
+    MaxServersPerJob(u64),
+    #[error("maxWaveAttempts must be 1 to 100, got {0}")]
+    MaxWaveAttempts(u64),
+}
+
+impl Policy {
+    /// The default policy with the two settings a deployment may set, each checked.
+    pub fn with_limits(
+        max_servers_per_job: Option<u64>,
+        max_wave_attempts: Option<u64>,
+    ) -> Result<Self, PolicyProblem> {
+        let mut policy = Self::default();
+        if let Some(n) = max_servers_per_job {
+            policy.max_servers_per_job = u32::try_from(n)
+                .ok()
+                .filter(|n| (1..=MAX_SERVERS_PER_JOB).contains(n))
+                .ok_or(PolicyProblem::MaxServersPerJob(n))?;
+        }
+        if let Some(n) = max_wave_attempts {
+            policy.max_wave_attempts = u32::try_from(n)
+                .ok()
+                .filter(|n| (1..=100).contains(n))
+                .ok_or(PolicyProblem::MaxWaveAttempts(n))?;
+        }
+        Ok(policy)
+    }
+
+    /// How long to wait before the next StartRecovery after `refusals` refusals in a row, when
+    /// DRS named no time of its own (`retry_after` wins when it did).
+    pub fn launch_backoff(&self, refusals: u32, retry_after: Option<u64>) -> u64 {
+        retry_after.unwrap_or_else(|| {
+            let doublings = refusals.saturating_sub(1).min(16);
+            self.launch_backoff_secs
+                .saturating_mul(1 << doublings)
+                .min(self.launch_backoff_max_secs)
+        })
+    }
+}
+
+/// What a wave is, given what DRS says of its jobs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
     pub status: WaveStatus,
     pub failure: Option<WaveFailure>,
     pub message: Option<String>,
+    /// OPTIONAL servers that did not launch (on a COMPLETED verdict).
+    pub optional_not_launched: u32,
 }
 
 impl Verdict {
-    fn started() -> Self {
+    fn stays(wave: &Wave) -> Self {
         Self {
-            status: WaveStatus::Started,
+            status: wave.status,
             failure: None,
             message: None,
+            optional_not_launched: 0,
         }
     }
-    fn completed() -> Self {
+    fn completed(optional_not_launched: u32) -> Self {
         Self {
             status: WaveStatus::Completed,
             failure: None,
-            message: None,
+            message: (optional_not_launched > 0)
+                .then(|| format!("{optional_not_launched} optional servers did not launch")),
+            optional_not_launched,
         }
     }
     fn failed(failure: WaveFailure, message: String) -> Self {
@@ -59,78 +129,266 @@ impl Verdict {
             status: WaveStatus::Failed,
             failure: Some(failure),
             message: Some(message),
+            optional_not_launched: 0,
         }
     }
 }
 
-/// The wave rules, in order; the first that applies decides. `job` is `None` when DescribeJobs
-/// did not return the wave's job.
-pub fn judge_wave(wave: &Wave, job: Option<&DrsJob>, now: Timestamp, policy: &Policy) -> Verdict {
-    let age = wave.launch_time.map_or(0, |t| now.secs_since(t));
-    let Some(job) = job else {
-        // Rule 4: DRS is eventually consistent; give a fresh job time to appear.
-        return if age <= policy.job_not_found_grace_secs {
-            Verdict::started()
+/// DescribeJobs' answer, by job id. A job DRS did not return is absent.
+pub type JobsById = HashMap<JobId, DrsJob>;
+
+/// Copies DRS's view of each server of `job` onto the wave's entries of that job. A server the
+/// job was asked for and does not list is not launched: once the job is COMPLETED it is FAILED
+/// ("not in the DRS job"). Returns the servers the job lists that the wave does not hold.
+pub fn apply_job(wave: &mut Wave, job: &DrsJob) -> Vec<SourceServerId> {
+    let listed: HashMap<&SourceServerId, &ParticipatingServer> = job
+        .participating_servers
+        .iter()
+        .map(|p| (&p.source_server_id, p))
+        .collect();
+    let mut seen = 0;
+    for entry in wave
+        .server_statuses
+        .iter_mut()
+        .filter(|s| s.job_id.as_ref() == Some(&job.job_id))
+    {
+        match listed.get(&entry.source_server_id) {
+            Some(p) => {
+                seen += 1;
+                entry.launch_status = p.launch_status.clone();
+                if let Some(ri) = &p.recovery_instance_id {
+                    // In DRS a recovery instance id is its EC2 instance id.
+                    if entry.recovery_instance_id.as_ref() != Some(ri) {
+                        entry.recovery_instance_id = Some(ri.clone());
+                        entry.instance_id = Some(ri.clone());
+                    }
+                }
+            }
+            None if job.status == JobStatus::Completed => {
+                entry.launch_status = LaunchStatus::Failed;
+                entry.status_message = Some(format!("not in the DRS job {}", job.job_id));
+            }
+            None => {}
+        }
+    }
+    if seen == listed.len() {
+        return Vec::new();
+    }
+    let held: std::collections::HashSet<&SourceServerId> = wave.source_server_ids().collect();
+    job.participating_servers
+        .iter()
+        .map(|p| &p.source_server_id)
+        .filter(|s| !held.contains(s))
+        .cloned()
+        .collect()
+}
+
+/// Where a server of the current attempt stands, for the rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Standing {
+    Launched,
+    /// Settled without launching; the failure it stands for.
+    NotLaunched(WaveFailure),
+    Running,
+}
+
+fn standing(
+    server: &ServerStatus,
+    wave: &Wave,
+    jobs: &JobsById,
+    now: Timestamp,
+    policy: &Policy,
+) -> Standing {
+    if server.launch_status == LaunchStatus::Launched {
+        return Standing::Launched;
+    }
+    let Some(job_id) = &server.job_id else {
+        // Not started in this attempt (yet): running while the wave launches.
+        return if server.launch_status.is_settled() {
+            Standing::NotLaunched(WaveFailure::ServersFailed)
         } else {
-            let id = wave
-                .job_id
-                .as_ref()
-                .map_or_else(|| "(none recorded)".to_owned(), |j| j.to_string());
-            Verdict::failed(
-                WaveFailure::JobNotFound,
-                format!("DRS job {id} not found {age} s after launch"),
-            )
+            Standing::Running
         };
     };
-    let servers = &job.participating_servers;
-    let count = |s: LaunchStatus| servers.iter().filter(|p| p.launch_status == s).count();
-    let launched = count(LaunchStatus::Launched);
-    let unsettled = servers
-        .iter()
-        .filter(|p| !p.launch_status.is_settled())
-        .count();
+    match jobs.get(job_id) {
+        Some(job) if job.status == JobStatus::Completed => {
+            let listed = job
+                .participating_servers
+                .iter()
+                .any(|p| p.source_server_id == server.source_server_id);
+            if listed && server.launch_status.is_settled() {
+                Standing::NotLaunched(WaveFailure::ServersFailed)
+            } else {
+                Standing::NotLaunched(WaveFailure::JobIncomplete)
+            }
+        }
+        Some(_) if server.launch_status.is_settled() => {
+            Standing::NotLaunched(WaveFailure::ServersFailed)
+        }
+        Some(_) => Standing::Running,
+        None => {
+            let recorded = wave
+                .jobs
+                .iter()
+                .find(|j| &j.job_id == job_id)
+                .map_or(wave.attempt_time, |j| Some(j.recorded_time));
+            let age = recorded.map_or(0, |t| now.secs_since(t));
+            if server.launch_status.is_settled() {
+                Standing::NotLaunched(WaveFailure::ServersFailed)
+            } else if age > policy.job_not_found_grace_secs {
+                Standing::NotLaunched(WaveFailure::JobNotFound)
+            } else {
+                Standing::Running
+            }
+        }
+    }
+}
 
-    // Rule 1: every participating server launched.
-    if !servers.is_empty() && launched == servers.len() {
-        return Verdict::completed();
+/// The wave rules of SPEC §3, in order, for a wave whose servers carry what DRS said of their jobs
+/// ([`apply_job`]). A STARTED wave is judged by every rule; a LAUNCHING wave only by its timeout,
+/// and not while a launcher holds a fresh claim on it; any other wave stays as it is.
+pub fn judge_wave(wave: &Wave, jobs: &JobsById, now: Timestamp, policy: &Policy) -> Verdict {
+    let age = wave.attempt_time.map_or(0, |t| now.secs_since(t));
+    let timed_out = age > wave.timeout_seconds;
+    let standings: Vec<(Impact, Standing)> = wave
+        .server_statuses
+        .iter()
+        .map(|s| (s.impact, standing(s, wave, jobs, now, policy)))
+        .collect();
+    let critical_launched = standings
+        .iter()
+        .all(|(i, s)| *i == Impact::Optional || *s == Standing::Launched);
+    let optional_not_launched = || {
+        let n = standings
+            .iter()
+            .filter(|(i, s)| *i == Impact::Optional && *s != Standing::Launched)
+            .count();
+        u32::try_from(n).unwrap_or(u32::MAX)
+    };
+    match wave.status {
+        WaveStatus::Started => {}
+        WaveStatus::Launching => {
+            let claim_is_fresh = wave.claim.as_ref().is_some_and(|c| {
+                c.held && now.secs_since(c.claimed_time) <= policy.launch_claim_grace_secs
+            });
+            if !timed_out || claim_is_fresh {
+                return Verdict::stays(wave);
+            }
+            if critical_launched {
+                return Verdict::completed(optional_not_launched());
+            }
+            return if wave.current_jobs().next().is_none() {
+                Verdict::failed(
+                    WaveFailure::LaunchBlocked,
+                    format!(
+                        "DRS did not start the wave within its timeout ({} s, {} StartRecovery calls); last refusal: {}",
+                        wave.timeout_seconds,
+                        wave.launch_attempts,
+                        wave.last_launch_error.as_deref().unwrap_or("none recorded")
+                    ),
+                )
+            } else {
+                timed_out_verdict(wave, age, &standings)
+            };
+        }
+        _ => return Verdict::stays(wave),
     }
-    // Rule 2: all settled, some not launched.
-    if !servers.is_empty() && unsettled == 0 {
-        let (failed, terminated) = (count(LaunchStatus::Failed), count(LaunchStatus::Terminated));
-        return Verdict::failed(
-            WaveFailure::ServersFailed,
-            format!(
-                "{} of {} servers did not launch ({failed} FAILED, {terminated} TERMINATED)",
-                servers.len() - launched,
-                servers.len()
-            ),
-        );
+
+    // Rule 1: every critical server launched and every optional one settled.
+    let running = standings
+        .iter()
+        .filter(|(_, s)| *s == Standing::Running)
+        .count();
+    if critical_launched && running == 0 {
+        return Verdict::completed(optional_not_launched());
     }
-    // Rule 3: DRS finished the job without launching everything.
-    if job.status == JobStatus::Completed {
-        let message = if servers.is_empty() {
-            "DRS job completed with no participating servers".to_owned()
+    // Rules 3 and 4: a job that completed without launching a critical server of it, or a job DRS
+    // has not returned for longer than the grace period.
+    let lost = |failure: WaveFailure| {
+        standings
+            .iter()
+            .filter(|(i, s)| *i == Impact::Critical && *s == Standing::NotLaunched(failure))
+            .count()
+    };
+    let incomplete = lost(WaveFailure::JobIncomplete);
+    if incomplete > 0 {
+        let message = if wave.current_jobs().any(|j| {
+            jobs.get(&j.job_id)
+                .is_some_and(|d| d.participating_servers.is_empty())
+        }) {
+            format!("DRS job completed with no participating servers; {incomplete} servers did not launch")
         } else {
-            format!(
-                "DRS job completed but {} servers did not launch",
-                servers.len() - launched
-            )
+            format!("DRS job completed but {incomplete} servers did not launch")
         };
         return Verdict::failed(WaveFailure::JobIncomplete, message);
     }
-    // Rule 5: the wave's own deadline.
-    if age > wave.timeout_seconds {
+    let missing = lost(WaveFailure::JobNotFound);
+    if missing > 0 {
+        let ids: Vec<String> = wave
+            .current_jobs()
+            .filter(|j| !jobs.contains_key(&j.job_id))
+            .map(|j| j.job_id.to_string())
+            .collect();
         return Verdict::failed(
-            WaveFailure::TimedOut,
+            WaveFailure::JobNotFound,
             format!(
-                "wave timed out after {age} s (timeout {} s); {launched} of {} servers launched",
-                wave.timeout_seconds,
-                servers.len()
+                "DRS job {} not found for more than {} s; {missing} servers unaccounted for",
+                ids.join(", "),
+                policy.job_not_found_grace_secs
             ),
         );
     }
+    // Rule 2: every server settled, a critical one not launched.
+    if running == 0 {
+        let count = |l: LaunchStatus| {
+            wave.server_statuses
+                .iter()
+                .filter(|s| s.impact == Impact::Critical && s.launch_status == l)
+                .count()
+        };
+        let critical = standings
+            .iter()
+            .filter(|(i, _)| *i == Impact::Critical)
+            .count();
+        let not_launched = standings
+            .iter()
+            .filter(|(i, s)| *i == Impact::Critical && *s != Standing::Launched)
+            .count();
+        return Verdict::failed(
+            WaveFailure::ServersFailed,
+            format!(
+                "{not_launched} of {critical} critical servers did not launch ({} FAILED, {} TERMINATED)",
+                count(LaunchStatus::Failed),
+                count(LaunchStatus::Terminated)
+            ),
+        );
+    }
+    // Rule 5: the wave's own deadline, unless every critical server made it.
+    if timed_out {
+        return if critical_launched {
+            Verdict::completed(optional_not_launched())
+        } else {
+            timed_out_verdict(wave, age, &standings)
+        };
+    }
     // Rule 6.
-    Verdict::started()
+    Verdict::stays(wave)
+}
+
+fn timed_out_verdict(wave: &Wave, age: u64, standings: &[(Impact, Standing)]) -> Verdict {
+    let critical = standings.iter().filter(|(i, _)| *i == Impact::Critical);
+    let launched = critical
+        .clone()
+        .filter(|(_, s)| *s == Standing::Launched)
+        .count();
+    Verdict::failed(
+        WaveFailure::TimedOut,
+        format!(
+            "wave timed out after {age} s (timeout {} s); {launched} of {} critical servers launched",
+            wave.timeout_seconds,
+            critical.count()
+        ),
+    )
 }
 
 /// The next step of an execution: what the state machine (or any local driver) does now.
@@ -154,47 +412,148 @@ impl NextAction {
     }
 }
 
-/// SPEC §3's `nextAction`: the first of FINALIZE, WAIT, PAUSE, LAUNCH that applies. One
-/// refinement: a wave stuck LAUNCHING past the claim grace period (its launcher died) asks for
-/// LAUNCH again, so that launch can finish the claim instead of the workflow waiting forever.
+/// SPEC §3's `nextAction`: the first of FINALIZE, WAIT, PAUSE, LAUNCH that applies. A wave in
+/// flight asks for LAUNCH while it still has servers to start and no launcher holds it (after a
+/// refusal's backoff, or when its launcher died), so launch can carry on where it stopped.
 pub fn next_action(execution: &Execution, now: Timestamp, policy: &Policy) -> NextAction {
-    let status = execution.status();
-    let in_flight: Vec<&Wave> = execution.in_flight().collect();
-    let any_failed = execution
-        .waves
-        .iter()
-        .any(|w| w.status == WaveStatus::Failed);
-
-    if status.is_terminal() {
+    if execution.status().is_terminal() {
         return NextAction::Finalize;
     }
-    if execution.all_waves_complete()
-        || (in_flight.is_empty() && (any_failed || status == ExecutionStatus::Cancelling))
-    {
+    if finished(execution).is_some() {
         return if awaiting_details(execution, now, policy) {
             NextAction::Wait
         } else {
             NextAction::Finalize
         };
     }
-    if let Some(wave) = in_flight.first() {
-        return if is_stale_claim(wave, now, policy) {
+    if let Some(wave) = execution.in_flight().next() {
+        return if launch_due(wave, execution.status(), now, policy) {
             NextAction::Launch
         } else {
             NextAction::Wait
         };
     }
+    if pause_due(execution).is_some() {
+        return NextAction::Pause;
+    }
     match execution.next_pending() {
-        // Not reachable for a well-formed record (no wave pending, none in flight, none failed
-        // means all complete); finalize will say what is wrong.
+        // Not reachable for a well-formed record (nothing pending, in flight or waiting means
+        // finished); finalize will say what is wrong.
         None => NextAction::Finalize,
-        Some(next)
-            if status == ExecutionStatus::Paused
-                || (next.pause_before_wave && !next.pause_approved) =>
-        {
-            NextAction::Pause
-        }
         Some(_) => NextAction::Launch,
+    }
+}
+
+/// The outcome when the execution has nothing left to do, the one definition of "finished" that
+/// `nextAction` and finalize share: every wave passed (COMPLETED, or COMPLETED_WITH_ERRORS when a
+/// wave was skipped or an optional server did not launch); nothing in flight and a wave FAILED that
+/// stops the execution (policy STOP, or a cancel) → FAILED; cancelled with nothing in flight →
+/// CANCELLED. `None` while anything is in flight or a failed wave waits for a decision.
+pub fn finished(execution: &Execution) -> Option<ExecutionStatus> {
+    if execution.status().is_terminal() {
+        return Some(execution.status());
+    }
+    if execution.in_flight().next().is_some() {
+        return None;
+    }
+    if execution.all_waves_complete() {
+        let with_errors = execution
+            .waves
+            .iter()
+            .any(|w| w.status == WaveStatus::Skipped || w.optional_not_launched > 0);
+        return Some(if with_errors {
+            ExecutionStatus::CompletedWithErrors
+        } else {
+            ExecutionStatus::Completed
+        });
+    }
+    let cancelling = execution.status() == ExecutionStatus::Cancelling;
+    let failed = execution
+        .waves
+        .iter()
+        .find(|w| w.status == WaveStatus::Failed);
+    match failed {
+        Some(w) if cancelling || w.failure_policy() == FailurePolicy::Stop => {
+            Some(ExecutionStatus::Failed)
+        }
+        Some(_) => None,
+        None if cancelling => Some(ExecutionStatus::Cancelled),
+        None => None,
+    }
+}
+
+/// The FAILED wave an operator must decide on (retry, skip or cancel): nothing in flight, not
+/// cancelling, and the wave's policy is PAUSE.
+pub fn awaiting_decision(execution: &Execution) -> Option<&Wave> {
+    if execution.status().is_terminal()
+        || execution.status() == ExecutionStatus::Cancelling
+        || execution.in_flight().next().is_some()
+    {
+        return None;
+    }
+    execution
+        .waves
+        .iter()
+        .find(|w| w.status == WaveStatus::Failed && w.failure_policy() == FailurePolicy::Pause)
+}
+
+/// A pause that is due now, with nothing in flight: why, and the wave it is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PauseDue {
+    pub reason: PauseReason,
+    /// The wave the pause stands before (PLANNED, OPERATOR).
+    pub before_wave: Option<u32>,
+    /// The failed wave that waits on a decision (WAVE_FAILED).
+    pub failed_wave: Option<u32>,
+}
+
+/// Whether the execution must stand paused now: a failed wave waits on a decision (that comes
+/// first), an operator's pause stands, or the next wave's planned pause is not approved yet.
+pub fn pause_due(execution: &Execution) -> Option<PauseDue> {
+    if execution.status() == ExecutionStatus::Cancelling
+        || execution.in_flight().next().is_some()
+        || finished(execution).is_some()
+    {
+        return None;
+    }
+    if let Some(failed) = awaiting_decision(execution) {
+        return Some(PauseDue {
+            reason: PauseReason::WaveFailed,
+            before_wave: None,
+            failed_wave: Some(failed.wave_number),
+        });
+    }
+    let next = execution.next_pending();
+    if let Some(reason) = execution.pause_reason() {
+        return Some(PauseDue {
+            reason,
+            before_wave: execution
+                .header
+                .paused_before_wave
+                .or(next.map(|w| w.wave_number)),
+            failed_wave: None,
+        });
+    }
+    next.filter(|w| w.pause_before_wave && !w.pause_approved)
+        .map(|w| PauseDue {
+            reason: PauseReason::Planned,
+            before_wave: Some(w.wave_number),
+            failed_wave: None,
+        })
+}
+
+/// A wave in flight that launch should be called for now: it is LAUNCHING with servers to start,
+/// and either its launcher has held the claim past the grace period (it died), or no launcher
+/// holds it and the backoff after a refusal is over (at once when the execution is cancelling).
+pub fn launch_due(wave: &Wave, status: ExecutionStatus, now: Timestamp, policy: &Policy) -> bool {
+    if wave.status != WaveStatus::Launching {
+        return false;
+    }
+    match &wave.claim {
+        Some(c) if c.held => now.secs_since(c.claimed_time) > policy.launch_claim_grace_secs,
+        _ => {
+            status == ExecutionStatus::Cancelling || wave.next_launch_time.is_none_or(|t| now >= t)
+        }
     }
 }
 
@@ -214,41 +573,17 @@ fn awaiting_details(execution: &Execution, now: Timestamp, policy: &Policy) -> b
     })
 }
 
-/// A LAUNCHING wave whose launcher has had more than the grace period to record its job.
-pub fn is_stale_claim(wave: &Wave, now: Timestamp, policy: &Policy) -> bool {
-    wave.status == WaveStatus::Launching
-        && wave
-            .launch_time
-            .is_none_or(|t| now.secs_since(t) > policy.launch_claim_grace_secs)
-}
-
-/// What finalize would write, or the waves that keep it from finalizing.
+/// What finalize would write, or the waves that keep it from finalizing (those not settled, and
+/// a failed wave that waits on a decision).
 pub fn outcome(execution: &Execution) -> Result<ExecutionStatus, Vec<u32>> {
-    if execution.status().is_terminal() {
-        return Ok(execution.status());
-    }
-    if execution.all_waves_complete() {
-        return Ok(ExecutionStatus::Completed);
-    }
-    let in_flight: Vec<u32> = execution.in_flight().map(|w| w.wave_number).collect();
-    if in_flight.is_empty() {
-        if execution
+    finished(execution).ok_or_else(|| {
+        execution
             .waves
             .iter()
-            .any(|w| w.status == WaveStatus::Failed)
-        {
-            return Ok(ExecutionStatus::Failed);
-        }
-        if execution.status() == ExecutionStatus::Cancelling {
-            return Ok(ExecutionStatus::Cancelled);
-        }
-    }
-    Err(execution
-        .waves
-        .iter()
-        .filter(|w| !w.status.is_settled())
-        .map(|w| w.wave_number)
-        .collect())
+            .filter(|w| !w.status.is_settled() || w.status == WaveStatus::Failed)
+            .map(|w| w.wave_number)
+            .collect()
+    })
 }
 
 #[cfg(test)]

@@ -38,15 +38,20 @@ wire_enum!(
         Paused => "PAUSED",
         Cancelling => "CANCELLING",
         Completed => "COMPLETED",
+        CompletedWithErrors => "COMPLETED_WITH_ERRORS",
         Failed => "FAILED",
         Cancelled => "CANCELLED",
     }
 );
 
 impl ExecutionStatus {
-    /// COMPLETED, FAILED and CANCELLED: nothing changes such an execution again.
+    /// COMPLETED, COMPLETED_WITH_ERRORS, FAILED and CANCELLED: nothing changes such an execution's
+    /// status again.
     pub const fn is_terminal(self) -> bool {
-        matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
+        matches!(
+            self,
+            Self::Completed | Self::CompletedWithErrors | Self::Failed | Self::Cancelled
+        )
     }
 
     /// The statuses `find` polls.
@@ -54,55 +59,91 @@ impl ExecutionStatus {
 }
 
 wire_enum!(
-    /// Wave `status`: PENDING → LAUNCHING → STARTED → COMPLETED | FAILED; CANCELLED if it never ran.
+    /// Wave `status`: PENDING → LAUNCHING → STARTED → COMPLETED | FAILED; a FAILED wave may be
+    /// retried (→ LAUNCHING) or SKIPPED; CANCELLED if it never ran. The moves allowed are
+    /// [`crate::lifecycle::WAVE_TABLE`].
     WaveStatus {
         Pending => "PENDING",
         Launching => "LAUNCHING",
         Started => "STARTED",
         Completed => "COMPLETED",
         Failed => "FAILED",
+        Skipped => "SKIPPED",
         Cancelled => "CANCELLED",
     }
 );
 
 impl WaveStatus {
-    /// A wave that has been claimed by launch and has not settled.
+    /// A wave that launch has taken on and that has not settled.
     pub const fn is_in_flight(self) -> bool {
         matches!(self, Self::Launching | Self::Started)
     }
 
+    /// COMPLETED, FAILED, SKIPPED or CANCELLED: DRS is done with it (a FAILED wave may still be
+    /// retried by an operator).
     pub const fn is_settled(self) -> bool {
-        matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
+        matches!(
+            self,
+            Self::Completed | Self::Failed | Self::Skipped | Self::Cancelled
+        )
     }
 
-    /// Position in the one forward order waves move along; a write never lowers it.
-    pub const fn rank(self) -> u8 {
-        match self {
-            Self::Pending => 0,
-            Self::Launching => 1,
-            Self::Started => 2,
-            Self::Completed | Self::Failed | Self::Cancelled => 3,
-        }
-    }
-
-    /// Whether `self → next` is a move the lifecycle allows (staying put included).
-    pub fn may_become(self, next: WaveStatus) -> bool {
-        use WaveStatus::*;
-        self == next
-            || matches!(
-                (self, next),
-                (Pending, Launching)
-                    | (Pending, Cancelled)
-                    | (Launching, Started)
-                    | (Launching, Failed)
-                    | (Launching, Cancelled)
-                    | (Started, Completed)
-                    | (Started, Failed)
-            )
+    /// COMPLETED or SKIPPED: the execution may go past it.
+    pub const fn is_passed(self) -> bool {
+        matches!(self, Self::Completed | Self::Skipped)
     }
 }
 
-wire_enum!(
+/// An enum DRS owns: the values this engine knows, and any value DRS adds later, kept as it is
+/// (never a parse failure: a new value must not fail a poll).
+macro_rules! open_wire_enum {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident => $wire:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($variant,)+
+            /// A value this version does not know, as DRS spelled it.
+            Other(String),
+        }
+
+        impl $name {
+            pub const KNOWN: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(&self) -> &str {
+                match self { $($name::$variant => $wire,)+ Self::Other(raw) => raw }
+            }
+
+            /// Total: a value this version does not know becomes [`Self::Other`].
+            pub fn parse(raw: &str) -> Self {
+                match raw { $($wire => $name::$variant,)+ other => Self::Other(other.to_owned()) }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let raw = String::deserialize(d)?;
+                if raw.is_empty() {
+                    return Err(serde::de::Error::custom(concat!("an empty ", stringify!($name))));
+                }
+                Ok(Self::parse(&raw))
+            }
+        }
+    };
+}
+
+open_wire_enum!(
     /// A server's `launchStatus`, DRS's own values.
     LaunchStatus {
         Pending => "PENDING",
@@ -114,13 +155,14 @@ wire_enum!(
 );
 
 impl LaunchStatus {
-    /// LAUNCHED, FAILED or TERMINATED: DRS will not move it again within this job.
-    pub const fn is_settled(self) -> bool {
+    /// LAUNCHED, FAILED or TERMINATED: DRS will not move it again within this job. A value this
+    /// version does not know is not settled.
+    pub fn is_settled(&self) -> bool {
         matches!(self, Self::Launched | Self::Failed | Self::Terminated)
     }
 }
 
-wire_enum!(
+open_wire_enum!(
     /// A DRS job's `status`.
     JobStatus {
         Pending => "PENDING",
@@ -142,10 +184,7 @@ mod tests {
                 serde_json::json!(s.as_str())
             );
         }
-        assert_eq!(
-            LaunchStatus::parse("IN_PROGRESS"),
-            Some(LaunchStatus::InProgress)
-        );
+        assert_eq!(LaunchStatus::parse("IN_PROGRESS"), LaunchStatus::InProgress);
         assert_eq!(ExecutionStatus::parse("polling"), None);
     }
 
@@ -159,6 +198,7 @@ mod tests {
             terminal,
             [
                 &ExecutionStatus::Completed,
+                &ExecutionStatus::CompletedWithErrors,
                 &ExecutionStatus::Failed,
                 &ExecutionStatus::Cancelled
             ]
@@ -166,20 +206,18 @@ mod tests {
     }
 
     #[test]
-    fn waves_only_move_forward() {
-        for from in WaveStatus::ALL {
-            for to in WaveStatus::ALL {
-                if from.may_become(*to) && from != to {
-                    assert!(from.rank() < to.rank(), "{from} -> {to}");
-                }
-            }
-            for to in WaveStatus::ALL {
-                if from.is_settled() && from != to {
-                    assert!(!from.may_become(*to), "settled {from} moved to {to}");
-                }
-            }
+    fn unknown_drs_values_are_kept_as_they_are() {
+        let v: LaunchStatus = serde_json::from_value(serde_json::json!("RECOVERING")).unwrap();
+        assert_eq!(v, LaunchStatus::Other("RECOVERING".into()));
+        assert!(!v.is_settled());
+        assert_eq!(
+            serde_json::to_value(&v).unwrap(),
+            serde_json::json!("RECOVERING")
+        );
+        assert_eq!(JobStatus::parse("PAUSED").as_str(), "PAUSED");
+        assert!(serde_json::from_value::<LaunchStatus>(serde_json::json!("")).is_err());
+        for known in LaunchStatus::KNOWN {
+            assert_eq!(&LaunchStatus::parse(known.as_str()), known);
         }
-        assert!(!WaveStatus::Started.may_become(WaveStatus::Pending));
-        assert!(!WaveStatus::Started.may_become(WaveStatus::Cancelled));
     }
 }

@@ -94,7 +94,7 @@ fn valid_payloads_parse_for_every_operation() {
     for op in Operation::ALL {
         let r = parse_request(
             op,
-            &json!({"operation": op.as_str(), "executionId": E, "planId": P}),
+            &json!({"operation": op.as_str(), "executionId": E, "planId": P, "waveNumber": 0}),
         )
         .unwrap();
         assert_eq!(r.operation(), op);

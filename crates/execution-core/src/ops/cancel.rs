@@ -1,8 +1,8 @@
 use super::token::{release_pending_token, Released};
-use super::{after_write, load_target, put_header, with_retries, Failure};
+use super::{after_write, load_target, with_retries, Failure};
 use crate::api::{CancelResponse, Target, OK};
-use crate::error::OperationError;
-use crate::lifecycle::{self, Transition};
+use crate::error::{OperationError, Refusal};
+use crate::lifecycle::{self, header_write, Transition};
 use crate::ports::{Commit, ExecutionStore, Workflow};
 use crate::status::ExecutionStatus;
 
@@ -34,19 +34,21 @@ async fn attempt(
         });
     }
     if !lifecycle::allowed_from(Transition::Cancel, status) {
-        return Err(OperationError::InvalidState(format!(
-            "execution is {status}; it can no longer be cancelled"
-        ))
-        .into());
+        return Err(Refusal::CannotCancel { status }.into());
     }
-    lifecycle::check(Transition::Cancel, status, ExecutionStatus::Cancelling)?;
-    let mut header = execution.header.clone();
-    header.status = ExecutionStatus::Cancelling;
-    header.paused_before_wave = None;
-    if let Some(held) = header.task_token.as_mut() {
-        held.release_pending = true;
-    }
-    let header_write = put_header(&execution.header, header);
+    let header_write = header_write(
+        &execution.header,
+        Transition::Cancel,
+        ExecutionStatus::Cancelling,
+        |h| {
+            h.paused_before_wave = None;
+            h.pause_reason = None;
+            h.failed_wave = None;
+            if let Some(held) = h.task_token.as_mut() {
+                held.release_pending = true;
+            }
+        },
+    )?;
     let written = after_write(&execution, &header_write);
     let commit = Commit {
         execution_id: execution.id(),

@@ -1,7 +1,7 @@
-use super::{describe_waves, load_target, put_header, put_wave, with_retries, Failure};
+use super::{describe_waves, load_target, with_retries, Failure};
 use crate::api::{FinalizeResponse, Target, OK};
-use crate::error::OperationError;
-use crate::lifecycle::{self, Transition};
+use crate::error::{OperationError, Refusal};
+use crate::lifecycle::{header_write, wave_write, Transition, WaveTransition};
 use crate::model::Execution;
 use crate::ports::{now, Clock, Commit, ExecutionStore};
 use crate::rules::outcome;
@@ -33,45 +33,46 @@ async fn attempt(
             execution.header.recovery_time_seconds,
         ));
     }
-    let to = outcome(&execution).map_err(|unfinished| {
-        OperationError::InvalidState(format!(
-            "cannot finalize: not every wave is finished: {}",
-            describe_waves(&execution, &unfinished)
-        ))
+    let to = outcome(&execution).map_err(|unfinished| Refusal::Unfinished {
+        waves: describe_waves(&execution, &unfinished),
     })?;
-    lifecycle::check(Transition::Finalize, from, to)?;
     let at = now(clock);
-
-    let mut header = execution.header.clone();
-    header.status = to;
-    header.end_time = Some(at);
-    header.paused_before_wave = None;
-    // The workflow cannot be waiting at a pause while it finalizes; a token left here is dead.
-    header.task_token = None;
-    header.recovery_time_seconds = (to == ExecutionStatus::Completed)
-        .then(|| recovery_time(&execution))
-        .flatten();
+    let recovery_time_seconds = matches!(
+        to,
+        ExecutionStatus::Completed | ExecutionStatus::CompletedWithErrors
+    )
+    .then(|| recovery_time(&execution))
+    .flatten();
+    let header = header_write(&execution.header, Transition::Finalize, to, |h| {
+        h.end_time = Some(at);
+        h.paused_before_wave = None;
+        h.pause_reason = None;
+        h.failed_wave = None;
+        // The workflow cannot be waiting at a pause while it finalizes; a token left here is dead.
+        h.task_token = None;
+        h.recovery_time_seconds = recovery_time_seconds;
+    })?;
     // Waves that never ran end CANCELLED.
     let never_ran = execution
         .waves
         .iter()
         .filter(|w| w.status == WaveStatus::Pending)
         .map(|w| {
-            let mut cancelled = w.clone();
-            cancelled.status = WaveStatus::Cancelled;
-            cancelled.end_time = Some(at);
-            put_wave(w, cancelled)
-        });
+            wave_write(w, WaveTransition::Cancel, WaveStatus::Cancelled, |w| {
+                w.end_time = Some(at);
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let commit = Commit {
         execution_id: execution.id(),
-        header: Some(put_header(&execution.header, header.clone())),
-        waves: never_ran.collect(),
+        header: Some(header),
+        waves: never_ran,
     };
     store.commit(&commit).await?;
-    Ok(answer(&execution, to, false, header.recovery_time_seconds))
+    Ok(answer(&execution, to, false, recovery_time_seconds))
 }
 
-/// First wave launched → last wave settled.
+/// First wave's first attempt → last wave settled.
 fn recovery_time(execution: &Execution) -> Option<u64> {
     let first = execution.waves.iter().filter_map(|w| w.launch_time).min()?;
     let last = execution.waves.iter().filter_map(|w| w.end_time).max()?;

@@ -6,29 +6,33 @@
 
 mod cancel;
 mod create;
+mod dispatch;
 mod finalize;
 mod find;
 mod launch;
 mod pause;
 mod poll;
 mod resume;
+mod retry;
 mod token;
 
 use std::future::Future;
 
 pub use cancel::cancel;
 pub use create::create_execution;
+pub use dispatch::{run, Ports};
 pub use finalize::finalize;
 pub use find::{find, FindConfig};
 pub use launch::launch;
 pub use pause::pause;
 pub use poll::poll;
 pub use resume::resume;
+pub use retry::{retry, skip};
 
 use crate::api::Target;
 use crate::error::OperationError;
-use crate::model::{Execution, ExecutionHeader, Wave};
-use crate::ports::{ExecutionStore, HeaderWrite, StoreError, WaveWrite};
+use crate::model::Execution;
+use crate::ports::{Commit, ExecutionStore, HeaderWrite, StoreError};
 
 /// How many times a use case re-reads and retries after losing a race.
 pub const MAX_ATTEMPTS: usize = 4;
@@ -64,7 +68,13 @@ impl From<crate::ports::ServiceError> for Failure {
 
 impl From<crate::lifecycle::InvalidTransition> for Failure {
     fn from(e: crate::lifecycle::InvalidTransition) -> Self {
-        Self::Op(OperationError::InvalidState(e.to_string()))
+        Self::Op(e.into())
+    }
+}
+
+impl From<crate::error::Refusal> for Failure {
+    fn from(r: crate::error::Refusal) -> Self {
+        Self::Op(r.into())
     }
 }
 
@@ -112,16 +122,7 @@ pub(crate) async fn load_target(
     }
 }
 
-/// A header write replacing `old` with `new` (whose version is bumped here).
-pub(crate) fn put_header(old: &ExecutionHeader, mut new: ExecutionHeader) -> HeaderWrite {
-    new.version = old.version + 1;
-    HeaderWrite::Put {
-        expected_version: old.version,
-        header: new,
-    }
-}
-
-/// `execution` as it stands once `write` (made by [`put_header`]) has landed.
+/// `execution` as it stands once `write` has landed.
 pub(crate) fn after_write(execution: &Execution, write: &HeaderWrite) -> Execution {
     let mut written = execution.clone();
     if let HeaderWrite::Put { header, .. } = write {
@@ -130,13 +131,20 @@ pub(crate) fn after_write(execution: &Execution, write: &HeaderWrite) -> Executi
     written
 }
 
-/// A wave write replacing `old` with `new` (whose version is bumped here).
-pub(crate) fn put_wave(old: &Wave, mut new: Wave) -> WaveWrite {
-    new.version = old.version + 1;
-    WaveWrite {
-        expected_version: old.version,
-        wave: new,
-    }
+/// Commits a header write alone.
+pub(crate) async fn commit_header(
+    store: &dyn ExecutionStore,
+    execution: &Execution,
+    write: HeaderWrite,
+) -> Result<(), Failure> {
+    store
+        .commit(&Commit {
+            execution_id: execution.id(),
+            header: Some(write),
+            waves: vec![],
+        })
+        .await?;
+    Ok(())
 }
 
 /// "waves 1 (STARTED), 2 (PENDING)": for messages that name waves.

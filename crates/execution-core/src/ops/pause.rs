@@ -1,69 +1,71 @@
 use serde_json::json;
 
-use super::{load_target, put_header, with_retries, Failure};
+use super::{commit_header, load_target, with_retries, Failure};
 use crate::api::{PauseRequest, PauseResponse, OK};
-use crate::error::OperationError;
-use crate::lifecycle::{self, Transition};
-use crate::model::{Execution, HeldToken};
-use crate::ports::{now, Clock, Commit, ExecutionStore, Workflow};
-use crate::rules::{next_action, NextAction, Policy};
+use crate::error::{OperationError, Refusal};
+use crate::lifecycle::{header_write, Transition};
+use crate::model::{Execution, HeldToken, PauseReason};
+use crate::ports::{ExecutionStore, Workflow};
+use crate::rules::{pause_due, PauseDue};
 use crate::status::ExecutionStatus;
 
-/// pause. Without a token (an operator): POLLING → PAUSED before the next PENDING wave; the wave in
-/// flight runs on. With a token (the workflow at a wave boundary): hold the token and stand PAUSED,
-/// unless the pause is moot (already resumed, cancelled): then complete the token at once.
+/// pause. Without a token (an operator): POLLING → PAUSED (`OPERATOR`) before the next PENDING
+/// wave; the wave in flight runs on. With a token (the workflow, when nextAction is PAUSE): hold
+/// the token and stand PAUSED with the reason that is due (`WAVE_FAILED` before `OPERATOR` before
+/// `PLANNED`), unless the pause is moot (already resumed, retried, skipped, cancelled): then
+/// complete the token at once.
 pub async fn pause(
     store: &dyn ExecutionStore,
     workflow: &dyn Workflow,
-    clock: &dyn Clock,
-    policy: &Policy,
     request: &PauseRequest,
 ) -> Result<PauseResponse, OperationError> {
-    with_retries("pause", || attempt(store, workflow, clock, policy, request)).await
+    with_retries("pause", || attempt(store, workflow, request)).await
 }
 
 async fn attempt(
     store: &dyn ExecutionStore,
     workflow: &dyn Workflow,
-    clock: &dyn Clock,
-    policy: &Policy,
     request: &PauseRequest,
 ) -> Result<PauseResponse, Failure> {
     let execution = load_target(store, &request.target).await?;
     let status = execution.status();
     if status.is_terminal() {
-        return Err(OperationError::InvalidState(format!(
-            "execution is {status}; a finished execution cannot be paused"
-        ))
+        return Err(Refusal::Finished {
+            status,
+            verb: "paused",
+        }
         .into());
     }
-    match &request.task_token {
-        None => operator_pause(store, &execution).await,
-        Some(token) => {
-            if next_action(&execution, now(clock), policy) != NextAction::Pause {
-                // The operator resumed (or cancelled) before the workflow's token arrived: let the
-                // workflow go on at once rather than wait for a resume that already happened.
-                let output =
-                    json!({"executionId": execution.id(), "status": status, "releasedBy": "pause"});
-                workflow
-                    .send_task_success(token, &output)
-                    .await
-                    .map_err(OperationError::from)?;
-                return Ok(answer(&execution, status, None));
-            }
-            let before = execution.next_pending().map(|w| w.wave_number);
-            lifecycle::check(Transition::Pause, status, ExecutionStatus::Paused)?;
-            let mut header = execution.header.clone();
-            header.status = ExecutionStatus::Paused;
-            header.paused_before_wave = before;
-            header.task_token = Some(HeldToken {
+    let Some(token) = &request.task_token else {
+        return operator_pause(store, &execution).await;
+    };
+    let Some(due) = pause_due(&execution) else {
+        // The operator decided (resumed, retried, skipped, cancelled) before the workflow's token
+        // arrived: let the workflow go on at once rather than wait for a decision already made.
+        let output =
+            json!({"executionId": execution.id(), "status": status, "releasedBy": "pause"});
+        workflow
+            .send_task_success(token, &output)
+            .await
+            .map_err(OperationError::from)?;
+        return Ok(answer(&execution, status, None));
+    };
+    let write = header_write(
+        &execution.header,
+        Transition::Pause,
+        ExecutionStatus::Paused,
+        |h| {
+            h.paused_before_wave = due.before_wave;
+            h.pause_reason = Some(due.reason);
+            h.failed_wave = due.failed_wave;
+            h.task_token = Some(HeldToken {
                 token: token.clone(),
                 release_pending: false,
             });
-            commit_header(store, &execution, header).await?;
-            Ok(answer(&execution, ExecutionStatus::Paused, before))
-        }
-    }
+        },
+    )?;
+    commit_header(store, &execution, write).await?;
+    Ok(answer(&execution, ExecutionStatus::Paused, Some(due)))
 }
 
 async fn operator_pause(
@@ -73,55 +75,44 @@ async fn operator_pause(
     let status = execution.status();
     if status == ExecutionStatus::Paused {
         // Idempotent: a repeated pause changes nothing.
-        return Ok(answer(
-            execution,
-            status,
-            execution.header.paused_before_wave,
-        ));
+        return Ok(answer(execution, status, pause_due(execution)));
     }
     if status != ExecutionStatus::Polling {
-        return Err(OperationError::InvalidState(format!(
-            "execution is {status}; only a POLLING execution can be paused"
-        ))
-        .into());
+        return Err(Refusal::CannotPause { status }.into());
     }
-    let Some(next) = execution.next_pending() else {
-        return Err(OperationError::InvalidState("no wave is left to pause before".into()).into());
-    };
-    lifecycle::check(Transition::Pause, status, ExecutionStatus::Paused)?;
-    let mut header = execution.header.clone();
-    header.status = ExecutionStatus::Paused;
-    header.paused_before_wave = Some(next.wave_number);
-    commit_header(store, execution, header).await?;
+    let next = execution
+        .next_pending()
+        .ok_or(Refusal::NothingToPauseBefore)?
+        .wave_number;
+    let write = header_write(
+        &execution.header,
+        Transition::Pause,
+        ExecutionStatus::Paused,
+        |h| {
+            h.paused_before_wave = Some(next);
+            h.pause_reason = Some(PauseReason::Operator);
+            h.failed_wave = None;
+        },
+    )?;
+    commit_header(store, execution, write).await?;
     Ok(answer(
         execution,
         ExecutionStatus::Paused,
-        Some(next.wave_number),
+        Some(PauseDue {
+            reason: PauseReason::Operator,
+            before_wave: Some(next),
+            failed_wave: None,
+        }),
     ))
 }
 
-async fn commit_header(
-    store: &dyn ExecutionStore,
-    execution: &Execution,
-    header: crate::model::ExecutionHeader,
-) -> Result<(), Failure> {
-    let commit = Commit {
-        execution_id: execution.id(),
-        header: Some(put_header(&execution.header, header)),
-        waves: vec![],
-    };
-    Ok(store.commit(&commit).await?)
-}
-
-fn answer(
-    execution: &Execution,
-    status: ExecutionStatus,
-    paused_before_wave: Option<u32>,
-) -> PauseResponse {
+fn answer(execution: &Execution, status: ExecutionStatus, due: Option<PauseDue>) -> PauseResponse {
     PauseResponse {
         status_code: OK,
         execution_id: execution.id(),
         status,
-        paused_before_wave,
+        paused_before_wave: due.and_then(|d| d.before_wave),
+        pause_reason: due.map(|d| d.reason),
+        failed_wave: due.and_then(|d| d.failed_wave),
     }
 }

@@ -2,16 +2,17 @@ use std::collections::HashMap;
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 
-use super::{load_target, put_wave, with_retries, Failure};
+use super::{load_target, with_retries, Failure};
 use crate::api::{PollRequest, PollResponse, PollWaves, WaveSummary, OK};
 use crate::error::OperationError;
 use crate::ids::{InstanceId, JobId, SourceServerId};
+use crate::lifecycle::{wave_write, WaveTransition};
 use crate::model::{Execution, ServerStatus, Timestamp, Wave};
 use crate::ports::{
-    now, Clock, Commit, Drs, DrsJob, Ec2, Ec2Instance, ExecutionStore, RecoveryInstance,
+    now, Clock, Commit, Drs, Ec2, Ec2Instance, ExecutionStore, RecoveryInstance, WaveWrite,
     DRS_FILTER_MAX, EC2_FILTER_MAX,
 };
-use crate::rules::{judge_wave, lacks_details, next_action, Policy};
+use crate::rules::{apply_job, judge_wave, lacks_details, next_action, JobsById, Policy};
 use crate::status::{LaunchStatus, WaveStatus};
 
 /// How many DescribeRecoveryInstances / DescribeInstances batches run at once.
@@ -69,9 +70,9 @@ async fn attempt(
 }
 
 /// Updates the waves worth refreshing in place and returns the writes for those that changed:
-/// the STARTED waves, and settled waves with a launched server whose recovery instance or EC2
-/// details are not known yet (EC2 is eventually consistent: a wave may complete before EC2 knows
-/// its last instance, and its details still arrive on a later poll).
+/// the waves in flight (their current jobs), and settled waves with a launched server whose
+/// recovery instance or EC2 details are not known yet (EC2 is eventually consistent: a wave may
+/// complete before EC2 knows its last instance, and its details still arrive on a later poll).
 async fn refresh(
     drs: &dyn Drs,
     ec2: &dyn Ec2,
@@ -79,7 +80,7 @@ async fn refresh(
     at: Timestamp,
     policy: &Policy,
     warnings: &mut Vec<String>,
-) -> Result<Vec<crate::ports::WaveWrite>, Failure> {
+) -> Result<Vec<WaveWrite>, Failure> {
     let refreshed: Vec<u32> = execution
         .waves
         .iter()
@@ -90,14 +91,12 @@ async fn refresh(
         return Ok(Vec::new());
     }
     let job_ids: Vec<JobId> = execution
-        .waves
-        .iter()
-        .filter(|w| w.status == WaveStatus::Started)
-        .filter_map(|w| w.job_id.clone())
+        .in_flight()
+        .flat_map(|w| w.current_jobs().map(|j| j.job_id.clone()))
         .collect();
-    // One DescribeJobs for every wave in flight (waves ≤ 99 < the filter's limit).
-    let jobs: HashMap<JobId, DrsJob> = if job_ids.is_empty() {
-        HashMap::new()
+    // One DescribeJobs for every job in flight (the adapter batches by the filter's limit).
+    let jobs: JobsById = if job_ids.is_empty() {
+        JobsById::new()
     } else {
         drs.describe_jobs(&job_ids)
             .await?
@@ -110,39 +109,38 @@ async fn refresh(
     for wave in execution
         .waves
         .iter_mut()
-        .filter(|w| w.status == WaveStatus::Started)
+        .filter(|w| w.status.is_in_flight())
     {
-        if let Some(job) = wave.job_id.as_ref().and_then(|id| jobs.get(id)) {
-            merge_job(wave, job, warnings);
+        let current: Vec<JobId> = wave.current_jobs().map(|j| j.job_id.clone()).collect();
+        for job in current.iter().filter_map(|id| jobs.get(id)) {
+            for stranger in apply_job(wave, job) {
+                warnings.push(format!(
+                    "DRS job {} lists server {stranger} which is not in wave {}",
+                    job.job_id, wave.wave_number
+                ));
+            }
         }
     }
     enrich_recovery_instances(drs, execution, &refreshed, warnings).await;
     enrich_ec2(ec2, execution, &refreshed, warnings).await;
 
-    for wave in execution
-        .waves
-        .iter_mut()
-        .filter(|w| w.status == WaveStatus::Started)
-    {
-        let job = wave.job_id.as_ref().and_then(|id| jobs.get(id));
-        let verdict = judge_wave(wave, job, at, policy);
-        if verdict.status != WaveStatus::Started {
-            wave.status = verdict.status;
-            wave.end_time = Some(at);
-            wave.failure_reason = verdict.failure;
-            wave.status_message = verdict.message;
-            if verdict.status == WaveStatus::Completed {
-                wave.recovery_time_seconds = wave.launch_time.map(|t| at.secs_since(t));
-            }
-        }
-    }
-
     let mut writes = Vec::new();
     for (old, new) in before.iter().zip(execution.waves.iter_mut()) {
+        let verdict = judge_wave(new, &jobs, at, policy);
+        if verdict.status != new.status {
+            new.end_time = Some(at);
+            new.failure_reason = verdict.failure;
+            new.status_message = verdict.message;
+            new.optional_not_launched = verdict.optional_not_launched;
+            new.claim = None;
+            if verdict.status == WaveStatus::Completed {
+                new.recovery_time_seconds = new.launch_time.map(|t| at.secs_since(t));
+            }
+        }
         if old != new {
-            debug_assert!(old.status.may_become(new.status));
-            let write = put_wave(old, new.clone());
-            new.version = write.wave.version;
+            let changed = new.clone();
+            let write = wave_write(old, WaveTransition::Judge, verdict.status, |w| *w = changed)?;
+            *new = write.wave.clone();
             writes.push(write);
         }
     }
@@ -151,47 +149,12 @@ async fn refresh(
 
 fn worth_refreshing(wave: &Wave) -> bool {
     match wave.status {
-        WaveStatus::Started => true,
+        WaveStatus::Started | WaveStatus::Launching => true,
         WaveStatus::Completed | WaveStatus::Failed => {
             wave.server_statuses.iter().any(lacks_details)
         }
         _ => false,
     }
-}
-
-/// Copies DRS's view of each participating server onto the wave's server entries.
-fn merge_job(wave: &mut Wave, job: &DrsJob, warnings: &mut Vec<String>) {
-    let index: HashMap<SourceServerId, usize> = wave
-        .server_statuses
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.source_server_id.clone(), i))
-        .collect();
-    for p in &job.participating_servers {
-        let Some(&i) = index.get(&p.source_server_id) else {
-            warnings.push(format!(
-                "DRS job {} lists server {} which is not in wave {}",
-                job.job_id, p.source_server_id, wave.wave_number
-            ));
-            continue;
-        };
-        let entry = &mut wave.server_statuses[i];
-        entry.launch_status = p.launch_status;
-        if let Some(ri) = &p.recovery_instance_id {
-            set_recovery_instance(entry, ri.clone(), None);
-        }
-    }
-}
-
-/// In DRS a recovery instance id is its EC2 instance id; DescribeRecoveryInstances may name the
-/// EC2 id separately.
-fn set_recovery_instance(
-    entry: &mut ServerStatus,
-    recovery_instance_id: InstanceId,
-    ec2_instance_id: Option<InstanceId>,
-) {
-    entry.instance_id = Some(ec2_instance_id.unwrap_or_else(|| recovery_instance_id.clone()));
-    entry.recovery_instance_id = Some(recovery_instance_id);
 }
 
 /// The waves of `execution` named in `numbers`.
@@ -249,31 +212,36 @@ async fn enrich_recovery_instances(
             return;
         }
     };
+    let by_server: HashMap<&SourceServerId, Vec<&RecoveryInstance>> =
+        found.iter().flatten().fold(HashMap::new(), |mut m, ri| {
+            m.entry(&ri.source_server_id).or_default().push(ri);
+            m
+        });
     for wave in waves_mut(execution, refreshed) {
-        // Prefer the recovery instance this wave's job launched over an older one of the server.
-        let by_server: HashMap<&SourceServerId, &RecoveryInstance> = found
-            .iter()
-            .flatten()
-            .filter(|ri| ri.job_id.is_none() || ri.job_id == wave.job_id)
-            .map(|ri| (&ri.source_server_id, ri))
-            .collect();
         for entry in wave
             .server_statuses
             .iter_mut()
             .filter(|s| s.recovery_instance_id.is_none())
         {
-            if let Some(ri) = by_server.get(&entry.source_server_id) {
-                set_recovery_instance(
-                    entry,
-                    ri.recovery_instance_id.clone(),
-                    ri.ec2_instance_id.clone(),
-                );
-            }
+            // The recovery instance the server's own job launched, not an older one of the server.
+            let Some(ri) = by_server.get(&entry.source_server_id).and_then(|all| {
+                all.iter()
+                    .find(|ri| ri.job_id.is_some() && ri.job_id == entry.job_id)
+                    .or_else(|| all.iter().find(|ri| ri.job_id.is_none()))
+            }) else {
+                continue;
+            };
+            entry.instance_id = Some(
+                ri.ec2_instance_id
+                    .clone()
+                    .unwrap_or_else(|| ri.recovery_instance_id.clone()),
+            );
+            entry.recovery_instance_id = Some(ri.recovery_instance_id.clone());
         }
     }
 }
 
-/// DescribeInstances for every known instance of the refreshed waves, in batches of 1000. An
+/// DescribeInstances for every known instance of the refreshed waves, in batches of 200. An
 /// instance EC2 does not know yet keeps its fields as they were; a failed call only warns.
 async fn enrich_ec2(
     ec2: &dyn Ec2,

@@ -1,14 +1,16 @@
 use super::token::{release_pending_token, Released};
-use super::{after_write, load_target, put_header, put_wave, with_retries, Failure};
+use super::{after_write, load_target, with_retries, Failure};
 use crate::api::{ResumeResponse, Target, OK};
-use crate::error::OperationError;
-use crate::lifecycle::{self, Transition};
+use crate::error::{OperationError, Refusal};
+use crate::lifecycle::{header_write, wave_write, Transition, WaveTransition};
+use crate::model::PauseReason;
 use crate::ports::{Commit, ExecutionStore, Workflow};
-use crate::status::ExecutionStatus;
+use crate::status::{ExecutionStatus, WaveStatus};
 
-/// resume: PAUSED → POLLING, approving the wave it paused before, then releasing the workflow's
-/// token if one is held. The record is written first (token marked for release), the token
-/// completed second and cleared third, so a crash anywhere is finished by the next resume.
+/// resume: PAUSED (PLANNED or OPERATOR) → POLLING, approving the planned pause it stood at (an
+/// operator's pause approves nothing: a planned pause after it still stands), then releasing the
+/// workflow's token if one is held. The record is written first (token marked for release), the
+/// token completed second and cleared third, so a crash anywhere is finished by the next resume.
 pub async fn resume(
     store: &dyn ExecutionStore,
     workflow: &dyn Workflow,
@@ -25,7 +27,8 @@ async fn attempt(
     let execution = load_target(store, target).await?;
     let status = execution.status();
 
-    // A resume (or cancel) that died after its write: finish its release.
+    // A resume (or cancel) that died after its write: finish its release, then answer for the
+    // execution as it stands.
     if execution
         .header
         .task_token
@@ -33,43 +36,63 @@ async fn attempt(
         .is_some_and(|t| t.release_pending)
     {
         let released = release_pending_token(store, workflow, &execution, "resume").await?;
-        return Ok(ResumeResponse {
-            status_code: OK,
-            execution_id: execution.id(),
-            status,
-            resumed_before_wave: None,
-            workflow_released: released == Released::Workflow,
-        });
+        return match status {
+            // The crashed resume's own answer.
+            ExecutionStatus::Polling => Ok(ResumeResponse {
+                status_code: OK,
+                execution_id: execution.id(),
+                status,
+                resumed_before_wave: None,
+                workflow_released: released == Released::Workflow,
+            }),
+            // A pause came in between: this resume is for it; decide again on the fresh record.
+            ExecutionStatus::Paused => Err(Failure::Lost),
+            _ => Err(Refusal::NotPaused { status }.into()),
+        };
     }
 
-    if status != ExecutionStatus::Paused {
-        return Err(OperationError::InvalidState(format!(
-            "execution is {status}; only a PAUSED execution can be resumed"
-        ))
-        .into());
+    let reason = execution.pause_reason();
+    match reason {
+        None => return Err(Refusal::NotPaused { status }.into()),
+        Some(PauseReason::WaveFailed) => {
+            let wave = execution
+                .header
+                .failed_wave
+                .or_else(|| crate::rules::awaiting_decision(&execution).map(|w| w.wave_number))
+                .unwrap_or_default();
+            return Err(Refusal::WaitsForDecision { wave }.into());
+        }
+        Some(_) => {}
     }
-    lifecycle::check(Transition::Resume, status, ExecutionStatus::Polling)?;
     let before = execution
         .header
         .paused_before_wave
         .or_else(|| execution.next_pending().map(|w| w.wave_number));
-
-    let mut header = execution.header.clone();
-    header.status = ExecutionStatus::Polling;
-    header.paused_before_wave = None;
-    header.status_message = None;
-    if let Some(held) = header.task_token.as_mut() {
-        held.release_pending = true;
-    }
+    let header_write = header_write(
+        &execution.header,
+        Transition::Resume,
+        ExecutionStatus::Polling,
+        |h| {
+            h.paused_before_wave = None;
+            h.pause_reason = None;
+            h.failed_wave = None;
+            h.status_message = None;
+            if let Some(held) = h.task_token.as_mut() {
+                held.release_pending = true;
+            }
+        },
+    )?;
+    // Only the planned pause the execution stood at is approved.
     let approve = before
+        .filter(|_| reason == Some(PauseReason::Planned))
         .and_then(|n| execution.wave(n))
-        .filter(|w| !w.pause_approved)
+        .filter(|w| w.status == WaveStatus::Pending && !w.pause_approved)
         .map(|w| {
-            let mut approved = w.clone();
-            approved.pause_approved = true;
-            put_wave(w, approved)
-        });
-    let header_write = put_header(&execution.header, header);
+            wave_write(w, WaveTransition::Approve, WaveStatus::Pending, |w| {
+                w.pause_approved = true;
+            })
+        })
+        .transpose()?;
     let written = after_write(&execution, &header_write);
     let commit = Commit {
         execution_id: execution.id(),

@@ -59,7 +59,9 @@ pub fn apply(record: &mut Execution, commit: &Commit) -> Result<(), StoreError> 
             "wave writes bump the version by one"
         );
         assert!(
-            stored.status.may_become(w.wave.status),
+            crate::lifecycle::WAVE_TABLE
+                .iter()
+                .any(|&(_, from, to)| from == stored.status && to == w.wave.status),
             "wave {} moved {} → {}",
             stored.wave_number,
             stored.status,

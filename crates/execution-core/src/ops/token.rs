@@ -2,9 +2,10 @@
 
 use serde_json::json;
 
-use super::{put_header, Failure, MAX_ATTEMPTS};
+use super::{Failure, MAX_ATTEMPTS};
 use crate::error::OperationError;
 use crate::ids::TaskToken;
+use crate::lifecycle::annotate;
 use crate::model::Execution;
 use crate::ports::{Commit, ExecutionStore, StoreError, Workflow, WorkflowError};
 
@@ -73,14 +74,15 @@ async fn clear_token(
         if current.header.task_token.as_ref().map(|t| &t.token) != Some(token) {
             return Ok(()); // someone else cleared or replaced it
         }
-        let mut header = current.header.clone();
-        header.task_token = None;
-        if note.is_some() {
-            header.status_message.clone_from(&note);
-        }
+        let write = annotate(&current.header, |h| {
+            h.task_token = None;
+            if note.is_some() {
+                h.status_message.clone_from(&note);
+            }
+        })?;
         let commit = Commit {
             execution_id: current.id(),
-            header: Some(put_header(&current.header, header)),
+            header: Some(write),
             waves: vec![],
         };
         match store.commit(&commit).await {

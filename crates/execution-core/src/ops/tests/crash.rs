@@ -112,7 +112,7 @@ impl ExecutionStore for CrashStore<'_> {
 
 /// DRS as a job table that tags jobs and finds them by tag.
 #[derive(Default)]
-struct Jobs(Mutex<Vec<(DrsJob, ExecutionId, u32)>>);
+struct Jobs(Mutex<Vec<(DrsJob, JobTag)>>);
 
 struct CrashDrs<'a>(&'a Jobs, &'a Crash);
 #[async_trait]
@@ -143,8 +143,13 @@ impl Drs for CrashDrs<'_> {
             self.1,
             {
                 let mut jobs = self.0 .0.lock().unwrap();
-                let job = drs_job(500 + jobs.len(), JobStatus::Pending, &[]);
-                jobs.push((job.clone(), req.execution_id, req.wave_number));
+                let servers: Vec<_> = req
+                    .source_servers
+                    .iter()
+                    .map(|s| (s.clone(), crate::status::LaunchStatus::Pending))
+                    .collect();
+                let job = drs_job(500 + jobs.len(), JobStatus::Pending, &servers);
+                jobs.push((job.clone(), req.tag()));
                 Ok(job)
             },
             died()
@@ -152,8 +157,7 @@ impl Drs for CrashDrs<'_> {
     }
     async fn find_tagged_job(
         &self,
-        id: ExecutionId,
-        wave: u32,
+        tag: &JobTag,
         _since: Timestamp,
     ) -> Result<Option<DrsJob>, ServiceError> {
         guarded!(
@@ -164,7 +168,7 @@ impl Drs for CrashDrs<'_> {
                 .lock()
                 .unwrap()
                 .iter()
-                .find(|j| j.1 == id && j.2 == wave)
+                .find(|j| j.1 == *tag)
                 .map(|j| j.0.clone())),
             died()
         )
@@ -211,7 +215,7 @@ fn modes(calls: usize) -> impl Iterator<Item = (usize, Mode)> {
 
 /// Drives the execution as the state machine would until wave 0 has a job: LAUNCH → launch,
 /// WAIT → 30 s pass.
-async fn drive_launch(state: &Shared, jobs: &Jobs, clock: &FixedClock) {
+async fn drive_launch(state: &Shared, jobs: &Jobs, clock: &FixedClock, policy: &Policy) {
     let store = store(state);
     let ok = Crash::never();
     for _ in 0..20 {
@@ -219,13 +223,13 @@ async fn drive_launch(state: &Shared, jobs: &Jobs, clock: &FixedClock) {
         if r.waves[0].status == W::Started {
             return;
         }
-        match next_action(&r, crate::ports::now(clock), &Policy::default()) {
+        match next_action(&r, crate::ports::now(clock), policy) {
             NextAction::Launch => {
                 let _ = launch(
                     &CrashStore(&store, &ok),
                     &CrashDrs(jobs, &ok),
                     clock,
-                    &Policy::default(),
+                    policy,
                     &target(),
                 )
                 .await;
@@ -235,6 +239,43 @@ async fn drive_launch(state: &Shared, jobs: &Jobs, clock: &FixedClock) {
         }
     }
     panic!("wave 0 never started");
+}
+
+/// Every server of wave 0 has exactly one job of the wave's current attempt, every DRS job of
+/// that attempt is recorded, and no two jobs hold the same server.
+fn one_job_per_server(r: &Execution, jobs: &Jobs, context: &str) {
+    let jobs = jobs.0.lock().unwrap();
+    let w = &r.waves[0];
+    let attempt_jobs: Vec<_> = jobs.iter().filter(|j| j.1.attempt == w.attempt).collect();
+    let recorded: Vec<_> = w.current_jobs().map(|j| j.job_id.clone()).collect();
+    assert_eq!(
+        attempt_jobs.len(),
+        recorded.len(),
+        "{context}: {} DRS jobs, {} recorded",
+        attempt_jobs.len(),
+        recorded.len()
+    );
+    let mut seen = std::collections::HashSet::new();
+    for (job, _) in &attempt_jobs {
+        assert!(
+            recorded.contains(&job.job_id),
+            "{context}: {} not recorded",
+            job.job_id
+        );
+        for p in &job.participating_servers {
+            assert!(
+                seen.insert(p.source_server_id.clone()),
+                "{context}: {} in two jobs",
+                p.source_server_id
+            );
+            let entry = w
+                .server_statuses
+                .iter()
+                .find(|s| s.source_server_id == p.source_server_id)
+                .unwrap();
+            assert_eq!(entry.job_id.as_ref(), Some(&job.job_id), "{context}");
+        }
+    }
 }
 
 #[tokio::test]
@@ -276,26 +317,88 @@ async fn launch_that_dies_anywhere_ends_with_one_job_per_wave() {
         )
         .await;
         assert!(first.is_err(), "crash at {k} {mode:?} went unnoticed");
-        drive_launch(&state, &jobs, &clock).await;
+        drive_launch(&state, &jobs, &clock, &Policy::default()).await;
 
         let r = record(&state);
-        let jobs = jobs.0.lock().unwrap();
-        assert_eq!(
-            jobs.len(),
-            1,
-            "crash at {k} {mode:?}: {} DRS jobs",
-            jobs.len()
-        );
-        assert_eq!(
-            r.waves[0].job_id.as_ref(),
-            Some(&jobs[0].0.job_id),
-            "crash at {k} {mode:?}"
-        );
+        assert_eq!(jobs.0.lock().unwrap().len(), 1, "crash at {k} {mode:?}");
+        one_job_per_server(&r, &jobs, &format!("crash at {k} {mode:?}"));
         assert_eq!(
             (r.status(), r.waves[1].status),
             (E::Polling, W::Pending),
             "crash at {k} {mode:?}"
         );
+    }
+}
+
+/// A wave of 5 servers in jobs of 2 (three parts), first attempt or a retry (attempt 2, where one
+/// server launched in attempt 1 keeps its job): a crash at every port call ends as the run that
+/// did not crash, never two jobs for the same servers of one attempt.
+#[tokio::test]
+async fn a_multi_job_launch_or_retry_that_dies_anywhere_ends_as_the_clean_run() {
+    let policy = Policy {
+        max_servers_per_job: 2,
+        ..Policy::default()
+    };
+    let first_attempt = || {
+        let mut e = crate::fixtures::execution(&[5, 1]);
+        e.header.status = E::Polling;
+        e
+    };
+    let retry_attempt = || {
+        let mut e = first_attempt();
+        let w = &mut e.waves[0];
+        w.status = W::Launching;
+        crate::fixtures::give_job(w, crate::fixtures::job(1), Timestamp(1000));
+        w.attempt = 2;
+        w.attempt_time = Some(Timestamp(1900));
+        for s in &mut w.server_statuses[1..] {
+            s.job_id = None;
+        }
+        w.server_statuses[0].launch_status = crate::status::LaunchStatus::Launched;
+        e
+    };
+    for (name, start, parts) in [("first", first_attempt(), 3), ("retry", retry_attempt(), 2)] {
+        let clean_calls = {
+            let (state, jobs, crash) = (shared(start.clone()), Jobs::default(), Crash::never());
+            let answer = launch(
+                &CrashStore(&store(&state), &crash),
+                &CrashDrs(&jobs, &crash),
+                &clock(2000),
+                &policy,
+                &target(),
+            )
+            .await
+            .unwrap();
+            assert_eq!(answer.job_ids.len(), parts, "{name}");
+            crash.calls.load(Ordering::SeqCst)
+        };
+        for (k, mode) in modes(clean_calls) {
+            let (state, jobs, crash, clock) = (
+                shared(start.clone()),
+                Jobs::default(),
+                Crash::new(k, mode),
+                FixedClock::at_secs(2000),
+            );
+            let first = launch(
+                &CrashStore(&store(&state), &crash),
+                &CrashDrs(&jobs, &crash),
+                &clock,
+                &policy,
+                &target(),
+            )
+            .await;
+            assert!(
+                first.is_err(),
+                "{name}: crash at {k} {mode:?} went unnoticed"
+            );
+            drive_launch(&state, &jobs, &clock, &policy).await;
+            let r = record(&state);
+            let context = format!("{name}: crash at {k} {mode:?}");
+            assert_eq!(jobs.0.lock().unwrap().len(), parts, "{context}");
+            one_job_per_server(&r, &jobs, &context);
+            assert!(r.waves[0].server_statuses[0].job_id.is_some(), "{context}");
+            assert_eq!(r.waves[0].servers_without_job().count(), 0, "{context}");
+        }
     }
 }
 
@@ -416,5 +519,102 @@ async fn finalize_that_dies_anywhere_writes_the_terminal_status_once() {
             again.already_finalized,
             mode == Mode::After && k + 1 == clean_calls
         );
+    }
+}
+
+// ---- retry and skip --------------------------------------------------------------------------
+
+async fn decide(
+    skipping: bool,
+    store: &dyn ExecutionStore,
+    wf: &dyn Workflow,
+    target: &crate::api::WaveTarget,
+) -> Result<crate::api::DecisionResponse, crate::OperationError> {
+    if skipping {
+        crate::ops::skip(store, wf, target).await
+    } else {
+        crate::ops::retry(store, wf, &clock(2000), &Policy::default(), target).await
+    }
+}
+
+fn failed_waiting(token: &str) -> Execution {
+    let mut e = exec(E::Paused, &[W::Completed, W::Failed, W::Pending]);
+    for w in &mut e.waves {
+        w.on_failure = Some(crate::model::FailurePolicy::Pause);
+    }
+    e.waves[1].server_statuses[1].launch_status = crate::status::LaunchStatus::Failed;
+    e.header.pause_reason = Some(crate::model::PauseReason::WaveFailed);
+    e.header.failed_wave = Some(1);
+    e.header.task_token = Some(HeldToken {
+        token: TaskToken::parse(token).unwrap(),
+        release_pending: false,
+    });
+    e
+}
+
+#[tokio::test]
+async fn a_retry_or_skip_that_dies_anywhere_is_finished_by_the_next_one_and_taken_once() {
+    let tokens = || Tokens(Mutex::new(HashMap::from([("tok".to_owned(), "WAITING")])));
+    let target = crate::api::WaveTarget {
+        target: target(),
+        wave_number: 1,
+    };
+    for skipping in [false, true] {
+        let clean_calls = {
+            let (state, t, crash) = (shared(failed_waiting("tok")), tokens(), Crash::never());
+            decide(
+                skipping,
+                &CrashStore(&store(&state), &crash),
+                &CrashWorkflow(&t, &crash),
+                &target,
+            )
+            .await
+            .unwrap();
+            crash.calls.load(Ordering::SeqCst)
+        };
+        for (k, mode) in modes(clean_calls) {
+            let context = format!("skip {skipping}: crash at {k} {mode:?}");
+            let (state, t, crash) = (shared(failed_waiting("tok")), tokens(), Crash::new(k, mode));
+            let first = decide(
+                skipping,
+                &CrashStore(&store(&state), &crash),
+                &CrashWorkflow(&t, &crash),
+                &target,
+            )
+            .await;
+            assert!(first.is_err(), "{context} went unnoticed");
+            // The operator got an error and decides again.
+            let ok = Crash::never();
+            let again = decide(
+                skipping,
+                &CrashStore(&store(&state), &ok),
+                &CrashWorkflow(&t, &ok),
+                &target,
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{context}: {e}"));
+            assert_eq!(again.status, E::Polling, "{context}");
+            let r = record(&state);
+            assert_eq!(r.status(), E::Polling, "{context}");
+            assert!(
+                r.header.task_token.is_none(),
+                "{context}: token left behind"
+            );
+            assert_eq!(
+                t.0.lock().unwrap()["tok"],
+                "SUCCEEDED",
+                "{context}: workflow waits"
+            );
+            let w = &r.waves[1];
+            if skipping {
+                assert_eq!(w.status, W::Skipped, "{context}");
+            } else {
+                assert_eq!(
+                    (w.status, w.attempt),
+                    (W::Launching, 2),
+                    "{context}: one new attempt"
+                );
+            }
+        }
     }
 }

@@ -30,7 +30,7 @@ async fn creates_a_pending_execution() {
 async fn a_bad_plan_is_a_400_listing_every_problem_and_stores_nothing() {
     let mut store = MockStore::new();
     store.expect_create().never();
-    let mut p = plan(&[1, 0, 201]);
+    let mut p = plan(&[1, 0, 1001]);
     p.waves[2].servers[0] = p.waves[0].servers[0].clone();
     let err = create_execution(&store, &clock(1), &p, execution_id())
         .await
@@ -38,7 +38,7 @@ async fn a_bad_plan_is_a_400_listing_every_problem_and_stores_nothing() {
     assert_eq!((err.status_code(), err.code()), (400, "INVALID_PARAMETER"));
     let msg = err.to_string();
     assert!(msg.contains("wave 1 has no servers"), "{msg}");
-    assert!(msg.contains("wave 2 has 201 servers"), "{msg}");
+    assert!(msg.contains("wave 2 has 1001 servers"), "{msg}");
     assert!(msg.contains("in wave 0 and again in wave 2"), "{msg}");
 }
 

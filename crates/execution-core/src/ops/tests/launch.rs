@@ -1,28 +1,48 @@
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
 use mockall::predicate::always;
 
 use super::exec;
-use crate::fixtures::{drs_job, job, server};
+use crate::error::{OperationError, Refusal};
+use crate::fixtures::{drs_job, execution, give_job, job, server};
 use crate::model::{Timestamp, WaveFailure};
 use crate::ops::launch;
 use crate::ops::testing::*;
 use crate::ports::mocks::MockDrs;
-use crate::ports::{HeaderWrite, RecoveryRequest, ServiceError, TAG_EXECUTION_ID, TAG_WAVE_NUMBER};
-use crate::rules::Policy;
+use crate::ports::{
+    HeaderWrite, RecoveryRequest, ServiceError, TAG_ATTEMPT, TAG_EXECUTION_ID, TAG_PART,
+    TAG_WAVE_NUMBER,
+};
+use crate::rules::{next_action, NextAction, Policy};
 use crate::status::{ExecutionStatus as E, JobStatus, LaunchStatus, WaveStatus as W};
 
-fn drs_starting(job_no: usize) -> MockDrs {
+/// A DRS that starts `times` jobs, numbered from `first`, for whatever servers it is asked, and
+/// keeps every request.
+fn drs_starting(first: usize, times: usize) -> (MockDrs, Arc<Mutex<Vec<RecoveryRequest>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
     let mut drs = MockDrs::new();
+    let log = seen.clone();
     drs.expect_start_recovery()
-        .times(1)
+        .times(times)
         .returning(move |req: &RecoveryRequest| {
+            let mut log = log.lock().unwrap();
+            log.push(req.clone());
             let servers: Vec<_> = req
                 .source_servers
                 .iter()
                 .map(|s| (s.clone(), LaunchStatus::Pending))
                 .collect();
-            Ok(drs_job(job_no, JobStatus::Pending, &servers))
+            Ok(drs_job(first + log.len() - 1, JobStatus::Pending, &servers))
         });
-    drs
+    (drs, seen)
+}
+
+fn policy_with_jobs_of(n: u32) -> Policy {
+    Policy {
+        max_servers_per_job: n,
+        ..Policy::default()
+    }
 }
 
 #[tokio::test]
@@ -39,6 +59,8 @@ async fn first_launch_claims_starts_once_and_records_the_job() {
                     == [
                         (TAG_EXECUTION_ID, crate::fixtures::EXECUTION_ID.to_string()),
                         (TAG_WAVE_NUMBER, "0".into()),
+                        (TAG_ATTEMPT, "1".into()),
+                        (TAG_PART, "0".into()),
                     ]
         })
         .returning(|_| Ok(drs_job(7, JobStatus::Pending, &[])));
@@ -56,20 +78,26 @@ async fn first_launch_claims_starts_once_and_records_the_job() {
         (answer.wave_number, answer.wave_status, answer.status),
         (0, W::Started, E::Polling)
     );
-    assert_eq!(answer.job_id, Some(job(7)));
+    assert_eq!(answer.job_ids, vec![job(7)]);
     assert!(!answer.recovered);
     let r = record(&state);
     assert_eq!(r.status(), E::Polling);
     assert_eq!(r.header.start_time, Some(Timestamp(2000)));
-    assert_eq!(r.waves[0].status, W::Started);
-    assert_eq!(r.waves[0].job_id, Some(job(7)));
-    assert_eq!(r.waves[0].launch_time, Some(Timestamp(2000)));
+    let w = &r.waves[0];
+    assert_eq!(w.status, W::Started);
+    assert_eq!(w.jobs.len(), 1);
+    assert_eq!((w.jobs[0].attempt, w.jobs[0].part), (1, 0));
+    assert!(w.server_statuses.iter().all(|s| s.job_id == Some(job(7))));
+    assert_eq!(w.launch_time, Some(Timestamp(2000)));
+    assert_eq!(w.launch_attempts, 1);
+    assert!(w.claim.is_none());
     assert_eq!(r.waves[1].status, W::Pending);
     // The claim was conditional on the header and moved its version on, so a pause that answered
-    // first wins, and a pause decided before the claim loses and re-reads.
+    // first wins, and a pause decided before the claim loses and re-reads. The first claim moves
+    // the execution out of PENDING.
     let commits = &state.lock().unwrap().commits;
     assert!(
-        matches!(&commits[0].header, Some(HeaderWrite::Put { expected_version: 0, header }) if header.version == 1 && header.status == E::Pending)
+        matches!(&commits[0].header, Some(HeaderWrite::Put { expected_version: 0, header }) if header.version == 1 && header.status == E::Polling)
     );
     assert_eq!(commits[0].waves[0].wave.status, W::Launching);
 }
@@ -77,9 +105,10 @@ async fn first_launch_claims_starts_once_and_records_the_job() {
 #[tokio::test]
 async fn a_later_wave_keeps_the_execution_polling() {
     let state = shared(exec(E::Polling, &[W::Completed, W::Pending]));
+    let (drs, _) = drs_starting(3, 1);
     let answer = launch(
         &store(&state),
-        &drs_starting(3),
+        &drs,
         &clock(5000),
         &Policy::default(),
         &target(),
@@ -87,7 +116,43 @@ async fn a_later_wave_keeps_the_execution_polling() {
     .await
     .unwrap();
     assert_eq!((answer.wave_number, answer.status), (1, E::Polling));
-    assert_eq!(record(&state).waves[1].job_id, Some(job(3)));
+    assert_eq!(record(&state).waves[1].jobs[0].job_id, job(3));
+}
+
+#[tokio::test]
+async fn a_wave_larger_than_a_job_is_launched_as_several_tagged_jobs() {
+    let mut e = execution(&[250, 1]);
+    e.header.status = E::Pending;
+    let state = shared(e);
+    let (drs, seen) = drs_starting(10, 3);
+    let answer = launch(
+        &store(&state),
+        &drs,
+        &clock(2000),
+        &policy_with_jobs_of(100),
+        &target(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer.wave_status, W::Started);
+    assert_eq!(answer.job_ids, vec![job(10), job(11), job(12)]);
+    let requests = seen.lock().unwrap();
+    let shape: Vec<_> = requests
+        .iter()
+        .map(|r| (r.attempt, r.part, r.source_servers.len()))
+        .collect();
+    assert_eq!(shape, vec![(1, 0, 100), (1, 1, 100), (1, 2, 50)]);
+    assert_eq!(
+        requests[1].source_servers[0],
+        server(100),
+        "parts in plan order"
+    );
+    let w = &record(&state).waves[0];
+    for (i, s) in w.server_statuses.iter().enumerate() {
+        assert_eq!(s.job_id, Some(job(10 + i / 100)), "server {i}");
+    }
+    assert_eq!(w.jobs.iter().map(|j| j.part).collect::<Vec<_>>(), [0, 1, 2]);
+    assert_eq!(w.launch_attempts, 3);
 }
 
 #[tokio::test]
@@ -104,6 +169,13 @@ async fn refused_unless_next_action_is_launch() {
             e.waves[1].pause_before_wave = true;
             e
         },
+        {
+            // Refused for now, and the backoff is not over.
+            let mut e = exec(E::Polling, &[W::Completed, W::Launching]);
+            e.waves[1].claim = None;
+            e.waves[1].next_launch_time = Some(Timestamp(1020));
+            e
+        },
     ];
     for e in cases {
         let state = shared(e.clone());
@@ -116,13 +188,14 @@ async fn refused_unless_next_action_is_launch() {
         )
         .await
         .unwrap_err();
-        assert_eq!(
-            err.code(),
-            "INVALID_STATE",
-            "{:?}",
+        assert!(
+            matches!(
+                err,
+                OperationError::InvalidState(Refusal::LaunchNotDue { .. })
+            ),
+            "{:?}: {err}",
             e.waves.iter().map(|w| w.status).collect::<Vec<_>>()
         );
-        assert!(err.to_string().contains("nextAction is"), "{err}");
         assert!(state.lock().unwrap().commits.is_empty());
     }
 }
@@ -144,8 +217,16 @@ async fn a_pause_that_wins_the_race_stops_the_launch() {
     )
     .await
     .unwrap_err();
-    assert_eq!(err.code(), "INVALID_STATE");
-    assert!(err.to_string().contains("PAUSE"), "{err}");
+    assert!(
+        matches!(
+            &err,
+            OperationError::InvalidState(Refusal::LaunchNotDue {
+                next_action: "PAUSE",
+                ..
+            })
+        ),
+        "{err}"
+    );
     assert_eq!(record(&state).waves[1].status, W::Pending);
 }
 
@@ -154,9 +235,15 @@ async fn two_launchers_start_one_job() {
     // Another launcher claims the wave between our read and our claim.
     let state = shared(exec(E::Polling, &[W::Completed, W::Pending]));
     state.lock().unwrap().before_commit.push_back(Box::new(|r| {
-        r.waves[1].status = W::Launching;
-        r.waves[1].launch_time = Some(Timestamp(4999));
-        r.waves[1].version += 1;
+        let claimed = exec(E::Polling, &[W::Completed, W::Launching]).waves[1].clone();
+        r.waves[1] = crate::model::Wave {
+            version: r.waves[1].version + 1,
+            claim: claimed.claim.map(|c| crate::model::LaunchClaim {
+                claimed_time: Timestamp(4999),
+                ..c
+            }),
+            ..claimed
+        };
     }));
     let err = launch(
         &store(&state),
@@ -167,30 +254,38 @@ async fn two_launchers_start_one_job() {
     )
     .await
     .unwrap_err();
-    assert_eq!(err.code(), "INVALID_STATE");
-    assert!(err.to_string().contains("WAIT"), "{err}");
+    assert!(
+        matches!(
+            &err,
+            OperationError::InvalidState(Refusal::LaunchNotDue {
+                next_action: "WAIT",
+                ..
+            })
+        ),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn a_retried_launch_finds_the_tagged_job_instead_of_starting_another() {
-    // The first launch died after StartRecovery succeeded: the wave is still LAUNCHING.
-    let mut e = exec(E::Pending, &[W::Launching, W::Pending]);
-    e.waves[0].launch_time = Some(Timestamp(1000));
-    let state = shared(e);
+    // The first launch died after StartRecovery succeeded: the wave is still LAUNCHING, claimed.
+    let state = shared(exec(E::Polling, &[W::Launching, W::Pending]));
     let mut drs = MockDrs::new();
     drs.expect_find_tagged_job()
         .times(1)
-        .withf(|id, wave, since| {
-            *id == crate::fixtures::execution_id() && *wave == 0 && *since == Timestamp(1000)
+        .withf(|tag, since| {
+            tag.execution_id == crate::fixtures::execution_id()
+                && (tag.wave_number, tag.attempt, tag.part) == (0, 1, 0)
+                && *since == Timestamp(1000)
         })
-        .returning(|_, _, _| Ok(Some(drs_job(9, JobStatus::Started, &[]))));
+        .returning(|_, _| Ok(Some(drs_job(9, JobStatus::Started, &[]))));
     drs.expect_start_recovery().never();
     let policy = Policy::default();
     let answer = launch(&store(&state), &drs, &clock(1000 + 121), &policy, &target())
         .await
         .unwrap();
     assert!(answer.recovered);
-    assert_eq!(answer.job_id, Some(job(9)));
+    assert_eq!(answer.job_ids, vec![job(9)]);
     let r = record(&state);
     assert_eq!((r.status(), r.waves[0].status), (E::Polling, W::Started));
     assert_eq!(
@@ -203,10 +298,10 @@ async fn a_retried_launch_finds_the_tagged_job_instead_of_starting_another() {
 #[tokio::test]
 async fn a_stale_claim_without_a_job_is_taken_over_and_started_once() {
     let state = shared(exec(E::Polling, &[W::Completed, W::Launching]));
-    let mut drs = drs_starting(4);
+    let (mut drs, seen) = drs_starting(4, 1);
     drs.expect_find_tagged_job()
         .times(1)
-        .returning(|_, _, _| Ok(None));
+        .returning(|_, _| Ok(None));
     let answer = launch(
         &store(&state),
         &drs,
@@ -220,14 +315,53 @@ async fn a_stale_claim_without_a_job_is_taken_over_and_started_once() {
         (answer.wave_number, answer.wave_status, answer.recovered),
         (1, W::Started, false)
     );
-    assert_eq!(record(&state).waves[1].launch_time, Some(Timestamp(2000)));
+    assert_eq!(seen.lock().unwrap()[0].part, 0, "the same part, again");
+    let r = record(&state);
+    assert_eq!(
+        r.waves[1].launch_time,
+        Some(Timestamp(1000)),
+        "first attempt"
+    );
+    // The takeover moved the header's version on, like a fresh claim.
+    let commits = &state.lock().unwrap().commits;
+    assert!(matches!(commits[0].header, Some(HeaderWrite::Put { .. })));
+}
+
+/// Bug: the takeover of a stale claim was conditional on the wave only, so a cancel that had
+/// answered 200 was overtaken by a StartRecovery, and the execution could finalize COMPLETED.
+#[tokio::test]
+async fn a_cancel_decided_before_a_takeover_wins() {
+    let state = shared(exec(E::Polling, &[W::Completed, W::Launching]));
+    // The cancel lands between the launcher's read and its takeover.
+    state.lock().unwrap().before_commit.push_back(Box::new(|r| {
+        r.header.status = E::Cancelling;
+        r.header.version += 1;
+    }));
+    let mut drs = MockDrs::new();
+    drs.expect_find_tagged_job().returning(|_, _| Ok(None));
+    drs.expect_start_recovery().never();
+    let answer = launch(
+        &store(&state),
+        &drs,
+        &clock(2000),
+        &Policy::default(),
+        &target(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer.wave_status, W::Cancelled);
+    let r = record(&state);
+    assert_eq!(
+        (r.status(), r.waves[1].status),
+        (E::Cancelling, W::Cancelled)
+    );
 }
 
 #[tokio::test]
 async fn a_stale_claim_of_a_cancelled_execution_is_cancelled_not_started() {
     let state = shared(exec(E::Cancelling, &[W::Completed, W::Launching]));
     let mut drs = MockDrs::new();
-    drs.expect_find_tagged_job().returning(|_, _, _| Ok(None));
+    drs.expect_find_tagged_job().returning(|_, _| Ok(None));
     drs.expect_start_recovery().never();
     let answer = launch(
         &store(&state),
@@ -242,13 +376,16 @@ async fn a_stale_claim_of_a_cancelled_execution_is_cancelled_not_started() {
     assert_eq!(record(&state).waves[1].status, W::Cancelled);
 }
 
+/// Bug: a first wave refused by DRS went FAILED while the execution stayed PENDING, which finalize
+/// could not move and find never polled. The first claim moves it to POLLING, so a refused first
+/// wave follows its failure policy like any other.
 #[tokio::test]
-async fn drs_refusing_the_launch_fails_the_wave() {
-    let state = shared(exec(E::Polling, &[W::Completed, W::Pending]));
+async fn drs_refusing_the_first_wave_fails_it_on_a_running_execution() {
+    let state = shared(exec(E::Pending, &[W::Pending, W::Pending]));
     let mut drs = MockDrs::new();
     drs.expect_start_recovery().times(1).returning(|_| {
         Err(ServiceError::Rejected(
-            "source server s-1 is not ready".into(),
+            "ValidationException: source server s-1 is not ready".into(),
         ))
     });
     let answer = launch(
@@ -261,22 +398,152 @@ async fn drs_refusing_the_launch_fails_the_wave() {
     .await
     .unwrap();
     assert_eq!(answer.wave_status, W::Failed);
-    let w = &record(&state).waves[1];
+    let r = record(&state);
+    assert_eq!(r.status(), E::Polling);
+    let w = &r.waves[0];
     assert_eq!(w.failure_reason, Some(WaveFailure::LaunchRejected));
     assert!(w.status_message.as_deref().unwrap().contains("not ready"));
+    // The fixture's policy is STOP: the workflow finalizes it FAILED.
+    assert_eq!(
+        next_action(&r, Timestamp(2000), &Policy::default()),
+        NextAction::Finalize
+    );
+    assert_eq!(crate::rules::outcome(&r), Ok(E::Failed));
 }
 
 #[tokio::test]
-async fn throttled_launch_releases_its_claim_so_the_retry_goes_at_once() {
+async fn refusals_that_clear_back_off_and_record_what_drs_said() {
+    for (retry_after, message) in [
+        (
+            Some(30),
+            "ServiceQuotaExceededException: 20 concurrent jobs",
+        ),
+        (None, "ConflictException: s-1 is in job drsjob-1"),
+        (Some(5), "ThrottlingException: slow down"),
+    ] {
+        let state = shared(exec(E::Polling, &[W::Completed, W::Pending]));
+        let mut drs = MockDrs::new();
+        drs.expect_start_recovery().times(1).returning(move |_| {
+            Err(ServiceError::Throttled {
+                retry_after: retry_after.map(Duration::from_secs),
+                message: message.into(),
+            })
+        });
+        let policy = Policy::default();
+        let answer = launch(&store(&state), &drs, &clock(2000), &policy, &target())
+            .await
+            .unwrap();
+        let wait = retry_after.unwrap_or(policy.launch_backoff_secs);
+        assert_eq!(
+            (answer.wave_status, answer.retry_after_seconds),
+            (W::Launching, Some(wait)),
+            "{message}"
+        );
+        let r = record(&state);
+        let w = &r.waves[1];
+        assert_eq!(w.status, W::Launching);
+        assert_eq!((w.launch_attempts, w.claim.as_ref()), (1, None));
+        assert!(w.last_launch_error.as_deref().unwrap().contains(message));
+        assert_eq!(w.next_launch_time, Some(Timestamp(2000 + wait as i64)));
+        // WAIT until the backoff is over, then LAUNCH: DRS did nothing, so no look-up.
+        let at = |s| Timestamp(2000 + s);
+        assert_eq!(
+            next_action(&r, at(wait as i64 - 1), &policy),
+            NextAction::Wait
+        );
+        assert_eq!(
+            next_action(&r, at(wait as i64), &policy),
+            NextAction::Launch
+        );
+        let (drs, _) = drs_starting(5, 1);
+        let answer = launch(
+            &store(&state),
+            &drs,
+            &clock(2000 + wait as i64),
+            &policy,
+            &target(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(answer.wave_status, W::Started);
+        let w = &record(&state).waves[1];
+        assert_eq!(w.launch_attempts, 2);
+        assert_eq!(
+            w.launch_time,
+            Some(Timestamp(2000)),
+            "clock from the first try"
+        );
+    }
+}
+
+#[tokio::test]
+async fn backoff_doubles_without_a_hint_and_is_capped() {
+    let p = Policy::default();
+    assert_eq!(p.launch_backoff(1, None), 10);
+    assert_eq!(p.launch_backoff(2, None), 20);
+    assert_eq!(p.launch_backoff(4, None), 80);
+    assert_eq!(p.launch_backoff(9, None), 120);
+    assert_eq!(p.launch_backoff(u32::MAX, None), 120);
+    assert_eq!(p.launch_backoff(9, Some(600)), 600, "DRS's own hint wins");
+}
+
+/// Bug: a StartRecovery whose answer was lost (5xx, timeout) was sent again by the retry, making a
+/// second job for the same servers. The part stays claimed as uncertain and the next launch looks
+/// for its tagged job first.
+#[tokio::test]
+async fn an_unknown_outcome_is_settled_by_the_tagged_job_before_any_new_start() {
     let state = shared(exec(E::Polling, &[W::Completed, W::Pending]));
     let mut drs = MockDrs::new();
     drs.expect_start_recovery().times(1).returning(|_| {
+        Err(ServiceError::Unavailable(
+            "503 InternalServerException".into(),
+        ))
+    });
+    let policy = Policy::default();
+    let answer = launch(&store(&state), &drs, &clock(2000), &policy, &target())
+        .await
+        .unwrap();
+    assert_eq!(answer.wave_status, W::Launching);
+    let w = record(&state).waves[1].clone();
+    let claim = w.claim.clone().unwrap();
+    assert!(claim.uncertain && !claim.held);
+
+    // The job had been created after all: the next launch records it and starts nothing.
+    let mut drs = MockDrs::new();
+    drs.expect_find_tagged_job()
+        .times(1)
+        .withf(|tag, _| (tag.attempt, tag.part) == (1, 0))
+        .returning(|_, _| Ok(Some(drs_job(6, JobStatus::Started, &[]))));
+    drs.expect_start_recovery().never();
+    let later = w.next_launch_time.unwrap().secs();
+    let answer = launch(&store(&state), &drs, &clock(later), &policy, &target())
+        .await
+        .unwrap();
+    assert!(answer.recovered);
+    assert_eq!(answer.wave_status, W::Started);
+    assert_eq!(record(&state).waves[1].jobs.len(), 1);
+}
+
+#[tokio::test]
+async fn an_uncertain_part_stays_uncertain_through_a_conflict() {
+    // The lost answer's job is not listed yet (DRS is eventually consistent); the new start is
+    // refused because the servers are in that job. The next launch must still look first.
+    let mut e = exec(E::Polling, &[W::Completed, W::Launching]);
+    let claim = e.waves[1].claim.as_mut().unwrap();
+    claim.held = false;
+    claim.uncertain = true;
+    let state = shared(e);
+    let mut drs = MockDrs::new();
+    drs.expect_find_tagged_job()
+        .times(1)
+        .returning(|_, _| Ok(None));
+    drs.expect_start_recovery().times(1).returning(|_| {
         Err(ServiceError::Throttled {
-            retry_after: Some(std::time::Duration::from_secs(5)),
-            message: "slow down".into(),
+            retry_after: None,
+            message: "ConflictException".into(),
         })
     });
-    let err = launch(
+    launch(
         &store(&state),
         &drs,
         &clock(2000),
@@ -284,58 +551,129 @@ async fn throttled_launch_releases_its_claim_so_the_retry_goes_at_once() {
         &target(),
     )
     .await
-    .unwrap_err();
-    assert_eq!(err.status_code(), 500);
-    assert!(err.to_string().contains("retry after 5 s"), "{err}");
-    let w = &record(&state).waves[1];
-    assert_eq!((w.status, w.launch_time), (W::Launching, None));
+    .unwrap();
+    let claim = record(&state).waves[1].claim.clone().unwrap();
+    assert!(claim.uncertain && !claim.held);
+}
 
-    // The retry, one second later: finds no tagged job (none was started) and starts one.
-    let mut drs = drs_starting(5);
-    drs.expect_find_tagged_job()
-        .times(1)
-        .returning(|_, _, _| Ok(None));
+#[tokio::test]
+async fn a_refusal_part_way_keeps_the_parts_that_started_and_goes_on_from_there() {
+    let state = shared({
+        let mut e = execution(&[5]);
+        e.header.status = E::Polling;
+        e
+    });
+    let policy = policy_with_jobs_of(2);
+    let calls = Arc::new(Mutex::new(0));
+    let mut drs = MockDrs::new();
+    let n = calls.clone();
+    drs.expect_start_recovery().times(2).returning(move |req| {
+        let mut n = n.lock().unwrap();
+        *n += 1;
+        if *n == 1 {
+            Ok(drs_job(1, JobStatus::Pending, &[]))
+        } else {
+            assert_eq!(req.part, 1);
+            Err(ServiceError::Throttled {
+                retry_after: Some(Duration::from_secs(60)),
+                message: "ServiceQuotaExceededException: servers in all jobs".into(),
+            })
+        }
+    });
+    let answer = launch(&store(&state), &drs, &clock(2000), &policy, &target())
+        .await
+        .unwrap();
+    assert_eq!(
+        (answer.wave_status, answer.retry_after_seconds),
+        (W::Launching, Some(60))
+    );
+    let w = record(&state).waves[0].clone();
+    assert_eq!(w.jobs.len(), 1);
+    assert_eq!(w.servers_without_job().count(), 3);
+
+    let (drs, seen) = drs_starting(2, 2);
+    let answer = launch(&store(&state), &drs, &clock(2060), &policy, &target())
+        .await
+        .unwrap();
+    assert_eq!(answer.wave_status, W::Started);
+    let parts: Vec<_> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| (r.part, r.source_servers.clone()))
+        .collect();
+    assert_eq!(
+        parts,
+        vec![(1, vec![server(2), server(3)]), (2, vec![server(4)])]
+    );
+}
+
+#[tokio::test]
+async fn a_rejection_part_way_lets_the_started_parts_run_and_fails_the_rest() {
+    let state = shared({
+        let mut e = execution(&[3]);
+        e.header.status = E::Polling;
+        e
+    });
+    let mut drs = MockDrs::new();
+    let mut first = true;
+    drs.expect_start_recovery().times(2).returning(move |_| {
+        if std::mem::take(&mut first) {
+            Ok(drs_job(1, JobStatus::Pending, &[]))
+        } else {
+            Err(ServiceError::Rejected("AccessDeniedException".into()))
+        }
+    });
     let answer = launch(
         &store(&state),
         &drs,
-        &clock(2001),
+        &clock(2000),
+        &policy_with_jobs_of(2),
+        &target(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer.wave_status, W::Started);
+    let w = &record(&state).waves[0];
+    assert_eq!(w.server_statuses[2].launch_status, LaunchStatus::Failed);
+    assert!(w.server_statuses[2]
+        .status_message
+        .as_deref()
+        .unwrap()
+        .contains("AccessDenied"));
+    assert_eq!(w.server_statuses[0].job_id, Some(job(1)));
+}
+
+#[tokio::test]
+async fn a_retry_attempt_launches_only_the_servers_that_did_not_launch() {
+    let mut e = exec(E::Polling, &[W::Launching]);
+    let w = &mut e.waves[0];
+    w.claim = None;
+    w.attempt = 2;
+    w.jobs.clear();
+    give_job(w, job(1), Timestamp(1000));
+    w.jobs[0].attempt = 1;
+    w.server_statuses[0].launch_status = LaunchStatus::Launched;
+    w.server_statuses[1].job_id = None;
+    let state = shared(e);
+    let (drs, seen) = drs_starting(2, 1);
+    let answer = launch(
+        &store(&state),
+        &drs,
+        &clock(3000),
         &Policy::default(),
         &target(),
     )
     .await
     .unwrap();
     assert_eq!(answer.wave_status, W::Started);
-}
-
-#[tokio::test]
-async fn an_unknown_outcome_keeps_the_claim_until_it_is_stale() {
-    let state = shared(exec(E::Polling, &[W::Completed, W::Pending]));
-    let mut drs = MockDrs::new();
-    drs.expect_start_recovery()
-        .times(1)
-        .returning(|_| Err(ServiceError::Unavailable("timeout".into())));
-    let err = launch(
-        &store(&state),
-        &drs,
-        &clock(2000),
-        &Policy::default(),
-        &target(),
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(err.status_code(), 500);
-    assert_eq!(record(&state).waves[1].launch_time, Some(Timestamp(2000)));
-    // Within the grace period nothing is started again (DRS may have the job).
-    let err = launch(
-        &store(&state),
-        &no_drs(),
-        &clock(2060),
-        &Policy::default(),
-        &target(),
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(err.code(), "INVALID_STATE");
+    let req = seen.lock().unwrap()[0].clone();
+    assert_eq!((req.attempt, req.part), (2, 0));
+    assert_eq!(req.source_servers, vec![server(1)]);
+    let w = &record(&state).waves[0];
+    assert_eq!(w.server_statuses[0].job_id, Some(job(1)), "kept");
+    assert_eq!(w.server_statuses[1].job_id, Some(job(2)));
+    assert_eq!(w.current_jobs().count(), 1);
 }
 
 #[tokio::test]

@@ -1,8 +1,10 @@
 //! Use-case tests against mockall mocks of the ports.
 
 mod cancel;
+mod compat;
 mod crash;
 mod create;
+mod decide;
 mod finalize;
 mod find;
 mod launch;
@@ -10,8 +12,8 @@ mod pause_resume;
 mod poll;
 mod scenario;
 
-use crate::fixtures::{execution, job};
-use crate::model::{Execution, Timestamp};
+use crate::fixtures::{execution, give_job, job};
+use crate::model::{Execution, LaunchClaim, Timestamp};
 use crate::status::{ExecutionStatus, WaveStatus};
 
 /// An execution of `waves.len()` waves of 2 servers, with these statuses; in-flight and settled
@@ -23,12 +25,24 @@ pub(super) fn exec(status: ExecutionStatus, waves: &[WaveStatus]) -> Execution {
         w.status = *s;
         if *s != WaveStatus::Pending && *s != WaveStatus::Cancelled {
             w.launch_time = Some(Timestamp(1000));
+            w.attempt_time = Some(Timestamp(1000));
+            w.attempt = 1;
+        }
+        if *s == WaveStatus::Launching {
+            // A launcher took it at t = 1000 and has not recorded a job yet.
+            w.claim = Some(LaunchClaim {
+                part: 0,
+                size: 2,
+                claimed_time: Timestamp(1000),
+                held: true,
+                uncertain: false,
+            });
         }
         if matches!(
             s,
             WaveStatus::Started | WaveStatus::Completed | WaveStatus::Failed
         ) {
-            w.job_id = Some(job(i));
+            give_job(w, job(i), Timestamp(1000));
         }
     }
     e

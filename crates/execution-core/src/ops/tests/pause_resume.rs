@@ -43,15 +43,9 @@ fn accepting(expected: &'static str, times: usize) -> MockWorkflow {
 #[tokio::test]
 async fn operator_pause_stands_before_the_next_pending_wave_and_lets_the_flight_run() {
     let state = shared(exec(E::Polling, &[W::Completed, W::Started, W::Pending]));
-    let answer = pause(
-        &store(&state),
-        &no_workflow(),
-        &clock(1100),
-        &Policy::default(),
-        &operator(),
-    )
-    .await
-    .unwrap();
+    let answer = pause(&store(&state), &no_workflow(), &operator())
+        .await
+        .unwrap();
     assert_eq!(
         (answer.status, answer.paused_before_wave),
         (E::Paused, Some(2))
@@ -83,15 +77,9 @@ async fn operator_pause_is_refused_where_the_spec_says() {
     ];
     for (e, why) in cases {
         let state = shared(e);
-        let err = pause(
-            &store(&state),
-            &no_workflow(),
-            &clock(1100),
-            &Policy::default(),
-            &operator(),
-        )
-        .await
-        .unwrap_err();
+        let err = pause(&store(&state), &no_workflow(), &operator())
+            .await
+            .unwrap_err();
         assert_eq!(err.code(), "INVALID_STATE");
         assert!(err.to_string().contains(why), "{err}");
         assert!(state.lock().unwrap().commits.is_empty());
@@ -103,15 +91,9 @@ async fn a_repeated_operator_pause_writes_nothing() {
     let mut e = exec(E::Paused, &[W::Completed, W::Pending]);
     e.header.paused_before_wave = Some(1);
     let state = shared(e);
-    let answer = pause(
-        &store(&state),
-        &no_workflow(),
-        &clock(1100),
-        &Policy::default(),
-        &operator(),
-    )
-    .await
-    .unwrap();
+    let answer = pause(&store(&state), &no_workflow(), &operator())
+        .await
+        .unwrap();
     assert_eq!(
         (answer.status, answer.paused_before_wave),
         (E::Paused, Some(1))
@@ -124,15 +106,9 @@ async fn the_workflow_parks_its_token_at_a_planned_pause() {
     let mut e = exec(E::Polling, &[W::Completed, W::Pending]);
     e.waves[1].pause_before_wave = true;
     let state = shared(e);
-    let answer = pause(
-        &store(&state),
-        &no_workflow(),
-        &clock(1100),
-        &Policy::default(),
-        &workflow_pause("tok-1"),
-    )
-    .await
-    .unwrap();
+    let answer = pause(&store(&state), &no_workflow(), &workflow_pause("tok-1"))
+        .await
+        .unwrap();
     assert_eq!(
         (answer.status, answer.paused_before_wave),
         (E::Paused, Some(1))
@@ -157,15 +133,9 @@ async fn a_new_token_replaces_one_whose_wait_timed_out() {
         release_pending: false,
     });
     let state = shared(e);
-    pause(
-        &store(&state),
-        &no_workflow(),
-        &clock(1100),
-        &Policy::default(),
-        &workflow_pause("new"),
-    )
-    .await
-    .unwrap();
+    pause(&store(&state), &no_workflow(), &workflow_pause("new"))
+        .await
+        .unwrap();
     assert_eq!(
         record(&state).header.task_token.unwrap().token,
         token("new")
@@ -177,15 +147,9 @@ async fn resume_before_the_token_arrives_releases_the_token_at_once() {
     // SPEC §4: the operator paused during wave 0 and resumed before the workflow reached the
     // boundary; the workflow's token must not wait for a resume that already happened.
     let state = shared(exec(E::Polling, &[W::Completed, W::Started, W::Pending]));
-    pause(
-        &store(&state),
-        &no_workflow(),
-        &clock(1100),
-        &Policy::default(),
-        &operator(),
-    )
-    .await
-    .unwrap();
+    pause(&store(&state), &no_workflow(), &operator())
+        .await
+        .unwrap();
     let resumed = resume(&store(&state), &no_workflow(), &target())
         .await
         .unwrap();
@@ -197,8 +161,6 @@ async fn resume_before_the_token_arrives_releases_the_token_at_once() {
     let answer = pause(
         &store(&state),
         &accepting("late", 1),
-        &clock(1200),
-        &Policy::default(),
         &workflow_pause("late"),
     )
     .await
@@ -249,15 +211,9 @@ async fn a_pause_decided_before_a_launch_claim_stands_before_the_following_wave(
                 apply(r, c).unwrap();
             }
         }));
-    let answer = pause(
-        &store(&state),
-        &no_workflow(),
-        &clock(1100),
-        &Policy::default(),
-        &operator(),
-    )
-    .await
-    .unwrap();
+    let answer = pause(&store(&state), &no_workflow(), &operator())
+        .await
+        .unwrap();
     assert_eq!(
         answer.paused_before_wave,
         Some(2),
@@ -445,4 +401,164 @@ async fn pause_and_resume_race_on_the_header_and_neither_is_lost() {
         "the token the workflow waits on now is the one released"
     );
     assert!(record(&state).header.task_token.is_none());
+}
+
+// ---- v2: pause reasons, failure pauses, the bugs of version 1 -------------------------------
+
+/// Bug: an operator's pause and resume while a wave was in flight approved the next wave's
+/// planned pause, so the approval gate the plan asked for never happened.
+#[tokio::test]
+async fn resuming_an_operator_pause_does_not_approve_a_planned_one() {
+    let mut e = exec(E::Polling, &[W::Completed, W::Started, W::Pending]);
+    e.waves[2].pause_before_wave = true;
+    let state = shared(e);
+    let paused = pause(&store(&state), &no_workflow(), &operator())
+        .await
+        .unwrap();
+    assert_eq!(
+        (paused.pause_reason, paused.paused_before_wave),
+        (Some(crate::model::PauseReason::Operator), Some(2))
+    );
+    resume(&store(&state), &no_workflow(), &target())
+        .await
+        .unwrap();
+    let mut r = record(&state);
+    assert!(!r.waves[2].pause_approved, "the planned pause still stands");
+    r.waves[1].status = W::Completed;
+    assert_eq!(
+        next_action(&r, crate::model::Timestamp(1200), &Policy::default()),
+        NextAction::Pause
+    );
+    state.lock().unwrap().record = Some(r);
+    let parked = pause(&store(&state), &no_workflow(), &workflow_pause("tok"))
+        .await
+        .unwrap();
+    assert_eq!(
+        parked.pause_reason,
+        Some(crate::model::PauseReason::Planned)
+    );
+    let resumed = resume(&store(&state), &accepting("tok", 1), &target())
+        .await
+        .unwrap();
+    assert_eq!(resumed.resumed_before_wave, Some(2));
+    assert!(record(&state).waves[2].pause_approved);
+}
+
+/// A record of version 1 kept no pause reason: a PAUSED record standing at an unapproved planned
+/// pause reads as PLANNED (its resume approves it), any other as OPERATOR.
+#[tokio::test]
+async fn a_version_1_pause_without_a_reason_reads_as_what_it_was() {
+    let state = shared(paused_with_token("tok"));
+    assert_eq!(
+        record(&state).pause_reason(),
+        Some(crate::model::PauseReason::Planned)
+    );
+    resume(&store(&state), &accepting("tok", 1), &target())
+        .await
+        .unwrap();
+    assert!(record(&state).waves[1].pause_approved);
+}
+
+fn failed_with_pause_policy(status: E) -> crate::model::Execution {
+    let mut e = exec(status, &[W::Completed, W::Failed, W::Pending]);
+    e.waves[1].on_failure = Some(crate::model::FailurePolicy::Pause);
+    e
+}
+
+#[tokio::test]
+async fn a_failed_wave_with_policy_pause_parks_the_workflow_with_its_reason() {
+    let state = shared(failed_with_pause_policy(E::Polling));
+    assert_eq!(
+        next_action(
+            &record(&state),
+            crate::model::Timestamp(1100),
+            &Policy::default()
+        ),
+        NextAction::Pause
+    );
+    let answer = pause(&store(&state), &no_workflow(), &workflow_pause("tok"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (answer.status, answer.pause_reason, answer.failed_wave),
+        (
+            E::Paused,
+            Some(crate::model::PauseReason::WaveFailed),
+            Some(1)
+        )
+    );
+    let r = record(&state);
+    assert_eq!(
+        r.header.pause_reason,
+        Some(crate::model::PauseReason::WaveFailed)
+    );
+    assert_eq!(r.header.failed_wave, Some(1));
+    assert!(r.header.task_token.is_some());
+
+    // resume does not apply: it names retry, skip and cancel, and changes nothing.
+    let err = resume(&store(&state), &no_workflow(), &target())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        crate::OperationError::InvalidState(crate::error::Refusal::WaitsForDecision { wave: 1 })
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains("retry") && msg.contains("skip") && msg.contains("cancel"),
+        "{msg}"
+    );
+    assert_eq!(record(&state), r);
+}
+
+#[tokio::test]
+async fn a_failed_wave_takes_over_an_operators_pause() {
+    let mut e = failed_with_pause_policy(E::Paused);
+    e.header.pause_reason = Some(crate::model::PauseReason::Operator);
+    e.header.paused_before_wave = Some(2);
+    let state = shared(e);
+    let answer = pause(&store(&state), &no_workflow(), &workflow_pause("tok"))
+        .await
+        .unwrap();
+    assert_eq!(
+        answer.pause_reason,
+        Some(crate::model::PauseReason::WaveFailed)
+    );
+}
+
+/// Bug: a resume that finished a crashed resume's pending release answered 200 and left the
+/// execution PAUSED when a pause had come in between, and answered 200 on a CANCELLING execution.
+#[tokio::test]
+async fn a_resume_finishing_a_pending_release_then_answers_for_the_execution_as_it_stands() {
+    // A pause came in between: this resume resumes it.
+    let mut e = paused_with_token("tok");
+    e.header.task_token.as_mut().unwrap().release_pending = true;
+    e.header.pause_reason = Some(crate::model::PauseReason::Operator);
+    let state = shared(e);
+    let answer = resume(&store(&state), &accepting("tok", 1), &target())
+        .await
+        .unwrap();
+    assert_eq!(answer.status, E::Polling);
+    let r = record(&state);
+    assert_eq!(r.status(), E::Polling);
+    assert!(r.header.task_token.is_none());
+
+    // A cancel came in between: the release is finished, and the resume is refused.
+    let mut e = paused_with_token("tok");
+    e.header.status = E::Cancelling;
+    e.header.task_token.as_mut().unwrap().release_pending = true;
+    let state = shared(e);
+    let err = resume(&store(&state), &accepting("tok", 1), &target())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        crate::OperationError::InvalidState(crate::error::Refusal::NotPaused {
+            status: E::Cancelling
+        })
+    );
+    assert!(
+        record(&state).header.task_token.is_none(),
+        "the release was finished"
+    );
 }

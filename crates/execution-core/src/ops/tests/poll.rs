@@ -23,7 +23,7 @@ fn request(summary: bool) -> PollRequest {
 fn job_of(e: &Execution, wave: usize, status: JobStatus, launch: &[L], with_ids: bool) -> DrsJob {
     let w = &e.waves[wave];
     DrsJob {
-        job_id: w.job_id.clone().unwrap(),
+        job_id: w.jobs[0].job_id.clone(),
         status,
         participating_servers: w
             .server_statuses
@@ -31,7 +31,7 @@ fn job_of(e: &Execution, wave: usize, status: JobStatus, launch: &[L], with_ids:
             .zip(launch)
             .map(|(s, l)| ParticipatingServer {
                 source_server_id: s.source_server_id.clone(),
-                launch_status: *l,
+                launch_status: l.clone(),
                 recovery_instance_id: (with_ids && *l == L::Launched)
                     .then(|| instance_for(&s.source_server_id)),
             })
@@ -145,7 +145,10 @@ async fn poll_never_changes_the_execution_status() {
                 r.header.version, e.header.version,
                 "header untouched but for lastPolledTime"
             );
-            assert_eq!(answer.next_action, expected_after(status, outcome[0]));
+            assert_eq!(
+                answer.next_action,
+                expected_after(status, outcome[0].clone())
+            );
         }
     }
 }
@@ -218,16 +221,16 @@ async fn recovery_instances_only_for_launched_servers_without_one_in_batches_of_
     e.header.status = E::Polling;
     for (i, w) in e.waves.iter_mut().enumerate() {
         w.status = W::Started;
-        w.job_id = Some(job(i));
+        crate::fixtures::give_job(w, job(i), Timestamp(1000));
         w.launch_time = Some(Timestamp(1000));
     }
     let jobs = vec![
-        job_of(&e, 0, JobStatus::Started, &[L::Launched; 150], false),
+        job_of(&e, 0, JobStatus::Started, &vec![L::Launched; 150], false),
         job_of(
             &e,
             1,
             JobStatus::Started,
-            &[&[L::Launched; 50][..], &[L::InProgress; 100][..]].concat(),
+            &[&vec![L::Launched; 50][..], &vec![L::InProgress; 100][..]].concat(),
             false,
         ),
     ];
@@ -279,12 +282,12 @@ async fn recovery_instances_batch_past_200() {
     e.header.status = E::Polling;
     for (i, w) in e.waves.iter_mut().enumerate() {
         w.status = W::Started;
-        w.job_id = Some(job(i));
+        crate::fixtures::give_job(w, job(i), Timestamp(1000));
         w.launch_time = Some(Timestamp(1000));
     }
     let jobs = vec![
-        job_of(&e, 0, JobStatus::Started, &[L::Launched; 200], false),
-        job_of(&e, 1, JobStatus::Started, &[L::Launched; 100], false),
+        job_of(&e, 0, JobStatus::Started, &vec![L::Launched; 200], false),
+        job_of(&e, 1, JobStatus::Started, &vec![L::Launched; 100], false),
     ];
     let state = shared(e);
     let mut drs = drs_answering(jobs);
@@ -312,23 +315,23 @@ async fn recovery_instances_batch_past_200() {
 }
 
 #[tokio::test]
-async fn ec2_is_asked_in_batches_of_1000() {
+async fn ec2_is_asked_in_batches_of_200() {
     let mut e = crate::fixtures::execution(&[200; 6]);
     e.header.status = E::Polling;
     for (i, w) in e.waves.iter_mut().enumerate() {
         w.status = W::Started;
-        w.job_id = Some(job(i));
+        crate::fixtures::give_job(w, job(i), Timestamp(1000));
         w.launch_time = Some(Timestamp(1000));
     }
     let jobs = (0..6)
-        .map(|i| job_of(&e, i, JobStatus::Started, &[L::Launched; 200], true))
+        .map(|i| job_of(&e, i, JobStatus::Started, &vec![L::Launched; 200], true))
         .collect();
     let state = shared(e);
     let sizes: Arc<Mutex<Vec<usize>>> = Arc::default();
     let log = sizes.clone();
     let mut ec2 = MockEc2::new();
     ec2.expect_describe_instances()
-        .times(2)
+        .times(6)
         .returning(move |ids| {
             log.lock().unwrap().push(ids.len());
             Ok(ids.iter().map(ec2_instance).collect())
@@ -343,7 +346,11 @@ async fn ec2_is_asked_in_batches_of_1000() {
     )
     .await
     .unwrap();
-    assert_eq!(*sizes.lock().unwrap(), vec![1000, 200]);
+    assert_eq!(
+        *sizes.lock().unwrap(),
+        vec![200; 6],
+        "EC2 takes at most 200 filter values"
+    );
     assert_eq!(
         state.lock().unwrap().commits[0].waves.len(),
         6,
@@ -832,11 +839,137 @@ fn every_operation_future_is_send() {
     send(poll(&store, &drs, &ec2, &clock, &policy, &p));
     send(crate::ops::launch(&store, &drs, &clock, &policy, &t));
     send(crate::ops::finalize(&store, &clock, &t));
-    send(crate::ops::pause(&store, &wf, &clock, &policy, &pause_req));
+    send(crate::ops::pause(&store, &wf, &pause_req));
     send(crate::ops::resume(&store, &wf, &t));
     send(crate::ops::cancel(&store, &wf, &t));
 }
 
 fn no_store() -> crate::ports::mocks::MockStore {
     crate::ports::mocks::MockStore::new()
+}
+
+// ---- v2: several jobs per wave, values DRS adds later, a launch that never gets through -------
+
+#[tokio::test]
+async fn a_launch_status_drs_adds_later_is_kept_and_fails_nothing() {
+    let e = exec(E::Polling, &[W::Started, W::Pending]);
+    let state = shared(e.clone());
+    let mut job = job_of(&e, 0, JobStatus::Started, &[L::Launched, L::Launched], true);
+    job.participating_servers[1].launch_status = L::Other("RECOVERY_PAUSED".into());
+    let answer = poll(
+        &store(&state),
+        &drs_answering(vec![job]),
+        &ec2_knowing_all(),
+        &clock(1300),
+        &Policy::default(),
+        &request(false),
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer.next_action, NextAction::Wait, "not settled");
+    let w = &record(&state).waves[0];
+    assert_eq!(w.status, W::Started);
+    assert_eq!(
+        w.server_statuses[1].launch_status,
+        L::Other("RECOVERY_PAUSED".into())
+    );
+    let PollWaves::Full(waves) = answer.waves else {
+        panic!("full answer")
+    };
+    let json = serde_json::to_value(&waves[0].server_statuses[1]).unwrap();
+    assert_eq!(json["launchStatus"], "RECOVERY_PAUSED");
+    assert_eq!(json["impact"], "CRITICAL");
+}
+
+#[tokio::test]
+async fn every_job_of_a_wave_is_asked_for_in_one_describe_jobs() {
+    let mut e = crate::fixtures::execution(&[250, 1]);
+    e.header.status = E::Polling;
+    let w = &mut e.waves[0];
+    w.status = W::Started;
+    w.attempt = 1;
+    w.launch_time = Some(Timestamp(1000));
+    w.attempt_time = Some(Timestamp(1000));
+    for (i, s) in w.server_statuses.iter_mut().enumerate() {
+        s.job_id = Some(job(i / 100));
+    }
+    for part in 0..3 {
+        w.jobs.push(crate::model::WaveJob {
+            job_id: job(part),
+            attempt: 1,
+            part: part as u32,
+            recorded_time: Timestamp(1000),
+        });
+    }
+    let jobs: Vec<DrsJob> = (0..3)
+        .map(|part| DrsJob {
+            job_id: job(part),
+            status: JobStatus::Completed,
+            participating_servers: e.waves[0]
+                .server_statuses
+                .iter()
+                .filter(|s| s.job_id == Some(job(part)))
+                .map(|s| ParticipatingServer {
+                    source_server_id: s.source_server_id.clone(),
+                    launch_status: L::Launched,
+                    recovery_instance_id: Some(instance_for(&s.source_server_id)),
+                })
+                .collect(),
+        })
+        .collect();
+    let state = shared(e);
+    let mut drs = MockDrs::new();
+    drs.expect_describe_jobs()
+        .times(1)
+        .withf(|ids| ids == [job(0), job(1), job(2)])
+        .return_once(move |_| Ok(jobs));
+    let answer = poll(
+        &store(&state),
+        &drs,
+        &ec2_knowing_all(),
+        &clock(1300),
+        &Policy::default(),
+        &request(true),
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer.next_action, NextAction::Launch);
+    assert_eq!(record(&state).waves[0].status, W::Completed);
+}
+
+#[tokio::test]
+async fn a_launch_that_drs_keeps_refusing_fails_launch_blocked_at_its_timeout() {
+    let mut e = exec(E::Polling, &[W::Launching, W::Pending]);
+    let w = &mut e.waves[0];
+    w.claim = None;
+    w.timeout_seconds = 600;
+    w.launch_attempts = 12;
+    w.last_launch_error = Some("ConflictException: s-1 is in another job".into());
+    w.next_launch_time = Some(Timestamp(1590));
+    let state = shared(e);
+    let answer = poll(
+        &store(&state),
+        &no_drs(),
+        &no_ec2(),
+        &clock(1601),
+        &Policy::default(),
+        &request(true),
+    )
+    .await
+    .unwrap();
+    let w = &record(&state).waves[0];
+    assert_eq!(
+        (w.status, w.failure_reason),
+        (W::Failed, Some(WaveFailure::LaunchBlocked))
+    );
+    assert!(w
+        .status_message
+        .as_deref()
+        .unwrap()
+        .contains("in another job"));
+    assert_eq!(
+        answer.next_action,
+        NextAction::Finalize,
+        "the fixture's policy is STOP"
+    );
 }

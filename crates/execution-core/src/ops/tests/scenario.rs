@@ -55,7 +55,7 @@ fn progress(jobs: &Jobs, id: &JobId, job_status: JobStatus, status: L) {
     let job = jobs.get_mut(id).unwrap();
     job.status = job_status;
     for (i, s) in job.participating_servers.iter_mut().enumerate() {
-        s.launch_status = status;
+        s.launch_status = status.clone();
         if status == L::Launched {
             s.recovery_instance_id = Some(instance(0x1000 + i + 10 * id.as_str().len()));
         }
@@ -167,7 +167,7 @@ async fn three_waves_with_a_pause_before_wave_2() {
         statuses(&w.state),
         (E::Polling, vec![W::Started, W::Pending, W::Pending])
     );
-    let job0 = record(&w.state).waves[0].job_id.clone().unwrap();
+    let job0 = record(&w.state).waves[0].jobs[0].job_id.clone();
     progress(&w.jobs, &job0, JobStatus::Started, L::InProgress);
     w.poll(1040, NextAction::Wait).await;
     assert!(record(&w.state).waves[0]
@@ -189,7 +189,7 @@ async fn three_waves_with_a_pause_before_wave_2() {
 
     // Wave 1.
     assert_eq!(w.launch(1110).await.wave_number, 1);
-    let job1 = record(&w.state).waves[1].job_id.clone().unwrap();
+    let job1 = record(&w.state).waves[1].jobs[0].job_id.clone();
     assert_ne!(job0, job1);
     progress(&w.jobs, &job1, JobStatus::Completed, L::Launched);
     w.poll(1200, NextAction::Pause).await;
@@ -210,8 +210,6 @@ async fn three_waves_with_a_pause_before_wave_2() {
     let paused = pause(
         &w.store,
         &no_workflow(),
-        &w.clock,
-        &w.policy,
         &PauseRequest {
             target: target(),
             task_token: Some(token),
@@ -245,7 +243,7 @@ async fn three_waves_with_a_pause_before_wave_2() {
 
     // Wave 2, then finalize.
     assert_eq!(w.launch(1400).await.wave_number, 2);
-    let job2 = record(&w.state).waves[2].job_id.clone().unwrap();
+    let job2 = record(&w.state).waves[2].jobs[0].job_id.clone();
     progress(&w.jobs, &job2, JobStatus::Completed, L::Launched);
     let a = w.poll(1500, NextAction::Finalize).await;
     assert!(a.all_waves_complete);

@@ -1,0 +1,124 @@
+//! The one route from a parsed request to its use case, shared by the Lambda shell, `drctl`, the
+//! drill driver and the tests: adding an operation touches this match and nothing else that
+//! routes.
+
+use serde_json::Value;
+
+use super::FindConfig;
+use crate::api::{answer, Request};
+use crate::error::OperationError;
+use crate::ports::{Clock, Drs, Ec2, ExecutionStore, PollDispatch, Workflow};
+use crate::rules::Policy;
+
+/// What the operations run against. A Lambda function builds only the clients its operation
+/// uses; an operation whose port is missing answers 500 (a wiring mistake, never a panic).
+#[derive(Clone, Copy)]
+pub struct Ports<'a> {
+    pub store: &'a dyn ExecutionStore,
+    pub clock: &'a dyn Clock,
+    pub policy: &'a Policy,
+    pub drs: Option<&'a dyn Drs>,
+    pub ec2: Option<&'a dyn Ec2>,
+    pub workflow: Option<&'a dyn Workflow>,
+    pub polls: Option<&'a dyn PollDispatch>,
+    pub find: Option<&'a FindConfig>,
+}
+
+impl<'a> Ports<'a> {
+    /// The store, clock and policy; add the rest with the `with_*` methods.
+    pub fn new(store: &'a dyn ExecutionStore, clock: &'a dyn Clock, policy: &'a Policy) -> Self {
+        Self {
+            store,
+            clock,
+            policy,
+            drs: None,
+            ec2: None,
+            workflow: None,
+            polls: None,
+            find: None,
+        }
+    }
+
+    pub fn with_drs(self, drs: &'a dyn Drs) -> Self {
+        Self {
+            drs: Some(drs),
+            ..self
+        }
+    }
+
+    pub fn with_ec2(self, ec2: &'a dyn Ec2) -> Self {
+        Self {
+            ec2: Some(ec2),
+            ..self
+        }
+    }
+
+    pub fn with_workflow(self, workflow: &'a dyn Workflow) -> Self {
+        Self {
+            workflow: Some(workflow),
+            ..self
+        }
+    }
+
+    pub fn with_find(self, polls: &'a dyn PollDispatch, config: &'a FindConfig) -> Self {
+        Self {
+            polls: Some(polls),
+            find: Some(config),
+            ..self
+        }
+    }
+}
+
+fn missing(port: &str) -> OperationError {
+    OperationError::Internal(format!(
+        "this function was deployed without a {port} client"
+    ))
+}
+
+/// Runs `request` and answers with the operation's JSON (the seed's shapes, errors included).
+pub async fn run(ports: &Ports<'_>, request: Request) -> Value {
+    let Ports {
+        store,
+        clock,
+        policy,
+        ..
+    } = *ports;
+    let drs = ports.drs.ok_or_else(|| missing("DRS"));
+    let ec2 = ports.ec2.ok_or_else(|| missing("EC2"));
+    let workflow = ports.workflow.ok_or_else(|| missing("Step Functions"));
+    match request {
+        Request::Find => match (ports.polls, ports.find) {
+            (Some(polls), Some(config)) => answer(&super::find(store, polls, clock, config).await),
+            _ => answer::<()>(&Err(missing("poll dispatch"))),
+        },
+        Request::Poll(r) => match (drs, ec2) {
+            (Ok(drs), Ok(ec2)) => answer(&super::poll(store, drs, ec2, clock, policy, &r).await),
+            (Err(e), _) | (_, Err(e)) => answer::<()>(&Err(e)),
+        },
+        Request::Finalize(t) => answer(&super::finalize(store, clock, &t).await),
+        Request::Launch(t) => match drs {
+            Ok(drs) => answer(&super::launch(store, drs, clock, policy, &t).await),
+            Err(e) => answer::<()>(&Err(e)),
+        },
+        Request::Pause(r) => match workflow {
+            Ok(wf) => answer(&super::pause(store, wf, &r).await),
+            Err(e) => answer::<()>(&Err(e)),
+        },
+        Request::Resume(t) => match workflow {
+            Ok(wf) => answer(&super::resume(store, wf, &t).await),
+            Err(e) => answer::<()>(&Err(e)),
+        },
+        Request::Cancel(t) => match workflow {
+            Ok(wf) => answer(&super::cancel(store, wf, &t).await),
+            Err(e) => answer::<()>(&Err(e)),
+        },
+        Request::Retry(w) => match workflow {
+            Ok(wf) => answer(&super::retry(store, wf, clock, policy, &w).await),
+            Err(e) => answer::<()>(&Err(e)),
+        },
+        Request::Skip(w) => match workflow {
+            Ok(wf) => answer(&super::skip(store, wf, &w).await),
+            Err(e) => answer::<()>(&Err(e)),
+        },
+    }
+}
