@@ -5,6 +5,7 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
+use execution_core::rules::{Policy, PolicyProblem};
 
 /// Attempts per SDK call (the first one included). Standard mode retries throttling, 5xx and
 /// transient network errors with jittered exponential backoff; three attempts ride out a blip
@@ -20,18 +21,27 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
 /// One call, every attempt and backoff included.
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The retry policy of every client [`sdk_config`] builds: standard mode, [`MAX_ATTEMPTS`].
+/// A call that must not be repeated (DRS StartRecovery) turns it off for itself.
+pub fn retry_config() -> RetryConfig {
+    RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS)
+}
+
+/// The time limits of every client [`sdk_config`] builds.
+pub fn timeout_config() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .operation_timeout(OPERATION_TIMEOUT)
+        .build()
+}
+
 /// The standard AWS environment (region, credentials, `AWS_ENDPOINT_URL*`, profile) with the retry
 /// and timeout policy above. Build it once per process and derive every client from it.
 pub async fn sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(CONNECT_TIMEOUT)
-                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-                .operation_timeout(OPERATION_TIMEOUT)
-                .build(),
-        )
+        .retry_config(retry_config())
+        .timeout_config(timeout_config())
         .load()
         .await
 }
@@ -44,6 +54,9 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("environment variable {0} is not valid UTF-8")]
     NotUnicode(&'static str),
+    /// Set, but not a value the deployment may have.
+    #[error("environment variable {name}: {problem}")]
+    Invalid { name: &'static str, problem: String },
 }
 
 /// What a function needs to know about its deployment, from its environment.
@@ -57,6 +70,9 @@ pub struct Settings {
     pub poll_function: String,
     /// `STATE_MACHINE_ARN`, for whoever starts workflow runs.
     pub state_machine_arn: Option<String>,
+    /// The core's policy with the deployment's limits: `MAX_SERVERS_PER_JOB` (1–200, default
+    /// 100) and `MAX_WAVE_ATTEMPTS` (1–100, default 3), each optional.
+    pub policy: Policy,
 }
 
 impl Settings {
@@ -82,7 +98,23 @@ impl Settings {
                 .unwrap_or_else(|| DEFAULT_STATUS_INDEX.to_owned()),
             poll_function: get("POLL_FUNCTION_NAME")?.unwrap_or_default(),
             state_machine_arn: get("STATE_MACHINE_ARN")?,
+            policy: Policy::with_limits(
+                whole_number("MAX_SERVERS_PER_JOB", get("MAX_SERVERS_PER_JOB")?)?,
+                whole_number("MAX_WAVE_ATTEMPTS", get("MAX_WAVE_ATTEMPTS")?)?,
+            )
+            .map_err(|problem| ConfigError::Invalid {
+                name: match problem {
+                    PolicyProblem::MaxServersPerJob(_) => "MAX_SERVERS_PER_JOB",
+                    PolicyProblem::MaxWaveAttempts(_) => "MAX_WAVE_ATTEMPTS",
+                },
+                problem: problem.to_string(),
+            })?,
         })
+    }
+
+    /// The core's policy for this deployment.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
     }
 
     /// The poll function's name, for the functions that dispatch polls (find).
@@ -93,6 +125,18 @@ impl Settings {
             Ok(&self.poll_function)
         }
     }
+}
+
+/// An optional setting that must be a whole number (the range is the core's to check).
+fn whole_number(name: &'static str, value: Option<String>) -> Result<Option<u64>, ConfigError> {
+    value
+        .map(|v| {
+            v.parse::<u64>().map_err(|_| ConfigError::Invalid {
+                name,
+                problem: format!("must be a whole number, got {v:?}"),
+            })
+        })
+        .transpose()
 }
 
 #[cfg(test)]
@@ -144,6 +188,70 @@ mod tests {
     }
 
     #[test]
+    fn the_policy_takes_the_deployment_limits() {
+        let s = settings(&[("EXECUTIONS_TABLE", "t")]).unwrap();
+        assert_eq!(s.policy, Policy::default());
+        assert_eq!(s.policy().max_servers_per_job, 100);
+        assert_eq!(s.policy().max_wave_attempts, 3);
+
+        let s = settings(&[
+            ("EXECUTIONS_TABLE", "t"),
+            ("MAX_SERVERS_PER_JOB", " 200 "),
+            ("MAX_WAVE_ATTEMPTS", "5"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.policy,
+            Policy::with_limits(Some(200), Some(5)).unwrap(),
+            "both limits are read, and nothing else of the policy changes"
+        );
+        assert_eq!(
+            settings(&[("EXECUTIONS_TABLE", "t"), ("MAX_SERVERS_PER_JOB", "")])
+                .unwrap()
+                .policy,
+            Policy::default(),
+            "empty counts as unset"
+        );
+    }
+
+    #[test]
+    fn limits_out_of_range_or_not_numbers_are_refused_with_a_clear_message() {
+        let refused = |name: &'static str, value: &str| {
+            let err = settings(&[("EXECUTIONS_TABLE", "t"), (name, value)]).unwrap_err();
+            assert!(
+                matches!(&err, ConfigError::Invalid { name: n, .. } if *n == name),
+                "{err:?}"
+            );
+            err.to_string()
+        };
+        for bad in ["0", "201", "100000000000"] {
+            let message = refused("MAX_SERVERS_PER_JOB", bad);
+            assert!(
+                message.starts_with("environment variable MAX_SERVERS_PER_JOB: ")
+                    && message.contains("1 to 200")
+                    && message.contains(bad),
+                "{message}"
+            );
+        }
+        for bad in ["0", "101"] {
+            let message = refused("MAX_WAVE_ATTEMPTS", bad);
+            assert!(
+                message.contains("MAX_WAVE_ATTEMPTS") && message.contains(bad),
+                "{message}"
+            );
+        }
+        for bad in ["ten", "-1", "1.5", "100 servers"] {
+            for name in ["MAX_SERVERS_PER_JOB", "MAX_WAVE_ATTEMPTS"] {
+                let message = refused(name, bad);
+                assert_eq!(
+                    message,
+                    format!("environment variable {name}: must be a whole number, got {bad:?}")
+                );
+            }
+        }
+    }
+
+    #[test]
     fn a_lookup_error_is_reported() {
         let r = Settings::from_lookup(|name| {
             if name == "EXECUTIONS_TABLE" {
@@ -159,6 +267,7 @@ mod tests {
     async fn sdk_config_bounds_attempts_and_time() {
         let config = sdk_config().await;
         let retry = config.retry_config().unwrap();
+        assert_eq!(retry, &retry_config());
         assert_eq!(retry.max_attempts(), MAX_ATTEMPTS);
         assert_eq!(retry.mode(), aws_config::retry::RetryMode::Standard);
         let timeouts = config.timeout_config().unwrap();

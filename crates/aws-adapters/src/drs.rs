@@ -1,32 +1,37 @@
 //! `Drs` on AWS Elastic Disaster Recovery: DescribeJobs, DescribeRecoveryInstances, StartRecovery.
 //!
 //! Everything DRS answers is parsed into the core's validated ids; an answer that does not parse
-//! is `Unavailable` (see `errors::unreadable`), never a panic and never `Rejected`.
+//! is `Unavailable` (see `errors::unreadable`), never a panic and never `Rejected`. A job or launch
+//! status this version does not know is kept as DRS spelled it (`Other`), never an error.
+//! StartRecovery goes out at most once per call (no SDK retry: it has no idempotency token).
 
 use std::error::Error as StdError;
 
 use async_trait::async_trait;
 use aws_sdk_drs::config::http::HttpResponse;
+use aws_sdk_drs::config::retry::RetryConfig;
 use aws_sdk_drs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_drs::operation::describe_jobs::DescribeJobsError;
 use aws_sdk_drs::operation::describe_recovery_instances::DescribeRecoveryInstancesError;
 use aws_sdk_drs::operation::start_recovery::StartRecoveryError;
-use aws_sdk_drs::types::error::ThrottlingException;
+use aws_sdk_drs::types::error::{
+    ConflictException, ServiceQuotaExceededException, ThrottlingException,
+};
 use aws_sdk_drs::types::{
     self as drs, DescribeJobsRequestFilters, DescribeRecoveryInstancesRequestFilters,
     StartRecoveryRequestSourceServer,
 };
 use aws_sdk_drs::Client;
 use aws_smithy_types::date_time::{DateTime, Format};
-use execution_core::ids::{ExecutionId, InstanceId, JobId, SourceServerId};
+use execution_core::ids::{InstanceId, JobId, SourceServerId};
 use execution_core::model::Timestamp;
 use execution_core::ports::{
-    Drs, DrsJob, ParticipatingServer, RecoveryInstance, RecoveryRequest, ServiceError,
-    DRS_FILTER_MAX, TAG_EXECUTION_ID, TAG_WAVE_NUMBER,
+    Drs, DrsJob, JobTag, ParticipatingServer, RecoveryInstance, RecoveryRequest, ServiceError,
+    DRS_FILTER_MAX,
 };
 use execution_core::status::{JobStatus, LaunchStatus};
 
-use crate::errors::{build_error, classify, throttled, unreadable};
+use crate::errors::{build_error, classify, http_status, throttled, unreadable};
 
 /// `find_tagged_job` lists jobs from this long before `since`: the launcher's clock and DRS's
 /// may disagree, and the tags, not the date, identify the job.
@@ -152,13 +157,25 @@ impl Drs for DrsService {
         for (k, v) in request.tags() {
             call = call.tags(k, v);
         }
-        let out = call.send().await.map_err(|e| {
-            drs_error(what, &e, |e| match e {
-                StartRecoveryError::ThrottlingException(t) => Failure::Throttling(t),
-                StartRecoveryError::InternalServerException(_) => Failure::Internal,
-                _ => Failure::Other,
-            })
-        })?;
+        // StartRecovery has no idempotency token: an SDK retry after a 5xx or a timed-out attempt
+        // could start a second job for the same servers. It goes out once; the caller settles a
+        // lost answer with `find_tagged_job`. (The describes keep the client's retries.)
+        let out = call
+            .customize()
+            .config_override(
+                aws_sdk_drs::config::Builder::default().retry_config(RetryConfig::disabled()),
+            )
+            .send()
+            .await
+            .map_err(|e| {
+                drs_error(what, &e, |e| match e {
+                    StartRecoveryError::ThrottlingException(t) => Failure::Throttling(t),
+                    StartRecoveryError::ServiceQuotaExceededException(q) => Failure::Quota(q),
+                    StartRecoveryError::ConflictException(c) => Failure::Conflict(c),
+                    StartRecoveryError::InternalServerException(_) => Failure::Internal,
+                    _ => Failure::Other,
+                })
+            })?;
         let job = out
             .job
             .ok_or_else(|| unreadable(what, "no job in the answer"))?;
@@ -167,8 +184,7 @@ impl Drs for DrsService {
 
     async fn find_tagged_job(
         &self,
-        execution_id: ExecutionId,
-        wave_number: u32,
+        tag: &JobTag,
         since: Timestamp,
     ) -> Result<Option<DrsJob>, ServiceError> {
         let what = "DRS DescribeJobs (tagged)";
@@ -178,28 +194,43 @@ impl Drs for DrsService {
         let filters = DescribeJobsRequestFilters::builder()
             .from_date(from)
             .build();
-        let (want_execution, want_wave) = (execution_id.to_string(), wave_number.to_string());
-        let mut matching: Vec<drs::Job> = self
+        let mut matching: Vec<(Option<DateTime>, drs::Job)> = self
             .jobs(what, filters)
             .await?
             .into_iter()
             .filter(|j| {
-                j.tags.as_ref().is_some_and(|t| {
-                    t.get(TAG_EXECUTION_ID) == Some(&want_execution)
-                        && t.get(TAG_WAVE_NUMBER) == Some(&want_wave)
-                })
+                j.tags
+                    .as_ref()
+                    .is_some_and(|tags| tag.matches(|key| tags.get(key).cloned()))
             })
+            .map(|j| (created(&j), j))
             .collect();
-        // One launch starts one job; should there be more, the first one created is the wave's.
-        matching.sort_by(|a, b| a.creation_date_time.cmp(&b.creation_date_time));
-        matching.first().map(|j| to_job(what, j)).transpose()
+        // One launch starts one job per part; should there be more, the first one created is the
+        // part's. Dates compare as times (DRS may write offsets or fractions); a job whose date
+        // does not parse sorts last.
+        matching.sort_by(|(a, _), (b, _)| match (a, b) {
+            (Some(a), Some(b)) => a.cmp(b),
+            (a, b) => b.is_some().cmp(&a.is_some()),
+        });
+        matching.first().map(|(_, j)| to_job(what, j)).transpose()
     }
+}
+
+/// A job's `creationDateTime` as a time (RFC 3339, with `Z` or an offset).
+fn created(job: &drs::Job) -> Option<DateTime> {
+    job.creation_date_time
+        .as_deref()
+        .and_then(|raw| DateTime::from_str(raw.trim(), Format::DateTimeWithOffset).ok())
 }
 
 /// The DRS errors that carry more than their code says.
 enum Failure<'a> {
     /// `retryAfterSeconds` travels with it.
     Throttling(&'a ThrottlingException),
+    /// StartRecovery over a DRS quota (concurrent jobs, servers in all jobs): clears as jobs end.
+    Quota(&'a ServiceQuotaExceededException),
+    /// StartRecovery for a server that is in another job: clears when that job ends.
+    Conflict(&'a ConflictException),
     /// DRS's 5xx, also when the code is missing from the metadata.
     Internal,
     Other,
@@ -213,28 +244,67 @@ fn drs_error<E>(
 where
     E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
 {
+    let status = http_status(err);
     match err.as_service_error().map(kind) {
         Some(Failure::Throttling(t)) => throttled(
             what,
             "ThrottlingException",
             Some(t.message()),
             t.retry_after_seconds(),
+            status.unwrap_or(429),
         ),
+        // Neither names a time of its own (the SDK's types carry no retryAfterSeconds for them).
+        Some(Failure::Quota(q)) => {
+            let detail = [("quota", q.quota_code()), ("service", q.service_code())];
+            throttled(
+                what,
+                "ServiceQuotaExceededException",
+                Some(&with_detail(q.message(), &detail)),
+                None,
+                status.unwrap_or(402),
+            )
+        }
+        Some(Failure::Conflict(c)) => {
+            let detail = [("resource", c.resource_id()), ("type", c.resource_type())];
+            throttled(
+                what,
+                "ConflictException",
+                Some(&with_detail(c.message(), &detail)),
+                None,
+                status.unwrap_or(409),
+            )
+        }
         Some(Failure::Internal) => match classify(what, err) {
-            ServiceError::Rejected(m) => ServiceError::Unavailable(m),
+            ServiceError::Rejected(m) | ServiceError::Throttled { message: m, .. } => {
+                ServiceError::Unavailable(m)
+            }
             other => other,
         },
         _ => classify(what, err),
     }
 }
 
+/// DRS's message and the fields that say what it refers to (`…; resource s-…; type SOURCE_SERVER`).
+fn with_detail(message: Option<&str>, detail: &[(&str, Option<&str>)]) -> String {
+    let mut text = message.unwrap_or_default().to_owned();
+    for (name, value) in detail {
+        if let Some(v) = value.filter(|v| !v.is_empty()) {
+            if !text.is_empty() {
+                text.push_str("; ");
+            }
+            text.push_str(&format!("{name} {v}"));
+        }
+    }
+    text
+}
+
 fn to_job(what: &str, job: &drs::Job) -> Result<DrsJob, ServiceError> {
     let job_id = JobId::parse(&job.job_id).map_err(|e| unreadable(what, e))?;
-    // DRS always names the status; a job without one has not started anything yet.
-    let status = match &job.status {
-        None => JobStatus::Pending,
-        Some(s) => JobStatus::parse(s.as_str())
-            .ok_or_else(|| unreadable(what, format!("job {job_id} has status {}", s.as_str())))?,
+    // DRS always names the status; a job without one has not started anything yet. A value this
+    // version does not know is kept as DRS spelled it (the SDK's `Unknown` holds it).
+    let status = match job.status.as_ref().map(|s| s.as_str()) {
+        None | Some("") => JobStatus::Pending,
+        Some(raw) => JobStatus::parse(raw),
     };
     let participating_servers = job
         .participating_servers
@@ -258,15 +328,11 @@ fn to_participant(
         .as_deref()
         .ok_or_else(|| unreadable(what, "a participating server without sourceServerID"))?;
     let source_server_id = SourceServerId::parse(raw).map_err(|e| unreadable(what, e))?;
-    // A server DRS has not reported on yet is where every server starts: PENDING.
-    let launch_status = match &p.launch_status {
-        None => LaunchStatus::Pending,
-        Some(s) => LaunchStatus::parse(s.as_str()).ok_or_else(|| {
-            unreadable(
-                what,
-                format!("server {source_server_id} has launchStatus {}", s.as_str()),
-            )
-        })?,
+    // A server DRS has not reported on yet is where every server starts: PENDING. A value this
+    // version does not know is kept as DRS spelled it, and counts as not settled.
+    let launch_status = match p.launch_status.as_ref().map(|s| s.as_str()) {
+        None | Some("") => LaunchStatus::Pending,
+        Some(raw) => LaunchStatus::parse(raw),
     };
     let recovery_instance_id = optional_instance(what, p.recovery_instance_id.as_deref())?;
     Ok(ParticipatingServer {

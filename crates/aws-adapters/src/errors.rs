@@ -66,20 +66,27 @@ where
     }
 }
 
-/// `Throttled` with the service's own hint (DRS and Lambda send `retryAfterSeconds`).
+/// `Throttled` (refused for now, nothing done) with the service's own hint when it gave one (DRS
+/// and Lambda send `retryAfterSeconds`). `status` is the answer's HTTP status, for the message.
 pub(crate) fn throttled(
     what: &str,
     code: &str,
     message: Option<&str>,
     retry_after_seconds: Option<&str>,
+    status: u16,
 ) -> ServiceError {
     let retry_after = retry_after_seconds
         .and_then(|s| s.trim().parse::<u64>().ok())
         .map(Duration::from_secs);
     ServiceError::Throttled {
         retry_after,
-        message: service_message(what, code, message, 429),
+        message: service_message(what, code, message, status),
     }
+}
+
+/// The HTTP status of the answer an error came with, if one came.
+pub(crate) fn http_status<E>(err: &SdkError<E, HttpResponse>) -> Option<u16> {
+    err.raw_response().map(|r| r.status().as_u16())
 }
 
 fn service_message(what: &str, code: &str, message: Option<&str>, status: u16) -> String {

@@ -14,7 +14,7 @@ use execution_core::status::ExecutionStatus;
 use serde_json::{json, Value};
 
 use crate::config::CONNECT_TIMEOUT;
-use crate::errors::{classify, throttled};
+use crate::errors::{classify, http_status, throttled};
 
 /// How long one poll may run before find stops waiting for it; covers a poll of the largest
 /// execution, not a hung one. Overrides the SDK-wide attempt timeout for `Invoke` only.
@@ -76,6 +76,7 @@ impl PollDispatch for LambdaPollDispatch {
                     "TooManyRequestsException",
                     t.message(),
                     t.retry_after_seconds(),
+                    http_status(&e).unwrap_or(429),
                 ),
                 _ => classify(what, &e),
             })?;

@@ -18,7 +18,9 @@ mod lambda;
 mod sfn;
 
 pub use clock::SystemClock;
-pub use config::{sdk_config, ConfigError, Settings, DEFAULT_STATUS_INDEX};
+pub use config::{
+    retry_config, sdk_config, timeout_config, ConfigError, Settings, DEFAULT_STATUS_INDEX,
+};
 pub use drs::DrsService;
 pub use dynamodb::{create_table, DynamoDbStore, TableCreation};
 pub use ec2::Ec2Service;

@@ -249,8 +249,9 @@ struct StoredWave {
     timeout_seconds: u64,
     #[serde(default)]
     on_failure: Option<FailurePolicy>,
+    /// Always written by this version; absent in a record of version 1.
     #[serde(default)]
-    attempt: u32,
+    attempt: Option<u32>,
     #[serde(default)]
     jobs: Vec<WaveJob>,
     /// Version 1's one job.
@@ -293,7 +294,7 @@ impl From<StoredWave> for Wave {
             pause_approved: w.pause_approved,
             timeout_seconds: w.timeout_seconds,
             on_failure: w.on_failure,
-            attempt: w.attempt,
+            attempt: w.attempt.unwrap_or(0),
             jobs: w.jobs,
             claim: w.claim,
             launch_attempts: w.launch_attempts,
@@ -309,7 +310,11 @@ impl From<StoredWave> for Wave {
             version: w.version,
             server_statuses: w.server_statuses,
         };
-        if wave.attempt == 0 && wave.status != WaveStatus::Pending {
+        // Version 1 cancelled only waves that never ran; every other wave it had begun was its one
+        // attempt.
+        if w.attempt.is_none()
+            && !matches!(wave.status, WaveStatus::Pending | WaveStatus::Cancelled)
+        {
             // Version 1: one attempt, begun at the claim.
             wave.attempt = 1;
             wave.attempt_time = wave.attempt_time.or(wave.launch_time);
@@ -482,6 +487,16 @@ mod tests {
             json,
             serde_json::json!({"sourceServerId": "s-1234567890abcdef0", "impact": "CRITICAL", "launchStatus": "PENDING"})
         );
+    }
+
+    #[test]
+    fn a_wave_that_never_ran_reads_back_as_it_was_written() {
+        let mut e = crate::fixtures::execution(&[1]);
+        e.waves[0].status = WaveStatus::Cancelled;
+        let json = serde_json::to_value(&e.waves[0]).unwrap();
+        let back: Wave = serde_json::from_value(json).unwrap();
+        assert_eq!(back, e.waves[0]);
+        assert_eq!(back.attempt, 0);
     }
 
     #[test]

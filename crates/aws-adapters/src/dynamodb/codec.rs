@@ -47,6 +47,8 @@ pub(crate) const HEADER_OPTIONAL: &[&str] = &[
     "startTime",
     "endTime",
     "pausedBeforeWave",
+    "pauseReason",
+    "failedWave",
     "taskToken",
     "statusMessage",
     "recoveryTimeSeconds",

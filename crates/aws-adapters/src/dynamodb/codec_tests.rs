@@ -1,6 +1,9 @@
 use execution_core::fixtures;
-use execution_core::ids::{InstanceId, JobId, TaskToken};
-use execution_core::model::{HeldToken, ServerStatus, Timestamp, WaveFailure};
+use execution_core::ids::{ExecutionId, InstanceId, JobId, TaskToken};
+use execution_core::model::{
+    FailurePolicy, HeldToken, Impact, LaunchClaim, PauseReason, ServerStatus, Timestamp,
+    WaveFailure, WaveJob,
+};
 use execution_core::status::{ExecutionStatus, LaunchStatus, WaveStatus};
 
 use super::*;
@@ -14,6 +17,8 @@ fn full_header() -> ExecutionHeader {
     h.end_time = Some(Timestamp(1200));
     h.last_polled_time = Some(Timestamp(1150));
     h.paused_before_wave = Some(1);
+    h.pause_reason = Some(PauseReason::WaveFailed);
+    h.failed_wave = Some(0);
     h.task_token = Some(HeldToken {
         token: TaskToken::parse("AAAA-token").unwrap(),
         release_pending: true,
@@ -29,7 +34,14 @@ pub(crate) fn launched_server(n: usize) -> ServerStatus {
     ServerStatus {
         source_server_id: fixtures::server(n),
         server_name: Some(format!("app-server-{n:05}.corp.example.com")),
+        impact: if n % 2 == 0 {
+            Impact::Critical
+        } else {
+            Impact::Optional
+        },
         launch_status: LaunchStatus::Launched,
+        job_id: Some(fixtures::job(n / 100)),
+        status_message: None,
         recovery_instance_id: Some(fixtures::instance(n)),
         instance_id: Some(InstanceId::parse(&format!("i-{n:017x}")).unwrap()),
         private_ip: Some(format!(
@@ -56,7 +68,34 @@ fn full_wave(servers: usize) -> Wave {
     w.status = WaveStatus::Failed;
     w.pause_before_wave = true;
     w.pause_approved = true;
-    w.job_id = Some(JobId::parse("drsjob-1234567890abcdef0").unwrap());
+    w.on_failure = Some(FailurePolicy::Pause);
+    w.attempt = 2;
+    w.jobs = vec![
+        WaveJob {
+            job_id: JobId::parse("drsjob-1234567890abcdef0").unwrap(),
+            attempt: 1,
+            part: 0,
+            recorded_time: Timestamp(1301),
+        },
+        WaveJob {
+            job_id: fixtures::job(1),
+            attempt: 2,
+            part: 1,
+            recorded_time: Timestamp(1351),
+        },
+    ];
+    w.claim = Some(LaunchClaim {
+        part: 2,
+        size: 100,
+        claimed_time: Timestamp(1352),
+        held: true,
+        uncertain: true,
+    });
+    w.launch_attempts = 4;
+    w.last_launch_error = Some("DRS StartRecovery: ConflictException: busy (HTTP 409)".into());
+    w.next_launch_time = Some(Timestamp(1360));
+    w.attempt_time = Some(Timestamp(1350));
+    w.optional_not_launched = 1;
     w.launch_time = Some(Timestamp(1300));
     w.end_time = Some(Timestamp(1400));
     w.recovery_time_seconds = Some(100);
@@ -64,6 +103,11 @@ fn full_wave(servers: usize) -> Wave {
     w.status_message = Some("1 of 200 servers failed".into());
     w.version = 4;
     w.server_statuses = (0..servers).map(launched_server).collect();
+    if let Some(s) = w.server_statuses.get_mut(1) {
+        // A value DRS added after this version, and a server its job did not list.
+        s.launch_status = LaunchStatus::Other("RECOVERY_PAUSED".into());
+        s.status_message = Some("not in the DRS job".into());
+    }
     w
 }
 
@@ -158,12 +202,195 @@ fn wave_round_trips_and_stays_out_of_the_status_index() {
     assert_eq!(back.waves, waves);
 }
 
+#[test]
+fn a_wave_that_never_ran_round_trips_as_it_was_written() {
+    // finalize ends the waves that never ran CANCELLED, with no attempt (0).
+    let id = fixtures::execution_id();
+    let mut execution = fixtures::execution(&[1, 1]);
+    execution.header.execution_id = id;
+    for wave in &mut execution.waves {
+        wave.status = WaveStatus::Cancelled;
+        wave.end_time = Some(Timestamp(2000));
+    }
+    let items = std::iter::once(header_item(&execution.header, 2).unwrap())
+        .chain(execution.waves.iter().map(|w| wave_item(id, w).unwrap()))
+        .collect();
+    let back = decode_execution(id, items).unwrap().unwrap();
+    assert_eq!(
+        back.waves.iter().map(|w| w.attempt).collect::<Vec<_>>(),
+        [0, 0],
+        "a stored attempt of 0 is read back as 0"
+    );
+    assert_eq!(back, execution);
+}
+
 /// xorshift64: the entropy of real instance ids and addresses, without a dependency.
 fn noise(state: &mut u64) -> u64 {
     *state ^= *state << 13;
     *state ^= *state >> 7;
     *state ^= *state << 17;
     *state
+}
+
+#[test]
+fn a_waves_jobs_and_claim_are_stored_as_lists_and_maps() {
+    let wave = full_wave(3);
+    let item = wave_item(fixtures::execution_id(), &wave).unwrap();
+    assert!(
+        !item.contains_key("jobId"),
+        "a wave has no single job any more"
+    );
+    let Some(AttributeValue::L(jobs)) = item.get("jobs") else {
+        panic!("jobs is a list: {:?}", item.get("jobs"));
+    };
+    assert_eq!(jobs.len(), 2);
+    let AttributeValue::M(second) = &jobs[1] else {
+        panic!("a job is a map: {:?}", jobs[1]);
+    };
+    assert_eq!(second.get("jobId"), Some(&s(fixtures::job(1).as_str())));
+    assert_eq!(second.get("attempt"), Some(&AttributeValue::N("2".into())));
+    assert_eq!(second.get("part"), Some(&AttributeValue::N("1".into())));
+    assert_eq!(
+        second.get("recordedTime"),
+        Some(&AttributeValue::N("1351".into()))
+    );
+    let Some(AttributeValue::M(claim)) = item.get("claim") else {
+        panic!("claim is a map: {:?}", item.get("claim"));
+    };
+    assert_eq!(claim.get("held"), Some(&AttributeValue::Bool(true)));
+    assert_eq!(claim.get("uncertain"), Some(&AttributeValue::Bool(true)));
+    assert_eq!(claim.get("size"), Some(&AttributeValue::N("100".into())));
+    for (name, value) in [
+        ("onFailure", s("PAUSE")),
+        ("attempt", AttributeValue::N("2".into())),
+        ("launchAttempts", AttributeValue::N("4".into())),
+        ("nextLaunchTime", AttributeValue::N("1360".into())),
+        ("attemptTime", AttributeValue::N("1350".into())),
+        ("optionalNotLaunched", AttributeValue::N("1".into())),
+    ] {
+        assert_eq!(item.get(name), Some(&value), "{name}");
+    }
+    assert!(matches!(
+        item.get("lastLaunchError"),
+        Some(AttributeValue::S(_))
+    ));
+
+    // A wave with neither stores neither (no empty list, no null).
+    let mut bare = wave.clone();
+    bare.jobs.clear();
+    bare.claim = None;
+    let item = wave_item(fixtures::execution_id(), &bare).unwrap();
+    assert!(!item.contains_key("jobs") && !item.contains_key("claim"));
+    assert!(
+        item.values().all(|v| !matches!(v, AttributeValue::Null(_))),
+        "{item:?}"
+    );
+}
+
+#[test]
+fn server_entries_keep_impact_job_status_message_and_unknown_statuses() {
+    let id = fixtures::execution_id();
+    let mut wave = full_wave(3);
+    wave.wave_number = 0;
+    let mut header = fixtures::execution(&[1]).header;
+    header.execution_id = id;
+    let items = vec![
+        header_item(&header, 1).unwrap(),
+        wave_item(id, &wave).unwrap(),
+    ];
+    let back = decode_execution(id, items).unwrap().unwrap();
+    let servers = &back.waves[0].server_statuses;
+    assert_eq!(servers, &wave.server_statuses);
+    assert_eq!(servers[1].impact, Impact::Optional);
+    assert_eq!(
+        servers[1].launch_status,
+        LaunchStatus::Other("RECOVERY_PAUSED".into())
+    );
+    assert_eq!(servers[0].job_id, Some(fixtures::job(0)));
+}
+
+/// A wave item as version 1 wrote it: one `jobId`, no `attempt`, `jobs`, `onFailure`, and servers
+/// without `impact` or `jobId`.
+fn version_1_wave_item(id: ExecutionId, status: &str, job: Option<&str>) -> Item {
+    let servers = serde_json::json!([
+        {"sourceServerId": fixtures::server(0).as_str(), "serverName": "db-1", "launchStatus": "LAUNCHED",
+         "recoveryInstanceId": fixtures::instance(0).to_string()},
+        {"sourceServerId": fixtures::server(1).as_str(), "launchStatus": "IN_PROGRESS"},
+    ]);
+    let mut item = HashMap::from([
+        ("waveNumber".to_owned(), AttributeValue::N("0".into())),
+        ("waveStatus".to_owned(), s(status)),
+        ("pauseBeforeWave".to_owned(), AttributeValue::Bool(false)),
+        ("pauseApproved".to_owned(), AttributeValue::Bool(false)),
+        (
+            "timeoutSeconds".to_owned(),
+            AttributeValue::N("3600".into()),
+        ),
+        ("launchTime".to_owned(), AttributeValue::N("1100".into())),
+        ("version".to_owned(), AttributeValue::N("2".into())),
+        (
+            SERVER_STATUSES.to_owned(),
+            encode_servers(&servers).unwrap(),
+        ),
+    ]);
+    if let Some(job) = job {
+        item.insert("jobId".to_owned(), s(job));
+    }
+    item.extend(key(id, wave_sk(0)));
+    item
+}
+
+#[test]
+fn a_version_1_wave_reads_as_one_job_of_critical_servers_that_stops() {
+    let id = fixtures::execution_id();
+    let mut header = fixtures::execution(&[2]).header;
+    header.execution_id = id;
+    let job = fixtures::job(3);
+    let items = vec![
+        header_item(&header, 1).unwrap(),
+        version_1_wave_item(id, "STARTED", Some(job.as_str())),
+    ];
+    let wave = decode_execution(id, items)
+        .unwrap()
+        .unwrap()
+        .waves
+        .remove(0);
+    assert_eq!(wave.attempt, 1);
+    assert_eq!(
+        wave.jobs,
+        [WaveJob {
+            job_id: job.clone(),
+            attempt: 1,
+            part: 0,
+            recorded_time: Timestamp(1100)
+        }]
+    );
+    assert_eq!(wave.failure_policy(), FailurePolicy::Stop);
+    assert!(wave
+        .server_statuses
+        .iter()
+        .all(|s| s.impact == Impact::Critical && s.job_id.as_ref() == Some(&job)));
+
+    // Written back by this version, it is a wave of this version: no `jobId`, and it reads the same.
+    let item = wave_item(id, &wave).unwrap();
+    assert!(!item.contains_key("jobId") && item.contains_key("jobs"));
+    let again = decode_execution(id, vec![header_item(&header, 1).unwrap(), item])
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.waves[0], wave);
+
+    // A version-1 wave claimed but without its job: its launcher may have started it.
+    let items = vec![
+        header_item(&header, 1).unwrap(),
+        version_1_wave_item(id, "LAUNCHING", None),
+    ];
+    let wave = decode_execution(id, items)
+        .unwrap()
+        .unwrap()
+        .waves
+        .remove(0);
+    let claim = wave.claim.expect("a version-1 claim");
+    assert!(claim.uncertain && claim.held && claim.part == 0 && claim.size == 2);
 }
 
 #[test]

@@ -31,9 +31,19 @@ macro_rules! moto_client {
 /// An SDK client of `$sdk` whose calls are answered by aws-smithy-mocks rules: the SDK's real
 /// request and response types and error parsing, no network. Like `aws_smithy_mocks::mock_client!`
 /// but without the SDK's `test-util` feature (which would rebuild every SDK crate), and with
-/// retries off so each rule answers exactly the calls the adapter makes.
+/// retries off so each rule answers exactly the calls the adapter makes. The second form takes the
+/// retry and timeout policy (`aws_adapters::retry_config()`, `timeout_config()`: production's).
 macro_rules! mocked_client {
-    ($sdk:ident, $mode:expr, $rules:expr) => {{
+    ($sdk:ident, $mode:expr, $rules:expr) => {
+        mocked_client!(
+            $sdk,
+            $mode,
+            $rules,
+            $sdk::config::retry::RetryConfig::disabled(),
+            $sdk::config::timeout::TimeoutConfig::disabled()
+        )
+    };
+    ($sdk:ident, $mode:expr, $rules:expr, $retry:expr, $timeouts:expr) => {{
         let mut interceptor = aws_smithy_mocks::MockResponseInterceptor::new().rule_mode($mode);
         for rule in $rules {
             interceptor = interceptor.with_rule(rule);
@@ -44,7 +54,8 @@ macro_rules! mocked_client {
             .credentials_provider($sdk::config::Credentials::new(
                 "test", "test", None, None, "mock",
             ))
-            .retry_config($sdk::config::retry::RetryConfig::disabled())
+            .retry_config($retry)
+            .timeout_config($timeouts)
             .http_client(aws_smithy_mocks::create_mock_http_client())
             .interceptor(interceptor)
             .build();

@@ -11,7 +11,7 @@ use execution_core::model::Timestamp;
 use execution_core::ports::{Ec2, Ec2Instance, ServiceError};
 
 #[tokio::test]
-async fn ids_go_in_instance_id_filters_of_at_most_1000_and_pages_are_followed() {
+async fn ids_go_in_instance_id_filters_of_at_most_200_and_pages_are_followed() {
     let calls = Arc::new(Mutex::new(Vec::new()));
     let seen = Arc::clone(&calls);
     let rule = mock!(Client::describe_instances).then_compute_output(move |r| {
@@ -22,6 +22,8 @@ async fn ids_go_in_instance_id_filters_of_at_most_1000_and_pages_are_followed() 
             "a plain InstanceIds list fails on one unknown id"
         );
         let values = filter.values().to_vec();
+        // EC2 answers FilterLimitExceeded past 200 filter values.
+        assert!(values.len() <= 200, "{} filter values", values.len());
         seen.lock()
             .unwrap()
             .push((values.len(), r.next_token().map(str::to_owned)));
@@ -37,20 +39,29 @@ async fn ids_go_in_instance_id_filters_of_at_most_1000_and_pages_are_followed() 
             .build()
     });
     let ec2 = Ec2Service::new(mocked_client!(aws_sdk_ec2, RuleMode::MatchAny, [&rule]));
-    let ids: Vec<_> = (0..1500).map(instance).collect();
+    let ids: Vec<_> = (0..450).map(instance).collect();
     let found = ec2.describe_instances(&ids).await.unwrap();
     let found_ids: Vec<_> = found.iter().map(|i| i.instance_id.clone()).collect();
     assert_eq!(
         found_ids,
-        [instance(0), instance(1), instance(1000), instance(1001)]
+        [
+            instance(0),
+            instance(1),
+            instance(200),
+            instance(201),
+            instance(400),
+            instance(401)
+        ]
     );
     assert_eq!(
         *calls.lock().unwrap(),
         [
-            (1000, None),
-            (1000, Some("page-2".into())),
-            (500, None),
-            (500, Some("page-2".into()))
+            (200, None),
+            (200, Some("page-2".into())),
+            (200, None),
+            (200, Some("page-2".into())),
+            (50, None),
+            (50, Some("page-2".into()))
         ]
     );
 }

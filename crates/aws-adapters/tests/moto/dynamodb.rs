@@ -7,7 +7,7 @@ use aws_adapters::{create_table, DynamoDbStore, TableCreation};
 use aws_sdk_dynamodb::types::AttributeValue;
 use execution_core::fixtures;
 use execution_core::ids::{ExecutionId, InstanceId, TaskToken};
-use execution_core::model::{Execution, HeldToken, ServerStatus, Timestamp, Wave};
+use execution_core::model::{Execution, HeldToken, ServerStatus, Timestamp, Wave, WaveJob};
 use execution_core::ports::{
     Commit, ExecutionStore, HeaderWrite, ServiceError, StoreError, WaveWrite,
 };
@@ -148,14 +148,27 @@ async fn a_50_by_200_execution_creates_loads_commits_and_finalizes() {
     let old = exec.waves[0].clone();
     let mut started = old.clone();
     started.status = WaveStatus::Started;
-    started.job_id = Some(fixtures::job(1));
+    started.attempt = 1;
     started.launch_time = Some(Timestamp(1100));
+    started.attempt_time = Some(Timestamp(1100));
+    // A 200-server wave in two parts (100 servers per job).
+    started.jobs = (0..2)
+        .map(|part| WaveJob {
+            job_id: fixtures::job(part as usize + 1),
+            attempt: 1,
+            part,
+            recorded_time: Timestamp(1100),
+        })
+        .collect();
     started.server_statuses = old
         .server_statuses
         .iter()
         .cloned()
         .enumerate()
-        .map(|(n, s)| launched(s, n))
+        .map(|(n, mut s)| {
+            s.job_id = Some(fixtures::job(n / 100 + 1));
+            launched(s, n)
+        })
         .collect();
     let commit = Commit {
         execution_id: id,

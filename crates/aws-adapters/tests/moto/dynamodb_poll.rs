@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use execution_core::api::{PollRequest, Target};
 use execution_core::fixtures;
 use execution_core::ids::ExecutionId;
-use execution_core::model::{Execution, Timestamp};
+use execution_core::model::{Execution, Timestamp, WaveJob};
 use execution_core::ports::mocks::{FixedClock, MockDrs, MockEc2};
 use execution_core::ports::{ActivePage, Commit, ExecutionStore, StoreError};
 use execution_core::rules::Policy;
@@ -74,10 +74,18 @@ async fn a_poll_that_sees_no_change_writes_only_last_polled_time() {
     exec.header.start_time = Some(Timestamp(1100));
     let wave = &mut exec.waves[0];
     wave.status = WaveStatus::Started;
-    wave.job_id = Some(fixtures::job(1));
+    wave.attempt = 1;
+    wave.jobs = vec![WaveJob {
+        job_id: fixtures::job(1),
+        attempt: 1,
+        part: 0,
+        recorded_time: Timestamp(1100),
+    }];
     wave.launch_time = Some(Timestamp(1100));
+    wave.attempt_time = Some(Timestamp(1100));
     for s in &mut wave.server_statuses {
         s.launch_status = LaunchStatus::InProgress;
+        s.job_id = Some(fixtures::job(1));
     }
     store.create(&exec).await.unwrap();
     let id = exec.id();
@@ -94,7 +102,7 @@ async fn a_poll_that_sees_no_change_writes_only_last_polled_time() {
 
     // DRS reports what the record already says.
     let clock = FixedClock::at_secs(1200);
-    let drs = drs_reporting(&exec, [LaunchStatus::InProgress; 3]);
+    let drs = drs_reporting(&exec, std::array::from_fn(|_| LaunchStatus::InProgress));
     let answer =
         execution_core::ops::poll(&store, &drs, &ec2, &clock, &Policy::default(), &request)
             .await

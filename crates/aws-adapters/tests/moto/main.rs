@@ -6,6 +6,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod compat;
 mod dynamodb;
 mod dynamodb_poll;
 mod dynamodb_races;
