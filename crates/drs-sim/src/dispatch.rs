@@ -8,7 +8,8 @@ use execution_core::status::ExecutionStatus;
 use crate::calls::Api;
 use crate::Sim;
 
-/// find → poll without Lambda: runs `ops::poll` (summary, as find asks for) against the sim.
+/// find → poll without Lambda: runs `ops::poll` (summary, as find asks for) against the sim and
+/// keeps its typed answer, which is all the port returns.
 #[derive(Debug, Clone)]
 pub struct SimDispatch(Sim);
 

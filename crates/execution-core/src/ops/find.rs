@@ -34,49 +34,12 @@ pub async fn find(
     let concurrency = config.concurrency.max(1);
     // Unordered: a slow poll must not hold the slots of the quick ones behind it (ordered
     // buffering would); the answer is put back in dispatch order afterwards.
-    let mut results: Vec<(usize, FindResult, Outcome)> = stream::iter(active.iter().enumerate())
-        .map(|(i, e)| async move {
-            if clock.now_millis().saturating_add(config.poll_budget_millis) > config.deadline_millis
-            {
-                let r = FindResult {
-                    execution_id: e.execution_id,
-                    success: false,
-                    status: None,
-                    error: Some(
-                        "skipped: find's deadline came first; the next tick polls it".into(),
-                    ),
-                };
-                return (i, r, Outcome::Skipped);
-            }
-            match dispatch.poll(e.execution_id, e.plan_id).await {
-                Ok(status) => (
-                    i,
-                    FindResult {
-                        execution_id: e.execution_id,
-                        success: true,
-                        status: Some(status),
-                        error: None,
-                    },
-                    Outcome::Polled,
-                ),
-                Err(err) => {
-                    tracing::warn!(execution_id = %e.execution_id, error = %err, "poll failed");
-                    (
-                        i,
-                        FindResult {
-                            execution_id: e.execution_id,
-                            success: false,
-                            status: None,
-                            error: Some(err.to_string()),
-                        },
-                        Outcome::Failed,
-                    )
-                }
-            }
-        })
-        .buffer_unordered(concurrency)
-        .collect()
-        .await;
+    let mut results: Vec<(usize, FindResult, Outcome)> =
+        stream::iter(active.iter().cloned().enumerate())
+            .map(|(i, e)| poll_one(i, e, dispatch, clock, config))
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
     results.sort_by_key(|(i, _, _)| *i);
     let count = |o: Outcome| results.iter().filter(|(_, _, x)| *x == o).count();
     Ok(FindResponse {
@@ -86,6 +49,52 @@ pub async fn find(
         executions_skipped: count(Outcome::Skipped),
         results: results.into_iter().map(|(_, r, _)| r).collect(),
     })
+}
+
+/// One execution's poll, or its skip when find's deadline is too near. A named function rather than
+/// a closure's async block, and over an owned item, so that find's future (and `ops::run`'s) is
+/// `Send`.
+async fn poll_one(
+    i: usize,
+    e: ActiveExecution,
+    dispatch: &dyn PollDispatch,
+    clock: &dyn Clock,
+    config: &FindConfig,
+) -> (usize, FindResult, Outcome) {
+    if clock.now_millis().saturating_add(config.poll_budget_millis) > config.deadline_millis {
+        let r = FindResult {
+            execution_id: e.execution_id,
+            success: false,
+            status: None,
+            error: Some("skipped: find's deadline came first; the next tick polls it".into()),
+        };
+        return (i, r, Outcome::Skipped);
+    }
+    match dispatch.poll(e.execution_id, e.plan_id).await {
+        Ok(status) => (
+            i,
+            FindResult {
+                execution_id: e.execution_id,
+                success: true,
+                status: Some(status),
+                error: None,
+            },
+            Outcome::Polled,
+        ),
+        Err(err) => {
+            tracing::warn!(execution_id = %e.execution_id, error = %err, "poll failed");
+            (
+                i,
+                FindResult {
+                    execution_id: e.execution_id,
+                    success: false,
+                    status: None,
+                    error: Some(err.to_string()),
+                },
+                Outcome::Failed,
+            )
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

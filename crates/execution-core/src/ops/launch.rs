@@ -349,9 +349,11 @@ impl Launcher<'_> {
         retry_after: Option<u64>,
         error: String,
     ) -> Result<Wave, Failure> {
-        let wait = self
-            .policy
-            .launch_backoff(wave.launch_attempts, retry_after);
+        // Calls that started no job on the record: the refusals so far.
+        let refusals = wave
+            .launch_attempts
+            .saturating_sub(u32::try_from(wave.jobs.len()).unwrap_or(u32::MAX));
+        let wait = self.policy.launch_backoff(refusals, retry_after);
         let next = Timestamp(
             self.at
                 .secs()

@@ -842,6 +842,25 @@ fn every_operation_future_is_send() {
     send(crate::ops::pause(&store, &wf, &pause_req));
     send(crate::ops::resume(&store, &wf, &t));
     send(crate::ops::cancel(&store, &wf, &t));
+    let w = crate::api::WaveTarget {
+        target: t,
+        wave_number: 0,
+    };
+    send(crate::ops::retry(&store, &wf, &clock, &policy, &w));
+    send(crate::ops::skip(&store, &wf, &w));
+    // The one dispatch, find included.
+    let polls = crate::ports::mocks::MockDispatch::new();
+    let config = crate::ops::FindConfig {
+        concurrency: 1,
+        deadline_millis: 0,
+        poll_budget_millis: 0,
+    };
+    let ports = crate::ops::Ports::new(&store, &clock, &policy)
+        .with_drs(&drs)
+        .with_ec2(&ec2)
+        .with_workflow(&wf)
+        .with_find(&polls, &config);
+    send(crate::ops::run(&ports, crate::api::Request::Find));
 }
 
 fn no_store() -> crate::ports::mocks::MockStore {
