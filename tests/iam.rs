@@ -101,6 +101,25 @@ fn expected() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
             ]),
         ),
         ("LaunchFunction", launch),
+        // retry and skip write the wave and the header (one transaction), then release the token.
+        (
+            "RetryFunction",
+            with_logs(&[
+                "dynamodb:Query",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "states:SendTaskSuccess",
+            ]),
+        ),
+        (
+            "SkipFunction",
+            with_logs(&[
+                "dynamodb:Query",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "states:SendTaskSuccess",
+            ]),
+        ),
     ])
 }
 
@@ -331,15 +350,24 @@ fn logs_go_to_each_functions_own_log_group() {
     }
 }
 
+/// The functions that complete the state machine's task tokens: pause (a token that arrived after
+/// the decision) and the operators' decisions that release a parked run.
+const RELEASERS: [&str; 4] = [
+    "PauseFunction",
+    "ResumeFunction",
+    "RetryFunction",
+    "SkipFunction",
+];
+
 #[test]
-fn only_pause_and_resume_complete_tokens_and_only_of_this_state_machine() {
+fn only_the_releasers_complete_tokens_and_only_of_this_state_machine() {
     let t = template();
     let roles = function_roles(&t);
     let name = render(&properties(&t, "ExecutionStateMachine")["Name"]);
     let name = name
         .strip_prefix("Sub ")
         .expect("a Sub'd state machine name");
-    for function in ["PauseFunction", "ResumeFunction"] {
+    for function in RELEASERS {
         let arn = format!("Sub arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:stateMachine:{name}");
         assert_eq!(
             resources_for(&t, &roles[function], "states:SendTaskSuccess"),
@@ -352,9 +380,13 @@ fn only_pause_and_resume_complete_tokens_and_only_of_this_state_machine() {
             .into_iter()
             .filter(|a| a.starts_with("states:"))
             .collect();
-        if role != roles["PauseFunction"] && role != roles["ResumeFunction"] {
+        if !RELEASERS.iter().any(|f| roles[*f] == role) {
             assert!(states.is_empty(), "{role} may call {states:?}");
         }
+        assert!(
+            states.iter().all(|a| a == "states:SendTaskSuccess"),
+            "{role} may call {states:?}: releasing a token is all a function does with the workflow"
+        );
     }
 }
 
@@ -414,7 +446,10 @@ fn the_state_machine_invokes_exactly_the_functions_its_definition_names() {
         .iter()
         .map(|f| format!("GetAtt {f}Function.Arn"))
         .collect();
-    assert_eq!(granted, functions, "not find, not resume");
+    assert_eq!(
+        granted, functions,
+        "not find, not the operators' resume, retry and skip"
+    );
     // Every placeholder of the definition is substituted, and nothing else is.
     let text = workspace_tests::cfn::definition_text();
     let placeholders: BTreeSet<String> = text

@@ -1,19 +1,38 @@
-//! infra/statemachine.asl.json executed by moto's Step Functions, its Lambda tasks answered by
-//! canned replies in the functions' real answer shapes (built from execution-core's types). Each
-//! test runs in a region of its own: moto's canned-reply queue is per region.
+//! infra/statemachine.asl.json executed by moto's Step Functions. moto answers each Lambda task
+//! with the next reply queued for its region (each test runs in a region of its own), so:
+//!
+//! - the first tests queue canned replies in the functions' real answer shapes (built from
+//!   execution-core's types), to drive the definition through its error paths;
+//! - the recovery scenarios queue the answers of the functions themselves: lambda-shell's handler
+//!   over the ports each function's main builds, against drs-sim's DRS, EC2 and store. The test
+//!   works out the calls the run will make (poll, then what nextAction says: the definition's
+//!   dispatch), runs each function on them in that order, queues the answers, runs the state
+//!   machine, and checks that it made exactly those calls and took the path they imply. At a
+//!   pause the real token is handed to the real pause handler, and an operator's retry or skip
+//!   releases the run through aws-adapters' Step Functions client.
 
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
+use aws_adapters::StepFunctionsWorkflow;
 use aws_sdk_sfn::types::{ExecutionStatus as SfnStatus, HistoryEvent, HistoryEventType};
 use aws_sdk_sfn::Client;
+use drs_sim::{Api, FaultScript, Progression, Refusals, Sim, SimConfig, Spread, Timings};
 use execution_core::api::{
-    FinalizeResponse, LaunchResponse, PauseResponse, PollResponse, PollWaves, WorkflowInput,
+    FinalizeResponse, LaunchResponse, Operation, PauseResponse, PollResponse, PollWaves,
+    WorkflowInput,
 };
-use execution_core::fixtures::{execution_id, job, plan_id};
+use execution_core::fixtures::{self, execution_id, job, plan_id, server};
+use execution_core::ids::TaskToken;
+use execution_core::model::{Execution, FailurePolicy, PauseReason};
+use execution_core::ops::Ports;
+use execution_core::ports::{ExecutionStore, Workflow, WorkflowError};
 use execution_core::rules::NextAction;
 use execution_core::status::{ExecutionStatus, WaveStatus};
 use execution_core::OperationError;
-use serde_json::Value;
+use lambda_shell::handlers;
+use serde_json::{json, Value};
 use workspace_tests::cfn::definition_text;
 use workspace_tests::moto::{queue_lambda_replies, sfn_client};
 
@@ -54,8 +73,10 @@ fn launched(wave: u32) -> Value {
         status: ExecutionStatus::Polling,
         wave_number: wave,
         wave_status: WaveStatus::Started,
-        job_id: Some(job(wave as usize)),
+        job_ids: vec![job(wave as usize)],
         recovered: false,
+        retry_after_seconds: None,
+        last_launch_error: None,
     })
     .unwrap()
 }
@@ -66,6 +87,8 @@ fn paused(before: u32) -> Value {
         execution_id: execution_id(),
         status: ExecutionStatus::Paused,
         paused_before_wave: Some(before),
+        pause_reason: Some(PauseReason::Planned),
+        failed_wave: None,
     })
     .unwrap()
 }
@@ -194,6 +217,15 @@ fn task_parameters(events: &[HistoryEvent]) -> Vec<(String, Value)> {
 
 /// Waits for the run to park at the pause and returns the token its pause task carries.
 async fn token_at_pause(sfn: &Client, execution: &str) -> String {
+    let payload = pause_payload(sfn, execution).await;
+    payload["taskToken"]
+        .as_str()
+        .expect("the pause payload carries $$.Task.Token")
+        .to_owned()
+}
+
+/// Waits for the run to park at its (first) pause and returns the payload the pause function got.
+async fn pause_payload(sfn: &Client, execution: &str) -> Value {
     let deadline = Instant::now() + LIMIT;
     while Instant::now() < deadline {
         let events = history(sfn, execution).await;
@@ -201,10 +233,7 @@ async fn token_at_pause(sfn: &Client, execution: &str) -> String {
             .into_iter()
             .find(|(resource, _)| resource == "invoke.waitForTaskToken")
         {
-            return params["Payload"]["taskToken"]
-                .as_str()
-                .expect("the pause payload carries $$.Task.Token")
-                .to_owned();
+            return params["Payload"].clone();
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -535,4 +564,504 @@ async fn the_poll_interval_defaults_to_30_seconds() {
         .expect("Init exited");
     let state: Value = serde_json::from_str(init.output.as_deref().unwrap()).unwrap();
     assert_eq!(state["pollIntervalSeconds"], 30);
+}
+
+// ---- the functions themselves ------------------------------------------------------------------
+
+/// Seconds of simulated time a `WaitThenPoll` stands for.
+const STEP_SECS: u64 = 20;
+
+/// Releases of a parked run (retry, skip), held until the test has queued the answers of what the
+/// run does next, then delivered to moto by [`Stack::deliver`].
+#[derive(Default)]
+struct Held(Mutex<Vec<(TaskToken, Value)>>);
+
+#[async_trait]
+impl Workflow for Held {
+    async fn send_task_success(
+        &self,
+        token: &TaskToken,
+        output: &Value,
+    ) -> Result<(), WorkflowError> {
+        self.0.lock().unwrap().push((token.clone(), output.clone()));
+        Ok(())
+    }
+
+    async fn send_task_failure(
+        &self,
+        _token: &TaskToken,
+        error: &str,
+        cause: &str,
+    ) -> Result<(), WorkflowError> {
+        panic!("no function fails a task in these runs: {error}: {cause}")
+    }
+}
+
+/// What the run does once it has asked the functions what the script says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum End {
+    /// It parks at the pause (poll said PAUSE).
+    Parked,
+    /// finalize answered with this status.
+    Finished(String),
+}
+
+/// The calls a run makes, in order, with the functions' answers.
+#[derive(Debug)]
+struct Script {
+    calls: Vec<(Operation, Value, Value)>,
+    end: End,
+}
+
+impl Script {
+    fn answers(&self) -> Vec<Value> {
+        self.calls.iter().map(|(_, _, a)| a.clone()).collect()
+    }
+
+    /// The states the definition enters for these answers (after START, or after a pause).
+    fn path(&self) -> Vec<String> {
+        let mut parts: Vec<&[&str]> = Vec::new();
+        for (op, _, answer) in &self.calls {
+            match op {
+                Operation::Poll => {
+                    parts.push(&POLL);
+                    match answer["nextAction"].as_str() {
+                        Some("WAIT") => parts.push(&WAIT),
+                        Some("PAUSE") => parts.push(&["Pause"]),
+                        _ => {}
+                    }
+                }
+                Operation::Launch => parts.push(&LAUNCH),
+                Operation::Finalize => {
+                    parts.push(&FINALIZE);
+                    parts.push(match answer["status"].as_str() {
+                        Some("COMPLETED") => &["RecoveryCompleted"],
+                        Some("COMPLETED_WITH_ERRORS") => &["RecoveryCompletedWithErrors"],
+                        Some("FAILED") => &["RecoveryFailed"],
+                        Some("CANCELLED") => &["RecoveryCancelled"],
+                        other => panic!("finalize answered {other:?}"),
+                    });
+                }
+                other => panic!("the run does not call {other}"),
+            }
+        }
+        path(&parts)
+    }
+}
+
+/// The states a run enters from its start through `scripts`, one after the other.
+fn run_path(scripts: &[&Script]) -> Vec<String> {
+    let mut entered = path(&[&START]);
+    for s in scripts {
+        entered.extend(s.path());
+    }
+    entered
+}
+
+/// The stack's functions in-process, over one simulated DRS/EC2 world and one store.
+struct Stack {
+    sim: Sim,
+    held: Held,
+}
+
+impl Stack {
+    /// An execution of `sizes[i]` servers in wave `i` whose failed waves wait for a decision,
+    /// created in the store; DRS jobs take about a minute and a half.
+    async fn new(sizes: &[usize], faults: FaultScript) -> Self {
+        let sim = Sim::new(SimConfig {
+            progression: Progression::Timed(Timings {
+                job_start: Spread::fixed(10),
+                server_start: Spread::fixed(10),
+                server_launch: Spread::fixed(60),
+                job_complete_lag_secs: 10,
+            }),
+            faults,
+            ..SimConfig::default()
+        });
+        let mut plan = fixtures::plan(sizes);
+        plan.on_wave_failure = Some(FailurePolicy::Pause);
+        let execution = plan
+            .new_execution(execution_id(), sim.clock.now())
+            .expect("a valid plan");
+        sim.store.create(&execution).await.expect("created");
+        Self {
+            sim,
+            held: Held::default(),
+        }
+    }
+
+    /// The ports the function that serves `op` is built with (`lambdas/<op>/src/main.rs`).
+    fn ports(&self, op: Operation) -> Ports<'_> {
+        let sim = &self.sim;
+        let ports = Ports::new(sim.store.as_ref(), sim.clock.as_ref(), &sim.policy);
+        match op {
+            Operation::Poll => ports.with_drs(&sim.drs).with_ec2(&sim.ec2),
+            Operation::Launch => ports.with_drs(&sim.drs),
+            Operation::Pause
+            | Operation::Resume
+            | Operation::Cancel
+            | Operation::Retry
+            | Operation::Skip => ports.with_workflow(&self.held),
+            Operation::Finalize | Operation::Find => ports,
+        }
+    }
+
+    /// The function that serves `op`, invoked with `event`.
+    async fn invoke(&self, op: Operation, event: &Value) -> Value {
+        handlers::serve(op, &self.ports(op), event).await
+    }
+
+    fn record(&self) -> Execution {
+        self.sim.store.get(execution_id()).expect("the execution")
+    }
+
+    /// The run from its next poll until it parks or ends, as the definition dispatches: poll, then
+    /// LAUNCH → launch and wait, WAIT → wait, PAUSE → park, FINALIZE → finalize and end. A wait
+    /// moves the simulated clock on by [`STEP_SECS`].
+    async fn script(&self) -> Script {
+        let target = json!({"executionId": execution_id(), "planId": plan_id()});
+        let payload = |op: Operation| {
+            let mut p = target.clone();
+            p["operation"] = json!(op.as_str());
+            if op == Operation::Poll {
+                p["summary"] = json!(true);
+            }
+            p
+        };
+        let mut calls = Vec::new();
+        let mut call = async |op: Operation| {
+            let p = payload(op);
+            let answer = self.invoke(op, &p).await;
+            assert_eq!(answer["statusCode"], 200, "{op}: {answer}");
+            calls.push((op, p, answer.clone()));
+            answer
+        };
+        for _ in 0..200 {
+            let poll = call(Operation::Poll).await;
+            match poll["nextAction"].as_str() {
+                Some("WAIT") => self.sim.clock.advance_secs(STEP_SECS),
+                Some("LAUNCH") => {
+                    call(Operation::Launch).await;
+                    self.sim.clock.advance_secs(STEP_SECS);
+                }
+                Some("PAUSE") => {
+                    return Script {
+                        calls,
+                        end: End::Parked,
+                    }
+                }
+                Some("FINALIZE") => {
+                    let answer = call(Operation::Finalize).await;
+                    let status = answer["status"].as_str().unwrap_or_default().to_owned();
+                    return Script {
+                        calls,
+                        end: End::Finished(status),
+                    };
+                }
+                other => panic!("nextAction {other:?}: {poll}"),
+            }
+        }
+        panic!("the execution neither parks nor ends after 200 polls")
+    }
+
+    /// Delivers the releases the functions made to moto, through the adapter the functions use.
+    async fn deliver(&self, sfn: &Client) {
+        let held = std::mem::take(&mut *self.held.0.lock().unwrap());
+        assert_eq!(held.len(), 1, "one release per decision");
+        let workflow = StepFunctionsWorkflow::new(sfn.clone());
+        for (token, output) in held {
+            workflow
+                .send_task_success(&token, &output)
+                .await
+                .expect("moto takes the token the run parked with");
+        }
+    }
+}
+
+/// An operator's call through the API: `POST /executions/{executionId}/{action}` (REST API).
+fn api_call(action: &str, body: Value) -> Value {
+    let path = format!("/executions/{}/{action}", execution_id());
+    json!({
+        "resource": format!("/executions/{{executionId}}/{action}"),
+        "path": path,
+        "httpMethod": "POST",
+        "headers": {"content-type": "application/json"},
+        "pathParameters": {"executionId": execution_id().to_string()},
+        "queryStringParameters": null,
+        "body": body.to_string(),
+        "isBase64Encoded": false
+    })
+}
+
+fn proxy_body(answer: &Value) -> Value {
+    assert_eq!(answer["statusCode"], 200, "{answer}");
+    serde_json::from_str(answer["body"].as_str().expect("a proxy answer")).unwrap()
+}
+
+/// The payloads the run sent its tasks, with their operation.
+async fn payloads_sent(sfn: &Client, run: &str) -> Vec<(String, Value)> {
+    task_parameters(&history(sfn, run).await)
+        .into_iter()
+        .map(|(_, p)| {
+            let op = p["Payload"]["operation"].as_str().unwrap_or_default();
+            (op.to_owned(), p["Payload"].clone())
+        })
+        .collect()
+}
+
+/// The scenario of a failed wave whose policy is PAUSE, up to the operator's decision: the run
+/// parks, the real pause handler takes the real token and the record stands PAUSED for
+/// WAVE_FAILED. Returns the payload the pause function got.
+async fn park_on_failed_wave(sfn: &Client, stack: &Stack, run: &str, first: &Script) -> Value {
+    let pause = pause_payload(sfn, run).await;
+    let answer = stack.invoke(Operation::Pause, &pause).await;
+    assert_eq!(
+        (
+            answer["statusCode"].clone(),
+            answer["status"].clone(),
+            answer["pauseReason"].clone(),
+            answer["failedWave"].clone()
+        ),
+        (json!(200), json!("PAUSED"), json!("WAVE_FAILED"), json!(0)),
+        "{answer}"
+    );
+    let record = stack.record();
+    assert_eq!(record.status(), ExecutionStatus::Paused);
+    assert_eq!(record.header.pause_reason, Some(PauseReason::WaveFailed));
+    assert_eq!(record.header.failed_wave, Some(0));
+    assert_eq!(record.waves[0].status, WaveStatus::Failed);
+    assert_eq!(
+        record.header.task_token.as_ref().map(|t| t.token.expose()),
+        pause["taskToken"].as_str(),
+        "the record holds the token the run parked with"
+    );
+    // While it waits for a decision, a resume is refused and the run stays parked.
+    let resumed = stack
+        .invoke(
+            Operation::Resume,
+            &api_call("resume", json!({"planId": plan_id()})),
+        )
+        .await;
+    assert_eq!(resumed["statusCode"], 400, "{resumed}");
+    let (status, _, entered) = describe(sfn, run).await;
+    assert_eq!(status, SfnStatus::Running);
+    assert_eq!(entered, run_path(&[first]));
+    pause
+}
+
+async fn describe(sfn: &Client, run: &str) -> (SfnStatus, Option<String>, Vec<String>) {
+    let out = sfn
+        .describe_execution()
+        .execution_arn(run)
+        .send()
+        .await
+        .expect("DescribeExecution");
+    let entered = states_entered(&history(sfn, run).await);
+    (out.status, out.error, entered)
+}
+
+/// The run asked the functions exactly what the scripts say, the pause between them.
+async fn assert_calls(sfn: &Client, run: &str, first: &Script, pause: &Value, second: &Script) {
+    let want: Vec<(String, Value)> = first
+        .calls
+        .iter()
+        .map(|(op, p, _)| (op.as_str().to_owned(), p.clone()))
+        .chain([("pause".to_owned(), pause.clone())])
+        .chain(
+            second
+                .calls
+                .iter()
+                .map(|(op, p, _)| (op.as_str().to_owned(), p.clone())),
+        )
+        .collect();
+    assert_eq!(payloads_sent(sfn, run).await, want);
+}
+
+#[tokio::test]
+async fn a_failed_wave_parks_the_run_until_an_operator_retries_it() {
+    let region = "us-west-1";
+    let sfn = sfn_client(region);
+    // Wave 0's second server fails until the operator has seen to it.
+    let mut faults = FaultScript::default();
+    faults.failing_servers.insert(server(1));
+    let stack = Stack::new(&[2, 1], faults).await;
+
+    let first = stack.script().await;
+    assert_eq!(first.end, End::Parked);
+    queue_lambda_replies(region, &first.answers()).await;
+    let machine = create_machine(&sfn, region).await;
+    let run = start(&sfn, &machine, &workflow_input()).await;
+    let pause = park_on_failed_wave(&sfn, &stack, &run, &first).await;
+
+    // The operator fixes the server and retries the wave through the API.
+    stack.sim.world.script_faults(|f| f.failing_servers.clear());
+    let decided = stack
+        .invoke(
+            Operation::Retry,
+            &api_call("retry", json!({"planId": plan_id(), "waveNumber": 0})),
+        )
+        .await;
+    let decided = proxy_body(&decided);
+    assert_eq!(
+        (
+            decided["status"].clone(),
+            decided["waveStatus"].clone(),
+            decided["attempt"].clone(),
+            decided["workflowReleased"].clone()
+        ),
+        (json!("POLLING"), json!("LAUNCHING"), json!(2), json!(true)),
+        "{decided}"
+    );
+    assert_eq!(stack.record().header.task_token, None, "released");
+
+    let second = stack.script().await;
+    assert_eq!(second.end, End::Finished("COMPLETED".into()));
+    assert_eq!(
+        second.calls[0].2["nextAction"], "LAUNCH",
+        "the retried wave is launched first"
+    );
+    queue_lambda_replies(region, &second.answers()).await;
+    stack.deliver(&sfn).await;
+
+    let (status, error, entered) = outcome(&sfn, &run).await;
+    assert_eq!((status, error), (SfnStatus::Succeeded, None));
+    assert_eq!(entered, run_path(&[&first, &second]));
+    assert_calls(&sfn, &run, &first, &pause, &second).await;
+
+    let record = stack.record();
+    assert_eq!(record.status(), ExecutionStatus::Completed);
+    assert!(record
+        .waves
+        .iter()
+        .all(|w| w.status == WaveStatus::Completed));
+    assert_eq!(
+        record.waves[0].attempt, 2,
+        "wave 0 completed on its second attempt"
+    );
+    assert_eq!(
+        stack.sim.calls.count(Api::StartRecovery),
+        3,
+        "wave 0 twice (the retry for its failed server only), wave 1 once"
+    );
+}
+
+#[tokio::test]
+async fn a_skipped_wave_lets_the_run_finish_completed_with_errors() {
+    let region = "us-west-2";
+    let sfn = sfn_client(region);
+    let mut faults = FaultScript::default();
+    faults.failing_servers.insert(server(0));
+    let stack = Stack::new(&[1, 1], faults).await;
+
+    let first = stack.script().await;
+    assert_eq!(first.end, End::Parked);
+    queue_lambda_replies(region, &first.answers()).await;
+    let machine = create_machine(&sfn, region).await;
+    let run = start(&sfn, &machine, &workflow_input()).await;
+    let pause = park_on_failed_wave(&sfn, &stack, &run, &first).await;
+
+    let decided = stack
+        .invoke(
+            Operation::Skip,
+            &api_call("skip", json!({"planId": plan_id(), "waveNumber": 0})),
+        )
+        .await;
+    let decided = proxy_body(&decided);
+    assert_eq!(
+        (
+            decided["status"].clone(),
+            decided["waveStatus"].clone(),
+            decided["workflowReleased"].clone()
+        ),
+        (json!("POLLING"), json!("SKIPPED"), json!(true)),
+        "{decided}"
+    );
+
+    let second = stack.script().await;
+    assert_eq!(second.end, End::Finished("COMPLETED_WITH_ERRORS".into()));
+    queue_lambda_replies(region, &second.answers()).await;
+    stack.deliver(&sfn).await;
+
+    let (status, error, entered) = outcome(&sfn, &run).await;
+    assert_eq!(
+        (status, error),
+        (SfnStatus::Succeeded, None),
+        "the run reached the end: not a workflow failure"
+    );
+    assert_eq!(
+        entered.last().map(String::as_str),
+        Some("RecoveryCompletedWithErrors")
+    );
+    assert_eq!(entered, run_path(&[&first, &second]));
+    assert_calls(&sfn, &run, &first, &pause, &second).await;
+
+    let record = stack.record();
+    assert_eq!(record.status(), ExecutionStatus::CompletedWithErrors);
+    assert_eq!(
+        record.waves.iter().map(|w| w.status).collect::<Vec<_>>(),
+        [WaveStatus::Skipped, WaveStatus::Completed]
+    );
+}
+
+#[tokio::test]
+async fn a_launch_refused_for_now_is_ridden_out() {
+    let region = "eu-north-1";
+    let sfn = sfn_client(region);
+    // StartRecovery is throttled once (DRS says when to come back), then refused once for a
+    // quota of concurrent jobs (no time named: launch backs off on its own), then starts.
+    let faults = FaultScript {
+        quota_refusals: Refusals::new(1, None),
+        ..FaultScript::default()
+    };
+    let stack = Stack::new(&[1, 1], faults).await;
+    stack
+        .sim
+        .calls
+        .throttle(Api::StartRecovery, 1, Some(Duration::from_secs(45)));
+
+    let script = stack.script().await;
+    assert_eq!(script.end, End::Finished("COMPLETED".into()));
+    let launches: Vec<&Value> = script
+        .calls
+        .iter()
+        .filter(|(op, _, _)| *op == Operation::Launch)
+        .map(|(_, _, answer)| answer)
+        .collect();
+    assert_eq!(launches.len(), 4, "two refused, then one per wave");
+    for refused in &launches[..2] {
+        assert_eq!(refused["waveStatus"], "LAUNCHING", "{refused}");
+        assert!(refused["retryAfterSeconds"].as_u64().is_some(), "{refused}");
+    }
+    assert_eq!(launches[0]["retryAfterSeconds"], 45, "DRS's own hint");
+    assert_eq!(launches[2]["waveStatus"], "STARTED");
+    // Between the refusal and the time it names, poll says WAIT.
+    let after_first = script
+        .calls
+        .iter()
+        .skip_while(|(op, _, _)| *op != Operation::Launch)
+        .nth(1)
+        .expect("a poll after the refused launch");
+    assert_eq!(after_first.2["nextAction"], "WAIT", "{}", after_first.2);
+
+    queue_lambda_replies(region, &script.answers()).await;
+    let machine = create_machine(&sfn, region).await;
+    let run = start(&sfn, &machine, &workflow_input()).await;
+    let (status, error, entered) = outcome(&sfn, &run).await;
+    assert_eq!((status, error), (SfnStatus::Succeeded, None));
+    assert_eq!(
+        entered,
+        run_path(&[&script]),
+        "a refused launch is a 200: wait, poll, launch again; no retry counted, no failure"
+    );
+    let sent: Vec<(String, Value)> = payloads_sent(&sfn, &run).await;
+    let want: Vec<(String, Value)> = script
+        .calls
+        .iter()
+        .map(|(op, p, _)| (op.as_str().to_owned(), p.clone()))
+        .collect();
+    assert_eq!(sent, want);
+
+    let record = stack.record();
+    assert_eq!(record.status(), ExecutionStatus::Completed);
+    assert_eq!(record.waves[0].launch_attempts, 3);
 }

@@ -50,7 +50,7 @@ fn the_table_is_on_demand_with_pitr_ttl_and_the_status_index() {
 }
 
 #[test]
-fn six_arm64_functions_built_by_cargo_lambda() {
+fn eight_arm64_functions_built_by_cargo_lambda() {
     let t = template();
     let globals = &t["Globals"]["Function"];
     assert_eq!(text(&globals["Runtime"]), "provided.al2023");
@@ -82,7 +82,7 @@ fn six_arm64_functions_built_by_cargo_lambda() {
     }
     assert_eq!(
         binaries,
-        ["finalize", "find", "launch", "pause", "poll", "resume"]
+        ["finalize", "find", "launch", "pause", "poll", "resume", "retry", "skip"]
             .map(String::from)
             .into()
     );
@@ -112,7 +112,7 @@ fn find_runs_every_minute_and_finishes_within_it() {
 }
 
 #[test]
-fn pause_and_resume_are_behind_an_iam_authorised_api() {
+fn the_operator_routes_are_behind_an_iam_authorised_api() {
     let t = template();
     let api = properties(&t, "ExecutionsApi");
     assert_eq!(text(&api["Auth"]["DefaultAuthorizer"]), "AWS_IAM");
@@ -135,19 +135,17 @@ fn pause_and_resume_are_behind_an_iam_authorised_api() {
             }
         }
     }
-    let want: BTreeSet<(String, String, String)> = [
-        (
-            "PauseFunction".into(),
-            "post".into(),
-            "/executions/{executionId}/pause".into(),
-        ),
-        (
-            "ResumeFunction".into(),
-            "post".into(),
-            "/executions/{executionId}/resume".into(),
-        ),
-    ]
-    .into();
+    // The path ends in the operation the function serves: lambda-shell refuses any other.
+    let want: BTreeSet<(String, String, String)> = ["Pause", "Resume", "Retry", "Skip"]
+        .into_iter()
+        .map(|op| {
+            (
+                format!("{op}Function"),
+                "post".to_owned(),
+                format!("/executions/{{executionId}}/{}", op.to_lowercase()),
+            )
+        })
+        .collect();
     assert_eq!(routes, want);
 }
 
@@ -184,6 +182,75 @@ fn every_function_logs_json_for_the_shell() {
             "{f}"
         );
     }
+}
+
+/// A deployment limit: the template parameter, and the variable it sets on the one function that
+/// reads it. The range the template allows is exactly what the function accepts when it starts.
+fn limit_is_passed_to(parameter: &str, variable: &'static str, function: &str, default: u64) {
+    let t = template();
+    let p = &t["Parameters"][parameter];
+    assert_eq!(text(&p["Type"]), "Number", "{parameter}");
+    let number = |k: &str| {
+        p[k].as_u64()
+            .unwrap_or_else(|| panic!("{parameter}: {k} {:?}", p[k]))
+    };
+    assert_eq!(number("Default"), default, "{parameter}");
+    for f in of_type(&t, "AWS::Serverless::Function") {
+        let set = properties(&t, &f)
+            .get("Environment")
+            .and_then(|e| e["Variables"].get(variable))
+            .map(text);
+        if f == function {
+            assert_eq!(set, Some(format!("Ref {parameter}")), "{f}");
+        } else {
+            assert_eq!(set, None, "{f} sets {variable}");
+        }
+    }
+    assert!(
+        t["Globals"]["Function"]["Environment"]["Variables"]
+            .get(variable)
+            .is_none(),
+        "{variable} is {function}'s alone"
+    );
+    let starts = |value: u64| {
+        let value = value.to_string();
+        aws_adapters::Settings::from_lookup(|name| {
+            Ok(match name {
+                "EXECUTIONS_TABLE" => Some("t".to_owned()),
+                n if n == variable => Some(value.clone()),
+                _ => None,
+            })
+        })
+    };
+    let (min, max) = (number("MinValue"), number("MaxValue"));
+    for ok in [min, default, max] {
+        assert!(starts(ok).is_ok(), "{variable}={ok}: {:?}", starts(ok));
+    }
+    for bad in [min - 1, max + 1] {
+        assert!(starts(bad).is_err(), "{variable}={bad} is refused at start");
+    }
+}
+
+#[test]
+fn launch_sizes_jobs_and_retry_counts_attempts_from_the_parameters() {
+    use execution_core::rules::{DEFAULT_MAX_SERVERS_PER_JOB, DEFAULT_MAX_WAVE_ATTEMPTS};
+    limit_is_passed_to(
+        "MaxServersPerJob",
+        "MAX_SERVERS_PER_JOB",
+        "LaunchFunction",
+        DEFAULT_MAX_SERVERS_PER_JOB.into(),
+    );
+    limit_is_passed_to(
+        "MaxWaveAttempts",
+        "MAX_WAVE_ATTEMPTS",
+        "RetryFunction",
+        DEFAULT_MAX_WAVE_ATTEMPTS.into(),
+    );
+    assert_eq!(
+        template()["Parameters"]["MaxServersPerJob"]["MaxValue"].as_u64(),
+        Some(execution_core::rules::MAX_SERVERS_PER_JOB.into()),
+        "DRS's per-job quota"
+    );
 }
 
 /// The template's table and the one `aws_adapters::create_table` makes (tests, the command line)

@@ -1,28 +1,46 @@
 //! Runs an execution exactly as the state machine does: poll, then by `nextAction` launch, wait,
-//! pause (holding a task token until a resume releases it) or finalize, retrying transient (500)
-//! answers a bounded number of times. Simulated time moves only here.
+//! pause (holding a task token until a resume, or for a failed wave an operator's retry, skip or
+//! cancel, releases it) or finalize, retrying transient (500) answers a bounded number of times.
+//! Every operation goes through [`execution_core::ops::run`] and is read back from its JSON
+//! answer, as the state machine reads the Lambda's. Simulated time moves only here.
 
-use std::future::Future;
 use std::time::{Duration, Instant};
 
-use execution_core::api::{Operation, PauseRequest, PollRequest, PollWaves, Target};
-use execution_core::error::OperationError;
+use execution_core::api::{
+    status_code_of, Operation, PauseRequest, PollRequest, Request, Target, WaveTarget,
+};
 use execution_core::ids::{ExecutionId, JobId};
-use execution_core::model::{Execution, ServerStatus, Timestamp, Wave};
+use execution_core::model::{Execution, PauseReason, ServerStatus, Timestamp, Wave};
 use execution_core::ops;
 use execution_core::rules::NextAction;
 use execution_core::status::{ExecutionStatus, WaveStatus};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::Value;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::{Sim, TokenState};
 
-/// When a planned pause ends.
+/// When a pause ends: a planned or operator pause is resumed, a failed wave's pause decided.
 #[derive(Debug)]
 pub enum Resume {
     /// After this many simulated seconds.
     After(u64),
     /// When the channel yields (or closes); simulated time runs at the driver's speed meanwhile.
     OnSignal(UnboundedReceiver<()>),
+}
+
+/// What the simulated operator decides when a failed wave pauses the execution (policy PAUSE).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnFailure {
+    /// retry the wave (a new attempt for its servers that did not launch); once the wave has had
+    /// `maxWaveAttempts` attempts, cancel.
+    Retry,
+    /// skip the wave: the execution goes on and ends COMPLETED_WITH_ERRORS at best.
+    Skip,
+    /// cancel: the execution finalizes FAILED.
+    #[default]
+    Stop,
 }
 
 #[derive(Debug)]
@@ -32,6 +50,8 @@ pub struct DriverConfig {
     /// Simulated seconds per wall-clock second; `None` runs as fast as it can.
     pub speed: Option<f64>,
     pub resume: Resume,
+    /// The decision on a failed wave that waits for one (taken when `resume` says).
+    pub on_failure: OnFailure,
     /// Transient failures in a row tolerated before giving up.
     pub max_transient_failures: u32,
     /// Simulated seconds before the first retry, doubled for each next one (up to a minute).
@@ -44,9 +64,30 @@ impl Default for DriverConfig {
             poll_interval_secs: 30,
             speed: None,
             resume: Resume::After(120),
+            on_failure: OnFailure::default(),
             max_transient_failures: 6,
             retry_backoff_secs: 2,
         }
+    }
+}
+
+/// An operation's error answer, `{statusCode, error, message}`, as the driver read it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, thiserror::Error)]
+#[serde(rename_all = "camelCase")]
+#[error("{status_code} {error}: {message}")]
+pub struct ErrorAnswer {
+    pub status_code: u16,
+    pub error: String,
+    pub message: String,
+}
+
+impl ErrorAnswer {
+    fn of(answer: &Value) -> Self {
+        serde_json::from_value(answer.clone()).unwrap_or_else(|_| Self {
+            status_code: status_code_of(answer),
+            error: "UNREADABLE_ANSWER".to_owned(),
+            message: answer.to_string(),
+        })
     }
 }
 
@@ -57,12 +98,22 @@ pub enum Event {
     Started {
         execution: Execution,
     },
+    /// launch recorded DRS jobs for the wave (started, or found by their tags).
     WaveLaunched {
         wave_number: u32,
-        job_id: Option<JobId>,
+        /// LAUNCHING while parts of the wave are still to start, else STARTED.
+        wave_status: WaveStatus,
+        job_ids: Vec<JobId>,
         recovered: bool,
     },
-    /// A wave's status changed (the wave as poll now describes it).
+    /// DRS refused StartRecovery for now (or its answer was lost): launch is due again after
+    /// `retry_after_secs`, which the driver waits.
+    LaunchDeferred {
+        wave_number: u32,
+        retry_after_secs: u64,
+        error: Option<String>,
+    },
+    /// A wave's status changed (the wave as the record now has it).
     WaveChanged {
         wave: Wave,
         previous: WaveStatus,
@@ -80,16 +131,27 @@ pub enum Event {
         message: String,
     },
     Paused {
+        reason: PauseReason,
         before_wave: Option<u32>,
+        /// The failed wave a `WAVE_FAILED` pause waits on.
+        failed_wave: Option<u32>,
     },
     Resumed {
         before_wave: Option<u32>,
         paused_secs: u64,
     },
+    /// The operator's decision on a failed wave: retry, skip or cancel.
+    Decided {
+        wave_number: u32,
+        decision: Operation,
+        /// The wave's attempt after the decision.
+        attempt: Option<u32>,
+        paused_secs: u64,
+    },
     Retrying {
         operation: Operation,
         failures: u32,
-        error: OperationError,
+        error: ErrorAnswer,
         backoff_secs: u64,
     },
     Finalized {
@@ -120,6 +182,10 @@ pub struct Outcome {
     pub execution: Execution,
     pub polls: u64,
     pub simulated_secs: u64,
+    /// launch answers that said DRS refused for now (or did not answer), and the simulated
+    /// seconds the driver waited on them.
+    pub launch_refusals: u32,
+    pub launch_wait_secs: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -129,18 +195,26 @@ pub enum DriveError {
     #[error("{operation} refused: {error}")]
     Refused {
         operation: Operation,
-        error: OperationError,
+        error: ErrorAnswer,
     },
     #[error("{operation} failed {failures} times in a row; last: {error}")]
     GaveUp {
         operation: Operation,
         failures: u32,
-        error: OperationError,
+        error: ErrorAnswer,
+    },
+    #[error(
+        "{operation} answered 200 with a document the driver cannot read ({reason}): {answer}"
+    )]
+    Unreadable {
+        operation: Operation,
+        reason: String,
+        answer: String,
     },
     #[error("the execution did not finish within {0} simulated seconds of running time")]
     Stalled(u64),
-    #[error("resume answered, but the workflow's task token was not released ({0:?})")]
-    NotReleased(Option<TokenState>),
+    #[error("{0} answered, but the workflow's task token was not released ({1:?})")]
+    NotReleased(Operation, Option<TokenState>),
 }
 
 /// Drives the execution `target` to its end.
@@ -155,13 +229,15 @@ pub async fn drive(
         .get(target.execution_id)
         .filter(|e| e.header.plan_id == target.plan_id)
         .ok_or(DriveError::NotFound(target.execution_id))?;
-    // Every wave times out, so a run that outlives all of them (and a day) is stuck.
+    // Every attempt of every wave times out, so a run that outlives all of them (and a day) is
+    // stuck.
     let limit = execution
         .waves
         .iter()
         .map(|w| w.timeout_seconds)
         .sum::<u64>()
-        + 86_400;
+        .saturating_mul(u64::from(sim.policy.max_wave_attempts.max(1)))
+        .saturating_add(86_400);
     observer.observe(
         sim.clock.now(),
         &Event::Started {
@@ -178,6 +254,8 @@ pub async fn drive(
         transient: 0,
         polls: 0,
         paused_secs: 0,
+        launch_refusals: 0,
+        launch_wait_secs: 0,
     };
     d.run(limit).await?;
     let execution = sim
@@ -188,7 +266,71 @@ pub async fn drive(
         execution,
         polls: d.polls,
         simulated_secs: sim.clock.now().secs_since(started),
+        launch_refusals: d.launch_refusals,
+        launch_wait_secs: d.launch_wait_secs,
     })
+}
+
+// The answers the driver reads, as the state machine reads them.
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PollAnswer {
+    next_action: String,
+    #[serde(default)]
+    warnings: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LaunchAnswer {
+    wave_number: u32,
+    wave_status: WaveStatus,
+    #[serde(default)]
+    job_ids: Vec<JobId>,
+    #[serde(default)]
+    recovered: bool,
+    retry_after_seconds: Option<u64>,
+    last_launch_error: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PauseAnswer {
+    status: ExecutionStatus,
+    paused_before_wave: Option<u32>,
+    pause_reason: Option<PauseReason>,
+    failed_wave: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ResumeAnswer {
+    resumed_before_wave: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DecisionAnswer {
+    attempt: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FinalizeAnswer {
+    status: ExecutionStatus,
+    recovery_time_seconds: Option<u64>,
+}
+
+fn next_action(raw: &str) -> Option<NextAction> {
+    [
+        NextAction::Launch,
+        NextAction::Wait,
+        NextAction::Pause,
+        NextAction::Finalize,
+    ]
+    .into_iter()
+    .find(|a| a.as_str() == raw)
 }
 
 struct Driver<'a> {
@@ -196,11 +338,13 @@ struct Driver<'a> {
     target: Target,
     config: DriverConfig,
     observer: &'a mut dyn Observer,
-    /// The waves as the last poll described them.
+    /// The waves as the driver last saw them.
     known: Vec<Wave>,
     transient: u32,
     polls: u64,
     paused_secs: u64,
+    launch_refusals: u32,
+    launch_wait_secs: u64,
 }
 
 impl Driver<'_> {
@@ -217,54 +361,36 @@ impl Driver<'_> {
             {
                 return Err(DriveError::Stalled(limit));
             }
-            let request = PollRequest {
+            // The state machine's poll: per-wave counts, not every server.
+            let poll = Request::Poll(PollRequest {
                 target,
-                summary: false,
-            };
-            let poll = ops::poll(
-                sim.store.as_ref(),
-                &sim.drs,
-                &sim.ec2,
-                sim.clock.as_ref(),
-                &sim.policy,
-                &request,
-            );
-            let Some(answer) = self.attempt(Operation::Poll, poll).await? else {
+                summary: true,
+            });
+            let Some(answer) = self.call::<PollAnswer>(poll).await? else {
                 continue;
             };
             self.polls += 1;
             for message in answer.warnings {
                 self.emit(Event::Warning { message });
             }
-            if let PollWaves::Full(waves) = answer.waves {
-                self.observe_waves(waves);
-            }
+            self.observe_record();
+            let action =
+                next_action(&answer.next_action).ok_or_else(|| DriveError::Unreadable {
+                    operation: Operation::Poll,
+                    reason: "unknown nextAction".to_owned(),
+                    answer: answer.next_action.clone(),
+                })?;
             self.emit(Event::Polled {
-                next_action: answer.next_action,
+                next_action: action,
             });
-            match answer.next_action {
-                NextAction::Launch => {
-                    let launch = ops::launch(
-                        sim.store.as_ref(),
-                        &sim.drs,
-                        sim.clock.as_ref(),
-                        &sim.policy,
-                        &target,
-                    );
-                    if let Some(r) = self.attempt(Operation::Launch, launch).await? {
-                        self.emit(Event::WaveLaunched {
-                            wave_number: r.wave_number,
-                            job_id: r.job_id,
-                            recovered: r.recovered,
-                        });
-                        self.wait(self.config.poll_interval_secs).await;
-                    }
-                }
+            match action {
+                NextAction::Launch => self.launch().await?,
                 NextAction::Wait => self.wait(self.config.poll_interval_secs).await,
                 NextAction::Pause => self.pause().await?,
                 NextAction::Finalize => {
-                    let finalize = ops::finalize(sim.store.as_ref(), sim.clock.as_ref(), &target);
-                    if let Some(r) = self.attempt(Operation::Finalize, finalize).await? {
+                    let finalize = Request::Finalize(target);
+                    if let Some(r) = self.call::<FinalizeAnswer>(finalize).await? {
+                        self.observe_record();
                         self.emit(Event::Finalized {
                             status: r.status,
                             recovery_time_seconds: r.recovery_time_seconds,
@@ -276,50 +402,145 @@ impl Driver<'_> {
         }
     }
 
-    /// The state machine's pause: park a fresh task token, wait for the resume, check that the
-    /// resume released the token.
+    /// The state machine's launch: then wait the poll interval, or as long as the answer says when
+    /// DRS refused for now.
+    async fn launch(&mut self) -> Result<(), DriveError> {
+        let Some(r) = self
+            .call::<LaunchAnswer>(Request::Launch(self.target))
+            .await?
+        else {
+            return Ok(());
+        };
+        if !r.job_ids.is_empty() {
+            self.emit(Event::WaveLaunched {
+                wave_number: r.wave_number,
+                wave_status: r.wave_status,
+                job_ids: r.job_ids,
+                recovered: r.recovered,
+            });
+        }
+        match r.retry_after_seconds {
+            Some(secs) => {
+                let secs = secs.max(1);
+                self.launch_refusals += 1;
+                self.launch_wait_secs += secs;
+                self.emit(Event::LaunchDeferred {
+                    wave_number: r.wave_number,
+                    retry_after_secs: secs,
+                    error: r.last_launch_error,
+                });
+                self.wait(secs).await;
+            }
+            None => self.wait(self.config.poll_interval_secs).await,
+        }
+        Ok(())
+    }
+
+    /// The state machine's pause: park a fresh task token, wait for the operator, check that the
+    /// operator's call (resume, or retry, skip or cancel for a failed wave) released the token.
     async fn pause(&mut self) -> Result<(), DriveError> {
         let (sim, target) = (self.sim, self.target);
         let token = sim.workflow.issue_token();
-        let request = PauseRequest {
+        let request = Request::Pause(PauseRequest {
             target,
             task_token: Some(token.clone()),
-        };
-        let pause = ops::pause(
-            sim.store.as_ref(),
-            sim.workflow.as_ref(),
-            sim.clock.as_ref(),
-            &sim.policy,
-            &request,
-        );
-        let Some(paused) = self.attempt(Operation::Pause, pause).await? else {
+        });
+        let Some(paused) = self.call::<PauseAnswer>(request).await? else {
             return Ok(());
         };
         if paused.status != ExecutionStatus::Paused {
             return Ok(()); // moot (already resumed or cancelled): the token was completed at once
         }
+        let reason = paused.pause_reason.unwrap_or(PauseReason::Planned);
         self.emit(Event::Paused {
+            reason,
             before_wave: paused.paused_before_wave,
+            failed_wave: paused.failed_wave,
         });
         let since = sim.clock.now();
         self.wait_for_resume().await;
-        let resumed = loop {
-            let resume = ops::resume(sim.store.as_ref(), sim.workflow.as_ref(), &target);
-            if let Some(r) = self.attempt(Operation::Resume, resume).await? {
-                break r;
-            }
+        let (operation, event) = if reason == PauseReason::WaveFailed {
+            self.decide(paused.failed_wave).await?
+        } else {
+            let resumed = loop {
+                if let Some(r) = self.call::<ResumeAnswer>(Request::Resume(target)).await? {
+                    break r;
+                }
+            };
+            let before_wave = resumed.resumed_before_wave;
+            (
+                Operation::Resume,
+                Event::Resumed {
+                    before_wave,
+                    paused_secs: 0,
+                },
+            )
         };
         let paused_secs = sim.clock.now().secs_since(since);
         self.paused_secs += paused_secs;
         match sim.workflow.state(&token) {
             Some(TokenState::Succeeded) => {}
-            other => return Err(DriveError::NotReleased(other)),
+            other => return Err(DriveError::NotReleased(operation, other)),
         }
-        self.emit(Event::Resumed {
-            before_wave: resumed.resumed_before_wave,
-            paused_secs,
+        self.emit(match event {
+            Event::Resumed { before_wave, .. } => Event::Resumed {
+                before_wave,
+                paused_secs,
+            },
+            Event::Decided {
+                wave_number,
+                decision,
+                attempt,
+                ..
+            } => Event::Decided {
+                wave_number,
+                decision,
+                attempt,
+                paused_secs,
+            },
+            other => other,
         });
         Ok(())
+    }
+
+    /// The operator's decision on the failed wave: as configured, except that a wave with no
+    /// attempt left is cancelled rather than retried.
+    async fn decide(&mut self, failed_wave: Option<u32>) -> Result<(Operation, Event), DriveError> {
+        let target = self.target;
+        let record = self.sim.store.get(target.execution_id);
+        let wave = failed_wave
+            .and_then(|n| record.as_ref().and_then(|e| e.wave(n)))
+            .or_else(|| {
+                record
+                    .as_ref()
+                    .and_then(|e| e.waves.iter().find(|w| w.status == WaveStatus::Failed))
+            });
+        let wave_number = wave.map_or(0, |w| w.wave_number);
+        let attempts_left = wave.is_some_and(|w| w.attempt < self.sim.policy.max_wave_attempts);
+        let on = WaveTarget {
+            target,
+            wave_number,
+        };
+        let request = match self.config.on_failure {
+            OnFailure::Retry if attempts_left => Request::Retry(on),
+            OnFailure::Skip => Request::Skip(on),
+            OnFailure::Retry | OnFailure::Stop => Request::Cancel(target),
+        };
+        let operation = request.operation();
+        let decided = loop {
+            if let Some(r) = self.call::<DecisionAnswer>(request.clone()).await? {
+                break r;
+            }
+        };
+        Ok((
+            operation,
+            Event::Decided {
+                wave_number,
+                decision: operation,
+                attempt: decided.attempt,
+                paused_secs: 0,
+            },
+        ))
     }
 
     async fn wait_for_resume(&mut self) {
@@ -340,40 +561,46 @@ impl Driver<'_> {
         }
     }
 
-    /// Runs one operation; `Ok(None)` after a transient failure (already waited out), so the
-    /// caller goes round again and decides on a fresh poll.
-    async fn attempt<T>(
+    /// Runs one operation through `ops::run` and reads its answer; `Ok(None)` after a transient
+    /// failure (already waited out), so the caller goes round again and decides on a fresh poll.
+    async fn call<T: DeserializeOwned>(
         &mut self,
-        operation: Operation,
-        call: impl Future<Output = Result<T, OperationError>>,
+        request: Request,
     ) -> Result<Option<T>, DriveError> {
-        match call.await {
-            Ok(answer) => {
-                self.transient = 0;
-                Ok(Some(answer))
-            }
-            Err(error) if error.status_code() >= 500 => {
-                self.transient += 1;
-                if self.transient > self.config.max_transient_failures {
-                    return Err(DriveError::GaveUp {
-                        operation,
-                        failures: self.transient,
-                        error,
-                    });
-                }
-                let backoff_secs =
-                    (self.config.retry_backoff_secs << (self.transient - 1).min(5)).min(60);
-                self.emit(Event::Retrying {
+        let operation = request.operation();
+        let answer = ops::run(&self.sim.ports(), request).await;
+        let code = status_code_of(&answer);
+        if code == 200 {
+            self.transient = 0;
+            return serde_json::from_value(answer.clone())
+                .map(Some)
+                .map_err(|e| DriveError::Unreadable {
                     operation,
-                    failures: self.transient,
-                    error,
-                    backoff_secs,
+                    reason: e.to_string(),
+                    answer: answer.to_string(),
                 });
-                self.wait(backoff_secs).await;
-                Ok(None)
-            }
-            Err(error) => Err(DriveError::Refused { operation, error }),
         }
+        let error = ErrorAnswer::of(&answer);
+        if code < 500 {
+            return Err(DriveError::Refused { operation, error });
+        }
+        self.transient += 1;
+        if self.transient > self.config.max_transient_failures {
+            return Err(DriveError::GaveUp {
+                operation,
+                failures: self.transient,
+                error,
+            });
+        }
+        let backoff_secs = (self.config.retry_backoff_secs << (self.transient - 1).min(5)).min(60);
+        self.emit(Event::Retrying {
+            operation,
+            failures: self.transient,
+            error,
+            backoff_secs,
+        });
+        self.wait(backoff_secs).await;
+        Ok(None)
     }
 
     /// Simulated time passes (and, at a finite speed, the matching wall-clock time).
@@ -384,9 +611,14 @@ impl Driver<'_> {
         self.sim.clock.advance_secs(secs);
     }
 
-    fn observe_waves(&mut self, waves: Vec<Wave>) {
+    /// Tells what changed in the record since the driver last looked (what a UI reading the
+    /// record would see).
+    fn observe_record(&mut self) {
+        let Some(execution) = self.sim.store.get(self.target.execution_id) else {
+            return;
+        };
         let known = std::mem::take(&mut self.known);
-        for (old, new) in known.iter().zip(&waves) {
+        for (old, new) in known.iter().zip(&execution.waves) {
             for (before, now) in old.server_statuses.iter().zip(&new.server_statuses) {
                 if before != now {
                     self.emit(Event::ServerChanged {
@@ -403,7 +635,7 @@ impl Driver<'_> {
                 });
             }
         }
-        self.known = waves;
+        self.known = execution.waves;
     }
 
     fn emit(&mut self, event: Event) {

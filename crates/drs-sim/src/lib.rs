@@ -24,7 +24,7 @@ pub mod world_file;
 
 pub use calls::{Api, Calls};
 pub use clock::SimClock;
-pub use config::{FaultScript, Progression, Spread, Timings};
+pub use config::{FaultScript, Progression, Refusals, Spread, Timings};
 pub use dispatch::SimDispatch;
 pub use ports::{SimDrs, SimEc2};
 pub use sim::{Sim, SimConfig};

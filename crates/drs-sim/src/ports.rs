@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use execution_core::ids::{ExecutionId, InstanceId, JobId, SourceServerId};
+use execution_core::ids::{InstanceId, JobId, SourceServerId};
 use execution_core::model::Timestamp;
 use execution_core::ports::{
-    Drs, DrsJob, Ec2, Ec2Instance, RecoveryInstance, RecoveryRequest, ServiceError,
+    Drs, DrsJob, Ec2, Ec2Instance, JobTag, RecoveryInstance, RecoveryRequest, ServiceError,
 };
 
 use crate::calls::Api;
@@ -45,14 +45,11 @@ impl Drs for SimDrs {
 
     async fn find_tagged_job(
         &self,
-        execution_id: ExecutionId,
-        wave_number: u32,
+        tag: &JobTag,
         since: Timestamp,
     ) -> Result<Option<DrsJob>, ServiceError> {
         self.0
-            .call(Api::FindTaggedJob, |s, _| {
-                Ok(s.find_tagged_job(execution_id, wave_number, since))
-            })
+            .call(Api::FindTaggedJob, |s, _| Ok(s.find_tagged_job(tag, since)))
             .await
     }
 }

@@ -2,6 +2,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use execution_core::ids::ExecutionId;
+use execution_core::ops::Ports;
 use execution_core::rules::Policy;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -101,6 +102,15 @@ impl Sim {
         let mut bytes = [0u8; 16];
         ChaCha8Rng::seed_from_u64(seed ^ 0x6578_6563_7574_696f).fill_bytes(&mut bytes);
         ExecutionId::from_uuid(uuid::Builder::from_random_bytes(bytes).into_uuid())
+    }
+
+    /// The ports every operation but find runs against ([`execution_core::ops::run`]); find also
+    /// needs [`Ports::with_find`] with [`Sim::dispatch`].
+    pub fn ports(&self) -> Ports<'_> {
+        Ports::new(self.store.as_ref(), self.clock.as_ref(), &self.policy)
+            .with_drs(&self.drs)
+            .with_ec2(&self.ec2)
+            .with_workflow(self.workflow.as_ref())
     }
 
     /// find's poll dispatch, answered by an in-process poll against this sim.

@@ -4,12 +4,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use execution_core::ids::{ExecutionId, InstanceId, JobId, SourceServerId};
+use execution_core::ids::{InstanceId, JobId, SourceServerId};
 use execution_core::model::Timestamp;
 use execution_core::ports::{
-    DrsJob, Ec2Instance, ParticipatingServer, RecoveryInstance, RecoveryRequest, ServiceError,
-    DRS_FILTER_MAX, EC2_FILTER_MAX, TAG_EXECUTION_ID, TAG_WAVE_NUMBER,
+    DrsJob, Ec2Instance, JobTag, ParticipatingServer, RecoveryInstance, RecoveryRequest,
+    ServiceError, DRS_FILTER_MAX, EC2_FILTER_MAX,
 };
+use execution_core::rules::MAX_SERVERS_PER_JOB;
 use execution_core::status::{JobStatus, LaunchStatus};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -82,13 +83,13 @@ impl Job {
     pub fn described(&self, with_recovery_instance_ids: bool) -> DrsJob {
         DrsJob {
             job_id: self.job_id.clone(),
-            status: self.status,
+            status: self.status.clone(),
             participating_servers: self
                 .servers
                 .iter()
                 .map(|s| ParticipatingServer {
                     source_server_id: s.source_server_id.clone(),
-                    launch_status: s.launch_status,
+                    launch_status: s.launch_status.clone(),
                     recovery_instance_id: s
                         .recovery_instance_id
                         .clone()
@@ -347,17 +348,47 @@ impl State {
         Ok(found)
     }
 
+    /// StartRecovery as DRS answers it: the request's own limits first (a validation error), then
+    /// the account's per-job quota (which asking again does not clear), then the scripted
+    /// refusals that clear on their own; otherwise a new job, tagged as the request says, whose
+    /// participating servers are the request's less the servers it omits.
     pub(crate) fn start_recovery(
         &mut self,
         request: &RecoveryRequest,
         now: Timestamp,
     ) -> Result<DrsJob, ServiceError> {
         let servers = &request.source_servers;
-        if servers.is_empty() || servers.len() > DRS_FILTER_MAX {
+        let count = servers.len();
+        if count == 0 || count > MAX_SERVERS_PER_JOB as usize {
             return Err(ServiceError::Rejected(format!(
-                "StartRecovery takes 1 to {DRS_FILTER_MAX} source servers, got {}",
-                servers.len()
+                "ValidationException: sourceServers takes 1 to {MAX_SERVERS_PER_JOB} items, got {count}"
             )));
+        }
+        if let Some(quota) = self.faults.job_server_quota.filter(|q| count > *q as usize) {
+            // DRS answers ServiceQuotaExceededException; this quota is not adjustable and the same
+            // request never fits it, so the port's answer is a refusal that will not clear.
+            return Err(ServiceError::Rejected(format!(
+                "ServiceQuotaExceededException: {count} source servers in one job; the quota \
+                 'Max source servers in a single Job' (L-B827C881) is {quota}"
+            )));
+        }
+        if let Some(retry_after) = self.faults.quota_refusals.take() {
+            return Err(ServiceError::Throttled {
+                retry_after,
+                message:
+                    "ServiceQuotaExceededException: 'Concurrent jobs in progress' (L-D88FAC3A) \
+                          reached; try again when a job has finished"
+                        .to_owned(),
+            });
+        }
+        if let Some(retry_after) = self.faults.conflict_refusals.take() {
+            return Err(ServiceError::Throttled {
+                retry_after,
+                message: format!(
+                    "ConflictException: source server {} is in another job that has not finished",
+                    servers[0]
+                ),
+            });
         }
         let job_id = loop {
             let candidate = JobId::parse(&format!(
@@ -381,6 +412,7 @@ impl State {
             is_drill: request.is_drill,
             servers: servers
                 .iter()
+                .filter(|id| !self.faults.omitted_servers.contains(id))
                 .map(|id| JobServer {
                     source_server_id: id.clone(),
                     launch_status: LaunchStatus::Pending,
@@ -395,7 +427,8 @@ impl State {
             let started = now.secs() + t.job_start.sample(&mut self.rng);
             let mut last = started;
             for server in &mut job.servers {
-                let plan = self.schedule_server(&t, &server.source_server_id, started);
+                let plan =
+                    self.schedule_server(&t, &server.source_server_id, request.attempt, started);
                 last = last.max(plan.settles_at);
                 server.schedule = Some(plan);
             }
@@ -413,6 +446,7 @@ impl State {
         &mut self,
         t: &Timings,
         id: &SourceServerId,
+        attempt: u32,
         started: i64,
     ) -> ServerSchedule {
         let in_progress_at = started + t.server_start.sample(&mut self.rng);
@@ -420,25 +454,16 @@ impl State {
         ServerSchedule {
             in_progress_at,
             settles_at,
-            fails: self.faults.failing_servers.contains(id),
+            fails: self.faults.fails(id, attempt),
         }
     }
 
-    pub(crate) fn find_tagged_job(
-        &self,
-        execution_id: ExecutionId,
-        wave_number: u32,
-        since: Timestamp,
-    ) -> Option<DrsJob> {
-        let (eid, wave) = (execution_id.to_string(), wave_number.to_string());
+    /// The first job created at or after `since` whose tags say it is `tag`'s.
+    pub(crate) fn find_tagged_job(&self, tag: &JobTag, since: Timestamp) -> Option<DrsJob> {
         self.jobs
             .iter()
-            .filter(|j| j.created >= since)
-            .filter(|j| {
-                j.tags.get(TAG_EXECUTION_ID) == Some(&eid)
-                    && j.tags.get(TAG_WAVE_NUMBER) == Some(&wave)
-            })
-            .max_by_key(|j| j.created)
+            .filter(|j| j.created >= since && tag.matches(|key| j.tags.get(key).cloned()))
+            .min_by_key(|j| j.created)
             .map(|j| j.described(!self.faults.omit_recovery_instance_ids))
     }
 }

@@ -175,13 +175,13 @@ impl WorldFile {
                 .iter()
                 .map(|p| ParticipatingServer {
                     source_server_id: p.source_server_id.clone(),
-                    launch_status: p.launch_status,
+                    launch_status: p.launch_status.clone(),
                     recovery_instance_id: p.recovery_instance_id.clone(),
                 })
                 .collect();
             world.add_job(Job::fixed(
                 item.job_id.clone(),
-                item.status,
+                item.status.clone(),
                 Timestamp(created),
                 servers,
                 item.tags.clone(),
@@ -248,13 +248,13 @@ fn job_item(job: &Job) -> JobItem {
     };
     JobItem {
         job_id: job.job_id.clone(),
-        status: job.status,
+        status: job.status.clone(),
         participating_servers: job
             .servers
             .iter()
             .map(|s| ParticipatingServerItem {
                 source_server_id: s.source_server_id.clone(),
-                launch_status: s.launch_status,
+                launch_status: s.launch_status.clone(),
                 recovery_instance_id: s.recovery_instance_id.clone(),
                 other: Map::new(),
             })

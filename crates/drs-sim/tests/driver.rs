@@ -1,13 +1,13 @@
 //! The driver against the simulated world: each fault script ends as SPEC §3 says.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
-use drs_sim::driver::{drive, DriveError, DriverConfig, Event, Outcome, Resume};
-use drs_sim::{Api, FaultScript, Sim, SimConfig, TokenState};
+use drs_sim::driver::{drive, DriveError, DriverConfig, Event, OnFailure, Outcome, Resume};
+use drs_sim::{Api, FaultScript, Refusals, Sim, SimConfig, TokenState};
 use execution_core::api::{Operation, Target};
 use execution_core::fixtures;
 use execution_core::ids::ExecutionId;
-use execution_core::model::{Timestamp, WaveFailure};
+use execution_core::model::{FailurePolicy, Impact, PauseReason, Timestamp, WaveFailure};
 use execution_core::ops;
 use execution_core::plan::Plan;
 use execution_core::status::{ExecutionStatus, LaunchStatus, WaveStatus};
@@ -113,7 +113,9 @@ async fn a_three_tier_drill_pauses_resumes_and_completes() {
         matches!(
             e,
             Event::Paused {
-                before_wave: Some(1)
+                reason: PauseReason::Planned,
+                before_wave: Some(1),
+                failed_wave: None,
             }
         )
     });
@@ -187,7 +189,7 @@ async fn a_server_that_fails_to_launch_fails_its_wave_and_the_execution() {
             .status_message
             .as_deref()
             .unwrap()
-            .contains("1 of 3 servers did not launch"),
+            .contains("1 of 3 critical servers did not launch"),
         "{:?}",
         failed.status_message
     );
@@ -231,7 +233,23 @@ async fn throttling_is_retried_and_the_drill_completes() {
             _ => None,
         })
         .collect();
-    assert_eq!(retried, HashSet::from([Operation::Poll, Operation::Launch]));
+    assert_eq!(
+        retried,
+        HashSet::from([Operation::Poll]),
+        "a throttled StartRecovery is not a failed launch: launch answers when to try again"
+    );
+    assert_eq!(
+        count(&events, |e| matches!(
+            e,
+            Event::LaunchDeferred { wave_number: 0, .. }
+        )),
+        2
+    );
+    assert_eq!(
+        (outcome.launch_refusals, outcome.launch_wait_secs),
+        (2, 10 + 20),
+        "the engine's backoff, doubled, as DRS named no time"
+    );
     assert_eq!(
         sim.calls.count(Api::StartRecovery),
         5,
@@ -417,4 +435,355 @@ async fn large_plans_run_through() {
     let outcome = result.unwrap();
     assert_completed_with_every_instance(&outcome);
     assert_eq!(outcome.execution.total_servers(), 450);
+}
+
+/// A plan whose failed waves wait for a decision (the default for plans; the fixtures STOP).
+fn pausing(mut plan: Plan) -> Plan {
+    plan.on_wave_failure = Some(FailurePolicy::Pause);
+    plan
+}
+
+async fn run_plan(
+    plan: &Plan,
+    faults: FaultScript,
+    on_failure: OnFailure,
+) -> (Outcome, Events, Sim) {
+    let sim = Sim::new(SimConfig {
+        faults,
+        ..SimConfig::default()
+    });
+    let config = DriverConfig {
+        on_failure,
+        ..DriverConfig::default()
+    };
+    let (result, events) = run_with(&sim, plan, config).await;
+    (result.unwrap(), events, sim)
+}
+
+fn decisions(events: &Events) -> Vec<(u32, Operation, Option<u32>)> {
+    events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::Decided {
+                wave_number,
+                decision,
+                attempt,
+                ..
+            } => Some((*wave_number, *decision, *attempt)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn servers_by_job(wave: &execution_core::model::Wave) -> HashMap<String, usize> {
+    let mut by_job = HashMap::new();
+    for s in &wave.server_statuses {
+        *by_job
+            .entry(
+                s.job_id
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+            )
+            .or_insert(0) += 1;
+    }
+    by_job
+}
+
+#[tokio::test]
+async fn a_wave_of_250_servers_is_launched_as_three_jobs_of_at_most_100() {
+    let sim = Sim::new(SimConfig::default());
+    assert_eq!(sim.policy.max_servers_per_job, 100);
+    let (result, events) =
+        run_with(&sim, &fixtures::plan(&[250, 2]), DriverConfig::default()).await;
+    let outcome = result.unwrap();
+    assert_completed_with_every_instance(&outcome);
+    let wave = &outcome.execution.waves[0];
+    let parts: Vec<(u32, u32)> = wave.jobs.iter().map(|j| (j.attempt, j.part)).collect();
+    assert_eq!(parts, [(1, 0), (1, 1), (1, 2)]);
+    let mut sizes: Vec<usize> = servers_by_job(wave).into_values().collect();
+    sizes.sort_unstable();
+    assert_eq!(sizes, [50, 100, 100]);
+    assert_eq!(
+        sim.world.jobs().len(),
+        4,
+        "three jobs for wave 0, one for wave 1"
+    );
+    assert!(sim.world.jobs().iter().all(|j| j.servers.len() <= 100));
+    let launched: Vec<usize> = events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::WaveLaunched {
+                wave_number: 0,
+                job_ids,
+                ..
+            } => Some(job_ids.len()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(launched, [3], "one launch started every part");
+}
+
+#[tokio::test]
+async fn a_smaller_max_servers_per_job_makes_more_jobs() {
+    let sim = Sim::new(SimConfig {
+        policy: execution_core::rules::Policy::with_limits(Some(40), None).unwrap(),
+        ..SimConfig::default()
+    });
+    let (result, _) = run_with(&sim, &fixtures::plan(&[100]), DriverConfig::default()).await;
+    let outcome = result.unwrap();
+    assert_completed_with_every_instance(&outcome);
+    assert_eq!(outcome.execution.waves[0].jobs.len(), 3);
+}
+
+#[tokio::test]
+async fn quota_and_conflict_refusals_clear_and_the_drill_completes() {
+    let faults = FaultScript {
+        quota_refusals: Refusals::new(2, None),
+        conflict_refusals: Refusals::new(1, Some(15)),
+        ..FaultScript::default()
+    };
+    let (outcome, events, sim) = run(faults, |_| {}).await;
+    assert_completed_with_every_instance(&outcome);
+    assert_eq!(
+        (outcome.launch_refusals, outcome.launch_wait_secs),
+        (3, 10 + 20 + 15),
+        "the engine's backoff for the quota, DRS's own hint for the conflict"
+    );
+    let deferred: Vec<(u64, String)> = events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::LaunchDeferred {
+                retry_after_secs,
+                error,
+                ..
+            } => Some((*retry_after_secs, error.clone().unwrap_or_default())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(deferred.len(), 3);
+    assert!(
+        deferred[0].1.contains("ServiceQuotaExceededException"),
+        "{deferred:?}"
+    );
+    assert!(deferred[2].1.contains("ConflictException"), "{deferred:?}");
+    let wave = &outcome.execution.waves[0];
+    assert_eq!(wave.launch_attempts, 4, "three refused, one started");
+    assert!(wave
+        .last_launch_error
+        .as_deref()
+        .is_some_and(|e| e.contains("ConflictException")));
+    assert_eq!(sim.calls.count(Api::StartRecovery), 6);
+    // The wave waited for DRS: its recovery time runs from its first launch attempt.
+    assert!(wave.recovery_time_seconds.unwrap() >= 45);
+}
+
+#[tokio::test]
+async fn a_quota_that_never_clears_blocks_the_launch_until_the_wave_times_out() {
+    let mut plan = fixtures::plan(&[2]);
+    plan.wave_timeout_seconds = Some(600);
+    let faults = FaultScript {
+        quota_refusals: Refusals::new(1000, None),
+        ..FaultScript::default()
+    };
+    let (outcome, _, sim) = run_plan(&plan, faults, OnFailure::Stop).await;
+    let e = &outcome.execution;
+    assert_eq!(e.status(), ExecutionStatus::Failed);
+    assert_eq!(e.waves[0].failure_reason, Some(WaveFailure::LaunchBlocked));
+    assert!(sim.world.jobs().is_empty());
+    assert!(outcome.launch_wait_secs >= 600);
+}
+
+#[tokio::test]
+async fn a_job_over_the_per_job_quota_is_rejected() {
+    let faults = FaultScript {
+        job_server_quota: Some(50),
+        ..FaultScript::default()
+    };
+    let (outcome, _, sim) = run_plan(&fixtures::plan(&[60]), faults, OnFailure::Stop).await;
+    let wave = &outcome.execution.waves[0];
+    assert_eq!(outcome.execution.status(), ExecutionStatus::Failed);
+    assert_eq!(wave.failure_reason, Some(WaveFailure::LaunchRejected));
+    assert!(wave
+        .status_message
+        .as_deref()
+        .is_some_and(|m| m.contains("L-B827C881")));
+    assert_eq!(sim.calls.count(Api::StartRecovery), 1, "not asked again");
+}
+
+#[tokio::test]
+async fn a_retry_after_a_failed_wave_succeeds() {
+    let plan = pausing(three_tier());
+    let faults = FaultScript {
+        flaky_servers: HashMap::from([(fixtures::server(3), 1)]),
+        ..FaultScript::default()
+    };
+    let (outcome, events, sim) = run_plan(&plan, faults, OnFailure::Retry).await;
+    assert_completed_with_every_instance(&outcome);
+    assert_eq!(decisions(&events), [(1, Operation::Retry, Some(2))]);
+    assert_eq!(
+        count(&events, |e| matches!(
+            e,
+            Event::Paused {
+                reason: PauseReason::WaveFailed,
+                failed_wave: Some(1),
+                ..
+            }
+        )),
+        1
+    );
+    let wave = &outcome.execution.waves[1];
+    assert_eq!(wave.attempt, 2);
+    let attempts: Vec<u32> = wave.jobs.iter().map(|j| j.attempt).collect();
+    assert_eq!(attempts, [1, 2]);
+    // Only the server that did not launch was launched again.
+    let retry_job = &wave.jobs[1].job_id;
+    let relaunched: Vec<_> = wave
+        .server_statuses
+        .iter()
+        .filter(|s| s.job_id.as_ref() == Some(retry_job))
+        .map(|s| s.source_server_id.clone())
+        .collect();
+    assert_eq!(relaunched, [fixtures::server(3)]);
+    // The wave's recovery time runs from its first attempt, across the pause.
+    assert!(wave.recovery_time_seconds.unwrap() > 120);
+    // Two pauses (the planned one and the failure's), two tokens, both released.
+    let tokens = sim.workflow.tokens();
+    assert_eq!(tokens.len(), 2);
+    assert!(tokens.values().all(|s| *s == TokenState::Succeeded));
+}
+
+#[tokio::test]
+async fn retries_stop_at_max_wave_attempts_and_the_execution_fails() {
+    let plan = pausing(fixtures::plan(&[2, 1]));
+    let faults = FaultScript {
+        failing_servers: HashSet::from([fixtures::server(1)]),
+        ..FaultScript::default()
+    };
+    let (outcome, events, _) = run_plan(&plan, faults, OnFailure::Retry).await;
+    assert_eq!(
+        decisions(&events),
+        [
+            (0, Operation::Retry, Some(2)),
+            (0, Operation::Retry, Some(3)),
+            (0, Operation::Cancel, None)
+        ]
+    );
+    let e = &outcome.execution;
+    assert_eq!(e.status(), ExecutionStatus::Failed);
+    assert_eq!(e.waves[0].attempt, 3);
+    assert_eq!(e.waves[1].status, WaveStatus::Cancelled);
+}
+
+#[tokio::test]
+async fn a_skipped_wave_ends_completed_with_errors() {
+    let plan = pausing(three_tier());
+    let faults = FaultScript {
+        failing_servers: HashSet::from([fixtures::server(0)]),
+        ..FaultScript::default()
+    };
+    let (outcome, events, _) = run_plan(&plan, faults, OnFailure::Skip).await;
+    let e = &outcome.execution;
+    assert_eq!(e.status(), ExecutionStatus::CompletedWithErrors);
+    assert_eq!(decisions(&events), [(0, Operation::Skip, Some(1))]);
+    assert_eq!(e.waves[0].status, WaveStatus::Skipped);
+    assert_eq!(e.waves[0].failure_reason, Some(WaveFailure::ServersFailed));
+    assert!(e.waves[1..]
+        .iter()
+        .all(|w| w.status == WaveStatus::Completed));
+    // The next wave's planned pause still applied after the skip.
+    assert_eq!(
+        count(&events, |e| matches!(
+            e,
+            Event::Paused {
+                reason: PauseReason::Planned,
+                before_wave: Some(1),
+                ..
+            }
+        )),
+        1
+    );
+    assert!(matches!(
+        events.last(),
+        Some((
+            _,
+            Event::Finalized {
+                status: ExecutionStatus::CompletedWithErrors,
+                ..
+            }
+        ))
+    ));
+}
+
+#[tokio::test]
+async fn a_failed_wave_that_pauses_is_cancelled_by_default_and_the_execution_fails() {
+    let plan = pausing(three_tier());
+    let faults = FaultScript {
+        failing_servers: HashSet::from([fixtures::server(3)]),
+        ..FaultScript::default()
+    };
+    let (outcome, events, sim) = run_plan(&plan, faults, OnFailure::default()).await;
+    assert_eq!(decisions(&events), [(1, Operation::Cancel, None)]);
+    let e = &outcome.execution;
+    assert_eq!(e.status(), ExecutionStatus::Failed);
+    assert_eq!(e.waves[1].status, WaveStatus::Failed);
+    assert_eq!(e.waves[2].status, WaveStatus::Cancelled);
+    assert!(sim
+        .workflow
+        .tokens()
+        .values()
+        .all(|s| *s == TokenState::Succeeded));
+}
+
+#[tokio::test]
+async fn an_optional_server_that_fails_ends_completed_with_errors() {
+    let mut plan = three_tier();
+    plan.waves[1].servers[1].impact = Impact::Optional; // server 3
+    let faults = FaultScript {
+        failing_servers: HashSet::from([fixtures::server(3)]),
+        ..FaultScript::default()
+    };
+    let (outcome, events, _) = run_plan(&plan, faults, OnFailure::Stop).await;
+    let e = &outcome.execution;
+    assert_eq!(e.status(), ExecutionStatus::CompletedWithErrors);
+    assert!(e.waves.iter().all(|w| w.status == WaveStatus::Completed));
+    assert_eq!(e.waves[1].optional_not_launched, 1);
+    assert!(e.header.recovery_time_seconds.is_some());
+    assert_eq!(decisions(&events), []);
+    let optional = &e.waves[1].server_statuses[1];
+    assert_eq!(
+        (optional.impact, &optional.launch_status),
+        (Impact::Optional, &LaunchStatus::Failed)
+    );
+}
+
+#[tokio::test]
+async fn a_server_its_job_omits_fails_the_wave_as_not_in_the_job() {
+    let faults = FaultScript {
+        omitted_servers: HashSet::from([fixtures::server(4)]),
+        ..FaultScript::default()
+    };
+    let (outcome, _, _) = run(faults, |_| {}).await;
+    let e = &outcome.execution;
+    assert_eq!(e.status(), ExecutionStatus::Failed);
+    let wave = &e.waves[1];
+    assert_eq!(wave.failure_reason, Some(WaveFailure::JobIncomplete));
+    let omitted = wave
+        .server_statuses
+        .iter()
+        .find(|s| s.source_server_id == fixtures::server(4))
+        .unwrap();
+    assert_eq!(omitted.launch_status, LaunchStatus::Failed);
+    assert!(
+        omitted
+            .status_message
+            .as_deref()
+            .is_some_and(|m| m.contains("not in the DRS job")),
+        "{omitted:?}"
+    );
+    assert!(wave
+        .server_statuses
+        .iter()
+        .filter(|s| s.source_server_id != fixtures::server(4))
+        .all(|s| s.launch_status == LaunchStatus::Launched));
 }

@@ -21,13 +21,13 @@ fn the_example_loads_into_a_sim() {
     let file = example();
     let sim = file.to_sim().unwrap();
     assert_eq!(sim.clock.now().secs(), file.now);
-    assert_eq!(sim.store.executions().len(), 4);
-    assert_eq!(sim.world.jobs().len(), 2);
+    assert_eq!(sim.store.executions().len(), 5);
+    assert_eq!(sim.world.jobs().len(), 3);
     assert_eq!(sim.world.recovery_instances().len(), 2);
     assert_eq!(sim.world.instances().len(), 2);
     assert_eq!(
         sim.workflow.tokens().values().copied().collect::<Vec<_>>(),
-        [TokenState::Waiting]
+        [TokenState::Waiting; 2]
     );
     assert_eq!(
         sim.world.jobs()[0].created.secs(),
@@ -70,9 +70,9 @@ async fn a_launch_appends_its_job_and_the_saved_world_shows_it() {
     .unwrap();
     assert_eq!(answer.status, ExecutionStatus::Polling);
     let saved = file.updated(&sim);
-    assert_eq!(saved.drs.jobs.len(), 3);
-    let job = &saved.drs.jobs[2];
-    assert_eq!(Some(&job.job_id), answer.job_id.as_ref());
+    assert_eq!(saved.drs.jobs.len(), 4);
+    let job = &saved.drs.jobs[3];
+    assert_eq!(answer.job_ids, std::slice::from_ref(&job.job_id));
     assert_eq!(
         job.status,
         JobStatus::Pending,
@@ -83,6 +83,10 @@ async fn a_launch_appends_its_job_and_the_saved_world_shows_it() {
         .iter()
         .all(|p| p.launch_status == LaunchStatus::Pending));
     assert_eq!(job.tags["executionId"], target.execution_id.to_string());
+    assert_eq!(
+        (job.tags["attempt"].as_str(), job.tags["part"].as_str()),
+        ("1", "0")
+    );
     assert_eq!(
         job.creation_date_time.as_deref(),
         Some("2026-01-01T01:00:00Z")
@@ -98,7 +102,7 @@ async fn a_launch_appends_its_job_and_the_saved_world_shows_it() {
         .unwrap()
         .to_sim()
         .unwrap();
-    assert_eq!(again.world.jobs()[2].tags["waveNumber"], "0");
+    assert_eq!(again.world.jobs()[3].tags["waveNumber"], "0");
 }
 
 #[test]
@@ -131,7 +135,7 @@ fn bad_world_files_say_what_is_wrong() {
         .to_sim()
         .unwrap_err()
         .to_string()
-        .contains("drs.jobs[2]"));
+        .contains("drs.jobs[3]"));
     assert!(
         err(r#"{"now": 1, "drs": {"jobs": [{"jobID": "job-1", "status": "STARTED"}]}}"#)
             .contains("jobId")
@@ -168,6 +172,20 @@ async fn the_documented_example_behaves_as_documented() {
 
     let refused = ops::finalize(store, clock, &first).await.unwrap_err();
     assert!(refused.to_string().contains("0 (STARTED)"), "{refused}");
+    for target in [first, second] {
+        let on = execution_core::api::WaveTarget {
+            target,
+            wave_number: 0,
+        };
+        let refused = ops::retry(store, sim.workflow.as_ref(), clock, &sim.policy, &on)
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), "INVALID_STATE", "{refused}");
+        assert!(
+            refused.to_string().contains("no wave waits on a decision"),
+            "{refused}"
+        );
+    }
 
     let request = execution_core::api::PollRequest {
         target: first,

@@ -1,5 +1,7 @@
-//! API Gateway proxy events (REST API payload 1.0 and HTTP API payload 2.0) for
-//! `POST /executions/{executionId}/pause|resume`, and the proxy response.
+//! API Gateway proxy events (REST API payload 1.0 and HTTP API payload 2.0) for the operator
+//! routes `POST /executions/{executionId}/pause|resume|cancel|retry|skip`, and the proxy response.
+//! The body is the operation's direct payload without `executionId` (the path names it): `planId`
+//! (or in the query string) and, for retry and skip, `waveNumber`.
 
 use aws_smithy_types::base64;
 use execution_core::api::{status_code_of, Operation};
@@ -9,7 +11,7 @@ use serde_json::{json, Map, Value};
 
 use crate::event::clip;
 
-/// Largest request body accepted (decoded); pause and resume bodies are a few hundred bytes.
+/// Largest request body accepted (decoded); the operators' bodies are a few hundred bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// REST API events carry `httpMethod`; HTTP API events carry `requestContext.http`.
@@ -134,7 +136,7 @@ fn body_object(
     }
 }
 
-/// The parts of a proxy event pause and resume read, from either payload version.
+/// The parts of a proxy event the operator routes read, from either payload version.
 struct Http<'a> {
     method: &'a str,
     path: &'a str,

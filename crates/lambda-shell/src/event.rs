@@ -7,6 +7,16 @@ use serde_json::{Map, Value};
 
 use crate::apigw;
 
+/// The operations an operator reaches through the API (`POST /executions/{executionId}/<op>`).
+/// Every other function refuses a proxy event, in a proxy answer.
+pub const API_OPERATIONS: [Operation; 5] = [
+    Operation::Pause,
+    Operation::Resume,
+    Operation::Cancel,
+    Operation::Retry,
+    Operation::Skip,
+];
+
 /// Who invoked the function, which decides the shape of the answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -45,7 +55,7 @@ pub fn decode(serves: Operation, event: &Value) -> Decoded {
         };
     };
     if apigw::is_proxy_event(fields) {
-        let request = if matches!(serves, Operation::Pause | Operation::Resume) {
+        let request = if API_OPERATIONS.contains(&serves) {
             apigw::payload(serves, fields).and_then(|payload| parse_request(serves, &payload))
         } else {
             Err(OperationError::invalid(

@@ -1,4 +1,5 @@
-//! Bad input, as property tests over the six functions' handlers: arbitrary JSON, EventBridge-like
+//! Bad input, as property tests over the functions' one handler (`handlers::serve`), for each
+//! operation a function serves: arbitrary JSON, EventBridge-like
 //! and API-Gateway-like events with random fields, arbitrary bodies (base64 and not), oversize
 //! payloads, wrong types, unknown operations, another function's operation, non-UUID ids and huge
 //! strings. Whatever the event: no panic; a refusal is a 400 with an error code of the seed's,
@@ -14,24 +15,27 @@ use aws_smithy_types::base64;
 use execution_core::api::Operation;
 use execution_core::fixtures::{EXECUTION_ID as E, PLAN_ID as P};
 use execution_core::ids::ExecutionId;
-use execution_core::ops::FindConfig;
+use execution_core::ops::{FindConfig, Ports};
 use execution_core::ports::mocks::{
     FixedClock, MockDispatch, MockDrs, MockEc2, MockStore, MockWorkflow,
 };
 use execution_core::rules::Policy;
-use lambda_shell::event::{decode, Source};
+use lambda_shell::event::{decode, Source, API_OPERATIONS};
 use lambda_shell::handlers;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use serde_json::{json, Map, Value};
 
-const FUNCTIONS: [Operation; 6] = [
+/// The operations a function is deployed for.
+const FUNCTIONS: [Operation; 8] = [
     Operation::Find,
     Operation::Poll,
     Operation::Finalize,
     Operation::Pause,
     Operation::Resume,
     Operation::Launch,
+    Operation::Retry,
+    Operation::Skip,
 ];
 
 /// The 400 codes of the seed's set.
@@ -52,7 +56,7 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
-/// Runs the handler of `op` with ports that fail the test on any call.
+/// Runs the handler for `op` with every port, each failing the test on any call.
 fn untouched(op: Operation, event: &Value) -> Value {
     let (store, drs, ec2) = (MockStore::new(), MockDrs::new(), MockEc2::new());
     let (dispatch, workflow) = (MockDispatch::new(), MockWorkflow::new());
@@ -62,17 +66,12 @@ fn untouched(op: Operation, event: &Value) -> Value {
         deadline_millis: 2_060_000,
         poll_budget_millis: 1_000,
     };
-    runtime().block_on(async {
-        match op {
-            Operation::Find => handlers::find(&store, &dispatch, &clock, &config, event).await,
-            Operation::Poll => handlers::poll(&store, &drs, &ec2, &clock, &policy, event).await,
-            Operation::Finalize => handlers::finalize(&store, &clock, event).await,
-            Operation::Pause => handlers::pause(&store, &workflow, &clock, &policy, event).await,
-            Operation::Resume => handlers::resume(&store, &workflow, event).await,
-            Operation::Launch => handlers::launch(&store, &drs, &clock, &policy, event).await,
-            Operation::Cancel => unreachable!("no cancel function"),
-        }
-    })
+    let ports = Ports::new(&store, &clock, &policy)
+        .with_drs(&drs)
+        .with_ec2(&ec2)
+        .with_workflow(&workflow)
+        .with_find(&dispatch, &config);
+    runtime().block_on(handlers::serve(op, &ports, event))
 }
 
 /// What the function does with `event`: a request of its own operation (not run here: the
@@ -159,6 +158,7 @@ fn key() -> impl Strategy<Value = String> {
             "planId",
             "taskToken",
             "summary",
+            "waveNumber",
             "httpMethod",
             "path",
             "body",
@@ -273,7 +273,7 @@ proptest! {
         for op in FUNCTIONS {
             let accepted = served(op, &event)?.is_none();
             if proxy {
-                prop_assert!(!accepted || matches!(op, Operation::Pause | Operation::Resume));
+                prop_assert!(!accepted || API_OPERATIONS.contains(&op));
             } else {
                 prop_assert_eq!(accepted, op == Operation::Find && schedule, "{} {}", op, event);
             }
@@ -284,11 +284,18 @@ proptest! {
     #[test]
     fn api_gateway_like_events_with_random_fields_are_served_or_refused(
         v2 in any::<bool>(),
-        action in prop_oneof![Just("pause".to_owned()), Just("resume".to_owned()), "[a-z/]{0,12}"],
+        action in prop_oneof![
+            prop::sample::select(API_OPERATIONS.to_vec()).prop_map(|op| op.as_str().to_owned()),
+            "[a-z/]{0,12}",
+        ],
         method in prop_oneof![Just(json!("POST")), Just(json!("GET")), arb_json()],
         path_parameters in prop_oneof![Just(json!({"executionId": E})), arb_json()],
         query in prop_oneof![Just(json!({"planId": P})), Just(Value::Null), arb_json()],
-        body in prop_oneof![Just(json!({"planId": P}).to_string()), arb_body().prop_map(|b| b.0)],
+        body in prop_oneof![
+            Just(json!({"planId": P}).to_string()),
+            Just(json!({"planId": P, "waveNumber": 1}).to_string()),
+            arb_body().prop_map(|b| b.0),
+        ],
         base64_flag in prop_oneof![Just(json!(false)), Just(json!(true)), arb_json()],
         extra in prop::collection::vec((key(), arb_json()), 0..4),
     ) {
@@ -308,15 +315,15 @@ proptest! {
         }
         for op in FUNCTIONS {
             let accepted = served(op, &event)?.is_none();
-            prop_assert!(!accepted || matches!(op, Operation::Pause | Operation::Resume),
+            prop_assert!(!accepted || API_OPERATIONS.contains(&op),
                 "{} is not served through API Gateway but ran from {}", op, event);
         }
     }
 
-    /// Arbitrary bytes as the body of pause and resume's proxy events.
+    /// Arbitrary bytes as the body of the operator routes' proxy events.
     #[test]
     fn arbitrary_proxy_bodies_are_served_or_refused(v2 in any::<bool>(), (body, b64) in arb_body()) {
-        for op in [Operation::Pause, Operation::Resume] {
+        for op in API_OPERATIONS {
             let event = proxy_event(v2, op.as_str(), Some(body.clone()), b64);
             served(op, &event)?;
         }
@@ -328,7 +335,7 @@ proptest! {
         let pad = "x".repeat(MAX_BODY_BYTES + extra);
         let body = json!({"planId": P, "pad": pad}).to_string();
         let body = if b64 { base64::encode(body) } else { body };
-        for op in [Operation::Pause, Operation::Resume] {
+        for op in API_OPERATIONS {
             let event = proxy_event(v2, op.as_str(), Some(body.clone()), b64);
             prop_assert_eq!(served(op, &event)?, Some("INVALID_PARAMETER"));
         }
@@ -341,7 +348,7 @@ proptest! {
         field in prop::sample::select(vec!["operation", "executionId", "planId"]),
     ) {
         let huge = "é".repeat(len / 2);
-        let mut event = json!({"executionId": E, "planId": P});
+        let mut event = json!({"executionId": E, "planId": P, "waveNumber": 0});
         event[field] = json!(huge);
         for op in FUNCTIONS {
             let reads = field == "operation" || op != Operation::Find;
@@ -353,19 +360,22 @@ proptest! {
     /// A field of the wrong type is refused by every function that reads it, naming it.
     #[test]
     fn wrong_types_are_refused(
-        field in prop::sample::select(vec!["operation", "executionId", "planId", "taskToken", "summary"]),
+        field in prop::sample::select(vec!["operation", "executionId", "planId", "taskToken", "summary", "waveNumber"]),
         value in prop_oneof![wrong_type(false), wrong_type(true)],
     ) {
         // A string for a boolean is wrong; a boolean-looking string for a string field is not.
         prop_assume!(field == "summary" || !value.is_string());
         prop_assume!(field != "summary" || !value.is_boolean());
+        // A wave number is a whole number from 0 to 98: any other value is of the wrong kind.
+        prop_assume!(field != "waveNumber" || value.as_u64().is_none_or(|n| n >= 99));
         for op in FUNCTIONS {
-            let mut event = json!({"operation": op.as_str(), "executionId": E, "planId": P});
+            let mut event = json!({"operation": op.as_str(), "executionId": E, "planId": P, "waveNumber": 0});
             event[field] = value.clone();
             let reads = match field {
                 "operation" => true,
                 "taskToken" => op == Operation::Pause,
                 "summary" => op == Operation::Poll,
+                "waveNumber" => matches!(op, Operation::Retry | Operation::Skip),
                 _ => op != Operation::Find,
             };
             prop_assert_eq!(served(op, &event)?, reads.then_some("INVALID_PARAMETER"), "{} {}", op, event);
@@ -400,8 +410,9 @@ proptest! {
             let event = json!({"operation": op.as_str(), "executionId": e, "planId": p});
             prop_assert!(served(op, &event)?.is_some(), "{} looked up {}", op, event);
         }
-        for op in [Operation::Pause, Operation::Resume] {
-            let mut event = proxy_event(false, op.as_str(), Some(json!({"planId": p}).to_string()), false);
+        for op in API_OPERATIONS {
+            let body = json!({"planId": p, "waveNumber": 0}).to_string();
+            let mut event = proxy_event(false, op.as_str(), Some(body), false);
             event["pathParameters"] = json!({"executionId": e});
             event["path"] = json!(format!("/executions/{}/{}", e.replace('/', ""), op.as_str()));
             prop_assert!(served(op, &event)?.is_some(), "{} looked up {}", op, event);

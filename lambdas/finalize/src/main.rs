@@ -1,9 +1,8 @@
-//! finalize: writes an execution's terminal status (COMPLETED, FAILED or CANCELLED), once.
-//! Invoked by the state machine.
+//! finalize: writes an execution's terminal status (COMPLETED, COMPLETED_WITH_ERRORS, FAILED or
+//! CANCELLED), once. Invoked by the state machine.
 
 use aws_adapters::{sdk_config, DynamoDbStore, Settings, SystemClock};
-use lambda_shell::{handlers, logging, run, service_fn, Error, LambdaEvent};
-use serde_json::Value;
+use lambda_shell::{logging, serve_function, Error, Operation, Ports};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -11,9 +10,6 @@ async fn main() -> Result<(), Error> {
     let settings = Settings::from_env()?;
     let sdk = sdk_config().await;
     let store = DynamoDbStore::from_settings(&sdk, &settings);
-    let (store, clock) = (&store, &SystemClock);
-    run(service_fn(move |event: LambdaEvent<Value>| async move {
-        Ok::<_, Error>(handlers::finalize(store, clock, &event.payload).await)
-    }))
-    .await
+    let ports = Ports::new(&store, &SystemClock, settings.policy());
+    serve_function(Operation::Finalize, &ports).await
 }

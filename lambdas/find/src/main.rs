@@ -5,7 +5,7 @@ use aws_adapters::{sdk_config, DynamoDbStore, LambdaPollDispatch, Settings, Syst
 use lambda_shell::config::{
     find_concurrency, find_config, FIND_CONCURRENCY_VAR, FIND_POLL_TIMEOUT,
 };
-use lambda_shell::{handlers, logging, run, service_fn, Error, LambdaEvent};
+use lambda_shell::{handlers, logging, run, service_fn, Error, LambdaEvent, Operation, Ports};
 use serde_json::Value;
 
 #[tokio::main]
@@ -18,10 +18,13 @@ async fn main() -> Result<(), Error> {
     let store = DynamoDbStore::from_settings(&sdk, &settings);
     let dispatch = LambdaPollDispatch::new(aws_sdk_lambda::Client::new(&sdk), poll_function)
         .with_invoke_timeout(FIND_POLL_TIMEOUT);
-    let (store, dispatch, clock) = (&store, &dispatch, &SystemClock);
+    let ports = Ports::new(&store, &SystemClock, settings.policy());
+    let (ports, dispatch) = (&ports, &dispatch);
+    // find's deadline is the invocation's: its ports are completed per event.
     run(service_fn(move |event: LambdaEvent<Value>| async move {
         let config = find_config(event.context.deadline, concurrency);
-        Ok::<_, Error>(handlers::find(store, dispatch, clock, &config, &event.payload).await)
+        let ports = ports.with_find(dispatch, &config);
+        Ok::<_, Error>(handlers::serve(Operation::Find, &ports, &event.payload).await)
     }))
     .await
 }

@@ -1,10 +1,10 @@
-//! launch: the state machine's wave launcher. Claims the next PENDING wave and starts its DRS
-//! recovery job, once, even when retried.
+//! launch: the state machine's wave launcher. Claims the next PENDING wave (or the next part of
+//! the wave in flight) and starts its DRS recovery jobs of at most MAX_SERVERS_PER_JOB servers,
+//! once each, even when retried; a refusal that clears on its own is answered with when to try
+//! again.
 
 use aws_adapters::{sdk_config, DrsService, DynamoDbStore, Settings, SystemClock};
-use execution_core::rules::Policy;
-use lambda_shell::{handlers, logging, run, service_fn, Error, LambdaEvent};
-use serde_json::Value;
+use lambda_shell::{logging, serve_function, Error, Operation, Ports};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -13,10 +13,6 @@ async fn main() -> Result<(), Error> {
     let sdk = sdk_config().await;
     let store = DynamoDbStore::from_settings(&sdk, &settings);
     let drs = DrsService::new(aws_sdk_drs::Client::new(&sdk));
-    let policy = Policy::default();
-    let (store, drs, clock, policy) = (&store, &drs, &SystemClock, &policy);
-    run(service_fn(move |event: LambdaEvent<Value>| async move {
-        Ok::<_, Error>(handlers::launch(store, drs, clock, policy, &event.payload).await)
-    }))
-    .await
+    let ports = Ports::new(&store, &SystemClock, settings.policy()).with_drs(&drs);
+    serve_function(Operation::Launch, &ports).await
 }

@@ -1,10 +1,9 @@
 //! pause: pauses an execution before its next wave. From an operator (direct call or API Gateway)
-//! or from the state machine at a wave boundary, with the task token it waits on.
+//! or from the state machine, with the task token it waits on, at a wave boundary or on a failed
+//! wave that waits for a decision.
 
 use aws_adapters::{sdk_config, DynamoDbStore, Settings, StepFunctionsWorkflow, SystemClock};
-use execution_core::rules::Policy;
-use lambda_shell::{handlers, logging, run, service_fn, Error, LambdaEvent};
-use serde_json::Value;
+use lambda_shell::{logging, serve_function, Error, Operation, Ports};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -13,10 +12,6 @@ async fn main() -> Result<(), Error> {
     let sdk = sdk_config().await;
     let store = DynamoDbStore::from_settings(&sdk, &settings);
     let workflow = StepFunctionsWorkflow::new(aws_sdk_sfn::Client::new(&sdk));
-    let policy = Policy::default();
-    let (store, workflow, clock, policy) = (&store, &workflow, &SystemClock, &policy);
-    run(service_fn(move |event: LambdaEvent<Value>| async move {
-        Ok::<_, Error>(handlers::pause(store, workflow, clock, policy, &event.payload).await)
-    }))
-    .await
+    let ports = Ports::new(&store, &SystemClock, settings.policy()).with_workflow(&workflow);
+    serve_function(Operation::Pause, &ports).await
 }

@@ -61,7 +61,7 @@ async fn pause_holds_the_token_and_never_logs_it() {
     assert_eq!(answers.len(), 3, "{}", run.output);
     assert_eq!(
         answers[0],
-        json!({"statusCode": 200, "executionId": E, "status": "PAUSED", "pausedBeforeWave": 0})
+        json!({"statusCode": 200, "executionId": E, "status": "PAUSED", "pausedBeforeWave": 0, "pauseReason": "PLANNED"})
     );
     assert_eq!(
         answers[1]["statusCode"], 400,

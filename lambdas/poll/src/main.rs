@@ -2,9 +2,7 @@
 //! `nextAction`. Invoked by find and by the state machine.
 
 use aws_adapters::{sdk_config, DrsService, DynamoDbStore, Ec2Service, Settings, SystemClock};
-use execution_core::rules::Policy;
-use lambda_shell::{handlers, logging, run, service_fn, Error, LambdaEvent};
-use serde_json::Value;
+use lambda_shell::{logging, serve_function, Error, Operation, Ports};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -14,10 +12,8 @@ async fn main() -> Result<(), Error> {
     let store = DynamoDbStore::from_settings(&sdk, &settings);
     let drs = DrsService::new(aws_sdk_drs::Client::new(&sdk));
     let ec2 = Ec2Service::new(aws_sdk_ec2::Client::new(&sdk));
-    let policy = Policy::default();
-    let (store, drs, ec2, clock, policy) = (&store, &drs, &ec2, &SystemClock, &policy);
-    run(service_fn(move |event: LambdaEvent<Value>| async move {
-        Ok::<_, Error>(handlers::poll(store, drs, ec2, clock, policy, &event.payload).await)
-    }))
-    .await
+    let ports = Ports::new(&store, &SystemClock, settings.policy())
+        .with_drs(&drs)
+        .with_ec2(&ec2);
+    serve_function(Operation::Poll, &ports).await
 }

@@ -1,9 +1,8 @@
-//! resume: resumes a paused execution and releases the state machine waiting at the pause.
-//! From an operator (direct call or API Gateway).
+//! resume: resumes an execution paused before a wave (PLANNED or OPERATOR) and releases the state
+//! machine waiting at the pause. From an operator (direct call or API Gateway).
 
-use aws_adapters::{sdk_config, DynamoDbStore, Settings, StepFunctionsWorkflow};
-use lambda_shell::{handlers, logging, run, service_fn, Error, LambdaEvent};
-use serde_json::Value;
+use aws_adapters::{sdk_config, DynamoDbStore, Settings, StepFunctionsWorkflow, SystemClock};
+use lambda_shell::{logging, serve_function, Error, Operation, Ports};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -12,9 +11,6 @@ async fn main() -> Result<(), Error> {
     let sdk = sdk_config().await;
     let store = DynamoDbStore::from_settings(&sdk, &settings);
     let workflow = StepFunctionsWorkflow::new(aws_sdk_sfn::Client::new(&sdk));
-    let (store, workflow) = (&store, &workflow);
-    run(service_fn(move |event: LambdaEvent<Value>| async move {
-        Ok::<_, Error>(handlers::resume(store, workflow, &event.payload).await)
-    }))
-    .await
+    let ports = Ports::new(&store, &SystemClock, settings.policy()).with_workflow(&workflow);
+    serve_function(Operation::Resume, &ports).await
 }

@@ -1,14 +1,14 @@
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use execution_core::fixtures;
 use execution_core::ids::{ExecutionId, InstanceId, JobId};
 use execution_core::model::Timestamp;
-use execution_core::ports::{Drs, Ec2, RecoveryRequest, ServiceError};
+use execution_core::ports::{Drs, Ec2, JobTag, RecoveryRequest, ServiceError};
 use execution_core::status::{JobStatus, LaunchStatus};
 
-use crate::config::{FaultScript, Progression, Spread, Timings};
+use crate::config::{FaultScript, Progression, Refusals, Spread, Timings};
 use crate::{Api, Calls, SimClock, SimDrs, SimEc2, World};
 
 const T0: i64 = 1_000_000;
@@ -54,6 +54,8 @@ fn request(servers: std::ops::Range<usize>) -> RecoveryRequest {
     RecoveryRequest {
         execution_id: fixtures::execution_id(),
         wave_number: 0,
+        attempt: 1,
+        part: 0,
         is_drill: true,
         source_servers: servers.map(fixtures::server).collect(),
     }
@@ -68,7 +70,7 @@ async fn job(f: &Fixture, id: &JobId) -> execution_core::ports::DrsJob {
 fn statuses(job: &execution_core::ports::DrsJob) -> Vec<LaunchStatus> {
     job.participating_servers
         .iter()
-        .map(|p| p.launch_status)
+        .map(|p| p.launch_status.clone())
         .collect()
 }
 
@@ -83,15 +85,18 @@ async fn a_job_moves_through_its_stages_with_the_clock() {
     let id = started.job_id.clone();
     assert!(id.as_str().len() == "drsjob-".len() + 17 && id.as_str().starts_with("drsjob-"));
     assert_eq!(started.status, JobStatus::Pending);
-    assert_eq!(statuses(&started), [LaunchStatus::Pending; 2]);
+    assert_eq!(statuses(&started), vec![LaunchStatus::Pending; 2]);
 
     f.clock.advance_secs(10);
     assert_eq!(job(&f, &id).await.status, JobStatus::Started);
     f.clock.advance_secs(20);
-    assert_eq!(statuses(&job(&f, &id).await), [LaunchStatus::InProgress; 2]);
+    assert_eq!(
+        statuses(&job(&f, &id).await),
+        vec![LaunchStatus::InProgress; 2]
+    );
     f.clock.advance_secs(99);
     let j = job(&f, &id).await;
-    assert_eq!(statuses(&j), [LaunchStatus::InProgress; 2]);
+    assert_eq!(statuses(&j), vec![LaunchStatus::InProgress; 2]);
     assert!(j
         .participating_servers
         .iter()
@@ -108,7 +113,7 @@ async fn a_job_moves_through_its_stages_with_the_clock() {
     f.clock.advance_secs(1);
     let j = job(&f, &id).await;
     assert_eq!(
-        (j.status, statuses(&j)),
+        (j.status.clone(), statuses(&j)),
         (JobStatus::Started, vec![LaunchStatus::Launched; 2])
     );
     let ids: Vec<InstanceId> = j
@@ -228,14 +233,14 @@ async fn filters_over_the_service_limits_are_refused() {
         f.drs.describe_recovery_instances(&servers).await,
         Err(ServiceError::Rejected(_))
     ));
-    let instances: Vec<_> = (0..1001).map(fixtures::instance).collect();
+    let instances: Vec<_> = (0..201).map(fixtures::instance).collect();
     assert!(matches!(
         f.ec2.describe_instances(&instances).await,
         Err(ServiceError::Rejected(_))
     ));
     assert!(f
         .ec2
-        .describe_instances(&instances[..1000])
+        .describe_instances(&instances[..200])
         .await
         .unwrap()
         .is_empty());
@@ -320,47 +325,96 @@ async fn a_new_instance_can_be_unknown_to_ec2_for_n_calls_and_job_entries_can_la
     );
 }
 
+fn tag(wave_number: u32, attempt: u32, part: u32) -> JobTag {
+    JobTag {
+        execution_id: fixtures::execution_id(),
+        wave_number,
+        attempt,
+        part,
+    }
+}
+
 #[tokio::test]
-async fn tagged_jobs_are_found_by_execution_wave_and_time() {
+async fn tagged_jobs_are_found_by_execution_wave_attempt_part_and_time() {
     let f = world(
         1,
         Progression::Timed(fixed_timings()),
         FaultScript::default(),
     );
-    let mut wave1 = request(0..1);
-    wave1.wave_number = 1;
-    let id = f.drs.start_recovery(&wave1).await.unwrap().job_id;
-    let e = fixtures::execution_id();
+    let mut part1 = request(0..1);
+    part1.wave_number = 1;
+    part1.part = 1;
+    let id = f.drs.start_recovery(&part1).await.unwrap().job_id;
+    let found = |t: JobTag, since: i64| {
+        let drs = f.drs.clone();
+        async move {
+            drs.find_tagged_job(&t, Timestamp(since))
+                .await
+                .unwrap()
+                .map(|j| j.job_id)
+        }
+    };
+    assert_eq!(found(tag(1, 1, 1), T0).await, Some(id.clone()));
+    assert_eq!(found(tag(0, 1, 1), T0).await, None, "another wave");
+    assert_eq!(found(tag(1, 2, 1), T0).await, None, "another attempt");
+    assert_eq!(found(tag(1, 1, 0), T0).await, None, "another part");
     assert_eq!(
-        f.drs
-            .find_tagged_job(e, 1, Timestamp(T0))
-            .await
-            .unwrap()
-            .map(|j| j.job_id),
-        Some(id)
-    );
-    assert_eq!(
-        f.drs.find_tagged_job(e, 0, Timestamp(T0)).await.unwrap(),
-        None
-    );
-    assert_eq!(
-        f.drs
-            .find_tagged_job(e, 1, Timestamp(T0 + 1))
-            .await
-            .unwrap(),
+        found(tag(1, 1, 1), T0 + 1).await,
         None,
         "created before `since`"
     );
+    let stranger = JobTag {
+        execution_id: ExecutionId::new_random(),
+        ..tag(1, 1, 1)
+    };
+    assert_eq!(found(stranger, T0).await, None);
+    let tags = &f.world.jobs()[0].tags;
+    assert_eq!(tags["executionId"], fixtures::execution_id().to_string());
+    assert_eq!(
+        (
+            tags["waveNumber"].as_str(),
+            tags["attempt"].as_str(),
+            tags["part"].as_str()
+        ),
+        ("1", "1", "1")
+    );
+
+    // The first of two jobs with the same tags is the one found.
+    f.clock.advance_secs(5);
+    f.drs.start_recovery(&part1).await.unwrap();
+    assert_eq!(found(tag(1, 1, 1), T0).await, Some(id));
+}
+
+#[tokio::test]
+async fn a_job_of_version_1_is_attempt_1_part_0() {
+    let f = world(1, Progression::Static, FaultScript::default());
+    let v1 = std::collections::BTreeMap::from([
+        (
+            "executionId".to_owned(),
+            fixtures::execution_id().to_string(),
+        ),
+        ("waveNumber".to_owned(), "2".to_owned()),
+    ]);
+    f.world.add_job(crate::Job::fixed(
+        fixtures::job(7),
+        JobStatus::Started,
+        Timestamp(T0),
+        vec![],
+        v1,
+    ));
+    let found = f
+        .drs
+        .find_tagged_job(&tag(2, 1, 0), Timestamp(T0))
+        .await
+        .unwrap();
+    assert_eq!(found.map(|j| j.job_id), Some(fixtures::job(7)));
     assert_eq!(
         f.drs
-            .find_tagged_job(ExecutionId::new_random(), 1, Timestamp(T0))
+            .find_tagged_job(&tag(2, 2, 0), Timestamp(T0))
             .await
             .unwrap(),
         None
     );
-    let tags = &f.world.jobs()[0].tags;
-    assert_eq!(tags["executionId"], e.to_string());
-    assert_eq!(tags["waveNumber"], "1");
 }
 
 #[tokio::test]
@@ -370,7 +424,7 @@ async fn a_static_world_never_moves_on_its_own() {
     f.clock.advance_secs(100_000);
     let j = job(&f, &id).await;
     assert_eq!(
-        (j.status, statuses(&j)),
+        (j.status.clone(), statuses(&j)),
         (JobStatus::Pending, vec![LaunchStatus::Pending; 2])
     );
 }
@@ -406,4 +460,108 @@ async fn per_call_faults_reach_the_ports() {
         f.ec2.describe_instances(&[]).await,
         Err(ServiceError::Unavailable(_))
     ));
+}
+
+#[tokio::test]
+async fn a_flaky_server_fails_in_its_first_attempts_only() {
+    let faults = FaultScript {
+        flaky_servers: HashMap::from([(fixtures::server(0), 1)]),
+        ..FaultScript::default()
+    };
+    let f = world(1, Progression::Timed(fixed_timings()), faults);
+    let first = f.drs.start_recovery(&request(0..2)).await.unwrap().job_id;
+    let mut retry = request(0..1);
+    retry.attempt = 2;
+    let second = f.drs.start_recovery(&retry).await.unwrap().job_id;
+    f.clock.advance_secs(200);
+    assert_eq!(
+        statuses(&job(&f, &first).await),
+        [LaunchStatus::Failed, LaunchStatus::Launched]
+    );
+    assert_eq!(statuses(&job(&f, &second).await), [LaunchStatus::Launched]);
+}
+
+#[tokio::test]
+async fn an_omitted_server_is_not_in_its_job_which_completes_without_it() {
+    let faults = FaultScript {
+        omitted_servers: HashSet::from([fixtures::server(1)]),
+        ..FaultScript::default()
+    };
+    let f = world(1, Progression::Timed(fixed_timings()), faults);
+    let started = f.drs.start_recovery(&request(0..3)).await.unwrap();
+    let listed = |j: &execution_core::ports::DrsJob| {
+        j.participating_servers
+            .iter()
+            .map(|p| p.source_server_id.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(listed(&started), [fixtures::server(0), fixtures::server(2)]);
+    f.clock.advance_secs(200);
+    let j = job(&f, &started.job_id).await;
+    assert_eq!(j.status, JobStatus::Completed);
+    assert_eq!(listed(&j), [fixtures::server(0), fixtures::server(2)]);
+    assert_eq!(statuses(&j), vec![LaunchStatus::Launched; 2]);
+
+    // A job of omitted servers only has none, and completes all the same.
+    let faults = FaultScript {
+        omitted_servers: HashSet::from([fixtures::server(0)]),
+        ..FaultScript::default()
+    };
+    let f = world(1, Progression::Timed(fixed_timings()), faults);
+    let id = f.drs.start_recovery(&request(0..1)).await.unwrap().job_id;
+    f.clock.advance_secs(60);
+    let j = job(&f, &id).await;
+    assert!(j.participating_servers.is_empty());
+    assert_eq!(j.status, JobStatus::Completed);
+}
+
+#[tokio::test]
+async fn a_job_over_the_per_job_quota_is_refused_for_good() {
+    let faults = FaultScript {
+        job_server_quota: Some(2),
+        ..FaultScript::default()
+    };
+    let f = world(1, Progression::Timed(fixed_timings()), faults);
+    for _ in 0..2 {
+        let refused = f.drs.start_recovery(&request(0..3)).await.unwrap_err();
+        assert!(
+            matches!(&refused, ServiceError::Rejected(m) if m.contains("ServiceQuotaExceededException") && m.contains("L-B827C881")),
+            "{refused:?}"
+        );
+    }
+    assert!(f.world.jobs().is_empty());
+    assert!(f.drs.start_recovery(&request(0..2)).await.is_ok());
+    assert!(
+        matches!(f.drs.start_recovery(&request(0..201)).await, Err(ServiceError::Rejected(m)) if m.starts_with("ValidationException")),
+        "past the API's own limit, DRS does not even look at the quota"
+    );
+}
+
+#[tokio::test]
+async fn quota_and_conflict_refusals_clear_after_n_calls() {
+    let faults = FaultScript {
+        quota_refusals: Refusals::new(2, None),
+        conflict_refusals: Refusals::new(1, Some(15)),
+        ..FaultScript::default()
+    };
+    let f = world(1, Progression::Timed(fixed_timings()), faults);
+    let mut refusals = Vec::new();
+    for _ in 0..3 {
+        match f.drs.start_recovery(&request(0..2)).await {
+            Err(ServiceError::Throttled {
+                retry_after,
+                message,
+            }) => refusals.push((retry_after, message)),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(refusals[0].1.starts_with("ServiceQuotaExceededException"));
+    assert!(refusals[1].1.starts_with("ServiceQuotaExceededException"));
+    assert_eq!(refusals[0].0, None, "DRS names no retry time for a quota");
+    assert!(refusals[2].1.starts_with("ConflictException"));
+    assert!(refusals[2].1.contains(fixtures::server(0).as_str()));
+    assert_eq!(refusals[2].0, Some(Duration::from_secs(15)));
+    assert!(f.world.jobs().is_empty(), "a refusal starts nothing");
+    assert!(f.drs.start_recovery(&request(0..2)).await.is_ok());
+    assert_eq!(f.calls.count(Api::StartRecovery), 4);
 }

@@ -61,7 +61,9 @@ fn target_of(request: &Request) -> (String, String) {
             p.target.execution_id.to_string(),
             p.target.plan_id.to_string(),
         ),
-        Request::Resume(t) => (t.execution_id.to_string(), t.plan_id.to_string()),
+        Request::Resume(t) | Request::Cancel(t) => {
+            (t.execution_id.to_string(), t.plan_id.to_string())
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -133,13 +135,10 @@ fn the_schedule_starts_find_and_nothing_else() {
         (d.source, d.request.unwrap()),
         (Source::Schedule, Request::Find)
     );
-    for op in [
-        Operation::Poll,
-        Operation::Finalize,
-        Operation::Pause,
-        Operation::Resume,
-        Operation::Launch,
-    ] {
+    for op in Operation::ALL
+        .into_iter()
+        .filter(|op| *op != Operation::Find)
+    {
         let (source, code, msg) = refused(op, scheduled_event());
         assert_eq!((source, code), (Source::Schedule, "INVALID_PARAMETER"));
         assert!(msg.contains("does not run on a schedule"), "{msg}");
@@ -309,23 +308,75 @@ fn base64_bodies_are_decoded_and_bad_ones_refused() {
 }
 
 #[test]
-fn only_pause_and_resume_are_served_through_the_api() {
-    for op in [
-        Operation::Find,
-        Operation::Poll,
-        Operation::Finalize,
-        Operation::Launch,
-    ] {
-        let (source, _, msg) = refused(
-            op,
-            http_event(op.as_str(), Some(json!({"planId": P})), None),
+fn only_the_operator_operations_are_served_through_the_api() {
+    for op in Operation::ALL {
+        let event = http_event(
+            op.as_str(),
+            Some(json!({"planId": P, "waveNumber": 1})),
+            None,
         );
+        let d = decode(op, &event);
         assert_eq!(
-            source,
+            d.source,
             Source::ApiGateway,
-            "answered as a proxy response, so API Gateway relays the 400"
+            "answered as a proxy response, so API Gateway relays a 400"
         );
-        assert!(msg.contains("not served through API Gateway"), "{msg}");
+        if API_OPERATIONS.contains(&op) {
+            assert_eq!(d.request.expect("served").operation(), op);
+        } else {
+            let msg = d.request.expect_err("not served").to_string();
+            assert!(msg.contains("not served through API Gateway"), "{msg}");
+        }
+    }
+}
+
+#[test]
+fn retry_and_skip_take_the_wave_from_the_body() {
+    for op in [Operation::Retry, Operation::Skip] {
+        for make in [rest_event, http_event] {
+            // planId in the body or in the query string, like pause and resume.
+            for (body, query) in [
+                (json!({"planId": P, "waveNumber": 3}), None),
+                (json!({"waveNumber": 3}), Some(json!({"planId": P}))),
+            ] {
+                let d = decode(op, &make(op.as_str(), Some(body), query));
+                assert_eq!(d.source, Source::ApiGateway);
+                let (Ok(Request::Retry(w)) | Ok(Request::Skip(w))) = d.request else {
+                    panic!("{op}: {:?}", d.request)
+                };
+                assert_eq!(
+                    (
+                        w.target.execution_id.to_string(),
+                        w.target.plan_id.to_string(),
+                        w.wave_number
+                    ),
+                    (E.to_owned(), P.to_owned(), 3)
+                );
+            }
+            let (source, code, msg) =
+                refused(op, make(op.as_str(), None, Some(json!({"planId": P}))));
+            assert_eq!((source, code), (Source::ApiGateway, "MISSING_PARAMETER"));
+            assert!(msg.contains("waveNumber"), "{msg}");
+            // Query parameters are strings: the wave goes in the body, as a number.
+            for body in [
+                json!({"planId": P, "waveNumber": "3"}),
+                json!({"planId": P, "waveNumber": 3.5}),
+            ] {
+                let (_, code, msg) = refused(op, make(op.as_str(), Some(body), None));
+                assert_eq!(code, "INVALID_PARAMETER");
+                assert!(msg.contains("waveNumber"), "{msg}");
+            }
+        }
+        let other = if op == Operation::Retry {
+            "skip"
+        } else {
+            "retry"
+        };
+        let (_, _, msg) = refused(
+            op,
+            rest_event(other, Some(json!({"planId": P, "waveNumber": 0})), None),
+        );
+        assert!(msg.contains(&format!("this function serves {op}")), "{msg}");
     }
 }
 

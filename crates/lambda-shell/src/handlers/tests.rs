@@ -1,17 +1,19 @@
-//! Each handler in-process over mocked ports: its event shapes, its malformed events, its logs.
+//! The one handler in-process over mocked ports, for every function: its event shapes, its
+//! malformed events, its logs.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use execution_core::api::Operation;
 use execution_core::fixtures::{self, EXECUTION_ID as E, PLAN_ID as P};
 use execution_core::ids::TaskToken;
-use execution_core::model::{Execution, HeldToken, Timestamp};
-use execution_core::ops::FindConfig;
+use execution_core::model::{Execution, FailurePolicy, HeldToken, PauseReason, Timestamp};
+use execution_core::ops::{FindConfig, Ports};
 use execution_core::ports::mocks::{
     FixedClock, MockDispatch, MockDrs, MockEc2, MockStore, MockWorkflow,
 };
-use execution_core::ports::{ActivePage, HeaderWrite};
+use execution_core::ports::{ActivePage, HeaderWrite, ServiceError};
 use execution_core::rules::Policy;
 use execution_core::status::{ExecutionStatus, JobStatus, LaunchStatus, WaveStatus};
 use serde_json::{json, Value};
@@ -22,6 +24,18 @@ use crate::event::tests::{http_event, rest_event, scheduled_event};
 const NOW: i64 = 2_000;
 const TOKEN: &str = "AQCEAAAAKgAAAAMAAAAAAAAAAfake+task/token==";
 
+/// The functions deployed, and so the operations [`serve`] is run for.
+const FUNCTIONS: [Operation; 8] = [
+    Operation::Find,
+    Operation::Poll,
+    Operation::Finalize,
+    Operation::Pause,
+    Operation::Resume,
+    Operation::Launch,
+    Operation::Retry,
+    Operation::Skip,
+];
+
 fn clock() -> FixedClock {
     FixedClock::at_secs(NOW)
 }
@@ -31,6 +45,70 @@ fn config() -> FindConfig {
         concurrency: 4,
         deadline_millis: NOW * 1000 + 60_000,
         poll_budget_millis: 1_000,
+    }
+}
+
+/// A function's clients, each refusing every call unless the test says otherwise.
+struct Clients {
+    store: MockStore,
+    drs: MockDrs,
+    ec2: MockEc2,
+    dispatch: MockDispatch,
+    workflow: MockWorkflow,
+    clock: FixedClock,
+    policy: Policy,
+    config: FindConfig,
+}
+
+impl Clients {
+    fn new(store: MockStore) -> Self {
+        Self {
+            store,
+            drs: MockDrs::new(),
+            ec2: MockEc2::new(),
+            dispatch: MockDispatch::new(),
+            workflow: MockWorkflow::new(),
+            clock: clock(),
+            policy: Policy::default(),
+            config: config(),
+        }
+    }
+
+    fn untouched() -> Self {
+        Self::new(MockStore::new())
+    }
+
+    fn with_drs(self, drs: MockDrs) -> Self {
+        Self { drs, ..self }
+    }
+
+    fn with_ec2(self, ec2: MockEc2) -> Self {
+        Self { ec2, ..self }
+    }
+
+    fn with_workflow(self, workflow: MockWorkflow) -> Self {
+        Self { workflow, ..self }
+    }
+
+    /// The ports the Lambda function that serves `op` is built with (`lambdas/<op>/src/main.rs`):
+    /// only the clients its operation uses.
+    fn ports(&self, op: Operation) -> Ports<'_> {
+        let ports = Ports::new(&self.store, &self.clock, &self.policy);
+        match op {
+            Operation::Find => ports.with_find(&self.dispatch, &self.config),
+            Operation::Poll => ports.with_drs(&self.drs).with_ec2(&self.ec2),
+            Operation::Launch => ports.with_drs(&self.drs),
+            Operation::Pause
+            | Operation::Resume
+            | Operation::Cancel
+            | Operation::Retry
+            | Operation::Skip => ports.with_workflow(&self.workflow),
+            Operation::Finalize => ports,
+        }
+    }
+
+    async fn serve(&self, op: Operation, event: &Value) -> Value {
+        serve(op, &self.ports(op), event).await
     }
 }
 
@@ -47,8 +125,49 @@ fn polling() -> Execution {
     let mut e = fixtures::execution(&[1, 1, 1]);
     e.header.status = ExecutionStatus::Polling;
     e.waves[0].status = WaveStatus::Started;
-    e.waves[0].job_id = Some(fixtures::job(0));
-    e.waves[0].launch_time = Some(Timestamp(1_500));
+    fixtures::give_job(&mut e.waves[0], fixtures::job(0), Timestamp(1_500));
+    e
+}
+
+fn held_token() -> Option<HeldToken> {
+    Some(HeldToken {
+        token: TaskToken::parse(TOKEN).unwrap(),
+        release_pending: false,
+    })
+}
+
+fn paused_with_token() -> Execution {
+    let mut e = fixtures::execution(&[1, 1]);
+    e.header.status = ExecutionStatus::Paused;
+    e.header.paused_before_wave = Some(0);
+    e.header.pause_reason = Some(PauseReason::Operator);
+    e.header.task_token = held_token();
+    e
+}
+
+/// Two waves whose policy is PAUSE; wave 0 FAILED (its one server did not launch) with nothing in
+/// flight, the execution POLLING: poll says PAUSE.
+fn wave_0_failed() -> Execution {
+    let mut e = fixtures::execution(&[1, 1]);
+    for w in &mut e.waves {
+        w.on_failure = Some(FailurePolicy::Pause);
+    }
+    e.header.status = ExecutionStatus::Polling;
+    let w = &mut e.waves[0];
+    fixtures::give_job(w, fixtures::job(0), Timestamp(1_500));
+    w.status = WaveStatus::Failed;
+    w.end_time = Some(Timestamp(1_900));
+    w.server_statuses[0].launch_status = LaunchStatus::Failed;
+    e
+}
+
+/// [`wave_0_failed`], parked by the workflow: PAUSED for WAVE_FAILED, its token held.
+fn paused_on_failed_wave() -> Execution {
+    let mut e = wave_0_failed();
+    e.header.status = ExecutionStatus::Paused;
+    e.header.pause_reason = Some(PauseReason::WaveFailed);
+    e.header.failed_wave = Some(0);
+    e.header.task_token = held_token();
     e
 }
 
@@ -56,35 +175,20 @@ fn proxy_body(answer: &Value) -> Value {
     serde_json::from_str(answer["body"].as_str().expect("a proxy response")).unwrap()
 }
 
-/// Runs the handler of `op` on `event` with ports that refuse every call.
-async fn untouched(op: Operation, event: &Value) -> Value {
-    let (store, drs, ec2, dispatch, workflow, policy) = (
-        MockStore::new(),
-        MockDrs::new(),
-        MockEc2::new(),
-        MockDispatch::new(),
-        MockWorkflow::new(),
-        Policy::default(),
-    );
-    match op {
-        Operation::Find => find(&store, &dispatch, &clock(), &config(), event).await,
-        Operation::Poll => poll(&store, &drs, &ec2, &clock(), &policy, event).await,
-        Operation::Finalize => finalize(&store, &clock(), event).await,
-        Operation::Pause => pause(&store, &workflow, &clock(), &policy, event).await,
-        Operation::Resume => resume(&store, &workflow, event).await,
-        Operation::Launch => launch(&store, &drs, &clock(), &policy, event).await,
-        Operation::Cancel => unreachable!("no cancel function"),
-    }
+fn code_and_error(answer: &Value) -> (Value, Value) {
+    (answer["statusCode"].clone(), answer["error"].clone())
 }
 
-const FUNCTIONS: [Operation; 6] = [
-    Operation::Find,
-    Operation::Poll,
-    Operation::Finalize,
-    Operation::Pause,
-    Operation::Resume,
-    Operation::Launch,
-];
+/// A workflow that expects the held token to be released once.
+fn releasing_workflow() -> MockWorkflow {
+    let mut workflow = MockWorkflow::new();
+    workflow
+        .expect_send_task_success()
+        .withf(|t, _| t.expose() == TOKEN)
+        .times(1)
+        .returning(|_, _| Ok(()));
+    workflow
+}
 
 #[tokio::test]
 async fn every_function_answers_malformed_events_with_a_400_and_touches_nothing() {
@@ -109,8 +213,15 @@ async fn every_function_answers_malformed_events_with_a_400_and_touches_nothing(
                 scheduled_event(),
             ]);
         }
+        if matches!(op, Operation::Retry | Operation::Skip) {
+            bad.extend([
+                json!({"executionId": E, "planId": P}),
+                json!({"executionId": E, "planId": P, "waveNumber": "0"}),
+                json!({"executionId": E, "planId": P, "waveNumber": -1}),
+            ]);
+        }
         for event in &bad {
-            let answer = untouched(op, event).await;
+            let answer = Clients::untouched().serve(op, event).await;
             assert_eq!(answer["statusCode"], 400, "{op} {event}: {answer}");
             assert!(
                 answer["error"].is_string() && answer["message"].is_string(),
@@ -132,11 +243,28 @@ async fn every_function_answers_malformed_events_with_a_400_and_touches_nothing(
             rest_event(wrong, Some(json!({"planId": P})), None),
             http_event(wrong, Some(json!({"planId": P})), None),
         ] {
-            let answer = untouched(op, &event).await;
+            let answer = Clients::untouched().serve(op, &event).await;
             assert_eq!(answer["statusCode"], 400, "{op}: {answer}");
             assert_eq!(proxy_body(&answer)["error"], "INVALID_PARAMETER");
         }
     }
+}
+
+#[tokio::test]
+async fn a_function_built_without_a_client_its_operation_needs_answers_500() {
+    // retry over the ports of finalize (no Step Functions client): a wiring mistake, never a panic.
+    let clients = Clients::new(store_holding(paused_on_failed_wave()));
+    let event = json!({"executionId": E, "planId": P, "waveNumber": 0});
+    let answer = serve(
+        Operation::Retry,
+        &clients.ports(Operation::Finalize),
+        &event,
+    )
+    .await;
+    assert_eq!(
+        code_and_error(&answer),
+        (json!(500), json!("INTERNAL_ERROR"))
+    );
 }
 
 #[tokio::test]
@@ -147,7 +275,7 @@ async fn find_runs_from_a_direct_payload_and_from_the_schedule() {
             .expect_list_active()
             .times(1)
             .returning(|_| Ok(ActivePage::default()));
-        let answer = find(&store, &MockDispatch::new(), &clock(), &config(), &event).await;
+        let answer = Clients::new(store).serve(Operation::Find, &event).await;
         assert_eq!(
             answer,
             json!({"statusCode": 200, "executionsFound": 0, "executionsPolled": 0, "executionsSkipped": 0, "results": []})
@@ -173,7 +301,11 @@ async fn poll_refreshes_the_wave_in_flight_and_says_what_comes_next() {
     let mut ec2 = MockEc2::new();
     ec2.expect_describe_instances().returning(|_| Ok(vec![]));
     let event = json!({"operation": "poll", "executionId": E, "planId": P, "summary": true});
-    let answer = poll(&store, &drs, &ec2, &clock(), &Policy::default(), &event).await;
+    let answer = Clients::new(store)
+        .with_drs(drs)
+        .with_ec2(ec2)
+        .serve(Operation::Poll, &event)
+        .await;
     assert_eq!(answer["statusCode"], 200, "{answer}");
     assert_eq!(
         answer["status"], "POLLING",
@@ -185,48 +317,58 @@ async fn poll_refreshes_the_wave_in_flight_and_says_what_comes_next() {
 }
 
 #[tokio::test]
+async fn poll_of_a_failed_wave_whose_policy_is_pause_says_pause() {
+    let mut store = store_holding(wave_0_failed());
+    store.expect_commit().returning(|_| Ok(()));
+    store.expect_touch().returning(|_, _| Ok(()));
+    let mut ec2 = MockEc2::new();
+    ec2.expect_describe_instances().returning(|_| Ok(vec![]));
+    let mut drs = MockDrs::new();
+    drs.expect_describe_recovery_instances()
+        .returning(|_| Ok(vec![]));
+    drs.expect_describe_jobs().returning(|_| Ok(vec![]));
+    let event = json!({"executionId": E, "planId": P, "summary": true});
+    let answer = Clients::new(store)
+        .with_drs(drs)
+        .with_ec2(ec2)
+        .serve(Operation::Poll, &event)
+        .await;
+    assert_eq!(answer["statusCode"], 200, "{answer}");
+    assert_eq!(
+        (answer["status"].clone(), answer["nextAction"].clone()),
+        (json!("POLLING"), json!("PAUSE"))
+    );
+}
+
+#[tokio::test]
 async fn poll_of_an_unknown_execution_is_a_404() {
     let mut store = MockStore::new();
     store.expect_load().returning(|_| Ok(None));
     let event = json!({"executionId": E, "planId": P});
-    let answer = poll(
-        &store,
-        &MockDrs::new(),
-        &MockEc2::new(),
-        &clock(),
-        &Policy::default(),
-        &event,
-    )
-    .await;
-    assert_eq!(
-        (answer["statusCode"].clone(), answer["error"].clone()),
-        (json!(404), json!("NOT_FOUND"))
-    );
+    let answer = Clients::new(store).serve(Operation::Poll, &event).await;
+    assert_eq!(code_and_error(&answer), (json!(404), json!("NOT_FOUND")));
 }
 
 #[tokio::test]
 async fn finalize_is_idempotent_and_refuses_unfinished_executions() {
     let mut done = fixtures::execution(&[1]);
     done.header.status = ExecutionStatus::Completed;
-    let answer = finalize(
-        &store_holding(done),
-        &clock(),
-        &json!({"operation": "finalize", "executionId": E, "planId": P}),
-    )
-    .await;
+    let answer = Clients::new(store_holding(done))
+        .serve(
+            Operation::Finalize,
+            &json!({"operation": "finalize", "executionId": E, "planId": P}),
+        )
+        .await;
     assert_eq!(
         (answer["status"].clone(), answer["alreadyFinalized"].clone()),
         (json!("COMPLETED"), json!(true))
     );
 
-    let answer = finalize(
-        &store_holding(polling()),
-        &clock(),
-        &json!({"executionId": E, "planId": P}),
-    )
-    .await;
+    let answer = Clients::new(store_holding(polling()))
+        .serve(Operation::Finalize, &json!({"executionId": E, "planId": P}))
+        .await;
     assert_eq!(
-        (answer["statusCode"].clone(), answer["error"].clone()),
+        code_and_error(&answer),
         (json!(400), json!("INVALID_STATE"))
     );
 }
@@ -242,17 +384,37 @@ async fn pause_from_the_state_machine_holds_its_token() {
         .times(1)
         .returning(|_| Ok(()));
     let event = json!({"operation": "pause", "executionId": E, "planId": P, "taskToken": TOKEN});
-    let answer = pause(
-        &store,
-        &MockWorkflow::new(),
-        &clock(),
-        &Policy::default(),
-        &event,
-    )
-    .await;
+    let answer = Clients::new(store).serve(Operation::Pause, &event).await;
     assert_eq!(
         answer,
-        json!({"statusCode": 200, "executionId": E, "status": "PAUSED", "pausedBeforeWave": 0})
+        json!({"statusCode": 200, "executionId": E, "status": "PAUSED", "pausedBeforeWave": 0, "pauseReason": "PLANNED"})
+    );
+}
+
+#[tokio::test]
+async fn pause_from_the_state_machine_on_a_failed_wave_waits_for_a_decision() {
+    let mut store = store_holding(wave_0_failed());
+    store
+        .expect_commit()
+        .withf(|c| {
+            matches!(&c.header, Some(HeaderWrite::Put { header, .. })
+                if header.status == ExecutionStatus::Paused
+                    && header.pause_reason == Some(PauseReason::WaveFailed)
+                    && header.failed_wave == Some(0)
+                    && header.task_token.as_ref().is_some_and(|t| t.token.expose() == TOKEN))
+        })
+        .times(1)
+        .returning(|_| Ok(()));
+    let event = json!({"operation": "pause", "executionId": E, "planId": P, "taskToken": TOKEN});
+    let answer = Clients::new(store).serve(Operation::Pause, &event).await;
+    assert_eq!(answer["statusCode"], 200, "{answer}");
+    assert_eq!(
+        (
+            answer["status"].clone(),
+            answer["pauseReason"].clone(),
+            answer["failedWave"].clone()
+        ),
+        (json!("PAUSED"), json!("WAVE_FAILED"), json!(0))
     );
 }
 
@@ -264,31 +426,13 @@ async fn pause_from_an_operator_through_either_api() {
     ] {
         let mut store = store_holding(polling());
         store.expect_commit().times(1..).returning(|_| Ok(()));
-        let answer = pause(
-            &store,
-            &MockWorkflow::new(),
-            &clock(),
-            &Policy::default(),
-            &event,
-        )
-        .await;
+        let answer = Clients::new(store).serve(Operation::Pause, &event).await;
         assert_eq!(answer["statusCode"], 200, "{answer}");
         assert_eq!(
             proxy_body(&answer),
-            json!({"statusCode": 200, "executionId": E, "status": "PAUSED", "pausedBeforeWave": 1})
+            json!({"statusCode": 200, "executionId": E, "status": "PAUSED", "pausedBeforeWave": 1, "pauseReason": "OPERATOR"})
         );
     }
-}
-
-fn paused_with_token() -> Execution {
-    let mut e = fixtures::execution(&[1, 1]);
-    e.header.status = ExecutionStatus::Paused;
-    e.header.paused_before_wave = Some(0);
-    e.header.task_token = Some(HeldToken {
-        token: TaskToken::parse(TOKEN).unwrap(),
-        release_pending: false,
-    });
-    e
 }
 
 #[tokio::test]
@@ -299,13 +443,10 @@ async fn resume_through_the_api_releases_the_workflow() {
     ] {
         let mut store = store_holding(paused_with_token());
         store.expect_commit().times(1..).returning(|_| Ok(()));
-        let mut workflow = MockWorkflow::new();
-        workflow
-            .expect_send_task_success()
-            .withf(|t, _| t.expose() == TOKEN)
-            .times(1)
-            .returning(|_, _| Ok(()));
-        let answer = resume(&store, &workflow, &event).await;
+        let answer = Clients::new(store)
+            .with_workflow(releasing_workflow())
+            .serve(Operation::Resume, &event)
+            .await;
         assert_eq!(answer["statusCode"], 200, "{answer}");
         let body = proxy_body(&answer);
         assert_eq!(
@@ -316,15 +457,109 @@ async fn resume_through_the_api_releases_the_workflow() {
 }
 
 #[tokio::test]
-async fn resume_of_a_running_execution_is_a_proxied_400() {
-    let answer = resume(
-        &store_holding(polling()),
-        &MockWorkflow::new(),
-        &rest_event("resume", Some(json!({"planId": P})), None),
-    )
-    .await;
-    assert_eq!(answer["statusCode"], 400);
-    assert_eq!(proxy_body(&answer)["error"], "INVALID_STATE");
+async fn resume_of_a_running_execution_or_of_a_failed_wave_is_a_proxied_400() {
+    for held in [polling(), paused_on_failed_wave()] {
+        let answer = Clients::new(store_holding(held))
+            .serve(
+                Operation::Resume,
+                &rest_event("resume", Some(json!({"planId": P})), None),
+            )
+            .await;
+        assert_eq!(answer["statusCode"], 400);
+        assert_eq!(proxy_body(&answer)["error"], "INVALID_STATE");
+    }
+    let answer = Clients::new(store_holding(paused_on_failed_wave()))
+        .serve(Operation::Resume, &json!({"executionId": E, "planId": P}))
+        .await;
+    let message = answer["message"].as_str().unwrap();
+    assert!(
+        message.contains("retry") && message.contains("skip") && message.contains("cancel"),
+        "resume names the decisions that apply: {message}"
+    );
+}
+
+#[tokio::test]
+async fn retry_through_either_api_starts_a_new_attempt_and_releases_the_workflow() {
+    for event in [
+        rest_event("retry", Some(json!({"planId": P, "waveNumber": 0})), None),
+        http_event(
+            "retry",
+            Some(json!({"waveNumber": 0})),
+            Some(json!({"planId": P})),
+        ),
+    ] {
+        let mut store = store_holding(paused_on_failed_wave());
+        store
+            .expect_commit()
+            .withf(|c| {
+                c.waves.first().is_some_and(|w| {
+                    w.wave.wave_number == 0
+                        && w.wave.status == WaveStatus::Launching
+                        && w.wave.attempt == 2
+                })
+            })
+            .times(1)
+            .returning(|_| Ok(()));
+        // The token's release is recorded after it.
+        store.expect_commit().returning(|_| Ok(()));
+        let answer = Clients::new(store)
+            .with_workflow(releasing_workflow())
+            .serve(Operation::Retry, &event)
+            .await;
+        assert_eq!(answer["statusCode"], 200, "{answer}");
+        assert_eq!(
+            proxy_body(&answer),
+            json!({"statusCode": 200, "executionId": E, "status": "POLLING", "waveNumber": 0,
+                   "waveStatus": "LAUNCHING", "attempt": 2, "workflowReleased": true})
+        );
+    }
+}
+
+#[tokio::test]
+async fn skip_passes_the_failed_wave_and_releases_the_workflow() {
+    let mut store = store_holding(paused_on_failed_wave());
+    store
+        .expect_commit()
+        .withf(|c| {
+            c.waves
+                .first()
+                .is_some_and(|w| w.wave.status == WaveStatus::Skipped)
+        })
+        .times(1)
+        .returning(|_| Ok(()));
+    store.expect_commit().returning(|_| Ok(()));
+    let answer = Clients::new(store)
+        .with_workflow(releasing_workflow())
+        .serve(
+            Operation::Skip,
+            &json!({"operation": "skip", "executionId": E, "planId": P, "waveNumber": 0}),
+        )
+        .await;
+    assert_eq!(answer["statusCode"], 200, "{answer}");
+    assert_eq!(
+        (
+            answer["status"].clone(),
+            answer["waveStatus"].clone(),
+            answer["workflowReleased"].clone()
+        ),
+        (json!("POLLING"), json!("SKIPPED"), json!(true))
+    );
+}
+
+#[tokio::test]
+async fn retry_and_skip_of_a_wave_that_waits_on_nothing_are_400s() {
+    for op in [Operation::Retry, Operation::Skip] {
+        for (held, wave) in [(polling(), 0), (paused_on_failed_wave(), 1)] {
+            let event = http_event(
+                op.as_str(),
+                Some(json!({"planId": P, "waveNumber": wave})),
+                None,
+            );
+            let answer = Clients::new(store_holding(held)).serve(op, &event).await;
+            assert_eq!(answer["statusCode"], 400, "{op}: {answer}");
+            assert_eq!(proxy_body(&answer)["error"], "INVALID_STATE");
+        }
+    }
 }
 
 #[tokio::test]
@@ -337,18 +572,48 @@ async fn launch_starts_the_next_wave() {
         .withf(|r| r.wave_number == 0 && r.source_servers.len() == 2 && r.is_drill)
         .times(1)
         .returning(|_| Ok(fixtures::drs_job(9, JobStatus::Pending, &[])));
-    let answer = launch(
-        &store,
-        &drs,
-        &clock(),
-        &Policy::default(),
-        &json!({"operation": "launch", "executionId": E, "planId": P}),
-    )
-    .await;
+    let answer = Clients::new(store)
+        .with_drs(drs)
+        .serve(
+            Operation::Launch,
+            &json!({"operation": "launch", "executionId": E, "planId": P}),
+        )
+        .await;
     assert_eq!(answer["statusCode"], 200, "{answer}");
     assert_eq!(
-        (answer["waveStatus"].clone(), answer["jobId"].clone()),
-        (json!("STARTED"), json!(fixtures::job(9).to_string()))
+        (answer["waveStatus"].clone(), answer["jobIds"].clone()),
+        (json!("STARTED"), json!([fixtures::job(9).to_string()]))
+    );
+}
+
+#[tokio::test]
+async fn launch_refused_for_now_is_a_200_that_says_when_to_ask_again() {
+    let mut store = store_holding(fixtures::execution(&[2, 1]));
+    store.expect_commit().times(1..).returning(|_| Ok(()));
+    let mut drs = MockDrs::new();
+    drs.expect_start_recovery().times(1).returning(|_| {
+        Err(ServiceError::Throttled {
+            retry_after: Some(Duration::from_secs(45)),
+            message: "ServiceQuotaExceededException: concurrent jobs".into(),
+        })
+    });
+    let answer = Clients::new(store)
+        .with_drs(drs)
+        .serve(Operation::Launch, &json!({"executionId": E, "planId": P}))
+        .await;
+    assert_eq!(answer["statusCode"], 200, "{answer}");
+    assert_eq!(
+        (
+            answer["waveStatus"].clone(),
+            answer["retryAfterSeconds"].clone()
+        ),
+        (json!("LAUNCHING"), json!(45))
+    );
+    assert!(
+        answer["lastLaunchError"]
+            .as_str()
+            .is_some_and(|e| e.contains("ServiceQuotaExceeded")),
+        "{answer}"
     );
 }
 
@@ -388,21 +653,25 @@ async fn a_task_token_never_reaches_the_log() {
     let mut store = store_holding(at_boundary);
     store.expect_commit().returning(|_| Ok(()));
     let event = json!({"operation": "pause", "executionId": E, "planId": P, "taskToken": TOKEN});
-    let answer = pause(
-        &store,
-        &MockWorkflow::new(),
-        &clock(),
-        &Policy::default(),
-        &event,
-    )
-    .await;
+    let answer = Clients::new(store).serve(Operation::Pause, &event).await;
     assert_eq!(answer["status"], "PAUSED");
-    // resume hands the stored token to Step Functions.
+    // resume and retry hand the stored token to Step Functions.
     let mut store = store_holding(paused_with_token());
     store.expect_commit().returning(|_| Ok(()));
-    let mut workflow = MockWorkflow::new();
-    workflow.expect_send_task_success().returning(|_, _| Ok(()));
-    resume(&store, &workflow, &json!({"executionId": E, "planId": P})).await;
+    Clients::new(store)
+        .with_workflow(releasing_workflow())
+        .serve(Operation::Resume, &json!({"executionId": E, "planId": P}))
+        .await;
+    let mut store = store_holding(paused_on_failed_wave());
+    store.expect_commit().returning(|_| Ok(()));
+    let answer = Clients::new(store)
+        .with_workflow(releasing_workflow())
+        .serve(
+            Operation::Retry,
+            &json!({"executionId": E, "planId": P, "waveNumber": 0}),
+        )
+        .await;
+    assert_eq!(answer["statusCode"], 200, "{answer}");
     // What lambda_runtime logs at TRACE: the raw event.
     tracing::trace!(target: "lambda_runtime::layers::api_response", body = %event, "raw JSON event received from Lambda");
 
@@ -411,11 +680,16 @@ async fn a_task_token_never_reaches_the_log() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("JSON log lines"))
         .collect();
-    assert_eq!(lines.len(), 2, "one line per invocation: {text}");
-    assert_eq!(lines[0]["fields"]["operation"], "pause");
-    assert_eq!(lines[0]["fields"]["execution_id"], E);
-    assert_eq!(lines[0]["fields"]["status_code"], 200);
-    assert_eq!(lines[1]["fields"]["operation"], "resume");
+    let answered: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["fields"]["message"] == "answered")
+        .collect();
+    assert_eq!(answered.len(), 3, "one line per invocation: {text}");
+    assert_eq!(answered[0]["fields"]["operation"], "pause");
+    assert_eq!(answered[0]["fields"]["execution_id"], E);
+    assert_eq!(answered[0]["fields"]["status_code"], 200);
+    assert_eq!(answered[1]["fields"]["operation"], "resume");
+    assert_eq!(answered[2]["fields"]["operation"], "retry");
     assert!(
         !text.contains(TOKEN) && !text.contains("fake+task"),
         "token in the log: {text}"

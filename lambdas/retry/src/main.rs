@@ -1,0 +1,17 @@
+//! retry: an operator's decision on the failed wave an execution waits on: a new attempt for its
+//! servers that did not launch (at most MAX_WAVE_ATTEMPTS per wave), and the state machine
+//! waiting at the pause is released to launch it. From an operator (direct call or API Gateway).
+
+use aws_adapters::{sdk_config, DynamoDbStore, Settings, StepFunctionsWorkflow, SystemClock};
+use lambda_shell::{logging, serve_function, Error, Operation, Ports};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    logging::init()?;
+    let settings = Settings::from_env()?;
+    let sdk = sdk_config().await;
+    let store = DynamoDbStore::from_settings(&sdk, &settings);
+    let workflow = StepFunctionsWorkflow::new(aws_sdk_sfn::Client::new(&sdk));
+    let ports = Ports::new(&store, &SystemClock, settings.policy()).with_workflow(&workflow);
+    serve_function(Operation::Retry, &ports).await
+}
