@@ -1,18 +1,19 @@
-//! The commands that operate executions on AWS, through the same use cases the Lambdas run.
-//! Configuration: the standard AWS environment, plus EXECUTIONS_TABLE (and STATUS_INDEX_NAME,
-//! STATE_MACHINE_ARN for `start`).
+//! The commands that operate executions on AWS, through the same route the Lambdas take
+//! (`ops::run`). Configuration: the standard AWS environment, plus EXECUTIONS_TABLE (and
+//! STATUS_INDEX_NAME, STATE_MACHINE_ARN for `start`; MAX_WAVE_ATTEMPTS and MAX_SERVERS_PER_JOB
+//! when the deployment changed them).
 
 use aws_adapters::{sdk_config, DynamoDbStore, Settings, StepFunctionsWorkflow, SystemClock};
-use execution_core::api::{self, PauseRequest, Target, WorkflowInput};
+use execution_core::api::{self, PauseRequest, Request, Target, WaveTarget, WorkflowInput};
 use execution_core::error::OperationError;
 use execution_core::ids::ExecutionId;
 use execution_core::model::Execution;
-use execution_core::ops;
+use execution_core::ops::{self, Ports};
 use execution_core::ports::ExecutionStore;
 use execution_core::rules::Policy;
 use serde_json::{json, Value};
 
-use crate::cli::{StartArgs, TargetArgs};
+use crate::cli::{StartArgs, TargetArgs, WaveArgs};
 use crate::exit::{print_json, CliError, Exit};
 use crate::plan_file;
 use crate::report::Report;
@@ -22,11 +23,14 @@ struct Aws {
     settings: Settings,
     store: DynamoDbStore,
     workflow: StepFunctionsWorkflow,
+    policy: Policy,
 }
 
 async fn connect() -> Result<Aws, CliError> {
     let settings =
         Settings::from_env().map_err(|e| CliError::invalid(format!("configuration: {e}")))?;
+    // The deployment's limits, as its functions have them: retry counts attempts as they do.
+    let policy = settings.policy().clone();
     let config = sdk_config().await;
     let store = DynamoDbStore::from_settings(&config, &settings);
     let workflow = StepFunctionsWorkflow::new(aws_sdk_sfn::Client::new(&config));
@@ -34,6 +38,7 @@ async fn connect() -> Result<Aws, CliError> {
         settings,
         store,
         workflow,
+        policy,
     })
 }
 
@@ -126,46 +131,57 @@ pub enum Op {
 
 /// pause, resume or cancel, answered exactly as the Lambda (or API) would answer.
 pub async fn operate(op: Op, args: TargetArgs, json: bool) -> Result<Exit, CliError> {
-    let aws = connect().await?;
     let target = Target {
         execution_id: args.execution_id,
         plan_id: args.plan_id,
     };
-    let answer: Value = match op {
-        Op::Pause => {
-            let request = PauseRequest {
-                target,
-                task_token: None,
-            };
-            api::answer(
-                &ops::pause(
-                    &aws.store,
-                    &aws.workflow,
-                    &SystemClock,
-                    &Policy::default(),
-                    &request,
-                )
-                .await,
-            )
-        }
-        Op::Resume => api::answer(&ops::resume(&aws.store, &aws.workflow, &target).await),
-        Op::Cancel => api::answer(&ops::cancel(&aws.store, &aws.workflow, &target).await),
+    let request = match op {
+        Op::Pause => Request::Pause(PauseRequest {
+            target,
+            task_token: None,
+        }),
+        Op::Resume => Request::Resume(target),
+        Op::Cancel => Request::Cancel(target),
     };
+    run(request, json).await
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Decision {
+    Retry,
+    Skip,
+}
+
+/// retry or skip of a failed wave, answered exactly as the Lambda (or API) would answer.
+pub async fn decide(decision: Decision, args: WaveArgs, json: bool) -> Result<Exit, CliError> {
+    let on = WaveTarget {
+        target: Target {
+            execution_id: args.execution_id,
+            plan_id: args.plan_id,
+        },
+        wave_number: args.wave_number,
+    };
+    let request = match decision {
+        Decision::Retry => Request::Retry(on),
+        Decision::Skip => Request::Skip(on),
+    };
+    run(request, json).await
+}
+
+/// Runs one operator operation through `ops::run` and prints its answer.
+async fn run(request: Request, json: bool) -> Result<Exit, CliError> {
+    let execution_id = request.execution_id();
+    let aws = connect().await?;
+    let ports = Ports::new(&aws.store, &SystemClock, &aws.policy).with_workflow(&aws.workflow);
+    let answer: Value = ops::run(&ports, request).await;
     let code = api::status_code_of(&answer);
     if json {
         print_json(&answer);
     } else if code == 200 {
-        let before = answer
-            .get("pausedBeforeWave")
-            .or_else(|| answer.get("resumedBeforeWave"))
-            .and_then(Value::as_u64);
-        let before = before
-            .map(|n| format!(" (before wave {n})"))
-            .unwrap_or_default();
         println!(
-            "Execution {}: {}{before}",
-            args.execution_id,
-            answer["status"].as_str().unwrap_or("?")
+            "Execution {}: {}",
+            execution_id.map(|e| e.to_string()).unwrap_or_default(),
+            summary(&answer)
         );
     } else {
         eprintln!(
@@ -176,4 +192,26 @@ pub async fn operate(op: Op, args: TargetArgs, json: bool) -> Result<Exit, CliEr
         );
     }
     Ok(Exit::for_status_code(code))
+}
+
+/// One line for a success: `PAUSED (before wave 1)`, `POLLING (wave 1 LAUNCHING, attempt 2)`.
+fn summary(answer: &Value) -> String {
+    let status = answer["status"].as_str().unwrap_or("?");
+    let number = |field: &str| answer.get(field).and_then(Value::as_u64);
+    let detail = if let Some(n) = number("pausedBeforeWave").or_else(|| number("resumedBeforeWave"))
+    {
+        format!(" (before wave {n})")
+    } else if let Some(n) = number("failedWave") {
+        format!(" (wave {n} FAILED: decide with retry, skip or cancel)")
+    } else if let (Some(n), Some(wave_status)) =
+        (number("waveNumber"), answer["waveStatus"].as_str())
+    {
+        let attempt = number("attempt")
+            .map(|a| format!(", attempt {a}"))
+            .unwrap_or_default();
+        format!(" (wave {n} {wave_status}{attempt})")
+    } else {
+        String::new()
+    };
+    format!("{status}{detail}")
 }

@@ -2,8 +2,9 @@
 
 use std::path::PathBuf;
 
-use clap::{Args as ClapArgs, Parser, Subcommand};
-use drs_sim::Api;
+use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
+use drs_sim::driver::OnFailure;
+use drs_sim::{Api, Refusals};
 use execution_core::ids::{ExecutionId, PlanId, SourceServerId};
 
 #[derive(Debug, Parser)]
@@ -23,7 +24,7 @@ pub struct Args {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a recovery drill of PLAN in the DRS simulator, with time compressed (no AWS needed).
-    Drill(DrillArgs),
+    Drill(Box<DrillArgs>),
     /// Run one operation offline against a world file and print its JSON answer.
     Invoke(InvokeArgs),
     /// Check a plan file; with --check-aws, also that its source servers exist in DRS.
@@ -36,8 +37,55 @@ pub enum Command {
     Pause(TargetArgs),
     /// AWS: resume a paused execution (releases the waiting state machine).
     Resume(TargetArgs),
-    /// AWS: cancel an execution (no new wave; the wave in flight settles, then CANCELLED).
+    /// AWS: cancel an execution (no new wave; the wave in flight settles, then CANCELLED, or FAILED
+    /// when a wave failed).
     Cancel(TargetArgs),
+    /// AWS: retry the failed wave a paused execution waits on (a new attempt for its servers that
+    /// did not launch).
+    Retry(WaveArgs),
+    /// AWS: skip the failed wave a paused execution waits on; the next wave runs.
+    Skip(WaveArgs),
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct WaveArgs {
+    /// The execution's id.
+    #[arg(value_name = "EXECUTION_ID")]
+    pub execution_id: ExecutionId,
+    /// The id of the plan the execution runs.
+    #[arg(long = "plan", value_name = "PLAN_ID")]
+    pub plan_id: PlanId,
+    /// The failed wave (0-based, as the record numbers it).
+    #[arg(long = "wave", value_name = "N")]
+    pub wave_number: u32,
+}
+
+/// A drill's simulated operator, when a failed wave waits for a decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnFailureArg {
+    /// Retry the wave, up to maxWaveAttempts attempts; then cancel.
+    Retry,
+    /// Skip the wave and go on (the execution ends COMPLETED_WITH_ERRORS at best).
+    Skip,
+    /// Cancel the execution (it ends FAILED).
+    Stop,
+}
+
+impl From<OnFailureArg> for OnFailure {
+    fn from(a: OnFailureArg) -> Self {
+        match a {
+            OnFailureArg::Retry => Self::Retry,
+            OnFailureArg::Skip => Self::Skip,
+            OnFailureArg::Stop => Self::Stop,
+        }
+    }
+}
+
+/// `--fail-server ID[:N]`: the server fails in every attempt of its wave, or in the first N.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailServer {
+    pub server: SourceServerId,
+    pub first_attempts: Option<u32>,
 }
 
 #[derive(Debug, ClapArgs)]
@@ -69,15 +117,40 @@ pub struct DrillArgs {
     /// Simulated seconds between polls while a wave is in flight.
     #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub poll_interval: u64,
-    /// Resume a planned pause after this many simulated seconds [default: 120].
+    /// Resume a pause (or decide on a failed wave) after this many simulated seconds [default: 120].
     #[arg(long, value_name = "SECS", conflicts_with = "resume_on_key")]
     pub resume_after: Option<u64>,
-    /// Resume a planned pause when Enter is pressed (or standard input closes).
+    /// Resume a pause (or decide on a failed wave) when Enter is pressed (or standard input closes).
     #[arg(long)]
     pub resume_on_key: bool,
-    /// This source server fails to launch (repeatable).
-    #[arg(long = "fail-server", value_name = "ID")]
-    pub fail_servers: Vec<SourceServerId>,
+    /// What the operator decides when a failed wave pauses the execution (its policy is PAUSE).
+    #[arg(long, value_enum, default_value_t = OnFailureArg::Stop)]
+    pub on_failure: OnFailureArg,
+    /// This source server fails to launch; with :N, only in the first N attempts of its wave
+    /// (repeatable).
+    #[arg(long = "fail-server", value_name = "ID[:N]", value_parser = parse_fail_server)]
+    pub fail_servers: Vec<FailServer>,
+    /// DRS leaves this source server out of the job it starts for it; the job completes without
+    /// it (repeatable).
+    #[arg(long = "omit-server", value_name = "ID")]
+    pub omit_servers: Vec<SourceServerId>,
+    /// The account's DRS quota of source servers in one job: StartRecovery for more is refused.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub job_quota: Option<u32>,
+    /// The next N StartRecovery calls are refused with ServiceQuotaExceededException (too many
+    /// jobs running), with a retry hint of SECS if given.
+    #[arg(long, value_name = "N[:SECS]", value_parser = parse_refusals)]
+    pub quota_exceeded: Option<Refusals>,
+    /// The next N StartRecovery calls are refused with ConflictException (a server is still in
+    /// another job), with a retry hint of SECS if given.
+    #[arg(long, value_name = "N[:SECS]", value_parser = parse_refusals)]
+    pub conflict: Option<Refusals>,
+    /// Servers per DRS job (the deployment's maxServersPerJob, 1 to 200) [default: 100].
+    #[arg(long, value_name = "N")]
+    pub max_servers_per_job: Option<u64>,
+    /// Attempts per wave, the first included (the deployment's maxWaveAttempts) [default: 3].
+    #[arg(long, value_name = "N")]
+    pub max_wave_attempts: Option<u64>,
     /// Throttle the next N calls of API, e.g. DescribeJobs:3 (repeatable).
     #[arg(long, value_name = "API:N", value_parser = parse_api_count)]
     pub throttle: Vec<(Api, u32)>,
@@ -131,6 +204,41 @@ fn parse_api_count(raw: &str) -> Result<(Api, u32), String> {
     Ok((api, n))
 }
 
+fn parse_fail_server(raw: &str) -> Result<FailServer, String> {
+    let (id, n) = match raw.split_once(':') {
+        Some((id, n)) => (id, Some(n)),
+        None => (raw, None),
+    };
+    let server = SourceServerId::parse(id).map_err(|e| e.to_string())?;
+    let first_attempts = n
+        .map(|n| match n.parse::<u32>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(format!("'{n}' is not a number of attempts (1 or more)")),
+        })
+        .transpose()?;
+    Ok(FailServer {
+        server,
+        first_attempts,
+    })
+}
+
+fn parse_refusals(raw: &str) -> Result<Refusals, String> {
+    let (n, secs) = match raw.split_once(':') {
+        Some((n, secs)) => (n, Some(secs)),
+        None => (raw, None),
+    };
+    let calls = n
+        .parse()
+        .map_err(|_| format!("'{n}' is not a number of calls"))?;
+    let retry_after_secs = secs
+        .map(|s| {
+            s.parse()
+                .map_err(|_| format!("'{s}' is not a number of seconds"))
+        })
+        .transpose()?;
+    Ok(Refusals::new(calls, retry_after_secs))
+}
+
 fn parse_speed(raw: &str) -> Result<f64, String> {
     match raw.parse::<f64>() {
         Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
@@ -163,6 +271,26 @@ mod tests {
                 && parse_speed("inf").is_err()
                 && parse_speed("fast").is_err()
         );
+    }
+
+    #[test]
+    fn fail_servers_and_refusals() {
+        let s = parse_fail_server("s-3f1e2d4c5b6a70819").unwrap();
+        assert_eq!(
+            (s.server.as_str(), s.first_attempts),
+            ("s-3f1e2d4c5b6a70819", None)
+        );
+        assert_eq!(
+            parse_fail_server("s-3f1e2d4c5b6a70819:2")
+                .unwrap()
+                .first_attempts,
+            Some(2)
+        );
+        assert!(parse_fail_server("s-3f1e2d4c5b6a70819:0").is_err());
+        assert!(parse_fail_server("server-1").is_err());
+        assert_eq!(parse_refusals("3"), Ok(Refusals::new(3, None)));
+        assert_eq!(parse_refusals("3:20"), Ok(Refusals::new(3, Some(20))));
+        assert!(parse_refusals("x").is_err() && parse_refusals("3:y").is_err());
     }
 
     #[test]

@@ -3,10 +3,11 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use drs_sim::driver::{drive, DriverConfig, Resume};
+use drs_sim::driver::{drive, DriverConfig, OnFailure, Resume};
 use drs_sim::{FaultScript, Sim, SimConfig};
 use execution_core::api::Target;
 use execution_core::ops;
+use execution_core::rules::Policy;
 use execution_core::status::ExecutionStatus;
 use serde_json::json;
 
@@ -30,14 +31,37 @@ pub async fn run(args: DrillArgs, json: bool) -> Result<Exit, CliError> {
         .flat_map(|w| &w.servers)
         .map(|s| &s.source_server_id)
         .collect();
-    if let Some(stranger) = args.fail_servers.iter().find(|s| !in_plan.contains(s)) {
-        return Err(CliError::invalid(format!(
-            "--fail-server {stranger}: no wave of the plan has this server"
-        )));
+    let named = args
+        .fail_servers
+        .iter()
+        .map(|f| ("--fail-server", &f.server))
+        .chain(args.omit_servers.iter().map(|s| ("--omit-server", s)));
+    for (option, server) in named {
+        if !in_plan.contains(server) {
+            return Err(CliError::invalid(format!(
+                "{option} {server}: no wave of the plan has this server"
+            )));
+        }
     }
+    let policy = Policy::with_limits(args.max_servers_per_job, args.max_wave_attempts)
+        .map_err(|e| CliError::invalid(e.to_string()))?;
 
     let faults = FaultScript {
-        failing_servers: args.fail_servers.iter().cloned().collect(),
+        failing_servers: args
+            .fail_servers
+            .iter()
+            .filter(|f| f.first_attempts.is_none())
+            .map(|f| f.server.clone())
+            .collect(),
+        flaky_servers: args
+            .fail_servers
+            .iter()
+            .filter_map(|f| f.first_attempts.map(|n| (f.server.clone(), n)))
+            .collect(),
+        omitted_servers: args.omit_servers.iter().cloned().collect(),
+        job_server_quota: args.job_quota,
+        quota_refusals: args.quota_exceeded.unwrap_or_default(),
+        conflict_refusals: args.conflict.unwrap_or_default(),
         ec2_unknown_polls: args.ec2_unknown_polls,
         job_missing_polls: args.job_missing_polls,
         omit_recovery_instance_ids: args.no_recovery_instance_ids,
@@ -45,6 +69,7 @@ pub async fn run(args: DrillArgs, json: bool) -> Result<Exit, CliError> {
     let sim = Sim::new(SimConfig {
         seed: args.seed,
         faults,
+        policy,
         ..SimConfig::default()
     });
     for &(api, n) in &args.throttle {
@@ -65,25 +90,39 @@ pub async fn run(args: DrillArgs, json: bool) -> Result<Exit, CliError> {
     };
 
     let resume_after = args.resume_after.unwrap_or(120);
-    let (resume, hint) = if args.resume_on_key {
+    let on_failure = OnFailure::from(args.on_failure);
+    let decision = match on_failure {
+        OnFailure::Retry => "retry",
+        OnFailure::Skip => "skip",
+        OnFailure::Stop => "cancel",
+    };
+    let (resume, hints) = if args.resume_on_key {
         (
             Resume::OnSignal(key_presses()),
-            "press Enter to resume".to_owned(),
+            progress::Hints {
+                resume: "press Enter to resume".to_owned(),
+                decision: format!("press Enter to {decision}"),
+            },
         )
     } else {
+        let after = format!("after {} (simulated)", duration(resume_after));
         (
             Resume::After(resume_after),
-            format!("resuming after {} (simulated)", duration(resume_after)),
+            progress::Hints {
+                resume: format!("resuming {after}"),
+                decision: format!("{decision} {after}"),
+            },
         )
     };
     let config = DriverConfig {
         poll_interval_secs: args.poll_interval,
         speed: (args.speed > 0.0).then_some(args.speed),
         resume,
+        on_failure,
         ..DriverConfig::default()
     };
 
-    let mut progress = progress::for_output(json, hint);
+    let mut progress = progress::for_output(json, hints);
     let wall = Instant::now();
     let outcome = drive(&sim, target, config, progress.as_mut()).await;
     progress.finish();
@@ -95,6 +134,8 @@ pub async fn run(args: DrillArgs, json: bool) -> Result<Exit, CliError> {
         "seed": args.seed,
         "polls": outcome.polls,
         "simulatedSeconds": outcome.simulated_secs,
+        "launchRefusals": outcome.launch_refusals,
+        "launchWaitSeconds": outcome.launch_wait_secs,
         "wallSeconds": (wall.elapsed().as_secs_f64() * 100.0).round() / 100.0,
         "calls": sim.calls.counts(),
         "store": sim.store.counts(),
@@ -109,8 +150,17 @@ pub async fn run(args: DrillArgs, json: bool) -> Result<Exit, CliError> {
             .iter()
             .map(|(api, n)| format!("{api} {n}"))
             .collect();
+        let refused = if outcome.launch_refusals > 0 {
+            format!(
+                "; DRS refused StartRecovery {} times for now ({} waited)",
+                outcome.launch_refusals,
+                duration(outcome.launch_wait_secs)
+            )
+        } else {
+            String::new()
+        };
         println!(
-            "\nSimulated {} in {:.1}s of wall time (seed {}): {} polls; service calls: {}",
+            "\nSimulated {} in {:.1}s of wall time (seed {}): {} polls{refused}; service calls: {}",
             duration(outcome.simulated_secs),
             wall.elapsed().as_secs_f64(),
             args.seed,
@@ -120,6 +170,7 @@ pub async fn run(args: DrillArgs, json: bool) -> Result<Exit, CliError> {
     }
     Ok(match outcome.execution.status() {
         ExecutionStatus::Completed => Exit::Success,
+        ExecutionStatus::CompletedWithErrors => Exit::CompletedWithErrors,
         _ => Exit::Failed,
     })
 }

@@ -6,6 +6,9 @@ use std::process::ExitCode;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     Success = 0,
+    /// The drill's execution ended COMPLETED_WITH_ERRORS: a wave was skipped or an OPTIONAL
+    /// server did not launch.
+    CompletedWithErrors = 1,
     /// A bad plan, payload, file or argument (clap's usage errors use 2 as well).
     Invalid = 2,
     /// The execution ended FAILED or CANCELLED.

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use drs_sim::world_file::WorldFile;
 use drs_sim::Sim;
-use execution_core::api::{self, Request};
+use execution_core::api;
 use execution_core::error::OperationError;
 use execution_core::ops::{self, FindConfig};
 use serde_json::Value;
@@ -42,33 +42,20 @@ pub async fn run(args: InvokeArgs) -> Result<Exit, CliError> {
     Ok(Exit::for_status_code(api::status_code_of(&answer)))
 }
 
-/// Routes the payload to its operation, as the six functions (and the command line's cancel) do.
+/// Parses the payload and runs its operation through `ops::run`, the one route the functions
+/// take too.
 pub async fn answer(sim: &Sim, payload: &Value) -> Value {
     let request = match api::parse_any_request(payload) {
         Ok(r) => r,
         Err(e) => return api::answer::<()>(&Err(e)),
     };
-    let (store, clock, policy) = (sim.store.as_ref(), sim.clock.as_ref(), &sim.policy);
-    match request {
-        Request::Find => {
-            let config = FindConfig {
-                concurrency: FindConfig::DEFAULT_CONCURRENCY,
-                deadline_millis: sim.clock.now().secs() * 1000 + FIND_BUDGET_MILLIS,
-                poll_budget_millis: 0,
-            };
-            api::answer(&ops::find(store, &sim.dispatch(), clock, &config).await)
-        }
-        Request::Poll(r) => {
-            api::answer(&ops::poll(store, &sim.drs, &sim.ec2, clock, policy, &r).await)
-        }
-        Request::Finalize(t) => api::answer(&ops::finalize(store, clock, &t).await),
-        Request::Pause(r) => {
-            api::answer(&ops::pause(store, sim.workflow.as_ref(), clock, policy, &r).await)
-        }
-        Request::Resume(t) => api::answer(&ops::resume(store, sim.workflow.as_ref(), &t).await),
-        Request::Launch(t) => api::answer(&ops::launch(store, &sim.drs, clock, policy, &t).await),
-        Request::Cancel(t) => api::answer(&ops::cancel(store, sim.workflow.as_ref(), &t).await),
-    }
+    let dispatch = sim.dispatch();
+    let config = FindConfig {
+        concurrency: FindConfig::DEFAULT_CONCURRENCY,
+        deadline_millis: sim.clock.now().secs() * 1000 + FIND_BUDGET_MILLIS,
+        poll_budget_millis: 0,
+    };
+    ops::run(&sim.ports().with_find(&dispatch, &config), request).await
 }
 
 /// JSON text, `@FILE`, or `-` for standard input.

@@ -24,7 +24,7 @@ async fn main() -> ExitCode {
     let args = Args::parse();
     let json = args.json;
     let result = match args.command {
-        Command::Drill(a) => drill::run(a, json).await,
+        Command::Drill(a) => drill::run(*a, json).await,
         Command::Invoke(a) => invoke::run(a).await,
         Command::Validate(a) => validate::run(a, json).await,
         Command::Start(a) => aws::start(a, json).await,
@@ -32,6 +32,8 @@ async fn main() -> ExitCode {
         Command::Pause(a) => aws::operate(aws::Op::Pause, a, json).await,
         Command::Resume(a) => aws::operate(aws::Op::Resume, a, json).await,
         Command::Cancel(a) => aws::operate(aws::Op::Cancel, a, json).await,
+        Command::Retry(a) => aws::decide(aws::Decision::Retry, a, json).await,
+        Command::Skip(a) => aws::decide(aws::Decision::Skip, a, json).await,
     };
     exit::finish(result, json)
 }

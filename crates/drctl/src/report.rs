@@ -1,11 +1,12 @@
-//! The end-of-run report: per wave its servers, instances, addresses and recovery time; the
-//! execution's total; the failures and why. Built from the execution record alone.
+//! The end-of-run report: per wave its attempts, DRS jobs, servers, instances, addresses and
+//! recovery time; the execution's total; the failures (and skipped waves) and why. Built from the
+//! execution record alone.
 
 use std::fmt::Write as _;
 
 use drs_sim::time_fmt::format_utc;
 use execution_core::ids::{ExecutionId, InstanceId, JobId, PlanId, SourceServerId};
-use execution_core::model::{Execution, ServerStatus, Wave, WaveFailure};
+use execution_core::model::{Execution, Impact, PauseReason, ServerStatus, Wave, WaveFailure};
 use execution_core::status::{ExecutionStatus, LaunchStatus, WaveStatus};
 use serde::Serialize;
 
@@ -27,7 +28,15 @@ pub struct Report {
     pub end_time: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status_message: Option<String>,
+    /// Why a PAUSED execution is paused, and the wave it is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pause_reason: Option<PauseReason>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paused_before_wave: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_wave: Option<u32>,
     pub waves: Vec<WaveReport>,
+    /// The waves that FAILED, and the waves an operator SKIPPED after they failed.
     pub failures: Vec<FailureReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub simulation: Option<serde_json::Value>,
@@ -40,12 +49,39 @@ pub struct WaveReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wave_name: Option<String>,
     pub status: WaveStatus,
+    /// Attempts so far (1 unless the wave was retried; 0 if it never launched).
+    pub attempts: u32,
+    /// Every DRS job of every attempt, in the order they were recorded.
+    pub jobs: Vec<JobReport>,
+    /// StartRecovery calls for the wave, refused ones included, and DRS's last refusal.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub launch_attempts: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub job_id: Option<JobId>,
-    /// Launch → every server launched: the wave's achieved recovery time.
+    pub last_launch_error: Option<String>,
+    /// First attempt → every critical server launched: the wave's achieved recovery time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_time_seconds: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<WaveFailure>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_message: Option<String>,
+    /// OPTIONAL servers that did not launch (the wave completed without them).
+    pub optional_not_launched: Vec<ServerReport>,
     pub servers: Vec<ServerReport>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobReport {
+    pub job_id: JobId,
+    pub attempt: u32,
+    pub part: u32,
+    /// Servers of the wave whose latest job this is.
+    pub servers: usize,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -54,7 +90,11 @@ pub struct ServerReport {
     pub source_server_id: SourceServerId,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_name: Option<String>,
+    pub impact: Impact,
     pub launch_status: LaunchStatus,
+    /// Why it did not launch, when DRS did not say (not in its job, never started).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_message: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instance_id: Option<InstanceId>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -71,6 +111,9 @@ pub struct FailureReport {
     pub wave_number: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wave_name: Option<String>,
+    /// FAILED, or SKIPPED by an operator after it failed.
+    pub status: WaveStatus,
+    pub attempts: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<WaveFailure>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -92,11 +135,14 @@ impl Report {
             start_time: h.start_time.map(|t| format_utc(t.secs())),
             end_time: h.end_time.map(|t| format_utc(t.secs())),
             status_message: h.status_message.clone(),
+            pause_reason: execution.pause_reason(),
+            paused_before_wave: h.paused_before_wave,
+            failed_wave: h.failed_wave,
             waves: execution.waves.iter().map(wave_report).collect(),
             failures: execution
                 .waves
                 .iter()
-                .filter(|w| w.status == WaveStatus::Failed)
+                .filter(|w| matches!(w.status, WaveStatus::Failed | WaveStatus::Skipped))
                 .map(failure_report)
                 .collect(),
             simulation: None,
@@ -129,39 +175,106 @@ impl Report {
         if let Some(m) = &self.status_message {
             let _ = writeln!(out, "Note: {m}");
         }
+        match (self.pause_reason, self.failed_wave, self.paused_before_wave) {
+            (Some(PauseReason::WaveFailed), Some(n), _) => {
+                let _ = writeln!(
+                    out,
+                    "Waiting for a decision on failed wave {n}: drctl retry|skip {id} --plan {plan} --wave {n}, or drctl cancel",
+                    id = self.execution_id,
+                    plan = self.plan_id
+                );
+            }
+            (Some(reason), _, Some(n)) => {
+                let why = match reason {
+                    PauseReason::Operator => "an operator's pause",
+                    _ => "the plan's pause",
+                };
+                let _ = writeln!(
+                    out,
+                    "Paused before wave {n} ({why}): drctl resume continues"
+                );
+            }
+            _ => {}
+        }
         for w in &self.waves {
             let _ = writeln!(out);
             let time = w
                 .recovery_time_seconds
                 .map(|t| format!("  recovery time {}", duration(t)))
                 .unwrap_or_default();
-            let job = w
-                .job_id
-                .as_ref()
-                .map(|j| format!("  job {j}"))
-                .unwrap_or_default();
+            let attempts = if w.attempts > 1 {
+                format!("  {} attempts", w.attempts)
+            } else {
+                String::new()
+            };
+            let jobs = match w.jobs.as_slice() {
+                [] => String::new(),
+                [one] => format!("  job {}", one.job_id),
+                many => format!(
+                    "  jobs {}",
+                    many.iter()
+                        .map(|j| j.job_id.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
             let _ = writeln!(
                 out,
-                "Wave {}{}: {}{time}{job}",
+                "Wave {}{}: {}{time}{attempts}{jobs}",
                 w.wave_number,
                 name(&w.wave_name),
                 w.status
             );
+            if let Some(e) = &w.last_launch_error {
+                let _ = writeln!(
+                    out,
+                    "  {} StartRecovery calls; last refusal: {e}",
+                    w.launch_attempts
+                );
+            }
+            if !w.optional_not_launched.is_empty() {
+                let ids: Vec<String> = w
+                    .optional_not_launched
+                    .iter()
+                    .map(|s| s.source_server_id.to_string())
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "  {} OPTIONAL servers not launched: {}",
+                    ids.len(),
+                    ids.join(", ")
+                );
+            }
             server_table(&mut out, &w.servers);
         }
         if !self.failures.is_empty() {
             let _ = writeln!(out, "\nFailures:");
             for f in &self.failures {
                 let reason = f.reason.map(failure_name).unwrap_or_default();
+                let skipped = if f.status == WaveStatus::Skipped {
+                    " (SKIPPED)"
+                } else {
+                    ""
+                };
+                let attempts = if f.attempts > 1 {
+                    format!(" after {} attempts", f.attempts)
+                } else {
+                    String::new()
+                };
                 let _ = writeln!(
                     out,
-                    "  wave {}{}: {reason} {}",
+                    "  wave {}{}{skipped}{attempts}: {reason} {}",
                     f.wave_number,
                     name(&f.wave_name),
                     f.message.as_deref().unwrap_or("")
                 );
                 for s in &f.servers {
-                    let _ = writeln!(out, "    {} {}", s.source_server_id, s.launch_status);
+                    let why = s
+                        .status_message
+                        .as_deref()
+                        .map(|m| format!(" ({m})"))
+                        .unwrap_or_default();
+                    let _ = writeln!(out, "    {} {}{why}", s.source_server_id, s.launch_status);
                 }
             }
         }
@@ -170,12 +283,41 @@ impl Report {
 }
 
 fn wave_report(w: &Wave) -> WaveReport {
+    let jobs = w
+        .jobs
+        .iter()
+        .map(|j| JobReport {
+            job_id: j.job_id.clone(),
+            attempt: j.attempt,
+            part: j.part,
+            servers: w
+                .server_statuses
+                .iter()
+                .filter(|s| s.job_id.as_ref() == Some(&j.job_id))
+                .count(),
+        })
+        .collect();
+    let optional_not_launched = if w.status == WaveStatus::Completed {
+        w.server_statuses
+            .iter()
+            .filter(|s| s.impact == Impact::Optional && s.launch_status != LaunchStatus::Launched)
+            .map(server_report)
+            .collect()
+    } else {
+        Vec::new()
+    };
     WaveReport {
         wave_number: w.wave_number,
         wave_name: w.wave_name.clone(),
         status: w.status,
-        job_id: w.job_id.clone(),
+        attempts: w.attempt,
+        jobs,
+        launch_attempts: w.launch_attempts,
+        last_launch_error: w.last_launch_error.clone(),
         recovery_time_seconds: w.recovery_time_seconds,
+        failure_reason: w.failure_reason,
+        status_message: w.status_message.clone(),
+        optional_not_launched,
         servers: w.server_statuses.iter().map(server_report).collect(),
     }
 }
@@ -184,6 +326,8 @@ fn failure_report(w: &Wave) -> FailureReport {
     FailureReport {
         wave_number: w.wave_number,
         wave_name: w.wave_name.clone(),
+        status: w.status,
+        attempts: w.attempt,
         reason: w.failure_reason,
         message: w.status_message.clone(),
         servers: w
@@ -199,7 +343,9 @@ fn server_report(s: &ServerStatus) -> ServerReport {
     ServerReport {
         source_server_id: s.source_server_id.clone(),
         server_name: s.server_name.clone(),
-        launch_status: s.launch_status,
+        impact: s.impact,
+        launch_status: s.launch_status.clone(),
+        status_message: s.status_message.clone(),
         instance_id: s.instance_id.clone(),
         private_ip: s.private_ip.clone(),
         hostname: s.hostname.clone(),
@@ -214,7 +360,11 @@ fn server_table(out: &mut String, servers: &[ServerReport]) {
         .map(|s| {
             [
                 s.source_server_id.to_string(),
-                dash(s.server_name.clone()),
+                match (&s.server_name, s.impact) {
+                    (Some(n), Impact::Optional) => format!("{n} (optional)"),
+                    (None, Impact::Optional) => "(optional)".to_owned(),
+                    (n, Impact::Critical) => dash(n.clone()),
+                },
                 s.launch_status.to_string(),
                 dash(s.instance_id.as_ref().map(ToString::to_string)),
                 dash(s.private_ip.clone()),

@@ -203,3 +203,108 @@ async fn an_unreachable_aws_is_exit_4() {
     );
     assert_eq!(status.code, 4, "{}", status.stderr);
 }
+
+/// An execution of the three-tier plan whose wave 0 FAILED (one server did not launch) and that
+/// stands PAUSED for a decision, stored in the deployment's table.
+async fn failed_and_paused(env: &[(&str, String)]) -> (String, String) {
+    use execution_core::model::{Timestamp, WaveFailure, WaveJob};
+    use execution_core::ports::ExecutionStore;
+    use execution_core::status::{ExecutionStatus, LaunchStatus, WaveStatus};
+
+    let var = |k: &str| env.iter().find(|(n, _)| *n == k).unwrap().1.clone();
+    let dynamodb = aws_sdk_dynamodb::Client::from_conf(sdk_config(&moto_endpoint()).build());
+    let store = aws_adapters::DynamoDbStore::new(
+        dynamodb,
+        var("EXECUTIONS_TABLE"),
+        "status-index".to_owned(),
+    );
+    let plan: execution_core::plan::Plan =
+        serde_json::from_str(&std::fs::read_to_string(example("three-tier.json")).unwrap())
+            .unwrap();
+    let id = execution_core::ids::ExecutionId::new_random();
+    let mut e = plan.new_execution(id, Timestamp(1_767_225_600)).unwrap();
+    e.header.status = ExecutionStatus::Paused;
+    e.header.start_time = Some(Timestamp(1_767_225_660));
+    e.header.pause_reason = Some(execution_core::model::PauseReason::WaveFailed);
+    e.header.failed_wave = Some(0);
+    let job = execution_core::ids::JobId::parse("drsjob-0a1b2c3d4e5f6a7b8").unwrap();
+    let wave = &mut e.waves[0];
+    wave.status = WaveStatus::Failed;
+    wave.attempt = 1;
+    wave.launch_attempts = 1;
+    wave.launch_time = Some(Timestamp(1_767_225_660));
+    wave.attempt_time = wave.launch_time;
+    wave.end_time = Some(Timestamp(1_767_226_260));
+    wave.failure_reason = Some(WaveFailure::ServersFailed);
+    wave.status_message =
+        Some("1 of 2 critical servers did not launch (1 FAILED, 0 TERMINATED)".into());
+    wave.jobs.push(WaveJob {
+        job_id: job.clone(),
+        attempt: 1,
+        part: 0,
+        recorded_time: Timestamp(1_767_225_660),
+    });
+    for (s, status) in wave
+        .server_statuses
+        .iter_mut()
+        .zip([LaunchStatus::Failed, LaunchStatus::Launched])
+    {
+        s.job_id = Some(job.clone());
+        s.launch_status = status;
+    }
+    store.create(&e).await.unwrap();
+    (id.to_string(), plan.plan_id.to_string())
+}
+
+#[tokio::test]
+async fn a_failed_wave_can_be_retried_or_skipped_from_the_command_line() {
+    let (env, _) = deployment().await;
+
+    let (id, plan_id) = failed_and_paused(&env).await;
+    let status = run(&env, &["status", &id, "--plan", &plan_id]);
+    assert!(
+        status.stdout.contains(&format!(
+            "Waiting for a decision on failed wave 0: drctl retry|skip {id} --plan {plan_id} --wave 0"
+        )),
+        "{}",
+        status.stdout
+    );
+    let resume = run(&env, &["resume", &id, "--plan", &plan_id, "--json"]);
+    assert_eq!(resume.code, 2);
+    assert_eq!(resume.json()["error"], "INVALID_STATE");
+    let wrong = run(&env, &["retry", &id, "--plan", &plan_id, "--wave", "1"]);
+    assert_eq!(wrong.code, 2);
+    assert!(
+        wrong.stderr.contains("400 INVALID_STATE"),
+        "{}",
+        wrong.stderr
+    );
+
+    let retried = run(&env, &["retry", &id, "--plan", &plan_id, "--wave", "0"]);
+    assert_eq!(retried.code, 0, "{}", retried.stderr);
+    assert_eq!(
+        retried.stdout.trim(),
+        format!("Execution {id}: POLLING (wave 0 LAUNCHING, attempt 2)")
+    );
+    let report = run(&env, &["status", &id, "--plan", &plan_id, "--json"]).json();
+    assert_eq!(report["status"], "POLLING");
+    assert_eq!(report["waves"][0]["status"], "LAUNCHING");
+    assert_eq!(report["waves"][0]["attempts"], 2);
+    assert_eq!(
+        report["waves"][0]["servers"][1]["launchStatus"], "LAUNCHED",
+        "a launched server keeps its launch"
+    );
+
+    let (id, plan_id) = failed_and_paused(&env).await;
+    let skipped = run(
+        &env,
+        &["skip", &id, "--plan", &plan_id, "--wave", "0", "--json"],
+    );
+    assert_eq!(skipped.code, 0, "{}", skipped.stderr);
+    assert_eq!(
+        skipped.json(),
+        json!({"statusCode": 200, "executionId": id, "status": "POLLING", "waveNumber": 0, "waveStatus": "SKIPPED", "attempt": 1, "workflowReleased": false})
+    );
+    let report = run(&env, &["status", &id, "--plan", &plan_id, "--json"]).json();
+    assert_eq!(report["failures"][0]["status"], "SKIPPED");
+}

@@ -10,7 +10,8 @@ use serde_json::{json, Value};
 
 /// In examples/world.json: A is POLLING with wave 0 STARTED (its DRS job has launched both
 /// servers), B is PAUSED before wave 1 holding a WAITING token, C is POLLING with every wave
-/// COMPLETED, D is PENDING.
+/// COMPLETED, D is PENDING, E is PAUSED because its wave 1 FAILED (policy PAUSE), holding a
+/// WAITING token until a retry, skip or cancel.
 const A: (&str, &str) = (
     "0a7e6b1c-3d2f-4e5a-9b8c-7d6e5f4a3b21",
     "5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
@@ -27,18 +28,31 @@ const D: (&str, &str) = (
     "3d0b9e4f-6a5c-4d8e-8f1a-2b3c4d5e6f70",
     "8f4a5b6c-7d8e-4f9a-8b1c-2d3e4f5a6b7c",
 );
+const E: (&str, &str) = (
+    "5f3e2d1c-0b9a-4c8d-9e7f-6a5b4c3d2e1f",
+    "4c3b2a19-8f7e-4d6c-9b5a-3f2e1d0c9b8a",
+);
 const TOKEN: &str = "AAAAKgAAAAIAAAAAAAAAAexample-pause-token";
+const FAILURE_TOKEN: &str = "AAAAKgAAAAIAAAAAAAAAAexample-failure-token";
 
 /// A private copy of the example world.
 fn world() -> (tempfile::TempDir, PathBuf) {
+    copy_of(&example("world.json"))
+}
+
+fn copy_of(file: &Path) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("world.json");
-    std::fs::copy(example("world.json"), &path).unwrap();
+    std::fs::copy(file, &path).unwrap();
     (dir, path)
 }
 
 fn payload(op: &str, (e, p): (&str, &str)) -> String {
     json!({"operation": op, "executionId": e, "planId": p}).to_string()
+}
+
+fn on_wave(op: &str, (e, p): (&str, &str), wave: u32) -> String {
+    json!({"operation": op, "executionId": e, "planId": p, "waveNumber": wave}).to_string()
 }
 
 fn invoke(world: &Path, payload: &str, write: bool) -> Run {
@@ -113,7 +127,7 @@ fn poll_completes_the_wave_from_drs_and_ec2() {
     );
     assert_eq!(
         summary["waves"][0],
-        json!({"waveNumber": 0, "status": "COMPLETED", "jobId": "drsjob-0a1b2c3d4e5f6a7b8", "serversTotal": 2, "serversLaunched": 2, "serversFailed": 0})
+        json!({"waveNumber": 0, "status": "COMPLETED", "jobIds": ["drsjob-0a1b2c3d4e5f6a7b8"], "attempt": 1, "serversTotal": 2, "serversLaunched": 2, "serversFailed": 0})
     );
 }
 
@@ -179,7 +193,7 @@ fn an_operator_pause_stands_before_the_next_wave() {
     let answer = ok(&w, &payload("pause", A), true);
     assert_eq!(
         answer,
-        json!({"statusCode": 200, "executionId": A.0, "status": "PAUSED", "pausedBeforeWave": 1})
+        json!({"statusCode": 200, "executionId": A.0, "status": "PAUSED", "pausedBeforeWave": 1, "pauseReason": "OPERATOR"})
     );
     assert_eq!(record(&saved(&w), A.0)["status"], "PAUSED");
 }
@@ -223,21 +237,23 @@ fn resume_releases_the_waiting_workflow_and_launch_starts_the_next_wave() {
         ),
         (Some(1), Some("STARTED"))
     );
-    let job_id = launched["jobId"].as_str().unwrap();
+    let job_id = launched["jobIds"][0].as_str().unwrap();
     let after_launch = saved(&w);
     let jobs = after_launch["drs"]["jobs"].as_array().unwrap();
-    assert_eq!(jobs.len(), 3);
-    assert_eq!(jobs[2]["jobID"], job_id);
-    assert_eq!(jobs[2]["status"], "PENDING");
+    assert_eq!(jobs.len(), 4);
+    assert_eq!(jobs[3]["jobID"], job_id);
+    assert_eq!(jobs[3]["status"], "PENDING");
     assert_eq!(
-        jobs[2]["tags"],
-        json!({"executionId": B.0, "waveNumber": "1"})
+        jobs[3]["tags"],
+        json!({"executionId": B.0, "waveNumber": "1", "attempt": "1", "part": "0"})
     );
     assert_eq!(
-        jobs[2]["participatingServers"][0]["sourceServerID"],
+        jobs[3]["participatingServers"][0]["sourceServerID"],
         "s-6f7a8b9c0d1e2f3a4"
     );
-    assert_eq!(record(&after_launch, B.0)["waves"][1]["jobId"], job_id);
+    let wave = &record(&after_launch, B.0)["waves"][1];
+    assert_eq!(wave["jobs"][0]["jobId"], job_id);
+    assert_eq!(wave["serverStatuses"][0]["jobId"], job_id);
 }
 
 #[test]
@@ -328,6 +344,12 @@ fn every_error_path_answers_with_the_error_shape() {
         (payload("finalize", A), 400, "INVALID_STATE"),
         (payload("launch", A), 400, "INVALID_STATE"),
         (payload("pause", D), 400, "INVALID_STATE"),
+        (payload("resume", E), 400, "INVALID_STATE"),
+        (on_wave("retry", A, 0), 400, "INVALID_STATE"),
+        (on_wave("skip", E, 0), 400, "INVALID_STATE"),
+        (on_wave("retry", E, 7), 400, "INVALID_STATE"),
+        (payload("retry", E), 400, "MISSING_PARAMETER"),
+        (on_wave("skip", E, 100), 400, "INVALID_PARAMETER"),
     ];
     for (p, status, code) in cases {
         let (exit, answer) = error(&w, &p);
@@ -374,4 +396,144 @@ fn a_broken_world_is_exit_2_with_the_reason() {
     );
     let missing = dir.path().join("nope.json");
     assert_eq!(invoke(&missing, r#"{"operation": "find"}"#, false).code, 2);
+}
+
+#[test]
+fn retry_starts_a_new_attempt_of_the_failed_wave_for_the_servers_that_did_not_launch() {
+    let (_dir, w) = world();
+    let answer = ok(&w, &on_wave("retry", E, 1), true);
+    assert_eq!(
+        answer,
+        json!({"statusCode": 200, "executionId": E.0, "status": "POLLING", "waveNumber": 1, "waveStatus": "LAUNCHING", "attempt": 2, "workflowReleased": true})
+    );
+    let after = saved(&w);
+    assert_eq!(after["sfn"]["tokens"][FAILURE_TOKEN], "SUCCEEDED");
+    let e = record(&after, E.0);
+    assert!(e.get("pauseReason").is_none() && e.get("failedWave").is_none());
+
+    // poll asks for the launch, which starts attempt 2 for the two servers that did not launch.
+    assert_eq!(ok(&w, &payload("poll", E), false)["nextAction"], "LAUNCH");
+    let launched = ok(&w, &payload("launch", E), true);
+    assert_eq!(
+        (
+            launched["waveNumber"].as_u64(),
+            launched["waveStatus"].as_str()
+        ),
+        (Some(1), Some("STARTED"))
+    );
+    let after = saved(&w);
+    let job = &after["drs"]["jobs"].as_array().unwrap()[3];
+    assert_eq!(
+        job["tags"],
+        json!({"executionId": E.0, "waveNumber": "1", "attempt": "2", "part": "0"})
+    );
+    let relaunched: Vec<&str> = job["participatingServers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["sourceServerID"].as_str().unwrap())
+        .collect();
+    assert_eq!(relaunched, ["s-cc3d4e5f6a7b8192a", "s-dd4e5f6a7b8c92a3b"]);
+    let wave = &record(&after, E.0)["waves"][1];
+    assert_eq!(wave["attempt"], 2);
+    assert_eq!(wave["jobs"].as_array().unwrap().len(), 2);
+    let api = &wave["serverStatuses"][0];
+    assert_eq!(
+        (api["launchStatus"].as_str(), api["instanceId"].as_str()),
+        (Some("LAUNCHED"), Some("i-0f2a3b4c5d6e70859")),
+        "a server that launched keeps its instance"
+    );
+    // The same retry again (a double click) stands as it is: same attempt, no new job.
+    let again = ok(&w, &on_wave("retry", E, 1), true);
+    assert_eq!(
+        (again["attempt"].as_u64(), again["waveStatus"].as_str()),
+        (Some(2), Some("STARTED"))
+    );
+    assert_eq!(saved(&w)["drs"]["jobs"].as_array().unwrap().len(), 4);
+    // A skip of it now is refused: the wave no longer waits on a decision.
+    let (code, answer) = error(&w, &on_wave("skip", E, 1));
+    assert_eq!((code, answer["error"].as_str()), (2, Some("INVALID_STATE")));
+}
+
+#[test]
+fn skip_passes_the_failed_wave_and_the_next_one_launches() {
+    let (_dir, w) = world();
+    let answer = ok(&w, &on_wave("skip", E, 1), true);
+    assert_eq!(
+        (
+            answer["status"].as_str(),
+            answer["waveStatus"].as_str(),
+            answer["workflowReleased"].as_bool()
+        ),
+        (Some("POLLING"), Some("SKIPPED"), Some(true))
+    );
+    let polled = ok(&w, &payload("poll", E), false);
+    assert_eq!(polled["nextAction"], "LAUNCH");
+    let launched = ok(&w, &payload("launch", E), true);
+    assert_eq!(launched["waveNumber"], 2);
+}
+
+#[test]
+fn cancel_of_a_failed_wave_s_pause_finalizes_failed() {
+    let (_dir, w) = world();
+    let answer = ok(&w, &payload("cancel", E), true);
+    assert_eq!(answer["workflowReleased"], true);
+    assert_eq!(ok(&w, &payload("poll", E), false)["nextAction"], "FINALIZE");
+    let done = ok(&w, &payload("finalize", E), true);
+    assert_eq!(done["status"], "FAILED");
+    assert_eq!(record(&saved(&w), E.0)["waves"][2]["status"], "CANCELLED");
+}
+
+/// A world written by version 1 (waves with one `jobId`, no `impact`, no `onFailure`, jobs tagged
+/// without attempt and part) loads and runs as its executions were created: every server
+/// CRITICAL, one job per wave, and a failed wave STOPs the execution.
+#[test]
+fn a_world_of_version_1_keeps_loading_and_running() {
+    let v1 = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/world-v1.json");
+    let (_dir, w) = copy_of(&v1);
+
+    // poll: wave 0 completes from its one job, as in version 1.
+    let polled = ok(&w, &payload("poll", A), true);
+    assert_eq!(polled["waves"][0]["status"], "COMPLETED");
+    assert_eq!(polled["nextAction"], "PAUSE");
+    let a = record(&saved(&w), A.0).clone();
+    assert_eq!(
+        a["waves"][0]["jobs"][0]["jobId"],
+        "drsjob-0a1b2c3d4e5f6a7b8"
+    );
+    assert_eq!(a["waves"][0]["attempt"], 1);
+    assert!(a["waves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|w| w["serverStatuses"].as_array().unwrap())
+        .all(|s| s["impact"] == "CRITICAL"));
+
+    // launch: a PENDING execution of version 1 starts as this version does.
+    let launched = ok(&w, &payload("launch", D), true);
+    assert_eq!(launched["waveStatus"], "STARTED");
+
+    // finalize: a finished execution of version 1.
+    assert_eq!(ok(&w, &payload("finalize", C), true)["status"], "COMPLETED");
+
+    // resume: a paused execution of version 1 (no pauseReason) resumes.
+    assert_eq!(ok(&w, &payload("resume", B), true)["status"], "POLLING");
+
+    // A failed wave of version 1 STOPs: no pause for a decision, finalize writes FAILED.
+    const F: (&str, &str) = (
+        "4e1c0f5a-7b6d-4e9f-9a2b-3c4d5e6f7a81",
+        "9a5b6c7d-8e9f-4a0b-9c2d-3e4f5a6b7c8d",
+    );
+    let polled = ok(&w, &payload("poll", F), true);
+    assert_eq!(polled["waves"][0]["status"], "FAILED");
+    assert_eq!(polled["waves"][0]["failureReason"], "SERVERS_FAILED");
+    assert_eq!(polled["nextAction"], "FINALIZE");
+    let (code, refused) = error(&w, &on_wave("retry", F, 0));
+    assert_eq!(
+        (code, refused["error"].as_str()),
+        (2, Some("INVALID_STATE"))
+    );
+    let done = ok(&w, &payload("finalize", F), true);
+    assert_eq!(done["status"], "FAILED");
+    assert_eq!(record(&saved(&w), F.0)["waves"][1]["status"], "CANCELLED");
 }

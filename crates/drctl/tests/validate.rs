@@ -9,14 +9,14 @@ fn server(n: usize) -> serde_json::Value {
     json!({"sourceServerId": format!("s-{n:017}")})
 }
 
-/// A plan with an empty wave, a server in two waves and a wave of 201 servers.
+/// A plan with an empty wave, a server in two waves and a wave of 1,001 servers.
 fn broken_plan(dir: &std::path::Path) -> std::path::PathBuf {
     let plan = json!({
         "planId": "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00",
         "waves": [
             {"servers": [server(1), server(2)]},
             {"servers": []},
-            {"servers": (2..203).map(server).collect::<Vec<_>>()}
+            {"servers": (2..1003).map(server).collect::<Vec<_>>()}
         ]
     });
     let path = dir.join("broken.json");
@@ -26,7 +26,7 @@ fn broken_plan(dir: &std::path::Path) -> std::path::PathBuf {
 
 #[test]
 fn the_examples_are_valid() {
-    for name in ["three-tier.json", "large.json"] {
+    for name in ["three-tier.json", "large.json", "failure-policy.json"] {
         let run = drctl(&["validate", example(name).to_str().unwrap()]);
         assert_eq!(run.code, 0, "{name}: {}{}", run.stdout, run.stderr);
         assert!(run.stdout.contains("can run"), "{}", run.stdout);
@@ -50,7 +50,7 @@ fn every_problem_is_listed_and_the_exit_is_2() {
     assert_eq!(run.code, 2);
     for expected in [
         "problem: wave 1 has no servers",
-        "problem: wave 2 has 201 servers; DRS launches at most 200 in one job",
+        "problem: wave 2 has 1001 servers; a wave holds at most 1000",
         "problem: server s-00000000000000002 is in wave 0 and again in wave 2",
     ] {
         assert!(

@@ -49,16 +49,41 @@ impl Observer for Bars {
         }
         match event {
             Event::Started { .. } => self.add_wave_bars(),
-            Event::WaveLaunched { wave_number, .. } => {
+            Event::WaveLaunched {
+                wave_number,
+                wave_status,
+                ..
+            } => {
                 if let Some(bar) = self.waves.get(*wave_number as usize) {
-                    bar.set_message("STARTED");
+                    bar.set_message(wave_status.to_string());
                 }
             }
-            Event::WaveChanged { wave, .. } => {
+            Event::LaunchDeferred {
+                wave_number,
+                retry_after_secs,
+                ..
+            } => {
+                if let Some(bar) = self.waves.get(*wave_number as usize) {
+                    bar.set_message(format!("DRS refused for now; again in {retry_after_secs}s"));
+                }
+            }
+            Event::WaveChanged { wave, previous } => {
                 if let Some(bar) = self.waves.get(wave.wave_number as usize) {
-                    bar.set_message(wave.status.to_string());
+                    if previous.is_settled() && !wave.status.is_settled() {
+                        // A retried wave: its bar runs again.
+                        let launched = bar.position();
+                        bar.reset();
+                        bar.set_position(launched);
+                    }
+                    let attempt = if wave.attempt > 1 {
+                        format!(" (attempt {})", wave.attempt)
+                    } else {
+                        String::new()
+                    };
+                    bar.set_message(format!("{}{attempt}", wave.status));
                     if wave.status.is_settled() {
-                        bar.finish();
+                        // As it stands: a failed wave's bar shows what did launch.
+                        bar.abandon();
                     }
                 }
             }
@@ -81,9 +106,14 @@ impl Observer for Bars {
                 self.narrator.clock(at),
                 next_action.as_str()
             )),
-            Event::Paused { .. } => self
-                .status
-                .set_message(format!("{} PAUSED", self.narrator.clock(at))),
+            Event::Paused { reason, .. } => self.status.set_message(format!(
+                "{} PAUSED ({})",
+                self.narrator.clock(at),
+                serde_json::to_value(reason)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            )),
             _ => {}
         }
         self.status.tick();

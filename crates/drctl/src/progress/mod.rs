@@ -6,7 +6,8 @@ mod bars;
 use std::io::{IsTerminal, Write};
 
 use drs_sim::driver::{Event, Observer};
-use execution_core::model::{ServerStatus, Timestamp};
+use execution_core::api::Operation;
+use execution_core::model::{PauseReason, ServerStatus, Timestamp};
 use execution_core::status::{LaunchStatus, WaveStatus};
 
 use crate::report::{duration, name};
@@ -16,10 +17,19 @@ pub trait Progress: Observer {
     fn finish(&mut self);
 }
 
+/// What the operator should do at a pause, as the drill will play it.
+#[derive(Debug, Default, Clone)]
+pub struct Hints {
+    /// At a planned or operator pause: "resuming after 2m 00s (simulated)", "press Enter to resume".
+    pub resume: String,
+    /// At a failed wave's pause: "retry after 2m 00s (simulated)", "press Enter to cancel".
+    pub decision: String,
+}
+
 /// Bars on a terminal; otherwise lines on stdout, or on stderr when stdout carries JSON.
-pub fn for_output(json: bool, resume_hint: String) -> Box<dyn Progress> {
+pub fn for_output(json: bool, hints: Hints) -> Box<dyn Progress> {
     let narrator = Narrator {
-        resume_hint,
+        hints,
         ..Narrator::default()
     };
     if json {
@@ -54,8 +64,7 @@ struct WaveTally {
 pub struct Narrator {
     start: Option<Timestamp>,
     waves: Vec<WaveTally>,
-    /// What the operator should do at a pause ("resuming after 2m 00s", "press Enter").
-    resume_hint: String,
+    hints: Hints,
 }
 
 impl Narrator {
@@ -93,23 +102,48 @@ impl Narrator {
             }
             Event::WaveLaunched {
                 wave_number,
-                job_id,
+                wave_status,
+                job_ids,
                 recovered,
             } => {
                 let how = if *recovered {
-                    "found its DRS job by tags"
+                    "found by its tags"
                 } else {
                     "StartRecovery"
                 };
-                let job = job_id
-                    .as_ref()
-                    .map(|j| format!(", job {j}"))
-                    .unwrap_or_default();
+                let jobs = match job_ids.as_slice() {
+                    [one] => format!("job {one}"),
+                    many => format!(
+                        "{} jobs: {}",
+                        many.len(),
+                        many.iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                };
+                let rest = if *wave_status == WaveStatus::Launching {
+                    "; more servers to start"
+                } else {
+                    ""
+                };
                 lines.push(format!(
-                    "{t} {}: launched ({how}{job})",
+                    "{t} {}: launched ({how}, {jobs}){rest}",
                     self.label(*wave_number)
                 ));
             }
+            Event::LaunchDeferred {
+                wave_number,
+                retry_after_secs,
+                error,
+            } => lines.push(format!(
+                "{t} {}: {}; launching again in {}",
+                self.label(*wave_number),
+                error
+                    .as_deref()
+                    .unwrap_or("DRS refused StartRecovery for now"),
+                duration(*retry_after_secs)
+            )),
             Event::ServerChanged {
                 wave_number,
                 server,
@@ -138,12 +172,17 @@ impl Narrator {
                             .recovery_time_seconds
                             .map(|s| format!(", recovery time {}", duration(s)))
                             .unwrap_or_default();
-                        lines.push(format!("{t} {label}: COMPLETED{time}"));
+                        let optional = match wave.optional_not_launched {
+                            0 => String::new(),
+                            n => format!(", {n} OPTIONAL servers did not launch"),
+                        };
+                        lines.push(format!("{t} {label}: COMPLETED{time}{optional}"));
                     }
                     WaveStatus::Failed => lines.push(format!(
                         "{t} {label}: FAILED: {}",
                         wave.status_message.as_deref().unwrap_or("no reason given")
                     )),
+                    WaveStatus::Skipped => lines.push(format!("{t} {label}: SKIPPED")),
                     WaveStatus::Cancelled => {
                         lines.push(format!("{t} {label}: CANCELLED (never ran)"))
                     }
@@ -161,16 +200,47 @@ impl Narrator {
             }
             Event::Polled { .. } => {}
             Event::Warning { message } => lines.push(format!("{t} warning: {message}")),
-            Event::Paused { before_wave } => {
+            Event::Paused {
+                reason: PauseReason::WaveFailed,
+                failed_wave,
+                ..
+            } => {
+                let wave = failed_wave
+                    .map(|n| format!(": {} FAILED", self.label(n)))
+                    .unwrap_or_default();
+                lines.push(format!(
+                    "{t} PAUSED{wave}, waiting for a decision: {}",
+                    self.hints.decision
+                ));
+            }
+            Event::Paused { before_wave, .. } => {
                 let before = before_wave
                     .map(|n| format!(" before {}", self.label(n)))
                     .unwrap_or_default();
-                lines.push(format!("{t} PAUSED{before}: {}", self.resume_hint));
+                lines.push(format!("{t} PAUSED{before}: {}", self.hints.resume));
             }
             Event::Resumed { paused_secs, .. } => lines.push(format!(
                 "{t} resumed after {} paused",
                 duration(*paused_secs)
             )),
+            Event::Decided {
+                wave_number,
+                decision,
+                attempt,
+                paused_secs,
+            } => {
+                let what = match (decision, attempt) {
+                    (Operation::Retry, Some(a)) => format!("retried (attempt {a})"),
+                    (Operation::Skip, _) => "skipped".to_owned(),
+                    (Operation::Cancel, _) => "cancelled the execution".to_owned(),
+                    (other, _) => other.to_string(),
+                };
+                lines.push(format!(
+                    "{t} {}: {what} after {} paused",
+                    self.label(*wave_number),
+                    duration(*paused_secs)
+                ));
+            }
             Event::Retrying {
                 operation,
                 failures,
@@ -178,9 +248,8 @@ impl Narrator {
                 backoff_secs,
             } => {
                 lines.push(format!(
-                    "{t} {operation} answered {} {} ({error}); retry {failures} in {backoff_secs}s",
-                    error.status_code(),
-                    error.code()
+                    "{t} {operation} answered {} {} ({}); retry {failures} in {backoff_secs}s",
+                    error.status_code, error.error, error.message
                 ));
             }
             Event::Finalized {
@@ -200,12 +269,12 @@ impl Narrator {
         let Some(w) = self.waves.get_mut(wave_number as usize) else {
             return;
         };
-        for (status, delta) in [(previous.launch_status, -1i64), (now.launch_status, 1)] {
+        for (status, delta) in [(&previous.launch_status, -1i64), (&now.launch_status, 1)] {
             let slot = match status {
                 LaunchStatus::InProgress => &mut w.in_progress,
                 LaunchStatus::Launched => &mut w.launched,
                 LaunchStatus::Failed | LaunchStatus::Terminated => &mut w.failed,
-                LaunchStatus::Pending => continue,
+                LaunchStatus::Pending | LaunchStatus::Other(_) => continue,
             };
             *slot = slot.saturating_add_signed(delta);
         }
@@ -236,15 +305,20 @@ fn server_line(now: &ServerStatus, previous: &ServerStatus) -> Option<String> {
         (Some(i), None) => format!(" as {i} (EC2 does not describe it yet)"),
         _ => String::new(),
     };
-    match now.launch_status {
-        s if s == previous.launch_status => (now.private_ip.is_some()
+    match &now.launch_status {
+        s if *s == previous.launch_status => (now.private_ip.is_some()
             && previous.private_ip.is_none())
         .then(|| format!("{who}{}", ec2())),
         LaunchStatus::Launched => Some(format!("{who} LAUNCHED{}", ec2())),
         LaunchStatus::Failed | LaunchStatus::Terminated => {
-            Some(format!("{who} {}", now.launch_status))
+            let why = now
+                .status_message
+                .as_deref()
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default();
+            Some(format!("{who} {}{why}", now.launch_status))
         }
-        LaunchStatus::Pending | LaunchStatus::InProgress => None,
+        LaunchStatus::Pending | LaunchStatus::InProgress | LaunchStatus::Other(_) => None,
     }
 }
 
