@@ -345,6 +345,46 @@ pub fn status_code_of(answer: &Value) -> u16 {
 
 pub(crate) const OK: u16 = 200;
 
+/// What a caller does with an operation's answer: the one decision the state machine's Choice
+/// states, the drill driver and `drctl`'s exit codes all follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AnswerClass {
+    /// 2xx: the operation did its work; act on the answer.
+    Done,
+    /// A transient failure (5xx; 409 CONFLICT: the record kept changing under the call): call the
+    /// same operation again after a backoff.
+    RetryLater,
+    /// 400 INVALID_STATE: the record has moved on since the caller decided to call; poll again and
+    /// follow `nextAction`.
+    PollAgain,
+    /// Anything else (a malformed request, 404, a task token the workflow refused): calling again
+    /// will not help.
+    Final,
+}
+
+impl AnswerClass {
+    /// The class of an answer with this `statusCode` and `error` code.
+    pub fn of(status_code: u16, error: Option<&str>) -> Self {
+        match (status_code, error) {
+            (200..=299, _) => Self::Done,
+            (500..=599, _) | (409, Some("CONFLICT")) => Self::RetryLater,
+            (400, Some("INVALID_STATE")) => Self::PollAgain,
+            _ => Self::Final,
+        }
+    }
+
+    /// The class of an answer as [`answer`] makes it (no `statusCode`: final).
+    pub fn of_answer(answer: &Value) -> Self {
+        match answer.get("statusCode").and_then(Value::as_u64) {
+            Some(code) => Self::of(
+                u16::try_from(code).unwrap_or(u16::MAX),
+                answer.get("error").and_then(Value::as_str),
+            ),
+            None => Self::Final,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FindResponse {
@@ -705,6 +745,45 @@ mod tests {
                 .operation(),
             Operation::Cancel
         );
+    }
+
+    #[test]
+    fn every_error_has_one_answer_class() {
+        use crate::error::Refusal;
+        let cases = [
+            (OperationError::MissingParameter("x"), AnswerClass::Final),
+            (OperationError::invalid("x", "y"), AnswerClass::Final),
+            (OperationError::NotFound("x".into()), AnswerClass::Final),
+            (
+                OperationError::InvalidState(Refusal::NothingToLaunch),
+                AnswerClass::PollAgain,
+            ),
+            (
+                OperationError::Conflict("x".into()),
+                AnswerClass::RetryLater,
+            ),
+            (
+                OperationError::TokenRejected("x".into()),
+                AnswerClass::Final,
+            ),
+            (
+                OperationError::Internal("x".into()),
+                AnswerClass::RetryLater,
+            ),
+        ];
+        for (e, class) in cases {
+            let a = answer::<()>(&Err(e.clone()));
+            assert_eq!(AnswerClass::of_answer(&a), class, "{}", e.code());
+        }
+        assert_eq!(
+            AnswerClass::of_answer(&json!({"statusCode": 200})),
+            AnswerClass::Done
+        );
+        assert_eq!(
+            AnswerClass::of_answer(&json!({"nothing": 1})),
+            AnswerClass::Final
+        );
+        assert_eq!(AnswerClass::of(502, None), AnswerClass::RetryLater);
     }
 
     #[test]
