@@ -1,12 +1,16 @@
 //! Faults: every fault the simulator plays (throttling with a retry-after hint and 5xx on each
 //! API, EC2 not knowing an instance yet, a job missing from DescribeJobs, recoveryInstanceID
-//! missing from the job, a server that fails to launch) and a failing store, × every operation.
+//! missing from the job, a server that fails to launch) and a failing store, × every operation:
+//! the seed's five, launch (fresh, and settling a dead launcher's claim), cancel, and an
+//! operator's retry and skip of the failed wave an execution is paused for.
 //!
-//! For each case: the answer is defined (200 with the fault-free run's result, or the seed's error
-//! shape: 500 INTERNAL_ERROR for a transient fault); the record loads, is consistent (a STARTED
-//! wave has its job, a LAUNCHING one has none, one DRS job per wave at most, ...), moved only
-//! forward, and did not change on an error beyond the operation's documented partial progress;
-//! and once a transient fault clears, a retry reaches what the fault-free run reached.
+//! For each case: the answer is defined (200 with the fault-free run's result, 200 with a launch
+//! deferred for a refusal that clears, or the seed's error shape: 500 INTERNAL_ERROR for a
+//! transient fault); the record loads, is consistent (a STARTED wave has a job of its attempt, a
+//! LAUNCHING one servers left to launch, one DRS job per part of an attempt at most, the jobs a
+//! wave records are DRS's, ...), moved only along the lifecycle's wave table, and did not change
+//! on an error beyond the operation's documented partial progress; and once a transient fault
+//! clears, a retry reaches what the fault-free run reached.
 //!
 //! drs-sim's `Api` covers the services only; the store is faulted here by [`FaultyStore`].
 //! The matrix runs on the simulator's MemoryStore; a selection runs on moto's DynamoDB.
@@ -19,16 +23,16 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_adapters::{create_table, DynamoDbStore};
 use drs_sim::{Api, Progression, Sim, SimConfig, Spread, Timings, TokenState};
-use execution_core::api::{answer, PauseRequest, PollRequest, Target};
+use execution_core::api::{PauseRequest, PollRequest, Request, Target, WaveTarget};
 use execution_core::fixtures;
 use execution_core::ids::{ExecutionId, TaskToken};
-use execution_core::model::Execution;
-use execution_core::model::Timestamp;
-use execution_core::ops::{self, FindConfig};
+use execution_core::lifecycle::WAVE_TABLE;
+use execution_core::model::{Execution, FailurePolicy, Impact, PauseReason, Timestamp};
+use execution_core::ops::{self, FindConfig, Ports};
 use execution_core::plan::Plan;
 use execution_core::ports::{
-    ActivePage, Clock, Commit, ExecutionStore, ServiceError, StoreError, TAG_EXECUTION_ID,
-    TAG_WAVE_NUMBER,
+    ActivePage, Clock, Commit, ExecutionStore, ServiceError, StoreError, TAG_ATTEMPT,
+    TAG_EXECUTION_ID, TAG_PART, TAG_WAVE_NUMBER,
 };
 use execution_core::status::{ExecutionStatus, LaunchStatus, WaveStatus};
 use serde_json::{json, Value};
@@ -252,9 +256,13 @@ enum Scenario {
     Resume,
     Cancel,
     Finalize,
+    /// An operator's retry of the failed wave the execution is paused for.
+    Retry,
+    /// An operator's skip of it.
+    Skip,
 }
 
-const SCENARIOS: [Scenario; 10] = [
+const SCENARIOS: [Scenario; 12] = [
     Scenario::Find,
     Scenario::Poll,
     Scenario::Launch,
@@ -265,6 +273,8 @@ const SCENARIOS: [Scenario; 10] = [
     Scenario::Resume,
     Scenario::Cancel,
     Scenario::Finalize,
+    Scenario::Retry,
+    Scenario::Skip,
 ];
 
 /// Where the record stands before the operation.
@@ -278,6 +288,8 @@ enum State {
     /// Wave 0 COMPLETED; wave 1 waits for its planned pause.
     BeforeWave1,
     PausedWithToken,
+    /// Wave 0 FAILED (its policy PAUSE); the workflow waits with its token (WAVE_FAILED).
+    FailedWaiting,
     /// Both waves COMPLETED.
     AllDone,
 }
@@ -291,6 +303,7 @@ impl Scenario {
             Self::PauseParks => State::BeforeWave1,
             Self::Resume | Self::Cancel => State::PausedWithToken,
             Self::Finalize => State::AllDone,
+            Self::Retry | Self::Skip => State::FailedWaiting,
         }
     }
 
@@ -315,14 +328,26 @@ impl Scenario {
             Self::Finalize => {
                 json!({"status": "COMPLETED", "totalWaves": 2, "alreadyFinalized": false})
             }
+            Self::Retry => json!({
+                "status": "POLLING", "waveNumber": 0, "waveStatus": "LAUNCHING", "attempt": 2,
+                "workflowReleased": true
+            }),
+            Self::Skip => json!({
+                "status": "POLLING", "waveNumber": 0, "waveStatus": "SKIPPED", "attempt": 1,
+                "workflowReleased": true
+            }),
         }
     }
 }
 
-/// The plan every case runs: two waves of two servers, a planned pause before the second.
-fn plan() -> Plan {
+/// The plan every case runs: two waves of two servers, a planned pause before the second; a
+/// failed wave stops the execution, but for the decisions' cases, where wave 0 waits for one.
+fn plan(state: State) -> Plan {
     let mut plan = fixtures::plan(&[2, 2]);
     plan.waves[1].pause_before_wave = true;
+    if state == State::FailedWaiting {
+        plan.waves[0].on_failure = Some(FailurePolicy::Pause);
+    }
     plan
 }
 
@@ -394,47 +419,59 @@ impl World {
         self.store.clear();
     }
 
-    /// Runs `scenario`'s operation and answers as the Lambda would.
+    /// Runs `scenario`'s operation and answers as the Lambda would: its request through
+    /// `ops::run`, with every port the simulator has.
     async fn run(&self, scenario: Scenario, token: Option<&TaskToken>) -> Value {
-        let (store, sim, target) = (&self.store as &dyn ExecutionStore, &self.sim, self.target);
+        let (sim, target) = (&self.sim, self.target);
         let clock = self.clock();
-        let pause = |task_token: Option<TaskToken>| PauseRequest { target, task_token };
-        match scenario {
-            Scenario::Find => {
-                let config = FindConfig {
-                    concurrency: 4,
-                    deadline_millis: clock.now_millis() + 3_600_000,
-                    poll_budget_millis: 1_000,
-                };
-                answer(&ops::find(store, &sim.dispatch(), clock, &config).await)
-            }
-            Scenario::Poll => {
-                let request = PollRequest {
-                    target,
-                    summary: false,
-                };
-                answer(&ops::poll(store, &sim.drs, &sim.ec2, clock, &sim.policy, &request).await)
-            }
-            Scenario::Launch | Scenario::LaunchStaleClaim => {
-                answer(&ops::launch(store, &sim.drs, clock, &sim.policy, &target).await)
-            }
+        let dispatch = sim.dispatch();
+        let config = FindConfig {
+            concurrency: 4,
+            deadline_millis: clock.now_millis() + 3_600_000,
+            poll_budget_millis: 1_000,
+        };
+        let ports = Ports::new(&self.store, clock, &sim.policy)
+            .with_drs(&sim.drs)
+            .with_ec2(&sim.ec2)
+            .with_workflow(sim.workflow.as_ref())
+            .with_find(&dispatch, &config);
+        let wave_0 = WaveTarget {
+            target,
+            wave_number: 0,
+        };
+        let request = match scenario {
+            Scenario::Find => Request::Find,
+            Scenario::Poll => Request::Poll(PollRequest {
+                target,
+                summary: false,
+            }),
+            Scenario::Launch | Scenario::LaunchStaleClaim => Request::Launch(target),
             Scenario::PauseByOperator | Scenario::PauseParks | Scenario::PauseMoot => {
-                let request = pause(token.cloned());
-                let wf = sim.workflow.as_ref();
-                answer(&ops::pause(store, wf, clock, &sim.policy, &request).await)
+                Request::Pause(PauseRequest {
+                    target,
+                    task_token: token.cloned(),
+                })
             }
-            Scenario::Resume => answer(&ops::resume(store, sim.workflow.as_ref(), &target).await),
-            Scenario::Cancel => answer(&ops::cancel(store, sim.workflow.as_ref(), &target).await),
-            Scenario::Finalize => answer(&ops::finalize(store, clock, &target).await),
-        }
+            Scenario::Resume => Request::Resume(target),
+            Scenario::Cancel => Request::Cancel(target),
+            Scenario::Finalize => Request::Finalize(target),
+            Scenario::Retry => Request::Retry(wave_0),
+            Scenario::Skip => Request::Skip(wave_0),
+        };
+        ops::run(&ports, request).await
     }
 
     /// Brings a new execution to `state`, arming the world faults before what they shape.
     async fn reach(&self, state: State, fault: &Fault) -> Result<(), String> {
         let sim = &self.sim;
-        ops::create_execution(&self.store, self.clock(), &plan(), self.target.execution_id)
-            .await
-            .map_err(|e| format!("setup create: {e}"))?;
+        ops::create_execution(
+            &self.store,
+            self.clock(),
+            &plan(state),
+            self.target.execution_id,
+        )
+        .await
+        .map_err(|e| format!("setup create: {e}"))?;
         let step = |what: &'static str, answer: Value, wanted: u16| {
             let code = answer["statusCode"].as_u64();
             if code == Some(u64::from(wanted)) {
@@ -446,7 +483,8 @@ impl World {
         match state {
             State::Pending => {}
             State::StaleClaim => {
-                sim.calls.fail_with_5xx(Api::StartRecovery, 1);
+                // The launcher dies once its claim has landed, before StartRecovery.
+                self.store.arm(StoreCall::CommitAnswerLost, false);
                 step("launch", self.run(Scenario::Launch, None).await, 500)?;
                 sim.clock
                     .advance_secs(sim.policy.launch_claim_grace_secs + 10);
@@ -454,6 +492,12 @@ impl World {
             _ => {
                 if state == State::InFlight {
                     fault.arm_world(sim);
+                }
+                if state == State::FailedWaiting {
+                    // Server 0 does not launch in the wave's first attempt (a retry launches it).
+                    sim.world.script_faults(|f| {
+                        f.flaky_servers.insert(fixtures::server(0), 1);
+                    });
                 }
                 step("launch", self.run(Scenario::Launch, None).await, 200)?;
                 sim.clock.advance_secs(SETTLE_SECS);
@@ -510,6 +554,7 @@ async fn play(
     let token = request_token
         .clone()
         .or_else(|| before.header.task_token.as_ref().map(|t| t.token.clone()));
+    let tripped = world.store.tripped.load(Ordering::SeqCst);
     fault.arm_calls(&world);
     let counts = world.sim.calls.counts();
     let answer = world.run(scenario, request_token.as_ref()).await;
@@ -519,7 +564,7 @@ async fn play(
         .filter_map(|a| a.api())
         .filter(|api| world.sim.calls.count(*api) > counts.get(api).copied().unwrap_or(0))
         .collect();
-    let store_hit = world.store.tripped.load(Ordering::SeqCst) > 0;
+    let store_hit = world.store.tripped.load(Ordering::SeqCst) > tripped;
     let after = world.load().await?;
     Ok(Played {
         world,
@@ -555,6 +600,10 @@ enum Expect {
     /// A write landed but the operation heard a failure: 500, a consistent record, and retries
     /// (as the state machine makes them) reach the fault-free record.
     AnswerLost,
+    /// DRS refused StartRecovery for now, or its answer was lost: launch answers 200 with the
+    /// time of its next try, the wave stays LAUNCHING with no job and the refusal recorded; the
+    /// launch after that time reaches the fault-free record, one StartRecovery call more.
+    Deferred,
 }
 
 fn expect(scenario: Scenario, fault: &Fault, p: &Played) -> Expect {
@@ -571,6 +620,8 @@ fn expect(scenario: Scenario, fault: &Fault, p: &Played) -> Expect {
             Expect::Converges
         } else if scenario == Scenario::Find {
             Expect::FindReportsFailure
+        } else if p.hit.contains(&Api::StartRecovery) {
+            Expect::Deferred
         } else {
             Expect::Error500(false)
         };
@@ -626,11 +677,22 @@ fn check_consistent(e: &Execution, sim: &Sim) -> Result<(), String> {
     if h.status.is_terminal() != h.end_time.is_some() {
         return Err(format!("{} with end time {:?}", h.status, h.end_time));
     }
-    if h.status == ExecutionStatus::Paused {
-        let before = h.paused_before_wave.ok_or("PAUSED before no wave")?;
-        if e.wave(before).map(|w| w.status) != Some(WaveStatus::Pending) {
-            return Err(format!("PAUSED before wave {before}, which is not PENDING"));
+    match e.pause_reason() {
+        Some(PauseReason::WaveFailed) => {
+            let n = h
+                .failed_wave
+                .ok_or("PAUSED for a failed wave it does not name")?;
+            if e.wave(n).map(|w| w.status) != Some(WaveStatus::Failed) {
+                return Err(format!("PAUSED for failed wave {n}, which is not FAILED"));
+            }
         }
+        Some(_) => {
+            let before = h.paused_before_wave.ok_or("PAUSED before no wave")?;
+            if e.wave(before).map(|w| w.status) != Some(WaveStatus::Pending) {
+                return Err(format!("PAUSED before wave {before}, which is not PENDING"));
+            }
+        }
+        None => {}
     }
     if let Some(t) = &h.task_token {
         if !t.release_pending && h.status != ExecutionStatus::Paused {
@@ -646,28 +708,44 @@ fn check_consistent(e: &Execution, sim: &Sim) -> Result<(), String> {
         if usize::try_from(n).ok() != Some(i) {
             return Err(format!("wave {n} stored at position {i}"));
         }
+        if let Some(s) = w.server_statuses.iter().find(|s| {
+            s.job_id
+                .as_ref()
+                .is_some_and(|j| !w.jobs.iter().any(|r| &r.job_id == j))
+        }) {
+            return Err(format!(
+                "wave {n}: server {} names a job the wave does not record",
+                s.source_server_id
+            ));
+        }
+        let has_job = w.current_jobs().next().is_some();
         let problem = match w.status {
-            WaveStatus::Pending | WaveStatus::Launching if w.job_id.is_some() => "has a job",
+            WaveStatus::Pending if w.attempt != 0 || !w.jobs.is_empty() => {
+                "has an attempt or a job"
+            }
             WaveStatus::Pending | WaveStatus::Launching if w.end_time.is_some() => "has ended",
-            WaveStatus::Started if w.job_id.is_none() => "has no job",
+            WaveStatus::Launching if w.servers_without_job().next().is_none() => {
+                "has every server in a job"
+            }
+            WaveStatus::Started if !has_job => "has no job",
             WaveStatus::Started if w.launch_time.is_none() || w.end_time.is_some() => {
                 "has no launch time or has ended"
             }
             WaveStatus::Completed
-                if w.job_id.is_none()
+                if !has_job
                     || w.end_time.is_none()
-                    || w.server_statuses
-                        .iter()
-                        .any(|s| s.launch_status != LaunchStatus::Launched) =>
+                    || w.server_statuses.iter().any(|s| {
+                        s.impact == Impact::Critical && s.launch_status != LaunchStatus::Launched
+                    }) =>
             {
-                "lacks its job, its end or a launched server"
+                "lacks its job, its end or a launched critical server"
             }
-            WaveStatus::Failed if w.end_time.is_none() || w.failure_reason.is_none() => {
+            WaveStatus::Failed | WaveStatus::Skipped
+                if w.end_time.is_none() || w.failure_reason.is_none() =>
+            {
                 "lacks its end or its reason"
             }
-            WaveStatus::Cancelled if w.job_id.is_some() || w.end_time.is_none() => {
-                "has a job or no end"
-            }
+            WaveStatus::Cancelled if has_job || w.end_time.is_none() => "has a job or no end",
             _ => "",
         };
         if !problem.is_empty() {
@@ -687,42 +765,57 @@ fn check_consistent(e: &Execution, sim: &Sim) -> Result<(), String> {
             return Err(format!("wave {n}: EC2 details without an instance: {s:?}"));
         }
     }
-    // DRS's side: at most one job per wave, and the job a wave records is that wave's.
+    // DRS's side: at most one job per part of an attempt of a wave, and the jobs a wave records
+    // are the ones DRS ran for those parts (a job not recorded yet only for a part still claimed).
     let mine = e.id().to_string();
-    let mut jobs: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+    let mut jobs: BTreeMap<(u32, u32, u32), Vec<String>> = BTreeMap::new();
     for job in sim.world.jobs() {
         if job.tags.get(TAG_EXECUTION_ID) != Some(&mine) {
             continue;
         }
-        let wave: u32 = job
-            .tags
-            .get(TAG_WAVE_NUMBER)
-            .and_then(|t| t.parse().ok())
-            .ok_or("a job of this execution without a wave tag")?;
-        jobs.entry(wave).or_default().push(job.job_id.to_string());
+        let tag = |key: &str| -> Result<u32, String> {
+            job.tags
+                .get(key)
+                .and_then(|t| t.parse().ok())
+                .ok_or(format!("a job of this execution without a {key} tag"))
+        };
+        let part = (tag(TAG_WAVE_NUMBER)?, tag(TAG_ATTEMPT)?, tag(TAG_PART)?);
+        jobs.entry(part).or_default().push(job.job_id.to_string());
     }
-    for (n, ids) in &jobs {
+    for (&(n, attempt, part), ids) in &jobs {
         if ids.len() > 1 {
-            return Err(format!("wave {n} has {} DRS jobs: {ids:?}", ids.len()));
+            return Err(format!(
+                "wave {n} attempt {attempt} part {part} has {} DRS jobs: {ids:?}",
+                ids.len()
+            ));
         }
         let w = e
-            .wave(*n)
+            .wave(n)
             .ok_or(format!("a DRS job for wave {n}, which does not exist"))?;
-        let recorded = w.job_id.as_ref().map(ToString::to_string);
-        if recorded.as_ref() != ids.first() && w.status != WaveStatus::Launching {
+        let recorded = w
+            .jobs
+            .iter()
+            .find(|j| (j.attempt, j.part) == (attempt, part))
+            .map(|j| j.job_id.to_string());
+        let claimed = w.status == WaveStatus::Launching
+            && w.attempt == attempt
+            && w.claim.as_ref().is_some_and(|c| c.part == part);
+        if recorded.as_ref() != ids.first() && !claimed {
             return Err(format!(
-                "wave {n} is {} with job {recorded:?}; DRS ran {ids:?}",
+                "wave {n} is {} with job {recorded:?} for attempt {attempt} part {part}; DRS ran {ids:?}",
                 w.status
             ));
         }
     }
-    for w in e.waves.iter().filter(|w| w.job_id.is_some()) {
-        let recorded = w.job_id.as_ref().map(ToString::to_string);
-        if jobs.get(&w.wave_number).and_then(|ids| ids.first()) != recorded.as_ref() {
-            return Err(format!(
-                "wave {} records {recorded:?}, which DRS never ran for it",
-                w.wave_number
-            ));
+    for w in &e.waves {
+        for j in &w.jobs {
+            let ran = jobs.get(&(w.wave_number, j.attempt, j.part));
+            if ran.and_then(|ids| ids.first()) != Some(&j.job_id.to_string()) {
+                return Err(format!(
+                    "wave {} records {} (attempt {} part {}), which DRS never ran for it",
+                    w.wave_number, j.job_id, j.attempt, j.part
+                ));
+            }
         }
     }
     Ok(())
@@ -747,13 +840,14 @@ fn check_forward(before: &Execution, after: &Execution) -> Result<(), String> {
     Ok(())
 }
 
-/// Whether a wave can go from `from` to `to` in any number of the lifecycle's moves.
+/// Whether a wave can go from `from` to `to` in any number of the moves of the lifecycle's wave
+/// table.
 fn reachable(from: WaveStatus, to: WaveStatus) -> bool {
     let mut seen = vec![from];
     let mut i = 0;
     while let Some(&s) = seen.get(i) {
-        for &next in WaveStatus::ALL {
-            if s.may_become(next) && !seen.contains(&next) {
+        for &(_, f, next) in WAVE_TABLE {
+            if f == s && !seen.contains(&next) {
                 seen.push(next);
             }
         }
@@ -787,25 +881,22 @@ fn check_unchanged_or_documented(
         expected == *after
     };
     let documented = match scenario {
-        // The claim stays (5xx: DRS may have started the job) or is released for an immediate
-        // retry (throttled: it did not); no job is recorded.
-        Scenario::Launch | Scenario::LaunchStaleClaim if hit(Api::StartRecovery) => {
-            let w = &after.waves[0];
-            w.status == WaveStatus::Launching
-                && w.job_id.is_none()
-                && after.waves[1..] == before.waves[1..]
-                && after.header.status == before.header.status
-        }
         // The record says POLLING (or CANCELLING) with the token's release pending: the next
-        // resume or cancel completes it.
-        Scenario::Resume | Scenario::Cancel if hit(Api::SendTaskSuccess) => {
-            let to = if scenario == Scenario::Resume {
-                ExecutionStatus::Polling
-            } else {
+        // resume, retry, skip or cancel completes it. A decision's wave is written with it, as
+        // the fault-free run writes it.
+        Scenario::Resume | Scenario::Cancel | Scenario::Retry | Scenario::Skip
+            if hit(Api::SendTaskSuccess) =>
+        {
+            let to = if scenario == Scenario::Cancel {
                 ExecutionStatus::Cancelling
+            } else {
+                ExecutionStatus::Polling
             };
             let h = &after.header;
-            h.status == to
+            let decided = !matches!(scenario, Scenario::Retry | Scenario::Skip)
+                || after.waves == base_after.waves;
+            decided
+                && h.status == to
                 && h.version == before.header.version + 1
                 && h.task_token.as_ref().map(|t| (&t.token, t.release_pending))
                     == before.header.task_token.as_ref().map(|t| (&t.token, true))
@@ -832,7 +923,8 @@ fn check_unchanged_or_documented(
 }
 
 /// The record without what legitimately differs between two runs that reach the same outcome:
-/// versions (extra writes bump them), lastPolledTime, and every time when the retry had to wait.
+/// versions (extra writes bump them), lastPolledTime, and when the retry had to wait, every time
+/// and the launch's count of its tries and its last refusal (a claim or a StartRecovery more).
 fn normalised(e: &Execution, strip_times: bool) -> Value {
     fn strip(v: &mut Value, times: bool) {
         match v {
@@ -840,7 +932,11 @@ fn normalised(e: &Execution, strip_times: bool) -> Value {
                 m.retain(|k, _| {
                     !(k == "version"
                         || k == "lastPolledTime"
-                        || (times && (k.ends_with("Time") || k.ends_with("TimeSeconds"))))
+                        || (times
+                            && (k.ends_with("Time")
+                                || k.ends_with("TimeSeconds")
+                                || k == "launchAttempts"
+                                || k == "lastLaunchError")))
                 });
                 m.values_mut().for_each(|v| strip(v, times));
             }
@@ -853,14 +949,20 @@ fn normalised(e: &Execution, strip_times: bool) -> Value {
     v
 }
 
-/// The workflow's task: still waiting after an error (no resume lost, none invented), released
-/// once resume, cancel or a moot pause has answered 200.
+/// The workflow's task: still waiting after an error (no resume or decision lost, none
+/// invented), released once resume, retry, skip, cancel or a moot pause has answered 200.
 fn check_token(scenario: Scenario, p: &Played, succeeded: bool) -> Result<(), String> {
     let Some(token) = &p.token else {
         return Ok(());
     };
     let wanted = match scenario {
-        Scenario::Resume | Scenario::Cancel | Scenario::PauseMoot if succeeded => {
+        Scenario::Resume
+        | Scenario::Cancel
+        | Scenario::Retry
+        | Scenario::Skip
+        | Scenario::PauseMoot
+            if succeeded =>
+        {
             TokenState::Succeeded
         }
         _ => TokenState::Waiting,
@@ -1047,11 +1149,73 @@ async fn converge(scenario: Scenario, p: &Played, base: &Played) -> Result<(), S
     ))
 }
 
+/// launch met a refusal that clears (throttled) or a lost answer (5xx): it answered 200 with
+/// when to try again, and recorded the try; no job is recorded, and a 5xx's claim stays, so that
+/// the next launch looks for its job first. That next launch, once the fault has cleared and the
+/// time has come, reaches the fault-free record with one try more.
+async fn deferred(scenario: Scenario, p: &Played, base: &Played) -> Result<(), String> {
+    let lost = p.fault.0.iter().any(|a| matches!(a, Atom::Fail5xx(_)));
+    let (before, after) = (&p.before.waves[0], &p.after.waves[0]);
+    let wait = p.answer["retryAfterSeconds"]
+        .as_u64()
+        .ok_or(format!("no retryAfterSeconds in {}", p.answer))?;
+    check_fields(
+        &p.answer,
+        &json!({"statusCode": 200, "status": "POLLING", "waveNumber": 0, "waveStatus": "LAUNCHING"}),
+    )?;
+    if !lost && wait != RETRY_AFTER_SECS {
+        return Err(format!(
+            "DRS's retry-after hint was not honoured: {}",
+            p.answer
+        ));
+    }
+    let claim_kept = after.claim.as_ref().is_some_and(|c| !c.held && c.uncertain);
+    if after.status != WaveStatus::Launching
+        || after.current_jobs().next().is_some()
+        || after.launch_attempts != before.launch_attempts + 1
+        || after.next_launch_time.is_none()
+        || after.last_launch_error.is_none()
+        || p.answer["lastLaunchError"].as_str() != after.last_launch_error.as_deref()
+        || claim_kept != lost
+    {
+        return Err(format!("the deferred launch recorded {}", json!(after)));
+    }
+    let w = &p.world;
+    w.clear_faults();
+    let early = w.run(scenario, None).await;
+    check_fields(
+        &early,
+        &json!({"statusCode": 400, "error": "INVALID_STATE"}),
+    )
+    .map_err(|e| format!("a launch before the time it named: {e}"))?;
+    w.sim.clock.advance_secs(wait);
+    let again = w.run(scenario, None).await;
+    // The simulated 5xx comes before DRS starts anything: the tagged job is looked for, and is not
+    // there.
+    let wanted = json!({"statusCode": 200, "waveStatus": "STARTED", "recovered": false});
+    check_fields(&again, &wanted).map_err(|e| format!("the launch after the wait: {e}"))?;
+    let record = w.load().await?;
+    check_consistent(&record, &w.sim)?;
+    check_forward(&p.after, &record)?;
+    if normalised(&record, true) != normalised(&base.after, true)
+        || record.waves[0].launch_attempts != base.after.waves[0].launch_attempts + 1
+    {
+        return Err(format!(
+            "after the wait the record is not the fault-free run's with one try more:\n{}\n{}",
+            json!(record),
+            json!(base.after)
+        ));
+    }
+    Ok(())
+}
+
 /// A server that fails to launch fails its wave; finalize then writes FAILED.
 async fn check_servers_fail(scenario: Scenario, p: &Played) -> Result<(), String> {
     let wave = &p.after.waves[0];
     let message = wave.status_message.as_deref().unwrap_or_default();
-    if wave.status != WaveStatus::Failed || !message.contains("1 of 2 servers did not launch") {
+    if wave.status != WaveStatus::Failed
+        || !message.contains("1 of 2 critical servers did not launch")
+    {
         return Err(format!("wave 0 should fail for its server: {wave:?}"));
     }
     if scenario == Scenario::Poll {
@@ -1127,6 +1291,7 @@ async fn case(
             )?;
             retry_after_lost_answer(scenario, &p, base).await?;
         }
+        Expect::Deferred => deferred(scenario, &p, base).await?,
     }
     Ok(expect)
 }
@@ -1172,7 +1337,7 @@ async fn every_fault_on_every_operation_has_a_defined_answer_and_leaves_the_reco
     );
     assert_eq!(
         seen.len(),
-        7,
+        8,
         "every kind of outcome is exercised, partial progress included: {seen:?}"
     );
 }
@@ -1201,12 +1366,17 @@ async fn faults_through_moto_dynamodb_keep_the_record_whole() {
         (
             Scenario::Launch,
             one(Atom::Fail5xx(Api::StartRecovery)),
-            Expect::Error500(true),
+            Expect::Deferred,
         ),
         (
             Scenario::LaunchStaleClaim,
             one(Atom::Throttle(Api::StartRecovery)),
-            Expect::Error500(true),
+            Expect::Deferred,
+        ),
+        (
+            Scenario::LaunchStaleClaim,
+            one(Atom::Fail5xx(Api::FindTaggedJob)),
+            Expect::Error500(false),
         ),
         (
             Scenario::PauseByOperator,
@@ -1237,6 +1407,26 @@ async fn faults_through_moto_dynamodb_keep_the_record_whole() {
             Scenario::Finalize,
             one(Atom::Store(StoreCall::Commit, false)),
             Expect::Error500(false),
+        ),
+        (
+            Scenario::Retry,
+            one(Atom::Fail5xx(Api::SendTaskSuccess)),
+            Expect::Error500(true),
+        ),
+        (
+            Scenario::Retry,
+            one(Atom::Store(StoreCall::Commit, true)),
+            Expect::Error500(false),
+        ),
+        (
+            Scenario::Skip,
+            one(Atom::Store(StoreCall::CommitAnswerLost, false)),
+            Expect::AnswerLost,
+        ),
+        (
+            Scenario::Skip,
+            one(Atom::Throttle(Api::SendTaskSuccess)),
+            Expect::Error500(true),
         ),
     ];
     let mut failures = Vec::new();
@@ -1272,15 +1462,31 @@ async fn the_checks_catch_what_they_check() {
     for (what, e) in [
         (
             "STARTED without its job",
-            broken(&|e| e.waves[0].job_id = None),
+            broken(&|e| e.waves[0].jobs.clear()),
         ),
         (
-            "LAUNCHING with a job",
+            "LAUNCHING with every server in a job",
             broken(&|e| e.waves[0].status = WaveStatus::Launching),
         ),
         (
             "a job DRS never ran",
-            broken(&|e| e.waves[0].job_id = Some(fixtures::job(9))),
+            broken(&|e| e.waves[0].jobs[0].job_id = fixtures::job(9)),
+        ),
+        (
+            "a job of another part",
+            broken(&|e| e.waves[0].jobs[0].part = 1),
+        ),
+        (
+            "a server in a job the wave does not record",
+            broken(&|e| e.waves[0].server_statuses[1].job_id = Some(fixtures::job(9))),
+        ),
+        (
+            "PAUSED for a wave that did not fail",
+            broken(&|e| {
+                e.header.status = ExecutionStatus::Paused;
+                e.header.pause_reason = Some(PauseReason::WaveFailed);
+                e.header.failed_wave = Some(0);
+            }),
         ),
         (
             "a terminal status without an end",

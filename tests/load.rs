@@ -109,8 +109,7 @@ fn active_execution(base: u128, n: u128) -> Execution {
     e.header.status = ExecutionStatus::Polling;
     e.header.start_time = Some(Timestamp(START_SECS));
     e.waves[0].status = WaveStatus::Started;
-    e.waves[0].job_id = Some(fixtures::job(7));
-    e.waves[0].launch_time = Some(Timestamp(START_SECS));
+    fixtures::give_job(&mut e.waves[0], fixtures::job(7), Timestamp(START_SECS));
     e
 }
 
@@ -437,23 +436,49 @@ async fn an_execution_of_50_waves_of_200_servers_completes_under_throttling() {
         timer.elapsed()
     );
     assert_every_server_described(&outcome.execution);
+    // maxServersPerJob is 100 (the default): each wave of 200 is two jobs.
+    let per_wave = 200 / sim.policy.max_servers_per_job as usize;
+    assert_eq!(per_wave, 2);
     assert_eq!(
         sim.calls.count(Api::StartRecovery),
-        52,
-        "two throttled, then one job per wave"
+        50 * per_wave as u64 + 2,
+        "two throttled, then one call per job"
     );
-    assert_eq!(sim.world.jobs().len(), 50, "one DRS job per wave");
+    assert_eq!(
+        sim.world.jobs().len(),
+        50 * per_wave,
+        "one DRS job per part of each wave"
+    );
+    for w in &outcome.execution.waves {
+        assert_eq!(
+            w.jobs.len(),
+            per_wave,
+            "wave {}: {:?}",
+            w.wave_number,
+            w.jobs
+        );
+        assert_eq!(w.attempt, 1, "no wave needed a retry");
+    }
     let retried = events
         .iter()
         .filter(|(_, e)| matches!(e, Event::Retrying { .. }))
+        .count();
+    let deferred = events
+        .iter()
+        .filter(|(_, e)| matches!(e, Event::LaunchDeferred { .. }))
         .count();
     let warned = events
         .iter()
         .filter(|(_, e)| matches!(e, Event::Warning { message } if message.contains("DescribeInstances")))
         .count();
     assert!(
-        retried >= 5,
-        "throttled DescribeJobs and StartRecovery were retried ({retried})"
+        retried >= 3,
+        "throttled DescribeJobs failed polls that were retried ({retried})"
+    );
+    assert_eq!(
+        (deferred, outcome.launch_refusals),
+        (2, 2),
+        "a throttled StartRecovery defers the launch (it never fails it)"
     );
     assert_eq!(
         warned, 3,

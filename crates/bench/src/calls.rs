@@ -122,13 +122,13 @@ pub async fn run() -> Result<Report, String> {
             data.push(json!({"shape": shape, "moment": moment, "measured": got, "target": want, "met": met}));
         }
     }
-    report.note(
+    report.note(format!(
         "Counted by drs-sim (`Calls`, `MemoryStore::counts`) around one `ops::poll`. Targets: reads 1; \
          DescribeJobs 1 whatever the waves in flight; DescribeRecoveryInstances ceil(launched servers \
-         whose job entry lacks the id / 200); DescribeInstances ceil(known instances / 1000); \
-         wave writes 0 when nothing changed, else the changed waves. `touch` (lastPolledTime) runs on \
-         every poll.",
-    );
+         whose job entry lacks the id / {DRS_FILTER_MAX}); DescribeInstances ceil(known instances / \
+         {EC2_FILTER_MAX}); wave writes 0 when nothing changed, else the changed waves. `touch` \
+         (lastPolledTime) runs on every poll.",
+    ));
     report.data = json!(data);
     Ok(report)
 }
@@ -171,10 +171,16 @@ mod tests {
 
     #[tokio::test]
     async fn five_waves_in_flight_share_one_describe_jobs_and_batch_the_rest() {
-        // 1000 servers launch; 250 lack an id: two DRI batches of at most 200; one EC2 call.
+        // 1000 servers launch; 250 lack an id: two DRI batches of at most 200; five EC2 batches
+        // of 200.
         let got = measure(SHAPES[2], Moment::LaunchLackingIds).await.unwrap();
-        assert_eq!(got, calls(1, 2, 1, 5));
+        assert_eq!(got, calls(1, 2, 5, 5));
         assert_eq!(PollCalls::target(SHAPES[2], Moment::LaunchLackingIds), got);
+        // Steady: the 500 launched of them, three batches.
+        assert_eq!(
+            measure(SHAPES[2], Moment::Steady).await.unwrap(),
+            calls(1, 0, 3, 0)
+        );
     }
 
     #[tokio::test]

@@ -14,7 +14,9 @@ use serde_json::json;
 
 use crate::report::{median, ms, repo_root, verdict, Report};
 
-pub const FUNCTIONS: [&str; 6] = ["find", "poll", "finalize", "pause", "resume", "launch"];
+pub const FUNCTIONS: [&str; 8] = [
+    "find", "poll", "finalize", "pause", "resume", "launch", "retry", "skip",
+];
 const INIT_TARGET: Duration = Duration::from_millis(20);
 /// 4 MB read as 4 MiB; the zip column also gives bytes, so the 4,000,000 reading can be checked.
 const ZIP_TARGET: u64 = 4 * 1024 * 1024;

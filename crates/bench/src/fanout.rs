@@ -122,6 +122,8 @@ fn active(n: usize) -> Result<Execution, String> {
             end_time: None,
             last_polled_time: None,
             paused_before_wave: None,
+            pause_reason: None,
+            failed_wave: None,
             task_token: None,
             status_message: None,
             recovery_time_seconds: None,

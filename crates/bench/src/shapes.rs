@@ -8,7 +8,7 @@ use std::ops::Range;
 use drs_sim::{Job, Progression, Sim, SimConfig};
 use execution_core::api::{PollRequest, PollResponse, Target};
 use execution_core::ids::{ExecutionId, InstanceId, JobId, PlanId, SourceServerId};
-use execution_core::model::{Execution, ServerStatus, Timestamp};
+use execution_core::model::{Execution, Impact, ServerStatus, Timestamp, WaveJob};
 use execution_core::ops;
 use execution_core::plan::{Plan, PlanServer, PlanWave};
 use execution_core::ports::{Ec2Instance, ExecutionStore, ParticipatingServer, RecoveryInstance};
@@ -176,15 +176,18 @@ fn record(shape: Shape, in_flight: Range<usize>) -> Result<Execution, String> {
         plan_name: Some(format!("benchmark {}", shape.name)),
         is_drill: true,
         wave_timeout_seconds: Some(3600),
+        on_wave_failure: None,
         waves: (0..shape.waves)
             .map(|w| PlanWave {
                 wave_name: Some(format!("tier-{w:02}")),
                 pause_before_wave: false,
                 timeout_seconds: None,
+                on_failure: None,
                 servers: (0..shape.servers_per_wave)
                     .map(|j| PlanServer {
                         source_server_id: server_id(w * shape.servers_per_wave + j),
                         server_name: Some(format!("app-{w:02}-{j:03}.corp.example.com")),
+                        impact: Impact::Critical,
                     })
                     .collect(),
             })
@@ -201,8 +204,19 @@ fn record(shape: Shape, in_flight: Range<usize>) -> Result<Execution, String> {
         if w >= in_flight.end {
             continue;
         }
-        wave.job_id = Some(job_id(w));
+        // One job for the wave's servers (launch's one part with `maxServersPerJob` 200).
+        wave.attempt = 1;
         wave.launch_time = Some(Timestamp(LAUNCHED_AT));
+        wave.attempt_time = Some(Timestamp(LAUNCHED_AT));
+        wave.jobs = vec![WaveJob {
+            job_id: job_id(w),
+            attempt: 1,
+            part: 0,
+            recorded_time: Timestamp(LAUNCHED_AT),
+        }];
+        for s in &mut wave.server_statuses {
+            s.job_id = Some(job_id(w));
+        }
         if in_flight.contains(&w) {
             wave.status = WaveStatus::Started;
             for s in &mut wave.server_statuses {

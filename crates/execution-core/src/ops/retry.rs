@@ -179,6 +179,7 @@ fn next_attempt(wave: &Wave, at: crate::model::Timestamp) -> Result<WaveWrite, F
             w.attempt = w.attempt.max(1) + 1;
             w.attempt_time = Some(at);
             w.end_time = None;
+            w.failure_reason = None;
             w.status_message = None;
             w.claim = None;
             w.next_launch_time = None;
