@@ -136,6 +136,8 @@ pub enum WaveFailure {
     LaunchBlocked,
     /// DRS refused StartRecovery for a reason that will not clear (validation, access).
     LaunchRejected,
+    /// The execution was cancelled before the wave's retry reached DRS: it stays failed.
+    RetryCancelled,
 }
 
 /// One DRS job of a wave: which attempt and part of the wave it launched.

@@ -404,6 +404,7 @@ impl Launcher<'_> {
             wave_write(wave, WaveTransition::Cancel, WaveStatus::Failed, |w| {
                 w.claim = None;
                 w.end_time = Some(at);
+                w.failure_reason = Some(WaveFailure::RetryCancelled);
                 w.status_message = Some("cancelled before its retry reached DRS".into());
             })?
         } else {

@@ -717,3 +717,25 @@ async fn store_failures_are_internal_errors_and_start_nothing() {
     assert_eq!(err.status_code(), 500);
     assert_eq!(record(&state).waves[0].status, W::Pending);
 }
+
+#[tokio::test]
+async fn a_retry_cancelled_before_it_reached_drs_stays_a_failure_with_its_reason() {
+    let mut e = exec(E::Cancelling, &[W::Launching]);
+    let w = &mut e.waves[0];
+    w.claim = None;
+    w.attempt = 2;
+    let state = shared(e);
+    let answer = launch(
+        &store(&state),
+        &no_drs(),
+        &clock(3000),
+        &Policy::default(),
+        &target(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer.wave_status, W::Failed);
+    let w = &record(&state).waves[0];
+    assert_eq!(w.failure_reason, Some(WaveFailure::RetryCancelled));
+    assert_eq!(w.end_time, Some(Timestamp(3000)));
+}
