@@ -1,4 +1,4 @@
-use super::token::{release_pending_token, Released};
+use super::token::{leave_pause, release_pending_token, Released};
 use super::{after_write, load_target, with_retries, Failure};
 use crate::api::{ResumeResponse, Target, OK};
 use crate::error::{OperationError, Refusal};
@@ -72,15 +72,7 @@ async fn attempt(
         &execution.header,
         Transition::Resume,
         ExecutionStatus::Polling,
-        |h| {
-            h.paused_before_wave = None;
-            h.pause_reason = None;
-            h.failed_wave = None;
-            h.status_message = None;
-            if let Some(held) = h.task_token.as_mut() {
-                held.release_pending = true;
-            }
-        },
+        leave_pause,
     )?;
     // Only the planned pause the execution stood at is approved.
     let approve = before

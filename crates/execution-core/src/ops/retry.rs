@@ -2,7 +2,7 @@
 //! Both write the decision and the execution's POLLING in one commit, with the workflow's token
 //! marked for release, then release it, as resume does.
 
-use super::token::{release_pending_token, Released};
+use super::token::{leave_pause, release_pending_token, Released};
 use super::{after_write, load_target, with_retries, Failure};
 use crate::api::{DecisionResponse, WaveTarget, OK};
 use crate::error::{OperationError, Refusal};
@@ -135,15 +135,7 @@ async fn decide(
         &execution.header,
         transition,
         ExecutionStatus::Polling,
-        |h| {
-            h.paused_before_wave = None;
-            h.pause_reason = None;
-            h.failed_wave = None;
-            h.status_message = None;
-            if let Some(held) = h.task_token.as_mut() {
-                held.release_pending = true;
-            }
-        },
+        leave_pause,
     )?;
     let written = after_write(&execution, &header);
     store

@@ -9,6 +9,18 @@ use crate::lifecycle::annotate;
 use crate::model::Execution;
 use crate::ports::{Commit, ExecutionStore, StoreError, Workflow, WorkflowError};
 
+/// The header edit of every decision that ends a pause (resume, retry, skip): the pause's fields
+/// go, and a held token is marked for release, so the write comes before the release.
+pub(crate) fn leave_pause(h: &mut crate::model::ExecutionHeader) {
+    h.paused_before_wave = None;
+    h.pause_reason = None;
+    h.failed_wave = None;
+    h.status_message = None;
+    if let Some(held) = h.task_token.as_mut() {
+        held.release_pending = true;
+    }
+}
+
 /// What became of a token whose release was pending.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Released {
