@@ -1419,6 +1419,7 @@ async fn the_race_checks_catch_what_they_check() {
                 part: 0,
                 size: 2,
                 claimed_time: Timestamp(5),
+                first_claimed_time: None,
                 held: true,
                 uncertain: false,
             });
@@ -1505,6 +1506,7 @@ async fn the_race_checks_catch_what_they_check() {
             part,
             size: 2,
             claimed_time: Timestamp(at),
+            first_claimed_time: None,
             held: true,
             uncertain: false,
         })

@@ -160,8 +160,12 @@ pub struct WaveJob {
 pub struct LaunchClaim {
     pub part: u32,
     pub size: u32,
-    /// When the launcher took it.
+    /// When the launcher took it (a held claim older than the grace period is a dead launcher's).
     pub claimed_time: Timestamp,
+    /// When the first claim of this part whose job may exist was taken: the tagged-job look-up
+    /// searches from here, however often the part is claimed again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_claimed_time: Option<Timestamp>,
     /// A launcher is calling DRS for it now (false: the call ended without a job).
     pub held: bool,
     /// A StartRecovery for this part may have started a job (the answer was lost, or the
@@ -338,6 +342,7 @@ impl From<StoredWave> for Wave {
                         part: 0,
                         size: u32::try_from(wave.server_statuses.len()).unwrap_or(u32::MAX),
                         claimed_time: wave.launch_time.unwrap_or(Timestamp(0)),
+                        first_claimed_time: None,
                         held: true,
                         uncertain: true,
                     });
@@ -362,6 +367,25 @@ impl Wave {
     /// The jobs of the current attempt.
     pub fn current_jobs(&self) -> impl Iterator<Item = &WaveJob> {
         self.jobs.iter().filter(move |j| j.attempt == self.attempt)
+    }
+
+    /// The jobs poll follows: those of the current attempt, and those of servers an earlier
+    /// attempt started that have not settled (a retry does not launch them again).
+    pub fn jobs_to_follow(&self) -> Vec<JobId> {
+        let mut ids: Vec<JobId> = self.current_jobs().map(|j| j.job_id.clone()).collect();
+        for server in &self.server_statuses {
+            if let Some(id) = &server.job_id {
+                if !server.launch_status.is_settled() && !ids.contains(id) {
+                    ids.push(id.clone());
+                }
+            }
+        }
+        ids
+    }
+
+    /// Where the tagged-job look-up for `claim` starts.
+    pub fn lookup_since(claim: &LaunchClaim) -> Timestamp {
+        claim.first_claimed_time.unwrap_or(claim.claimed_time)
     }
 
     /// The servers of the current attempt that no job has taken yet (they are launched in order).

@@ -268,10 +268,10 @@ pub fn judge_wave(wave: &Wave, jobs: &JobsById, now: Timestamp, policy: &Policy)
     match wave.status {
         WaveStatus::Started => {}
         WaveStatus::Launching => {
-            let claim_is_fresh = wave.claim.as_ref().is_some_and(|c| {
-                c.held && now.secs_since(c.claimed_time) <= policy.launch_claim_grace_secs
-            });
-            if !timed_out || claim_is_fresh {
+            // A claim that is held, or whose StartRecovery answer was lost, may have a job: launch
+            // settles it by the job's tags (and applies the timeout) before anything is judged.
+            let job_may_exist = wave.claim.as_ref().is_some_and(|c| c.held || c.uncertain);
+            if !timed_out || job_may_exist {
                 return Verdict::stays(wave);
             }
             if critical_launched {
@@ -325,9 +325,10 @@ pub fn judge_wave(wave: &Wave, jobs: &JobsById, now: Timestamp, policy: &Policy)
     let missing = lost(WaveFailure::JobNotFound);
     if missing > 0 {
         let ids: Vec<String> = wave
-            .current_jobs()
-            .filter(|j| !jobs.contains_key(&j.job_id))
-            .map(|j| j.job_id.to_string())
+            .jobs_to_follow()
+            .into_iter()
+            .filter(|j| !jobs.contains_key(j))
+            .map(|j| j.to_string())
             .collect();
         return Verdict::failed(
             WaveFailure::JobNotFound,
@@ -373,6 +374,22 @@ pub fn judge_wave(wave: &Wave, jobs: &JobsById, now: Timestamp, policy: &Policy)
     }
     // Rule 6.
     Verdict::stays(wave)
+}
+
+/// Writes `verdict` onto `wave` when it changes the wave's status: when it settled, why, and (for
+/// COMPLETED) the recovery time from the first attempt. The status itself is the gate's to write.
+pub fn apply_verdict(wave: &mut Wave, verdict: &Verdict, at: Timestamp) {
+    if verdict.status == wave.status {
+        return;
+    }
+    wave.end_time = Some(at);
+    wave.failure_reason = verdict.failure;
+    wave.status_message.clone_from(&verdict.message);
+    wave.optional_not_launched = verdict.optional_not_launched;
+    wave.claim = None;
+    if verdict.status == WaveStatus::Completed {
+        wave.recovery_time_seconds = wave.launch_time.map(|t| at.secs_since(t));
+    }
 }
 
 fn timed_out_verdict(wave: &Wave, age: u64, standings: &[(Impact, Standing)]) -> Verdict {

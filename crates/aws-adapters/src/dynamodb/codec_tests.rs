@@ -88,6 +88,7 @@ fn full_wave(servers: usize) -> Wave {
         part: 2,
         size: 100,
         claimed_time: Timestamp(1352),
+        first_claimed_time: None,
         held: true,
         uncertain: true,
     });

@@ -16,7 +16,7 @@ use crate::ports::{
     now, Clock, Commit, Drs, DrsJob, ExecutionStore, JobTag, RecoveryRequest, ServiceError,
     StoreError,
 };
-use crate::rules::{next_action, NextAction, Policy};
+use crate::rules::{apply_verdict, judge_wave, next_action, JobsById, NextAction, Policy};
 use crate::status::{ExecutionStatus, LaunchStatus, WaveStatus};
 
 /// launch: refused (400) unless `nextAction` is LAUNCH. Takes the wave in flight that is due for
@@ -91,7 +91,8 @@ impl Launcher<'_> {
             // A claim left by a launcher that died, or whose answer was lost: its job may exist.
             if let Some(claim) = wave.claim.clone().filter(|c| c.held || c.uncertain) {
                 let tag = self.tag(&wave, claim.part);
-                if let Some(job) = self.drs.find_tagged_job(&tag, claim.claimed_time).await? {
+                let since = Wave::lookup_since(&claim);
+                if let Some(job) = self.drs.find_tagged_job(&tag, since).await? {
                     self.recovered = true;
                     wave = self.record(&wave, &claim, job).await?;
                     continue;
@@ -102,6 +103,22 @@ impl Launcher<'_> {
             }
             if self.execution.status() == ExecutionStatus::Cancelling {
                 return self.stop_for_cancel(&wave).await;
+            }
+            // Past its timeout, with no job found for a claim that might have had one: the wave
+            // is judged (LAUNCH_BLOCKED, or COMPLETED if its critical servers launched), not
+            // started again.
+            if wave.status == WaveStatus::Launching {
+                let mut unclaimed = wave.clone();
+                unclaimed.claim = None;
+                let verdict = judge_wave(&unclaimed, &JobsById::new(), self.at, self.policy);
+                if verdict.status != WaveStatus::Launching {
+                    let at = self.at;
+                    let write = wave_write(&wave, WaveTransition::Judge, verdict.status, |w| {
+                        apply_verdict(w, &verdict, at);
+                    })?;
+                    let judged = self.commit_wave(write).await?;
+                    return Ok(self.answer(&judged, None));
+                }
             }
             let size = wave
                 .servers_without_job()
@@ -146,10 +163,15 @@ impl Launcher<'_> {
             h.start_time.get_or_insert(at);
         })?;
         let part = u32::try_from(wave.current_jobs().count()).unwrap_or(u32::MAX);
-        let uncertain = wave
+        // A claim of this part that a launcher held, or whose answer was lost, may have a job the
+        // look-up has not seen yet (DRS is eventually consistent): the part stays uncertain, and
+        // the look-up keeps searching from the first such claim.
+        let carried = wave
             .claim
             .as_ref()
-            .is_some_and(|c| c.uncertain && c.part == part);
+            .filter(|c| c.part == part && (c.held || c.uncertain));
+        let uncertain = carried.is_some();
+        let first_claimed_time = carried.map(Wave::lookup_since);
         let claim = wave_write(wave, WaveTransition::Claim, WaveStatus::Launching, |w| {
             if w.attempt == 0 {
                 w.attempt = 1;
@@ -162,6 +184,7 @@ impl Launcher<'_> {
                 part,
                 size: u32::try_from(size).unwrap_or(u32::MAX),
                 claimed_time: at,
+                first_claimed_time,
                 held: true,
                 uncertain,
             });

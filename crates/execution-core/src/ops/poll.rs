@@ -12,7 +12,9 @@ use crate::ports::{
     now, Clock, Commit, Drs, Ec2, Ec2Instance, ExecutionStore, RecoveryInstance, WaveWrite,
     DRS_FILTER_MAX, EC2_FILTER_MAX,
 };
-use crate::rules::{apply_job, judge_wave, lacks_details, next_action, JobsById, Policy};
+use crate::rules::{
+    apply_job, apply_verdict, judge_wave, lacks_details, next_action, JobsById, Policy,
+};
 use crate::status::{LaunchStatus, WaveStatus};
 
 /// How many DescribeRecoveryInstances / DescribeInstances batches run at once.
@@ -92,7 +94,7 @@ async fn refresh(
     }
     let job_ids: Vec<JobId> = execution
         .in_flight()
-        .flat_map(|w| w.current_jobs().map(|j| j.job_id.clone()))
+        .flat_map(Wave::jobs_to_follow)
         .collect();
     // One DescribeJobs for every job in flight (the adapter batches by the filter's limit).
     let jobs: JobsById = if job_ids.is_empty() {
@@ -111,8 +113,7 @@ async fn refresh(
         .iter_mut()
         .filter(|w| w.status.is_in_flight())
     {
-        let current: Vec<JobId> = wave.current_jobs().map(|j| j.job_id.clone()).collect();
-        for job in current.iter().filter_map(|id| jobs.get(id)) {
+        for job in wave.jobs_to_follow().iter().filter_map(|id| jobs.get(id)) {
             for stranger in apply_job(wave, job) {
                 warnings.push(format!(
                     "DRS job {} lists server {stranger} which is not in wave {}",
@@ -127,16 +128,7 @@ async fn refresh(
     let mut writes = Vec::new();
     for (old, new) in before.iter().zip(execution.waves.iter_mut()) {
         let verdict = judge_wave(new, &jobs, at, policy);
-        if verdict.status != new.status {
-            new.end_time = Some(at);
-            new.failure_reason = verdict.failure;
-            new.status_message = verdict.message;
-            new.optional_not_launched = verdict.optional_not_launched;
-            new.claim = None;
-            if verdict.status == WaveStatus::Completed {
-                new.recovery_time_seconds = new.launch_time.map(|t| at.secs_since(t));
-            }
-        }
+        apply_verdict(new, &verdict, at);
         if old != new {
             let changed = new.clone();
             let write = wave_write(old, WaveTransition::Judge, verdict.status, |w| *w = changed)?;

@@ -52,17 +52,18 @@ async fn attempt(
     }
 
     let reason = execution.pause_reason();
-    match reason {
-        None => return Err(Refusal::NotPaused { status }.into()),
-        Some(PauseReason::WaveFailed) => {
-            let wave = execution
-                .header
-                .failed_wave
-                .or_else(|| crate::rules::awaiting_decision(&execution).map(|w| w.wave_number))
-                .unwrap_or_default();
-            return Err(Refusal::WaitsForDecision { wave }.into());
-        }
-        Some(_) => {}
+    if reason.is_none() {
+        return Err(Refusal::NotPaused { status }.into());
+    }
+    // A failed wave waits on a decision, whatever the pause's stored reason (an operator's pause
+    // may have come first): resume does not make it.
+    let failed = crate::rules::awaiting_decision(&execution).map(|w| w.wave_number);
+    if let Some(wave) = failed.or(execution
+        .header
+        .failed_wave
+        .filter(|_| reason == Some(PauseReason::WaveFailed)))
+    {
+        return Err(Refusal::WaitsForDecision { wave }.into());
     }
     let before = execution
         .header

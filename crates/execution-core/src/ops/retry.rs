@@ -178,11 +178,12 @@ fn next_attempt(wave: &Wave, at: crate::model::Timestamp) -> Result<WaveWrite, F
             w.last_launch_error = None;
             w.recovery_time_seconds = None;
             w.optional_not_launched = 0;
-            for server in w
-                .server_statuses
-                .iter_mut()
-                .filter(|s| s.launch_status != LaunchStatus::Launched)
-            {
+            // A server its earlier job still launches keeps that job (poll follows it): starting
+            // it again would race its own recovery instance. The others start over.
+            for server in w.server_statuses.iter_mut().filter(|s| {
+                s.launch_status != LaunchStatus::Launched
+                    && (s.job_id.is_none() || s.launch_status.is_settled())
+            }) {
                 *server = crate::model::ServerStatus {
                     impact: server.impact,
                     ..crate::model::ServerStatus::new(

@@ -429,20 +429,26 @@ fn a_launch_drs_keeps_refusing_times_out_as_launch_blocked() {
 }
 
 #[test]
-fn a_launching_wave_is_not_judged_while_a_launcher_holds_a_fresh_claim() {
+fn a_launching_wave_is_not_judged_while_its_claim_may_have_a_job() {
     let mut wave = launching_wave(600);
     wave.claim = Some(LaunchClaim {
         part: 0,
         size: 2,
         claimed_time: at(590),
+        first_claimed_time: None,
         held: true,
         uncertain: false,
     });
     assert_eq!(judge(&wave, &[], at(601)).status, W::Launching);
+    // A dead launcher's claim too: its job may exist, and launch looks for it first.
+    assert_eq!(judge(&wave, &[], at(711)).status, W::Launching);
+    let claim = wave.claim.as_mut().unwrap();
+    claim.held = false;
+    claim.uncertain = true;
     assert_eq!(
         judge(&wave, &[], at(711)).status,
-        W::Failed,
-        "a dead launcher"
+        W::Launching,
+        "an answer lost"
     );
 }
 
@@ -490,6 +496,7 @@ fn exec_with(status: E, waves: &[W]) -> Execution {
                 part: 0,
                 size: 1,
                 claimed_time: Timestamp(LAUNCHED_AT),
+                first_claimed_time: None,
                 held: true,
                 uncertain: false,
             });

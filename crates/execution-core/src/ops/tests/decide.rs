@@ -336,3 +336,73 @@ async fn a_decision_whose_token_the_workflow_no_longer_takes_still_stands() {
         .unwrap()
         .contains("no longer accepted"));
 }
+
+/// Review: a retry reset servers still launching in the failed attempt's job, and a later
+/// attempt started them again. They keep their job; poll follows it; launch starts the others.
+#[tokio::test]
+async fn a_retry_leaves_a_server_its_earlier_job_still_launches_alone() {
+    let mut e = waiting_on_wave_1();
+    // Timed out with server 3 still IN_PROGRESS in its job.
+    e.waves[1].failure_reason = Some(WaveFailure::TimedOut);
+    e.waves[1].server_statuses[1].launch_status = LaunchStatus::InProgress;
+    e.waves[1].server_statuses.push(crate::model::ServerStatus {
+        launch_status: LaunchStatus::Failed,
+        job_id: Some(job(1)),
+        ..crate::model::ServerStatus::new(crate::fixtures::server(9), None)
+    });
+    let state = shared(e);
+    retry(
+        &store(&state),
+        &releasing(1),
+        &clock(2000),
+        &Policy::default(),
+        &wave(1),
+    )
+    .await
+    .unwrap();
+    let w = record(&state).waves[1].clone();
+    assert_eq!(
+        w.server_statuses[1].job_id,
+        Some(job(1)),
+        "still launching: kept"
+    );
+    assert_eq!(w.server_statuses[1].launch_status, LaunchStatus::InProgress);
+    assert_eq!(w.server_statuses[2].job_id, None, "failed: starts over");
+    assert!(
+        w.jobs_to_follow().contains(&job(1)),
+        "poll follows the earlier job"
+    );
+
+    let mut drs = MockDrs::new();
+    drs.expect_start_recovery()
+        .times(1)
+        .withf(|req| req.source_servers == [crate::fixtures::server(9)])
+        .returning(|_| Ok(drs_job(8, JobStatus::Pending, &[])));
+    launch(
+        &store(&state),
+        &drs,
+        &clock(2001),
+        &Policy::default(),
+        &target(),
+    )
+    .await
+    .unwrap();
+    let w = record(&state).waves[1].clone();
+    assert_eq!(w.status, W::Started);
+    assert_eq!(w.jobs_to_follow(), [job(8), job(1)]);
+}
+
+/// Review: an operator's pause stored first let resume go on past a failed wave that waits on a
+/// decision.
+#[tokio::test]
+async fn resume_is_refused_while_a_failed_wave_waits_whatever_the_pause_reason() {
+    let mut e = waiting_on_wave_1();
+    e.header.pause_reason = Some(PauseReason::Operator);
+    e.header.failed_wave = None;
+    let state = shared(e);
+    let err = crate::ops::resume(&store(&state), &MockWorkflow::new(), &target())
+        .await
+        .unwrap_err();
+    assert_eq!(refusal(err), Refusal::WaitsForDecision { wave: 1 });
+    assert!(state.lock().unwrap().commits.is_empty());
+}

@@ -739,3 +739,109 @@ async fn a_retry_cancelled_before_it_reached_drs_stays_a_failure_with_its_reason
     assert_eq!(w.failure_reason, Some(WaveFailure::RetryCancelled));
     assert_eq!(w.end_time, Some(Timestamp(3000)));
 }
+
+/// Review: a wave past its timeout whose claim may have a job was failed by poll without looking
+/// for the job. Launch looks first, and only then applies the timeout.
+#[tokio::test]
+async fn a_timed_out_launch_looks_for_its_job_before_it_is_judged() {
+    for found in [true, false] {
+        let mut e = exec(E::Polling, &[W::Launching]);
+        e.waves[0].timeout_seconds = 600;
+        let claim = e.waves[0].claim.as_mut().unwrap();
+        claim.held = false;
+        claim.uncertain = true;
+        e.waves[0].next_launch_time = Some(Timestamp(1590));
+        let state = shared(e);
+        let mut drs = MockDrs::new();
+        drs.expect_find_tagged_job()
+            .times(1)
+            .returning(move |_, _| Ok(found.then(|| drs_job(3, JobStatus::Started, &[]))));
+        drs.expect_start_recovery().never();
+        let answer = launch(
+            &store(&state),
+            &drs,
+            &clock(1700),
+            &Policy::default(),
+            &target(),
+        )
+        .await
+        .unwrap();
+        let w = &record(&state).waves[0];
+        if found {
+            assert_eq!((answer.wave_status, w.jobs.len()), (W::Started, 1));
+        } else {
+            assert_eq!(
+                (w.status, w.failure_reason),
+                (W::Failed, Some(WaveFailure::LaunchBlocked))
+            );
+        }
+    }
+}
+
+/// Review: every new claim of an uncertain part restarted the look-up window, so a lost job
+/// that ran longer than the window was never found again.
+#[tokio::test]
+async fn the_look_up_searches_from_the_first_claim_that_may_have_a_job() {
+    let mut e = exec(E::Polling, &[W::Launching]);
+    let claim = e.waves[0].claim.as_mut().unwrap();
+    claim.held = false;
+    claim.uncertain = true; // claimed at t = 1000, answer lost
+    let state = shared(e);
+    for now in [2000, 3000] {
+        let mut drs = MockDrs::new();
+        drs.expect_find_tagged_job()
+            .times(1)
+            .withf(|_, since| *since == Timestamp(1000))
+            .returning(|_, _| Ok(None));
+        drs.expect_start_recovery().times(1).returning(|_| {
+            Err(ServiceError::Throttled {
+                retry_after: None,
+                message: "ConflictException: s-1 is in another job".into(),
+            })
+        });
+        launch(
+            &store(&state),
+            &drs,
+            &clock(now),
+            &Policy::default(),
+            &target(),
+        )
+        .await
+        .unwrap();
+        let claim = record(&state).waves[0].claim.clone().unwrap();
+        assert!(claim.uncertain && !claim.held);
+        assert_eq!(claim.first_claimed_time, Some(Timestamp(1000)));
+    }
+}
+
+/// A held claim whose launcher died is carried as uncertain into the next claim, so a refusal
+/// that follows does not drop the look-up.
+#[tokio::test]
+async fn a_dead_launchers_claim_stays_uncertain_through_a_refusal() {
+    let state = shared(exec(E::Polling, &[W::Launching])); // held since t = 1000
+    let mut drs = MockDrs::new();
+    drs.expect_find_tagged_job()
+        .times(1)
+        .returning(|_, _| Ok(None));
+    drs.expect_start_recovery().times(1).returning(|_| {
+        Err(ServiceError::Throttled {
+            retry_after: None,
+            message: "ConflictException".into(),
+        })
+    });
+    launch(
+        &store(&state),
+        &drs,
+        &clock(2000),
+        &Policy::default(),
+        &target(),
+    )
+    .await
+    .unwrap();
+    let claim = record(&state).waves[0].claim.clone().unwrap();
+    assert!(
+        claim.uncertain,
+        "the dead launcher's StartRecovery may have gone out"
+    );
+    assert_eq!(claim.first_claimed_time, Some(Timestamp(1000)));
+}

@@ -34,6 +34,7 @@ pub(super) fn exec(status: ExecutionStatus, waves: &[WaveStatus]) -> Execution {
                 part: 0,
                 size: 2,
                 claimed_time: Timestamp(1000),
+                first_claimed_time: None,
                 held: true,
                 uncertain: false,
             });
