@@ -27,11 +27,11 @@ use execution_core::api::{PauseRequest, PollRequest, Request, Target, WaveTarget
 use execution_core::fixtures;
 use execution_core::ids::{ExecutionId, TaskToken};
 use execution_core::lifecycle::WAVE_TABLE;
-use execution_core::model::{Execution, FailurePolicy, Impact, PauseReason, Timestamp};
+use execution_core::model::{Execution, FailurePolicy, Impact, PauseReason};
 use execution_core::ops::{self, FindConfig, Ports};
 use execution_core::plan::Plan;
 use execution_core::ports::{
-    ActivePage, Clock, Commit, ExecutionStore, ServiceError, StoreError, TAG_ATTEMPT,
+    ActivePage, Clock, Commit, ExecutionStore, ServiceError, StoreError, Touch, TAG_ATTEMPT,
     TAG_EXECUTION_ID, TAG_PART, TAG_WAVE_NUMBER,
 };
 use execution_core::status::{ExecutionStatus, LaunchStatus, WaveStatus};
@@ -203,7 +203,7 @@ impl FaultyStore {
                         message: format!("simulated: store {call:?} throttled"),
                     }
                 } else {
-                    ServiceError::Unavailable(format!("simulated: store {call:?} answered 500"))
+                    ServiceError::unavailable(format!("simulated: store {call:?} answered 500"))
                 }))
             }
             _ => Ok(()),
@@ -229,9 +229,9 @@ impl ExecutionStore for FaultyStore {
         self.inner.commit(commit).await?;
         self.trip(StoreCall::CommitAnswerLost)
     }
-    async fn touch(&self, id: ExecutionId, polled_at: Timestamp) -> Result<(), StoreError> {
+    async fn touch(&self, id: ExecutionId, touch: &Touch) -> Result<(), StoreError> {
         self.trip(StoreCall::Touch)?;
-        self.inner.touch(id, polled_at).await
+        self.inner.touch(id, touch).await
     }
 }
 
@@ -444,6 +444,7 @@ impl World {
             Scenario::Poll => Request::Poll(PollRequest {
                 target,
                 summary: false,
+                workflow_run: None,
             }),
             Scenario::Launch | Scenario::LaunchStaleClaim => Request::Launch(target),
             Scenario::PauseByOperator | Scenario::PauseParks | Scenario::PauseMoot => {
@@ -1170,6 +1171,9 @@ async fn deferred(scenario: Scenario, p: &Played, base: &Played) -> Result<(), S
         ));
     }
     let claim_kept = after.claim.as_ref().is_some_and(|c| !c.held && c.uncertain);
+    // A lost answer may have started the job; so may the dead launcher whose stale claim was taken
+    // over: either way the part stays uncertain and the next launch looks for its job first.
+    let lost = lost || scenario == Scenario::LaunchStaleClaim;
     if after.status != WaveStatus::Launching
         || after.current_jobs().next().is_some()
         || after.launch_attempts != before.launch_attempts + 1

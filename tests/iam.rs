@@ -66,7 +66,15 @@ fn expected() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
     BTreeMap::from([
         (
             "FindFunction",
-            with_logs(&["dynamodb:Query", "lambda:InvokeFunction"]),
+            // Healing reads the execution, records the restart and the new run, asks about runs
+            // and starts one.
+            with_logs(&[
+                "dynamodb:Query",
+                "dynamodb:UpdateItem",
+                "lambda:InvokeFunction",
+                "states:DescribeExecution",
+                "states:StartExecution",
+            ]),
         ),
         (
             "PollFunction",
@@ -303,8 +311,35 @@ fn find_may_invoke_poll_and_nothing_else() {
     );
     assert_eq!(
         resources_for(&t, &roles["FindFunction"], "dynamodb:Query"),
-        BTreeSet::from(["Sub ${ExecutionsTable.Arn}/index/status-index".to_owned()]),
-        "find reads the status index only"
+        BTreeSet::from([
+            "Sub ${ExecutionsTable.Arn}/index/status-index".to_owned(),
+            "GetAtt ExecutionsTable.Arn".to_owned()
+        ]),
+        "find reads the status index, and the execution it heals"
+    );
+}
+
+#[test]
+fn find_heals_runs_of_this_state_machine_only() {
+    let t = template();
+    let roles = function_roles(&t);
+    let name = render(&properties(&t, "ExecutionStateMachine")["Name"]);
+    let name = name
+        .strip_prefix("Sub ")
+        .expect("a Sub'd state machine name");
+    let prefix = "Sub arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}";
+    assert_eq!(
+        resources_for(&t, &roles["FindFunction"], "states:DescribeExecution"),
+        BTreeSet::from([format!("{prefix}:execution:{name}:*")])
+    );
+    assert_eq!(
+        resources_for(&t, &roles["FindFunction"], "states:StartExecution"),
+        BTreeSet::from([format!("{prefix}:stateMachine:{name}")])
+    );
+    let find = properties(&t, "FindFunction");
+    assert_eq!(
+        render(&find["Environment"]["Variables"]["STATE_MACHINE_ARN"]),
+        format!("{prefix}:stateMachine:{name}")
     );
 }
 
@@ -375,7 +410,14 @@ fn only_the_releasers_complete_tokens_and_only_of_this_state_machine() {
             "{function}"
         );
     }
+    let machine_role = render(&properties(&t, "ExecutionStateMachine")["Role"]);
     for role in of_type(&t, "AWS::IAM::Role") {
+        if machine_role == format!("GetAtt {role}.Arn") || roles["FindFunction"] == role {
+            // The state machine's own role (continue as new) and find's (healing) start runs:
+            // the_state_machine_invokes_exactly_the_functions_its_definition_names and
+            // find_heals_runs_of_this_state_machine_only check them.
+            continue;
+        }
         let states: Vec<String> = actions_of(&grants(&t, &role))
             .into_iter()
             .filter(|a| a.starts_with("states:"))
@@ -434,13 +476,39 @@ fn the_state_machine_invokes_exactly_the_functions_its_definition_names() {
     let g = grants(&t, role);
     assert_eq!(
         actions_of(&g),
-        BTreeSet::from(["lambda:InvokeFunction".to_owned()])
+        BTreeSet::from([
+            "lambda:InvokeFunction".to_owned(),
+            "states:StartExecution".to_owned()
+        ])
     );
-    let granted: BTreeSet<String> = g.into_iter().flat_map(|g| g.resources).collect();
+    // Continue as new: the run starts a new run of its own state machine, and of no other.
+    let name = render(&machine["Name"]);
+    let name = name.strip_prefix("Sub ").unwrap_or(&name);
+    assert_eq!(
+        resources_for(&t, role, "states:StartExecution"),
+        BTreeSet::from([format!(
+            "Sub arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:stateMachine:{name}"
+        )])
+    );
+    assert!(
+        grants(&t, role)
+            .iter()
+            .all(|g| g.actions.len() == 1 && g.condition.is_none()),
+        "one action per statement"
+    );
+    let granted: BTreeSet<String> = g
+        .into_iter()
+        .filter(|g| g.actions.iter().all(|a| a == "lambda:InvokeFunction"))
+        .flat_map(|g| g.resources)
+        .collect();
     let substitutions = machine["DefinitionSubstitutions"]
         .as_mapping()
         .expect("DefinitionSubstitutions");
-    let substituted: BTreeSet<String> = substitutions.values().map(render).collect();
+    let substituted: BTreeSet<String> = substitutions
+        .values()
+        .map(render)
+        .filter(|v| v.starts_with("GetAtt "))
+        .collect();
     assert_eq!(granted, substituted);
     let functions: BTreeSet<String> = ["Poll", "Launch", "Pause", "Finalize"]
         .iter()

@@ -25,7 +25,7 @@ use execution_core::ops::{self, FindConfig};
 use execution_core::plan::Plan;
 use execution_core::ports::mocks::FixedClock;
 use execution_core::ports::{
-    now, ActivePage, Clock, Commit, DispatchError, ExecutionStore, PollDispatch, StoreError,
+    now, ActivePage, Clock, Commit, DispatchError, ExecutionStore, PollDispatch, StoreError, Touch,
 };
 use execution_core::rules::NextAction;
 use execution_core::status::{ExecutionStatus, LaunchStatus, WaveStatus};
@@ -56,8 +56,8 @@ impl ExecutionStore for Counted {
     async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
         self.inner.commit(commit).await
     }
-    async fn touch(&self, id: ExecutionId, polled_at: Timestamp) -> Result<(), StoreError> {
-        self.inner.touch(id, polled_at).await
+    async fn touch(&self, id: ExecutionId, touch: &Touch) -> Result<(), StoreError> {
+        self.inner.touch(id, touch).await
     }
 }
 
@@ -87,7 +87,7 @@ impl PollDispatch for Recorder<'_> {
             .expect("poll record")
             .push((tick, execution_id));
         self.store
-            .touch(execution_id, now(self.clock))
+            .touch(execution_id, &Touch::poll(now(self.clock), None))
             .await
             .map_err(|e| DispatchError::PollFailed(e.to_string()))?;
         Ok(ExecutionStatus::Polling)
@@ -515,6 +515,7 @@ async fn an_execution_of_50_waves_of_200_servers_completes_in_moto_under_throttl
     let request = PollRequest {
         target,
         summary: true,
+        workflow_run: None,
     };
     for _ in 0..5_000 {
         let polled = ops::poll(&store, &sim.drs, &sim.ec2, clock, &sim.policy, &request).await;

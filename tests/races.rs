@@ -51,8 +51,8 @@ use execution_core::ops::{self, Ports};
 use execution_core::plan::{Plan, PlanServer, PlanWave};
 use execution_core::ports::now;
 use execution_core::ports::{
-    ActivePage, Commit, ExecutionStore, HeaderWrite, StoreError, TAG_ATTEMPT, TAG_EXECUTION_ID,
-    TAG_PART, TAG_WAVE_NUMBER,
+    ActivePage, Commit, ExecutionStore, HeaderWrite, StoreError, Touch, TAG_ATTEMPT,
+    TAG_EXECUTION_ID, TAG_PART, TAG_WAVE_NUMBER,
 };
 use execution_core::rules::{awaiting_decision, next_action, NextAction, Policy};
 use execution_core::status::{ExecutionStatus, LaunchStatus, WaveStatus};
@@ -174,8 +174,8 @@ impl ExecutionStore for Journal {
         self.commits.lock().expect("journal").push(commit.clone());
         Ok(())
     }
-    async fn touch(&self, id: ExecutionId, polled_at: Timestamp) -> Result<(), StoreError> {
-        self.inner.touch(id, polled_at).await
+    async fn touch(&self, id: ExecutionId, touch: &Touch) -> Result<(), StoreError> {
+        self.inner.touch(id, touch).await
     }
 }
 
@@ -638,6 +638,7 @@ impl Run<'_> {
             Op::Poll => Request::Poll(PollRequest {
                 target,
                 summary: true,
+                workflow_run: None,
             }),
             Op::Launch => Request::Launch(target),
             Op::Pause => Request::Pause(PauseRequest {

@@ -21,7 +21,6 @@ use aws_sdk_sfn::Client;
 use drs_sim::{Api, FaultScript, Progression, Refusals, Sim, SimConfig, Spread, Timings};
 use execution_core::api::{
     FinalizeResponse, LaunchResponse, Operation, PauseResponse, PollResponse, PollWaves,
-    WorkflowInput,
 };
 use execution_core::fixtures::{self, execution_id, job, plan_id, server};
 use execution_core::ids::TaskToken;
@@ -114,10 +113,40 @@ fn internal_error() -> Value {
 
 // ---- the paths ---------------------------------------------------------------------------------
 
-const START: [&str; 2] = ["CheckInput", "Init"];
+/// The run options' defaults (maxCyclesPerRun, run, runPrefix), one Init visit each.
+const RUN_OPTIONS: [&str; 8] = [
+    "Init",
+    "DefaultMaxCyclesPerRun",
+    "Init",
+    "DefaultRun",
+    "Init",
+    "DefaultRunPrefix",
+    "Init",
+    "InitRun",
+];
+const START: [&str; 11] = [
+    "CheckInput",
+    "RoundPollInterval",
+    "CheckWholePollInterval",
+    "Init",
+    "DefaultMaxCyclesPerRun",
+    "Init",
+    "DefaultRun",
+    "Init",
+    "DefaultRunPrefix",
+    "Init",
+    "InitRun",
+];
 const POLL: [&str; 3] = ["Poll", "CheckPollAnswer", "RouteNextAction"];
-const LAUNCH: [&str; 3] = ["Launch", "CheckLaunchAnswer", "WaitThenPoll"];
-const WAIT: [&str; 1] = ["WaitThenPoll"];
+const LAUNCH: [&str; 5] = [
+    "Launch",
+    "CheckLaunchAnswer",
+    "WaitThenPoll",
+    "CountCycle",
+    "HandOverDue",
+];
+const WAIT: [&str; 3] = ["WaitThenPoll", "CountCycle", "HandOverDue"];
+const PAUSE: [&str; 3] = ["CountPauseCycle", "PauseHandOverDue", "Pause"];
 const FINALIZE: [&str; 3] = ["Finalize", "CheckFinalizeAnswer", "RouteOutcome"];
 
 fn path(parts: &[&[&str]]) -> Vec<String> {
@@ -130,14 +159,51 @@ fn path(parts: &[&[&str]]) -> Vec<String> {
 // ---- running one execution ---------------------------------------------------------------------
 
 /// A state machine of the definition, its functions named in `region`.
+/// The scenarios poll without waiting: for them the definition's shortest interval (5 s) is
+/// lowered to 0, and only for them (`the_poll_interval_is_whole_seconds_from_5` runs the definition
+/// as it is).
 async fn create_machine(sfn: &Client, region: &str) -> String {
-    let mut definition = definition_text();
+    create_machine_of(sfn, region, lowest_poll_interval(&definition_text(), 0)).await
+}
+
+/// The definition with CheckInput's shortest poll interval set to `secs`: the one
+/// `NumericGreaterThanEquals` on `$.pollIntervalSeconds`, or the test fails. Edited as text:
+/// moto's parser does not take every serialisation of the definition (a re-serialised one fails).
+fn lowest_poll_interval(definition: &str, secs: u64) -> String {
+    const BOUND: &str = "\"NumericGreaterThanEquals\": 5";
+    let at: Vec<usize> = definition
+        .match_indices(BOUND)
+        .map(|(i, _)| i)
+        .filter(|&i| definition[i.saturating_sub(100)..i].contains("\"$.pollIntervalSeconds\""))
+        .collect();
+    assert_eq!(
+        at.len(),
+        1,
+        "CheckInput bounds pollIntervalSeconds from below once"
+    );
+    let edited = format!(
+        "{}\"NumericGreaterThanEquals\": {secs}{}",
+        &definition[..at[0]],
+        &definition[at[0] + BOUND.len()..]
+    );
+    let parsed: Value = serde_json::from_str(&edited).expect("still JSON");
+    assert!(
+        parsed["States"]["CheckInput"]
+            .to_string()
+            .contains(&format!("\"NumericGreaterThanEquals\":{secs}")),
+        "the bound edited is CheckInput's"
+    );
+    edited
+}
+
+async fn create_machine_of(sfn: &Client, region: &str, mut definition: String) -> String {
     for f in FUNCTIONS {
         definition = definition.replace(
             &format!("${{{f}}}"),
             &format!("arn:aws:lambda:{region}:123456789012:function:{f}"),
         );
     }
+    let definition = definition.replace("${Partition}", "aws");
     let out = sfn
         .create_state_machine()
         .name(format!("execution-{}", uuid::Uuid::new_v4().simple()))
@@ -163,13 +229,10 @@ async fn start(sfn: &Client, machine: &str, input: &Value) -> String {
     out.execution_arn
 }
 
+/// A workflow input with no wait between polls (below what `WorkflowInput` accepts: see
+/// `create_machine`).
 fn workflow_input() -> Value {
-    serde_json::to_value(WorkflowInput {
-        execution_id: execution_id(),
-        plan_id: plan_id(),
-        poll_interval_seconds: Some(0),
-    })
-    .unwrap()
+    json!({"executionId": execution_id(), "planId": plan_id(), "pollIntervalSeconds": 0})
 }
 
 async fn history(sfn: &Client, execution: &str) -> Vec<HistoryEvent> {
@@ -312,7 +375,7 @@ async fn three_waves_with_a_pause_before_wave_2() {
         &POLL,
         &LAUNCH,
         &POLL,
-        &["Pause"],
+        &PAUSE,
         &POLL,
         &LAUNCH,
         &POLL,
@@ -338,10 +401,17 @@ async fn three_waves_with_a_pause_before_wave_2() {
         assert_eq!(p["Payload"]["executionId"], execution_id().to_string());
         assert_eq!(p["Payload"]["planId"], plan_id().to_string());
         match p["Payload"]["operation"].as_str() {
-            Some("poll") => assert_eq!(
-                p["Payload"]["summary"], true,
-                "the state machine asks for the summary"
-            ),
+            Some("poll") => {
+                assert_eq!(
+                    p["Payload"]["summary"], true,
+                    "the state machine asks for the summary"
+                );
+                assert_eq!(
+                    p["Payload"]["workflowRun"],
+                    run.as_str(),
+                    "the run names itself to poll"
+                );
+            }
             Some("pause") => assert_eq!(resource, "invoke.waitForTaskToken"),
             _ => assert_eq!(resource, "invoke"),
         }
@@ -413,6 +483,8 @@ async fn transient_500s_are_retried_and_the_count_starts_over_after_a_success() 
         "CountPollFailure",
         "PollRetryAllowed",
         "WaitThenPoll",
+        "CountCycle",
+        "HandOverDue",
     ];
     let poll_recovered = [
         "Poll",
@@ -432,6 +504,8 @@ async fn transient_500s_are_retried_and_the_count_starts_over_after_a_success() 
         "CheckLaunchAnswer",
         "LaunchRecovered",
         "WaitThenPoll",
+        "CountCycle",
+        "HandOverDue",
     ];
     let finalize_retry = [
         "Finalize",
@@ -474,6 +548,8 @@ async fn a_500_that_persists_ends_the_run_after_three_retries() {
         "CountPollFailure",
         "PollRetryAllowed",
         "WaitThenPoll",
+        "CountCycle",
+        "HandOverDue",
     ];
     let last = [
         "Poll",
@@ -523,6 +599,42 @@ async fn a_rejected_request_fails_at_once_and_bad_input_is_refused() {
     }
 }
 
+/// `pollIntervalSeconds` is whole seconds from 5 (`execution_core::api::PollInterval`): a
+/// fraction, 0 or 4 is InvalidInput before the run polls; 5 and 30.0 are taken.
+#[tokio::test]
+async fn the_poll_interval_is_whole_seconds_from_5() {
+    let region = "ap-southeast-1";
+    let sfn = sfn_client(region);
+    let machine = create_machine_of(&sfn, region, definition_text()).await;
+    for bad in [json!(1.5), json!(0), json!(4), json!(5.5), json!(86_401)] {
+        let input =
+            json!({"executionId": execution_id(), "planId": plan_id(), "pollIntervalSeconds": bad});
+        let run = start(&sfn, &machine, &input).await;
+        let (status, error, entered) = outcome(&sfn, &run).await;
+        assert_eq!(
+            (status, error.as_deref()),
+            (SfnStatus::Failed, Some("InvalidInput")),
+            "{bad}: {entered:?}"
+        );
+        assert!(!entered.iter().any(|s| s == "Poll"), "{bad}: {entered:?}");
+    }
+    // A good interval passes CheckInput; poll then answers 404 and the run ends.
+    let not_found =
+        serde_json::to_value(OperationError::NotFound("execution not found".into()).body())
+            .unwrap();
+    queue_lambda_replies(region, &[not_found.clone(), not_found]).await;
+    for good in [json!(5), json!(30.0)] {
+        let input = json!({"executionId": execution_id(), "planId": plan_id(), "pollIntervalSeconds": good});
+        let run = start(&sfn, &machine, &input).await;
+        let (_, error, entered) = outcome(&sfn, &run).await;
+        assert_eq!(
+            error.as_deref(),
+            Some("PollRejected"),
+            "{good}: {entered:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn the_poll_interval_defaults_to_30_seconds() {
     let region = "ap-northeast-2";
@@ -547,7 +659,8 @@ async fn the_poll_interval_defaults_to_30_seconds() {
     assert_eq!(
         entered,
         path(&[
-            &["CheckInput", "DefaultPollInterval", "Init"],
+            &["CheckInput", "DefaultPollInterval"],
+            &RUN_OPTIONS,
             &POLL,
             &FINALIZE,
             &["RecoveryCancelled"]
@@ -564,6 +677,131 @@ async fn the_poll_interval_defaults_to_30_seconds() {
         .expect("Init exited");
     let state: Value = serde_json::from_str(init.output.as_deref().unwrap()).unwrap();
     assert_eq!(state["pollIntervalSeconds"], 30);
+}
+
+/// Continue as new. moto's Step Functions does not run the `states:startExecution` integration
+/// (its parser passes the task's parameters to boto unrenamed, so the call fails with
+/// `States.Runtime` 'StateMachineArn' and the run takes HandOver's catch-all back to Poll). So here
+/// HandOver's resource is a stub Lambda (moto answers it with a queued reply and records the
+/// parameters it got), and the test plays Step Functions' part: it starts the run those parameters
+/// name, with their input. Everything else is the definition as deployed.
+#[tokio::test]
+async fn an_execution_spans_three_runs_each_handing_over_to_the_next() {
+    let region = "sa-east-1";
+    let sfn = sfn_client(region);
+    let started = json!({"executionArn": "handed-over", "startDate": 0});
+    // One cycle back to poll per run: run 0 launches, run 1 waits, run 2 finalizes.
+    queue_lambda_replies(
+        region,
+        &[
+            poll(NextAction::Launch),
+            launched(0),
+            started.clone(),
+            poll(NextAction::Wait),
+            started,
+            poll(NextAction::Finalize),
+            finalized(ExecutionStatus::Completed),
+        ],
+    )
+    .await;
+    let definition = lowest_poll_interval(&definition_text(), 0);
+    const INTEGRATION: &str = "arn:${Partition}:states:::states:startExecution";
+    assert_eq!(
+        definition.matches(INTEGRATION).count(),
+        1,
+        "HandOver's resource"
+    );
+    let definition = definition.replace(
+        INTEGRATION,
+        &format!("arn:aws:lambda:{region}:123456789012:function:HandOver"),
+    );
+    let machine = create_machine_of(&sfn, region, definition).await;
+    let mut input = workflow_input();
+    input["maxCyclesPerRun"] = json!(1);
+    let mut run = start(&sfn, &machine, &input).await;
+
+    let hand_over = ["NextRun", "HandOver", "HandedOver"];
+    let mut paths = Vec::new();
+    for n in 0..3 {
+        let (status, error, entered) = outcome(&sfn, &run).await;
+        assert_eq!((status, error), (SfnStatus::Succeeded, None), "run {n}");
+        let events = history(&sfn, &run).await;
+        // The record names the run that conducts it: each run's polls carry its own id.
+        let scheduled = scheduled_inputs(&events);
+        for p in &scheduled {
+            if p["Payload"]["operation"] == "poll" {
+                assert_eq!(p["Payload"]["workflowRun"], run.as_str(), "run {n}");
+            }
+        }
+        let after = entered
+            .iter()
+            .position(|s| s == "InitRun")
+            .expect("InitRun");
+        paths.push(entered[after + 1..].to_vec());
+        if n == 2 {
+            break;
+        }
+        // What HandOver asked Step Functions for: this state machine, the next name, same input.
+        let ask = scheduled
+            .iter()
+            .find(|p| p.get("StateMachineArn").is_some())
+            .unwrap_or_else(|| panic!("run {n} did not hand over: {entered:?}"));
+        assert_eq!(ask["StateMachineArn"], machine.as_str());
+        let name = format!("{}-r{}", execution_id(), n + 1);
+        assert_eq!(ask["Name"], name.as_str());
+        let next = &ask["Input"];
+        for field in [
+            "executionId",
+            "planId",
+            "pollIntervalSeconds",
+            "maxCyclesPerRun",
+        ] {
+            assert_eq!(next[field], input[field], "{field}");
+        }
+        assert_eq!(next["run"], n + 1);
+        assert_eq!(next["runPrefix"], execution_id().to_string());
+        assert_eq!(
+            next["AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"],
+            run.as_str()
+        );
+        run = sfn
+            .start_execution()
+            .state_machine_arn(&machine)
+            .name(&name)
+            .input(next.to_string())
+            .send()
+            .await
+            .expect("StartExecution")
+            .execution_arn;
+    }
+    assert_eq!(
+        paths,
+        [
+            path(&[&POLL, &LAUNCH, &hand_over]),
+            path(&[&POLL, &WAIT, &hand_over]),
+            path(&[&POLL, &FINALIZE, &["RecoveryCompleted"]]),
+        ],
+        "each run hands over after one cycle; the third completes the execution"
+    );
+}
+
+/// The input of every task a run scheduled: a service integration's parameters, or what a plain
+/// Lambda resource (the HandOver stub) was invoked with.
+fn scheduled_inputs(events: &[HistoryEvent]) -> Vec<Value> {
+    events
+        .iter()
+        .filter_map(|e| {
+            e.task_scheduled_event_details
+                .as_ref()
+                .map(|d| d.parameters.clone())
+                .or_else(|| {
+                    e.lambda_function_scheduled_event_details
+                        .as_ref()
+                        .and_then(|d| d.input.clone())
+                })
+        })
+        .map(|raw| serde_json::from_str(&raw).expect("JSON parameters"))
+        .collect()
 }
 
 // ---- the functions themselves ------------------------------------------------------------------
@@ -594,6 +832,21 @@ impl Workflow for Held {
         cause: &str,
     ) -> Result<(), WorkflowError> {
         panic!("no function fails a task in these runs: {error}: {cause}")
+    }
+
+    async fn run_state(
+        &self,
+        run: &execution_core::ports::RunRef,
+    ) -> Result<execution_core::ports::RunState, WorkflowError> {
+        panic!("no function here asks about a run: {run:?}")
+    }
+
+    async fn start_run(
+        &self,
+        _input: &execution_core::api::WorkflowInput,
+        name: &str,
+    ) -> Result<String, WorkflowError> {
+        panic!("no function here starts a run: {name}")
     }
 }
 
@@ -627,7 +880,7 @@ impl Script {
                     parts.push(&POLL);
                     match answer["nextAction"].as_str() {
                         Some("WAIT") => parts.push(&WAIT),
-                        Some("PAUSE") => parts.push(&["Pause"]),
+                        Some("PAUSE") => parts.push(&PAUSE),
                         _ => {}
                     }
                 }
@@ -798,13 +1051,22 @@ fn proxy_body(answer: &Value) -> Value {
     serde_json::from_str(answer["body"].as_str().expect("a proxy answer")).unwrap()
 }
 
-/// The payloads the run sent its tasks, with their operation.
+/// The payloads the run sent its tasks, with their operation. A poll's `workflowRun` (the run
+/// naming itself, which the scripts, run before the run exists, cannot know) is checked here and
+/// left out.
 async fn payloads_sent(sfn: &Client, run: &str) -> Vec<(String, Value)> {
     task_parameters(&history(sfn, run).await)
         .into_iter()
         .map(|(_, p)| {
             let op = p["Payload"]["operation"].as_str().unwrap_or_default();
-            (op.to_owned(), p["Payload"].clone())
+            let mut payload = p["Payload"].clone();
+            if op == "poll" {
+                let named = payload
+                    .as_object_mut()
+                    .and_then(|o| o.remove("workflowRun"));
+                assert_eq!(named, Some(json!(run)), "poll names the run");
+            }
+            (op.to_owned(), payload)
         })
         .collect()
 }

@@ -6,6 +6,7 @@
 //! StartRecovery goes out at most once per call (no SDK retry: it has no idempotency token).
 
 use std::error::Error as StdError;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_drs::config::http::HttpResponse;
@@ -15,7 +16,7 @@ use aws_sdk_drs::operation::describe_jobs::DescribeJobsError;
 use aws_sdk_drs::operation::describe_recovery_instances::DescribeRecoveryInstancesError;
 use aws_sdk_drs::operation::start_recovery::StartRecoveryError;
 use aws_sdk_drs::types::error::{
-    ConflictException, ServiceQuotaExceededException, ThrottlingException,
+    ConflictException, InternalServerException, ServiceQuotaExceededException, ThrottlingException,
 };
 use aws_sdk_drs::types::{
     self as drs, DescribeJobsRequestFilters, DescribeRecoveryInstancesRequestFilters,
@@ -66,7 +67,7 @@ impl DrsService {
                 .map_err(|e| {
                     drs_error(what, &e, |e| match e {
                         DescribeJobsError::ThrottlingException(t) => Failure::Throttling(t),
-                        DescribeJobsError::InternalServerException(_) => Failure::Internal,
+                        DescribeJobsError::InternalServerException(i) => Failure::Internal(i),
                         _ => Failure::Other,
                     })
                 })?;
@@ -119,8 +120,8 @@ impl Drs for DrsService {
                             DescribeRecoveryInstancesError::ThrottlingException(t) => {
                                 Failure::Throttling(t)
                             }
-                            DescribeRecoveryInstancesError::InternalServerException(_) => {
-                                Failure::Internal
+                            DescribeRecoveryInstancesError::InternalServerException(i) => {
+                                Failure::Internal(i)
                             }
                             _ => Failure::Other,
                         })
@@ -172,7 +173,7 @@ impl Drs for DrsService {
                     StartRecoveryError::ThrottlingException(t) => Failure::Throttling(t),
                     StartRecoveryError::ServiceQuotaExceededException(q) => Failure::Quota(q),
                     StartRecoveryError::ConflictException(c) => Failure::Conflict(c),
-                    StartRecoveryError::InternalServerException(_) => Failure::Internal,
+                    StartRecoveryError::InternalServerException(i) => Failure::Internal(i),
                     _ => Failure::Other,
                 })
             })?;
@@ -231,8 +232,9 @@ enum Failure<'a> {
     Quota(&'a ServiceQuotaExceededException),
     /// StartRecovery for a server that is in another job: clears when that job ends.
     Conflict(&'a ConflictException),
-    /// DRS's 5xx, also when the code is missing from the metadata.
-    Internal,
+    /// DRS's 5xx, also when the code is missing from the metadata; `retryAfterSeconds` (the
+    /// `Retry-After` header) travels with it.
+    Internal(&'a InternalServerException),
     Other,
 }
 
@@ -274,12 +276,22 @@ where
                 status.unwrap_or(409),
             )
         }
-        Some(Failure::Internal) => match classify(what, err) {
-            ServiceError::Rejected(m) | ServiceError::Throttled { message: m, .. } => {
-                ServiceError::Unavailable(m)
+        Some(Failure::Internal(i)) => {
+            let message = match classify(what, err) {
+                ServiceError::Rejected(m)
+                | ServiceError::Throttled { message: m, .. }
+                | ServiceError::Unavailable { message: m, .. } => m,
+            };
+            // The SDK reads a missing header as 0: no hint, not "retry at once".
+            let retry_after = u64::try_from(i.retry_after_seconds())
+                .ok()
+                .filter(|s| *s > 0)
+                .map(Duration::from_secs);
+            ServiceError::Unavailable {
+                retry_after,
+                message,
             }
-            other => other,
-        },
+        }
         _ => classify(what, err),
     }
 }
@@ -364,6 +376,7 @@ fn to_recovery_instance(
             .map(JobId::parse)
             .transpose()
             .map_err(|e| unreadable(what, e))?,
+        is_drill: ri.is_drill,
         recovery_instance_id: id,
     })
 }

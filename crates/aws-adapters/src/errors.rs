@@ -31,6 +31,10 @@ const TRANSIENT_CODES: &[&str] = &[
     "ServiceUnavailableException",
     "RequestTimeout",
     "RequestTimeoutException",
+    // DynamoDB (HTTP 400): a transaction with the same client token is still being applied, as
+    // when the SDK retries a TransactWriteItems whose first try is in flight. Whether it commits
+    // is not yet known; a retry (a re-read, then a new commit) finds out.
+    "TransactionInProgressException",
 ];
 
 /// Classifies any SDK error: throttling codes and HTTP 429 → `Throttled`; 5xx, transient codes,
@@ -52,7 +56,7 @@ where
                     message,
                 }
             } else if status >= 500 || TRANSIENT_CODES.contains(&code) {
-                ServiceError::Unavailable(message)
+                ServiceError::unavailable(message)
             } else {
                 ServiceError::Rejected(message)
             }
@@ -62,7 +66,7 @@ where
             ServiceError::Rejected(format!("{what}: {}", DisplayErrorContext(err)))
         }
         // Timeouts, connection failures, responses that could not be read; and future kinds.
-        _ => ServiceError::Unavailable(format!("{what}: {}", DisplayErrorContext(err))),
+        _ => ServiceError::unavailable(format!("{what}: {}", DisplayErrorContext(err))),
     }
 }
 
@@ -101,7 +105,7 @@ fn service_message(what: &str, code: &str, message: Option<&str>, status: u16) -
 /// field). Reported as `Unavailable`, not `Rejected`: the request was accepted (a StartRecovery
 /// may have started a job), so the caller must not act as if it had been refused.
 pub(crate) fn unreadable(what: &str, detail: impl std::fmt::Display) -> ServiceError {
-    ServiceError::Unavailable(format!("{what}: unreadable answer: {detail}"))
+    ServiceError::unavailable(format!("{what}: unreadable answer: {detail}"))
 }
 
 /// A request this code refused to send (over a service limit): a caller's bug, never retried.

@@ -128,6 +128,7 @@ impl Fixture {
                     plan_id: execution.header.plan_id,
                 },
                 summary: true,
+                workflow_run: None,
             },
             sim,
         };
@@ -246,6 +247,7 @@ fn add_job(sim: &Sim, shape: Shape, w: usize, servers: &[ServerStatus], moment: 
                 ec2_instance_id: Some(instance_id(n)),
                 source_server_id: s.source_server_id.clone(),
                 job_id: Some(job_id(w)),
+                is_drill: Some(true),
             });
             sim.world.add_instance(ec2_instance(n));
         }

@@ -4,7 +4,9 @@
 //! when the deployment changed them).
 
 use aws_adapters::{sdk_config, DynamoDbStore, Settings, StepFunctionsWorkflow, SystemClock};
-use execution_core::api::{self, PauseRequest, Request, Target, WaveTarget, WorkflowInput};
+use execution_core::api::{
+    self, AnswerClass, PauseRequest, Request, Target, WaveTarget, WorkflowInput,
+};
 use execution_core::error::OperationError;
 use execution_core::ids::ExecutionId;
 use execution_core::model::Execution;
@@ -42,13 +44,13 @@ async fn connect() -> Result<Aws, CliError> {
     })
 }
 
-/// A refusal is the caller's to fix (exit 2); an internal error may pass on a retry (exit 4).
+/// As `AnswerClass` says: a refusal is the caller's to fix (exit 2); an internal error or a
+/// conflict may pass on a retry (exit 4).
 fn op_error(e: OperationError) -> CliError {
     let message = format!("{} {}: {e}", e.status_code(), e.code());
-    if e.status_code() >= 500 {
-        CliError::infrastructure(message)
-    } else {
-        CliError::invalid(message)
+    CliError {
+        exit: Exit::for_class(AnswerClass::of(e.status_code(), Some(e.code()))),
+        message,
     }
 }
 
@@ -70,6 +72,7 @@ pub async fn start(args: StartArgs, json: bool) -> Result<Exit, CliError> {
         execution_id: execution.id(),
         plan_id: plan.plan_id,
         poll_interval_seconds: args.poll_interval,
+        run_prefix: None,
     };
     let run_arn = aws.workflow.start_execution(&arn, &input).await.map_err(|e| {
         CliError::infrastructure(format!(
@@ -168,6 +171,49 @@ pub async fn decide(decision: Decision, args: WaveArgs, json: bool) -> Result<Ex
     run(request, json).await
 }
 
+/// A new workflow run for an execution whose run has ended, as find's healing starts one (but not
+/// limited to three an hour: the operator decides).
+pub async fn restart(args: TargetArgs, json: bool) -> Result<Exit, CliError> {
+    let aws = connect().await?;
+    let arn = aws.settings.state_machine_arn.clone().ok_or_else(|| {
+        CliError::invalid("configuration: environment variable STATE_MACHINE_ARN is not set")
+    })?;
+    let workflow = aws.workflow.clone().with_state_machine(arn);
+    let target = Target {
+        execution_id: args.execution_id,
+        plan_id: args.plan_id,
+    };
+    let done = ops::heal::restart(
+        &aws.store,
+        &workflow,
+        &SystemClock,
+        &target,
+        ops::heal::RestartBy::Operator,
+    )
+    .await
+    .map_err(op_error)?;
+    let (run, name) = match done {
+        ops::heal::Restarted::Run { run, name } => (run, name),
+        ops::heal::Restarted::OperatorNeeded => {
+            return Err(CliError::invalid("restart refused: an operator is needed"))
+        }
+    };
+    if json {
+        print_json(&serde_json::json!({
+            "statusCode": 200,
+            "executionId": target.execution_id,
+            "workflowRun": run,
+            "name": name,
+        }));
+    } else {
+        println!(
+            "Execution {}: restarted as {name} ({run})",
+            target.execution_id
+        );
+    }
+    Ok(Exit::Success)
+}
+
 /// Runs one operator operation through `ops::run` and prints its answer.
 async fn run(request: Request, json: bool) -> Result<Exit, CliError> {
     let execution_id = request.execution_id();
@@ -191,7 +237,7 @@ async fn run(request: Request, json: bool) -> Result<Exit, CliError> {
             answer["message"].as_str().unwrap_or("")
         );
     }
-    Ok(Exit::for_status_code(code))
+    Ok(Exit::for_answer(&answer))
 }
 
 /// One line for a success: `PAUSED (before wave 1)`, `POLLING (wave 1 LAUNCHING, attempt 2)`.

@@ -45,6 +45,9 @@ pub enum Command {
     Retry(WaveArgs),
     /// AWS: skip the failed wave a paused execution waits on; the next wave runs.
     Skip(WaveArgs),
+    /// AWS: start a new state machine run for an execution whose run has ended (refused for a
+    /// finished execution and while its run still runs); the run carries on from the record.
+    Restart(TargetArgs),
 }
 
 #[derive(Debug, ClapArgs)]
@@ -92,9 +95,10 @@ pub struct FailServer {
 pub struct StartArgs {
     /// The plan file (JSON).
     pub plan: PathBuf,
-    /// Seconds the state machine waits between polls [default: the state machine's, 30].
+    /// Seconds the state machine waits between polls, whole, from 5 to 86400 [default: the
+    /// state machine's, 30].
     #[arg(long, value_name = "SECS")]
-    pub poll_interval: Option<u64>,
+    pub poll_interval: Option<execution_core::api::PollInterval>,
 }
 
 #[derive(Debug, ClapArgs)]

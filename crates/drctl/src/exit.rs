@@ -2,6 +2,8 @@
 
 use std::process::ExitCode;
 
+use execution_core::api::AnswerClass;
+
 /// What a script can tell apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
@@ -13,17 +15,24 @@ pub enum Exit {
     Invalid = 2,
     /// The execution ended FAILED or CANCELLED.
     Failed = 3,
-    /// AWS, the store or the simulator failed; retrying may help.
+    /// AWS, the store or the simulator failed, or the record kept changing (409 CONFLICT):
+    /// retrying may help.
     Infrastructure = 4,
 }
 
 impl Exit {
-    /// The exit code for an operation's answer: 200 → 0, 4xx → 2, 5xx → 4.
-    pub fn for_status_code(status_code: u16) -> Self {
-        match status_code {
-            200..=299 => Self::Success,
-            400..=499 => Self::Invalid,
-            _ => Self::Infrastructure,
+    /// The exit code for an operation's answer, from the one classification the state machine
+    /// and the drill driver follow too: done → 0; final or poll-again (the caller's to fix, or
+    /// to decide again on the record as it now stands) → 2; retry-later (5xx, 409 CONFLICT) → 4.
+    pub fn for_answer(answer: &serde_json::Value) -> Self {
+        Self::for_class(AnswerClass::of_answer(answer))
+    }
+
+    pub fn for_class(class: AnswerClass) -> Self {
+        match class {
+            AnswerClass::Done => Self::Success,
+            AnswerClass::Final | AnswerClass::PollAgain => Self::Invalid,
+            AnswerClass::RetryLater => Self::Infrastructure,
         }
     }
 }
@@ -76,5 +85,54 @@ pub fn print_json(value: &impl serde::Serialize) {
     match serde_json::to_string_pretty(value) {
         Ok(text) => println!("{text}"),
         Err(e) => eprintln!("drctl: could not print the answer as JSON: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use execution_core::api::answer;
+    use execution_core::error::{OperationError, Refusal};
+
+    use super::Exit;
+
+    fn exit_for(e: OperationError) -> Exit {
+        Exit::for_answer(&answer::<()>(&Err(e)))
+    }
+
+    /// SPEC §9: the exit code follows `AnswerClass`, not the status code's hundreds.
+    #[test]
+    fn exit_codes_follow_the_answer_class() {
+        assert_eq!(
+            exit_for(OperationError::Conflict("raced".into())),
+            Exit::Infrastructure,
+            "409 CONFLICT: try again"
+        );
+        assert_eq!(
+            exit_for(OperationError::TokenRejected("gone".into())),
+            Exit::Invalid,
+            "409 TOKEN_REJECTED: final"
+        );
+        assert_eq!(
+            exit_for(OperationError::InvalidState(Refusal::NothingToLaunch)),
+            Exit::Invalid,
+            "400 INVALID_STATE: decide again on the record"
+        );
+        assert_eq!(
+            exit_for(OperationError::NotFound("x".into())),
+            Exit::Invalid
+        );
+        assert_eq!(
+            exit_for(OperationError::Internal("503".into())),
+            Exit::Infrastructure
+        );
+        assert_eq!(
+            Exit::for_answer(&serde_json::json!({"statusCode": 200})),
+            Exit::Success
+        );
+        assert_eq!(
+            Exit::for_answer(&serde_json::json!({"nothing": true})),
+            Exit::Invalid,
+            "an answer without a statusCode is final"
+        );
     }
 }

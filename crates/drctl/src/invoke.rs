@@ -39,7 +39,7 @@ pub async fn run(args: InvokeArgs) -> Result<Exit, CliError> {
     if args.write {
         save(&args.world, &world.updated(&sim))?;
     }
-    Ok(Exit::for_status_code(api::status_code_of(&answer)))
+    Ok(Exit::for_answer(&answer))
 }
 
 /// Parses the payload and runs its operation through `ops::run`, the one route the functions

@@ -34,6 +34,7 @@ async fn main() -> ExitCode {
         Command::Cancel(a) => aws::operate(aws::Op::Cancel, a, json).await,
         Command::Retry(a) => aws::decide(aws::Decision::Retry, a, json).await,
         Command::Skip(a) => aws::decide(aws::Decision::Skip, a, json).await,
+        Command::Restart(a) => aws::restart(a, json).await,
     };
     exit::finish(result, json)
 }

@@ -526,6 +526,13 @@ fn bad_drill_input_is_exit_2() {
     assert!(run.stderr.contains("unknown API 'Nope'"), "{}", run.stderr);
     assert_eq!(drill(&["--resume-after", "5", "--resume-on-key"]).code, 2);
     assert_eq!(drill(&["--poll-interval", "0"]).code, 2);
+    // The state machine's interval is whole seconds from 5: refused before anything is created.
+    let plan = example("three-tier.json");
+    for bad in ["1.5", "0", "4"] {
+        let run = drctl(&["start", plan.to_str().unwrap(), "--poll-interval", bad]);
+        assert_eq!(run.code, 2, "{bad}: {}", run.stderr);
+        assert!(run.stderr.contains("pollIntervalSeconds"), "{}", run.stderr);
+    }
     assert_eq!(drctl(&["drill", "/nonexistent/plan.json"]).code, 2);
     let run = drill(&["--json", "--fail-server", "s-00000000000000000"]);
     assert_eq!(run.json()["error"], "INVALID_INPUT");

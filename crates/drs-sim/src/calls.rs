@@ -129,7 +129,7 @@ fn take_fault(s: &mut CallState, api: Api) -> Option<ServiceError> {
     }
     if let Some(left) = s.unavailable.get_mut(&api).filter(|left| **left > 0) {
         *left -= 1;
-        return Some(ServiceError::Unavailable(format!(
+        return Some(ServiceError::unavailable(format!(
             "simulated: {api} answered 503"
         )));
     }
@@ -161,7 +161,7 @@ mod tests {
         assert!(calls.enter(Api::DescribeJobs).await.is_ok());
         assert!(matches!(
             calls.enter(Api::DescribeInstances).await,
-            Err(ServiceError::Unavailable(_))
+            Err(ServiceError::Unavailable { .. })
         ));
         assert!(calls.enter(Api::DescribeInstances).await.is_ok());
         assert_eq!(calls.count(Api::DescribeJobs), 3);

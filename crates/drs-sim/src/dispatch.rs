@@ -34,6 +34,7 @@ impl PollDispatch for SimDispatch {
                 plan_id,
             },
             summary: true,
+            workflow_run: None,
         };
         let answer = ops::poll(
             sim.store.as_ref(),

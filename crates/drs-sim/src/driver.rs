@@ -1,13 +1,15 @@
 //! Runs an execution exactly as the state machine does: poll, then by `nextAction` launch, wait,
 //! pause (holding a task token until a resume, or for a failed wave an operator's retry, skip or
-//! cancel, releases it) or finalize, retrying transient (500) answers a bounded number of times.
+//! cancel, releases it) or finalize. Every answer is decided on by `AnswerClass`, as the state
+//! machine's Choice states decide: a retry-later answer (5xx, 409 CONFLICT) is retried a bounded
+//! number of times in a row, a poll-again answer (400 INVALID_STATE) goes back to polling.
 //! Every operation goes through [`execution_core::ops::run`] and is read back from its JSON
 //! answer, as the state machine reads the Lambda's. Simulated time moves only here.
 
 use std::time::{Duration, Instant};
 
 use execution_core::api::{
-    status_code_of, Operation, PauseRequest, PollRequest, Request, Target, WaveTarget,
+    status_code_of, AnswerClass, Operation, PauseRequest, PollRequest, Request, Target, WaveTarget,
 };
 use execution_core::ids::{ExecutionId, JobId};
 use execution_core::model::{Execution, PauseReason, ServerStatus, Timestamp, Wave};
@@ -52,7 +54,8 @@ pub struct DriverConfig {
     pub resume: Resume,
     /// The decision on a failed wave that waits for one (taken when `resume` says).
     pub on_failure: OnFailure,
-    /// Transient failures in a row tolerated before giving up.
+    /// Retry-later answers (5xx, 409 CONFLICT) of one call in a row tolerated before giving up;
+    /// the backoffs between them pass on the simulated clock.
     pub max_transient_failures: u32,
     /// Simulated seconds before the first retry, doubled for each next one (up to a minute).
     pub retry_backoff_secs: u64,
@@ -251,7 +254,6 @@ pub async fn drive(
         config,
         observer,
         known: execution.waves,
-        transient: 0,
         polls: 0,
         paused_secs: 0,
         launch_refusals: 0,
@@ -340,7 +342,6 @@ struct Driver<'a> {
     observer: &'a mut dyn Observer,
     /// The waves as the driver last saw them.
     known: Vec<Wave>,
-    transient: u32,
     polls: u64,
     paused_secs: u64,
     launch_refusals: u32,
@@ -365,6 +366,7 @@ impl Driver<'_> {
             let poll = Request::Poll(PollRequest {
                 target,
                 summary: true,
+                workflow_run: None,
             });
             let Some(answer) = self.call::<PollAnswer>(poll).await? else {
                 continue;
@@ -459,13 +461,17 @@ impl Driver<'_> {
         });
         let since = sim.clock.now();
         self.wait_for_resume().await;
+        // A poll-again answer to the operator's call: the record moved on while the run was
+        // parked (say, a cancel came first); the driver polls and decides again, as the state
+        // machine does when the pause's heartbeat runs out.
         let (operation, event) = if reason == PauseReason::WaveFailed {
-            self.decide(paused.failed_wave).await?
+            match self.decide(paused.failed_wave).await? {
+                Some(decided) => decided,
+                None => return Ok(()),
+            }
         } else {
-            let resumed = loop {
-                if let Some(r) = self.call::<ResumeAnswer>(Request::Resume(target)).await? {
-                    break r;
-                }
+            let Some(resumed) = self.call::<ResumeAnswer>(Request::Resume(target)).await? else {
+                return Ok(());
             };
             let before_wave = resumed.resumed_before_wave;
             (
@@ -505,7 +511,10 @@ impl Driver<'_> {
 
     /// The operator's decision on the failed wave: as configured, except that a wave with no
     /// attempt left is cancelled rather than retried.
-    async fn decide(&mut self, failed_wave: Option<u32>) -> Result<(Operation, Event), DriveError> {
+    async fn decide(
+        &mut self,
+        failed_wave: Option<u32>,
+    ) -> Result<Option<(Operation, Event)>, DriveError> {
         let target = self.target;
         let record = self.sim.store.get(target.execution_id);
         let wave = failed_wave
@@ -527,12 +536,10 @@ impl Driver<'_> {
             OnFailure::Retry | OnFailure::Stop => Request::Cancel(target),
         };
         let operation = request.operation();
-        let decided = loop {
-            if let Some(r) = self.call::<DecisionAnswer>(request.clone()).await? {
-                break r;
-            }
+        let Some(decided) = self.call::<DecisionAnswer>(request).await? else {
+            return Ok(None);
         };
-        Ok((
+        Ok(Some((
             operation,
             Event::Decided {
                 wave_number,
@@ -540,7 +547,7 @@ impl Driver<'_> {
                 attempt: decided.attempt,
                 paused_secs: 0,
             },
-        ))
+        )))
     }
 
     async fn wait_for_resume(&mut self) {
@@ -561,46 +568,60 @@ impl Driver<'_> {
         }
     }
 
-    /// Runs one operation through `ops::run` and reads its answer; `Ok(None)` after a transient
-    /// failure (already waited out), so the caller goes round again and decides on a fresh poll.
+    /// Runs one operation through `ops::run` and decides on its answer as the state machine does,
+    /// by `AnswerClass`: done → the answer; retry later → count, wait a backoff and call the same
+    /// operation again, at most `max_transient_failures` times in a row (a success starts the
+    /// count over); poll again → `Ok(None)` after the poll interval, so the caller decides on a
+    /// fresh poll; final → `Refused`. Every wait passes on the simulated clock, so it counts in
+    /// the recovery time.
     async fn call<T: DeserializeOwned>(
         &mut self,
         request: Request,
     ) -> Result<Option<T>, DriveError> {
         let operation = request.operation();
-        let answer = ops::run(&self.sim.ports(), request).await;
-        let code = status_code_of(&answer);
-        if code == 200 {
-            self.transient = 0;
-            return serde_json::from_value(answer.clone())
-                .map(Some)
-                .map_err(|e| DriveError::Unreadable {
+        let mut failures: u32 = 0;
+        loop {
+            let answer = ops::run(&self.sim.ports(), request.clone()).await;
+            match AnswerClass::of_answer(&answer) {
+                AnswerClass::Done => {
+                    return serde_json::from_value(answer.clone())
+                        .map(Some)
+                        .map_err(|e| DriveError::Unreadable {
+                            operation,
+                            reason: e.to_string(),
+                            answer: answer.to_string(),
+                        });
+                }
+                AnswerClass::PollAgain => {
+                    self.wait(self.config.poll_interval_secs).await;
+                    return Ok(None);
+                }
+                AnswerClass::Final => {
+                    return Err(DriveError::Refused {
+                        operation,
+                        error: ErrorAnswer::of(&answer),
+                    })
+                }
+                AnswerClass::RetryLater => {}
+            }
+            let error = ErrorAnswer::of(&answer);
+            failures += 1;
+            if failures > self.config.max_transient_failures {
+                return Err(DriveError::GaveUp {
                     operation,
-                    reason: e.to_string(),
-                    answer: answer.to_string(),
+                    failures,
+                    error,
                 });
-        }
-        let error = ErrorAnswer::of(&answer);
-        if code < 500 {
-            return Err(DriveError::Refused { operation, error });
-        }
-        self.transient += 1;
-        if self.transient > self.config.max_transient_failures {
-            return Err(DriveError::GaveUp {
+            }
+            let backoff_secs = (self.config.retry_backoff_secs << (failures - 1).min(5)).min(60);
+            self.emit(Event::Retrying {
                 operation,
-                failures: self.transient,
+                failures,
                 error,
+                backoff_secs,
             });
+            self.wait(backoff_secs).await;
         }
-        let backoff_secs = (self.config.retry_backoff_secs << (self.transient - 1).min(5)).min(60);
-        self.emit(Event::Retrying {
-            operation,
-            failures: self.transient,
-            error,
-            backoff_secs,
-        });
-        self.wait(backoff_secs).await;
-        Ok(None)
     }
 
     /// Simulated time passes (and, at a finite speed, the matching wall-clock time).

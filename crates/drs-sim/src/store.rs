@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use execution_core::ids::ExecutionId;
-use execution_core::model::{Execution, Timestamp};
+use execution_core::model::Execution;
 use execution_core::ports::{
     ActiveExecution, ActivePage, Commit, ExecutionStore, HeaderWrite, ServiceError, StoreError,
+    Touch,
 };
 use execution_core::status::ExecutionStatus;
 use serde::Serialize;
@@ -190,7 +191,7 @@ impl ExecutionStore for MemoryStore {
         let mut active: Vec<&Execution> = t
             .by_id
             .values()
-            .filter(|e| ExecutionStatus::ACTIVE.contains(&e.status()))
+            .filter(|e| ExecutionStatus::LISTED.contains(&e.status()))
             .filter(|e| after.is_none_or(|a| e.id() > a))
             .collect();
         active.sort_by_key(|e| e.id());
@@ -206,6 +207,8 @@ impl ExecutionStore for MemoryStore {
                 plan_id: e.header.plan_id,
                 status: e.status(),
                 last_polled_time: e.header.last_polled_time,
+                workflow_run: e.header.workflow_run.clone(),
+                workflow_polled_time: e.header.workflow_polled_time,
             })
             .collect();
         Ok(ActivePage {
@@ -227,9 +230,14 @@ impl ExecutionStore for MemoryStore {
         }
         if let Some(HeaderWrite::Put { header, .. }) = &commit.header {
             // lastPolledTime is written by touch outside the version scheme: never move it back.
+            // workflowRun and workflowPolledTime belong to touch as well: kept as stored.
             let polled = stored.header.last_polled_time.max(header.last_polled_time);
+            let run = stored.header.workflow_run.take();
+            let run_polled = stored.header.workflow_polled_time;
             stored.header = header.clone();
             stored.header.last_polled_time = polled;
+            stored.header.workflow_run = run;
+            stored.header.workflow_polled_time = run_polled;
             self.counts.add(Count::HeaderWrite, 1);
         }
         for write in &commit.waves {
@@ -245,11 +253,17 @@ impl ExecutionStore for MemoryStore {
         Ok(())
     }
 
-    async fn touch(&self, id: ExecutionId, polled_at: Timestamp) -> Result<(), StoreError> {
+    async fn touch(&self, id: ExecutionId, touch: &Touch) -> Result<(), StoreError> {
         self.enter(Count::Touch).await;
         let mut t = lock(&self.table);
         let stored = t.by_id.get_mut(&id).ok_or(StoreError::Conflict)?;
-        stored.header.last_polled_time = Some(polled_at);
+        if let Some(at) = touch.polled_at {
+            stored.header.last_polled_time = Some(at);
+        }
+        if let Some(mark) = &touch.workflow {
+            stored.header.workflow_run = Some(mark.run.clone());
+            stored.header.workflow_polled_time = Some(mark.at);
+        }
         Ok(())
     }
 }

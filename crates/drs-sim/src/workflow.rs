@@ -5,8 +5,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use execution_core::api::WorkflowInput;
 use execution_core::ids::TaskToken;
-use execution_core::ports::{Workflow, WorkflowError};
+use execution_core::ports::{RunRef, RunState, Workflow, WorkflowError};
 use serde::{Deserialize, Serialize};
 
 use crate::calls::{Api, Calls};
@@ -26,6 +27,21 @@ pub struct SimWorkflow {
     calls: Arc<Calls>,
     tokens: Mutex<BTreeMap<String, TokenState>>,
     issued: AtomicU64,
+    /// Workflow runs by id: their name, input and state (a restart starts one).
+    runs: Mutex<BTreeMap<String, SimRun>>,
+}
+
+/// One simulated workflow run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimRun {
+    pub name: String,
+    pub input: WorkflowInput,
+    pub state: RunState,
+}
+
+/// The id the simulator gives the run named `name`.
+pub fn sim_run_id(name: &str) -> String {
+    format!("arn:sim:states:execution:drs-execution:{name}")
 }
 
 impl SimWorkflow {
@@ -34,7 +50,18 @@ impl SimWorkflow {
             calls,
             tokens: Mutex::new(tokens),
             issued: AtomicU64::new(0),
+            runs: Mutex::default(),
         }
+    }
+
+    /// Sets where the run `id` stands (a test ends a run), adding it if unknown.
+    pub fn set_run(&self, id: &str, run: SimRun) {
+        lock(&self.runs).insert(id.to_owned(), run);
+    }
+
+    /// Every run, by id.
+    pub fn runs(&self) -> BTreeMap<String, SimRun> {
+        lock(&self.runs).clone()
     }
 
     /// A fresh token for a task that now waits (what `waitForTaskToken` hands the pause function).
@@ -95,6 +122,35 @@ impl Workflow for SimWorkflow {
     ) -> Result<(), WorkflowError> {
         self.complete(Api::SendTaskFailure, token, TokenState::Failed)
             .await
+    }
+
+    /// A run the simulator was not told about ([`SimWorkflow::set_run`]) is running: the
+    /// driver conducts the executions, and a test ends a run to see it healed.
+    async fn run_state(&self, run: &RunRef) -> Result<RunState, WorkflowError> {
+        let id = match run {
+            RunRef::Id(id) => id.clone(),
+            RunRef::FirstOf(execution) => sim_run_id(&execution.to_string()),
+        };
+        Ok(lock(&self.runs)
+            .get(&id)
+            .map_or(RunState::Running, |r| r.state.clone()))
+    }
+
+    async fn start_run(&self, input: &WorkflowInput, name: &str) -> Result<String, WorkflowError> {
+        let id = sim_run_id(name);
+        let mut runs = lock(&self.runs);
+        if runs.contains_key(&id) {
+            return Ok(id); // started by someone else: names are never reused
+        }
+        runs.insert(
+            id.clone(),
+            SimRun {
+                name: name.to_owned(),
+                input: input.clone(),
+                state: RunState::Running,
+            },
+        );
+        Ok(id)
     }
 }
 

@@ -268,6 +268,7 @@ impl State {
             ec2_instance_id: Some(id.clone()),
             source_server_id: self.jobs[j].servers[i].source_server_id.clone(),
             job_id: Some(self.jobs[j].job_id.clone()),
+            is_drill: Some(self.jobs[j].is_drill),
         });
         let instance = Ec2Instance {
             instance_id: id.clone(),

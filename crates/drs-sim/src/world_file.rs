@@ -92,6 +92,8 @@ pub struct RecoveryInstanceItem {
     pub source_server_id: SourceServerId,
     #[serde(rename = "jobID", default, skip_serializing_if = "Option::is_none")]
     pub job_id: Option<JobId>,
+    #[serde(rename = "isDrill", default, skip_serializing_if = "Option::is_none")]
+    pub is_drill: Option<bool>,
     #[serde(flatten)]
     pub other: Map<String, Value>,
 }
@@ -193,6 +195,7 @@ impl WorldFile {
                 ec2_instance_id: ri.ec2_instance_id.clone(),
                 source_server_id: ri.source_server_id.clone(),
                 job_id: ri.job_id.clone(),
+                is_drill: ri.is_drill,
             });
         }
         for (i, item) in self.ec2.instances.iter().enumerate() {

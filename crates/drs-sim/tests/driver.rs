@@ -427,6 +427,46 @@ async fn a_service_that_keeps_failing_makes_the_driver_give_up() {
     );
 }
 
+/// SPEC §9: the retry budget bounds every operation's retry-later answers in a row, launch's too:
+/// a poll that answers in between does not start the count over. StartRecovery's answer is lost
+/// (5xx), so the next launch must first look for the job by its tags, and that DescribeJobs
+/// keeps failing: launch answers 500 every time. The backoffs pass on the simulated clock.
+#[tokio::test]
+async fn a_launch_that_keeps_failing_makes_the_driver_give_up() {
+    let sim = Sim::new(SimConfig::default());
+    sim.calls.fail_with_5xx(Api::StartRecovery, 1000);
+    sim.calls.fail_with_5xx(Api::FindTaggedJob, 1000);
+    let started = sim.clock.now();
+    let (result, events) = run_with(&sim, &three_tier(), DriverConfig::default()).await;
+    assert!(
+        matches!(
+            result,
+            Err(DriveError::GaveUp {
+                operation: Operation::Launch,
+                failures: 7,
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+    let retries: Vec<u64> = events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::Retrying {
+                operation: Operation::Launch,
+                backoff_secs,
+                ..
+            } => Some(*backoff_secs),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(retries, [2, 4, 8, 16, 32, 60], "six retries, each waited");
+    assert!(
+        sim.clock.now().secs_since(started) >= retries.iter().sum::<u64>(),
+        "the waits are simulated time"
+    );
+}
+
 #[tokio::test]
 async fn large_plans_run_through() {
     let sim = Sim::new(SimConfig::default());

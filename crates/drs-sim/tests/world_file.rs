@@ -190,6 +190,7 @@ async fn the_documented_example_behaves_as_documented() {
     let request = execution_core::api::PollRequest {
         target: first,
         summary: false,
+        workflow_run: None,
     };
     let polled = ops::poll(store, &sim.drs, &sim.ec2, clock, &sim.policy, &request)
         .await

@@ -83,7 +83,13 @@ pub struct PollRequest {
     /// Answer with per-wave counts instead of every server (for find and the state machine,
     /// whose payload limits a 10,000-server answer would break).
     pub summary: bool,
+    /// The workflow run that asks (`$$.Execution.Id`, sent by the state machine): poll records
+    /// it as the run that conducts the execution. Absent when find or an operator polls.
+    pub workflow_run: Option<String>,
 }
+
+/// The longest `workflowRun` accepted (a Step Functions execution ARN is far shorter).
+pub const WORKFLOW_RUN_MAX_CHARS: usize = 2048;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PauseRequest {
@@ -191,6 +197,7 @@ fn build(op: Operation, fields: &Map<String, Value>) -> Result<Request, Operatio
         Operation::Poll => Request::Poll(PollRequest {
             target: target(fields)?,
             summary: optional_bool(fields, "summary")?.unwrap_or(false),
+            workflow_run: workflow_run(fields)?,
         }),
         Operation::Finalize => Request::Finalize(target(fields)?),
         Operation::Pause => {
@@ -272,6 +279,28 @@ fn optional_string<'a>(
     }
 }
 
+/// `workflowRun`: a Step Functions execution ARN, checked for shape only (it is recorded, and
+/// later asked about, never trusted for anything else).
+fn workflow_run(fields: &Map<String, Value>) -> Result<Option<String>, OperationError> {
+    const NAME: &str = "workflowRun";
+    let Some(raw) = optional_string(fields, NAME)? else {
+        return Ok(None);
+    };
+    if raw.chars().count() > WORKFLOW_RUN_MAX_CHARS
+        || !raw.starts_with("arn:")
+        || raw.chars().any(char::is_whitespace)
+    {
+        return Err(OperationError::invalid(
+            NAME,
+            format!(
+                "expected a Step Functions execution ARN, got '{}'",
+                clip(raw)
+            ),
+        ));
+    }
+    Ok(Some(raw.to_owned()))
+}
+
 fn optional_bool(
     fields: &Map<String, Value>,
     name: &'static str,
@@ -314,7 +343,78 @@ pub struct WorkflowInput {
     pub plan_id: PlanId,
     /// Seconds between polls while a wave is in flight; the state machine defaults it to 30.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub poll_interval_seconds: Option<u64>,
+    pub poll_interval_seconds: Option<PollInterval>,
+    /// How the run's handovers are named (`{runPrefix}-r{n}`); the state machine defaults it to
+    /// the executionId. A restarted run carries its own name here, so its handovers never
+    /// collide with an earlier run's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_prefix: Option<String>,
+}
+
+/// Seconds between the state machine's polls: a whole number from [`Self::MIN_SECS`] to
+/// [`Self::MAX_SECS`]. The definition's CheckInput refuses anything else (InvalidInput), so a
+/// value this type refuses never reaches a run: shorter polls only spend history events and Lambda
+/// calls, a fraction is not a Wait's whole seconds, and States.MathAdd (which checks wholeness
+/// there) takes 32-bit integers only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct PollInterval(u64);
+
+impl PollInterval {
+    pub const FIELD: &'static str = "pollIntervalSeconds";
+    pub const MIN_SECS: u64 = 5;
+    pub const MAX_SECS: u64 = 86_400;
+
+    pub fn new(secs: u64) -> Result<Self, OperationError> {
+        if (Self::MIN_SECS..=Self::MAX_SECS).contains(&secs) {
+            Ok(Self(secs))
+        } else {
+            Err(Self::out_of_range(&secs.to_string()))
+        }
+    }
+
+    pub fn secs(self) -> u64 {
+        self.0
+    }
+
+    fn out_of_range(got: &str) -> OperationError {
+        OperationError::invalid(
+            Self::FIELD,
+            format!(
+                "expected whole seconds from {} to {}, got {}",
+                Self::MIN_SECS,
+                Self::MAX_SECS,
+                clip(got)
+            ),
+        )
+    }
+}
+
+impl std::str::FromStr for PollInterval {
+    type Err = OperationError;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        raw.trim()
+            .parse::<u64>()
+            .map_err(|_| Self::out_of_range(raw))
+            .and_then(Self::new)
+    }
+}
+
+impl<'de> Deserialize<'de> for PollInterval {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // As the definition's CheckInput reads it: any JSON number of whole seconds (5.0 too).
+        let n = serde_json::Number::deserialize(d)?;
+        n.as_u64()
+            .or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && (0.0..=Self::MAX_SECS as f64).contains(f))
+                    .map(|f| f as u64)
+            })
+            .ok_or_else(|| Self::out_of_range(&n.to_string()))
+            .and_then(Self::new)
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -394,6 +494,30 @@ pub struct FindResponse {
     /// Not dispatched because find's deadline came first; the next tick takes them.
     pub executions_skipped: usize,
     pub results: Vec<FindResult>,
+    /// Executions whose workflow run had ended and that got a new one (healing, SPEC §9); absent
+    /// when none.
+    #[serde(skip_serializing_if = "is_no_count")]
+    pub executions_restarted: usize,
+    /// What healing did or could not do, one entry per execution it acted on.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub restarts: Vec<FindRestart>,
+}
+
+fn is_no_count(n: &usize) -> bool {
+    *n == 0
+}
+
+/// One execution find's healing acted on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FindRestart {
+    pub execution_id: ExecutionId,
+    /// RESTARTED, OPERATOR_NEEDED or FAILED.
+    pub outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workflow_run: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -580,6 +704,41 @@ mod tests {
     }
 
     #[test]
+    fn poll_takes_the_workflow_run_and_refuses_anything_else() {
+        let run = "arn:aws:states:us-east-1:123456789012:execution:m:run-1";
+        let parsed = |extra: Value| {
+            let mut p = json!({"operation": "poll", "executionId": E, "planId": P});
+            if let (Some(p), Value::Object(extra)) = (p.as_object_mut(), extra) {
+                p.extend(extra);
+            }
+            parse_request(Operation::Poll, &p)
+        };
+        match parsed(json!({"workflowRun": run})) {
+            Ok(Request::Poll(p)) => assert_eq!(p.workflow_run.as_deref(), Some(run)),
+            other => panic!("{other:?}"),
+        }
+        match parsed(json!({})) {
+            Ok(Request::Poll(p)) => assert_eq!(p.workflow_run, None),
+            other => panic!("{other:?}"),
+        }
+        for bad in [
+            json!("not an arn"),
+            json!(7),
+            json!(format!("arn:{}", "x".repeat(WORKFLOW_RUN_MAX_CHARS))),
+            json!("arn:aws:states with spaces"),
+        ] {
+            assert_eq!(
+                parsed(json!({"workflowRun": bad}))
+                    .map(|_| ())
+                    .unwrap_err()
+                    .code(),
+                "INVALID_PARAMETER",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn parses_the_seed_payloads() {
         assert_eq!(
             parse_request(Operation::Find, &json!({"operation": "find"})).unwrap(),
@@ -744,6 +903,41 @@ mod tests {
                 .unwrap()
                 .operation(),
             Operation::Cancel
+        );
+    }
+
+    #[test]
+    fn the_poll_interval_is_whole_seconds_from_5() {
+        let parse = |v: Value| {
+            serde_json::from_value::<WorkflowInput>(json!({
+                "executionId": E, "planId": P, "pollIntervalSeconds": v
+            }))
+            .map(|i| i.poll_interval_seconds.map(PollInterval::secs))
+        };
+        assert_eq!(parse(json!(5)).unwrap(), Some(5));
+        assert_eq!(parse(json!(30.0)).unwrap(), Some(30));
+        assert_eq!(parse(json!(86_400)).unwrap(), Some(86_400));
+        for bad in [
+            json!(1.5),
+            json!(0),
+            json!(4),
+            json!(-5),
+            json!(86_401),
+            json!("30"),
+        ] {
+            assert!(parse(bad.clone()).is_err(), "{bad}");
+        }
+        let none: WorkflowInput =
+            serde_json::from_value(json!({"executionId": E, "planId": P})).unwrap();
+        assert_eq!(none.poll_interval_seconds, None);
+        assert_eq!("15".parse::<PollInterval>().unwrap().secs(), 15);
+        for bad in ["0", "1.5", "4", "-1", "x"] {
+            let e = bad.parse::<PollInterval>().unwrap_err();
+            assert_eq!(e.code(), "INVALID_PARAMETER", "{bad}");
+        }
+        assert_eq!(
+            serde_json::to_value(PollInterval::new(15).unwrap()).unwrap(),
+            json!(15)
         );
     }
 

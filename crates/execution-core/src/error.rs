@@ -108,6 +108,9 @@ pub enum Refusal {
     AttemptsExhausted { wave: u32, attempts: u32, max: u32 },
     #[error("execution has no wave {wave}")]
     NoSuchWave { wave: u32 },
+    /// A restart while the workflow run that conducts the execution is still running.
+    #[error("the workflow run {run} is still running; only an execution whose run has ended can be restarted")]
+    RunStillRunning { run: String },
     #[error(transparent)]
     Transition(#[from] InvalidTransition),
 }
@@ -232,7 +235,7 @@ mod tests {
             OperationError::from(WorkflowError::InvalidToken).code(),
             "TOKEN_REJECTED"
         );
-        let svc = WorkflowError::Service(ServiceError::Unavailable("503".into()));
+        let svc = WorkflowError::Service(ServiceError::unavailable("503"));
         assert_eq!(OperationError::from(svc).code(), "INTERNAL_ERROR");
         assert_eq!(
             OperationError::from(StoreError::Conflict).status_code(),

@@ -203,8 +203,9 @@ pub struct TaskToken(String);
 
 impl TaskToken {
     pub const FIELD: &'static str = "taskToken";
-    /// Step Functions documents task tokens as at most 1024 characters.
-    pub const MAX_LEN: usize = 1024;
+    /// Step Functions task tokens are up to 2,048 characters (SPEC §14; SendTaskSuccess takes
+    /// that many), longer than the 1,024 older documentation named.
+    pub const MAX_LEN: usize = 2048;
 
     pub fn parse(raw: &str) -> Result<Self, InvalidId> {
         let err = |reason: &str| InvalidId {
@@ -215,8 +216,8 @@ impl TaskToken {
         if raw.is_empty() {
             return Err(err("must not be empty"));
         }
-        if raw.len() > Self::MAX_LEN {
-            return Err(err("longer than 1024 characters"));
+        if raw.chars().count() > Self::MAX_LEN {
+            return Err(err("longer than 2048 characters"));
         }
         if raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
             return Err(err("must not contain whitespace or control characters"));
@@ -310,7 +311,9 @@ mod tests {
     fn task_token_bounds() {
         assert!(TaskToken::parse("").is_err());
         assert!(TaskToken::parse(&"a".repeat(1024)).is_ok());
-        assert!(TaskToken::parse(&"a".repeat(1025)).is_err());
+        // SPEC §14: Step Functions hands out tokens of up to 2,048 characters.
+        assert!(TaskToken::parse(&"a".repeat(2048)).is_ok());
+        assert!(TaskToken::parse(&"a".repeat(2049)).is_err());
         assert!(TaskToken::parse("has space").is_err());
     }
 }

@@ -50,6 +50,18 @@ pub struct ExecutionHeader {
     pub end_time: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_polled_time: Option<Timestamp>,
+    /// The Step Functions run (its execution ARN) that conducts this execution: the run that
+    /// polled last, or the run a restart started. Written only by `touch`, like
+    /// `lastPolledTime`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_run: Option<String>,
+    /// When `workflowRun` last polled (or was started by a restart). Written only by `touch`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_polled_time: Option<Timestamp>,
+    /// When the workflow was restarted because its run had ended (find's healing or `drctl
+    /// restart`), oldest first; only the last hour's are kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restarts: Vec<Timestamp>,
     /// The wave a pause stands before (set by pause, cleared by resume).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paused_before_wave: Option<u32>,

@@ -26,14 +26,29 @@ pub enum ServiceError {
         retry_after: Option<Duration>,
         message: String,
     },
-    /// 5xx, timeouts, connection failures: worth retrying. For a call that changes something
-    /// (StartRecovery) it is not known whether it took effect.
-    #[error("service unavailable: {0}")]
-    Unavailable(String),
+    /// 5xx, timeouts, connection failures, a transaction still in progress: worth retrying. For
+    /// a call that changes something (StartRecovery) it is not known whether it took effect.
+    /// Retry after the hint when the service gave one (DRS's `InternalServerException` carries
+    /// `retryAfterSeconds`).
+    #[error("service unavailable{}: {message}", retry_after.map(|d| format!(" (retry after {} s)", d.as_secs())).unwrap_or_default())]
+    Unavailable {
+        retry_after: Option<Duration>,
+        message: String,
+    },
     /// The request was refused (validation, access denied, missing resource): retrying the same
     /// request will not help.
     #[error("request rejected: {0}")]
     Rejected(String),
+}
+
+impl ServiceError {
+    /// `Unavailable` without a hint of when to retry.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::Unavailable {
+            retry_after: None,
+            message: message.into(),
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -60,6 +75,10 @@ pub struct ActiveExecution {
     pub plan_id: PlanId,
     pub status: ExecutionStatus,
     pub last_polled_time: Option<Timestamp>,
+    /// The run that conducts the execution and when it last polled (find's healing asks the
+    /// workflow only about executions whose run has not polled for a while).
+    pub workflow_run: Option<String>,
+    pub workflow_polled_time: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -117,18 +136,52 @@ pub trait ExecutionStore: Send + Sync {
     /// when an execution with this id exists.
     async fn create(&self, execution: &Execution) -> Result<(), StoreError>;
 
-    /// One page of the executions whose status is POLLING or CANCELLING, read from a status index
-    /// (never a scan), executions only. `cursor` is `None` for the first page, then the previous
-    /// page's `next_cursor`. A page may be empty and still have a next cursor.
+    /// One page of the executions whose status is in [`ExecutionStatus::LISTED`] (POLLING,
+    /// CANCELLING, PAUSED, PENDING, in that order), read from a status index (never a scan),
+    /// executions only. `cursor` is `None` for the first page, then the previous page's
+    /// `next_cursor`. A page may be empty and still have a next cursor.
     async fn list_active(&self, cursor: Option<String>) -> Result<ActivePage, StoreError>;
 
     /// Applies every write of `commit` atomically. MUST return `Conflict` and write nothing when
     /// the execution is missing or any expected version does not match.
     async fn commit(&self, commit: &Commit) -> Result<(), StoreError>;
 
-    /// Sets the execution's `lastPolledTime` (a write of one small item, no version change: it
-    /// races with nothing). MUST NOT create an execution that does not exist (then `Conflict`).
-    async fn touch(&self, id: ExecutionId, polled_at: Timestamp) -> Result<(), StoreError>;
+    /// Sets what `touch` says: the execution's `lastPolledTime`, and (when the workflow polled,
+    /// or a restart started a run) `workflowRun` and `workflowPolledTime`. A write of one small
+    /// item, no version change: it races with nothing, and header writes never remove or
+    /// overwrite these attributes. MUST NOT create an execution that does not exist (then
+    /// `Conflict`). A touch that sets nothing writes nothing.
+    async fn touch(&self, id: ExecutionId, touch: &Touch) -> Result<(), StoreError>;
+}
+
+/// What a `touch` records.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Touch {
+    /// `lastPolledTime`: when the execution was last polled, by anyone.
+    pub polled_at: Option<Timestamp>,
+    /// `workflowRun` and `workflowPolledTime`: the run that conducts the execution.
+    pub workflow: Option<WorkflowMark>,
+}
+
+impl Touch {
+    /// A poll at `at`; `run` when the workflow itself polled.
+    pub fn poll(at: Timestamp, run: Option<&str>) -> Self {
+        Self {
+            polled_at: Some(at),
+            workflow: run.map(|run| WorkflowMark {
+                run: run.to_owned(),
+                at,
+            }),
+        }
+    }
+}
+
+/// The run that conducts an execution (its Step Functions execution ARN), and when it was last
+/// seen alive (it polled, or a restart started it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkflowMark {
+    pub run: String,
+    pub at: Timestamp,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -158,6 +211,10 @@ pub struct RecoveryInstance {
     pub ec2_instance_id: Option<InstanceId>,
     pub source_server_id: SourceServerId,
     pub job_id: Option<JobId>,
+    /// DRS's `isDrill`: whether a drill or a recovery launched it (`None`: DRS did not say). An
+    /// instance without a `jobID` is matched to a server only when this is the execution's kind:
+    /// a drill must never report the instance of a real recovery, nor the other way round.
+    pub is_drill: Option<bool>,
 }
 
 /// What launch asks DRS for: one job for one part of one attempt of a wave.
@@ -321,8 +378,43 @@ pub enum WorkflowError {
     Service(#[from] ServiceError),
 }
 
+/// Which workflow run to ask about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunRef {
+    /// The run the record names (`workflowRun`: a Step Functions execution ARN).
+    Id(String),
+    /// The first run of an execution, named after its id (a record no run has named yet).
+    FirstOf(ExecutionId),
+}
+
+/// Where a workflow run stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunState {
+    Running,
+    /// The run ended: `status` as the workflow service says it (SUCCEEDED, FAILED, TIMED_OUT,
+    /// ABORTED, ...), and its poll interval when its input said one.
+    Ended {
+        status: String,
+        poll_interval_seconds: Option<u64>,
+    },
+    /// No such run (never started, or expired).
+    Missing,
+}
+
 #[async_trait]
 pub trait Workflow: Send + Sync {
+    /// Where the run stands (DescribeExecution).
+    async fn run_state(&self, run: &RunRef) -> Result<RunState, WorkflowError>;
+
+    /// Starts a new run of the state machine named `name` with `input`; returns its id. A run of
+    /// that name that exists already was started by someone else for the same purpose (names are
+    /// derived, never reused): its id is returned too.
+    async fn start_run(
+        &self,
+        input: &crate::api::WorkflowInput,
+        name: &str,
+    ) -> Result<String, WorkflowError>;
+
     /// Completes the waiting task with `output` (a JSON document).
     async fn send_task_success(
         &self,
@@ -367,7 +459,7 @@ pub mod mocks {
             async fn create(&self, execution: &Execution) -> Result<(), StoreError>;
             async fn list_active(&self, cursor: Option<String>) -> Result<ActivePage, StoreError>;
             async fn commit(&self, commit: &Commit) -> Result<(), StoreError>;
-            async fn touch(&self, id: ExecutionId, polled_at: Timestamp) -> Result<(), StoreError>;
+            async fn touch(&self, id: ExecutionId, touch: &Touch) -> Result<(), StoreError>;
         }
     }
 
@@ -404,6 +496,8 @@ pub mod mocks {
         impl Workflow for Workflow {
             async fn send_task_success(&self, token: &TaskToken, output: &serde_json::Value) -> Result<(), WorkflowError>;
             async fn send_task_failure(&self, token: &TaskToken, error: &str, cause: &str) -> Result<(), WorkflowError>;
+            async fn run_state(&self, run: &RunRef) -> Result<RunState, WorkflowError>;
+            async fn start_run(&self, input: &crate::api::WorkflowInput, name: &str) -> Result<String, WorkflowError>;
         }
     }
 

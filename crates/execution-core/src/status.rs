@@ -56,6 +56,11 @@ impl ExecutionStatus {
 
     /// The statuses `find` polls.
     pub const ACTIVE: [ExecutionStatus; 2] = [Self::Polling, Self::Cancelling];
+    /// The statuses the status index lists for find: those it polls ([`Self::ACTIVE`]), then
+    /// those whose workflow run it watches without polling (a PAUSED or PENDING execution can
+    /// lose its run too). Every status that is not terminal.
+    pub const LISTED: [ExecutionStatus; 4] =
+        [Self::Polling, Self::Cancelling, Self::Paused, Self::Pending];
 }
 
 wire_enum!(

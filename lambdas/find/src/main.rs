@@ -1,7 +1,10 @@
 //! find: every minute (EventBridge), polls every POLLING and CANCELLING execution by invoking the
-//! poll function, with bounded concurrency, and stops dispatching before its own deadline.
+//! poll function, with bounded concurrency, and stops dispatching before its own deadline. With
+//! STATE_MACHINE_ARN it also heals: an execution whose workflow run has ended gets a new run.
 
-use aws_adapters::{sdk_config, DynamoDbStore, LambdaPollDispatch, Settings, SystemClock};
+use aws_adapters::{
+    sdk_config, DynamoDbStore, LambdaPollDispatch, Settings, StepFunctionsWorkflow, SystemClock,
+};
 use lambda_shell::config::{
     find_concurrency, find_config, FIND_CONCURRENCY_VAR, FIND_POLL_TIMEOUT,
 };
@@ -18,7 +21,17 @@ async fn main() -> Result<(), Error> {
     let store = DynamoDbStore::from_settings(&sdk, &settings);
     let dispatch = LambdaPollDispatch::new(aws_sdk_lambda::Client::new(&sdk), poll_function)
         .with_invoke_timeout(FIND_POLL_TIMEOUT);
+    let workflow = settings.state_machine_arn.as_deref().map(|arn| {
+        StepFunctionsWorkflow::new(aws_sdk_sfn::Client::new(&sdk)).with_state_machine(arn)
+    });
+    if workflow.is_none() {
+        tracing::warn!("STATE_MACHINE_ARN is not set: find polls but does not heal");
+    }
     let ports = Ports::new(&store, &SystemClock, settings.policy());
+    let ports = match &workflow {
+        Some(workflow) => ports.with_workflow(workflow),
+        None => ports,
+    };
     let (ports, dispatch) = (&ports, &dispatch);
     // find's deadline is the invocation's: its ports are completed per event.
     run(service_fn(move |event: LambdaEvent<Value>| async move {

@@ -34,6 +34,12 @@ pub(crate) const PLAN_ID: &str = "planId";
 pub(crate) const VERSION: &str = "version";
 /// Written only by `touch` (and `create`); a header update leaves it alone.
 pub(crate) const LAST_POLLED_TIME: &str = "lastPolledTime";
+/// Written only by `touch` (and `create`): the workflow run that conducts the execution, and
+/// when it last polled. A header update leaves them alone, like `lastPolledTime`.
+pub(crate) const WORKFLOW_RUN: &str = "workflowRun";
+pub(crate) const WORKFLOW_POLLED_TIME: &str = "workflowPolledTime";
+/// The attributes only `touch` writes once the execution exists.
+pub(crate) const TOUCH_OWNED: [&str; 3] = [LAST_POLLED_TIME, WORKFLOW_RUN, WORKFLOW_POLLED_TIME];
 /// Header: how many wave items the execution has; `load` checks it.
 const WAVE_COUNT: &str = "waveCount";
 /// A wave's own status (not `status`, which would put the wave into the status index).
@@ -41,7 +47,8 @@ const WAVE_STATUS: &str = "waveStatus";
 const SERVER_STATUSES: &str = "serverStatuses";
 
 /// The header's optional attributes: a header update REMOVEs those its new value lacks.
-/// (`lastPolledTime` is optional too, but belongs to `touch`.)
+/// (`lastPolledTime`, `workflowRun` and `workflowPolledTime` are optional too, but belong to
+/// `touch`.)
 pub(crate) const HEADER_OPTIONAL: &[&str] = &[
     "planName",
     "startTime",
@@ -52,6 +59,7 @@ pub(crate) const HEADER_OPTIONAL: &[&str] = &[
     "taskToken",
     "statusMessage",
     "recoveryTimeSeconds",
+    "restarts",
 ];
 
 /// DynamoDB's item size limit.
@@ -100,13 +108,13 @@ pub(crate) fn header_item(header: &ExecutionHeader, wave_count: usize) -> Result
     Ok(item)
 }
 
-/// The attributes a header update SETs (all but the keys and `lastPolledTime`).
+/// The attributes a header update SETs (all but the keys and the touch-owned attributes).
 pub(crate) fn header_update_attributes(header: &ExecutionHeader) -> Result<Item, StoreError> {
     let mut item: Item = object(header, "execution header")?
         .iter()
         .map(|(k, v)| (k.clone(), to_attr(v)))
         .collect();
-    for owned_elsewhere in [PK, SK, LAST_POLLED_TIME] {
+    for owned_elsewhere in [PK, SK].into_iter().chain(TOUCH_OWNED) {
         item.remove(owned_elsewhere);
     }
     Ok(item)

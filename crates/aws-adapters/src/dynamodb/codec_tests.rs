@@ -16,6 +16,9 @@ fn full_header() -> ExecutionHeader {
     h.start_time = Some(Timestamp(1100));
     h.end_time = Some(Timestamp(1200));
     h.last_polled_time = Some(Timestamp(1150));
+    h.workflow_run = Some("arn:aws:states:us-east-1:123456789012:execution:m:run".into());
+    h.workflow_polled_time = Some(Timestamp(1140));
+    h.restarts = vec![Timestamp(1120), Timestamp(1130)];
     h.paused_before_wave = Some(1);
     h.pause_reason = Some(PauseReason::WaveFailed);
     h.failed_wave = Some(0);
@@ -151,11 +154,7 @@ fn header_optional_list_names_every_optional_field() {
         .map(String::as_str)
         .collect();
     optional.sort_unstable();
-    let mut expected: Vec<&str> = HEADER_OPTIONAL
-        .iter()
-        .copied()
-        .chain([LAST_POLLED_TIME])
-        .collect();
+    let mut expected: Vec<&str> = HEADER_OPTIONAL.iter().copied().chain(TOUCH_OWNED).collect();
     expected.sort_unstable();
     assert_eq!(
         optional, expected,
@@ -166,7 +165,14 @@ fn header_optional_list_names_every_optional_field() {
 #[test]
 fn header_update_leaves_keys_and_last_polled_time_alone() {
     let attrs = header_update_attributes(&full_header()).unwrap();
-    for absent in [PK, SK, LAST_POLLED_TIME, WAVE_COUNT] {
+    for absent in [
+        PK,
+        SK,
+        LAST_POLLED_TIME,
+        WORKFLOW_RUN,
+        WORKFLOW_POLLED_TIME,
+        WAVE_COUNT,
+    ] {
         assert!(!attrs.contains_key(absent), "{absent}");
     }
     assert_eq!(attrs.get(VERSION), Some(&AttributeValue::N("7".into())));

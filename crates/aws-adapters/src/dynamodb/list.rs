@@ -1,8 +1,9 @@
 //! `list_active`: the status index, one partition per active status, one Query per page.
 //!
 //! The cursor is `STATUS` (start that status's partition) or `STATUS|createdTime|executionId`
-//! (resume after that index entry). POLLING is read first, then CANCELLING; the page that ends
-//! POLLING says "CANCELLING" next, so a page may be short (or empty) and still have a cursor.
+//! (resume after that index entry). POLLING is read first, then CANCELLING, PAUSED and PENDING
+//! (find polls the first two and watches the runs of all four); the page that ends one status
+//! says the next, so a page may be short (or empty) and still have a cursor.
 
 use std::collections::HashMap;
 
@@ -14,11 +15,12 @@ use execution_core::status::ExecutionStatus;
 
 use super::codec::{
     self, Item, CREATED_TIME, HEADER_SK, LAST_POLLED_TIME, PK, PLAN_ID, SK, STATUS,
+    WORKFLOW_POLLED_TIME, WORKFLOW_RUN,
 };
 use super::store::store_error;
 use super::DynamoDbStore;
 
-const ACTIVE: [ExecutionStatus; 2] = ExecutionStatus::ACTIVE;
+const ACTIVE: [ExecutionStatus; 4] = ExecutionStatus::LISTED;
 
 impl DynamoDbStore {
     pub(super) async fn list_page(&self, cursor: Option<String>) -> Result<ActivePage, StoreError> {
@@ -70,19 +72,28 @@ fn decode_entry(item: &Item) -> Result<ActiveExecution, StoreError> {
     let bad = |e: &dyn std::fmt::Display| StoreError::Corrupt(format!("status index entry: {e}"));
     let status = ExecutionStatus::parse(text(STATUS)?)
         .ok_or_else(|| bad(&format!("status {:?}", item.get(STATUS))))?;
-    let last_polled_time = match item.get(LAST_POLLED_TIME) {
+    let time = |name: &str| match item.get(name) {
+        None => Ok(None),
+        Some(AttributeValue::N(n)) => n
+            .parse()
+            .map(|t| Some(Timestamp(t)))
+            .map_err(|_| bad(&format!("{name} '{n}'"))),
+        Some(other) => Err(bad(&format!("{name} {other:?}"))),
+    };
+    let last_polled_time = time(LAST_POLLED_TIME)?;
+    let workflow_polled_time = time(WORKFLOW_POLLED_TIME)?;
+    let workflow_run = match item.get(WORKFLOW_RUN) {
         None => None,
-        Some(AttributeValue::N(n)) => Some(Timestamp(
-            n.parse()
-                .map_err(|_| bad(&format!("lastPolledTime '{n}'")))?,
-        )),
-        Some(other) => return Err(bad(&format!("lastPolledTime {other:?}"))),
+        Some(AttributeValue::S(run)) => Some(run.clone()),
+        Some(other) => return Err(bad(&format!("{WORKFLOW_RUN} {other:?}"))),
     };
     Ok(ActiveExecution {
         execution_id: ExecutionId::parse(text(PK)?).map_err(|e| bad(&e))?,
         plan_id: PlanId::parse(text(PLAN_ID)?).map_err(|e| bad(&e))?,
         status,
         last_polled_time,
+        workflow_run,
+        workflow_polled_time,
     })
 }
 
@@ -153,7 +164,7 @@ mod tests {
         );
         for bad in [
             "",
-            "PAUSED",
+            "COMPLETED",
             "POLLING|x|y",
             "POLLING|12",
             "POLLING|12|not-a-uuid",

@@ -1,6 +1,7 @@
 //! The `ExecutionStore` contract on the table: reads here, writes in `write.rs`, the status index
 //! in `list.rs`.
 
+use std::collections::HashMap;
 use std::error::Error as StdError;
 
 use async_trait::async_trait;
@@ -9,9 +10,9 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
 use execution_core::ids::ExecutionId;
 use execution_core::model::{Execution, Timestamp};
-use execution_core::ports::{ActivePage, Commit, ExecutionStore, StoreError};
+use execution_core::ports::{ActivePage, Commit, ExecutionStore, StoreError, Touch};
 
-use super::codec::{self, Item, LAST_POLLED_TIME, PK};
+use super::codec::{self, Item, LAST_POLLED_TIME, PK, WORKFLOW_POLLED_TIME, WORKFLOW_RUN};
 use super::DynamoDbStore;
 use crate::errors::classify;
 
@@ -74,19 +75,39 @@ impl ExecutionStore for DynamoDbStore {
         self.commit_items(commit).await
     }
 
-    /// One UpdateItem of the header's `lastPolledTime`; conditional on the header existing, so
-    /// it never creates a stray item.
-    async fn touch(&self, id: ExecutionId, polled_at: Timestamp) -> Result<(), StoreError> {
+    /// One UpdateItem of the header's `lastPolledTime` (and `workflowRun`, `workflowPolledTime`
+    /// when the touch names the run); conditional on the header existing, so it never creates a
+    /// stray item.
+    async fn touch(&self, id: ExecutionId, touch: &Touch) -> Result<(), StoreError> {
+        let number = |t: Timestamp| AttributeValue::N(t.secs().to_string());
+        let mut sets = Vec::new();
+        let mut names = HashMap::from([("#pk".to_owned(), PK.to_owned())]);
+        let mut values = HashMap::new();
+        if let Some(at) = touch.polled_at {
+            sets.push("#polled = :polled");
+            names.insert("#polled".into(), LAST_POLLED_TIME.into());
+            values.insert(":polled".into(), number(at));
+        }
+        if let Some(mark) = &touch.workflow {
+            sets.push("#run = :run");
+            sets.push("#runPolled = :runPolled");
+            names.insert("#run".into(), WORKFLOW_RUN.into());
+            names.insert("#runPolled".into(), WORKFLOW_POLLED_TIME.into());
+            values.insert(":run".into(), AttributeValue::S(mark.run.clone()));
+            values.insert(":runPolled".into(), number(mark.at));
+        }
+        if sets.is_empty() {
+            return Ok(());
+        }
         let out = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(codec::header_key(id)))
-            .update_expression("SET #polled = :polled")
+            .update_expression(format!("SET {}", sets.join(", ")))
             .condition_expression("attribute_exists(#pk)")
-            .expression_attribute_names("#polled", LAST_POLLED_TIME)
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_values(":polled", AttributeValue::N(polled_at.secs().to_string()))
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await

@@ -105,7 +105,7 @@ async fn wait_until_active(client: &Client, table: &str) -> Result<(), ServiceEr
             return Ok(());
         }
         if tokio::time::Instant::now() >= deadline {
-            return Err(ServiceError::Unavailable(format!(
+            return Err(ServiceError::unavailable(format!(
                 "table {table} not ACTIVE after {} s",
                 ACTIVE_WAIT.as_secs()
             )));

@@ -19,10 +19,11 @@ use crate::errors::build_error;
 enum Action {
     /// The header's version must be `expected`.
     Check { expected: u64 },
-    /// Update the header (all but its keys and `lastPolledTime`) if its version is `expected`.
+    /// Update the header (all but its keys and the touch-owned attributes) if its version is
+    /// `expected`. Boxed: a header is many times the size of the other actions.
     Update {
         expected: u64,
-        header: ExecutionHeader,
+        header: Box<ExecutionHeader>,
     },
     /// Replace a wave item if its version is `expected`.
     Put { expected: u64, item: Item },
@@ -48,7 +49,7 @@ impl DynamoDbStore {
                 }
                 actions.push(Action::Update {
                     expected: *expected_version,
-                    header: header.clone(),
+                    header: Box::new(header.clone()),
                 });
             }
             None => {}

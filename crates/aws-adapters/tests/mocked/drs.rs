@@ -242,6 +242,7 @@ async fn describe_recovery_instances_batches_by_200_and_pages() {
             .ec2_instance_id(instance(n).to_string())
             .source_server_id(servers[n].clone())
             .job_id(job(7).to_string())
+            .is_drill(true)
             .build();
         DescribeRecoveryInstancesOutput::builder()
             .items(ri)
@@ -259,6 +260,7 @@ async fn describe_recovery_instances_batches_by_200_and_pages() {
     assert_eq!(found[0].source_server_id, server(0));
     assert_eq!(found[0].ec2_instance_id, Some(instance(0)));
     assert_eq!(found[0].job_id, Some(job(7)));
+    assert_eq!(found[0].is_drill, Some(true), "DRS's isDrill is read");
     assert_eq!(found[2].source_server_id, server(200));
     let calls = batches.lock().unwrap().clone();
     assert_eq!(
@@ -356,7 +358,7 @@ async fn with_production_retries_start_recovery_goes_out_once_and_describes_are_
         .start_recovery(&request(0, 1, 0, true, vec![server(0)]))
         .await;
     assert!(
-        matches!(&r, Err(ServiceError::Unavailable(m)) if m.contains("500")),
+        matches!(&r, Err(ServiceError::Unavailable { message: m, .. }) if m.contains("500")),
         "{r:?}"
     );
     assert_eq!(
@@ -708,8 +710,9 @@ async fn start_recovery_refusals_are_told_apart() {
         None,
         &["ConflictException", "busy", "s-1", "HTTP 409"],
     );
+    // DRS's InternalServerException names when to come back (retryAfterSeconds): kept.
     assert!(
-        matches!(&answers[5], Err(ServiceError::Unavailable(m)) if m.contains("oops")),
+        matches!(&answers[5], Err(ServiceError::Unavailable { message: m, retry_after }) if m.contains("oops") && *retry_after == Some(Duration::from_secs(30))),
         "{:?}",
         answers[5]
     );
@@ -760,11 +763,11 @@ async fn server_errors_are_unavailable_and_refusals_rejected() {
     ));
     assert!(matches!(
         drs.describe_jobs(&[job(1)]).await,
-        Err(ServiceError::Unavailable(_))
+        Err(ServiceError::Unavailable { .. })
     ));
     assert!(matches!(
         drs.describe_recovery_instances(&[server(1)]).await,
-        Err(ServiceError::Unavailable(_))
+        Err(ServiceError::Unavailable { retry_after, .. }) if retry_after == Some(Duration::from_secs(1))
     ));
     assert!(
         matches!(drs.start_recovery(&request(0, 1, 0, true, vec![server(0)])).await, Err(ServiceError::Rejected(m)) if m.contains("bad server"))
@@ -799,15 +802,61 @@ async fn an_unreadable_answer_is_an_error_not_a_panic() {
         [&rule, &bad_server, &no_job]
     ));
     assert!(
-        matches!(drs.describe_jobs(&[job(1)]).await, Err(ServiceError::Unavailable(m)) if m.contains("unreadable"))
+        matches!(drs.describe_jobs(&[job(1)]).await, Err(ServiceError::Unavailable { message: m, .. }) if m.contains("unreadable"))
     );
     assert!(
-        matches!(drs.describe_jobs(&[job(1)]).await, Err(ServiceError::Unavailable(m)) if m.contains("sourceServerId"))
+        matches!(drs.describe_jobs(&[job(1)]).await, Err(ServiceError::Unavailable { message: m, .. }) if m.contains("sourceServerId"))
     );
     // Unavailable, not Rejected: a job may have started, so launch must not mark the wave failed.
     assert!(matches!(
         drs.start_recovery(&request(0, 1, 0, true, vec![server(0)]))
             .await,
-        Err(ServiceError::Unavailable(_))
+        Err(ServiceError::Unavailable { .. })
+    ));
+}
+
+/// DRS's InternalServerException as it comes over the wire: HTTP 500 with `retryAfterSeconds` in
+/// the `Retry-After` header. The hint reaches launch's backoff; without the header (the SDK reads
+/// 0) there is no hint, not "retry at once".
+#[tokio::test]
+async fn an_internal_error_keeps_drs_retry_after() {
+    let body = r#"{"__type":"InternalServerException","message":"try later"}"#;
+    let with_hint = mock!(Client::start_recovery)
+        .sequence()
+        .http_response(move || {
+            let mut r = aws_sdk_drs::config::http::HttpResponse::new(
+                500.try_into().unwrap(),
+                aws_smithy_types::body::SdkBody::from(body),
+            );
+            r.headers_mut().insert("Retry-After", "45");
+            r
+        })
+        .build();
+    let without = mock!(Client::start_recovery)
+        .sequence()
+        .http_status(500, Some(body.into()))
+        .build();
+    let drs = DrsService::new(mocked_client!(
+        aws_sdk_drs,
+        RuleMode::Sequential,
+        [&with_hint, &without]
+    ));
+    let req = request(0, 1, 0, true, vec![server(0)]);
+    match drs.start_recovery(&req).await {
+        Err(ServiceError::Unavailable {
+            retry_after,
+            message,
+        }) => {
+            assert_eq!(retry_after, Some(Duration::from_secs(45)), "{message}");
+            assert!(message.contains("try later"), "{message}");
+        }
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+    assert!(matches!(
+        drs.start_recovery(&req).await,
+        Err(ServiceError::Unavailable {
+            retry_after: None,
+            ..
+        })
     ));
 }

@@ -150,9 +150,9 @@ async fn ec2_errors_are_classified() {
     );
     assert!(matches!(
         ec2.describe_instances(&[instance(1)]).await,
-        Err(ServiceError::Unavailable(_))
+        Err(ServiceError::Unavailable { .. })
     ));
     assert!(
-        matches!(ec2.describe_instances(&[instance(1)]).await, Err(ServiceError::Unavailable(m)) if m.contains("unreadable"))
+        matches!(ec2.describe_instances(&[instance(1)]).await, Err(ServiceError::Unavailable { message: m, .. }) if m.contains("unreadable"))
     );
 }

@@ -115,7 +115,7 @@ async fn lambda_errors_map_to_service_errors() {
     ));
     assert!(matches!(
         d.poll(execution_id(), plan_id()).await,
-        Err(DispatchError::Service(ServiceError::Unavailable(_)))
+        Err(DispatchError::Service(ServiceError::Unavailable { .. }))
     ));
     assert!(
         matches!(d.poll(execution_id(), plan_id()).await, Err(DispatchError::Service(ServiceError::Rejected(m))) if m.contains("Function not found"))

@@ -7,6 +7,7 @@
 mod common;
 
 mod drs;
+mod dynamodb;
 mod ec2;
 mod lambda;
 mod sfn;

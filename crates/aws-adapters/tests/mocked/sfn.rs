@@ -131,7 +131,7 @@ async fn other_failures_are_service_errors_that_never_show_the_token() {
         .await
         .unwrap_err();
     assert!(
-        matches!(e1, WorkflowError::Service(ServiceError::Unavailable(_))),
+        matches!(e1, WorkflowError::Service(ServiceError::Unavailable { .. })),
         "{e1:?}"
     );
     let e2 = wf
@@ -175,7 +175,8 @@ async fn start_execution_is_named_after_the_execution() {
     let input = WorkflowInput {
         execution_id: execution_id(),
         plan_id: plan_id(),
-        poll_interval_seconds: Some(15),
+        poll_interval_seconds: Some(execution_core::api::PollInterval::new(15).unwrap()),
+        run_prefix: None,
     };
     let arn = wf
         .start_execution(
@@ -196,4 +197,130 @@ async fn start_execution_is_named_after_the_execution() {
         .await
         .unwrap_err();
     assert!(matches!(err, ServiceError::Rejected(m) if m.contains("ExecutionAlreadyExists")));
+}
+
+const MACHINE: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:drs";
+
+#[tokio::test]
+async fn run_state_describes_the_recorded_run_or_the_first_run_of_the_execution() {
+    use aws_sdk_sfn::operation::describe_execution::{
+        DescribeExecutionError, DescribeExecutionOutput,
+    };
+    use aws_sdk_sfn::types::error::ExecutionDoesNotExist;
+    use aws_sdk_sfn::types::ExecutionStatus;
+    use execution_core::ports::{RunRef, RunState};
+
+    let described = |status: ExecutionStatus, input: &'static str| {
+        move || {
+            DescribeExecutionOutput::builder()
+                .execution_arn("arn")
+                .state_machine_arn(MACHINE)
+                .status(status.clone())
+                .start_date(DateTime::from_secs(0))
+                .input(input)
+                .build()
+                .unwrap()
+        }
+    };
+    let running = mock!(Client::describe_execution)
+        .match_requests(|r| {
+            r.execution_arn() == Some("arn:aws:states:us-east-1:123456789012:execution:drs:run-1")
+        })
+        .then_output(described(ExecutionStatus::Running, "{}"));
+    let first = format!(
+        "arn:aws:states:us-east-1:123456789012:execution:drs:{}",
+        execution_id()
+    );
+    let failed = mock!(Client::describe_execution)
+        .match_requests(move |r| r.execution_arn() == Some(first.as_str()))
+        .then_output(described(
+            ExecutionStatus::Failed,
+            r#"{"executionId":"x","pollIntervalSeconds":45}"#,
+        ));
+    let missing = mock!(Client::describe_execution).then_error(|| {
+        DescribeExecutionError::ExecutionDoesNotExist(
+            ExecutionDoesNotExist::builder()
+                .message("no such run")
+                .meta(meta("ExecutionDoesNotExist", "no such run"))
+                .build(),
+        )
+    });
+    let wf = StepFunctionsWorkflow::new(mocked_client!(
+        aws_sdk_sfn,
+        RuleMode::Sequential,
+        [&running, &failed, &missing]
+    ))
+    .with_state_machine(MACHINE);
+    let run = RunRef::Id("arn:aws:states:us-east-1:123456789012:execution:drs:run-1".into());
+    assert_eq!(wf.run_state(&run).await, Ok(RunState::Running));
+    assert_eq!(
+        wf.run_state(&RunRef::FirstOf(execution_id())).await,
+        Ok(RunState::Ended {
+            status: "FAILED".into(),
+            poll_interval_seconds: Some(45)
+        })
+    );
+    assert_eq!(wf.run_state(&run).await, Ok(RunState::Missing));
+}
+
+#[tokio::test]
+async fn start_run_names_the_run_and_takes_an_existing_one_as_started() {
+    let name = format!("{}-h1200", execution_id());
+    let expected_name = name.clone();
+    let started = mock!(Client::start_execution)
+        .match_requests(move |r| {
+            let input: Value = serde_json::from_str(r.input().unwrap_or("null")).unwrap();
+            r.state_machine_arn() == Some(MACHINE)
+                && r.name() == Some(expected_name.as_str())
+                && input
+                    == json!({"executionId": execution_id(), "planId": plan_id(), "runPrefix": expected_name})
+        })
+        .then_output(|| {
+            StartExecutionOutput::builder()
+                .execution_arn("arn:aws:states:us-east-1:123456789012:execution:drs:new")
+                .start_date(DateTime::from_secs(0))
+                .build()
+                .unwrap()
+        });
+    let exists = mock!(Client::start_execution).then_error(|| {
+        StartExecutionError::ExecutionAlreadyExists(
+            ExecutionAlreadyExists::builder()
+                .message("exists")
+                .meta(meta("ExecutionAlreadyExists", "exists"))
+                .build(),
+        )
+    });
+    let wf = StepFunctionsWorkflow::new(mocked_client!(
+        aws_sdk_sfn,
+        RuleMode::Sequential,
+        [&started, &exists]
+    ))
+    .with_state_machine(MACHINE);
+    let input = WorkflowInput {
+        execution_id: execution_id(),
+        plan_id: plan_id(),
+        poll_interval_seconds: None,
+        run_prefix: Some(name.clone()),
+    };
+    assert_eq!(
+        wf.start_run(&input, &name).await,
+        Ok("arn:aws:states:us-east-1:123456789012:execution:drs:new".to_owned())
+    );
+    // Someone else started it (a find that overlapped): the run of that name is the answer.
+    assert_eq!(
+        wf.start_run(&input, &name).await,
+        Ok(format!(
+            "arn:aws:states:us-east-1:123456789012:execution:drs:{name}"
+        ))
+    );
+    // Without a state machine it cannot start anything.
+    let bare = StepFunctionsWorkflow::new(mocked_client!(
+        aws_sdk_sfn,
+        RuleMode::Sequential,
+        [&started]
+    ));
+    assert!(matches!(
+        bare.start_run(&input, &name).await,
+        Err(WorkflowError::Service(ServiceError::Rejected(_)))
+    ));
 }

@@ -275,6 +275,7 @@ async fn a_version_1_record_runs_on_through_the_core() {
             plan_id: exec.header.plan_id,
         },
         summary: true,
+        workflow_run: None,
     };
     let clock = FixedClock::at_secs(1300);
     let answer =

@@ -9,7 +9,7 @@ use execution_core::fixtures;
 use execution_core::ids::{ExecutionId, InstanceId, TaskToken};
 use execution_core::model::{Execution, HeldToken, ServerStatus, Timestamp, Wave, WaveJob};
 use execution_core::ports::{
-    Commit, ExecutionStore, HeaderWrite, ServiceError, StoreError, WaveWrite,
+    Commit, ExecutionStore, HeaderWrite, ServiceError, StoreError, Touch, WaveWrite,
 };
 use execution_core::status::{ExecutionStatus, LaunchStatus, WaveStatus};
 
@@ -227,7 +227,7 @@ async fn a_plan_of_99_waves_creates_in_one_go() {
 }
 
 #[tokio::test]
-async fn list_active_pages_through_polling_and_cancelling_executions_only() {
+async fn list_active_pages_through_the_unfinished_executions_only() {
     let table = Table::new().await;
     let store = table.store().with_page_size(2);
     let mut expected = HashMap::new();
@@ -247,7 +247,7 @@ async fn list_active_pages_through_polling_and_cancelling_executions_only() {
             exec.header.created_time = Timestamp(1000 + n);
             exec.header.last_polled_time = (n % 2 == 0).then_some(Timestamp(5000 + n));
             store.create(&exec).await.unwrap();
-            if ExecutionStatus::ACTIVE.contains(&status) {
+            if ExecutionStatus::LISTED.contains(&status) {
                 expected.insert(
                     exec.id(),
                     (exec.header.plan_id, status, exec.header.last_polled_time),
@@ -281,11 +281,11 @@ async fn list_active_pages_through_polling_and_cancelling_executions_only() {
     }
     assert_eq!(
         seen, expected,
-        "every POLLING and CANCELLING execution, nothing else (no waves)"
+        "every POLLING, CANCELLING, PAUSED and PENDING execution, nothing else (no waves)"
     );
     assert!(
-        pages >= 5,
-        "8 executions in pages of 2 take at least 5 pages, got {pages}"
+        pages >= 7,
+        "11 executions of four statuses in pages of 2 take at least 7 pages, got {pages}"
     );
 }
 
@@ -294,7 +294,7 @@ async fn a_bad_cursor_is_refused() {
     let table = Table::new().await;
     let err = table
         .store()
-        .list_active(Some("PAUSED".into()))
+        .list_active(Some("COMPLETED".into()))
         .await
         .unwrap_err();
     assert!(
@@ -309,7 +309,9 @@ async fn touch_sets_last_polled_time_and_never_creates() {
     let store = table.store();
     let missing = ExecutionId::new_random();
     assert_eq!(
-        store.touch(missing, Timestamp(10)).await,
+        store
+            .touch(missing, &Touch::poll(Timestamp(10), None))
+            .await,
         Err(StoreError::Conflict)
     );
     assert_eq!(table.item_count().await, 0, "touch created an item");
@@ -317,12 +319,36 @@ async fn touch_sets_last_polled_time_and_never_creates() {
     let exec = execution(&[1]);
     store.create(&exec).await.unwrap();
     let before = table.raw(exec.id()).await;
-    store.touch(exec.id(), Timestamp(1234)).await.unwrap();
+    store
+        .touch(exec.id(), &Touch::poll(Timestamp(1234), None))
+        .await
+        .unwrap();
     let after = table.raw(exec.id()).await;
     assert_eq!(after["WAVE#0000"], before["WAVE#0000"]);
     let mut header = before["EXECUTION"].clone();
     header.insert("lastPolledTime".into(), AttributeValue::N("1234".into()));
     assert_eq!(after["EXECUTION"], header, "only lastPolledTime changed");
+
+    // The workflow's poll also names its run, in the same UpdateItem.
+    let run = "arn:aws:states:us-east-1:123456789012:execution:drs:run-2";
+    store
+        .touch(exec.id(), &Touch::poll(Timestamp(1300), Some(run)))
+        .await
+        .unwrap();
+    let after = table.raw(exec.id()).await;
+    header.insert("lastPolledTime".into(), AttributeValue::N("1300".into()));
+    header.insert("workflowRun".into(), AttributeValue::S(run.into()));
+    header.insert(
+        "workflowPolledTime".into(),
+        AttributeValue::N("1300".into()),
+    );
+    assert_eq!(
+        after["EXECUTION"], header,
+        "the run and its poll time, nothing else"
+    );
+    // A touch of nothing writes nothing.
+    store.touch(exec.id(), &Touch::default()).await.unwrap();
+    assert_eq!(table.raw(exec.id()).await["EXECUTION"], header);
 }
 
 #[tokio::test]
@@ -428,7 +454,11 @@ async fn a_header_write_keeps_last_polled_time_and_removes_cleared_fields() {
         release_pending: false,
     });
     store.create(&exec).await.unwrap();
-    store.touch(exec.id(), Timestamp(4321)).await.unwrap();
+    let run = "arn:aws:states:us-east-1:123456789012:execution:drs:run-1";
+    store
+        .touch(exec.id(), &Touch::poll(Timestamp(4321), Some(run)))
+        .await
+        .unwrap();
 
     // A resume that read the record before the touch: clears the pause and the token.
     let resume = Commit {
@@ -449,6 +479,8 @@ async fn a_header_write_keeps_last_polled_time_and_removes_cleared_fields() {
         Some(Timestamp(4321)),
         "touch's write survives"
     );
+    assert_eq!(stored.header.workflow_run.as_deref(), Some(run));
+    assert_eq!(stored.header.workflow_polled_time, Some(Timestamp(4321)));
     let raw = table.raw(exec.id()).await;
     assert!(
         !raw["EXECUTION"].contains_key("taskToken")

@@ -12,7 +12,7 @@ use execution_core::fixtures;
 use execution_core::ids::ExecutionId;
 use execution_core::model::{Execution, Timestamp, WaveJob};
 use execution_core::ports::mocks::{FixedClock, MockDrs, MockEc2};
-use execution_core::ports::{ActivePage, Commit, ExecutionStore, StoreError};
+use execution_core::ports::{ActivePage, Commit, ExecutionStore, StoreError, Touch};
 use execution_core::rules::Policy;
 use execution_core::status::{ExecutionStatus, JobStatus, LaunchStatus, WaveStatus};
 
@@ -40,9 +40,9 @@ impl ExecutionStore for Recording {
         self.commits.lock().unwrap().push(commit.clone());
         self.inner.commit(commit).await
     }
-    async fn touch(&self, id: ExecutionId, polled_at: Timestamp) -> Result<(), StoreError> {
+    async fn touch(&self, id: ExecutionId, touch: &Touch) -> Result<(), StoreError> {
         self.touches.fetch_add(1, Ordering::SeqCst);
-        self.inner.touch(id, polled_at).await
+        self.inner.touch(id, touch).await
     }
 }
 
@@ -95,6 +95,7 @@ async fn a_poll_that_sees_no_change_writes_only_last_polled_time() {
             plan_id: exec.header.plan_id,
         },
         summary: true,
+        workflow_run: None,
     };
     let mut ec2 = MockEc2::new();
     ec2.expect_describe_instances().never();

@@ -1,7 +1,7 @@
 use execution_core::fixtures;
 use execution_core::ids::ExecutionId;
 use execution_core::model::{Execution, Timestamp};
-use execution_core::ports::{Commit, ExecutionStore, HeaderWrite, StoreError, WaveWrite};
+use execution_core::ports::{Commit, ExecutionStore, HeaderWrite, StoreError, Touch, WaveWrite};
 use execution_core::status::{ExecutionStatus, WaveStatus};
 
 use super::*;
@@ -133,13 +133,16 @@ async fn touch_never_creates_and_is_never_reversed_by_a_header_put() {
     let store = MemoryStore::default();
     let e = execution_with(ExecutionStatus::Polling);
     assert_eq!(
-        store.touch(e.id(), Timestamp(5)).await,
+        store.touch(e.id(), &Touch::poll(Timestamp(5), None)).await,
         Err(StoreError::Conflict)
     );
     assert_eq!(store.load(e.id()).await.unwrap(), None);
 
     store.create(&e).await.unwrap();
-    store.touch(e.id(), Timestamp(2000)).await.unwrap();
+    store
+        .touch(e.id(), &Touch::poll(Timestamp(2000), None))
+        .await
+        .unwrap();
     let stored = store.get(e.id()).unwrap();
     assert_eq!(stored.header.last_polled_time, Some(Timestamp(2000)));
     assert_eq!(stored.header.version, 0, "touch does not bump the version");
@@ -166,7 +169,7 @@ async fn touch_never_creates_and_is_never_reversed_by_a_header_put() {
 }
 
 #[tokio::test]
-async fn list_active_pages_over_polling_and_cancelling_only() {
+async fn list_active_pages_over_the_unfinished_executions_only() {
     let store = MemoryStore::with_page_size(2);
     let mut active = Vec::new();
     for status in ExecutionStatus::ALL
@@ -174,12 +177,12 @@ async fn list_active_pages_over_polling_and_cancelling_only() {
         .chain([ExecutionStatus::Polling, ExecutionStatus::Polling].iter())
     {
         let e = execution_with(*status);
-        if ExecutionStatus::ACTIVE.contains(status) {
+        if ExecutionStatus::LISTED.contains(status) {
             active.push(e.id());
         }
         store.create(&e).await.unwrap();
     }
-    assert_eq!(active.len(), 4);
+    assert_eq!(active.len(), 6);
 
     let mut seen = Vec::new();
     let mut cursor = None;
@@ -191,18 +194,18 @@ async fn list_active_pages_over_polling_and_cancelling_only() {
         assert!(page
             .executions
             .iter()
-            .all(|e| ExecutionStatus::ACTIVE.contains(&e.status)));
+            .all(|e| ExecutionStatus::LISTED.contains(&e.status)));
         seen.extend(page.executions.iter().map(|e| e.execution_id));
         match page.next_cursor {
             Some(c) => cursor = Some(c),
             None => break,
         }
     }
-    assert_eq!(pages, 2);
+    assert_eq!(pages, 3);
     active.sort();
     seen.sort();
-    assert_eq!(seen, active, "every active execution exactly once");
-    assert_eq!(store.counts().list_active_pages, 2);
+    assert_eq!(seen, active, "every unfinished execution exactly once");
+    assert_eq!(store.counts().list_active_pages, 3);
 }
 
 #[tokio::test]

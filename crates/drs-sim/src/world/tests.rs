@@ -458,7 +458,7 @@ async fn per_call_faults_reach_the_ports() {
     assert!(f.drs.start_recovery(&request(0..1)).await.is_ok());
     assert!(matches!(
         f.ec2.describe_instances(&[]).await,
-        Err(ServiceError::Unavailable(_))
+        Err(ServiceError::Unavailable { .. })
     ));
 }
 

@@ -88,7 +88,9 @@ pub async fn run(ports: &Ports<'_>, request: Request) -> Value {
     let workflow = ports.workflow.ok_or_else(|| missing("Step Functions"));
     match request {
         Request::Find => match (ports.polls, ports.find) {
-            (Some(polls), Some(config)) => answer(&super::find(store, polls, clock, config).await),
+            (Some(polls), Some(config)) => {
+                answer(&super::find_and_heal(store, polls, ports.workflow, clock, config).await)
+            }
             _ => answer::<()>(&Err(missing("poll dispatch"))),
         },
         Request::Poll(r) => match (drs, ec2) {

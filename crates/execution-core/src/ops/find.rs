@@ -2,9 +2,12 @@ use std::collections::HashSet;
 
 use futures::stream::{self, StreamExt};
 
-use crate::api::{FindResponse, FindResult, OK};
+use crate::api::{FindResponse, FindRestart, FindResult, OK};
 use crate::error::OperationError;
-use crate::ports::{ActiveExecution, Clock, ExecutionStore, PollDispatch};
+use crate::ports::{now, ActiveExecution, Clock, ExecutionStore, PollDispatch, Workflow};
+use crate::status::ExecutionStatus;
+
+use super::heal::{self, Restarted, MAX_CHECKS_PER_FIND};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FindConfig {
@@ -30,7 +33,26 @@ pub async fn find(
     clock: &dyn Clock,
     config: &FindConfig,
 ) -> Result<FindResponse, OperationError> {
-    let active = list_all_active(store).await?;
+    find_and_heal(store, dispatch, None, clock, config).await
+}
+
+/// find, then (with a workflow) healing: of the listed executions whose run has not polled for a
+/// while ([`heal::stale`]), the [`MAX_CHECKS_PER_FIND`] silent the longest have their run asked
+/// about, and one whose run has ended gets a new run ([`heal::heal`]), within find's deadline.
+pub async fn find_and_heal(
+    store: &dyn ExecutionStore,
+    dispatch: &dyn PollDispatch,
+    workflow: Option<&dyn Workflow>,
+    clock: &dyn Clock,
+    config: &FindConfig,
+) -> Result<FindResponse, OperationError> {
+    let listed = list_all_active(store).await?;
+    // PAUSED and PENDING executions are listed for healing only: find polls the others.
+    let active: Vec<ActiveExecution> = listed
+        .iter()
+        .filter(|e| ExecutionStatus::ACTIVE.contains(&e.status))
+        .cloned()
+        .collect();
     let concurrency = config.concurrency.max(1);
     // Unordered: a slow poll must not hold the slots of the quick ones behind it (ordered
     // buffering would); the answer is put back in dispatch order afterwards.
@@ -41,6 +63,10 @@ pub async fn find(
             .collect()
             .await;
     results.sort_by_key(|(i, _, _)| *i);
+    let restarts = match workflow {
+        Some(workflow) => heal_all(store, workflow, clock, config, &listed).await,
+        None => Vec::new(),
+    };
     let count = |o: Outcome| results.iter().filter(|(_, _, x)| *x == o).count();
     Ok(FindResponse {
         status_code: OK,
@@ -48,7 +74,48 @@ pub async fn find(
         executions_polled: count(Outcome::Polled),
         executions_skipped: count(Outcome::Skipped),
         results: results.into_iter().map(|(_, r, _)| r).collect(),
+        executions_restarted: restarts.iter().filter(|r| r.outcome == RESTARTED).count(),
+        restarts,
     })
+}
+
+const RESTARTED: &str = "RESTARTED";
+
+/// Healing, one execution at a time (it is rare, and DescribeExecution's quota is shared). The
+/// executions polled just now keep their `workflowPolledTime`: only the workflow's own polls move
+/// it.
+async fn heal_all(
+    store: &dyn ExecutionStore,
+    workflow: &dyn Workflow,
+    clock: &dyn Clock,
+    config: &FindConfig,
+    active: &[ActiveExecution],
+) -> Vec<FindRestart> {
+    let at = now(clock);
+    let mut silent: Vec<&ActiveExecution> = active.iter().filter(|e| heal::stale(e, at)).collect();
+    silent.sort_by_key(|e| e.workflow_polled_time);
+    let mut out = Vec::new();
+    for e in silent.into_iter().take(MAX_CHECKS_PER_FIND) {
+        if clock.now_millis().saturating_add(config.poll_budget_millis) > config.deadline_millis {
+            break;
+        }
+        let entry = |outcome, workflow_run, error| FindRestart {
+            execution_id: e.execution_id,
+            outcome,
+            workflow_run,
+            error,
+        };
+        match heal::heal(store, workflow, clock, e).await {
+            Ok(None) => {}
+            Ok(Some(Restarted::Run { run, .. })) => out.push(entry(RESTARTED, Some(run), None)),
+            Ok(Some(Restarted::OperatorNeeded)) => out.push(entry("OPERATOR_NEEDED", None, None)),
+            Err(err) => {
+                tracing::warn!(execution_id = %e.execution_id, error = %err, "healing failed");
+                out.push(entry("FAILED", None, Some(err.to_string())));
+            }
+        }
+    }
+    out
 }
 
 /// One execution's poll, or its skip when find's deadline is too near. A named function rather than

@@ -241,8 +241,12 @@ impl Launcher<'_> {
                 )
                 .await
             }
-            Err(ServiceError::Unavailable(reason)) => {
-                // DRS may have started the job: the next launch looks for it first.
+            Err(ServiceError::Unavailable {
+                retry_after,
+                message: reason,
+            }) => {
+                // DRS may have started the job: the next launch looks for it first. DRS's
+                // InternalServerException names when to come back; sooner only meets it again.
                 let keep = Some(LaunchClaim {
                     held: false,
                     uncertain: true,
@@ -251,7 +255,7 @@ impl Launcher<'_> {
                 self.back_off(
                     &wave,
                     keep,
-                    None,
+                    retry_after.map(|d| d.as_secs()),
                     format!("DRS StartRecovery did not answer: {reason}"),
                 )
                 .await

@@ -9,7 +9,7 @@ use crate::ids::{InstanceId, JobId, SourceServerId};
 use crate::lifecycle::{wave_write, WaveTransition};
 use crate::model::{Execution, ServerStatus, Timestamp, Wave};
 use crate::ports::{
-    now, Clock, Commit, Drs, Ec2, Ec2Instance, ExecutionStore, RecoveryInstance, WaveWrite,
+    now, Clock, Commit, Drs, Ec2, Ec2Instance, ExecutionStore, RecoveryInstance, Touch, WaveWrite,
     DRS_FILTER_MAX, EC2_FILTER_MAX,
 };
 use crate::rules::{
@@ -54,6 +54,7 @@ async fn attempt(
             header: None,
             waves: changed,
         };
+        let touch = Touch::poll(at, request.workflow_run.as_deref());
         let (written, touched) = futures::join!(
             async {
                 if commit.is_empty() {
@@ -62,11 +63,15 @@ async fn attempt(
                     store.commit(&commit).await
                 }
             },
-            store.touch(execution.id(), at)
+            store.touch(execution.id(), &touch)
         );
         written?;
         touched?;
         execution.header.last_polled_time = Some(at);
+        if let Some(run) = &request.workflow_run {
+            execution.header.workflow_run = Some(run.clone());
+            execution.header.workflow_polled_time = Some(at);
+        }
     }
     Ok(answer(&execution, at, policy, request.summary, warnings))
 }
@@ -209,6 +214,7 @@ async fn enrich_recovery_instances(
             m.entry(&ri.source_server_id).or_default().push(ri);
             m
         });
+    let is_drill = execution.header.is_drill;
     for wave in waves_mut(execution, refreshed) {
         for entry in wave
             .server_statuses
@@ -216,10 +222,15 @@ async fn enrich_recovery_instances(
             .filter(|s| s.recovery_instance_id.is_none())
         {
             // The recovery instance the server's own job launched, not an older one of the server.
+            // One that names no job is taken only when it is of the execution's kind: a drill's
+            // server must not report a real recovery's instance (or the other way round).
             let Some(ri) = by_server.get(&entry.source_server_id).and_then(|all| {
                 all.iter()
                     .find(|ri| ri.job_id.is_some() && ri.job_id == entry.job_id)
-                    .or_else(|| all.iter().find(|ri| ri.job_id.is_none()))
+                    .or_else(|| {
+                        all.iter()
+                            .find(|ri| ri.job_id.is_none() && ri.is_drill == Some(is_drill))
+                    })
             }) else {
                 continue;
             };

@@ -82,9 +82,12 @@ pub fn apply(record: &mut Execution, commit: &Commit) -> Result<(), StoreError> 
             !record.header.status.is_terminal(),
             "a terminal execution was written"
         );
-        let polled = record.header.last_polled_time;
+        let kept = record.header.clone();
         record.header = header.clone();
-        record.header.last_polled_time = polled; // touch owns lastPolledTime
+        // touch owns lastPolledTime, workflowRun and workflowPolledTime
+        record.header.last_polled_time = kept.last_polled_time;
+        record.header.workflow_run = kept.workflow_run;
+        record.header.workflow_polled_time = kept.workflow_polled_time;
     }
     for w in &commit.waves {
         let i = record
@@ -133,15 +136,21 @@ pub fn store(state: &Shared) -> MockStore {
         Ok(())
     });
     let s = state.clone();
-    m.expect_touch().returning(move |id, at| {
+    m.expect_touch().returning(move |id, touch| {
         let mut st = s.lock().unwrap();
         let StoreState {
             record, touches, ..
         } = &mut *st;
         match record.as_mut().filter(|r| r.id() == id) {
             Some(r) => {
-                r.header.last_polled_time = Some(at);
-                touches.push(at);
+                if let Some(at) = touch.polled_at {
+                    r.header.last_polled_time = Some(at);
+                    touches.push(at);
+                }
+                if let Some(mark) = &touch.workflow {
+                    r.header.workflow_run = Some(mark.run.clone());
+                    r.header.workflow_polled_time = Some(mark.at);
+                }
                 Ok(())
             }
             None => Err(StoreError::Conflict),
@@ -153,12 +162,14 @@ pub fn store(state: &Shared) -> MockStore {
         let executions = st
             .record
             .iter()
-            .filter(|r| crate::status::ExecutionStatus::ACTIVE.contains(&r.status()))
+            .filter(|r| crate::status::ExecutionStatus::LISTED.contains(&r.status()))
             .map(|r| ActiveExecution {
                 execution_id: r.id(),
                 plan_id: r.header.plan_id,
                 status: r.status(),
                 last_polled_time: r.header.last_polled_time,
+                workflow_run: r.header.workflow_run.clone(),
+                workflow_polled_time: r.header.workflow_polled_time,
             })
             .collect();
         Ok(ActivePage {

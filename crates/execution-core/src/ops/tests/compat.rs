@@ -83,6 +83,7 @@ async fn a_version_1_execution_polls_fails_and_finalizes_as_it_was_created_to() 
         &crate::api::PollRequest {
             target: target(),
             summary: true,
+            workflow_run: None,
         },
     )
     .await

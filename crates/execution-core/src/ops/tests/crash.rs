@@ -66,7 +66,7 @@ impl Crash {
 }
 
 fn died() -> ServiceError {
-    ServiceError::Unavailable("the Lambda died here".into())
+    ServiceError::unavailable("the Lambda died here")
 }
 
 macro_rules! guarded {
@@ -101,10 +101,10 @@ impl ExecutionStore for CrashStore<'_> {
     async fn commit(&self, c: &Commit) -> Result<(), StoreError> {
         guarded!(self.1, self.0.commit(c).await, StoreError::Service(died()))
     }
-    async fn touch(&self, id: ExecutionId, at: Timestamp) -> Result<(), StoreError> {
+    async fn touch(&self, id: ExecutionId, touch: &Touch) -> Result<(), StoreError> {
         guarded!(
             self.1,
-            self.0.touch(id, at).await,
+            self.0.touch(id, touch).await,
             StoreError::Service(died())
         )
     }
@@ -203,6 +203,16 @@ impl Workflow for CrashWorkflow<'_> {
         _: &str,
     ) -> Result<(), WorkflowError> {
         unreachable!("nothing here fails a task")
+    }
+    async fn run_state(&self, _: &RunRef) -> Result<RunState, WorkflowError> {
+        unreachable!("nothing here asks about runs")
+    }
+    async fn start_run(
+        &self,
+        _: &crate::api::WorkflowInput,
+        _: &str,
+    ) -> Result<String, WorkflowError> {
+        unreachable!("nothing here starts runs")
     }
 }
 

@@ -154,7 +154,7 @@ async fn a_store_outage_is_a_500() {
         .unwrap()
         .fail_commits
         .push_back(crate::ports::StoreError::Service(
-            crate::ports::ServiceError::Unavailable("x".into()),
+            crate::ports::ServiceError::unavailable("x"),
         ));
     assert_eq!(
         finalize(&store(&state), &clock(1), &target())

@@ -18,6 +18,8 @@ fn active(n: usize, polled: Option<i64>) -> ActiveExecution {
         plan_id: crate::fixtures::plan_id(),
         status: ExecutionStatus::Polling,
         last_polled_time: polled.map(Timestamp),
+        workflow_run: None,
+        workflow_polled_time: None,
     }
 }
 
@@ -269,7 +271,7 @@ async fn a_listing_failure_is_a_500() {
     let mut store = MockStore::new();
     store
         .expect_list_active()
-        .returning(|_| Err(StoreError::Service(ServiceError::Unavailable("503".into()))));
+        .returning(|_| Err(StoreError::Service(ServiceError::unavailable("503"))));
     let clock = Arc::new(FixedClock::at_secs(0));
     let dispatch = FakeDispatch::new(clock.clone(), 0, vec![]);
     let err = find(&store, &dispatch, clock.as_ref(), &config(4))

@@ -494,11 +494,9 @@ async fn backoff_doubles_without_a_hint_and_is_capped() {
 async fn an_unknown_outcome_is_settled_by_the_tagged_job_before_any_new_start() {
     let state = shared(exec(E::Polling, &[W::Completed, W::Pending]));
     let mut drs = MockDrs::new();
-    drs.expect_start_recovery().times(1).returning(|_| {
-        Err(ServiceError::Unavailable(
-            "503 InternalServerException".into(),
-        ))
-    });
+    drs.expect_start_recovery()
+        .times(1)
+        .returning(|_| Err(ServiceError::unavailable("503 InternalServerException")));
     let policy = Policy::default();
     let answer = launch(&store(&state), &drs, &clock(2000), &policy, &target())
         .await
@@ -522,6 +520,43 @@ async fn an_unknown_outcome_is_settled_by_the_tagged_job_before_any_new_start() 
     assert!(answer.recovered);
     assert_eq!(answer.wave_status, W::Started);
     assert_eq!(record(&state).waves[1].jobs.len(), 1);
+}
+
+/// DRS's InternalServerException names when to come back (`retryAfterSeconds`): a lost
+/// StartRecovery answer that carries it waits that long, not the policy's own backoff.
+#[tokio::test]
+async fn a_lost_answer_waits_as_long_as_drs_says() {
+    let state = shared(exec(E::Polling, &[W::Completed, W::Pending]));
+    let mut drs = MockDrs::new();
+    drs.expect_start_recovery().times(1).returning(|_| {
+        Err(ServiceError::Unavailable {
+            retry_after: Some(std::time::Duration::from_secs(300)),
+            message: "InternalServerException".into(),
+        })
+    });
+    let policy = Policy::default();
+    let answer = launch(&store(&state), &drs, &clock(2000), &policy, &target())
+        .await
+        .unwrap();
+    assert_eq!(answer.wave_status, W::Launching);
+    assert_eq!(answer.retry_after_seconds, Some(300));
+    let w = record(&state).waves[1].clone();
+    assert_eq!(w.next_launch_time.map(|t| t.secs()), Some(2300));
+    assert!(w.claim.is_some_and(|c| c.uncertain), "the job may exist");
+
+    // Without a hint, the policy's backoff.
+    let state = shared(exec(E::Polling, &[W::Completed, W::Pending]));
+    let mut drs = MockDrs::new();
+    drs.expect_start_recovery()
+        .times(1)
+        .returning(|_| Err(ServiceError::unavailable("503")));
+    launch(&store(&state), &drs, &clock(2000), &policy, &target())
+        .await
+        .unwrap();
+    assert_eq!(
+        record(&state).waves[1].next_launch_time.map(|t| t.secs()),
+        Some(2000 + policy.launch_backoff(1, None) as i64)
+    );
 }
 
 #[tokio::test]
@@ -701,7 +736,7 @@ async fn store_failures_are_internal_errors_and_start_nothing() {
         .unwrap()
         .fail_commits
         .push_back(crate::ports::StoreError::Service(
-            ServiceError::Unavailable("dynamodb 503".into()),
+            ServiceError::unavailable("dynamodb 503"),
         ));
     let mut drs = MockDrs::new();
     drs.expect_start_recovery().with(always()).never();

@@ -7,6 +7,7 @@ mod create;
 mod decide;
 mod finalize;
 mod find;
+mod heal;
 mod launch;
 mod pause_resume;
 mod poll;

@@ -342,11 +342,9 @@ async fn a_token_the_workflow_no_longer_accepts_is_a_clear_error_and_the_record_
 async fn a_workflow_outage_keeps_the_release_pending_and_a_retry_finishes_it() {
     let state = shared(paused_with_token("tok"));
     let mut wf = MockWorkflow::new();
-    wf.expect_send_task_success().times(1).returning(|_, _| {
-        Err(WorkflowError::Service(ServiceError::Unavailable(
-            "503".into(),
-        )))
-    });
+    wf.expect_send_task_success()
+        .times(1)
+        .returning(|_, _| Err(WorkflowError::Service(ServiceError::unavailable("503"))));
     let err = resume(&store(&state), &wf, &target()).await.unwrap_err();
     assert_eq!(err.status_code(), 500);
     let r = record(&state);

@@ -16,6 +16,7 @@ fn request(summary: bool) -> PollRequest {
     PollRequest {
         target: target(),
         summary,
+        workflow_run: None,
     }
 }
 
@@ -192,6 +193,58 @@ async fn a_poll_that_sees_no_change_writes_only_last_polled_time() {
 }
 
 #[tokio::test]
+async fn the_workflows_poll_names_its_run_in_the_same_touch_and_find_s_does_not() {
+    let e = exec(E::Polling, &[W::Started, W::Pending]);
+    let state = shared(e.clone());
+    let pending = || {
+        drs_answering(vec![job_of(
+            &e,
+            0,
+            JobStatus::Started,
+            &[L::Pending, L::Pending],
+            false,
+        )])
+    };
+    let run = "arn:aws:states:us-east-1:123456789012:execution:drs-execution:run-1";
+    let mut asked = request(true);
+    asked.workflow_run = Some(run.into());
+    poll(
+        &store(&state),
+        &pending(),
+        &no_ec2(),
+        &clock(1060),
+        &Policy::default(),
+        &asked,
+    )
+    .await
+    .unwrap();
+    let r = record(&state);
+    assert_eq!(r.header.workflow_run.as_deref(), Some(run));
+    assert_eq!(r.header.workflow_polled_time, Some(Timestamp(1060)));
+    assert_eq!(r.header.last_polled_time, Some(Timestamp(1060)));
+    assert_eq!(r.header.version, e.header.version, "no header write");
+
+    // find's poll (no run) moves lastPolledTime only: the run and its poll time stand.
+    poll(
+        &store(&state),
+        &pending(),
+        &no_ec2(),
+        &clock(1090),
+        &Policy::default(),
+        &request(true),
+    )
+    .await
+    .unwrap();
+    let r = record(&state);
+    assert_eq!(r.header.workflow_run.as_deref(), Some(run));
+    assert_eq!(r.header.workflow_polled_time, Some(Timestamp(1060)));
+    assert_eq!(r.header.last_polled_time, Some(Timestamp(1090)));
+    let st = state.lock().unwrap();
+    assert!(st.commits.is_empty());
+    assert_eq!(st.touches, vec![Timestamp(1060), Timestamp(1090)]);
+}
+
+#[tokio::test]
 async fn one_describe_jobs_for_every_wave_in_flight() {
     // Waves run one at a time, but the record may hold several STARTED waves (a hand-repaired
     // record, an older engine); poll still asks DRS once.
@@ -249,6 +302,7 @@ async fn recovery_instances_only_for_launched_servers_without_one_in_batches_of_
                     ec2_instance_id: Some(instance_for(s)),
                     source_server_id: s.clone(),
                     job_id: None,
+                    is_drill: Some(true),
                 })
                 .collect())
         });
@@ -274,6 +328,64 @@ async fn recovery_instances_only_for_launched_servers_without_one_in_batches_of_
     assert!(r.waves[1].server_statuses[50..]
         .iter()
         .all(|s| s.instance_id.is_none()));
+}
+
+/// A recovery instance that names no job is the server's only when it is of the execution's
+/// kind: a drill must not take the instance a real recovery of the same server launched.
+#[tokio::test]
+async fn an_instance_without_a_job_is_taken_only_when_its_drill_kind_matches() {
+    let mut e = crate::fixtures::execution(&[2]);
+    assert!(e.header.is_drill);
+    e.header.status = E::Polling;
+    let w = &mut e.waves[0];
+    w.status = W::Started;
+    crate::fixtures::give_job(w, job(0), Timestamp(1000));
+    w.launch_time = Some(Timestamp(1000));
+    let jobs = vec![job_of(
+        &e,
+        0,
+        JobStatus::Started,
+        &[L::Launched, L::Launched],
+        false,
+    )];
+    let state = shared(e);
+    let mut drs = drs_answering(jobs);
+    drs.expect_describe_recovery_instances()
+        .times(1)
+        .returning(move |servers| {
+            let ri = |s: &SourceServerId, n: usize, is_drill: Option<bool>| RecoveryInstance {
+                recovery_instance_id: crate::fixtures::instance(n),
+                ec2_instance_id: Some(crate::fixtures::instance(n)),
+                source_server_id: s.clone(),
+                job_id: None,
+                is_drill,
+            };
+            // Server 0: a real recovery's instance listed first, then the drill's.
+            // Server 1: only a recovery's instance, and one whose kind DRS did not say.
+            Ok(vec![
+                ri(&servers[0], 10, Some(false)),
+                ri(&servers[0], 11, Some(true)),
+                ri(&servers[1], 12, Some(false)),
+                ri(&servers[1], 13, None),
+            ])
+        });
+    poll(
+        &store(&state),
+        &drs,
+        &ec2_knowing_all(),
+        &clock(1010),
+        &Policy::default(),
+        &request(true),
+    )
+    .await
+    .unwrap();
+    let r = record(&state);
+    let servers = &r.waves[0].server_statuses;
+    assert_eq!(
+        servers[0].recovery_instance_id,
+        Some(crate::fixtures::instance(11))
+    );
+    assert_eq!(servers[1].recovery_instance_id, None, "not the recovery's");
 }
 
 #[tokio::test]
@@ -452,7 +564,7 @@ async fn a_drs_failure_fails_the_poll_and_writes_nothing() {
             retry_after: Some(std::time::Duration::from_secs(3)),
             message: "ThrottlingException".into(),
         },
-        ServiceError::Unavailable("500".into()),
+        ServiceError::unavailable("500"),
     ] {
         let state = shared(exec(E::Polling, &[W::Started]));
         let mut drs = MockDrs::new();

@@ -104,6 +104,7 @@ impl World {
             &PollRequest {
                 target: target(),
                 summary: false,
+                workflow_run: None,
             },
         )
         .await
@@ -280,6 +281,7 @@ async fn three_waves_with_a_pause_before_wave_2() {
         &PollRequest {
             target: target(),
             summary: true,
+            workflow_run: None,
         },
     )
     .await
