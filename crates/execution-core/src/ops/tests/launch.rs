@@ -38,6 +38,16 @@ fn drs_starting(first: usize, times: usize) -> (MockDrs, Arc<Mutex<Vec<RecoveryR
     (drs, seen)
 }
 
+/// launch on the shared record at `secs`, as the workflow calls it.
+async fn launch_at(
+    state: &Shared,
+    drs: &MockDrs,
+    secs: i64,
+    policy: &Policy,
+) -> Result<crate::api::LaunchResponse, OperationError> {
+    launch(&store(state), drs, &clock(secs), policy, &target()).await
+}
+
 fn policy_with_jobs_of(n: u32) -> Policy {
     Policy {
         max_servers_per_job: n,
@@ -64,15 +74,9 @@ async fn first_launch_claims_starts_once_and_records_the_job() {
                     ]
         })
         .returning(|_| Ok(drs_job(7, JobStatus::Pending, &[])));
-    let answer = launch(
-        &store(&state),
-        &drs,
-        &clock(2000),
-        &Policy::default(),
-        &target(),
-    )
-    .await
-    .unwrap();
+    let answer = launch_at(&state, &drs, 2000, &Policy::default())
+        .await
+        .unwrap();
 
     assert_eq!(
         (answer.wave_number, answer.wave_status, answer.status),
@@ -106,15 +110,9 @@ async fn first_launch_claims_starts_once_and_records_the_job() {
 async fn a_later_wave_keeps_the_execution_polling() {
     let state = shared(exec(E::Polling, &[W::Completed, W::Pending]));
     let (drs, _) = drs_starting(3, 1);
-    let answer = launch(
-        &store(&state),
-        &drs,
-        &clock(5000),
-        &Policy::default(),
-        &target(),
-    )
-    .await
-    .unwrap();
+    let answer = launch_at(&state, &drs, 5000, &Policy::default())
+        .await
+        .unwrap();
     assert_eq!((answer.wave_number, answer.status), (1, E::Polling));
     assert_eq!(record(&state).waves[1].jobs[0].job_id, job(3));
 }
@@ -125,15 +123,9 @@ async fn a_wave_larger_than_a_job_is_launched_as_several_tagged_jobs() {
     e.header.status = E::Pending;
     let state = shared(e);
     let (drs, seen) = drs_starting(10, 3);
-    let answer = launch(
-        &store(&state),
-        &drs,
-        &clock(2000),
-        &policy_with_jobs_of(100),
-        &target(),
-    )
-    .await
-    .unwrap();
+    let answer = launch_at(&state, &drs, 2000, &policy_with_jobs_of(100))
+        .await
+        .unwrap();
     assert_eq!(answer.wave_status, W::Started);
     assert_eq!(answer.job_ids, vec![job(10), job(11), job(12)]);
     let requests = seen.lock().unwrap();
@@ -179,15 +171,9 @@ async fn refused_unless_next_action_is_launch() {
     ];
     for e in cases {
         let state = shared(e.clone());
-        let err = launch(
-            &store(&state),
-            &no_drs(),
-            &clock(1010),
-            &Policy::default(),
-            &target(),
-        )
-        .await
-        .unwrap_err();
+        let err = launch_at(&state, &no_drs(), 1010, &Policy::default())
+            .await
+            .unwrap_err();
         assert!(
             matches!(
                 err,
@@ -208,15 +194,9 @@ async fn a_pause_that_wins_the_race_stops_the_launch() {
         r.header.paused_before_wave = Some(1);
         r.header.version += 1;
     }));
-    let err = launch(
-        &store(&state),
-        &no_drs(),
-        &clock(5000),
-        &Policy::default(),
-        &target(),
-    )
-    .await
-    .unwrap_err();
+    let err = launch_at(&state, &no_drs(), 5000, &Policy::default())
+        .await
+        .unwrap_err();
     assert!(
         matches!(
             &err,
@@ -245,15 +225,9 @@ async fn two_launchers_start_one_job() {
             ..claimed
         };
     }));
-    let err = launch(
-        &store(&state),
-        &no_drs(),
-        &clock(5000),
-        &Policy::default(),
-        &target(),
-    )
-    .await
-    .unwrap_err();
+    let err = launch_at(&state, &no_drs(), 5000, &Policy::default())
+        .await
+        .unwrap_err();
     assert!(
         matches!(
             &err,
@@ -281,9 +255,7 @@ async fn a_retried_launch_finds_the_tagged_job_instead_of_starting_another() {
         .returning(|_, _| Ok(Some(drs_job(9, JobStatus::Started, &[]))));
     drs.expect_start_recovery().never();
     let policy = Policy::default();
-    let answer = launch(&store(&state), &drs, &clock(1000 + 121), &policy, &target())
-        .await
-        .unwrap();
+    let answer = launch_at(&state, &drs, 1000 + 121, &policy).await.unwrap();
     assert!(answer.recovered);
     assert_eq!(answer.job_ids, vec![job(9)]);
     let r = record(&state);
@@ -302,15 +274,9 @@ async fn a_stale_claim_without_a_job_is_taken_over_and_started_once() {
     drs.expect_find_tagged_job()
         .times(1)
         .returning(|_, _| Ok(None));
-    let answer = launch(
-        &store(&state),
-        &drs,
-        &clock(2000),
-        &Policy::default(),
-        &target(),
-    )
-    .await
-    .unwrap();
+    let answer = launch_at(&state, &drs, 2000, &Policy::default())
+        .await
+        .unwrap();
     assert_eq!(
         (answer.wave_number, answer.wave_status, answer.recovered),
         (1, W::Started, false)
@@ -340,15 +306,9 @@ async fn a_cancel_decided_before_a_takeover_wins() {
     let mut drs = MockDrs::new();
     drs.expect_find_tagged_job().returning(|_, _| Ok(None));
     drs.expect_start_recovery().never();
-    let answer = launch(
-        &store(&state),
-        &drs,
-        &clock(2000),
-        &Policy::default(),
-        &target(),
-    )
-    .await
-    .unwrap();
+    let answer = launch_at(&state, &drs, 2000, &Policy::default())
+        .await
+        .unwrap();
     assert_eq!(answer.wave_status, W::Cancelled);
     let r = record(&state);
     assert_eq!(
@@ -363,15 +323,9 @@ async fn a_stale_claim_of_a_cancelled_execution_is_cancelled_not_started() {
     let mut drs = MockDrs::new();
     drs.expect_find_tagged_job().returning(|_, _| Ok(None));
     drs.expect_start_recovery().never();
-    let answer = launch(
-        &store(&state),
-        &drs,
-        &clock(2000),
-        &Policy::default(),
-        &target(),
-    )
-    .await
-    .unwrap();
+    let answer = launch_at(&state, &drs, 2000, &Policy::default())
+        .await
+        .unwrap();
     assert_eq!(answer.wave_status, W::Cancelled);
     assert_eq!(record(&state).waves[1].status, W::Cancelled);
 }
@@ -388,15 +342,9 @@ async fn drs_refusing_the_first_wave_fails_it_on_a_running_execution() {
             "ValidationException: source server s-1 is not ready".into(),
         ))
     });
-    let answer = launch(
-        &store(&state),
-        &drs,
-        &clock(2000),
-        &Policy::default(),
-        &target(),
-    )
-    .await
-    .unwrap();
+    let answer = launch_at(&state, &drs, 2000, &Policy::default())
+        .await
+        .unwrap();
     assert_eq!(answer.wave_status, W::Failed);
     let r = record(&state);
     assert_eq!(r.status(), E::Polling);
@@ -430,9 +378,7 @@ async fn refusals_that_clear_back_off_and_record_what_drs_said() {
             })
         });
         let policy = Policy::default();
-        let answer = launch(&store(&state), &drs, &clock(2000), &policy, &target())
-            .await
-            .unwrap();
+        let answer = launch_at(&state, &drs, 2000, &policy).await.unwrap();
         let wait = retry_after.unwrap_or(policy.launch_backoff_secs);
         assert_eq!(
             (answer.wave_status, answer.retry_after_seconds),
@@ -456,15 +402,9 @@ async fn refusals_that_clear_back_off_and_record_what_drs_said() {
             NextAction::Launch
         );
         let (drs, _) = drs_starting(5, 1);
-        let answer = launch(
-            &store(&state),
-            &drs,
-            &clock(2000 + wait as i64),
-            &policy,
-            &target(),
-        )
-        .await
-        .unwrap();
+        let answer = launch_at(&state, &drs, 2000 + wait as i64, &policy)
+            .await
+            .unwrap();
         assert_eq!(answer.wave_status, W::Started);
         let w = &record(&state).waves[1];
         assert_eq!(w.launch_attempts, 2);
@@ -498,9 +438,7 @@ async fn an_unknown_outcome_is_settled_by_the_tagged_job_before_any_new_start() 
         .times(1)
         .returning(|_| Err(ServiceError::unavailable("503 InternalServerException")));
     let policy = Policy::default();
-    let answer = launch(&store(&state), &drs, &clock(2000), &policy, &target())
-        .await
-        .unwrap();
+    let answer = launch_at(&state, &drs, 2000, &policy).await.unwrap();
     assert_eq!(answer.wave_status, W::Launching);
     let w = record(&state).waves[1].clone();
     let claim = w.claim.clone().unwrap();
@@ -514,9 +452,7 @@ async fn an_unknown_outcome_is_settled_by_the_tagged_job_before_any_new_start() 
         .returning(|_, _| Ok(Some(drs_job(6, JobStatus::Started, &[]))));
     drs.expect_start_recovery().never();
     let later = w.next_launch_time.unwrap().secs();
-    let answer = launch(&store(&state), &drs, &clock(later), &policy, &target())
-        .await
-        .unwrap();
+    let answer = launch_at(&state, &drs, later, &policy).await.unwrap();
     assert!(answer.recovered);
     assert_eq!(answer.wave_status, W::Started);
     assert_eq!(record(&state).waves[1].jobs.len(), 1);
@@ -535,9 +471,7 @@ async fn a_lost_answer_waits_as_long_as_drs_says() {
         })
     });
     let policy = Policy::default();
-    let answer = launch(&store(&state), &drs, &clock(2000), &policy, &target())
-        .await
-        .unwrap();
+    let answer = launch_at(&state, &drs, 2000, &policy).await.unwrap();
     assert_eq!(answer.wave_status, W::Launching);
     assert_eq!(answer.retry_after_seconds, Some(300));
     let w = record(&state).waves[1].clone();
@@ -550,9 +484,7 @@ async fn a_lost_answer_waits_as_long_as_drs_says() {
     drs.expect_start_recovery()
         .times(1)
         .returning(|_| Err(ServiceError::unavailable("503")));
-    launch(&store(&state), &drs, &clock(2000), &policy, &target())
-        .await
-        .unwrap();
+    launch_at(&state, &drs, 2000, &policy).await.unwrap();
     assert_eq!(
         record(&state).waves[1].next_launch_time.map(|t| t.secs()),
         Some(2000 + policy.launch_backoff(1, None) as i64)
@@ -578,15 +510,9 @@ async fn an_uncertain_part_stays_uncertain_through_a_conflict() {
             message: "ConflictException".into(),
         })
     });
-    launch(
-        &store(&state),
-        &drs,
-        &clock(2000),
-        &Policy::default(),
-        &target(),
-    )
-    .await
-    .unwrap();
+    launch_at(&state, &drs, 2000, &Policy::default())
+        .await
+        .unwrap();
     let claim = record(&state).waves[1].claim.clone().unwrap();
     assert!(claim.uncertain && !claim.held);
 }
@@ -615,9 +541,7 @@ async fn a_refusal_part_way_keeps_the_parts_that_started_and_goes_on_from_there(
             })
         }
     });
-    let answer = launch(&store(&state), &drs, &clock(2000), &policy, &target())
-        .await
-        .unwrap();
+    let answer = launch_at(&state, &drs, 2000, &policy).await.unwrap();
     assert_eq!(
         (answer.wave_status, answer.retry_after_seconds),
         (W::Launching, Some(60))
@@ -627,9 +551,7 @@ async fn a_refusal_part_way_keeps_the_parts_that_started_and_goes_on_from_there(
     assert_eq!(w.servers_without_job().count(), 3);
 
     let (drs, seen) = drs_starting(2, 2);
-    let answer = launch(&store(&state), &drs, &clock(2060), &policy, &target())
-        .await
-        .unwrap();
+    let answer = launch_at(&state, &drs, 2060, &policy).await.unwrap();
     assert_eq!(answer.wave_status, W::Started);
     let parts: Vec<_> = seen
         .lock()
@@ -659,15 +581,9 @@ async fn a_rejection_part_way_lets_the_started_parts_run_and_fails_the_rest() {
             Err(ServiceError::Rejected("AccessDeniedException".into()))
         }
     });
-    let answer = launch(
-        &store(&state),
-        &drs,
-        &clock(2000),
-        &policy_with_jobs_of(2),
-        &target(),
-    )
-    .await
-    .unwrap();
+    let answer = launch_at(&state, &drs, 2000, &policy_with_jobs_of(2))
+        .await
+        .unwrap();
     assert_eq!(answer.wave_status, W::Started);
     let w = &record(&state).waves[0];
     assert_eq!(w.server_statuses[2].launch_status, LaunchStatus::Failed);
@@ -692,15 +608,9 @@ async fn a_retry_attempt_launches_only_the_servers_that_did_not_launch() {
     w.server_statuses[1].job_id = None;
     let state = shared(e);
     let (drs, seen) = drs_starting(2, 1);
-    let answer = launch(
-        &store(&state),
-        &drs,
-        &clock(3000),
-        &Policy::default(),
-        &target(),
-    )
-    .await
-    .unwrap();
+    let answer = launch_at(&state, &drs, 3000, &Policy::default())
+        .await
+        .unwrap();
     assert_eq!(answer.wave_status, W::Started);
     let req = seen.lock().unwrap()[0].clone();
     assert_eq!((req.attempt, req.part), (2, 0));
@@ -740,15 +650,9 @@ async fn store_failures_are_internal_errors_and_start_nothing() {
         ));
     let mut drs = MockDrs::new();
     drs.expect_start_recovery().with(always()).never();
-    let err = launch(
-        &store(&state),
-        &drs,
-        &clock(1),
-        &Policy::default(),
-        &target(),
-    )
-    .await
-    .unwrap_err();
+    let err = launch_at(&state, &drs, 1, &Policy::default())
+        .await
+        .unwrap_err();
     assert_eq!(err.status_code(), 500);
     assert_eq!(record(&state).waves[0].status, W::Pending);
 }
@@ -760,15 +664,9 @@ async fn a_retry_cancelled_before_it_reached_drs_stays_a_failure_with_its_reason
     w.claim = None;
     w.attempt = 2;
     let state = shared(e);
-    let answer = launch(
-        &store(&state),
-        &no_drs(),
-        &clock(3000),
-        &Policy::default(),
-        &target(),
-    )
-    .await
-    .unwrap();
+    let answer = launch_at(&state, &no_drs(), 3000, &Policy::default())
+        .await
+        .unwrap();
     assert_eq!(answer.wave_status, W::Failed);
     let w = &record(&state).waves[0];
     assert_eq!(w.failure_reason, Some(WaveFailure::RetryCancelled));
@@ -792,15 +690,9 @@ async fn a_timed_out_launch_looks_for_its_job_before_it_is_judged() {
             .times(1)
             .returning(move |_, _| Ok(found.then(|| drs_job(3, JobStatus::Started, &[]))));
         drs.expect_start_recovery().never();
-        let answer = launch(
-            &store(&state),
-            &drs,
-            &clock(1700),
-            &Policy::default(),
-            &target(),
-        )
-        .await
-        .unwrap();
+        let answer = launch_at(&state, &drs, 1700, &Policy::default())
+            .await
+            .unwrap();
         let w = &record(&state).waves[0];
         if found {
             assert_eq!((answer.wave_status, w.jobs.len()), (W::Started, 1));
@@ -834,15 +726,9 @@ async fn the_look_up_searches_from_the_first_claim_that_may_have_a_job() {
                 message: "ConflictException: s-1 is in another job".into(),
             })
         });
-        launch(
-            &store(&state),
-            &drs,
-            &clock(now),
-            &Policy::default(),
-            &target(),
-        )
-        .await
-        .unwrap();
+        launch_at(&state, &drs, now, &Policy::default())
+            .await
+            .unwrap();
         let claim = record(&state).waves[0].claim.clone().unwrap();
         assert!(claim.uncertain && !claim.held);
         assert_eq!(claim.first_claimed_time, Some(Timestamp(1000)));
@@ -864,15 +750,9 @@ async fn a_dead_launchers_claim_stays_uncertain_through_a_refusal() {
             message: "ConflictException".into(),
         })
     });
-    launch(
-        &store(&state),
-        &drs,
-        &clock(2000),
-        &Policy::default(),
-        &target(),
-    )
-    .await
-    .unwrap();
+    launch_at(&state, &drs, 2000, &Policy::default())
+        .await
+        .unwrap();
     let claim = record(&state).waves[0].claim.clone().unwrap();
     assert!(
         claim.uncertain,
