@@ -32,7 +32,7 @@ use execution_core::status::{ExecutionStatus, LaunchStatus, WaveStatus};
 use futures::stream::{self, StreamExt};
 use workspace_tests::moto;
 
-const INDEX: &str = "status-index";
+const INDEX: &str = aws_adapters::DEFAULT_STATUS_INDEX;
 const START_SECS: i64 = 1_800_000_000;
 
 /// The store under test, counting the status-index pages it reads.

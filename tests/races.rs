@@ -62,7 +62,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 use workspace_tests::moto;
 
-const INDEX: &str = "status-index";
+const INDEX: &str = aws_adapters::DEFAULT_STATUS_INDEX;
 /// Steps per interleaving; each runs one to four operations at once.
 const STEPS: usize = 12;
 const DEFAULT_INTERLEAVINGS: u64 = 136;

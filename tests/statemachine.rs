@@ -679,42 +679,27 @@ async fn the_poll_interval_defaults_to_30_seconds() {
     assert_eq!(state["pollIntervalSeconds"], 30);
 }
 
-/// Continue as new. moto's Step Functions does not run the `states:startExecution` integration
-/// (its parser passes the task's parameters to boto unrenamed, so the call fails with
-/// `States.Runtime` 'StateMachineArn' and the run takes HandOver's catch-all back to Poll). So here
-/// HandOver's resource is a stub Lambda (moto answers it with a queued reply and records the
-/// parameters it got), and the test plays Step Functions' part: it starts the run those parameters
-/// name, with their input. Everything else is the definition as deployed.
+/// Continue as new, executed as deployed: each run's HandOver starts the next run itself
+/// (`states:startExecution`, which scripts/moto_server.py teaches moto to name as Step Functions
+/// does), and the execution completes in its third run.
 #[tokio::test]
 async fn an_execution_spans_three_runs_each_handing_over_to_the_next() {
     let region = "sa-east-1";
     let sfn = sfn_client(region);
-    let started = json!({"executionArn": "handed-over", "startDate": 0});
-    // One cycle back to poll per run: run 0 launches, run 1 waits, run 2 finalizes.
+    // One cycle back to poll per run: run 0 launches, run 1 waits, run 2 finalizes. A run makes
+    // no Lambda call after its handover, so the next run's calls take the next replies.
     queue_lambda_replies(
         region,
         &[
             poll(NextAction::Launch),
             launched(0),
-            started.clone(),
             poll(NextAction::Wait),
-            started,
             poll(NextAction::Finalize),
             finalized(ExecutionStatus::Completed),
         ],
     )
     .await;
     let definition = lowest_poll_interval(&definition_text(), 0);
-    const INTEGRATION: &str = "arn:${Partition}:states:::states:startExecution";
-    assert_eq!(
-        definition.matches(INTEGRATION).count(),
-        1,
-        "HandOver's resource"
-    );
-    let definition = definition.replace(
-        INTEGRATION,
-        &format!("arn:aws:lambda:{region}:123456789012:function:HandOver"),
-    );
     let machine = create_machine_of(&sfn, region, definition).await;
     let mut input = workflow_input();
     input["maxCyclesPerRun"] = json!(1);
@@ -749,30 +734,33 @@ async fn an_execution_spans_three_runs_each_handing_over_to_the_next() {
         assert_eq!(ask["StateMachineArn"], machine.as_str());
         let name = format!("{}-r{}", execution_id(), n + 1);
         assert_eq!(ask["Name"], name.as_str());
-        let next = &ask["Input"];
+        // The run it started, with that input.
+        let next = format!(
+            "{}:{name}",
+            machine.replace(":stateMachine:", ":execution:")
+        );
+        let described = sfn
+            .describe_execution()
+            .execution_arn(&next)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("run {n} started no run {next}: {e:?}"));
+        let next_input: Value = serde_json::from_str(described.input().unwrap()).unwrap();
         for field in [
             "executionId",
             "planId",
             "pollIntervalSeconds",
             "maxCyclesPerRun",
         ] {
-            assert_eq!(next[field], input[field], "{field}");
+            assert_eq!(next_input[field], input[field], "{field}");
         }
-        assert_eq!(next["run"], n + 1);
-        assert_eq!(next["runPrefix"], execution_id().to_string());
+        assert_eq!(next_input["run"], n + 1);
+        assert_eq!(next_input["runPrefix"], execution_id().to_string());
         assert_eq!(
-            next["AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"],
+            next_input["AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"],
             run.as_str()
         );
-        run = sfn
-            .start_execution()
-            .state_machine_arn(&machine)
-            .name(&name)
-            .input(next.to_string())
-            .send()
-            .await
-            .expect("StartExecution")
-            .execution_arn;
+        run = next;
     }
     assert_eq!(
         paths,
@@ -785,8 +773,177 @@ async fn an_execution_spans_three_runs_each_handing_over_to_the_next() {
     );
 }
 
-/// The input of every task a run scheduled: a service integration's parameters, or what a plain
-/// Lambda resource (the HandOver stub) was invoked with.
+/// find does not poll PENDING executions; healing is all this test's find does.
+struct NoPolls;
+
+#[async_trait]
+impl execution_core::ports::PollDispatch for NoPolls {
+    async fn poll(
+        &self,
+        execution_id: execution_core::ids::ExecutionId,
+        _plan_id: execution_core::ids::PlanId,
+    ) -> Result<ExecutionStatus, execution_core::ports::DispatchError> {
+        panic!("find polled {execution_id}, which is not POLLING")
+    }
+}
+
+/// A run that ends mid-execution (here an operator's StopExecution while it waits at a pause) is
+/// noticed by find once it has been silent for a while, and a new run of the definition as
+/// deployed carries the execution on: the record names it and says why.
+#[tokio::test]
+async fn find_heals_an_execution_whose_run_was_stopped() {
+    use aws_adapters::{create_table, DynamoDbStore, DEFAULT_STATUS_INDEX};
+    use execution_core::model::Timestamp;
+    use execution_core::ops::FindConfig;
+    use execution_core::ports::{mocks::FixedClock, Touch};
+
+    let region = "ca-central-1";
+    let sfn = sfn_client(region);
+    // Each run parks at its pause: poll says PAUSE and the pause task waits for its token.
+    queue_lambda_replies(
+        region,
+        &[
+            poll(NextAction::Pause),
+            paused(1),
+            poll(NextAction::Pause),
+            paused(1),
+        ],
+    )
+    .await;
+    let machine = create_machine_of(&sfn, region, definition_text()).await;
+    let dynamodb = workspace_tests::moto::dynamodb_client();
+    let table = format!("heal-{}", uuid::Uuid::new_v4().simple());
+    create_table(&dynamodb, &table, DEFAULT_STATUS_INDEX)
+        .await
+        .expect("CreateTable");
+    let store = DynamoDbStore::new(dynamodb, table, DEFAULT_STATUS_INDEX.into());
+    let clock = FixedClock::at_secs(10_000);
+    let id = execution_id();
+    execution_core::ops::create_execution(&store, &clock, &fixtures::plan(&[2, 2]), id)
+        .await
+        .expect("create");
+
+    // The first run, named as `drctl start` names it; its poll names it on the record.
+    let first = sfn
+        .start_execution()
+        .state_machine_arn(&machine)
+        .name(id.to_string())
+        .input(
+            json!({"executionId": id, "planId": plan_id(), "pollIntervalSeconds": 30}).to_string(),
+        )
+        .send()
+        .await
+        .expect("StartExecution")
+        .execution_arn;
+    wait_for_state(&sfn, &first, "Pause").await;
+    store
+        .touch(id, &Touch::poll(Timestamp(10_000), Some(&first)))
+        .await
+        .expect("touch");
+    sfn.stop_execution()
+        .execution_arn(&first)
+        .send()
+        .await
+        .expect("StopExecution");
+
+    let workflow = StepFunctionsWorkflow::new(sfn.clone()).with_state_machine(&machine);
+    let policy = execution_core::rules::Policy::default();
+    let config = FindConfig {
+        concurrency: 4,
+        deadline_millis: i64::MAX,
+        poll_budget_millis: 0,
+    };
+    let find = |clock| {
+        let ports = Ports::new(&store, clock, &policy)
+            .with_workflow(&workflow)
+            .with_find(&NoPolls, &config);
+        async move { handlers::serve(Operation::Find, &ports, &json!({})).await }
+    };
+
+    // A minute later the run is not yet silent enough to be asked about.
+    clock.set_secs(10_060);
+    let answer = find(&clock).await;
+    assert!(answer.get("restarts").is_none(), "{answer}");
+
+    // Two minutes after its last poll it is: it has ended, so find starts a new run.
+    clock.set_secs(10_120);
+    eprintln!(
+        "DEBUG state {:?}",
+        workflow
+            .run_state(&execution_core::ports::RunRef::Id(first.clone()))
+            .await
+    );
+    eprintln!("DEBUG list {:?}", store.list_active(None).await);
+    let answer = find(&clock).await;
+    assert_eq!(answer["executionsRestarted"], 1, "{answer}");
+    let new_run = answer["restarts"][0]["workflowRun"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no new run: {answer}"))
+        .to_owned();
+    let name = format!("{id}-h10120");
+    assert_eq!(
+        new_run,
+        format!(
+            "{}:{name}",
+            machine.replace(":stateMachine:", ":execution:")
+        )
+    );
+    let described = sfn
+        .describe_execution()
+        .execution_arn(&new_run)
+        .send()
+        .await
+        .expect("DescribeExecution");
+    assert_eq!(described.status, SfnStatus::Running);
+    let input: Value = serde_json::from_str(described.input().unwrap()).unwrap();
+    assert_eq!(
+        (
+            &input["executionId"],
+            &input["planId"],
+            &input["runPrefix"],
+            &input["pollIntervalSeconds"]
+        ),
+        (&json!(id), &json!(plan_id()), &json!(name), &json!(30)),
+        "the new run carries the execution on from its record"
+    );
+    wait_for_state(&sfn, &new_run, "Pause").await;
+
+    let record = store.load(id).await.unwrap().unwrap();
+    assert_eq!(
+        record.header.workflow_run.as_deref(),
+        Some(new_run.as_str())
+    );
+    assert_eq!(record.header.restarts, [Timestamp(10_120)]);
+    let message = record.header.status_message.unwrap_or_default();
+    assert!(
+        message.contains("ABORTED") && message.contains("restarted by find"),
+        "{message}"
+    );
+
+    // The new run is alive and has just been named: the next find leaves it alone.
+    clock.set_secs(10_180);
+    let answer = find(&clock).await;
+    assert!(answer.get("restarts").is_none(), "{answer}");
+    assert_eq!(
+        store.load(id).await.unwrap().unwrap().header.restarts.len(),
+        1
+    );
+}
+
+/// Waits until the run has entered `state` (and not left the run).
+async fn wait_for_state(sfn: &Client, run: &str, state: &str) {
+    let deadline = Instant::now() + LIMIT;
+    while Instant::now() < deadline {
+        let events = history(sfn, run).await;
+        if states_entered(&events).iter().any(|s| s == state) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{run} did not reach {state}");
+}
+
+/// The input of every task a run scheduled: a service integration's parameters.
 fn scheduled_inputs(events: &[HistoryEvent]) -> Vec<Value> {
     events
         .iter()
@@ -794,11 +951,6 @@ fn scheduled_inputs(events: &[HistoryEvent]) -> Vec<Value> {
             e.task_scheduled_event_details
                 .as_ref()
                 .map(|d| d.parameters.clone())
-                .or_else(|| {
-                    e.lambda_function_scheduled_event_details
-                        .as_ref()
-                        .and_then(|d| d.input.clone())
-                })
         })
         .map(|raw| serde_json::from_str(&raw).expect("JSON parameters"))
         .collect()

@@ -38,14 +38,20 @@ fn the_table_is_on_demand_with_pitr_ttl_and_the_status_index() {
         ]
     );
     let index = &table["GlobalSecondaryIndexes"][0];
-    assert_eq!(text(&index["IndexName"]), "status-index");
+    assert_eq!(
+        text(&index["IndexName"]),
+        aws_adapters::DEFAULT_STATUS_INDEX
+    );
     assert_eq!(
         text(&index["KeySchema"][0]["AttributeName"]),
         "status",
         "find reads the index by status"
     );
     let globals = &t["Globals"]["Function"]["Environment"]["Variables"];
-    assert_eq!(text(&globals["STATUS_INDEX_NAME"]), "status-index");
+    assert_eq!(
+        text(&globals["STATUS_INDEX_NAME"]),
+        aws_adapters::DEFAULT_STATUS_INDEX
+    );
     assert_eq!(text(&globals["EXECUTIONS_TABLE"]), "Ref ExecutionsTable");
 }
 
@@ -268,7 +274,7 @@ async fn the_template_table_matches_the_adapters_layout() {
         .build();
     let client = aws_sdk_dynamodb::Client::from_conf(config);
     let name = format!("layout-{}", uuid::Uuid::new_v4().simple());
-    aws_adapters::create_table(&client, &name, "status-index")
+    aws_adapters::create_table(&client, &name, aws_adapters::DEFAULT_STATUS_INDEX)
         .await
         .expect("create_table in moto");
     let described = client

@@ -46,7 +46,7 @@ pub async fn sdk_config() -> SdkConfig {
         .await
 }
 
-pub const DEFAULT_STATUS_INDEX: &str = "status-index";
+pub const DEFAULT_STATUS_INDEX: &str = "status-index-v2";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -64,7 +64,7 @@ pub enum ConfigError {
 pub struct Settings {
     /// `EXECUTIONS_TABLE` (required).
     pub table_name: String,
-    /// `STATUS_INDEX_NAME`, default `status-index`.
+    /// `STATUS_INDEX_NAME`, default `status-index-v2`.
     pub status_index: String,
     /// `POLL_FUNCTION_NAME`; empty for functions that do not dispatch polls.
     pub poll_function: String,
@@ -159,7 +159,7 @@ mod tests {
         );
         let s = settings(&[("EXECUTIONS_TABLE", "executions")]).unwrap();
         assert_eq!(s.table_name, "executions");
-        assert_eq!(s.status_index, "status-index");
+        assert_eq!(s.status_index, "status-index-v2");
         assert_eq!(s.state_machine_arn, None);
         assert_eq!(
             s.require_poll_function(),

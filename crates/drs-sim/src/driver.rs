@@ -362,11 +362,14 @@ impl Driver<'_> {
             {
                 return Err(DriveError::Stalled(limit));
             }
-            // The state machine's poll: per-wave counts, not every server.
+            // The state machine's poll: per-wave counts, not every server, naming the run that
+            // conducts the execution (the driver plays its first run).
             let poll = Request::Poll(PollRequest {
                 target,
                 summary: true,
-                workflow_run: None,
+                workflow_run: Some(crate::workflow::sim_run_id(
+                    &target.execution_id.to_string(),
+                )),
             });
             let Some(answer) = self.call::<PollAnswer>(poll).await? else {
                 continue;

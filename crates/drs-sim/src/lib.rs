@@ -29,7 +29,7 @@ pub use dispatch::SimDispatch;
 pub use ports::{SimDrs, SimEc2};
 pub use sim::{Sim, SimConfig};
 pub use store::{MemoryStore, StoreCounts};
-pub use workflow::{SimWorkflow, TokenState};
+pub use workflow::{sim_run_id, SimWorkflow, TokenState};
 pub use world::{Job, JobServer, World};
 
 /// Locks a mutex, carrying on after a panic elsewhere: the simulator's state stays usable (every

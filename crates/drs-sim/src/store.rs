@@ -206,6 +206,7 @@ impl ExecutionStore for MemoryStore {
                 execution_id: e.id(),
                 plan_id: e.header.plan_id,
                 status: e.status(),
+                created_time: e.header.created_time,
                 last_polled_time: e.header.last_polled_time,
                 workflow_run: e.header.workflow_run.clone(),
                 workflow_polled_time: e.header.workflow_polled_time,

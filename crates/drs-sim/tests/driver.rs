@@ -161,6 +161,18 @@ async fn a_three_tier_drill_pauses_resumes_and_completes() {
 }
 
 #[tokio::test]
+async fn the_driver_names_itself_as_the_run_that_conducts_the_execution() {
+    let (outcome, _, _) = run(FaultScript::default(), |_| {}).await;
+    let header = &outcome.execution.header;
+    assert_eq!(
+        header.workflow_run.as_deref(),
+        Some(drs_sim::sim_run_id(&header.execution_id.to_string()).as_str()),
+        "the record names the run whose polls touched it"
+    );
+    assert!(header.workflow_polled_time.is_some());
+}
+
+#[tokio::test]
 async fn one_seed_one_run() {
     let (a, _, _) = run(FaultScript::default(), |_| {}).await;
     let (b, _, _) = run(FaultScript::default(), |_| {}).await;

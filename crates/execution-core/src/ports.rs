@@ -74,6 +74,8 @@ pub struct ActiveExecution {
     pub execution_id: ExecutionId,
     pub plan_id: PlanId,
     pub status: ExecutionStatus,
+    /// When the execution was created (the status index's sort key).
+    pub created_time: Timestamp,
     pub last_polled_time: Option<Timestamp>,
     /// The run that conducts the execution and when it last polled (find's healing asks the
     /// workflow only about executions whose run has not polled for a while).

@@ -80,6 +80,7 @@ fn decode_entry(item: &Item) -> Result<ActiveExecution, StoreError> {
             .map_err(|_| bad(&format!("{name} '{n}'"))),
         Some(other) => Err(bad(&format!("{name} {other:?}"))),
     };
+    let created_time = time(CREATED_TIME)?.ok_or_else(|| bad(&format!("no {CREATED_TIME}")))?;
     let last_polled_time = time(LAST_POLLED_TIME)?;
     let workflow_polled_time = time(WORKFLOW_POLLED_TIME)?;
     let workflow_run = match item.get(WORKFLOW_RUN) {
@@ -91,6 +92,7 @@ fn decode_entry(item: &Item) -> Result<ActiveExecution, StoreError> {
         execution_id: ExecutionId::parse(text(PK)?).map_err(|e| bad(&e))?,
         plan_id: PlanId::parse(text(PLAN_ID)?).map_err(|e| bad(&e))?,
         status,
+        created_time,
         last_polled_time,
         workflow_run,
         workflow_polled_time,

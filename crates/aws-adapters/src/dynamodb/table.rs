@@ -12,7 +12,9 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use execution_core::ports::ServiceError;
 
-use super::codec::{CREATED_TIME, LAST_POLLED_TIME, PK, PLAN_ID, SK, STATUS};
+use super::codec::{
+    CREATED_TIME, LAST_POLLED_TIME, PK, PLAN_ID, SK, STATUS, WORKFLOW_POLLED_TIME, WORKFLOW_RUN,
+};
 use crate::errors::{build_error, classify};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +29,8 @@ const ACTIVE_WAIT: Duration = Duration::from_secs(120);
 const POLL_EVERY: Duration = Duration::from_millis(500);
 
 /// Creates the executions table: on demand, keys `executionId` + `sk`, the status index
-/// (`status` + `createdTime`, projecting `planId` and `lastPolledTime`), point-in-time recovery on.
+/// (`status` + `createdTime`, projecting `planId`, `lastPolledTime`, `workflowRun` and
+/// `workflowPolledTime`: what find needs to poll and to heal), point-in-time recovery on.
 /// Waits until the table is ACTIVE.
 pub async fn create_table(
     client: &Client,
@@ -58,6 +61,8 @@ pub async fn create_table(
                 .projection_type(ProjectionType::Include)
                 .non_key_attributes(PLAN_ID)
                 .non_key_attributes(LAST_POLLED_TIME)
+                .non_key_attributes(WORKFLOW_RUN)
+                .non_key_attributes(WORKFLOW_POLLED_TIME)
                 .build(),
         )
         .build()

@@ -15,7 +15,7 @@ use execution_core::status::{ExecutionStatus, LaunchStatus, WaveStatus};
 
 pub type Item = HashMap<String, AttributeValue>;
 
-pub const INDEX: &str = "status-index";
+pub const INDEX: &str = aws_adapters::DEFAULT_STATUS_INDEX;
 
 /// A fresh table of the production layout, named uniquely for this test.
 pub struct Table {
@@ -286,6 +286,48 @@ async fn list_active_pages_through_the_unfinished_executions_only() {
     assert!(
         pages >= 7,
         "11 executions of four statuses in pages of 2 take at least 7 pages, got {pages}"
+    );
+}
+
+/// find heals from the index alone: each entry carries when the execution was created, the run
+/// that conducts it and when that run last polled.
+#[tokio::test]
+async fn the_status_index_carries_what_find_heals_by() {
+    let table = Table::new().await;
+    let store = table.store();
+    let mut exec = execution(&[1]);
+    exec.header.status = ExecutionStatus::Paused;
+    exec.header.created_time = Timestamp(900);
+    store.create(&exec).await.unwrap();
+    let run = "arn:aws:states:us-east-1:123456789012:execution:drs:run-7";
+    store
+        .touch(exec.id(), &Touch::poll(Timestamp(1300), Some(run)))
+        .await
+        .unwrap();
+    let page = store.list_active(None).await.unwrap();
+    let mut cursor = page.next_cursor;
+    let mut listed = page.executions;
+    while let Some(next) = cursor {
+        let page = store.list_active(Some(next)).await.unwrap();
+        listed.extend(page.executions);
+        cursor = page.next_cursor;
+    }
+    let [entry] = listed.as_slice() else {
+        panic!("one execution listed: {listed:?}")
+    };
+    assert_eq!(
+        (
+            entry.created_time,
+            entry.workflow_run.as_deref(),
+            entry.workflow_polled_time,
+            entry.last_polled_time,
+        ),
+        (
+            Timestamp(900),
+            Some(run),
+            Some(Timestamp(1300)),
+            Some(Timestamp(1300))
+        )
     );
 }
 

@@ -46,14 +46,15 @@ pub enum Restarted {
 }
 
 /// Whether find should ask the workflow about this execution's run: its run has not polled for
-/// a while (or no run has named itself on the record yet).
+/// a while, or no run has polled it for that long since it was created (the window between
+/// creating a record and starting its first run is not a silence).
 pub fn stale(e: &ActiveExecution, at: Timestamp) -> bool {
     let after = match e.status {
         crate::status::ExecutionStatus::Paused => PAUSED_STALE_AFTER_SECS,
         _ => STALE_AFTER_SECS,
     };
-    e.workflow_polled_time
-        .is_none_or(|t| at.0.saturating_sub(t.0) >= after)
+    let heard = e.workflow_polled_time.unwrap_or(e.created_time);
+    at.0.saturating_sub(heard.0) >= after
 }
 
 /// The run the record names, or the first run of the execution when none has named itself.
@@ -203,27 +204,22 @@ fn workflow_error(e: crate::ports::WorkflowError) -> OperationError {
     OperationError::Internal(format!("Step Functions: {e}"))
 }
 
-/// find's healing of one listed execution whose run has not polled for a while: ask where its run
-/// stands, and restart it when it has ended. `Ok(None)`: the run is alive (or the execution has
-/// finished, or another writer acted first).
+/// find's healing of one listed execution whose run has not polled for a while ([`stale`]):
+/// [`restart`] reads the record, asks where the run it names stands, and starts a new run when it
+/// has ended. `Ok(None)`: the run is alive (or the execution has finished, or another writer
+/// acted first).
 pub async fn heal(
     store: &dyn ExecutionStore,
     workflow: &dyn Workflow,
     clock: &dyn Clock,
     e: &ActiveExecution,
 ) -> Result<Option<Restarted>, OperationError> {
-    let run = run_of(e.execution_id, e.workflow_run.as_deref());
-    match workflow.run_state(&run).await.map_err(workflow_error)? {
-        RunState::Running => return Ok(None),
-        RunState::Ended { .. } | RunState::Missing => {}
-    }
     let target = Target {
         execution_id: e.execution_id,
         plan_id: e.plan_id,
     };
     match restart(store, workflow, clock, &target, RestartBy::Find).await {
         Ok(done) => Ok(Some(done)),
-        // Finished meanwhile, or a newer run named itself since the index was read.
         Err(OperationError::InvalidState(
             Refusal::Finished { .. } | Refusal::RunStillRunning { .. },
         )) => Ok(None),

@@ -167,6 +167,7 @@ pub fn store(state: &Shared) -> MockStore {
                 execution_id: r.id(),
                 plan_id: r.header.plan_id,
                 status: r.status(),
+                created_time: r.header.created_time,
                 last_polled_time: r.header.last_polled_time,
                 workflow_run: r.header.workflow_run.clone(),
                 workflow_polled_time: r.header.workflow_polled_time,

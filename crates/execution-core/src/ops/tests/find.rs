@@ -17,6 +17,7 @@ fn active(n: usize, polled: Option<i64>) -> ActiveExecution {
         execution_id: ExecutionId::from_uuid(uuid::Uuid::from_u128(n as u128 + 1)),
         plan_id: crate::fixtures::plan_id(),
         status: ExecutionStatus::Polling,
+        created_time: Timestamp(0),
         last_polled_time: polled.map(Timestamp),
         workflow_run: None,
         workflow_polled_time: None,

@@ -297,3 +297,76 @@ async fn a_record_no_run_has_named_is_asked_about_by_its_first_run() {
     assert!(matches!(done, Restarted::Run { .. }));
     assert_eq!(record(&state).header.workflow_run.as_deref(), Some(NEW));
 }
+
+#[tokio::test]
+async fn a_new_execution_is_not_a_silent_one_until_it_has_waited_as_long() {
+    // Created at 1150 and no run has polled it yet: its first run may be starting right now, so
+    // find neither asks about it nor starts a second run beside it.
+    let mut e = exec(E::Pending, &[W::Pending]);
+    e.header.created_time = Timestamp(1150);
+    e.header.workflow_run = None;
+    e.header.workflow_polled_time = None;
+    let state = shared(e);
+    let id = record(&state).id();
+    let mut wf = MockWorkflow::new();
+    wf.expect_run_state().times(0);
+    wf.expect_start_run().times(0);
+    let answer = find_and_heal(
+        &store(&state),
+        &polls_fine(),
+        Some(&wf),
+        &clock(1200),
+        &config(),
+    )
+    .await
+    .unwrap();
+    assert!(answer.restarts.is_empty());
+
+    // 120 s after its creation nothing has polled it: its first run is asked about, and as there
+    // is none, one is started.
+    let mut wf = MockWorkflow::new();
+    wf.expect_run_state()
+        .times(1)
+        .withf(move |r| *r == RunRef::FirstOf(id))
+        .returning(|_| Ok(RunState::Missing));
+    wf.expect_start_run()
+        .times(1)
+        .returning(|_, _| Ok(NEW.into()));
+    let answer = find_and_heal(
+        &store(&state),
+        &polls_fine(),
+        Some(&wf),
+        &clock(1270),
+        &config(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer.executions_restarted, 1);
+    assert_eq!(record(&state).header.workflow_run.as_deref(), Some(NEW));
+}
+
+#[tokio::test]
+async fn a_silent_run_is_asked_about_once_per_find() {
+    // The record's run is asked about once: find does not check it twice before restarting.
+    let state = conducted(E::Polling, 1000, &[]);
+    let mut wf = MockWorkflow::new();
+    wf.expect_run_state().times(1).returning(|_| {
+        Ok(RunState::Ended {
+            status: "ABORTED".into(),
+            poll_interval_seconds: None,
+        })
+    });
+    wf.expect_start_run()
+        .times(1)
+        .returning(|_, _| Ok(NEW.into()));
+    let answer = find_and_heal(
+        &store(&state),
+        &polls_fine(),
+        Some(&wf),
+        &clock(1200),
+        &config(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer.executions_restarted, 1);
+}
