@@ -470,3 +470,18 @@ fn reading_a_missing_field_is_an_error() {
         "test",
     );
 }
+
+/// A paused run polls again every heartbeat; find counts a paused execution silent after that
+/// plus its usual margin. The two must agree, or find restarts live paused runs (a shorter
+/// stale time) or notices dead ones late (a longer heartbeat).
+#[test]
+fn the_pause_heartbeat_is_the_one_find_counts_on() {
+    let definition: Value = serde_json::from_str(&definition_text()).expect("JSON");
+    let heartbeat = definition["States"]["Pause"]["HeartbeatSeconds"].as_i64();
+    assert_eq!(
+        heartbeat,
+        Some(execution_core::ops::heal::PAUSE_HEARTBEAT_SECS)
+    );
+    // find ticks every minute: a dead paused run is noticed within five minutes.
+    const { assert!(execution_core::ops::heal::PAUSED_STALE_AFTER_SECS + 60 <= 300) };
+}

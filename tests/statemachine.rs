@@ -236,22 +236,14 @@ fn workflow_input() -> Value {
 }
 
 async fn history(sfn: &Client, execution: &str) -> Vec<HistoryEvent> {
-    let mut events = Vec::new();
-    let mut token = None;
-    loop {
-        let out = sfn
-            .get_execution_history()
-            .execution_arn(execution)
-            .set_next_token(token)
-            .send()
-            .await
-            .expect("GetExecutionHistory");
-        events.extend(out.events);
-        match out.next_token {
-            Some(t) => token = Some(t),
-            None => return events,
-        }
-    }
+    sfn.get_execution_history()
+        .execution_arn(execution)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .expect("GetExecutionHistory")
 }
 
 /// The names of the states entered, in order.
@@ -975,15 +967,6 @@ impl Workflow for Held {
     ) -> Result<(), WorkflowError> {
         self.0.lock().unwrap().push((token.clone(), output.clone()));
         Ok(())
-    }
-
-    async fn send_task_failure(
-        &self,
-        _token: &TaskToken,
-        error: &str,
-        cause: &str,
-    ) -> Result<(), WorkflowError> {
-        panic!("no function fails a task in these runs: {error}: {cause}")
     }
 
     async fn run_state(

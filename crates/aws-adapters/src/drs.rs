@@ -54,29 +54,21 @@ impl DrsService {
         what: &str,
         filters: DescribeJobsRequestFilters,
     ) -> Result<Vec<drs::Job>, ServiceError> {
-        let mut jobs = Vec::new();
-        let mut token = None;
-        loop {
-            let out = self
-                .client
-                .describe_jobs()
-                .filters(filters.clone())
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| {
-                    drs_error(what, &e, |e| match e {
-                        DescribeJobsError::ThrottlingException(t) => Failure::Throttling(t),
-                        DescribeJobsError::InternalServerException(i) => Failure::Internal(i),
-                        _ => Failure::Other,
-                    })
-                })?;
-            jobs.extend(out.items.unwrap_or_default());
-            match out.next_token {
-                Some(next) if !next.is_empty() => token = Some(next),
-                _ => return Ok(jobs),
-            }
-        }
+        self.client
+            .describe_jobs()
+            .filters(filters)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| {
+                drs_error(what, &e, |e| match e {
+                    DescribeJobsError::ThrottlingException(t) => Failure::Throttling(t),
+                    DescribeJobsError::InternalServerException(i) => Failure::Internal(i),
+                    _ => Failure::Other,
+                })
+            })
     }
 }
 
@@ -106,33 +98,28 @@ impl Drs for DrsService {
             let filters = DescribeRecoveryInstancesRequestFilters::builder()
                 .set_source_server_ids(Some(chunk.iter().map(ToString::to_string).collect()))
                 .build();
-            let mut token = None;
-            loop {
-                let out = self
-                    .client
-                    .describe_recovery_instances()
-                    .filters(filters.clone())
-                    .set_next_token(token)
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        drs_error(what, &e, |e| match e {
-                            DescribeRecoveryInstancesError::ThrottlingException(t) => {
-                                Failure::Throttling(t)
-                            }
-                            DescribeRecoveryInstancesError::InternalServerException(i) => {
-                                Failure::Internal(i)
-                            }
-                            _ => Failure::Other,
-                        })
-                    })?;
-                for ri in out.items.unwrap_or_default() {
-                    found.push(to_recovery_instance(what, &ri)?);
-                }
-                match out.next_token {
-                    Some(next) if !next.is_empty() => token = Some(next),
-                    _ => break,
-                }
+            let items = self
+                .client
+                .describe_recovery_instances()
+                .filters(filters)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| {
+                    drs_error(what, &e, |e| match e {
+                        DescribeRecoveryInstancesError::ThrottlingException(t) => {
+                            Failure::Throttling(t)
+                        }
+                        DescribeRecoveryInstancesError::InternalServerException(i) => {
+                            Failure::Internal(i)
+                        }
+                        _ => Failure::Other,
+                    })
+                })?;
+            for ri in &items {
+                found.push(to_recovery_instance(what, ri)?);
             }
         }
         Ok(found)

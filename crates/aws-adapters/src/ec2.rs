@@ -38,29 +38,19 @@ impl Ec2 for Ec2Service {
                 .name("instance-id")
                 .set_values(Some(chunk.iter().map(ToString::to_string).collect()))
                 .build();
-            let mut token = None;
-            loop {
-                let out = self
-                    .client
-                    .describe_instances()
-                    .filters(filter.clone())
-                    .max_results(PAGE_SIZE)
-                    .set_next_token(token)
-                    .send()
-                    .await
-                    .map_err(|e| classify(what, &e))?;
-                for instance in out
-                    .reservations
-                    .unwrap_or_default()
-                    .iter()
-                    .flat_map(|r| r.instances())
-                {
-                    found.push(to_instance(what, instance)?);
-                }
-                match out.next_token {
-                    Some(next) if !next.is_empty() => token = Some(next),
-                    _ => break,
-                }
+            let reservations = self
+                .client
+                .describe_instances()
+                .filters(filter)
+                .into_paginator()
+                .page_size(PAGE_SIZE)
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| classify(what, &e))?;
+            for instance in reservations.iter().flat_map(|r| r.instances()) {
+                found.push(to_instance(what, instance)?);
             }
         }
         Ok(found)

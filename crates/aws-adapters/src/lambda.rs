@@ -11,6 +11,7 @@ use aws_sdk_lambda::Client;
 use execution_core::ids::{ExecutionId, PlanId};
 use execution_core::ports::{DispatchError, PollDispatch};
 use execution_core::status::ExecutionStatus;
+use execution_core::text::clip;
 use serde_json::{json, Value};
 
 use crate::config::CONNECT_TIMEOUT;
@@ -107,11 +108,12 @@ fn decode_answer(body: &[u8]) -> Result<ExecutionStatus, DispatchError> {
                     .to_owned()
             };
             let code = code.map_or_else(|| "none".to_owned(), |c| c.to_string());
-            return Err(DispatchError::PollFailed(clip(&format!(
+            let text = format!(
                 "statusCode {code}: {}: {}",
                 field("error"),
                 field("message")
-            ))));
+            );
+            return Err(DispatchError::PollFailed(clip(&text, SUMMARY_CHARS)));
         }
     }
     answer
@@ -139,15 +141,7 @@ fn summary(body: &[u8]) -> String {
         Some((None, Some(m))) => m.to_owned(),
         _ => String::from_utf8_lossy(body).into_owned(),
     };
-    clip(&text)
-}
-
-fn clip(text: &str) -> String {
-    let mut out: String = text.chars().take(SUMMARY_CHARS).collect();
-    if text.chars().count() > SUMMARY_CHARS {
-        out.push('…');
-    }
-    out
+    clip(&text, SUMMARY_CHARS)
 }
 
 #[cfg(test)]

@@ -3,7 +3,6 @@
 
 use async_trait::async_trait;
 use aws_sdk_sfn::operation::describe_execution::DescribeExecutionError;
-use aws_sdk_sfn::operation::send_task_failure::SendTaskFailureError;
 use aws_sdk_sfn::operation::send_task_success::SendTaskSuccessError;
 use aws_sdk_sfn::operation::start_execution::StartExecutionError;
 use aws_sdk_sfn::types::ExecutionStatus;
@@ -13,10 +12,6 @@ use execution_core::ids::TaskToken;
 use execution_core::ports::{RunRef, RunState, ServiceError, Workflow, WorkflowError};
 
 use crate::errors::{build_error, classify};
-
-/// Step Functions limits on SendTaskFailure's `error` and `cause`.
-const ERROR_MAX_CHARS: usize = 256;
-const CAUSE_MAX_CHARS: usize = 32_768;
 
 /// The task-token errors the core acts on, whichever operation returned them.
 macro_rules! token_error {
@@ -196,26 +191,4 @@ impl Workflow for StepFunctionsWorkflow {
             .map_err(|e| token_error!(what, e, SendTaskSuccessError))?;
         Ok(())
     }
-
-    async fn send_task_failure(
-        &self,
-        token: &TaskToken,
-        error: &str,
-        cause: &str,
-    ) -> Result<(), WorkflowError> {
-        let what = "Step Functions SendTaskFailure";
-        self.client
-            .send_task_failure()
-            .task_token(token.expose())
-            .error(clip(error, ERROR_MAX_CHARS))
-            .cause(clip(cause, CAUSE_MAX_CHARS))
-            .send()
-            .await
-            .map_err(|e| token_error!(what, e, SendTaskFailureError))?;
-        Ok(())
-    }
-}
-
-fn clip(text: &str, max_chars: usize) -> String {
-    text.chars().take(max_chars).collect()
 }

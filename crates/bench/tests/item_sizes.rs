@@ -49,25 +49,18 @@ async fn benchmark_item_sizes_are_the_stored_items_sizes() {
     let store = DynamoDbStore::new(client.clone(), table.clone(), "status-index".into());
     store.create(&execution).await.unwrap();
 
-    let mut items: Vec<HashMap<String, AttributeValue>> = Vec::new();
-    let mut start = None;
-    loop {
-        let page = client
-            .query()
-            .table_name(&table)
-            .key_condition_expression("executionId = :id")
-            .expression_attribute_values(":id", AttributeValue::S(execution.id().to_string()))
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .unwrap();
-        items.extend(page.items.unwrap_or_default());
-        start = page.last_evaluated_key;
-        if start.is_none() {
-            break;
-        }
-    }
+    let items: Vec<HashMap<String, AttributeValue>> = client
+        .query()
+        .table_name(&table)
+        .key_condition_expression("executionId = :id")
+        .expression_attribute_values(":id", AttributeValue::S(execution.id().to_string()))
+        .consistent_read(true)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .unwrap();
     assert_eq!(items.len(), 1 + execution.waves.len());
 
     for item in &items {

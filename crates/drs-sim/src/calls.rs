@@ -19,20 +19,18 @@ pub enum Api {
     FindTaggedJob,
     DescribeInstances,
     SendTaskSuccess,
-    SendTaskFailure,
     /// find's Lambda Invoke of poll.
     InvokePoll,
 }
 
 impl Api {
-    pub const ALL: [Api; 8] = [
+    pub const ALL: [Api; 7] = [
         Self::DescribeJobs,
         Self::DescribeRecoveryInstances,
         Self::StartRecovery,
         Self::FindTaggedJob,
         Self::DescribeInstances,
         Self::SendTaskSuccess,
-        Self::SendTaskFailure,
         Self::InvokePoll,
     ];
 
@@ -44,7 +42,6 @@ impl Api {
             Self::FindTaggedJob => "FindTaggedJob",
             Self::DescribeInstances => "DescribeInstances",
             Self::SendTaskSuccess => "SendTaskSuccess",
-            Self::SendTaskFailure => "SendTaskFailure",
             Self::InvokePoll => "InvokePoll",
         }
     }

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use crate::calls::{Api, Calls};
 use crate::lock;
 
-/// Where a task stands: waiting for its token, or completed one way or the other.
+/// Where a task stands: waiting for its token, or no longer (completed with SendTaskSuccess, or
+/// failed: timed out, its run ended).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum TokenState {
@@ -114,16 +115,6 @@ impl Workflow for SimWorkflow {
             .await
     }
 
-    async fn send_task_failure(
-        &self,
-        token: &TaskToken,
-        _error: &str,
-        _cause: &str,
-    ) -> Result<(), WorkflowError> {
-        self.complete(Api::SendTaskFailure, token, TokenState::Failed)
-            .await
-    }
-
     /// A run the simulator was not told about ([`SimWorkflow::set_run`]) is running: the
     /// driver conducts the executions, and a test ends a run to see it healed.
     async fn run_state(&self, run: &RunRef) -> Result<RunState, WorkflowError> {
@@ -171,10 +162,6 @@ mod tests {
             wf.send_task_success(&t, &serde_json::json!({})).await,
             Err(WorkflowError::TaskTimedOut)
         );
-        assert_eq!(
-            wf.send_task_failure(&t, "E", "c").await,
-            Err(WorkflowError::TaskTimedOut)
-        );
         let unknown = TaskToken::parse("never-issued").unwrap();
         assert_eq!(
             wf.send_task_success(&unknown, &serde_json::json!({})).await,
@@ -182,8 +169,6 @@ mod tests {
         );
         let other = wf.issue_token();
         assert_ne!(other, t);
-        wf.send_task_failure(&other, "E", "c").await.unwrap();
-        assert_eq!(wf.state(&other), Some(TokenState::Failed));
     }
 
     #[tokio::test]

@@ -326,13 +326,8 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
-/// Echo at most 64 characters of caller input in a message.
 fn clip(raw: &str) -> String {
-    let mut out: String = raw.chars().take(64).collect();
-    if raw.chars().count() > 64 {
-        out.push('…');
-    }
-    out
+    crate::text::clip(raw, crate::text::QUOTE_CHARS)
 }
 
 /// The input of one state machine execution (one per recovery execution).

@@ -15,6 +15,7 @@ pub mod plan;
 pub mod ports;
 pub mod rules;
 pub mod status;
+pub mod text;
 
 #[cfg(any(test, feature = "test-support"))]
 pub mod fixtures;

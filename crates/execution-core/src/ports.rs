@@ -423,14 +423,6 @@ pub trait Workflow: Send + Sync {
         token: &TaskToken,
         output: &serde_json::Value,
     ) -> Result<(), WorkflowError>;
-
-    /// Fails the waiting task with an error name and a cause.
-    async fn send_task_failure(
-        &self,
-        token: &TaskToken,
-        error: &str,
-        cause: &str,
-    ) -> Result<(), WorkflowError>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -497,7 +489,6 @@ pub mod mocks {
         #[async_trait]
         impl Workflow for Workflow {
             async fn send_task_success(&self, token: &TaskToken, output: &serde_json::Value) -> Result<(), WorkflowError>;
-            async fn send_task_failure(&self, token: &TaskToken, error: &str, cause: &str) -> Result<(), WorkflowError>;
             async fn run_state(&self, run: &RunRef) -> Result<RunState, WorkflowError>;
             async fn start_run(&self, input: &crate::api::WorkflowInput, name: &str) -> Result<String, WorkflowError>;
         }

@@ -116,13 +116,8 @@ fn scheduled(serves: Operation, fields: &Map<String, Value>) -> Result<Request, 
     ))
 }
 
-/// At most 64 characters of caller input in a message.
 pub(crate) fn clip(raw: &str) -> String {
-    let mut out: String = raw.chars().take(64).collect();
-    if raw.chars().count() > 64 {
-        out.push('…');
-    }
-    out
+    execution_core::text::clip(raw, execution_core::text::QUOTE_CHARS)
 }
 
 #[cfg(test)]

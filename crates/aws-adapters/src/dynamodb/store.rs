@@ -39,27 +39,20 @@ impl ExecutionStore for DynamoDbStore {
     /// One strongly consistent Query over the execution's partition (every page): the header
     /// and its waves, which sort after it (`EXECUTION` < `WAVE#0000`).
     async fn load(&self, id: ExecutionId) -> Result<Option<Execution>, StoreError> {
-        let mut items: Vec<Item> = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_values(":pk", codec::s(id.to_string()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| store_error("DynamoDB Query (load)", &e))?;
-            items.extend(page.items.unwrap_or_default());
-            match page.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => break,
-            }
-        }
+        let items: Vec<Item> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":pk", codec::s(id.to_string()))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| store_error("DynamoDB Query (load)", &e))?;
         codec::decode_execution(id, items)
     }
 

@@ -15,9 +15,12 @@ use super::{commit_header, load_target, with_retries, Failure};
 /// A run that has not polled for this long is asked about (DescribeExecution): two missed polls
 /// at the default 30 s, and more than a launch's or a finalize's retries take.
 pub const STALE_AFTER_SECS: i64 = 120;
-/// The same for a PAUSED execution, whose run waits at its pause task for up to its 900 s
-/// heartbeat without polling.
-pub const PAUSED_STALE_AFTER_SECS: i64 = 900 + STALE_AFTER_SECS;
+/// The state machine's pause task heartbeat (`HeartbeatSeconds`): a paused run polls again this
+/// often, so that find notices a paused execution whose run has ended within five minutes.
+pub const PAUSE_HEARTBEAT_SECS: i64 = 120;
+/// The same as [`STALE_AFTER_SECS`] for a PAUSED execution, whose run waits at its pause task for
+/// up to [`PAUSE_HEARTBEAT_SECS`] without polling.
+pub const PAUSED_STALE_AFTER_SECS: i64 = PAUSE_HEARTBEAT_SECS + STALE_AFTER_SECS;
 /// At most this many runs are asked about per find (the oldest silent first): DescribeExecution's
 /// quota is shared, and the next tick takes the rest.
 pub const MAX_CHECKS_PER_FIND: usize = 100;

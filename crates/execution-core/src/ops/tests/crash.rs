@@ -196,14 +196,6 @@ impl Workflow for CrashWorkflow<'_> {
             WorkflowError::Service(died())
         )
     }
-    async fn send_task_failure(
-        &self,
-        _: &TaskToken,
-        _: &str,
-        _: &str,
-    ) -> Result<(), WorkflowError> {
-        unreachable!("nothing here fails a task")
-    }
     async fn run_state(&self, _: &RunRef) -> Result<RunState, WorkflowError> {
         unreachable!("nothing here asks about runs")
     }

@@ -370,3 +370,32 @@ async fn a_silent_run_is_asked_about_once_per_find() {
     .unwrap();
     assert_eq!(answer.executions_restarted, 1);
 }
+
+#[tokio::test]
+async fn a_paused_run_is_silent_after_its_heartbeat_and_the_usual_margin() {
+    use crate::ops::heal::PAUSED_STALE_AFTER_SECS;
+    // Paused, its run last polled at 1000: it waits at its pause until its heartbeat, then
+    // polls again, so it is not asked about before PAUSED_STALE_AFTER_SECS.
+    let state = conducted(E::Paused, 1000, &[]);
+    let mut wf = MockWorkflow::new();
+    wf.expect_run_state().times(0);
+    find_and_heal(
+        &store(&state),
+        &polls_fine(),
+        Some(&wf),
+        &clock(1000 + PAUSED_STALE_AFTER_SECS - 1),
+        &config(),
+    )
+    .await
+    .unwrap();
+    let answer = find_and_heal(
+        &store(&state),
+        &polls_fine(),
+        Some(&workflow(RunState::Running, 0)),
+        &clock(1000 + PAUSED_STALE_AFTER_SECS),
+        &config(),
+    )
+    .await
+    .unwrap();
+    assert!(answer.restarts.is_empty(), "a live run is left alone");
+}
