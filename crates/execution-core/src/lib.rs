@@ -19,5 +19,7 @@ pub mod text;
 
 #[cfg(any(test, feature = "test-support"))]
 pub mod fixtures;
+#[cfg(any(test, feature = "test-support"))]
+pub mod store_contract;
 
 pub use error::OperationError;

@@ -131,6 +131,16 @@ pub fn apply(execution: &mut Execution, commit: &Commit) {
     }
 }
 
+/// The store contract every `ExecutionStore` keeps (execution-core's `store_contract`), on a
+/// table of its own per case, paging by two.
+#[tokio::test]
+async fn the_store_contract_holds() {
+    execution_core::store_contract::run_all(|| async {
+        Table::new().await.store().with_page_size(2)
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_50_by_200_execution_creates_loads_commits_and_finalizes() {
     let table = Table::new().await;
@@ -227,125 +237,6 @@ async fn a_plan_of_99_waves_creates_in_one_go() {
 }
 
 #[tokio::test]
-async fn list_active_pages_through_the_unfinished_executions_only() {
-    let table = Table::new().await;
-    let store = table.store().with_page_size(2);
-    let mut expected = HashMap::new();
-    let statuses = [
-        (ExecutionStatus::Polling, 5),
-        (ExecutionStatus::Cancelling, 3),
-        (ExecutionStatus::Paused, 2),
-        (ExecutionStatus::Completed, 2),
-        (ExecutionStatus::Pending, 1),
-    ];
-    let mut n = 0;
-    for (status, count) in statuses {
-        for _ in 0..count {
-            n += 1;
-            let mut exec = execution(&[2, 1]);
-            exec.header.status = status;
-            exec.header.created_time = Timestamp(1000 + n);
-            exec.header.last_polled_time = (n % 2 == 0).then_some(Timestamp(5000 + n));
-            store.create(&exec).await.unwrap();
-            if ExecutionStatus::LISTED.contains(&status) {
-                expected.insert(
-                    exec.id(),
-                    (exec.header.plan_id, status, exec.header.last_polled_time),
-                );
-            }
-        }
-    }
-
-    let mut seen = HashMap::new();
-    let (mut cursor, mut pages) = (None, 0);
-    loop {
-        let page = store.list_active(cursor).await.unwrap();
-        pages += 1;
-        assert!(
-            page.executions.len() <= 2,
-            "page {pages} has {} entries",
-            page.executions.len()
-        );
-        for e in page.executions {
-            assert!(
-                seen.insert(e.execution_id, (e.plan_id, e.status, e.last_polled_time))
-                    .is_none(),
-                "listed twice"
-            );
-        }
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-        assert!(pages < 50, "list_active does not end");
-    }
-    assert_eq!(
-        seen, expected,
-        "every POLLING, CANCELLING, PAUSED and PENDING execution, nothing else (no waves)"
-    );
-    assert!(
-        pages >= 7,
-        "11 executions of four statuses in pages of 2 take at least 7 pages, got {pages}"
-    );
-}
-
-/// find heals from the index alone: each entry carries when the execution was created, the run
-/// that conducts it and when that run last polled.
-#[tokio::test]
-async fn the_status_index_carries_what_find_heals_by() {
-    let table = Table::new().await;
-    let store = table.store();
-    let mut exec = execution(&[1]);
-    exec.header.status = ExecutionStatus::Paused;
-    exec.header.created_time = Timestamp(900);
-    store.create(&exec).await.unwrap();
-    let run = "arn:aws:states:us-east-1:123456789012:execution:drs:run-7";
-    store
-        .touch(exec.id(), &Touch::poll(Timestamp(1300), Some(run)))
-        .await
-        .unwrap();
-    let page = store.list_active(None).await.unwrap();
-    let mut cursor = page.next_cursor;
-    let mut listed = page.executions;
-    while let Some(next) = cursor {
-        let page = store.list_active(Some(next)).await.unwrap();
-        listed.extend(page.executions);
-        cursor = page.next_cursor;
-    }
-    let [entry] = listed.as_slice() else {
-        panic!("one execution listed: {listed:?}")
-    };
-    assert_eq!(
-        (
-            entry.created_time,
-            entry.workflow_run.as_deref(),
-            entry.workflow_polled_time,
-            entry.last_polled_time,
-        ),
-        (
-            Timestamp(900),
-            Some(run),
-            Some(Timestamp(1300)),
-            Some(Timestamp(1300))
-        )
-    );
-}
-
-#[tokio::test]
-async fn a_bad_cursor_is_refused() {
-    let table = Table::new().await;
-    let err = table
-        .store()
-        .list_active(Some("COMPLETED".into()))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, StoreError::Service(ServiceError::Rejected(_))),
-        "{err:?}"
-    );
-}
-
-#[tokio::test]
 async fn touch_sets_last_polled_time_and_never_creates() {
     let table = Table::new().await;
     let store = table.store();
@@ -391,97 +282,6 @@ async fn touch_sets_last_polled_time_and_never_creates() {
     // A touch of nothing writes nothing.
     store.touch(exec.id(), &Touch::default()).await.unwrap();
     assert_eq!(table.raw(exec.id()).await["EXECUTION"], header);
-}
-
-#[tokio::test]
-async fn create_twice_conflicts_and_keeps_the_first() {
-    let table = Table::new().await;
-    let store = table.store();
-    let first = execution(&[2, 2]);
-    store.create(&first).await.unwrap();
-    let mut second = execution(&[3]);
-    second.header.execution_id = first.id();
-    second.header.plan_name = Some("another".into());
-    assert_eq!(store.create(&second).await, Err(StoreError::Conflict));
-    assert_eq!(store.load(first.id()).await.unwrap(), Some(first));
-}
-
-#[tokio::test]
-async fn commits_to_a_missing_execution_conflict_and_create_nothing() {
-    let table = Table::new().await;
-    let store = table.store();
-    let ghost = execution(&[1, 1]);
-    let w = |n: usize| wave_write(&ghost.waves[n], ghost.waves[n].clone());
-    let commits = [
-        Commit {
-            execution_id: ghost.id(),
-            header: None,
-            waves: vec![w(0)],
-        },
-        Commit {
-            execution_id: ghost.id(),
-            header: Some(HeaderWrite::Check {
-                expected_version: 0,
-            }),
-            waves: vec![],
-        },
-        Commit {
-            execution_id: ghost.id(),
-            header: Some(header_put(&ghost, |_| {})),
-            waves: vec![],
-        },
-        Commit {
-            execution_id: ghost.id(),
-            header: Some(HeaderWrite::Check {
-                expected_version: 0,
-            }),
-            waves: vec![w(0), w(1)],
-        },
-        Commit {
-            execution_id: ghost.id(),
-            header: None,
-            waves: vec![],
-        },
-    ];
-    for c in &commits {
-        assert_eq!(store.commit(c).await, Err(StoreError::Conflict), "{c:?}");
-    }
-    assert_eq!(table.item_count().await, 0);
-    assert_eq!(store.load(ghost.id()).await.unwrap(), None);
-}
-
-#[tokio::test]
-async fn one_stale_version_fails_the_whole_commit() {
-    let table = Table::new().await;
-    let store = table.store();
-    let exec = execution(&[1, 1]);
-    store.create(&exec).await.unwrap();
-    let mut stale = exec.waves[1].clone();
-    stale.version = 5; // the store holds version 0
-    let mut changed = stale.clone();
-    changed.status = WaveStatus::Cancelled;
-    let commit = Commit {
-        execution_id: exec.id(),
-        header: Some(header_put(&exec, |h| h.status = ExecutionStatus::Cancelled)),
-        waves: vec![wave_write(&stale, changed)],
-    };
-    assert_eq!(store.commit(&commit).await, Err(StoreError::Conflict));
-    assert_eq!(
-        store.load(exec.id()).await.unwrap(),
-        Some(exec.clone()),
-        "nothing of the commit was written"
-    );
-
-    // A header check alone: the right version passes, a wrong one conflicts.
-    let check = |v| Commit {
-        execution_id: exec.id(),
-        header: Some(HeaderWrite::Check {
-            expected_version: v,
-        }),
-        waves: vec![],
-    };
-    assert_eq!(store.commit(&check(0)).await, Ok(()));
-    assert_eq!(store.commit(&check(1)).await, Err(StoreError::Conflict));
 }
 
 #[tokio::test]

@@ -1,0 +1,432 @@
+//! The [`ExecutionStore`] contract, as cases every store's tests run: the DynamoDB adapter against
+//! moto, and the simulator's in-memory store. A store that passes them behaves as the use cases
+//! assume; a case names the rule it checks in its panic message.
+//!
+//! [`run_all`] takes a factory of fresh, empty stores whose `list_active` pages hold at most two
+//! executions (so that paging is exercised).
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use crate::fixtures;
+use crate::ids::{ExecutionId, TaskToken};
+use crate::model::{Execution, ExecutionHeader, HeldToken, Timestamp, Wave};
+use crate::ports::{
+    ActiveExecution, Commit, ExecutionStore, HeaderWrite, ServiceError, StoreError, Touch,
+    WaveWrite,
+};
+use crate::status::{ExecutionStatus, WaveStatus};
+
+/// Runs every case, each on a store of its own from `fresh`.
+pub async fn run_all<S, F, Fut>(fresh: F)
+where
+    S: ExecutionStore,
+    F: Fn() -> Fut,
+    Fut: Future<Output = S>,
+{
+    a_created_execution_loads_as_it_was(&fresh().await).await;
+    create_refuses_an_existing_id_and_keeps_the_first(&fresh().await).await;
+    a_commit_is_all_or_nothing_on_versions(&fresh().await).await;
+    a_commit_to_a_missing_execution_or_wave_conflicts_and_creates_nothing(&fresh().await).await;
+    touch_never_creates_and_a_header_write_never_undoes_it(&fresh().await).await;
+    a_header_write_removes_the_optional_fields_it_clears(&fresh().await).await;
+    list_active_pages_over_the_unfinished_executions_only(&fresh().await).await;
+    list_active_refuses_a_cursor_it_did_not_give(&fresh().await).await;
+}
+
+/// A new PENDING execution of waves of these sizes, with a random id.
+fn execution(sizes: &[usize]) -> Execution {
+    fixtures::plan(sizes)
+        .new_execution(ExecutionId::new_random(), Timestamp(1000))
+        .unwrap_or_else(|problems| panic!("fixture plan: {problems:?}"))
+}
+
+/// `old` → the header `change` makes, as the core writes it (version bumped).
+fn header_put(old: &Execution, change: impl FnOnce(&mut ExecutionHeader)) -> HeaderWrite {
+    let mut header = old.header.clone();
+    change(&mut header);
+    header.version = old.header.version + 1;
+    HeaderWrite::Put {
+        expected_version: old.header.version,
+        header,
+    }
+}
+
+/// `old` → the wave `change` makes, as the core writes it (version bumped).
+fn wave_put(old: &Wave, change: impl FnOnce(&mut Wave)) -> WaveWrite {
+    let mut wave = old.clone();
+    change(&mut wave);
+    wave.version = old.version + 1;
+    WaveWrite {
+        expected_version: old.version,
+        wave,
+    }
+}
+
+async fn load(store: &dyn ExecutionStore, id: ExecutionId, case: &str) -> Option<Execution> {
+    store
+        .load(id)
+        .await
+        .unwrap_or_else(|e| panic!("{case}: load: {e}"))
+}
+
+pub async fn a_created_execution_loads_as_it_was(store: &dyn ExecutionStore) {
+    const CASE: &str = "a created execution loads as it was";
+    let mut e = execution(&[2, 1, 3]);
+    e.header.plan_name = Some("Tier 1 — 東京".into());
+    e.waves[1].wave_name = Some("app".into());
+    store
+        .create(&e)
+        .await
+        .unwrap_or_else(|err| panic!("{CASE}: create: {err}"));
+    assert_eq!(load(store, e.id(), CASE).await, Some(e), "{CASE}");
+    assert_eq!(
+        load(store, ExecutionId::new_random(), CASE).await,
+        None,
+        "{CASE}: an id never created loads as nothing"
+    );
+}
+
+pub async fn create_refuses_an_existing_id_and_keeps_the_first(store: &dyn ExecutionStore) {
+    const CASE: &str = "create refuses an existing id and keeps the first";
+    let first = execution(&[2, 2]);
+    store
+        .create(&first)
+        .await
+        .unwrap_or_else(|err| panic!("{CASE}: create: {err}"));
+    let mut second = execution(&[3]);
+    second.header.execution_id = first.id();
+    second.header.plan_name = Some("another".into());
+    assert_eq!(
+        store.create(&second).await,
+        Err(StoreError::Conflict),
+        "{CASE}"
+    );
+    assert_eq!(load(store, first.id(), CASE).await, Some(first), "{CASE}");
+}
+
+pub async fn a_commit_is_all_or_nothing_on_versions(store: &dyn ExecutionStore) {
+    const CASE: &str = "a commit is all or nothing on versions";
+    let e = execution(&[1, 1]);
+    store
+        .create(&e)
+        .await
+        .unwrap_or_else(|err| panic!("{CASE}: create: {err}"));
+    let header = header_put(&e, |h| h.status = ExecutionStatus::Polling);
+    let wave_0 = wave_put(&e.waves[0], |w| w.status = WaveStatus::Launching);
+    let mut stale_wave = wave_put(&e.waves[1], |w| w.status = WaveStatus::Cancelled);
+    stale_wave.expected_version = 5; // the store holds version 0
+    stale_wave.wave.version = 6;
+    let mut stale_header = e.header.clone();
+    stale_header.version = 4;
+    let stale_header = HeaderWrite::Put {
+        expected_version: 3,
+        header: stale_header,
+    };
+    for (what, header, waves) in [
+        (
+            "a stale wave beside a good header and wave",
+            header.clone(),
+            vec![wave_0.clone(), stale_wave],
+        ),
+        (
+            "a stale header beside a good wave",
+            stale_header,
+            vec![wave_0.clone()],
+        ),
+    ] {
+        let commit = Commit {
+            execution_id: e.id(),
+            header: Some(header),
+            waves,
+        };
+        assert_eq!(
+            store.commit(&commit).await,
+            Err(StoreError::Conflict),
+            "{CASE}: {what}"
+        );
+        assert_eq!(
+            load(store, e.id(), CASE).await.as_ref(),
+            Some(&e),
+            "{CASE}: {what}: nothing of it was written"
+        );
+    }
+    // The same writes at the right versions land together.
+    let good = Commit {
+        execution_id: e.id(),
+        header: Some(header.clone()),
+        waves: vec![wave_0.clone()],
+    };
+    store
+        .commit(&good)
+        .await
+        .unwrap_or_else(|err| panic!("{CASE}: the good commit: {err}"));
+    let mut expected = e.clone();
+    expected.header.status = ExecutionStatus::Polling;
+    expected.header.version += 1;
+    expected.waves[0] = wave_0.wave;
+    assert_eq!(load(store, e.id(), CASE).await, Some(expected), "{CASE}");
+    // Repeated, it is stale.
+    assert_eq!(
+        store.commit(&good).await,
+        Err(StoreError::Conflict),
+        "{CASE}: the same commit twice"
+    );
+}
+
+pub async fn a_commit_to_a_missing_execution_or_wave_conflicts_and_creates_nothing(
+    store: &dyn ExecutionStore,
+) {
+    const CASE: &str = "a commit to a missing execution or wave conflicts and creates nothing";
+    let ghost = execution(&[1, 1]);
+    let w = |n: usize| wave_put(&ghost.waves[n], |w| w.status = WaveStatus::Cancelled);
+    for commit in [
+        Commit {
+            execution_id: ghost.id(),
+            header: None,
+            waves: vec![w(0)],
+        },
+        Commit {
+            execution_id: ghost.id(),
+            header: Some(header_put(&ghost, |_| {})),
+            waves: vec![],
+        },
+        Commit {
+            execution_id: ghost.id(),
+            header: Some(header_put(&ghost, |_| {})),
+            waves: vec![w(0), w(1)],
+        },
+    ] {
+        assert_eq!(
+            store.commit(&commit).await,
+            Err(StoreError::Conflict),
+            "{CASE}: {commit:?}"
+        );
+    }
+    assert_eq!(load(store, ghost.id(), CASE).await, None, "{CASE}");
+
+    // A wave the execution does not have.
+    let e = execution(&[1]);
+    store
+        .create(&e)
+        .await
+        .unwrap_or_else(|err| panic!("{CASE}: create: {err}"));
+    let mut extra = wave_put(&e.waves[0], |_| {});
+    extra.wave.wave_number = 1;
+    let commit = Commit {
+        execution_id: e.id(),
+        header: None,
+        waves: vec![extra],
+    };
+    assert_eq!(
+        store.commit(&commit).await,
+        Err(StoreError::Conflict),
+        "{CASE}: wave 1 of a one-wave execution"
+    );
+    assert_eq!(load(store, e.id(), CASE).await, Some(e), "{CASE}");
+}
+
+pub async fn touch_never_creates_and_a_header_write_never_undoes_it(store: &dyn ExecutionStore) {
+    const CASE: &str = "touch never creates, and a header write never undoes it";
+    let run = "arn:aws:states:us-east-1:123456789012:execution:drs:run-1";
+    let missing = ExecutionId::new_random();
+    assert_eq!(
+        store
+            .touch(missing, &Touch::poll(Timestamp(10), None))
+            .await,
+        Err(StoreError::Conflict),
+        "{CASE}: touching a missing execution"
+    );
+    assert_eq!(load(store, missing, CASE).await, None, "{CASE}");
+
+    let e = execution(&[1]);
+    store
+        .create(&e)
+        .await
+        .unwrap_or_else(|err| panic!("{CASE}: create: {err}"));
+    // Anyone's poll moves lastPolledTime only; the workflow's also names its run.
+    let id = e.id();
+    let touch = |t: Touch| async move {
+        store
+            .touch(id, &t)
+            .await
+            .unwrap_or_else(|err| panic!("{CASE}: touch: {err}"));
+    };
+    touch(Touch::poll(Timestamp(1200), None)).await;
+    let mut expected = e.clone();
+    expected.header.last_polled_time = Some(Timestamp(1200));
+    assert_eq!(load(store, e.id(), CASE).await.as_ref(), Some(&expected));
+    touch(Touch::poll(Timestamp(1300), Some(run))).await;
+    expected.header.last_polled_time = Some(Timestamp(1300));
+    expected.header.workflow_run = Some(run.into());
+    expected.header.workflow_polled_time = Some(Timestamp(1300));
+    assert_eq!(load(store, e.id(), CASE).await.as_ref(), Some(&expected));
+    touch(Touch::default()).await;
+    assert_eq!(
+        load(store, e.id(), CASE).await.as_ref(),
+        Some(&expected),
+        "{CASE}: a touch of nothing writes nothing"
+    );
+
+    // A header write decided on the record as read before the touches keeps what they wrote.
+    let write = header_put(&e, |h| h.status = ExecutionStatus::Polling);
+    store
+        .commit(&Commit {
+            execution_id: e.id(),
+            header: Some(write),
+            waves: vec![],
+        })
+        .await
+        .unwrap_or_else(|err| panic!("{CASE}: header write: {err}"));
+    let stored = load(store, e.id(), CASE).await;
+    let header = stored.as_ref().map(|s| &s.header);
+    assert_eq!(
+        header.map(|h| (
+            h.status,
+            h.version,
+            h.last_polled_time,
+            h.workflow_run.as_deref(),
+            h.workflow_polled_time
+        )),
+        Some((
+            ExecutionStatus::Polling,
+            1,
+            Some(Timestamp(1300)),
+            Some(run),
+            Some(Timestamp(1300))
+        )),
+        "{CASE}"
+    );
+}
+
+pub async fn a_header_write_removes_the_optional_fields_it_clears(store: &dyn ExecutionStore) {
+    const CASE: &str = "a header write removes the optional fields it clears";
+    let mut e = execution(&[1]);
+    e.header.status = ExecutionStatus::Paused;
+    e.header.paused_before_wave = Some(0);
+    e.header.status_message = Some("paused before wave 0".into());
+    e.header.task_token = Some(HeldToken {
+        token: TaskToken::parse("AAAA-secret-token").unwrap_or_else(|err| panic!("{err}")),
+        release_pending: false,
+    });
+    store
+        .create(&e)
+        .await
+        .unwrap_or_else(|err| panic!("{CASE}: create: {err}"));
+    let mut cleared = e.header.clone();
+    cleared.status = ExecutionStatus::Polling;
+    cleared.paused_before_wave = None;
+    cleared.status_message = None;
+    cleared.task_token = None;
+    cleared.version += 1;
+    store
+        .commit(&Commit {
+            execution_id: e.id(),
+            header: Some(HeaderWrite::Put {
+                expected_version: e.header.version,
+                header: cleared.clone(),
+            }),
+            waves: vec![],
+        })
+        .await
+        .unwrap_or_else(|err| panic!("{CASE}: commit: {err}"));
+    assert_eq!(
+        load(store, e.id(), CASE).await.map(|s| s.header),
+        Some(cleared),
+        "{CASE}"
+    );
+}
+
+pub async fn list_active_pages_over_the_unfinished_executions_only(store: &dyn ExecutionStore) {
+    const CASE: &str = "list_active pages over the unfinished executions only";
+    let run = "arn:aws:states:us-east-1:123456789012:execution:drs:run-3";
+    let mut expected = BTreeMap::new();
+    let statuses = [
+        (ExecutionStatus::Polling, 3),
+        (ExecutionStatus::Cancelling, 2),
+        (ExecutionStatus::Paused, 2),
+        (ExecutionStatus::Completed, 2),
+        (ExecutionStatus::Failed, 1),
+        (ExecutionStatus::Pending, 1),
+    ];
+    let mut n = 0;
+    for (status, count) in statuses {
+        for _ in 0..count {
+            n += 1;
+            let mut e = execution(&[1]);
+            e.header.status = status;
+            e.header.created_time = Timestamp(1000 + n);
+            store
+                .create(&e)
+                .await
+                .unwrap_or_else(|err| panic!("{CASE}: create: {err}"));
+            if n % 2 == 0 {
+                store
+                    .touch(e.id(), &Touch::poll(Timestamp(5000 + n), Some(run)))
+                    .await
+                    .unwrap_or_else(|err| panic!("{CASE}: touch: {err}"));
+                e.header.last_polled_time = Some(Timestamp(5000 + n));
+                e.header.workflow_run = Some(run.into());
+                e.header.workflow_polled_time = Some(Timestamp(5000 + n));
+            }
+            if ExecutionStatus::LISTED.contains(&status) {
+                expected.insert(
+                    e.id(),
+                    ActiveExecution {
+                        execution_id: e.id(),
+                        plan_id: e.header.plan_id,
+                        status,
+                        created_time: e.header.created_time,
+                        last_polled_time: e.header.last_polled_time,
+                        workflow_run: e.header.workflow_run.clone(),
+                        workflow_polled_time: e.header.workflow_polled_time,
+                    },
+                );
+            }
+        }
+    }
+    let mut listed = BTreeMap::new();
+    let (mut cursor, mut pages) = (None, 0);
+    loop {
+        let page = store
+            .list_active(cursor)
+            .await
+            .unwrap_or_else(|err| panic!("{CASE}: page {pages}: {err}"));
+        pages += 1;
+        assert!(
+            page.executions.len() <= 2,
+            "{CASE}: the store under test pages by at most 2, got {}",
+            page.executions.len()
+        );
+        for e in page.executions {
+            assert!(
+                listed.insert(e.execution_id, e).is_none(),
+                "{CASE}: listed twice"
+            );
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+        assert!(pages < 50, "{CASE}: list_active does not end");
+    }
+    assert_eq!(
+        listed, expected,
+        "{CASE}: every POLLING, CANCELLING, PAUSED and PENDING execution, as it stands"
+    );
+    assert!(
+        pages >= 4,
+        "{CASE}: 8 executions in pages of 2 take 4 pages at least, got {pages}"
+    );
+}
+
+pub async fn list_active_refuses_a_cursor_it_did_not_give(store: &dyn ExecutionStore) {
+    const CASE: &str = "list_active refuses a cursor it did not give";
+    for forged in ["COMPLETED", "not a cursor", "POLLING|x|y"] {
+        let answer = store.list_active(Some(forged.into())).await;
+        assert!(
+            matches!(answer, Err(StoreError::Service(ServiceError::Rejected(_)))),
+            "{CASE}: {forged:?} gave {answer:?}"
+        );
+    }
+}
