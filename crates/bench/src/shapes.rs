@@ -89,7 +89,7 @@ impl Moment {
 
     /// Server `j` of a wave in flight has launched when the measured poll runs.
     pub const fn launched(self, j: usize) -> bool {
-        !matches!(self, Self::Steady) || j % 2 == 0
+        !matches!(self, Self::Steady) || j.is_multiple_of(2)
     }
 
     /// DescribeJobs names server `j`'s recovery instance.

@@ -35,14 +35,14 @@ where
 }
 
 /// A new PENDING execution of waves of these sizes, with a random id.
-fn execution(sizes: &[usize]) -> Execution {
+pub fn execution(sizes: &[usize]) -> Execution {
     fixtures::plan(sizes)
         .new_execution(ExecutionId::new_random(), Timestamp(1000))
         .unwrap_or_else(|problems| panic!("fixture plan: {problems:?}"))
 }
 
 /// `old` → the header `change` makes, as the core writes it (version bumped).
-fn header_put(old: &Execution, change: impl FnOnce(&mut ExecutionHeader)) -> HeaderWrite {
+pub fn header_put(old: &Execution, change: impl FnOnce(&mut ExecutionHeader)) -> HeaderWrite {
     let mut header = old.header.clone();
     change(&mut header);
     header.version = old.header.version + 1;

@@ -37,7 +37,7 @@ pub(crate) fn launched_server(n: usize) -> ServerStatus {
     ServerStatus {
         source_server_id: fixtures::server(n),
         server_name: Some(format!("app-server-{n:05}.corp.example.com")),
-        impact: if n % 2 == 0 {
+        impact: if n.is_multiple_of(2) {
             Impact::Critical
         } else {
             Impact::Optional

@@ -12,6 +12,7 @@ use execution_core::ports::{
     Commit, ExecutionStore, HeaderWrite, ServiceError, StoreError, Touch, WaveWrite,
 };
 use execution_core::status::{ExecutionStatus, LaunchStatus, WaveStatus};
+pub use execution_core::store_contract::{execution, header_put};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -71,13 +72,6 @@ impl Table {
     }
 }
 
-/// A new PENDING execution with a random id.
-pub fn execution(sizes: &[usize]) -> Execution {
-    fixtures::plan(sizes)
-        .new_execution(ExecutionId::new_random(), Timestamp(1000))
-        .unwrap()
-}
-
 /// A server as DRS and EC2 describe it once launched, at realistic field lengths.
 pub fn launched(mut s: ServerStatus, n: usize) -> ServerStatus {
     let instance = InstanceId::parse(&format!("i-{:017x}", n + 1)).unwrap();
@@ -103,19 +97,6 @@ pub fn wave_write(old: &Wave, mut new: Wave) -> WaveWrite {
     WaveWrite {
         expected_version: old.version,
         wave: new,
-    }
-}
-
-pub fn header_put(
-    old: &Execution,
-    change: impl FnOnce(&mut execution_core::model::ExecutionHeader),
-) -> HeaderWrite {
-    let mut header = old.header.clone();
-    change(&mut header);
-    header.version = old.header.version + 1;
-    HeaderWrite::Put {
-        expected_version: old.header.version,
-        header,
     }
 }
 
