@@ -11,9 +11,11 @@ test-long:
 tools:
 	scripts/tools.sh
 
+# drctl twice: with its aws feature (the AWS commands) and without (the default build).
 lint:
 	cargo fmt --all --check
-	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --workspace --all-targets --features drctl/aws -- -D warnings
+	cargo clippy -p drctl --all-targets -- -D warnings
 
 lint-infra: tools
 	scripts/lint-infra.sh

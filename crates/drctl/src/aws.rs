@@ -1,9 +1,12 @@
 //! The commands that operate executions on AWS, through the same route the Lambdas take
 //! (`ops::run`). Configuration: the standard AWS environment, plus EXECUTIONS_TABLE (and
 //! STATUS_INDEX_NAME, STATE_MACHINE_ARN for `start`; MAX_WAVE_ATTEMPTS and MAX_SERVERS_PER_JOB
-//! when the deployment changed them).
+//! when the deployment changed them). Built with the `aws` feature only.
 
-use aws_adapters::{sdk_config, DynamoDbStore, Settings, StepFunctionsWorkflow, SystemClock};
+use aws_adapters::{DynamoDbStore, Settings, StepFunctionsWorkflow, SystemClock};
+use aws_config::SdkConfig;
+use aws_credential_types::provider::error::CredentialsError;
+use aws_sdk_sfn::config::ProvideCredentials;
 use execution_core::api::{
     self, AnswerClass, PauseRequest, Request, Target, WaveTarget, WorkflowInput,
 };
@@ -33,7 +36,7 @@ async fn connect() -> Result<Aws, CliError> {
         Settings::from_env().map_err(|e| CliError::invalid(format!("configuration: {e}")))?;
     // The deployment's limits, as its functions have them: retry counts attempts as they do.
     let policy = settings.policy().clone();
-    let config = sdk_config().await;
+    let config = sdk_config().await?;
     let store = DynamoDbStore::from_settings(&config, &settings);
     let workflow = StepFunctionsWorkflow::new(aws_sdk_sfn::Client::new(&config));
     Ok(Aws {
@@ -42,6 +45,69 @@ async fn connect() -> Result<Aws, CliError> {
         workflow,
         policy,
     })
+}
+
+const NO_CREDENTIALS: &str = "no AWS credentials found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run `aws sso login`";
+const NO_REGION: &str =
+    "no AWS region set: set AWS_REGION (e.g. AWS_REGION=us-east-1), or give your AWS profile a region";
+
+/// The SDK configuration from the standard AWS environment, once it is known to have credentials
+/// and a region: without them, the first call would fail with a page of the SDK's dispatch error
+/// (and exit 4) instead of one line saying what to set (exit 2).
+pub async fn sdk_config() -> Result<SdkConfig, CliError> {
+    let config = aws_adapters::sdk_config().await;
+    ready(&config).await?;
+    Ok(config)
+}
+
+/// Asks the credentials provider once (the clients ask it again: nothing is cached in between),
+/// then checks the region.
+async fn ready(config: &SdkConfig) -> Result<(), CliError> {
+    let provider = config
+        .credentials_provider()
+        .ok_or_else(|| CliError::invalid(NO_CREDENTIALS))?;
+    provider.provide_credentials().await.map_err(|e| {
+        let profile = std::env::var("AWS_PROFILE").ok();
+        credentials_error(&e, profile.as_deref().filter(|p| !p.trim().is_empty()))
+    })?;
+    if config.region().is_none() {
+        return Err(CliError::invalid(NO_REGION));
+    }
+    Ok(())
+}
+
+/// Nothing configured, or configured wrong (an expired SSO token is a provider error), is the
+/// caller's to fix (exit 2); a provider that timed out or failed unexpectedly may do better on a
+/// retry (exit 4). One line either way. `profile`: AWS_PROFILE, when set.
+fn credentials_error(e: &CredentialsError, profile: Option<&str>) -> CliError {
+    let detail = || one_line(e);
+    match e {
+        CredentialsError::CredentialsNotLoaded(_) => match profile {
+            Some(profile) => CliError::invalid(format!(
+                "no AWS credentials found for profile `{profile}` (AWS_PROFILE): define it in ~/.aws/config or run `aws sso login --profile {profile}`, or unset AWS_PROFILE and set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+            )),
+            None => CliError::invalid(NO_CREDENTIALS),
+        },
+        CredentialsError::InvalidConfiguration(_) | CredentialsError::ProviderError(_) => {
+            CliError::invalid(format!("AWS credentials could not be loaded: {}", detail()))
+        }
+        _ => CliError::infrastructure(format!(
+            "AWS credentials could not be loaded (retrying may help): {}",
+            detail()
+        )),
+    }
+}
+
+/// An error and its sources, `: `-separated, on one line.
+fn one_line(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// As `AnswerClass` says: a refusal is the caller's to fix (exit 2); an internal error or a
@@ -260,4 +326,104 @@ fn summary(answer: &Value) -> String {
         String::new()
     };
     format!("{status}{detail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use aws_config::Region;
+    use aws_credential_types::credential_fn::provide_credentials_fn;
+    use aws_credential_types::provider::SharedCredentialsProvider;
+    use aws_credential_types::Credentials;
+
+    use super::*;
+
+    fn config(credentials: Result<(), CredentialsError>, region: bool) -> SdkConfig {
+        let answer = std::sync::Mutex::new(Some(credentials));
+        let provider = provide_credentials_fn(move || {
+            let answer = answer.lock().unwrap().take().unwrap();
+            async move { answer.map(|()| Credentials::new("id", "secret", None, None, "test")) }
+        });
+        SdkConfig::builder()
+            .credentials_provider(SharedCredentialsProvider::new(provider))
+            .region(region.then(|| Region::new("eu-west-1")))
+            .build()
+    }
+
+    #[tokio::test]
+    async fn credentials_and_a_region_are_ready() {
+        assert_eq!(ready(&config(Ok(()), true)).await, Ok(()));
+    }
+
+    #[tokio::test]
+    async fn no_credentials_or_no_region_is_one_line_exit_2() {
+        let e = ready(&config(Err(CredentialsError::not_loaded_no_source()), true))
+            .await
+            .unwrap_err();
+        assert_eq!(e, CliError::invalid(NO_CREDENTIALS));
+        // Both missing: the credentials are named first.
+        let e = ready(&config(
+            Err(CredentialsError::not_loaded_no_source()),
+            false,
+        ))
+        .await
+        .unwrap_err();
+        assert_eq!(e, CliError::invalid(NO_CREDENTIALS));
+        let e = ready(&config(Ok(()), false)).await.unwrap_err();
+        assert_eq!(e, CliError::invalid(NO_REGION));
+        let no_provider = SdkConfig::builder()
+            .region(Region::new("eu-west-1"))
+            .build();
+        assert_eq!(
+            ready(&no_provider).await.unwrap_err(),
+            CliError::invalid(NO_CREDENTIALS)
+        );
+    }
+
+    #[test]
+    fn a_credentials_error_says_what_to_fix_on_one_line() {
+        let e = credentials_error(&CredentialsError::not_loaded("chain\nof providers"), None);
+        assert_eq!(e, CliError::invalid(NO_CREDENTIALS));
+        let e = credentials_error(&CredentialsError::not_loaded_no_source(), Some("ops"));
+        assert_eq!(e.exit, Exit::Invalid);
+        assert!(
+            e.message
+                .starts_with("no AWS credentials found for profile `ops` (AWS_PROFILE)")
+                && e.message.contains("aws sso login --profile ops"),
+            "{}",
+            e.message
+        );
+
+        let e = credentials_error(
+            &CredentialsError::provider_error("the SSO token has\nexpired"),
+            None,
+        );
+        assert_eq!(
+            e,
+            CliError::invalid(
+                "AWS credentials could not be loaded: an error occurred while loading credentials: the SSO token has expired"
+            )
+        );
+        let e = credentials_error(
+            &CredentialsError::invalid_configuration("bad profile"),
+            None,
+        );
+        assert_eq!(e.exit, Exit::Invalid);
+        assert!(e.message.ends_with(": bad profile"), "{}", e.message);
+
+        let e = credentials_error(
+            &CredentialsError::provider_timed_out(Duration::from_secs(5)),
+            None,
+        );
+        assert_eq!(e.exit, Exit::Infrastructure);
+        assert!(
+            e.message.contains("timed out after 5 seconds"),
+            "{}",
+            e.message
+        );
+        let e = credentials_error(&CredentialsError::unhandled("no secret key"), None);
+        assert_eq!(e.exit, Exit::Infrastructure);
+        assert!(e.message.ends_with(": no secret key"), "{}", e.message);
+    }
 }

@@ -13,6 +13,12 @@ use execution_core::ids::{ExecutionId, PlanId, SourceServerId};
     version,
     about = "Multi-wave AWS DRS recovery: drills in a built-in simulator, offline invokes, and operations on AWS."
 )]
+#[cfg_attr(
+    not(feature = "aws"),
+    command(
+        after_help = "This build leaves the AWS commands out (start, status, pause, resume, cancel, retry, skip, restart, validate --check-aws). Build them in with the aws feature: cargo install --path crates/drctl --features aws"
+    )
+)]
 pub struct Args {
     /// Print JSON on stdout instead of text (progress, if any, goes to stderr).
     #[arg(long, global = true)]
@@ -50,6 +56,8 @@ pub enum Command {
     Restart(TargetArgs),
 }
 
+// Read by the AWS commands only.
+#[cfg_attr(not(feature = "aws"), allow(dead_code))]
 #[derive(Debug, ClapArgs)]
 pub struct WaveArgs {
     /// The execution's id.
@@ -91,6 +99,8 @@ pub struct FailServer {
     pub first_attempts: Option<u32>,
 }
 
+// Read by the AWS commands only.
+#[cfg_attr(not(feature = "aws"), allow(dead_code))]
 #[derive(Debug, ClapArgs)]
 pub struct StartArgs {
     /// The plan file (JSON).
@@ -101,6 +111,8 @@ pub struct StartArgs {
     pub poll_interval: Option<execution_core::api::PollInterval>,
 }
 
+// Read by the AWS commands only.
+#[cfg_attr(not(feature = "aws"), allow(dead_code))]
 #[derive(Debug, ClapArgs)]
 pub struct TargetArgs {
     /// The execution's id.
@@ -113,7 +125,7 @@ pub struct TargetArgs {
 
 #[derive(Debug, ClapArgs)]
 pub struct DrillArgs {
-    /// The plan file (JSON).
+    /// The plan file (JSON), or - for standard input.
     pub plan: PathBuf,
     /// Seeds every random choice of the simulator: one seed, one run.
     #[arg(long, default_value_t = 42)]
@@ -189,7 +201,7 @@ pub struct InvokeArgs {
 
 #[derive(Debug, ClapArgs)]
 pub struct ValidateArgs {
-    /// The plan file (JSON).
+    /// The plan file (JSON), or - for standard input.
     pub plan: PathBuf,
     /// Also check with DRS (DescribeSourceServers) that every source server exists.
     #[arg(long)]

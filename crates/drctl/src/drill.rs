@@ -1,25 +1,36 @@
 //! `drctl drill`: a plan run end to end in the simulator, as the state machine would run it.
 
 use std::collections::HashSet;
+use std::io::Write as _;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use drs_sim::driver::{drive, DriverConfig, OnFailure, Resume};
+use drs_sim::driver::{drive, DriverConfig, Event, Observer, OnFailure, Resume};
 use drs_sim::{FaultScript, Sim, SimConfig};
 use execution_core::api::Target;
+use execution_core::model::{Execution, Timestamp};
 use execution_core::ops;
 use execution_core::rules::Policy;
 use execution_core::status::ExecutionStatus;
 use serde_json::json;
+use tokio::sync::{oneshot, Notify};
 
 use crate::cli::DrillArgs;
-use crate::exit::{print_json, CliError, Exit};
-use crate::report::{duration, Report};
-use crate::{plan_file, progress};
+use crate::exit::{CliError, Exit};
+use crate::progress::Progress;
+use crate::report::{duration, Report, Stopped};
+use crate::text::count;
+use crate::{output, plan_file, progress};
 
 /// The simulated Retry-After of a scripted throttle.
 const THROTTLE_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 pub async fn run(args: DrillArgs, json: bool) -> Result<Exit, CliError> {
+    if args.resume_on_key && plan_file::is_stdin(&args.plan) {
+        return Err(CliError::invalid(
+            "--resume-on-key waits for Enter on standard input, which `-` reads the plan from: give the plan as a file",
+        ));
+    }
     let plan = plan_file::load(&args.plan)?;
     let problems = plan.problems();
     if !problems.is_empty() {
@@ -122,57 +133,271 @@ pub async fn run(args: DrillArgs, json: bool) -> Result<Exit, CliError> {
         ..DriverConfig::default()
     };
 
-    let mut progress = progress::for_output(json, hints);
+    // The drill runs on a thread of its own, so that Ctrl-C or a closed output stops it at once
+    // whatever its speed (at --speed 0 the driver never waits, so it would not notice).
+    let interrupted = interrupts();
+    let stop = Arc::new(Notify::new());
+    let watch = Arc::new(Mutex::new(Watch {
+        progress: progress::for_output(json, hints, stop.clone()),
+        tally: Tally::default(),
+        silenced: false,
+    }));
+    let started = sim.clock.now();
     let wall = Instant::now();
-    let outcome = drive(&sim, target, config, progress.as_mut()).await;
-    progress.finish();
-    let outcome = outcome
-        .map_err(|e| CliError::infrastructure(format!("the drill could not finish: {e}")))?;
+    let (done, finished) = oneshot::channel();
+    let (drill_sim, mut observer) = (sim.clone(), Shared(watch.clone()));
+    std::thread::Builder::new()
+        .name("drill".to_owned())
+        .spawn(move || {
+            let result = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .map_err(|e| format!("cannot start the simulator's runtime: {e}"))
+                .and_then(|rt| {
+                    rt.block_on(drive(&drill_sim, target, config, &mut observer))
+                        .map_err(|e| e.to_string())
+                });
+            let _ = done.send(result);
+        })
+        .map_err(|e| CliError::infrastructure(format!("cannot start the drill: {e}")))?;
 
-    let mut report = Report::of(&outcome.execution);
+    let ending = tokio::select! {
+        biased;
+        () = interrupted => Err(Stop::interrupted()),
+        () = stop.notified() => Err(Stop::output_failed()),
+        result = finished => match result {
+            Ok(Ok(outcome)) => Ok(outcome),
+            Ok(Err(e)) => Err(Stop::gave_up(&e)),
+            Err(_) => Err(Stop::gave_up("the simulator stopped unexpectedly")),
+        },
+    };
+    // From here on the drill, if it still runs, shows nothing.
+    let tally = {
+        let mut w = lock(&watch);
+        w.silenced = true;
+        w.progress.finish();
+        if let Some(e) = w.progress.output_error() {
+            return Ok(output::failed(e));
+        }
+        w.tally.clone()
+    };
+
+    let (mut report, exit) = match &ending {
+        Ok(outcome) => {
+            let mut report = Report::of(&outcome.execution);
+            report.paused_seconds = report
+                .recovery_time_seconds
+                .map(|_| tally.paused_in_recovery(&outcome.execution));
+            let exit = match outcome.execution.status() {
+                ExecutionStatus::Completed => Exit::Success,
+                ExecutionStatus::CompletedWithErrors => Exit::CompletedWithErrors,
+                _ => Exit::Failed,
+            };
+            (report, exit)
+        }
+        Err(stop) => {
+            let execution = sim.store.get(target.execution_id).ok_or_else(|| {
+                CliError::infrastructure(format!("{}; the execution is gone", stop.message))
+            })?;
+            let mut report = Report::of(&execution);
+            report.stopped = Some(Stopped {
+                partial: true,
+                error: stop.error,
+                exit_code: stop.exit as u8,
+                message: stop.message.clone(),
+            });
+            (report, stop.exit)
+        }
+    };
+    let (polls, launch_refusals, launch_wait_secs) = match &ending {
+        Ok(o) => (o.polls, o.launch_refusals, o.launch_wait_secs),
+        Err(_) => (tally.polls, tally.launch_refusals, tally.launch_wait_secs),
+    };
+    let simulated_secs = ending.as_ref().map_or_else(
+        |_| sim.clock.now().secs_since(started),
+        |o| o.simulated_secs,
+    );
+    let wall_secs = wall.elapsed().as_secs_f64();
     report.simulation = Some(json!({
         "seed": args.seed,
-        "polls": outcome.polls,
-        "simulatedSeconds": outcome.simulated_secs,
-        "launchRefusals": outcome.launch_refusals,
-        "launchWaitSeconds": outcome.launch_wait_secs,
-        "wallSeconds": (wall.elapsed().as_secs_f64() * 100.0).round() / 100.0,
+        "polls": polls,
+        "simulatedSeconds": simulated_secs,
+        "launchRefusals": launch_refusals,
+        "launchWaitSeconds": launch_wait_secs,
+        "wallSeconds": (wall_secs * 100.0).round() / 100.0,
         "calls": sim.calls.counts(),
         "store": sim.store.counts(),
     }));
-    if json {
-        print_json(&report);
+    let printed = if json {
+        output::print_json(&report)
     } else {
-        print!("{}", report.to_text());
         let calls: Vec<String> = sim
             .calls
             .counts()
             .iter()
             .map(|(api, n)| format!("{api} {n}"))
             .collect();
-        let refused = if outcome.launch_refusals > 0 {
+        let refused = if launch_refusals > 0 {
             format!(
-                "; DRS refused StartRecovery {} times for now ({} waited)",
-                outcome.launch_refusals,
-                duration(outcome.launch_wait_secs)
+                "; DRS refused StartRecovery {} for now ({} waited)",
+                count(u64::from(launch_refusals), "time", "times"),
+                duration(launch_wait_secs)
             )
         } else {
             String::new()
         };
-        println!(
-            "\nSimulated {} in {:.1}s of wall time (seed {}): {} polls{refused}; service calls: {}",
-            duration(outcome.simulated_secs),
-            wall.elapsed().as_secs_f64(),
+        output::print(&format!(
+            "{}\nSimulated {} in {wall_secs:.1}s of wall time (seed {}): {}{refused}; service calls: {}\n",
+            report.to_text(),
+            duration(simulated_secs),
             args.seed,
-            outcome.polls,
+            count(polls, "poll", "polls"),
             calls.join(", ")
-        );
+        ))
+    };
+    if let Err(e) = printed {
+        return Ok(output::failed(&e));
     }
-    Ok(match outcome.execution.status() {
-        ExecutionStatus::Completed => Exit::Success,
-        ExecutionStatus::CompletedWithErrors => Exit::CompletedWithErrors,
-        _ => Exit::Failed,
-    })
+    if let (Err(stop), false) = (&ending, json) {
+        let _ = writeln!(std::io::stderr(), "drctl: {}", stop.message);
+    }
+    Ok(exit)
+}
+
+/// Resolves on Ctrl-C. The handler is in place from the call on (not from the first poll, as
+/// with `tokio::signal::ctrl_c`), so that a Ctrl-C once the drill runs is always the drill's.
+/// Without a handler (it could not be set up), Ctrl-C ends drctl as it always does.
+#[cfg(unix)]
+fn interrupts() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let sigint = signal(SignalKind::interrupt());
+    async move {
+        match sigint {
+            Ok(mut sigint) => {
+                if sigint.recv().await.is_none() {
+                    std::future::pending::<()>().await;
+                }
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn interrupts() -> impl std::future::Future<Output = ()> {
+    async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// Why a drill stopped before its execution finished.
+struct Stop {
+    exit: Exit,
+    /// As drctl's JSON error documents name it.
+    error: &'static str,
+    message: String,
+}
+
+impl Stop {
+    fn interrupted() -> Self {
+        Self {
+            exit: Exit::Interrupted,
+            error: "INTERRUPTED",
+            message: "interrupted by Ctrl-C".to_owned(),
+        }
+    }
+
+    fn gave_up(why: &str) -> Self {
+        Self {
+            exit: Exit::Infrastructure,
+            error: "INFRASTRUCTURE_ERROR",
+            message: format!("the drill could not finish: {why}"),
+        }
+    }
+
+    /// Standard output failed; its error is the progress's (see `Progress::output_error`).
+    fn output_failed() -> Self {
+        Self {
+            exit: Exit::Infrastructure,
+            error: "INFRASTRUCTURE_ERROR",
+            message: "cannot write to standard output".to_owned(),
+        }
+    }
+}
+
+/// What the drill counts from the driver's events, for a report of a drill that stopped early
+/// (the driver's own counts come with its outcome only) and for the time paused.
+#[derive(Debug, Default, Clone)]
+struct Tally {
+    polls: u64,
+    launch_refusals: u32,
+    launch_wait_secs: u64,
+    /// Each pause, from when it began to when it ended (simulated epoch seconds).
+    pauses: Vec<(i64, i64)>,
+}
+
+impl Tally {
+    fn count(&mut self, at: Timestamp, event: &Event) {
+        match event {
+            Event::Polled { .. } => self.polls += 1,
+            Event::LaunchDeferred {
+                retry_after_secs, ..
+            } => {
+                self.launch_refusals += 1;
+                self.launch_wait_secs += retry_after_secs;
+            }
+            Event::Resumed { paused_secs, .. } | Event::Decided { paused_secs, .. } => {
+                let end = at.secs();
+                let secs = i64::try_from(*paused_secs).unwrap_or(i64::MAX);
+                self.pauses.push((end.saturating_sub(secs), end));
+            }
+            _ => {}
+        }
+    }
+
+    /// The seconds paused within the execution's recovery time (first launch to last wave
+    /// settled): a pause before the first launch does not count in it.
+    fn paused_in_recovery(&self, execution: &Execution) -> u64 {
+        let first = execution.waves.iter().filter_map(|w| w.launch_time).min();
+        let last = execution.waves.iter().filter_map(|w| w.end_time).max();
+        let (Some(first), Some(last)) = (first, last) else {
+            return 0;
+        };
+        self.pauses
+            .iter()
+            .map(|&(from, to)| {
+                let overlap = to.min(last.secs()) - from.max(first.secs());
+                u64::try_from(overlap).unwrap_or(0)
+            })
+            .sum()
+    }
+}
+
+/// The progress and the tally, shared by the drill's thread and the command, which silences
+/// them when it stops waiting for the drill.
+struct Watch {
+    progress: Box<dyn Progress + Send>,
+    tally: Tally,
+    silenced: bool,
+}
+
+struct Shared(Arc<Mutex<Watch>>);
+
+impl Observer for Shared {
+    fn observe(&mut self, at: Timestamp, event: &Event) {
+        let mut w = lock(&self.0);
+        if !w.silenced {
+            w.tally.count(at, event);
+            w.progress.observe(at, event);
+        }
+    }
+}
+
+/// The watch, even if a panic left its lock poisoned (what it holds stays usable).
+fn lock(watch: &Mutex<Watch>) -> MutexGuard<'_, Watch> {
+    watch.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// One signal per line on standard input; the channel closes with the input.

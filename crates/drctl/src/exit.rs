@@ -18,6 +18,11 @@ pub enum Exit {
     /// AWS, the store or the simulator failed, or the record kept changing (409 CONFLICT):
     /// retrying may help.
     Infrastructure = 4,
+    /// Ctrl-C stopped a drill (128 + SIGINT, as a shell reports it).
+    Interrupted = 130,
+    /// Standard output was closed (a pipe whose reader left): 128 + SIGPIPE, as a shell reports
+    /// a tool that SIGPIPE ended.
+    OutputClosed = 141,
 }
 
 impl Exit {
@@ -59,6 +64,15 @@ impl CliError {
     }
 }
 
+/// What an AWS command answers in a build without the `aws` feature: one line, how to rebuild.
+#[cfg(not(feature = "aws"))]
+pub fn aws_left_out(command: &str) -> CliError {
+    CliError::invalid(format!(
+        "`{command}` talks to AWS, and this drctl was built without it: rebuild with the aws feature \
+         (`cargo install --path crates/drctl --features aws`, or `cargo run -p drctl --features aws -- {command} ...`)"
+    ))
+}
+
 /// Prints `result`'s error (as JSON on stdout with `--json`, else on stderr) and gives the exit code.
 pub fn finish(result: Result<Exit, CliError>, json: bool) -> ExitCode {
     match result {
@@ -81,10 +95,11 @@ pub fn finish(result: Result<Exit, CliError>, json: bool) -> ExitCode {
     }
 }
 
+/// Prints `value` as JSON; a closed or full standard output is told on stderr, never a panic
+/// (`crate::output::print_json` hands the error back, to set the exit code by it).
 pub fn print_json(value: &impl serde::Serialize) {
-    match serde_json::to_string_pretty(value) {
-        Ok(text) => println!("{text}"),
-        Err(e) => eprintln!("drctl: could not print the answer as JSON: {e}"),
+    if let Err(e) = crate::output::print_json(value) {
+        crate::output::failed(&e);
     }
 }
 

@@ -1,14 +1,20 @@
 //! The end-of-run report: per wave its attempts, DRS jobs, servers, instances, addresses and
 //! recovery time; the execution's total; the failures (and skipped waves) and why. Built from the
-//! execution record alone.
+//! execution record; a drill adds what only it knows (time paused, why it stopped early).
+//!
+//! The text report shows every name and message from the record with its control and bidi
+//! characters escaped ([`clean`]); the JSON report is escaped by serde.
 
 use std::fmt::Write as _;
 
 use drs_sim::time_fmt::format_utc;
 use execution_core::ids::{ExecutionId, InstanceId, JobId, PlanId, SourceServerId};
 use execution_core::model::{Execution, Impact, PauseReason, ServerStatus, Wave, WaveFailure};
+use execution_core::rules::lacks_details;
 use execution_core::status::{ExecutionStatus, LaunchStatus, WaveStatus};
 use serde::Serialize;
+
+use crate::text::{clean, count, pad, width};
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -19,9 +25,13 @@ pub struct Report {
     pub plan_name: Option<String>,
     pub is_drill: bool,
     pub status: ExecutionStatus,
-    /// First launch → last wave settled, when the execution COMPLETED.
+    /// First launch → last wave settled, when the execution COMPLETED; pauses included.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_time_seconds: Option<u64>,
+    /// How much of the recovery time the execution stood paused (a drill knows it; the record
+    /// does not keep it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paused_seconds: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub start_time: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -38,8 +48,26 @@ pub struct Report {
     pub waves: Vec<WaveReport>,
     /// The waves that FAILED, and the waves an operator SKIPPED after they failed.
     pub failures: Vec<FailureReport>,
+    /// LAUNCHED servers whose instance EC2 has not described (no private IP, hostname, type).
+    pub servers_without_ec2_details: Vec<SourceServerId>,
+    /// Set when a drill stopped before its execution finished: the report is the record as it
+    /// stood then.
+    #[serde(flatten)]
+    pub stopped: Option<Stopped>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub simulation: Option<serde_json::Value>,
+}
+
+/// Why a drill stopped early, in the fields of drctl's JSON error document.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stopped {
+    /// Always true.
+    pub partial: bool,
+    /// `INTERRUPTED` (Ctrl-C) or `INFRASTRUCTURE_ERROR` (the drill could not finish).
+    pub error: &'static str,
+    pub exit_code: u8,
+    pub message: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -132,6 +160,7 @@ impl Report {
             is_drill: h.is_drill,
             status: h.status,
             recovery_time_seconds: h.recovery_time_seconds,
+            paused_seconds: None,
             start_time: h.start_time.map(|t| format_utc(t.secs())),
             end_time: h.end_time.map(|t| format_utc(t.secs())),
             status_message: h.status_message.clone(),
@@ -145,18 +174,44 @@ impl Report {
                 .filter(|w| matches!(w.status, WaveStatus::Failed | WaveStatus::Skipped))
                 .map(failure_report)
                 .collect(),
+            servers_without_ec2_details: execution
+                .waves
+                .iter()
+                .flat_map(|w| &w.server_statuses)
+                .filter(|s| lacks_details(s))
+                .map(|s| s.source_server_id.clone())
+                .collect(),
+            stopped: None,
             simulation: None,
         }
+    }
+
+    /// `s-… (name)` for a server of the report.
+    fn server_label(&self, id: &SourceServerId) -> String {
+        let server_name = self
+            .waves
+            .iter()
+            .flat_map(|w| &w.servers)
+            .find(|s| &s.source_server_id == id)
+            .and_then(|s| s.server_name.clone());
+        format!("{id}{}", name(&server_name))
     }
 
     /// The report for people: a table per wave, then the failures.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
+        if let Some(stopped) = &self.stopped {
+            let _ = writeln!(
+                out,
+                "PARTIAL REPORT ({}): the execution as it stood when the drill stopped",
+                clean(&stopped.message)
+            );
+        }
         let kind = if self.is_drill { "drill" } else { "RECOVERY" };
         let plan = self
             .plan_name
             .as_deref()
-            .map_or_else(|| self.plan_id.to_string(), |n| format!("'{n}'"));
+            .map_or_else(|| self.plan_id.to_string(), |n| format!("'{}'", clean(n)));
         let _ = writeln!(
             out,
             "Execution {} of plan {plan} ({kind}): {}",
@@ -165,15 +220,51 @@ impl Report {
         if let Some(t) = self.recovery_time_seconds {
             let _ = writeln!(
                 out,
-                "Total recovery time: {} (first launch to last wave launched)",
+                "Total recovery time: {} (first launch to last wave settled, time paused included)",
                 duration(t)
             );
         }
-        if let (Some(start), Some(end)) = (&self.start_time, &self.end_time) {
-            let _ = writeln!(out, "Started {start}, ended {end}");
+        if let Some(paused) = self.paused_seconds.filter(|p| *p > 0) {
+            let without = self
+                .recovery_time_seconds
+                .map(|t| {
+                    format!(
+                        "; recovery time without pauses {}",
+                        duration(t.saturating_sub(paused))
+                    )
+                })
+                .unwrap_or_default();
+            let _ = writeln!(out, "Time paused: {}{without}", duration(paused));
+        }
+        match (&self.start_time, &self.end_time) {
+            (Some(start), Some(end)) => {
+                let _ = writeln!(out, "Started {start}, ended {end}");
+            }
+            (Some(start), None) => {
+                let _ = writeln!(out, "Started {start}");
+            }
+            _ => {}
         }
         if let Some(m) = &self.status_message {
-            let _ = writeln!(out, "Note: {m}");
+            let _ = writeln!(out, "Note: {}", clean(m));
+        }
+        if !self.servers_without_ec2_details.is_empty() {
+            let servers: Vec<String> = self
+                .servers_without_ec2_details
+                .iter()
+                .map(|id| self.server_label(id))
+                .collect();
+            let (have, not) = if servers.len() == 1 {
+                ("has", "its instance")
+            } else {
+                ("have", "their instances")
+            };
+            let _ = writeln!(
+                out,
+                "Note: {} launched but {have} no EC2 details (EC2 did not describe {not}: no private IP, hostname or type): {}",
+                count(servers.len() as u64, "server", "servers"),
+                servers.join(", ")
+            );
         }
         match (self.pause_reason, self.failed_wave, self.paused_before_wave) {
             (Some(PauseReason::WaveFailed), Some(n), _) => {
@@ -228,8 +319,13 @@ impl Report {
             if let Some(e) = &w.last_launch_error {
                 let _ = writeln!(
                     out,
-                    "  {} StartRecovery calls; last refusal: {e}",
-                    w.launch_attempts
+                    "  {}; last refusal: {}",
+                    count(
+                        u64::from(w.launch_attempts),
+                        "StartRecovery call",
+                        "StartRecovery calls"
+                    ),
+                    clean(e)
                 );
             }
             if !w.optional_not_launched.is_empty() {
@@ -240,8 +336,8 @@ impl Report {
                     .collect();
                 let _ = writeln!(
                     out,
-                    "  {} OPTIONAL servers not launched: {}",
-                    ids.len(),
+                    "  {} not launched: {}",
+                    count(ids.len() as u64, "OPTIONAL server", "OPTIONAL servers"),
                     ids.join(", ")
                 );
             }
@@ -266,15 +362,20 @@ impl Report {
                     "  wave {}{}{skipped}{attempts}: {reason} {}",
                     f.wave_number,
                     name(&f.wave_name),
-                    f.message.as_deref().unwrap_or("")
+                    clean(f.message.as_deref().unwrap_or(""))
                 );
                 for s in &f.servers {
                     let why = s
                         .status_message
                         .as_deref()
-                        .map(|m| format!(" ({m})"))
+                        .map(|m| format!(" ({})", clean(m)))
                         .unwrap_or_default();
-                    let _ = writeln!(out, "    {} {}{why}", s.source_server_id, s.launch_status);
+                    let _ = writeln!(
+                        out,
+                        "    {} {}{why}",
+                        s.source_server_id,
+                        clean(&s.launch_status.to_string())
+                    );
                 }
             }
         }
@@ -354,21 +455,22 @@ fn server_report(s: &ServerStatus) -> ServerReport {
 }
 
 fn server_table(out: &mut String, servers: &[ServerReport]) {
-    let dash = |v: Option<String>| v.unwrap_or_else(|| "-".to_owned());
-    let rows: Vec<[String; 6]> = servers
+    let dash = |v: Option<&str>| v.map_or_else(|| "-".to_owned(), |v| clean(v).into_owned());
+    let rows: Vec<[String; 7]> = servers
         .iter()
         .map(|s| {
             [
                 s.source_server_id.to_string(),
-                match (&s.server_name, s.impact) {
-                    (Some(n), Impact::Optional) => format!("{n} (optional)"),
+                match (s.server_name.as_deref(), s.impact) {
+                    (Some(n), Impact::Optional) => format!("{} (optional)", clean(n)),
                     (None, Impact::Optional) => "(optional)".to_owned(),
-                    (n, Impact::Critical) => dash(n.clone()),
+                    (n, Impact::Critical) => dash(n),
                 },
-                s.launch_status.to_string(),
-                dash(s.instance_id.as_ref().map(ToString::to_string)),
-                dash(s.private_ip.clone()),
-                dash(s.instance_type.clone()),
+                clean(&s.launch_status.to_string()).into_owned(),
+                dash(s.instance_id.as_ref().map(InstanceId::as_str)),
+                dash(s.private_ip.as_deref()),
+                dash(s.hostname.as_deref()),
+                dash(s.instance_type.as_deref()),
             ]
         })
         .collect();
@@ -378,21 +480,19 @@ fn server_table(out: &mut String, servers: &[ServerReport]) {
         "STATUS",
         "INSTANCE",
         "PRIVATE IP",
+        "HOSTNAME",
         "TYPE",
     ]
     .map(str::to_owned);
-    let mut widths = header.clone().map(|h| h.len());
+    // Display columns, not bytes: a CJK name takes two columns a character.
+    let mut widths = header.clone().map(|h| width(&h));
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.len());
+            *w = (*w).max(width(cell));
         }
     }
     for row in std::iter::once(&header).chain(&rows) {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
+        let cells: Vec<String> = row.iter().zip(widths).map(|(c, w)| pad(c, w)).collect();
         let _ = writeln!(out, "  {}", cells.join("  ").trim_end());
     }
 }
@@ -405,8 +505,11 @@ pub fn failure_name(f: WaveFailure) -> String {
         .unwrap_or_default()
 }
 
+/// ` (name)` with its control and bidi characters escaped, or nothing.
 pub fn name(n: &Option<String>) -> String {
-    n.as_deref().map(|n| format!(" ({n})")).unwrap_or_default()
+    n.as_deref()
+        .map(|n| format!(" ({})", clean(n)))
+        .unwrap_or_default()
 }
 
 /// `9m 05s`, `1h 02m 03s`, `42s`.

@@ -1,21 +1,32 @@
 //! `validate --check-aws`: which of a plan's source servers DRS does not know. A direct
-//! DescribeSourceServers call: no use case needs it, so it is no port of the core.
+//! DescribeSourceServers call: no use case needs it, so it is no port of the core. Without the
+//! `aws` feature, `validate --check-aws` answers how to rebuild (exit 2).
 
+#[cfg(feature = "aws")]
 use std::collections::HashSet;
 
+#[cfg(feature = "aws")]
 use aws_sdk_drs::types::DescribeSourceServersRequestFilters;
 use execution_core::ids::SourceServerId;
 use execution_core::plan::Plan;
+#[cfg(feature = "aws")]
 use execution_core::ports::DRS_FILTER_MAX;
 
 use crate::exit::CliError;
 
+#[cfg(feature = "aws")]
 pub async fn missing(plan: &Plan) -> Result<Vec<SourceServerId>, CliError> {
-    let config = aws_adapters::sdk_config().await;
+    let config = crate::aws::sdk_config().await?;
     missing_in(&aws_sdk_drs::Client::new(&config), plan).await
 }
 
+#[cfg(not(feature = "aws"))]
+pub async fn missing(_plan: &Plan) -> Result<Vec<SourceServerId>, CliError> {
+    Err(crate::exit::aws_left_out("validate --check-aws"))
+}
+
 /// The plan's servers absent from DescribeSourceServers (200 ids per filter, every page).
+#[cfg(feature = "aws")]
 async fn missing_in(
     client: &aws_sdk_drs::Client,
     plan: &Plan,
@@ -57,7 +68,7 @@ async fn missing_in(
         .collect())
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "aws"))]
 mod tests {
     use std::sync::{Arc, Mutex};
 

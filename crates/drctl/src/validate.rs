@@ -1,11 +1,14 @@
 //! `drctl validate`: every problem of a plan, and the warnings worth a second look.
 
+use std::fmt::Write as _;
+
 use execution_core::plan::{Plan, DEFAULT_WAVE_TIMEOUT_SECONDS};
 use serde_json::json;
 
 use crate::cli::ValidateArgs;
-use crate::exit::{print_json, CliError, Exit};
-use crate::plan_file;
+use crate::exit::{CliError, Exit};
+use crate::text::count;
+use crate::{output, plan_file};
 
 /// DRS launches rarely finish in less; a shorter wave timeout fails healthy waves.
 const SHORT_TIMEOUT_SECS: u64 = 600;
@@ -26,24 +29,31 @@ pub async fn run(args: ValidateArgs, json: bool) -> Result<Exit, CliError> {
         if let Some(missing) = &missing {
             doc["missingSourceServers"] = json!(missing);
         }
-        print_json(&doc);
+        if let Err(e) = output::print_json(&doc) {
+            return Ok(output::failed(&e));
+        }
     } else {
         let verdict = if valid { "can run" } else { "cannot run" };
-        println!(
-            "Plan {} ({} waves, {servers} servers) {verdict}.",
+        let mut text = format!(
+            "Plan {} ({}, {}) {verdict}.\n",
             plan.plan_id,
-            plan.waves.len()
+            count(plan.waves.len() as u64, "wave", "waves"),
+            count(servers as u64, "server", "servers"),
         );
         for p in &problems {
-            println!("  problem: {p}");
+            let _ = writeln!(text, "  problem: {p}");
         }
         for s in missing.iter().flatten() {
-            println!(
+            let _ = writeln!(
+                text,
                 "  problem: source server {s} does not exist in DRS (this account and region)"
             );
         }
         for w in &warnings {
-            println!("  warning: {w}");
+            let _ = writeln!(text, "  warning: {w}");
+        }
+        if let Err(e) = output::print(&text) {
+            return Ok(output::failed(&e));
         }
     }
     Ok(if valid { Exit::Success } else { Exit::Invalid })
@@ -67,5 +77,6 @@ pub fn warnings(plan: &Plan) -> Vec<String> {
             out.push(format!("wave {n} times out after {timeout} s; DRS launches usually take 10 minutes or more"));
         }
     }
+    out.extend(plan.warnings().iter().map(ToString::to_string));
     out
 }

@@ -1,310 +1,487 @@
-//! The AWS commands against moto (DynamoDB and Step Functions): start, status, pause, resume,
-//! cancel, with the real adapters. Needs MOTO_PORT (`make test` starts moto).
+//! The AWS commands. With the `aws` feature: against moto (DynamoDB and Step Functions) with the
+//! real adapters (needs MOTO_PORT; `make test` starts moto), and with no AWS configuration at all.
+//! Without it (`cargo nextest run -p drctl --test aws`, as scripts/test.sh runs it): each answers
+//! how to rebuild.
 
 mod common;
 
-use common::{drctl_with, example, Run};
-use serde_json::{json, Value};
+/// The AWS commands, with arguments they accept.
+fn aws_commands() -> Vec<Vec<String>> {
+    let id = "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00";
+    let plan = common::example("three-tier.json").display().to_string();
+    let target = |cmd: &str| vec![cmd.to_owned(), id.to_owned(), "--plan".into(), id.into()];
+    let wave = |cmd: &str| {
+        let mut args = target(cmd);
+        args.extend(["--wave".into(), "0".into()]);
+        args
+    };
+    vec![
+        vec!["start".into(), plan.clone()],
+        target("status"),
+        target("pause"),
+        target("resume"),
+        target("cancel"),
+        wave("retry"),
+        wave("skip"),
+        target("restart"),
+        vec!["validate".into(), "--check-aws".into(), plan],
+    ]
+}
 
-fn moto_endpoint() -> String {
-    match std::env::var("MOTO_PORT") {
+#[cfg(not(feature = "aws"))]
+mod without_the_feature {
+    use super::common::{drctl, example};
+
+    /// Built without `aws`, an AWS command is still listed and answers with one line naming the
+    /// flag to rebuild with, exit 2; nothing else changes.
+    #[test]
+    fn an_aws_command_says_how_to_rebuild_with_exit_2() {
+        for args in super::aws_commands() {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let run = drctl(&args);
+            let name = if args[0] == "validate" {
+                "validate --check-aws"
+            } else {
+                args[0]
+            };
+            assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+            assert_eq!(run.stdout, "", "{args:?}");
+            assert_eq!(run.stderr.lines().count(), 1, "{args:?}: {}", run.stderr);
+            assert!(
+                run.stderr.contains(&format!("`{name}` talks to AWS"))
+                    && run.stderr.contains("--features aws"),
+                "{args:?}: {}",
+                run.stderr
+            );
+            let mut json = args.clone();
+            json.push("--json");
+            let doc = drctl(&json).json();
+            assert_eq!(
+                (&doc["error"], &doc["exitCode"]),
+                (&"INVALID_INPUT".into(), &2.into())
+            );
+        }
+    }
+
+    #[test]
+    fn help_lists_the_aws_commands_and_the_flag() {
+        let help = drctl(&["--help"]);
+        assert_eq!(help.code, 0);
+        for cmd in ["start", "status", "restart"] {
+            assert!(
+                help.stdout.contains(&format!("\n  {cmd} ")),
+                "{cmd}: {}",
+                help.stdout
+            );
+        }
+        assert!(
+            help.stdout
+                .contains("cargo install --path crates/drctl --features aws"),
+            "{}",
+            help.stdout
+        );
+        // What needs no AWS works as before.
+        let plan = example("three-tier.json");
+        assert_eq!(drctl(&["validate", plan.to_str().unwrap()]).code, 0);
+    }
+}
+
+/// drctl with nothing of AWS configured: no AWS_* variable but those given, an empty HOME (no
+/// ~/.aws), IMDS off.
+#[cfg(feature = "aws")]
+mod unconfigured {
+    use std::process::{Command, Stdio};
+
+    use super::common::Run;
+
+    fn drctl_bare(args: &[&str], env: &[(&str, &str)]) -> Run {
+        let home = tempfile::tempdir().unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_drctl"))
+            .args(args)
+            .env_clear()
+            .env("HOME", home.path())
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("EXECUTIONS_TABLE", "drctl-executions")
+            .env(
+                "STATE_MACHINE_ARN",
+                "arn:aws:states:us-east-1:123456789012:stateMachine:drctl",
+            )
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(out.stdout).unwrap(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+        }
+    }
+
+    fn assert_one_line(env: &[(&str, &str)], expected: &str) {
+        for args in super::aws_commands() {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let run = drctl_bare(&args, env);
+            assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+            assert_eq!(run.stderr, format!("drctl: {expected}\n"), "{args:?}");
+            assert_eq!(run.stdout, "", "{args:?}");
+        }
+    }
+
+    #[test]
+    fn no_credentials_is_one_line_naming_the_fix_exit_2() {
+        let expected = "no AWS credentials found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run `aws sso login`";
+        assert_one_line(&[], expected);
+        assert_one_line(&[("AWS_REGION", "us-east-1")], expected);
+        let json = drctl_bare(
+            &[
+                "status",
+                "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00",
+                "--plan",
+                "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00",
+                "--json",
+            ],
+            &[],
+        )
+        .json();
+        assert_eq!(json["exitCode"], 2);
+        assert_eq!(json["message"], expected);
+    }
+
+    #[test]
+    fn a_profile_without_credentials_is_named() {
+        let run = drctl_bare(
+            &[
+                "status",
+                "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00",
+                "--plan",
+                "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00",
+            ],
+            &[("AWS_PROFILE", "ops"), ("AWS_REGION", "us-east-1")],
+        );
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+        assert!(
+            run.stderr
+                .contains("no AWS credentials found for profile `ops`"),
+            "{}",
+            run.stderr
+        );
+    }
+
+    #[test]
+    fn no_region_is_one_line_naming_the_fix_exit_2() {
+        assert_one_line(
+            &[("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")],
+            "no AWS region set: set AWS_REGION (e.g. AWS_REGION=us-east-1), or give your AWS profile a region",
+        );
+    }
+}
+
+#[cfg(feature = "aws")]
+mod on_moto {
+    use super::common::{drctl_with, example, Run};
+    use serde_json::{json, Value};
+
+    fn moto_endpoint() -> String {
+        match std::env::var("MOTO_PORT") {
         Ok(port) if !port.trim().is_empty() => format!("http://127.0.0.1:{}", port.trim()),
         _ => panic!(
             "MOTO_PORT is not set: this test runs drctl against a moto server. Run `make test` (scripts/test.sh starts moto), \
              or `scripts/moto.sh start` and set MOTO_PORT=$(cat target/moto.port)"
         ),
     }
-}
-
-fn sdk_config(endpoint: &str) -> aws_sdk_dynamodb::config::Builder {
-    aws_sdk_dynamodb::config::Builder::new()
-        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "testing", "testing", None, None, "moto",
-        ))
-        .endpoint_url(endpoint)
-}
-
-/// A fresh table and state machine in moto, and the environment drctl reads them from.
-async fn deployment() -> (Vec<(&'static str, String)>, aws_sdk_sfn::Client) {
-    let endpoint = moto_endpoint();
-    let suffix = execution_core::ids::ExecutionId::new_random().to_string();
-    let table = format!("drctl-{suffix}");
-    let dynamodb = aws_sdk_dynamodb::Client::from_conf(sdk_config(&endpoint).build());
-    aws_adapters::create_table(&dynamodb, &table, "status-index")
-        .await
-        .unwrap();
-    let sfn_conf = aws_sdk_sfn::config::Builder::new()
-        .behavior_version(aws_sdk_sfn::config::BehaviorVersion::latest())
-        .region(aws_sdk_sfn::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sfn::config::Credentials::new(
-            "testing", "testing", None, None, "moto",
-        ))
-        .endpoint_url(&endpoint)
-        .build();
-    let sfn = aws_sdk_sfn::Client::from_conf(sfn_conf);
-    let machine = sfn
-        .create_state_machine()
-        .name(format!("drctl-{suffix}"))
-        .definition(r#"{"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}"#)
-        .role_arn("arn:aws:iam::123456789012:role/drctl-test")
-        .send()
-        .await
-        .unwrap();
-    let env = vec![
-        ("AWS_ENDPOINT_URL", endpoint),
-        ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
-        ("AWS_REGION", "us-east-1".to_owned()),
-        ("AWS_CONFIG_FILE", "/dev/null".to_owned()),
-        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".to_owned()),
-        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
-        ("EXECUTIONS_TABLE", table),
-        ("STATE_MACHINE_ARN", machine.state_machine_arn),
-    ];
-    (env, sfn)
-}
-
-fn run(env: &[(&str, String)], args: &[&str]) -> Run {
-    drctl_with(args, env, None)
-}
-
-#[tokio::test]
-async fn an_execution_started_on_aws_can_be_read_and_operated() {
-    let (env, sfn) = deployment().await;
-    let plan = example("three-tier.json");
-    let started = run(
-        &env,
-        &[
-            "start",
-            plan.to_str().unwrap(),
-            "--poll-interval",
-            "15",
-            "--json",
-        ],
-    );
-    assert_eq!(started.code, 0, "{}{}", started.stdout, started.stderr);
-    let started = started.json();
-    let id = started["executionId"].as_str().unwrap().to_owned();
-    let plan_id = "4f9c2a1e-7b3d-4c5e-9f60-1a2b3c4d5e6f";
-    assert_eq!(started["status"], "PENDING");
-
-    // The state machine run is named after the execution and gets the workflow input.
-    let run_arn = started["stateMachineExecutionArn"].as_str().unwrap();
-    let described = sfn
-        .describe_execution()
-        .execution_arn(run_arn)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(described.name(), Some(id.as_str()));
-    let input: Value = serde_json::from_str(described.input().unwrap()).unwrap();
-    assert_eq!(
-        input,
-        json!({"executionId": id, "planId": plan_id, "pollIntervalSeconds": 15})
-    );
-
-    let status = run(&env, &["status", &id, "--plan", plan_id, "--json"]);
-    assert_eq!(status.code, 0, "{}", status.stderr);
-    let report = status.json();
-    assert_eq!(report["status"], "PENDING");
-    assert_eq!(report["waves"].as_array().unwrap().len(), 3);
-    assert_eq!(report["waves"][1]["servers"].as_array().unwrap().len(), 3);
-    let text = run(&env, &["status", &id, "--plan", plan_id]);
-    assert!(
-        text.stdout.contains("Wave 1 (app): PENDING"),
-        "{}",
-        text.stdout
-    );
-
-    // PENDING: an operator cannot pause or resume it yet, but can cancel it.
-    let pause = run(&env, &["pause", &id, "--plan", plan_id, "--json"]);
-    assert_eq!(pause.code, 2);
-    assert_eq!(pause.json()["error"], "INVALID_STATE");
-    let resume = run(&env, &["resume", &id, "--plan", plan_id]);
-    assert_eq!(resume.code, 2);
-    assert!(
-        resume.stderr.contains("400 INVALID_STATE"),
-        "{}",
-        resume.stderr
-    );
-    let cancel = run(&env, &["cancel", &id, "--plan", plan_id, "--json"]);
-    assert_eq!(cancel.code, 0, "{}", cancel.stderr);
-    assert_eq!(
-        cancel.json(),
-        json!({"statusCode": 200, "executionId": id, "status": "CANCELLING", "workflowReleased": false})
-    );
-    assert_eq!(
-        run(&env, &["status", &id, "--plan", plan_id, "--json"]).json()["status"],
-        "CANCELLING"
-    );
-
-    let wrong_plan = run(
-        &env,
-        &[
-            "status",
-            &id,
-            "--plan",
-            "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00",
-        ],
-    );
-    assert_eq!(wrong_plan.code, 2);
-    assert!(
-        wrong_plan.stderr.contains("404 NOT_FOUND"),
-        "{}",
-        wrong_plan.stderr
-    );
-}
-
-#[tokio::test]
-async fn missing_configuration_is_a_clear_exit_2() {
-    let (mut env, _) = deployment().await;
-    env.retain(|(k, _)| *k != "STATE_MACHINE_ARN");
-    let plan = example("three-tier.json");
-    let started = run(&env, &["start", plan.to_str().unwrap()]);
-    assert_eq!(started.code, 2);
-    assert!(
-        started.stderr.contains("STATE_MACHINE_ARN is not set"),
-        "{}",
-        started.stderr
-    );
-    env.push(("EXECUTIONS_TABLE", String::new()));
-    let status = run(
-        &env,
-        &[
-            "status",
-            "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00",
-            "--plan",
-            "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00",
-        ],
-    );
-    assert_eq!(status.code, 2);
-    assert!(
-        status.stderr.contains("EXECUTIONS_TABLE"),
-        "{}",
-        status.stderr
-    );
-}
-
-#[tokio::test]
-async fn an_unreachable_aws_is_exit_4() {
-    let (mut env, _) = deployment().await;
-    env.retain(|(k, _)| *k != "AWS_ENDPOINT_URL");
-    env.push(("AWS_ENDPOINT_URL", "http://127.0.0.1:9".to_owned()));
-    let status = run(
-        &env,
-        &[
-            "status",
-            "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00",
-            "--plan",
-            "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00",
-        ],
-    );
-    assert_eq!(status.code, 4, "{}", status.stderr);
-}
-
-/// An execution of the three-tier plan whose wave 0 FAILED (one server did not launch) and that
-/// stands PAUSED for a decision, stored in the deployment's table.
-async fn failed_and_paused(env: &[(&str, String)]) -> (String, String) {
-    use execution_core::model::{Timestamp, WaveFailure, WaveJob};
-    use execution_core::ports::ExecutionStore;
-    use execution_core::status::{ExecutionStatus, LaunchStatus, WaveStatus};
-
-    let var = |k: &str| env.iter().find(|(n, _)| *n == k).unwrap().1.clone();
-    let dynamodb = aws_sdk_dynamodb::Client::from_conf(sdk_config(&moto_endpoint()).build());
-    let store = aws_adapters::DynamoDbStore::new(
-        dynamodb,
-        var("EXECUTIONS_TABLE"),
-        "status-index".to_owned(),
-    );
-    let plan: execution_core::plan::Plan =
-        serde_json::from_str(&std::fs::read_to_string(example("three-tier.json")).unwrap())
-            .unwrap();
-    let id = execution_core::ids::ExecutionId::new_random();
-    let mut e = plan.new_execution(id, Timestamp(1_767_225_600)).unwrap();
-    e.header.status = ExecutionStatus::Paused;
-    e.header.start_time = Some(Timestamp(1_767_225_660));
-    e.header.pause_reason = Some(execution_core::model::PauseReason::WaveFailed);
-    e.header.failed_wave = Some(0);
-    let job = execution_core::ids::JobId::parse("drsjob-0a1b2c3d4e5f6a7b8").unwrap();
-    let wave = &mut e.waves[0];
-    wave.status = WaveStatus::Failed;
-    wave.attempt = 1;
-    wave.launch_attempts = 1;
-    wave.launch_time = Some(Timestamp(1_767_225_660));
-    wave.attempt_time = wave.launch_time;
-    wave.end_time = Some(Timestamp(1_767_226_260));
-    wave.failure_reason = Some(WaveFailure::ServersFailed);
-    wave.status_message =
-        Some("1 of 2 critical servers did not launch (1 FAILED, 0 TERMINATED)".into());
-    wave.jobs.push(WaveJob {
-        job_id: job.clone(),
-        attempt: 1,
-        part: 0,
-        recorded_time: Timestamp(1_767_225_660),
-    });
-    for (s, status) in wave
-        .server_statuses
-        .iter_mut()
-        .zip([LaunchStatus::Failed, LaunchStatus::Launched])
-    {
-        s.job_id = Some(job.clone());
-        s.launch_status = status;
     }
-    store.create(&e).await.unwrap();
-    (id.to_string(), plan.plan_id.to_string())
-}
 
-#[tokio::test]
-async fn a_failed_wave_can_be_retried_or_skipped_from_the_command_line() {
-    let (env, _) = deployment().await;
+    fn sdk_config(endpoint: &str) -> aws_sdk_dynamodb::config::Builder {
+        aws_sdk_dynamodb::config::Builder::new()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "testing", "testing", None, None, "moto",
+            ))
+            .endpoint_url(endpoint)
+    }
 
-    let (id, plan_id) = failed_and_paused(&env).await;
-    let status = run(&env, &["status", &id, "--plan", &plan_id]);
-    assert!(
+    /// A fresh table and state machine in moto, and the environment drctl reads them from.
+    async fn deployment() -> (Vec<(&'static str, String)>, aws_sdk_sfn::Client) {
+        let endpoint = moto_endpoint();
+        let suffix = execution_core::ids::ExecutionId::new_random().to_string();
+        let table = format!("drctl-{suffix}");
+        let dynamodb = aws_sdk_dynamodb::Client::from_conf(sdk_config(&endpoint).build());
+        aws_adapters::create_table(&dynamodb, &table, "status-index")
+            .await
+            .unwrap();
+        let sfn_conf = aws_sdk_sfn::config::Builder::new()
+            .behavior_version(aws_sdk_sfn::config::BehaviorVersion::latest())
+            .region(aws_sdk_sfn::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_sfn::config::Credentials::new(
+                "testing", "testing", None, None, "moto",
+            ))
+            .endpoint_url(&endpoint)
+            .build();
+        let sfn = aws_sdk_sfn::Client::from_conf(sfn_conf);
+        let machine = sfn
+            .create_state_machine()
+            .name(format!("drctl-{suffix}"))
+            .definition(r#"{"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}"#)
+            .role_arn("arn:aws:iam::123456789012:role/drctl-test")
+            .send()
+            .await
+            .unwrap();
+        let env = vec![
+            ("AWS_ENDPOINT_URL", endpoint),
+            ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+            ("AWS_REGION", "us-east-1".to_owned()),
+            ("AWS_CONFIG_FILE", "/dev/null".to_owned()),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".to_owned()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+            ("EXECUTIONS_TABLE", table),
+            ("STATE_MACHINE_ARN", machine.state_machine_arn),
+        ];
+        (env, sfn)
+    }
+
+    fn run(env: &[(&str, String)], args: &[&str]) -> Run {
+        drctl_with(args, env, None)
+    }
+
+    #[tokio::test]
+    async fn an_execution_started_on_aws_can_be_read_and_operated() {
+        let (env, sfn) = deployment().await;
+        let plan = example("three-tier.json");
+        let started = run(
+            &env,
+            &[
+                "start",
+                plan.to_str().unwrap(),
+                "--poll-interval",
+                "15",
+                "--json",
+            ],
+        );
+        assert_eq!(started.code, 0, "{}{}", started.stdout, started.stderr);
+        let started = started.json();
+        let id = started["executionId"].as_str().unwrap().to_owned();
+        let plan_id = "4f9c2a1e-7b3d-4c5e-9f60-1a2b3c4d5e6f";
+        assert_eq!(started["status"], "PENDING");
+
+        // The state machine run is named after the execution and gets the workflow input.
+        let run_arn = started["stateMachineExecutionArn"].as_str().unwrap();
+        let described = sfn
+            .describe_execution()
+            .execution_arn(run_arn)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(described.name(), Some(id.as_str()));
+        let input: Value = serde_json::from_str(described.input().unwrap()).unwrap();
+        assert_eq!(
+            input,
+            json!({"executionId": id, "planId": plan_id, "pollIntervalSeconds": 15})
+        );
+
+        let status = run(&env, &["status", &id, "--plan", plan_id, "--json"]);
+        assert_eq!(status.code, 0, "{}", status.stderr);
+        let report = status.json();
+        assert_eq!(report["status"], "PENDING");
+        assert_eq!(report["waves"].as_array().unwrap().len(), 3);
+        assert_eq!(report["waves"][1]["servers"].as_array().unwrap().len(), 3);
+        let text = run(&env, &["status", &id, "--plan", plan_id]);
+        assert!(
+            text.stdout.contains("Wave 1 (app): PENDING"),
+            "{}",
+            text.stdout
+        );
+
+        // PENDING: an operator cannot pause or resume it yet, but can cancel it.
+        let pause = run(&env, &["pause", &id, "--plan", plan_id, "--json"]);
+        assert_eq!(pause.code, 2);
+        assert_eq!(pause.json()["error"], "INVALID_STATE");
+        let resume = run(&env, &["resume", &id, "--plan", plan_id]);
+        assert_eq!(resume.code, 2);
+        assert!(
+            resume.stderr.contains("400 INVALID_STATE"),
+            "{}",
+            resume.stderr
+        );
+        let cancel = run(&env, &["cancel", &id, "--plan", plan_id, "--json"]);
+        assert_eq!(cancel.code, 0, "{}", cancel.stderr);
+        assert_eq!(
+            cancel.json(),
+            json!({"statusCode": 200, "executionId": id, "status": "CANCELLING", "workflowReleased": false})
+        );
+        assert_eq!(
+            run(&env, &["status", &id, "--plan", plan_id, "--json"]).json()["status"],
+            "CANCELLING"
+        );
+
+        let wrong_plan = run(
+            &env,
+            &[
+                "status",
+                &id,
+                "--plan",
+                "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00",
+            ],
+        );
+        assert_eq!(wrong_plan.code, 2);
+        assert!(
+            wrong_plan.stderr.contains("404 NOT_FOUND"),
+            "{}",
+            wrong_plan.stderr
+        );
+    }
+
+    #[tokio::test]
+    async fn missing_configuration_is_a_clear_exit_2() {
+        let (mut env, _) = deployment().await;
+        env.retain(|(k, _)| *k != "STATE_MACHINE_ARN");
+        let plan = example("three-tier.json");
+        let started = run(&env, &["start", plan.to_str().unwrap()]);
+        assert_eq!(started.code, 2);
+        assert!(
+            started.stderr.contains("STATE_MACHINE_ARN is not set"),
+            "{}",
+            started.stderr
+        );
+        env.push(("EXECUTIONS_TABLE", String::new()));
+        let status = run(
+            &env,
+            &[
+                "status",
+                "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00",
+                "--plan",
+                "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00",
+            ],
+        );
+        assert_eq!(status.code, 2);
+        assert!(
+            status.stderr.contains("EXECUTIONS_TABLE"),
+            "{}",
+            status.stderr
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_aws_is_exit_4() {
+        let (mut env, _) = deployment().await;
+        env.retain(|(k, _)| *k != "AWS_ENDPOINT_URL");
+        env.push(("AWS_ENDPOINT_URL", "http://127.0.0.1:9".to_owned()));
+        let status = run(
+            &env,
+            &[
+                "status",
+                "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00",
+                "--plan",
+                "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00",
+            ],
+        );
+        assert_eq!(status.code, 4, "{}", status.stderr);
+    }
+
+    /// An execution of the three-tier plan whose wave 0 FAILED (one server did not launch) and that
+    /// stands PAUSED for a decision, stored in the deployment's table.
+    async fn failed_and_paused(env: &[(&str, String)]) -> (String, String) {
+        use execution_core::model::{Timestamp, WaveFailure, WaveJob};
+        use execution_core::ports::ExecutionStore;
+        use execution_core::status::{ExecutionStatus, LaunchStatus, WaveStatus};
+
+        let var = |k: &str| env.iter().find(|(n, _)| *n == k).unwrap().1.clone();
+        let dynamodb = aws_sdk_dynamodb::Client::from_conf(sdk_config(&moto_endpoint()).build());
+        let store = aws_adapters::DynamoDbStore::new(
+            dynamodb,
+            var("EXECUTIONS_TABLE"),
+            "status-index".to_owned(),
+        );
+        let plan: execution_core::plan::Plan =
+            serde_json::from_str(&std::fs::read_to_string(example("three-tier.json")).unwrap())
+                .unwrap();
+        let id = execution_core::ids::ExecutionId::new_random();
+        let mut e = plan.new_execution(id, Timestamp(1_767_225_600)).unwrap();
+        e.header.status = ExecutionStatus::Paused;
+        e.header.start_time = Some(Timestamp(1_767_225_660));
+        e.header.pause_reason = Some(execution_core::model::PauseReason::WaveFailed);
+        e.header.failed_wave = Some(0);
+        let job = execution_core::ids::JobId::parse("drsjob-0a1b2c3d4e5f6a7b8").unwrap();
+        let wave = &mut e.waves[0];
+        wave.status = WaveStatus::Failed;
+        wave.attempt = 1;
+        wave.launch_attempts = 1;
+        wave.launch_time = Some(Timestamp(1_767_225_660));
+        wave.attempt_time = wave.launch_time;
+        wave.end_time = Some(Timestamp(1_767_226_260));
+        wave.failure_reason = Some(WaveFailure::ServersFailed);
+        wave.status_message =
+            Some("1 of 2 critical servers did not launch (1 FAILED, 0 TERMINATED)".into());
+        wave.jobs.push(WaveJob {
+            job_id: job.clone(),
+            attempt: 1,
+            part: 0,
+            recorded_time: Timestamp(1_767_225_660),
+        });
+        for (s, status) in wave
+            .server_statuses
+            .iter_mut()
+            .zip([LaunchStatus::Failed, LaunchStatus::Launched])
+        {
+            s.job_id = Some(job.clone());
+            s.launch_status = status;
+        }
+        store.create(&e).await.unwrap();
+        (id.to_string(), plan.plan_id.to_string())
+    }
+
+    #[tokio::test]
+    async fn a_failed_wave_can_be_retried_or_skipped_from_the_command_line() {
+        let (env, _) = deployment().await;
+
+        let (id, plan_id) = failed_and_paused(&env).await;
+        let status = run(&env, &["status", &id, "--plan", &plan_id]);
+        assert!(
         status.stdout.contains(&format!(
             "Waiting for a decision on failed wave 0: drctl retry|skip {id} --plan {plan_id} --wave 0"
         )),
         "{}",
         status.stdout
     );
-    let resume = run(&env, &["resume", &id, "--plan", &plan_id, "--json"]);
-    assert_eq!(resume.code, 2);
-    assert_eq!(resume.json()["error"], "INVALID_STATE");
-    let wrong = run(&env, &["retry", &id, "--plan", &plan_id, "--wave", "1"]);
-    assert_eq!(wrong.code, 2);
-    assert!(
-        wrong.stderr.contains("400 INVALID_STATE"),
-        "{}",
-        wrong.stderr
-    );
+        let resume = run(&env, &["resume", &id, "--plan", &plan_id, "--json"]);
+        assert_eq!(resume.code, 2);
+        assert_eq!(resume.json()["error"], "INVALID_STATE");
+        let wrong = run(&env, &["retry", &id, "--plan", &plan_id, "--wave", "1"]);
+        assert_eq!(wrong.code, 2);
+        assert!(
+            wrong.stderr.contains("400 INVALID_STATE"),
+            "{}",
+            wrong.stderr
+        );
 
-    let retried = run(&env, &["retry", &id, "--plan", &plan_id, "--wave", "0"]);
-    assert_eq!(retried.code, 0, "{}", retried.stderr);
-    assert_eq!(
-        retried.stdout.trim(),
-        format!("Execution {id}: POLLING (wave 0 LAUNCHING, attempt 2)")
-    );
-    let report = run(&env, &["status", &id, "--plan", &plan_id, "--json"]).json();
-    assert_eq!(report["status"], "POLLING");
-    assert_eq!(report["waves"][0]["status"], "LAUNCHING");
-    assert_eq!(report["waves"][0]["attempts"], 2);
-    assert_eq!(
-        report["waves"][0]["servers"][1]["launchStatus"], "LAUNCHED",
-        "a launched server keeps its launch"
-    );
+        let retried = run(&env, &["retry", &id, "--plan", &plan_id, "--wave", "0"]);
+        assert_eq!(retried.code, 0, "{}", retried.stderr);
+        assert_eq!(
+            retried.stdout.trim(),
+            format!("Execution {id}: POLLING (wave 0 LAUNCHING, attempt 2)")
+        );
+        let report = run(&env, &["status", &id, "--plan", &plan_id, "--json"]).json();
+        assert_eq!(report["status"], "POLLING");
+        assert_eq!(report["waves"][0]["status"], "LAUNCHING");
+        assert_eq!(report["waves"][0]["attempts"], 2);
+        assert_eq!(
+            report["waves"][0]["servers"][1]["launchStatus"], "LAUNCHED",
+            "a launched server keeps its launch"
+        );
 
-    let (id, plan_id) = failed_and_paused(&env).await;
-    let skipped = run(
-        &env,
-        &["skip", &id, "--plan", &plan_id, "--wave", "0", "--json"],
-    );
-    assert_eq!(skipped.code, 0, "{}", skipped.stderr);
-    assert_eq!(
-        skipped.json(),
-        json!({"statusCode": 200, "executionId": id, "status": "POLLING", "waveNumber": 0, "waveStatus": "SKIPPED", "attempt": 1, "workflowReleased": false})
-    );
-    let report = run(&env, &["status", &id, "--plan", &plan_id, "--json"]).json();
-    assert_eq!(report["failures"][0]["status"], "SKIPPED");
+        let (id, plan_id) = failed_and_paused(&env).await;
+        let skipped = run(
+            &env,
+            &["skip", &id, "--plan", &plan_id, "--wave", "0", "--json"],
+        );
+        assert_eq!(skipped.code, 0, "{}", skipped.stderr);
+        assert_eq!(
+            skipped.json(),
+            json!({"statusCode": 200, "executionId": id, "status": "POLLING", "waveNumber": 0, "waveStatus": "SKIPPED", "attempt": 1, "workflowReleased": false})
+        );
+        let report = run(&env, &["status", &id, "--plan", &plan_id, "--json"]).json();
+        assert_eq!(report["failures"][0]["status"], "SKIPPED");
+    }
 }

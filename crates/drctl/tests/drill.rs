@@ -320,7 +320,7 @@ fn an_optional_server_that_fails_ends_completed_with_errors() {
     assert_eq!(report["failures"], serde_json::json!([]));
     assert!(
         run.stderr.contains("COMPLETED, recovery time")
-            && run.stderr.contains("1 OPTIONAL servers did not launch"),
+            && run.stderr.contains("1 OPTIONAL server did not launch"),
         "{}",
         run.stderr
     );
@@ -536,4 +536,554 @@ fn bad_drill_input_is_exit_2() {
     assert_eq!(drctl(&["drill", "/nonexistent/plan.json"]).code, 2);
     let run = drill(&["--json", "--fail-server", "s-00000000000000000"]);
     assert_eq!(run.json()["error"], "INVALID_INPUT");
+}
+
+// Issue 12.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+
+fn no_panic(stderr: &str) {
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("failed printing"),
+        "{stderr}"
+    );
+}
+
+/// Runs a drill whose stdout is a pipe that this test closes after reading `keep` bytes, as
+/// `| head -c N` does; stderr goes to a file (a pipe nobody reads would fill up).
+fn drill_into_a_closed_pipe(args: &[&str], keep: usize) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let err_path = dir.path().join("stderr");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_drctl"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = vec![0u8; keep];
+    stdout.read_exact(&mut first).unwrap();
+    drop(stdout);
+    let status = child.wait().unwrap();
+    (status.code(), std::fs::read_to_string(&err_path).unwrap())
+}
+
+/// `drctl drill examples/large.json --speed 0 | head -1` (and the same with --json): the drill
+/// stops at the closed pipe, quietly, with the status a shell gives a tool SIGPIPE ended.
+#[test]
+fn a_closed_stdout_ends_the_drill_quietly() {
+    let plan = example("large.json");
+    let plan = plan.to_str().unwrap();
+    // Thousands of lines (the report alone is far bigger than a pipe's buffer): the drill
+    // writes into the closed pipe whatever the pace of this test.
+    for args in [
+        vec!["drill", plan, "--speed", "0"],
+        vec!["--json", "drill", plan, "--speed", "0"],
+    ] {
+        let (code, stderr) = drill_into_a_closed_pipe(&args, 10);
+        no_panic(&stderr);
+        assert_eq!(code, Some(141), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("drctl:"),
+            "a closed pipe is not an error to tell: {stderr}"
+        );
+    }
+}
+
+/// `drctl drill ... >/dev/full`: one line saying so, exit 4.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_stdout_is_one_clear_line_and_exit_4() {
+    let plan = example("three-tier.json");
+    let plan = plan.to_str().unwrap();
+    for args in [
+        vec!["drill", plan, "--speed", "0"],
+        vec!["--json", "drill", plan, "--speed", "0"],
+        vec!["validate", plan],
+    ] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_drctl"))
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(full)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        no_panic(&stderr);
+        assert_eq!(out.status.code(), Some(4), "{args:?}: {stderr}");
+        let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("drctl:")).collect();
+        assert_eq!(
+            errors,
+            ["drctl: cannot write to standard output: No space left on device (os error 28)"],
+            "{args:?}"
+        );
+    }
+}
+
+fn write_plan(dir: &std::path::Path, plan: &Value) -> String {
+    let path = dir.join("plan.json");
+    std::fs::write(&path, plan.to_string()).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+/// A plan whose names would recolour the terminal, forge a report line and reverse text.
+fn hostile_plan() -> Value {
+    serde_json::json!({
+        "planId": "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00",
+        "planName": "drill\u{1b}[31m",
+        "waves": [{
+            "waveName": "db\nWave 7 (forged): COMPLETED",
+            "servers": [
+                {"sourceServerId": "s-00000000000000001", "serverName": "primary\u{202e}yranoitcid"},
+                {"sourceServerId": "s-00000000000000002", "serverName": "replica\r\u{9b}2J"}
+            ]
+        }]
+    })
+}
+
+#[test]
+fn control_and_bidi_characters_in_names_are_shown_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(dir.path(), &hostile_plan());
+    let run = drctl(&["drill", &plan, "--speed", "0"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out = &run.stdout;
+    for raw in ['\u{1b}', '\u{202e}', '\r', '\u{9b}'] {
+        assert!(!out.contains(raw), "{raw:?} reached the output:\n{out}");
+    }
+    assert!(
+        !out.lines().any(|l| l.starts_with("Wave 7")),
+        "a name forged a line:\n{out}"
+    );
+    for expected in [
+        "Drill of plan 'drill\\u{1b}[31m': 1 wave, 2 servers",
+        "Execution 1c1e23ad-bbd7-4654-ab31-aed51aae0828 of plan 'drill\\u{1b}[31m' (drill)",
+        "Wave 0 (db\\nWave 7 (forged): COMPLETED): COMPLETED",
+        "wave 0 (db\\nWave 7 (forged): COMPLETED): launched",
+        "s-00000000000000001 (primary\\u{202e}yranoitcid) LAUNCHED",
+        "replica\\r\\u{9b}2J",
+    ] {
+        assert!(out.contains(expected), "missing '{expected}' in:\n{out}");
+    }
+    // Progress on stderr beside --json is escaped too; the JSON keeps the names as they are.
+    let run = drctl(&["--json", "drill", &plan, "--speed", "0"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stderr.contains('\u{1b}') && !run.stderr.contains('\u{202e}'));
+    assert!(run.stderr.contains("(primary\\u{202e}yranoitcid) LAUNCHED"));
+    let report = run.json();
+    assert_eq!(report["planName"], "drill\u{1b}[31m");
+    assert_eq!(
+        report["waves"][0]["servers"][1]["serverName"],
+        "replica\r\u{9b}2J"
+    );
+}
+
+#[test]
+fn the_server_table_has_hostnames() {
+    let run = drill(&[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let header = run
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("SOURCE SERVER"))
+        .unwrap();
+    assert!(header.contains("  HOSTNAME  "), "{header}");
+    let rows: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("s-") && l.contains("LAUNCHED"))
+        .collect();
+    assert_eq!(rows.len(), 7);
+    for row in rows {
+        assert!(row.contains(".ec2.internal"), "{row}");
+    }
+}
+
+/// Where a column starts, in display columns (a CJK character takes two).
+fn column_of(line: &str, cell: &str) -> usize {
+    let at = line
+        .find(cell)
+        .unwrap_or_else(|| panic!("no '{cell}' in {line}"));
+    unicode_width::UnicodeWidthStr::width(&line[..at])
+}
+
+#[test]
+fn columns_line_up_by_display_width() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(
+        dir.path(),
+        &serde_json::json!({
+            "planId": "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00",
+            "waves": [{"servers": [
+                {"sourceServerId": "s-00000000000000001", "serverName": "データベース"},
+                {"sourceServerId": "s-00000000000000002", "serverName": "web-01"},
+                {"sourceServerId": "s-00000000000000003", "serverName": "数据库-主"}
+            ]}]
+        }),
+    );
+    let run = drctl(&["drill", &plan, "--speed", "0"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let table: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("  SOURCE SERVER") || l.starts_with("  s-0000"))
+        .collect();
+    assert_eq!(table.len(), 4, "{}", run.stdout);
+    let status = column_of(table[0], "STATUS");
+    for row in &table[1..] {
+        assert_eq!(column_of(row, "LAUNCHED"), status, "\n{}", table.join("\n"));
+    }
+}
+
+#[test]
+fn the_total_recovery_time_says_what_it_includes_and_the_time_paused() {
+    let run = drill(&["--resume-after", "300"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let total = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("Total recovery time: "))
+        .unwrap();
+    assert!(
+        total.ends_with("(first launch to last wave settled, time paused included)"),
+        "{total}"
+    );
+    assert!(
+        run.stdout
+            .contains("Time paused: 5m 00s; recovery time without pauses "),
+        "{}",
+        run.stdout
+    );
+    let report = drill(&["--json", "--resume-after", "300"]).json();
+    assert_eq!(report["pausedSeconds"], 300);
+    let paused_120 = drill(&["--json"]).json();
+    assert_eq!(paused_120["pausedSeconds"], 120);
+    assert_eq!(
+        report["recoveryTimeSeconds"].as_u64().unwrap() - 300,
+        paused_120["recoveryTimeSeconds"].as_u64().unwrap() - 120,
+        "the same drill, paused longer"
+    );
+
+    // A pause before wave 0 comes before the first launch: not in the recovery time.
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(
+        dir.path(),
+        &serde_json::json!({
+            "planId": "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00",
+            "waves": [{"pauseBeforeWave": true, "servers": [{"sourceServerId": "s-00000000000000001"}]}]
+        }),
+    );
+    let run = drctl(&["--json", "drill", &plan, "--speed", "0"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["pausedSeconds"], 0);
+}
+
+#[test]
+fn servers_without_ec2_details_are_named() {
+    let run = drill(&["--json", "--ec2-unknown-polls", "50"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report = run.json();
+    assert_eq!(report["status"], "COMPLETED");
+    let without: Vec<&Value> = report["waves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(servers)
+        .filter(|s| s["privateIp"].is_null())
+        .map(|s| &s["sourceServerId"])
+        .collect();
+    assert!(!without.is_empty(), "the fault leaves some servers without");
+    let named: Vec<&Value> = report["serversWithoutEc2Details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .collect();
+    assert_eq!(named, without);
+
+    let text = drill(&["--ec2-unknown-polls", "50"]);
+    let note = text
+        .stdout
+        .lines()
+        .find(|l| l.contains("no EC2 details"))
+        .unwrap_or_else(|| panic!("no note in:\n{}", text.stdout));
+    assert!(
+        note.starts_with(&format!(
+            "Note: {} servers launched but have no EC2 details",
+            without.len()
+        )),
+        "{note}"
+    );
+    for id in &without {
+        assert!(note.contains(id.as_str().unwrap()), "{note}");
+    }
+    assert!(note.contains("(db-replica)"), "names too: {note}");
+
+    let healthy = drill(&["--json"]).json();
+    assert_eq!(healthy["serversWithoutEc2Details"], serde_json::json!([]));
+}
+
+#[test]
+fn a_drill_that_cannot_finish_prints_a_partial_report() {
+    // DescribeJobs answers 5xx more times in a row than the driver retries: exit 4, after
+    // wave 0 was launched.
+    let run = drill(&["--drs-5xx", "DescribeJobs:20"]);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    let out = &run.stdout;
+    assert!(
+        out.contains("PARTIAL REPORT (the drill could not finish: poll failed "),
+        "{out}"
+    );
+    assert!(
+        out.contains("Wave 0 (database): STARTED  job drsjob-"),
+        "{out}"
+    );
+    assert!(out.contains("Simulated "), "{out}");
+    assert!(
+        run.stderr
+            .contains("drctl: the drill could not finish: poll failed"),
+        "{}",
+        run.stderr
+    );
+
+    let run = drill(&["--json", "--drs-5xx", "DescribeJobs:20"]);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    let report = run.json();
+    assert_eq!(report["partial"], true);
+    assert_eq!(report["error"], "INFRASTRUCTURE_ERROR");
+    assert_eq!(report["exitCode"], 4);
+    assert!(report["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("the drill could not finish"));
+    assert_eq!(report["status"], "POLLING");
+    assert_eq!(report["waves"][0]["status"], "STARTED");
+    assert!(report["waves"][0]["jobs"][0]["jobId"]
+        .as_str()
+        .unwrap()
+        .starts_with("drsjob-"));
+    assert!(report["simulation"]["polls"].as_u64().is_some());
+    // A finished drill's report is whole.
+    assert!(drill(&["--json"]).json().get("partial").is_none());
+}
+
+/// Runs the three-tier drill until it waits for Enter before wave 1, then sends SIGINT.
+#[cfg(unix)]
+fn interrupted_at_the_pause(json: bool) -> Run {
+    let plan = example("three-tier.json");
+    let mut args = vec![
+        "drill",
+        plan.to_str().unwrap(),
+        "--speed",
+        "0",
+        "--resume-on-key",
+    ];
+    if json {
+        args.insert(0, "--json");
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_drctl"))
+        .args(&args)
+        .stdin(Stdio::piped()) // open and silent: the pause waits
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (progress, mut other): (Box<dyn Read + Send>, Box<dyn Read + Send>) = if json {
+        (
+            Box::new(child.stderr.take().unwrap()),
+            Box::new(child.stdout.take().unwrap()),
+        )
+    } else {
+        (
+            Box::new(child.stdout.take().unwrap()),
+            Box::new(child.stderr.take().unwrap()),
+        )
+    };
+    let other = std::thread::spawn(move || {
+        let mut text = String::new();
+        other.read_to_string(&mut text).unwrap();
+        text
+    });
+    let mut progress = BufReader::new(progress);
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            progress.read_line(&mut line).unwrap() > 0,
+            "ended before the pause:\n{seen}"
+        );
+        seen.push_str(&line);
+        if line.contains("PAUSED before wave 1 (app): press Enter to resume") {
+            break;
+        }
+    }
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    progress.read_to_string(&mut seen).unwrap();
+    let other = other.join().unwrap();
+    let code = child.wait().unwrap().code().unwrap_or(-1);
+    let (stdout, stderr) = if json { (other, seen) } else { (seen, other) };
+    Run {
+        code,
+        stdout,
+        stderr,
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_prints_the_report_so_far_with_the_instances_already_launched() {
+    let run = interrupted_at_the_pause(false);
+    assert_eq!(run.code, 130, "{}\n{}", run.stdout, run.stderr);
+    let out = &run.stdout;
+    assert!(
+        out.contains("PARTIAL REPORT (interrupted by Ctrl-C): the execution as it stood when the drill stopped"),
+        "{out}"
+    );
+    assert!(out.contains("): PAUSED"), "{out}");
+    for id in ["s-3f1e2d4c5b6a70819", "s-4a2f3e5d6c7b8192a"] {
+        let row = out
+            .lines()
+            .find(|l| l.trim_start().starts_with(id))
+            .unwrap_or_else(|| panic!("no row for {id} in:\n{out}"));
+        assert!(row.contains("LAUNCHED") && row.contains(" i-"), "{row}");
+    }
+    assert!(
+        run.stderr.contains("drctl: interrupted by Ctrl-C"),
+        "{}",
+        run.stderr
+    );
+
+    let run = interrupted_at_the_pause(true);
+    assert_eq!(run.code, 130, "{}", run.stderr);
+    let report = run.json();
+    assert_eq!(
+        (
+            report["partial"].as_bool(),
+            report["error"].as_str(),
+            report["exitCode"].as_u64()
+        ),
+        (Some(true), Some("INTERRUPTED"), Some(130))
+    );
+    assert_eq!(report["status"], "PAUSED");
+    assert_eq!(report["waves"][0]["status"], "COMPLETED");
+    assert!(servers(&report["waves"][0])
+        .iter()
+        .all(|s| s["instanceId"].as_str().is_some()));
+}
+
+#[test]
+fn a_plan_can_come_from_standard_input() {
+    let text = std::fs::read_to_string(example("three-tier.json")).unwrap();
+    let run = drctl_with(&["--json", "drill", "-", "--speed", "0"], &[], Some(&text));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_every_wave_completed_with_instances(&run.json(), 3, 7);
+
+    let run = drctl_with(&["drill", "-", "--speed", "0"], &[], Some("{"));
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("drctl: the plan on standard input is not a valid plan"),
+        "{}",
+        run.stderr
+    );
+    // Enter could not be read from where the plan was.
+    let run = drctl_with(
+        &["drill", "-", "--speed", "0", "--resume-on-key"],
+        &[],
+        Some(&text),
+    );
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("--resume-on-key"), "{}", run.stderr);
+}
+
+#[test]
+fn counts_read_in_the_singular_and_the_plural() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = write_plan(
+        dir.path(),
+        &serde_json::json!({
+            "planId": "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00",
+            "waves": [{"servers": [{"sourceServerId": "s-00000000000000001"}]}, {"servers": []}]
+        }),
+    );
+    let run = drctl(&["drill", &one]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("cannot run (1 problem):"),
+        "{}",
+        run.stderr
+    );
+
+    let run = drctl(&["validate", &one]);
+    assert!(
+        run.stdout.contains("(2 waves, 1 server) cannot run."),
+        "{}",
+        run.stdout
+    );
+
+    std::fs::write(
+        &one,
+        serde_json::json!({
+            "planId": "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00",
+            "waves": [{"servers": [{"sourceServerId": "s-00000000000000001"}]}]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let run = drctl(&["drill", &one, "--speed", "0", "--conflict", "1"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for expected in [
+        ": 1 wave, 1 server (execution ",
+        "DRS refused StartRecovery 1 time for now",
+    ] {
+        assert!(
+            run.stdout.contains(expected),
+            "missing '{expected}' in:\n{}",
+            run.stdout
+        );
+    }
+    let two = write_plan(
+        dir.path(),
+        &serde_json::json!({
+            "planId": "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00",
+            "waves": [{"servers": [
+                {"sourceServerId": "s-00000000000000001"},
+                {"sourceServerId": "s-00000000000000002"}
+            ]}]
+        }),
+    );
+    // Two servers over a quota of one: refused for good at the first call.
+    let run = drctl(&["drill", &two, "--speed", "0", "--job-quota", "1"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("\n  1 StartRecovery call; last refusal: "),
+        "{}",
+        run.stdout
+    );
+    let optional = drctl(&[
+        "drill",
+        example("failure-policy.json").to_str().unwrap(),
+        "--speed",
+        "0",
+        "--fail-server",
+        "s-4e5f6a7b8c9d0e1f2",
+    ]);
+    assert!(
+        optional.stdout.contains("1 OPTIONAL server did not launch")
+            && optional
+                .stdout
+                .contains("  1 OPTIONAL server not launched: "),
+        "{}",
+        optional.stdout
+    );
 }

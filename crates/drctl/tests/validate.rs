@@ -140,3 +140,56 @@ fn usage_errors_are_exit_2() {
     );
     assert_eq!(drctl(&["--help"]).code, 0);
 }
+
+#[test]
+fn names_with_control_or_bidi_characters_are_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("names.json");
+    let plan = json!({
+        "planId": "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00",
+        "planName": "drill\u{1b}[31m",
+        "waves": [
+            {"waveName": "データベース", "servers": [server(1)]},
+            {"waveName": "app\nWave 9", "servers": [
+                {"sourceServerId": "s-00000000000000002", "serverName": "web\u{202e}10"}
+            ]}
+        ]
+    });
+    std::fs::write(&path, plan.to_string()).unwrap();
+    let run = drctl(&["validate", "--json", path.to_str().unwrap()]);
+    assert_eq!(
+        run.code, 0,
+        "a warning does not fail the plan: {}",
+        run.stderr
+    );
+    assert_eq!(
+        run.json()["warnings"],
+        json!([
+            "planName contains control or bidi characters (U+001B), which a terminal would act on instead of showing",
+            "the name of wave 1 contains control or bidi characters (U+000A), which a terminal would act on instead of showing",
+            "the name of server s-00000000000000002 contains control or bidi characters (U+202E), which a terminal would act on instead of showing"
+        ])
+    );
+    let text = drctl(&["validate", path.to_str().unwrap()]);
+    assert_eq!(text.code, 0);
+    assert!(
+        text.stdout.contains(
+            "  warning: the name of server s-00000000000000002 contains control or bidi characters (U+202E)"
+        ),
+        "{}",
+        text.stdout
+    );
+    assert!(!text.stdout.contains('\u{1b}') && !text.stdout.contains('\u{202e}'));
+}
+
+#[test]
+fn a_plan_can_come_from_standard_input() {
+    let text = std::fs::read_to_string(example("three-tier.json")).unwrap();
+    let run = common::drctl_with(&["validate", "-"], &[], Some(&text));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("(3 waves, 7 servers) can run."),
+        "{}",
+        run.stdout
+    );
+}

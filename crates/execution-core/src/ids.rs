@@ -26,13 +26,11 @@ macro_rules! uuid_id {
 
             /// Parses the canonical hyphenated UUID form (any case).
             pub fn parse(raw: &str) -> Result<Self, InvalidId> {
-                // Only the 36-character hyphenated form: ids are compared as strings in storage.
-                if raw.len() != 36 {
-                    return Err(InvalidId { field: $field, kind: "UUID", reason: format!("expected 36 characters, got {}", raw.chars().count()) });
-                }
+                let invalid = |reason| InvalidId { field: $field, kind: "UUID", reason };
+                hyphenated_uuid(raw).map_err(invalid)?;
                 Uuid::try_parse(raw)
                     .map(Self)
-                    .map_err(|e| InvalidId { field: $field, kind: "UUID", reason: e.to_string() })
+                    .map_err(|e| invalid(e.to_string()))
             }
 
             pub fn new_random() -> Self {
@@ -132,8 +130,62 @@ macro_rules! pattern_id {
     };
 }
 
+/// A character as an error message may show it: printable ASCII quoted, anything else (a control
+/// character, a bidi override, any non-ASCII) by its code point, so that the message shows what
+/// is wrong and a terminal cannot act on it.
+fn shown(c: char) -> String {
+    if c.is_ascii_graphic() || c == ' ' {
+        format!("'{c}'")
+    } else {
+        format!("U+{:04X}", u32::from(c))
+    }
+}
+
+/// The first character that no id may hold (non-ASCII or control), with its position (from 1).
+fn unprintable(raw: &str) -> Result<(), String> {
+    match (1..)
+        .zip(raw.chars())
+        .find(|(_, c)| !c.is_ascii() || c.is_ascii_control())
+    {
+        Some((at, c)) if c.is_ascii() => Err(format!(
+            "contains a control character ({}) at position {at}",
+            shown(c)
+        )),
+        Some((at, c)) => Err(format!(
+            "contains a non-ASCII character ({}) at position {at}",
+            shown(c)
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The 36-character hyphenated form only (ids are compared as strings in storage): hex digits
+/// in groups of 8-4-4-4-12. Says what is wrong and where (positions from 1).
+fn hyphenated_uuid(raw: &str) -> Result<(), String> {
+    unprintable(raw)?;
+    // ASCII from here on: a byte is a character.
+    if raw.len() != 36 {
+        return Err(format!("expected 36 characters, got {}", raw.len()));
+    }
+    for (at, b) in (1..).zip(raw.bytes()) {
+        let c = char::from(b);
+        if matches!(at, 9 | 14 | 19 | 24) {
+            if c != '-' {
+                return Err(format!("expected '-' at position {at}, found {}", shown(c)));
+            }
+        } else if !c.is_ascii_hexdigit() {
+            return Err(format!(
+                "expected a hexadecimal digit at position {at}, found {}",
+                shown(c)
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// `prefix` followed by `min..=max` ASCII alphanumerics (`hex_only` narrows to hex digits).
 fn prefixed(raw: &str, prefix: &str, min: usize, max: usize, hex_only: bool) -> Result<(), String> {
+    unprintable(raw)?;
     let Some(rest) = raw.strip_prefix(prefix) else {
         return Err(format!("must start with '{prefix}'"));
     };
@@ -267,6 +319,54 @@ mod tests {
             let err = ExecutionId::parse(bad).unwrap_err();
             assert_eq!(err.field, "executionId", "{bad}");
         }
+    }
+
+    /// A UUID of 36 characters with one non-ASCII among them is 37 bytes: the message names the
+    /// character and its place instead of "expected 36 characters, got 36".
+    #[test]
+    fn a_bad_uuid_is_refused_with_what_is_wrong_and_where() {
+        let reason = |raw: &str| ExecutionId::parse(raw).unwrap_err().reason;
+        assert_eq!(
+            reason("6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1eé0"),
+            "contains a non-ASCII character (U+00E9) at position 35"
+        );
+        assert_eq!(
+            reason("6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e0\u{1b}"),
+            "contains a control character (U+001B) at position 36"
+        );
+        assert_eq!(
+            reason("\u{202e}6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e0"),
+            "contains a non-ASCII character (U+202E) at position 1"
+        );
+        assert_eq!(reason("6f1c1f0e"), "expected 36 characters, got 8");
+        assert_eq!(
+            reason("6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e0z"),
+            "expected a hexadecimal digit at position 36, found 'z'"
+        );
+        assert_eq!(
+            reason("6f1c1f0e08a5b-4c1e-9d4e-2b7a4c9d1e00"),
+            "expected '-' at position 9, found '0'"
+        );
+        assert_eq!(
+            PlanId::parse("6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1eé0")
+                .unwrap_err()
+                .to_string(),
+            "planId is not a valid UUID: contains a non-ASCII character (U+00E9) at position 35"
+        );
+    }
+
+    #[test]
+    fn a_bad_drs_id_says_which_character_is_wrong() {
+        let reason = |raw: &str| SourceServerId::parse(raw).unwrap_err().reason;
+        assert_eq!(
+            reason("s-1234567890abcdeé"),
+            "contains a non-ASCII character (U+00E9) at position 18"
+        );
+        assert_eq!(
+            reason("s-1234567890abcde\n"),
+            "contains a control character (U+000A) at position 18"
+        );
+        assert_eq!(reason("s-123"), "expected 's-' and 17 characters");
     }
 
     #[test]

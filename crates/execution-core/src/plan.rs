@@ -92,7 +92,59 @@ pub enum PlanProblem {
     NameTooLong { what: String, chars: usize },
 }
 
+/// Something in a plan worth a second look; the plan still runs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanWarning {
+    /// Printed as it is, such a name could recolour a terminal, forge a line of a report or
+    /// reorder the text around it; drctl shows these characters escaped.
+    #[error("{what} contains control or bidi characters ({code_points}), which a terminal would act on instead of showing")]
+    ControlCharacters { what: String, code_points: String },
+}
+
+/// A character a terminal acts on instead of showing: a control character (C0, DEL, C1: ESC
+/// starts a colour change, a newline starts a line) or a bidirectional formatting character
+/// (UAX #9: the embeddings, overrides and isolates U+202A–U+202E and U+2066–U+2069, and the
+/// marks U+200E, U+200F, U+061C), which reorders the text around it.
+pub fn is_control_or_bidi(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+        )
+}
+
 impl Plan {
+    /// What a plan may mean but probably does not: names with control or bidi characters.
+    pub fn warnings(&self) -> Vec<PlanWarning> {
+        let mut warnings = Vec::new();
+        let mut check = |what: &dyn Fn() -> String, value: &Option<String>| {
+            let mut found: Vec<String> = Vec::new();
+            for c in value.iter().flat_map(|v| v.chars()) {
+                let code = format!("U+{:04X}", u32::from(c));
+                if is_control_or_bidi(c) && !found.contains(&code) {
+                    found.push(code);
+                }
+            }
+            if !found.is_empty() {
+                warnings.push(PlanWarning::ControlCharacters {
+                    what: what(),
+                    code_points: found.join(", "),
+                });
+            }
+        };
+        check(&|| "planName".into(), &self.plan_name);
+        for (n, wave) in self.waves.iter().enumerate() {
+            check(&|| format!("the name of wave {n}"), &wave.wave_name);
+            for server in &wave.servers {
+                check(
+                    &|| format!("the name of server {}", server.source_server_id),
+                    &server.server_name,
+                );
+            }
+        }
+        warnings
+    }
+
     /// Every reason this plan cannot be executed; empty when it can.
     pub fn problems(&self) -> Vec<PlanProblem> {
         let mut problems = Vec::new();
@@ -400,6 +452,40 @@ mod tests {
         assert_eq!(problems[0].to_string(), "the name of server s-00000000000000001 is 256 characters long; at most 255 are allowed");
         p.waves[0].wave_name = Some("w".repeat(300));
         assert_eq!(p.problems().len(), 2);
+    }
+
+    #[test]
+    fn names_with_control_or_bidi_characters_are_warned_about() {
+        let mut p = plan(vec![wave(0..2), wave(2..3)]);
+        assert_eq!(p.warnings(), vec![], "plain names");
+        p.waves[1].wave_name = Some("名前 — café".into());
+        assert_eq!(p.warnings(), vec![], "non-ASCII text is fine");
+        p.plan_name = Some("drill\u{1b}[31m".into());
+        p.waves[0].servers[1].server_name = Some("db\nWave 9: COMPLETED\u{202e}\n".into());
+        p.waves[1].wave_name = Some("web\u{2066}".into());
+        let warnings: Vec<String> = p.warnings().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            warnings,
+            [
+                "planName contains control or bidi characters (U+001B), which a terminal would act on instead of showing",
+                "the name of server s-00000000000000001 contains control or bidi characters (U+000A, U+202E), which a terminal would act on instead of showing",
+                "the name of wave 1 contains control or bidi characters (U+2066), which a terminal would act on instead of showing",
+            ]
+        );
+        assert!(p.problems().is_empty(), "a warning, not a problem");
+    }
+
+    #[test]
+    fn control_and_bidi_characters() {
+        for c in [
+            '\0', '\n', '\t', '\u{1b}', '\u{7f}', '\u{9b}', '\u{202a}', '\u{202e}', '\u{2066}',
+            '\u{2069}', '\u{200e}', '\u{200f}', '\u{61c}',
+        ] {
+            assert!(is_control_or_bidi(c), "{c:?}");
+        }
+        for c in ['a', ' ', 'é', '名', '\u{2070}', '\u{2029}', '\u{200d}'] {
+            assert!(!is_control_or_bidi(c), "{c:?}");
+        }
     }
 
     #[test]

@@ -3,18 +3,27 @@
 
 mod bars;
 
-use std::io::{IsTerminal, Write};
+use std::io::{self, IsTerminal, Write};
+use std::sync::Arc;
 
 use drs_sim::driver::{Event, Observer};
 use execution_core::api::Operation;
 use execution_core::model::{PauseReason, ServerStatus, Timestamp};
 use execution_core::status::{LaunchStatus, WaveStatus};
+use tokio::sync::Notify;
 
 use crate::report::{duration, name};
+use crate::text::{clean, count};
 
 /// An observer that also has something to tidy at the end (bars to close).
 pub trait Progress: Observer {
     fn finish(&mut self);
+
+    /// Why progress could not be written to standard output (a closed pipe, a full disk), if so:
+    /// the drill's report cannot be printed either.
+    fn output_error(&self) -> Option<&io::Error> {
+        None
+    }
 }
 
 /// What the operator should do at a pause, as the drill will play it.
@@ -26,24 +35,19 @@ pub struct Hints {
     pub decision: String,
 }
 
-/// Bars on a terminal; otherwise lines on stdout, or on stderr when stdout carries JSON.
-pub fn for_output(json: bool, hints: Hints) -> Box<dyn Progress> {
+/// Bars on a terminal; otherwise lines on stdout, or on stderr when stdout carries JSON. When a
+/// line cannot be written to stdout, `stop` is notified (stderr's lines are best effort).
+pub fn for_output(json: bool, hints: Hints, stop: Arc<Notify>) -> Box<dyn Progress + Send> {
     let narrator = Narrator {
         hints,
         ..Narrator::default()
     };
     if json {
-        Box::new(Plain {
-            out: std::io::stderr(),
-            narrator,
-        })
-    } else if std::io::stdout().is_terminal() {
+        Box::new(Plain::new(io::stderr(), narrator, None))
+    } else if io::stdout().is_terminal() {
         Box::new(bars::Bars::new(narrator))
     } else {
-        Box::new(Plain {
-            out: std::io::stdout(),
-            narrator,
-        })
+        Box::new(Plain::new(io::stdout(), narrator, Some(stop)))
     }
 }
 
@@ -86,7 +90,7 @@ impl Narrator {
                     .collect();
                 let plan = execution.header.plan_name.as_deref().map_or_else(
                     || execution.header.plan_id.to_string(),
-                    |n| format!("'{n}'"),
+                    |n| format!("'{}'", clean(n)),
                 );
                 let kind = if execution.header.is_drill {
                     "Drill"
@@ -94,9 +98,9 @@ impl Narrator {
                     "Recovery"
                 };
                 lines.push(format!(
-                    "{kind} of plan {plan}: {} waves, {} servers (execution {})",
-                    execution.waves.len(),
-                    execution.total_servers(),
+                    "{kind} of plan {plan}: {}, {} (execution {})",
+                    count(execution.waves.len() as u64, "wave", "waves"),
+                    count(execution.total_servers() as u64, "server", "servers"),
                     execution.id()
                 ));
             }
@@ -139,9 +143,11 @@ impl Narrator {
             } => lines.push(format!(
                 "{t} {}: {}; launching again in {}",
                 self.label(*wave_number),
-                error
-                    .as_deref()
-                    .unwrap_or("DRS refused StartRecovery for now"),
+                clean(
+                    error
+                        .as_deref()
+                        .unwrap_or("DRS refused StartRecovery for now")
+                ),
                 duration(*retry_after_secs)
             )),
             Event::ServerChanged {
@@ -174,13 +180,16 @@ impl Narrator {
                             .unwrap_or_default();
                         let optional = match wave.optional_not_launched {
                             0 => String::new(),
-                            n => format!(", {n} OPTIONAL servers did not launch"),
+                            n => format!(
+                                ", {} did not launch",
+                                count(u64::from(n), "OPTIONAL server", "OPTIONAL servers")
+                            ),
                         };
                         lines.push(format!("{t} {label}: COMPLETED{time}{optional}"));
                     }
                     WaveStatus::Failed => lines.push(format!(
                         "{t} {label}: FAILED: {}",
-                        wave.status_message.as_deref().unwrap_or("no reason given")
+                        clean(wave.status_message.as_deref().unwrap_or("no reason given"))
                     )),
                     WaveStatus::Skipped => lines.push(format!("{t} {label}: SKIPPED")),
                     WaveStatus::Cancelled => {
@@ -199,7 +208,9 @@ impl Narrator {
                 }
             }
             Event::Polled { .. } => {}
-            Event::Warning { message } => lines.push(format!("{t} warning: {message}")),
+            Event::Warning { message } => {
+                lines.push(format!("{t} warning: {}", clean(message)));
+            }
             Event::Paused {
                 reason: PauseReason::WaveFailed,
                 failed_wave,
@@ -249,7 +260,9 @@ impl Narrator {
             } => {
                 lines.push(format!(
                     "{t} {operation} answered {} {} ({}); retry {failures} in {backoff_secs}s",
-                    error.status_code, error.error, error.message
+                    error.status_code,
+                    clean(&error.error),
+                    clean(&error.message)
                 ));
             }
             Event::Finalized {
@@ -299,8 +312,9 @@ fn server_line(now: &ServerStatus, previous: &ServerStatus) -> Option<String> {
     let who = format!("{}{}", now.source_server_id, name(&now.server_name));
     let ec2 = || match (&now.instance_id, &now.private_ip) {
         (Some(i), Some(ip)) => format!(
-            " as {i} {ip} {}",
-            now.instance_type.as_deref().unwrap_or("")
+            " as {i} {} {}",
+            clean(ip),
+            clean(now.instance_type.as_deref().unwrap_or(""))
         ),
         (Some(i), None) => format!(" as {i} (EC2 does not describe it yet)"),
         _ => String::new(),
@@ -314,7 +328,7 @@ fn server_line(now: &ServerStatus, previous: &ServerStatus) -> Option<String> {
             let why = now
                 .status_message
                 .as_deref()
-                .map(|m| format!(" ({m})"))
+                .map(|m| format!(" ({})", clean(m)))
                 .unwrap_or_default();
             Some(format!("{who} {}{why}", now.launch_status))
         }
@@ -326,20 +340,50 @@ fn server_line(now: &ServerStatus, previous: &ServerStatus) -> Option<String> {
 struct Plain<W: Write> {
     out: W,
     narrator: Narrator,
+    /// Notified when a line cannot be written, for standard output; on stderr (beside `--json`'s
+    /// report) progress is best effort and the drill goes on without it.
+    stop: Option<Arc<Notify>>,
+    /// The first failed write: nothing is written after it.
+    error: Option<io::Error>,
+}
+
+impl<W: Write> Plain<W> {
+    fn new(out: W, narrator: Narrator, stop: Option<Arc<Notify>>) -> Self {
+        Self {
+            out,
+            narrator,
+            stop,
+            error: None,
+        }
+    }
+
+    fn write(&mut self, line: &str) {
+        if self.error.is_some() {
+            return;
+        }
+        if let Err(e) = writeln!(self.out, "{line}").and_then(|()| self.out.flush()) {
+            self.error = Some(e);
+            if let Some(stop) = &self.stop {
+                stop.notify_one();
+            }
+        }
+    }
 }
 
 impl<W: Write> Observer for Plain<W> {
     fn observe(&mut self, at: Timestamp, event: &Event) {
         for line in self.narrator.lines(at, event, true) {
-            // Progress is best effort: a closed pipe must not stop the drill.
-            let _ = writeln!(self.out, "{}", line.trim_end());
+            self.write(line.trim_end());
         }
     }
 }
 
 impl<W: Write> Progress for Plain<W> {
     fn finish(&mut self) {
-        let _ = writeln!(self.out);
-        let _ = self.out.flush();
+        self.write("");
+    }
+
+    fn output_error(&self) -> Option<&io::Error> {
+        self.stop.as_ref().and(self.error.as_ref())
     }
 }
