@@ -537,3 +537,229 @@ fn a_world_of_version_1_keeps_loading_and_running() {
     assert_eq!(done["status"], "FAILED");
     assert_eq!(record(&saved(&w), F.0)["waves"][1]["status"], "CANCELLED");
 }
+
+/// The world file's bytes and, on unix, which file it is (a rewrite makes a new one).
+fn fingerprint(world: &Path) -> (Vec<u8>, u64) {
+    #[cfg(unix)]
+    let inode = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(world).unwrap().ino()
+    };
+    #[cfg(not(unix))]
+    let inode = 0;
+    (std::fs::read(world).unwrap(), inode)
+}
+
+/// A private copy of the example world, with `edit` applied, written compactly (so that any
+/// rewrite, which is pretty-printed, shows).
+fn edited(edit: impl FnOnce(&mut Value)) -> (tempfile::TempDir, PathBuf) {
+    let (dir, w) = world();
+    let mut doc = saved(&w);
+    edit(&mut doc);
+    std::fs::write(&w, doc.to_string()).unwrap();
+    (dir, w)
+}
+
+/// Issue 12: twenty `--write` invokes at once, one launch per execution of the same world, each
+/// answered 200 while most launches were lost from the file. Every one must be in it.
+#[test]
+fn concurrent_writers_lose_no_update() {
+    const N: usize = 20;
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path().join("world.json");
+    let plan = "7c1e2d3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f";
+    let id = |i: usize| format!("00000000-0000-4000-8000-{i:012}");
+    let executions: Vec<Value> = (0..N)
+        .map(|i| {
+            json!({
+                "executionId": id(i), "planId": plan, "isDrill": true, "status": "PENDING",
+                "createdTime": 1_767_229_000,
+                "waves": [{"waveNumber": 0, "status": "PENDING", "timeoutSeconds": 3600,
+                           "serverStatuses": [{"sourceServerId": format!("s-{i:017}"), "launchStatus": "PENDING"}]}]
+            })
+        })
+        .collect();
+    std::fs::write(
+        &w,
+        json!({"now": 1_767_229_200, "executions": executions}).to_string(),
+    )
+    .unwrap();
+
+    let children: Vec<std::process::Child> = (0..N)
+        .map(|i| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_drctl"))
+                .args([
+                    "invoke",
+                    "--world",
+                    w.to_str().unwrap(),
+                    &payload("launch", (&id(i), plan)),
+                    "--write",
+                ])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let failed: Vec<String> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .filter(|out| !out.status.success())
+        .map(|out| format!("{:?}: {}", out.status, String::from_utf8_lossy(&out.stderr)))
+        .collect();
+    assert_eq!(failed, Vec::<String>::new(), "every invoke exits 0");
+
+    let after = saved(&w);
+    for i in 0..N {
+        let e = record(&after, &id(i));
+        assert_eq!(
+            (e["status"].as_str(), e["waves"][0]["status"].as_str()),
+            (Some("POLLING"), Some("STARTED")),
+            "execution {i}'s launch is in the file"
+        );
+    }
+    let mut launched: Vec<&str> = after["drs"]["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["tags"]["executionId"].as_str().unwrap())
+        .collect();
+    launched.sort_unstable();
+    assert_eq!(
+        launched,
+        (0..N).map(id).collect::<Vec<_>>(),
+        "one job per launch"
+    );
+    let left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["world.json"], "no temporary file is left behind");
+}
+
+/// Issue 12: `"pauseBeforWave": true` was ignored (the planned pause skipped) and `--write`
+/// deleted it.
+#[test]
+fn a_typo_in_an_execution_record_is_refused_and_the_file_kept() {
+    let (_dir, w) = edited(|doc| doc["executions"][0]["waves"][1]["pauseBeforWave"] = json!(true));
+    let before = fingerprint(&w);
+    let run = invoke(&w, &payload("poll", A), true);
+    assert_eq!((run.code, run.stdout.as_str()), (2, ""), "{}", run.stderr);
+    assert_eq!(fingerprint(&w), before);
+}
+
+/// Issue 12: records that cannot be were run, and saved.
+#[test]
+fn an_impossible_world_is_refused_and_the_file_kept() {
+    type Edit = fn(&mut Value);
+    let edits: [(&str, Edit); 5] = [
+        ("no waves", |d| d["executions"][0]["waves"] = json!([])),
+        ("a server in two waves", |d| {
+            let s = d["executions"][0]["waves"][0]["serverStatuses"][0].clone();
+            d["executions"][0]["waves"][1]["serverStatuses"] = json!([s]);
+        }),
+        ("waves out of order", |d| {
+            d["executions"][0]["waves"]
+                .as_array_mut()
+                .unwrap()
+                .swap(0, 1)
+        }),
+        ("now before the records were created", |d| {
+            d["now"] = json!(1_767_222_000)
+        }),
+        ("now out of range", |d| d["now"] = json!(i64::MAX)),
+    ];
+    for (what, edit) in edits {
+        let (_dir, w) = edited(edit);
+        let before = fingerprint(&w);
+        let run = invoke(&w, &payload("poll", A), true);
+        assert_eq!(
+            (run.code, run.stdout.as_str()),
+            (2, ""),
+            "{what}: {}",
+            run.stderr
+        );
+        assert_eq!(fingerprint(&w), before, "{what}");
+    }
+}
+
+/// Issue 12: a refused request rewrote the file. Only a change is written.
+#[test]
+fn write_saves_only_what_changed() {
+    let (_dir, w) = edited(|_| {});
+    let before = fingerprint(&w);
+    let (code, answer) = {
+        let run = invoke(&w, &payload("resume", A), true);
+        (run.code, run.json())
+    };
+    assert_eq!((code, answer["error"].as_str()), (2, Some("INVALID_STATE")));
+    assert_eq!(fingerprint(&w), before, "a refusal that changed nothing");
+
+    ok(&w, &payload("finalize", C), true);
+    let finalized = fingerprint(&w);
+    assert_ne!(finalized, before, "a change is written");
+    assert_eq!(
+        ok(&w, &payload("finalize", C), true)["alreadyFinalized"],
+        true
+    );
+    assert_eq!(fingerprint(&w), finalized, "an answer that changed nothing");
+}
+
+/// Issue 12: `--write` replaced a symbolic link with a regular file.
+#[cfg(unix)]
+#[test]
+fn write_goes_through_a_symlink_and_keeps_it() {
+    let (dir, w) = world();
+    let link = dir.path().join("link.json");
+    std::os::unix::fs::symlink("world.json", &link).unwrap();
+    ok(&link, &payload("launch", D), true);
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(
+        std::fs::read_link(&link).unwrap(),
+        PathBuf::from("world.json")
+    );
+    assert_eq!(record(&saved(&w), D.0)["status"], "POLLING");
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Issue 12: `--write` turned the file's mode into the umask's.
+#[cfg(unix)]
+#[test]
+fn write_keeps_the_file_mode() {
+    let (_dir, w) = world();
+    // A mode no usual umask gives a new file.
+    set_mode(&w, 0o604);
+    ok(&w, &payload("launch", D), true);
+    assert_eq!(record(&saved(&w), D.0)["status"], "POLLING");
+    assert_eq!(mode(&w), 0o604);
+}
+
+/// Issue 12: `--write` made a read-only world writable. It is refused (exit 2) and nothing runs.
+#[cfg(unix)]
+#[test]
+fn write_refuses_a_read_only_world() {
+    let (_dir, w) = world();
+    set_mode(&w, 0o444);
+    let before = fingerprint(&w);
+    let run = invoke(&w, &payload("launch", D), true);
+    assert_eq!((run.code, run.stdout.as_str()), (2, ""), "{}", run.stderr);
+    assert_eq!(fingerprint(&w), before);
+    assert_eq!(mode(&w), 0o444);
+    // Without --write it is read as ever.
+    ok(&w, &payload("launch", D), false);
+}

@@ -1,12 +1,13 @@
 //! The execution store in memory, honouring the [`ExecutionStore`] contract to the letter.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use execution_core::ids::ExecutionId;
+use execution_core::invariants::{self, Violation};
 use execution_core::model::Execution;
 use execution_core::ports::{
     ActiveExecution, ActivePage, Commit, ExecutionStore, HeaderWrite, ServiceError, StoreError,
@@ -31,6 +32,9 @@ pub struct MemoryStore {
     counts: Counters,
     /// Every call waits this long first (real time), for benchmarks; `None` by default.
     latency: Mutex<Option<Duration>>,
+    /// Whether every written record is checked ([`MemoryStore::check_invariants`]).
+    checking: AtomicBool,
+    violations: Mutex<Vec<(ExecutionId, Violation)>>,
 }
 
 /// Reads and writes by kind, for benchmarks and for tests that assert what a use case wrote.
@@ -90,6 +94,31 @@ impl MemoryStore {
             page_size: page_size.max(1),
             counts: Counters::default(),
             latency: Mutex::default(),
+            checking: AtomicBool::new(false),
+            violations: Mutex::default(),
+        }
+    }
+
+    /// From now on, every record a create, commit or touch leaves is checked against
+    /// [`execution_core::invariants`]; what it breaks is kept for [`MemoryStore::violations`].
+    /// Off by default (the check reads the whole record on every write).
+    pub fn check_invariants(&self) {
+        self.checking.store(true, Ordering::SeqCst);
+    }
+
+    /// What the records written since [`MemoryStore::check_invariants`] broke, in the order the
+    /// writes happened; empty when every write left a record the engine could have written.
+    pub fn violations(&self) -> Vec<(ExecutionId, Violation)> {
+        lock(&self.violations).clone()
+    }
+
+    /// Checks `record` as written, when checking is on.
+    fn audit(&self, record: &Execution) {
+        if self.checking.load(Ordering::SeqCst) {
+            let found = invariants::check(record);
+            if !found.is_empty() {
+                lock(&self.violations).extend(found.into_iter().map(|v| (record.id(), v)));
+            }
         }
     }
 
@@ -169,6 +198,7 @@ impl ExecutionStore for MemoryStore {
         }
         t.by_id.insert(id, execution.clone());
         t.order.push(id);
+        self.audit(execution);
         Ok(())
     }
 
@@ -251,6 +281,7 @@ impl ExecutionStore for MemoryStore {
             }
         }
         self.counts.add(Count::WaveWrite, commit.waves.len() as u64);
+        self.audit(stored);
         Ok(())
     }
 
@@ -265,6 +296,7 @@ impl ExecutionStore for MemoryStore {
             stored.header.workflow_run = Some(mark.run.clone());
             stored.header.workflow_polled_time = Some(mark.at);
         }
+        self.audit(stored);
         Ok(())
     }
 }

@@ -1,10 +1,18 @@
 //! The world file of `drctl invoke`: executions, DRS, EC2 and Step Functions as one JSON document,
 //! in each service's own field names (see docs/world-file.md).
+//!
+//! A world file is read strictly: an execution record may hold only the fields of
+//! `execution_core::model` (a typo is an error, at any depth), must be a record the engine could
+//! have written (`execution_core::invariants`), and no time in the world may lie outside
+//! 1970..9999 or after `now`. The DRS and EC2 items keep whatever other fields AWS's own output
+//! has. The model types themselves stay lenient: the store and the Lambda payloads must keep
+//! reading records of other versions.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use execution_core::ids::{InstanceId, JobId, SourceServerId};
+use execution_core::ids::{ExecutionId, InstanceId, JobId, SourceServerId};
+use execution_core::invariants::{self, Violation};
 use execution_core::model::{Execution, Timestamp};
 use execution_core::ports::{Ec2Instance, ParticipatingServer, RecoveryInstance};
 use execution_core::rules::Policy;
@@ -133,22 +141,126 @@ pub struct SfnWorld {
     pub tokens: BTreeMap<String, TokenState>,
 }
 
+/// Why a world file was refused. Paths are JSON paths in the file (`executions[0].waves[1].status`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("world file: {0}")]
-pub struct WorldFileError(pub String);
+pub enum WorldFileError {
+    /// Not JSON, or not of the world file's shape (serde's own words, with line and column).
+    #[error("world file: {0}")]
+    Shape(String),
+    /// A field an execution record does not have.
+    #[error("world file: {path}: unknown field (not a field of an execution record)")]
+    UnknownField { path: String },
+    #[error(
+        "world file: {path}: {value} is outside {}..={} (epoch seconds of 1970 to 9999)",
+        invariants::EARLIEST.0,
+        invariants::LATEST.0
+    )]
+    TimeOutOfRange { path: String, value: i64 },
+    /// A time that was the clock's when it was written, yet lies ahead of the clock.
+    #[error("world file: {path}: {at} is after now ({now})")]
+    AfterNow { path: String, at: i64, now: i64 },
+    #[error("world file: {path}: '{raw}' is not an RFC 3339 time")]
+    NotATime { path: String, raw: String },
+    /// A record the engine could not have written.
+    #[error("world file: executions[{index}] (execution {execution_id}) cannot be: {}", join(.violations))]
+    ImpossibleRecord {
+        index: usize,
+        execution_id: ExecutionId,
+        violations: Vec<Violation>,
+    },
+    #[error("world file: execution {0} appears more than once")]
+    DuplicateExecution(ExecutionId),
+    #[error("world file: drs.jobs[{index}]: job {job_id} appears more than once")]
+    DuplicateJob { index: usize, job_id: JobId },
+}
+
+fn join(violations: &[Violation]) -> String {
+    violations
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
 
 impl WorldFile {
+    /// Reads a world file: its shape, then no unknown field in any execution record, then
+    /// [`WorldFile::check`].
     pub fn parse(text: &str) -> Result<Self, WorldFileError> {
-        serde_json::from_str(text).map_err(|e| WorldFileError(e.to_string()))
+        let file: WorldFile =
+            serde_json::from_str(text).map_err(|e| WorldFileError::Shape(e.to_string()))?;
+        let raw: Value =
+            serde_json::from_str(text).map_err(|e| WorldFileError::Shape(e.to_string()))?;
+        if let Some(records) = raw.get("executions").and_then(Value::as_array) {
+            for (i, (record, execution)) in records.iter().zip(&file.executions).enumerate() {
+                if let Some(path) = unknown_fields(record, execution, &format!("executions[{i}]"))?
+                    .into_iter()
+                    .next()
+                {
+                    return Err(WorldFileError::UnknownField { path });
+                }
+            }
+        }
+        file.check()?;
+        Ok(file)
+    }
+
+    /// Whether this world can be: `now` in range, every execution once and a record the engine
+    /// could have written ([`invariants::check`]), every time in range and none after `now`
+    /// (except a wave's `nextLaunchTime`), every DRS job once.
+    pub fn check(&self) -> Result<(), WorldFileError> {
+        let now = Timestamp(self.now);
+        in_range("now", now)?;
+        let mut ids = HashSet::new();
+        for (index, execution) in self.executions.iter().enumerate() {
+            if !ids.insert(execution.id()) {
+                return Err(WorldFileError::DuplicateExecution(execution.id()));
+            }
+            let violations = invariants::check(execution);
+            if !violations.is_empty() {
+                return Err(WorldFileError::ImpossibleRecord {
+                    index,
+                    execution_id: execution.id(),
+                    violations,
+                });
+            }
+            for t in invariants::times(execution)
+                .into_iter()
+                .filter(|t| !t.scheduled)
+            {
+                not_after(&format!("executions[{index}].{}", t.field), t.at, now)?;
+            }
+        }
+        let mut job_ids = HashSet::new();
+        for (i, item) in self.drs.jobs.iter().enumerate() {
+            if !job_ids.insert(&item.job_id) {
+                return Err(WorldFileError::DuplicateJob {
+                    index: i,
+                    job_id: item.job_id.clone(),
+                });
+            }
+            if let Some(raw) = &item.creation_date_time {
+                let path = format!("drs.jobs[{i}].creationDateTime");
+                not_after(&path, time(&path, raw)?, now)?;
+            }
+        }
+        for (i, item) in self.ec2.instances.iter().enumerate() {
+            if let Some(raw) = &item.launch_time {
+                let path = format!("ec2.instances[{i}].launchTime");
+                not_after(&path, time(&path, raw)?, now)?;
+            }
+        }
+        Ok(())
     }
 
     /// A sim standing exactly as the file says: the clock stopped at `now`, DRS jobs that do not
-    /// move on their own (a job StartRecovery creates stays PENDING).
+    /// move on their own (a job StartRecovery creates stays PENDING). Refused unless
+    /// [`WorldFile::check`] passes.
     pub fn to_sim(&self) -> Result<Sim, WorldFileError> {
+        self.check()?;
         let clock = Arc::new(SimClock::at_secs(self.now));
         let calls = Arc::new(Calls::default());
         let store = MemoryStore::with_executions(self.executions.clone())
-            .map_err(|id| WorldFileError(format!("execution {id} appears more than once")))?;
+            .map_err(WorldFileError::DuplicateExecution)?;
         let world = World::new(
             clock.clone(),
             calls.clone(),
@@ -156,21 +268,10 @@ impl WorldFile {
             Progression::Static,
             FaultScript::default(),
         );
-        let mut job_ids = HashSet::new();
         for (i, item) in self.drs.jobs.iter().enumerate() {
-            if !job_ids.insert(&item.job_id) {
-                return Err(WorldFileError(format!(
-                    "drs.jobs[{i}]: job {} appears more than once",
-                    item.job_id
-                )));
-            }
             let created = match &item.creation_date_time {
-                None => self.now,
-                Some(raw) => parse_utc(raw).ok_or_else(|| {
-                    WorldFileError(format!(
-                        "drs.jobs[{i}].creationDateTime: '{raw}' is not an RFC 3339 time"
-                    ))
-                })?,
+                None => Timestamp(self.now),
+                Some(raw) => time(&format!("drs.jobs[{i}].creationDateTime"), raw)?,
             };
             let servers = item
                 .participating_servers
@@ -184,7 +285,7 @@ impl WorldFile {
             world.add_job(Job::fixed(
                 item.job_id.clone(),
                 item.status.clone(),
-                Timestamp(created),
+                created,
                 servers,
                 item.tags.clone(),
             ));
@@ -201,11 +302,7 @@ impl WorldFile {
         for (i, item) in self.ec2.instances.iter().enumerate() {
             let launch_time = match &item.launch_time {
                 None => None,
-                Some(raw) => Some(Timestamp(parse_utc(raw).ok_or_else(|| {
-                    WorldFileError(format!(
-                        "ec2.instances[{i}].launchTime: '{raw}' is not an RFC 3339 time"
-                    ))
-                })?)),
+                Some(raw) => Some(time(&format!("ec2.instances[{i}].launchTime"), raw)?),
             };
             world.add_instance(Ec2Instance {
                 instance_id: item.instance_id.clone(),
@@ -243,6 +340,111 @@ impl WorldFile {
     }
 }
 
+/// `raw` as a time, in range.
+fn time(path: &str, raw: &str) -> Result<Timestamp, WorldFileError> {
+    let at = parse_utc(raw)
+        .map(Timestamp)
+        .ok_or_else(|| WorldFileError::NotATime {
+            path: path.to_owned(),
+            raw: raw.to_owned(),
+        })?;
+    in_range(path, at)?;
+    Ok(at)
+}
+
+fn in_range(path: &str, at: Timestamp) -> Result<(), WorldFileError> {
+    if invariants::in_range(at) {
+        Ok(())
+    } else {
+        Err(WorldFileError::TimeOutOfRange {
+            path: path.to_owned(),
+            value: at.0,
+        })
+    }
+}
+
+fn not_after(path: &str, at: Timestamp, now: Timestamp) -> Result<(), WorldFileError> {
+    if at <= now {
+        Ok(())
+    } else {
+        Err(WorldFileError::AfterNow {
+            path: path.to_owned(),
+            at: at.0,
+            now: now.0,
+        })
+    }
+}
+
+/// The fields of `raw` (an execution record as the file has it) that the model does not read,
+/// as paths under `path`. `execution` is the record as read from `raw`: written back, it carries
+/// every field the model read, but for those it leaves out (absent options, empty lists, zero
+/// counters, fields of version 1 read into others). A field `execution` does not carry is unknown
+/// when the record reads the same whatever it holds: replaced by values no field of the model
+/// takes both of (`{}` and `0`), it still reads.
+fn unknown_fields(
+    raw: &Value,
+    execution: &Execution,
+    path: &str,
+) -> Result<Vec<String>, WorldFileError> {
+    let written =
+        serde_json::to_value(execution).map_err(|e| WorldFileError::Shape(e.to_string()))?;
+    let mut missing = Vec::new();
+    absent_keys(raw, &written, String::new(), path.to_owned(), &mut missing);
+    Ok(missing
+        .into_iter()
+        .filter(|(pointer, _)| ignored(raw, pointer))
+        .map(|(_, path)| path)
+        .collect())
+}
+
+/// The keys of `raw` that `written` does not have, at any depth, as (JSON pointer, path).
+fn absent_keys(
+    raw: &Value,
+    written: &Value,
+    pointer: String,
+    path: String,
+    out: &mut Vec<(String, String)>,
+) {
+    match (raw, written) {
+        (Value::Object(raw), Value::Object(written)) => {
+            for (key, value) in raw {
+                let pointer = format!("{pointer}/{}", key.replace('~', "~0").replace('/', "~1"));
+                let path = format!("{path}.{key}");
+                match written.get(key) {
+                    Some(w) => absent_keys(value, w, pointer, path, out),
+                    None => out.push((pointer, path)),
+                }
+            }
+        }
+        (Value::Array(raw), Value::Array(written)) => {
+            for (i, (value, w)) in raw.iter().zip(written).enumerate() {
+                absent_keys(
+                    value,
+                    w,
+                    format!("{pointer}/{i}"),
+                    format!("{path}[{i}]"),
+                    out,
+                );
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Whether the record `raw` reads whatever the field at `pointer` holds.
+fn ignored(raw: &Value, pointer: &str) -> bool {
+    [Value::Object(Map::new()), Value::from(0)]
+        .into_iter()
+        .all(|probe| {
+            let mut changed = raw.clone();
+            match changed.pointer_mut(pointer) {
+                Some(slot) => *slot = probe,
+                None => return false,
+            }
+            serde_json::from_value::<Execution>(changed).is_ok()
+        })
+}
+
 fn job_item(job: &Job) -> JobItem {
     let initiated_by = if job.is_drill {
         "START_DRILL"
@@ -268,5 +470,232 @@ fn job_item(job: &Job) -> JobItem {
             ("type".to_owned(), Value::from("LAUNCH")),
             ("initiatedBy".to_owned(), Value::from(initiated_by)),
         ]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use execution_core::status::WaveStatus;
+    use serde_json::json;
+
+    use super::*;
+
+    /// examples/world.json as JSON, to edit.
+    fn example() -> Value {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../examples/world.json"
+        ))
+        .unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    fn parse(doc: &Value) -> Result<WorldFile, WorldFileError> {
+        WorldFile::parse(&doc.to_string())
+    }
+
+    fn unknown(doc: &Value) -> String {
+        match parse(doc) {
+            Err(WorldFileError::UnknownField { path }) => path,
+            other => panic!("not refused as an unknown field: {other:?}"),
+        }
+    }
+
+    fn violations(doc: &Value) -> Vec<Violation> {
+        match parse(doc) {
+            Err(WorldFileError::ImpossibleRecord { violations, .. }) => violations,
+            other => panic!("not refused as an impossible record: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_typo_anywhere_in_an_execution_record_is_refused_with_its_path() {
+        let cases = [
+            (
+                "/executions/0/waves/1",
+                "pauseBeforWave",
+                json!(true),
+                "executions[0].waves[1]",
+            ),
+            (
+                "/executions/0/waves/1",
+                "pauseBeforWave",
+                Value::Null,
+                "executions[0].waves[1]",
+            ),
+            (
+                "/executions/0",
+                "planNmae",
+                json!("payments"),
+                "executions[0]",
+            ),
+            (
+                "/executions/0/waves/0/serverStatuses/1",
+                "serverNmae",
+                json!("x"),
+                "executions[0].waves[0].serverStatuses[1]",
+            ),
+            (
+                "/executions/0/waves/0/jobs/0",
+                "recordTime",
+                json!(1),
+                "executions[0].waves[0].jobs[0]",
+            ),
+            (
+                "/executions/1/taskToken",
+                "relasePending",
+                json!(true),
+                "executions[1].taskToken",
+            ),
+            // A field of the DRS item is not a field of the record.
+            (
+                "/executions/0/waves/0/serverStatuses/0",
+                "sourceServerID",
+                json!("s-1"),
+                "executions[0].waves[0].serverStatuses[0]",
+            ),
+        ];
+        for (at, key, value, path) in cases {
+            let mut doc = example();
+            doc.pointer_mut(at)
+                .unwrap()
+                .as_object_mut()
+                .unwrap()
+                .insert(key.to_owned(), value);
+            assert_eq!(unknown(&doc), format!("{path}.{key}"));
+        }
+    }
+
+    #[test]
+    fn fields_written_back_without_their_value_are_not_unknown() {
+        let mut doc = example();
+        let record = &mut doc["executions"][0];
+        record["planName"] = Value::Null;
+        record["endTime"] = Value::Null;
+        record["restarts"] = json!([]);
+        record["workflowRun"] = Value::Null;
+        let wave = &mut record["waves"][1];
+        wave["launchAttempts"] = json!(0);
+        wave["optionalNotLaunched"] = json!(0);
+        wave["jobs"] = json!([]);
+        wave["claim"] = Value::Null;
+        wave["nextLaunchTime"] = Value::Null;
+        record["waves"][0]["serverStatuses"][0]["privateIp"] = Value::Null;
+        // Version 1's one job of a wave.
+        let v1 = &mut doc["executions"][2]["waves"][0];
+        v1.as_object_mut().unwrap().remove("jobs");
+        v1.as_object_mut().unwrap().remove("attempt");
+        v1["jobId"] = json!("drsjob-2c3d4e5f6a7b8c9d0");
+        let file = parse(&doc).unwrap();
+        assert_eq!(file.executions[2].waves[0].jobs.len(), 1);
+    }
+
+    #[test]
+    fn drs_and_ec2_items_keep_the_fields_of_aws_output() {
+        let mut doc = example();
+        let job = &mut doc["drs"]["jobs"][0];
+        job["arn"] = json!("arn:aws:drs:eu-west-1:123456789012:job/drsjob-0a1b2c3d4e5f6a7b8");
+        job["endDateTime"] = Value::Null;
+        job["participatingServers"][0]["launchConfigurationStatus"] = json!("ACTIVE");
+        job["participatingServers"][0]["launchActionsStatus"] =
+            json!({"runs": [], "ssmAgentDiscoveryDatetime": "x"});
+        doc["drs"]["recoveryInstances"][0]["dataReplicationInfo"] =
+            json!({"dataReplicationState": "STOPPED"});
+        doc["ec2"]["instances"][0]["State"] = json!({"Code": 16, "Name": "running"});
+        let file = parse(&doc).unwrap();
+        let saved = serde_json::to_value(&file).unwrap();
+        assert_eq!(saved["drs"], doc["drs"]);
+        assert_eq!(saved["ec2"], doc["ec2"]);
+    }
+
+    #[test]
+    fn records_that_cannot_be_are_refused_with_the_reason() {
+        let mut doc = example();
+        doc["executions"][0]["waves"] = json!([]);
+        assert_eq!(violations(&doc), [Violation::NoWaves]);
+
+        let mut doc = example();
+        let server = doc["executions"][0]["waves"][0]["serverStatuses"][0].clone();
+        doc["executions"][0]["waves"][1]["serverStatuses"]
+            .as_array_mut()
+            .unwrap()
+            .push(server);
+        assert!(violations(&doc).iter().any(|v| matches!(
+            v,
+            Violation::ServerInTwoWaves {
+                first: 0,
+                again: 1,
+                ..
+            }
+        )));
+
+        let mut doc = example();
+        let waves = doc["executions"][4]["waves"].as_array_mut().unwrap();
+        waves.swap(1, 2);
+        assert!(violations(&doc)
+            .iter()
+            .any(|v| matches!(v, Violation::WaveOutOfOrder { index: 1, .. })));
+
+        let mut doc = example();
+        doc["executions"][2]["endTime"] = json!(1_767_222_000);
+        assert!(violations(&doc)
+            .iter()
+            .any(|v| matches!(v, Violation::EndTimeWhileRunning { .. })));
+    }
+
+    #[test]
+    fn times_are_checked_against_their_range_and_now() {
+        let refusal = |edit: &dyn Fn(&mut Value)| {
+            let mut doc = example();
+            edit(&mut doc);
+            parse(&doc).unwrap_err()
+        };
+        for now in [json!(i64::MAX), json!(-1), json!(253_402_300_800_i64)] {
+            assert!(matches!(
+                refusal(&|d| d["now"] = now.clone()),
+                WorldFileError::TimeOutOfRange { path, .. } if path == "now"
+            ));
+        }
+        // `now` before the records were created: every time of a record was the clock's.
+        assert_eq!(
+            refusal(&|d| d["now"] = json!(1_767_222_000)),
+            WorldFileError::AfterNow {
+                path: "executions[0].createdTime".into(),
+                at: 1_767_228_000,
+                now: 1_767_222_000
+            }
+        );
+        assert!(matches!(
+            refusal(&|d| d["executions"][0]["createdTime"] = json!(i64::MAX)),
+            WorldFileError::ImpossibleRecord { violations, .. }
+                if matches!(&violations[..], [Violation::TimeOutOfRange { field, .. }, ..] if field == "createdTime")
+        ));
+        assert!(matches!(
+            refusal(&|d| d["drs"]["jobs"][0]["creationDateTime"] = json!("0001-01-01T00:00:00Z")),
+            WorldFileError::TimeOutOfRange { path, .. } if path == "drs.jobs[0].creationDateTime"
+        ));
+        assert!(matches!(
+            refusal(&|d| d["drs"]["jobs"][0]["creationDateTime"] = json!("2027-01-01T00:00:00Z")),
+            WorldFileError::AfterNow { path, .. } if path == "drs.jobs[0].creationDateTime"
+        ));
+        assert!(matches!(
+            refusal(&|d| d["ec2"]["instances"][1]["launchTime"] = json!("yesterday")),
+            WorldFileError::NotATime { path, .. } if path == "ec2.instances[1].launchTime"
+        ));
+
+        // A wave's nextLaunchTime is when it may be launched again: ahead of now is what it is for.
+        let mut doc = example();
+        doc["executions"][0]["waves"][0]["nextLaunchTime"] = json!(1_767_229_260);
+        assert!(parse(&doc).is_ok());
+    }
+
+    #[test]
+    fn to_sim_checks_a_world_edited_after_it_was_read() {
+        let mut file = parse(&example()).unwrap();
+        file.executions[3].waves[0].status = WaveStatus::Completed;
+        assert!(matches!(
+            file.to_sim().unwrap_err(),
+            WorldFileError::ImpossibleRecord { index: 3, .. }
+        ));
     }
 }

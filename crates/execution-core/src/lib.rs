@@ -8,6 +8,7 @@
 pub mod api;
 pub mod error;
 pub mod ids;
+pub mod invariants;
 pub mod lifecycle;
 pub mod model;
 pub mod ops;
