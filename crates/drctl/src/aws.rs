@@ -19,7 +19,7 @@ use execution_core::rules::Policy;
 use serde_json::{json, Value};
 
 use crate::cli::{StartArgs, TargetArgs, WaveArgs};
-use crate::exit::{print_json, CliError, Exit};
+use crate::exit::{print, print_json, CliError, Exit};
 use crate::plan_file;
 use crate::report::Report;
 
@@ -151,19 +151,16 @@ pub async fn start(args: StartArgs, json: bool) -> Result<Exit, CliError> {
     if json {
         print_json(
             &json!({"executionId": execution.id(), "planId": plan.plan_id, "status": execution.status(), "stateMachineExecutionArn": run_arn}),
-        );
+        )?;
     } else {
-        println!(
-            "Started execution {} of plan {} ({} waves): {run_arn}",
+        print(&format!(
+            "Started execution {} of plan {} ({} waves): {run_arn}\nFollow it with: drctl status {} --plan {}\n",
             execution.id(),
             plan.plan_id,
-            plan.waves.len()
-        );
-        println!(
-            "Follow it with: drctl status {} --plan {}",
+            plan.waves.len(),
             execution.id(),
             plan.plan_id
-        );
+        ))?;
     }
     Ok(Exit::Success)
 }
@@ -184,9 +181,9 @@ pub async fn status(args: TargetArgs, json: bool) -> Result<Exit, CliError> {
         })?;
     let report = Report::of(&execution);
     if json {
-        print_json(&report);
+        print_json(&report)?;
     } else {
-        print!("{}", report.to_text());
+        print(&report.to_text())?;
     }
     Ok(Exit::Success)
 }
@@ -270,12 +267,12 @@ pub async fn restart(args: TargetArgs, json: bool) -> Result<Exit, CliError> {
             "executionId": target.execution_id,
             "workflowRun": run,
             "name": name,
-        }));
+        }))?;
     } else {
-        println!(
-            "Execution {}: restarted as {name} ({run})",
+        print(&format!(
+            "Execution {}: restarted as {name} ({run})\n",
             target.execution_id
-        );
+        ))?;
     }
     Ok(Exit::Success)
 }
@@ -288,13 +285,13 @@ async fn run(request: Request, json: bool) -> Result<Exit, CliError> {
     let answer: Value = ops::run(&ports, request).await;
     let code = api::status_code_of(&answer);
     if json {
-        print_json(&answer);
+        print_json(&answer)?;
     } else if code == 200 {
-        println!(
-            "Execution {}: {}",
+        print(&format!(
+            "Execution {}: {}\n",
             execution_id.map(|e| e.to_string()).unwrap_or_default(),
             summary(&answer)
-        );
+        ))?;
     } else {
         eprintln!(
             "drctl: {} {}: {}",

@@ -62,6 +62,15 @@ impl CliError {
             message: message.into(),
         }
     }
+
+    /// Standard output failed: [`crate::output::failed`] has said what it could, so nothing
+    /// more is printed.
+    pub fn output(e: &std::io::Error) -> Self {
+        Self {
+            exit: crate::output::failed(e),
+            message: String::new(),
+        }
+    }
 }
 
 /// What an AWS command answers in a build without the `aws` feature: one line, how to rebuild.
@@ -77,6 +86,7 @@ pub fn aws_left_out(command: &str) -> CliError {
 pub fn finish(result: Result<Exit, CliError>, json: bool) -> ExitCode {
     match result {
         Ok(exit) => ExitCode::from(exit as u8),
+        Err(e) if e.message.is_empty() => ExitCode::from(e.exit as u8),
         Err(e) => {
             if json {
                 let error = if e.exit == Exit::Invalid {
@@ -84,7 +94,8 @@ pub fn finish(result: Result<Exit, CliError>, json: bool) -> ExitCode {
                 } else {
                     "INFRASTRUCTURE_ERROR"
                 };
-                print_json(
+                // A failure to print the failure has nothing left to tell it to.
+                let _ = print_json(
                     &serde_json::json!({"error": error, "exitCode": e.exit as u8, "message": e.message}),
                 );
             } else {
@@ -95,12 +106,15 @@ pub fn finish(result: Result<Exit, CliError>, json: bool) -> ExitCode {
     }
 }
 
-/// Prints `value` as JSON; a closed or full standard output is told on stderr, never a panic
-/// (`crate::output::print_json` hands the error back, to set the exit code by it).
-pub fn print_json(value: &impl serde::Serialize) {
-    if let Err(e) = crate::output::print_json(value) {
-        crate::output::failed(&e);
-    }
+/// Prints `value` as JSON; a closed or full standard output ends the command as
+/// [`CliError::output`] says, never a panic.
+pub fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> {
+    crate::output::print_json(value).map_err(|e| CliError::output(&e))
+}
+
+/// Prints `text` as it is (the same for text).
+pub fn print(text: &str) -> Result<(), CliError> {
+    crate::output::print(text).map_err(|e| CliError::output(&e))
 }
 
 #[cfg(test)]

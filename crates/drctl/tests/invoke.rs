@@ -763,3 +763,37 @@ fn write_refuses_a_read_only_world() {
     // Without --write it is read as ever.
     ok(&w, &payload("launch", D), false);
 }
+
+/// The answer cannot be printed (a full disk here; a closed pipe takes the same path): the
+/// operation's change is saved all the same, and the exit code says the output failed.
+#[test]
+fn a_launch_whose_answer_cannot_be_printed_is_still_saved() {
+    let (_dir, w) = world();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_drctl"))
+        .args([
+            "invoke",
+            "--world",
+            w.to_str().unwrap(),
+            &payload("launch", D),
+            "--write",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot write to standard output") && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+    assert_eq!(
+        record(&saved(&w), D.0)["status"],
+        "POLLING",
+        "the launch is saved"
+    );
+}
