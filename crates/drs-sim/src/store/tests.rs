@@ -1,7 +1,7 @@
 use execution_core::fixtures;
 use execution_core::ids::ExecutionId;
 use execution_core::model::{Execution, Timestamp};
-use execution_core::ports::{Commit, ExecutionStore, HeaderWrite, StoreError, Touch, WaveWrite};
+use execution_core::ports::{Commit, ExecutionStore, HeaderWrite, StoreError, WaveWrite};
 use execution_core::status::{ExecutionStatus, WaveStatus};
 
 use super::*;
@@ -24,53 +24,20 @@ fn wave_write(e: &Execution, n: usize, expected_version: u64, status: WaveStatus
     }
 }
 
+/// The store contract every `ExecutionStore` keeps (the DynamoDB adapter runs it against moto).
 #[tokio::test]
-async fn create_refuses_an_existing_id_and_writes_nothing() {
-    let store = MemoryStore::default();
-    let e = execution_with(ExecutionStatus::Pending);
-    store.create(&e).await.unwrap();
-    let mut other = e.clone();
-    other.header.plan_name = Some("other".into());
-    assert_eq!(store.create(&other).await, Err(StoreError::Conflict));
-    assert_eq!(store.load(e.id()).await.unwrap(), Some(e));
-    assert_eq!(store.load(ExecutionId::new_random()).await.unwrap(), None);
+async fn the_store_contract_holds() {
+    execution_core::store_contract::run_all(|| async { MemoryStore::with_page_size(2) }).await;
 }
 
 #[tokio::test]
-async fn commit_is_all_or_nothing_on_versions() {
-    let store = MemoryStore::default();
+async fn calls_are_counted() {
+    let store = MemoryStore::with_page_size(2);
     let e = execution_with(ExecutionStatus::Polling);
     store.create(&e).await.unwrap();
-
-    // Wave 1's expected version is wrong: neither the header nor wave 0 may be written.
     let mut header = e.header.clone();
     header.status = ExecutionStatus::Paused;
     header.version = 1;
-    let bad = Commit {
-        execution_id: e.id(),
-        header: Some(HeaderWrite::Put {
-            expected_version: 0,
-            header: header.clone(),
-        }),
-        waves: vec![
-            wave_write(&e, 0, 0, WaveStatus::Launching),
-            wave_write(&e, 1, 7, WaveStatus::Launching),
-        ],
-    };
-    assert_eq!(store.commit(&bad).await, Err(StoreError::Conflict));
-    assert_eq!(store.get(e.id()).unwrap(), e);
-
-    // A stale header check refuses the wave write too.
-    let stale = Commit {
-        execution_id: e.id(),
-        header: Some(HeaderWrite::Check {
-            expected_version: 3,
-        }),
-        waves: vec![wave_write(&e, 0, 0, WaveStatus::Launching)],
-    };
-    assert_eq!(store.commit(&stale).await, Err(StoreError::Conflict));
-    assert_eq!(store.get(e.id()).unwrap(), e);
-
     let good = Commit {
         execution_id: e.id(),
         header: Some(HeaderWrite::Put {
@@ -80,139 +47,19 @@ async fn commit_is_all_or_nothing_on_versions() {
         waves: vec![wave_write(&e, 0, 0, WaveStatus::Launching)],
     };
     store.commit(&good).await.unwrap();
-    let stored = store.get(e.id()).unwrap();
-    assert_eq!(
-        (stored.status(), stored.header.version),
-        (ExecutionStatus::Paused, 1)
-    );
-    assert_eq!(
-        (stored.waves[0].status, stored.waves[0].version),
-        (WaveStatus::Launching, 1)
-    );
-    assert_eq!(stored.waves[1], e.waves[1]);
-    // The same commit again no longer matches.
     assert_eq!(store.commit(&good).await, Err(StoreError::Conflict));
-
+    store.list_active(None).await.unwrap();
     let counts = store.counts();
     assert_eq!(
         (
             counts.commits,
             counts.conflicts,
             counts.header_writes,
-            counts.wave_writes
+            counts.wave_writes,
+            counts.list_active_pages
         ),
-        (4, 3, 1, 1)
+        (2, 1, 1, 1, 1)
     );
-}
-
-#[tokio::test]
-async fn commit_to_a_missing_execution_or_wave_conflicts() {
-    let store = MemoryStore::default();
-    let e = execution_with(ExecutionStatus::Polling);
-    let commit = Commit {
-        execution_id: e.id(),
-        header: Some(HeaderWrite::Check {
-            expected_version: 0,
-        }),
-        waves: vec![],
-    };
-    assert_eq!(store.commit(&commit).await, Err(StoreError::Conflict));
-    store.create(&e).await.unwrap();
-    let mut ghost = wave_write(&e, 0, 0, WaveStatus::Launching);
-    ghost.wave.wave_number = 9;
-    let commit = Commit {
-        execution_id: e.id(),
-        header: None,
-        waves: vec![ghost],
-    };
-    assert_eq!(store.commit(&commit).await, Err(StoreError::Conflict));
-}
-
-#[tokio::test]
-async fn touch_never_creates_and_is_never_reversed_by_a_header_put() {
-    let store = MemoryStore::default();
-    let e = execution_with(ExecutionStatus::Polling);
-    assert_eq!(
-        store.touch(e.id(), &Touch::poll(Timestamp(5), None)).await,
-        Err(StoreError::Conflict)
-    );
-    assert_eq!(store.load(e.id()).await.unwrap(), None);
-
-    store.create(&e).await.unwrap();
-    store
-        .touch(e.id(), &Touch::poll(Timestamp(2000), None))
-        .await
-        .unwrap();
-    let stored = store.get(e.id()).unwrap();
-    assert_eq!(stored.header.last_polled_time, Some(Timestamp(2000)));
-    assert_eq!(stored.header.version, 0, "touch does not bump the version");
-
-    // A header read before the touch is written back: lastPolledTime stays.
-    let mut header = e.header.clone();
-    header.status = ExecutionStatus::Paused;
-    header.version = 1;
-    store
-        .commit(&Commit {
-            execution_id: e.id(),
-            header: Some(HeaderWrite::Put {
-                expected_version: 0,
-                header,
-            }),
-            waves: vec![],
-        })
-        .await
-        .unwrap();
-    assert_eq!(
-        store.get(e.id()).unwrap().header.last_polled_time,
-        Some(Timestamp(2000))
-    );
-}
-
-#[tokio::test]
-async fn list_active_pages_over_the_unfinished_executions_only() {
-    let store = MemoryStore::with_page_size(2);
-    let mut active = Vec::new();
-    for status in ExecutionStatus::ALL
-        .iter()
-        .chain([ExecutionStatus::Polling, ExecutionStatus::Polling].iter())
-    {
-        let e = execution_with(*status);
-        if ExecutionStatus::LISTED.contains(status) {
-            active.push(e.id());
-        }
-        store.create(&e).await.unwrap();
-    }
-    assert_eq!(active.len(), 6);
-
-    let mut seen = Vec::new();
-    let mut cursor = None;
-    let mut pages = 0;
-    loop {
-        let page = store.list_active(cursor).await.unwrap();
-        pages += 1;
-        assert!(page.executions.len() <= 2);
-        assert!(page
-            .executions
-            .iter()
-            .all(|e| ExecutionStatus::LISTED.contains(&e.status)));
-        seen.extend(page.executions.iter().map(|e| e.execution_id));
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => break,
-        }
-    }
-    assert_eq!(pages, 3);
-    active.sort();
-    seen.sort();
-    assert_eq!(seen, active, "every unfinished execution exactly once");
-    assert_eq!(store.counts().list_active_pages, 3);
-}
-
-#[tokio::test]
-async fn list_active_refuses_a_forged_cursor() {
-    let store = MemoryStore::default();
-    let err = store.list_active(Some("page-2".into())).await.unwrap_err();
-    assert!(matches!(err, StoreError::Service(_)), "{err:?}");
 }
 
 #[test]
