@@ -103,7 +103,7 @@ pub struct FailServer {
 #[cfg_attr(not(feature = "aws"), allow(dead_code))]
 #[derive(Debug, ClapArgs)]
 pub struct StartArgs {
-    /// The plan file (JSON).
+    /// The plan file (JSON), or - for standard input.
     pub plan: PathBuf,
     /// Seconds the state machine waits between polls, whole, from 5 to 86400 [default: the
     /// state machine's, 30].
