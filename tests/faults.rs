@@ -6,11 +6,12 @@
 //!
 //! For each case: the answer is defined (200 with the fault-free run's result, 200 with a launch
 //! deferred for a refusal that clears, or the seed's error shape: 500 INTERNAL_ERROR for a
-//! transient fault); the record loads, is consistent (a STARTED wave has a job of its attempt, a
-//! LAUNCHING one servers left to launch, one DRS job per part of an attempt at most, the jobs a
-//! wave records are DRS's, ...), moved only along the lifecycle's wave table, and did not change
-//! on an error beyond the operation's documented partial progress; and once a transient fault
-//! clears, a retry reaches what the fault-free run reached.
+//! transient fault); the record loads, is consistent (it breaks no rule of `invariants::check`, a
+//! STARTED wave has a job of its attempt, a LAUNCHING one servers left to launch, one DRS job per
+//! part of an attempt at most, the jobs a wave records are DRS's, ...), moved only along the
+//! lifecycle's wave table, and did not change on an error beyond the operation's documented
+//! partial progress; and once a transient fault clears, a retry reaches what the fault-free run
+//! reached.
 //!
 //! drs-sim's `Api` covers the services only; the store is faulted here by [`FaultyStore`].
 //! The matrix runs on the simulator's MemoryStore; a selection runs on moto's DynamoDB.
@@ -26,8 +27,9 @@ use drs_sim::{Api, Progression, Sim, SimConfig, Spread, Timings, TokenState};
 use execution_core::api::{PauseRequest, PollRequest, Request, Target, WaveTarget};
 use execution_core::fixtures;
 use execution_core::ids::{ExecutionId, TaskToken};
+use execution_core::invariants;
 use execution_core::lifecycle::WAVE_TABLE;
-use execution_core::model::{Execution, FailurePolicy, Impact, PauseReason};
+use execution_core::model::{Execution, FailurePolicy, PauseReason, Timestamp};
 use execution_core::ops::{self, FindConfig, Ports};
 use execution_core::plan::Plan;
 use execution_core::ports::{
@@ -677,75 +679,42 @@ fn check_fields(answer: &Value, wanted: &Value) -> Result<(), String> {
     }
 }
 
-/// The record is one the lifecycle can produce, and DRS agrees with it.
+/// The record is one the engine can write: it breaks no rule of `invariants::check` (the rules the
+/// use-case, fault and race tests share) nor one that checker does not have
+/// ([`check_beyond_invariants`]), and DRS agrees with it.
 fn check_consistent(e: &Execution, sim: &Sim) -> Result<(), String> {
+    let broken = invariants::check(e);
+    if !broken.is_empty() {
+        let rules: Vec<String> = broken.iter().map(ToString::to_string).collect();
+        return Err(format!("the record breaks: {}", rules.join("; ")));
+    }
+    check_beyond_invariants(e)?;
+    check_drs_agrees(e, sim)
+}
+
+/// Rules of a record that `invariants::check` does not check: a PAUSED execution stands before a
+/// wave or for a failed one; a wave in flight has a job of its attempt (STARTED) or servers left
+/// to launch (LAUNCHING), and STARTED has a launch time; a settled wave has its end, a job of its
+/// attempt when COMPLETED, its reason when FAILED or SKIPPED, and none when CANCELLED; EC2
+/// details come with an instance.
+fn check_beyond_invariants(e: &Execution) -> Result<(), String> {
     let h = &e.header;
-    if h.status.is_terminal() != h.end_time.is_some() {
-        return Err(format!("{} with end time {:?}", h.status, h.end_time));
-    }
     match e.pause_reason() {
-        Some(PauseReason::WaveFailed) => {
-            let n = h
-                .failed_wave
-                .ok_or("PAUSED for a failed wave it does not name")?;
-            if e.wave(n).map(|w| w.status) != Some(WaveStatus::Failed) {
-                return Err(format!("PAUSED for failed wave {n}, which is not FAILED"));
-            }
-        }
+        Some(PauseReason::WaveFailed) | None => {}
         Some(_) => {
-            let before = h.paused_before_wave.ok_or("PAUSED before no wave")?;
-            if e.wave(before).map(|w| w.status) != Some(WaveStatus::Pending) {
-                return Err(format!("PAUSED before wave {before}, which is not PENDING"));
-            }
-        }
-        None => {}
-    }
-    if let Some(t) = &h.task_token {
-        if !t.release_pending && h.status != ExecutionStatus::Paused {
-            return Err(format!("{} holds a token not marked for release", h.status));
+            h.paused_before_wave.ok_or("PAUSED before no wave")?;
         }
     }
-    if e.in_flight().count() > 1 {
-        return Err("more than one wave in flight".into());
-    }
-    let mut not_run_seen = false;
-    for (i, w) in e.waves.iter().enumerate() {
+    for w in &e.waves {
         let n = w.wave_number;
-        if usize::try_from(n).ok() != Some(i) {
-            return Err(format!("wave {n} stored at position {i}"));
-        }
-        if let Some(s) = w.server_statuses.iter().find(|s| {
-            s.job_id
-                .as_ref()
-                .is_some_and(|j| !w.jobs.iter().any(|r| &r.job_id == j))
-        }) {
-            return Err(format!(
-                "wave {n}: server {} names a job the wave does not record",
-                s.source_server_id
-            ));
-        }
         let has_job = w.current_jobs().next().is_some();
         let problem = match w.status {
-            WaveStatus::Pending if w.attempt != 0 || !w.jobs.is_empty() => {
-                "has an attempt or a job"
-            }
-            WaveStatus::Pending | WaveStatus::Launching if w.end_time.is_some() => "has ended",
             WaveStatus::Launching if w.servers_without_job().next().is_none() => {
                 "has every server in a job"
             }
             WaveStatus::Started if !has_job => "has no job",
-            WaveStatus::Started if w.launch_time.is_none() || w.end_time.is_some() => {
-                "has no launch time or has ended"
-            }
-            WaveStatus::Completed
-                if !has_job
-                    || w.end_time.is_none()
-                    || w.server_statuses.iter().any(|s| {
-                        s.impact == Impact::Critical && s.launch_status != LaunchStatus::Launched
-                    }) =>
-            {
-                "lacks its job, its end or a launched critical server"
-            }
+            WaveStatus::Started if w.launch_time.is_none() => "has no launch time",
+            WaveStatus::Completed if !has_job || w.end_time.is_none() => "lacks its job or its end",
             WaveStatus::Failed | WaveStatus::Skipped
                 if w.end_time.is_none() || w.failure_reason.is_none() =>
             {
@@ -757,20 +726,17 @@ fn check_consistent(e: &Execution, sim: &Sim) -> Result<(), String> {
         if !problem.is_empty() {
             return Err(format!("wave {n} is {} and {problem}", w.status));
         }
-        let not_run = matches!(w.status, WaveStatus::Pending | WaveStatus::Cancelled);
-        if not_run_seen && !not_run {
-            return Err(format!(
-                "wave {n} is {} after a wave that never ran",
-                w.status
-            ));
-        }
-        not_run_seen |= not_run;
         if let Some(s) = w.server_statuses.iter().find(|s| {
             s.instance_id.is_none() && (s.private_ip.is_some() || s.recovery_instance_id.is_some())
         }) {
             return Err(format!("wave {n}: EC2 details without an instance: {s:?}"));
         }
     }
+    Ok(())
+}
+
+/// DRS agrees with the record.
+fn check_drs_agrees(e: &Execution, sim: &Sim) -> Result<(), String> {
     // DRS's side: at most one job per part of an attempt of a wave, and the jobs a wave records
     // are the ones DRS ran for those parts (a job not recorded yet only for a part still claimed).
     let mine = e.id().to_string();
@@ -1525,6 +1491,13 @@ async fn the_checks_catch_what_they_check() {
         (
             "PAUSED before nothing",
             broken(&|e| e.header.status = ExecutionStatus::Paused),
+        ),
+        (
+            "a wave launched before the execution was created",
+            broken(&|e| {
+                let created = e.header.created_time.0;
+                e.waves[0].launch_time = Some(Timestamp(created - 1));
+            }),
         ),
     ] {
         assert!(check_consistent(&e, sim).is_err(), "{what} passed");

@@ -24,7 +24,9 @@
 //!   retried and skipped; a WAVE_FAILED pause ends only by a decision on that wave (or a cancel);
 //! - a task token the record held is released once a resume, retry, skip or cancel marks it, and
 //!   leaves the record no other way than that, a new pause's token, or finalize;
-//! - the record is the last accepted write of each item, and one the lifecycle can produce.
+//! - the record is the last accepted write of each item, and one the engine can write: it breaks
+//!   no rule of `invariants::check` (the rules the use-case and fault tests check too), nor the
+//!   few that checker does not have (`check_record`).
 //!
 //! `the_race_checks_catch_what_they_check` shows each check failing on a history that breaks it.
 //! A failure prints its seed; `RACE_SEED=<n>` replays from that seed, `RACE_INTERLEAVINGS=<n>`
@@ -43,6 +45,7 @@ use aws_adapters::{create_table, DynamoDbStore};
 use drs_sim::{FaultScript, Job, Progression, Sim, SimConfig, Spread, Timings, TokenState};
 use execution_core::api::{PauseRequest, PollRequest, Request, Target, WaveTarget};
 use execution_core::ids::{ExecutionId, PlanId, SourceServerId, TaskToken};
+use execution_core::invariants;
 use execution_core::lifecycle::{TABLE, WAVE_TABLE};
 use execution_core::model::{
     Execution, ExecutionHeader, FailurePolicy, Impact, PauseReason, Timestamp, Wave,
@@ -1002,73 +1005,44 @@ fn check_history(history: &History, sim: &Sim, record: &Execution) -> Result<(),
     Ok(())
 }
 
-/// The record is one the lifecycle can produce.
+/// The record is one the engine can write: it breaks no rule of `invariants::check` (the rules the
+/// use-case, fault and race tests share), and none of those that checker does not have: a PAUSED
+/// execution stands before a wave, or for a failed wave whose policy is PAUSE; no wave is past
+/// `maxWaveAttempts`; a STARTED wave has a job of its attempt, a FAILED one its end and reason, a
+/// CANCELLED one its end.
 fn check_record(e: &Execution, policy: &Policy) -> Result<(), String> {
+    let broken = invariants::check(e);
+    if !broken.is_empty() {
+        let rules: Vec<String> = broken.iter().map(ToString::to_string).collect();
+        return Err(format!("the record breaks: {}", rules.join("; ")));
+    }
     let h = &e.header;
-    if h.status.is_terminal() != h.end_time.is_some() {
-        return Err(format!("{} with end time {:?}", h.status, h.end_time));
-    }
-    if e.in_flight().count() > 1 {
-        return Err("more than one wave in flight".into());
-    }
     match e.pause_reason() {
         Some(PauseReason::WaveFailed) => {
             let n = h
                 .failed_wave
                 .ok_or("PAUSED for a failed wave that it does not name")?;
             let w = e.wave(n).ok_or("PAUSED for a wave that does not exist")?;
-            if w.status != WaveStatus::Failed || w.failure_policy() != FailurePolicy::Pause {
+            if w.failure_policy() != FailurePolicy::Pause {
                 return Err(format!(
-                    "PAUSED for failed wave {n}, which is {} (policy {:?})",
-                    w.status,
+                    "PAUSED for failed wave {n}, whose policy is {:?}",
                     w.failure_policy()
                 ));
             }
         }
         Some(reason) => {
-            let n = h
-                .paused_before_wave
+            h.paused_before_wave
                 .ok_or(format!("PAUSED ({reason:?}) before no wave"))?;
-            if e.wave(n).map(|w| w.status) != Some(WaveStatus::Pending) {
-                return Err(format!(
-                    "PAUSED ({reason:?}) before wave {n}, which is not PENDING"
-                ));
-            }
         }
         None => {}
     }
-    let mut not_run_seen = false;
     for w in &e.waves {
         let n = w.wave_number;
         if w.attempt > policy.max_wave_attempts {
             return Err(format!("wave {n} is at attempt {}", w.attempt));
         }
-        let job_ids: HashSet<_> = w.jobs.iter().map(|j| &j.job_id).collect();
-        if job_ids.len() != w.jobs.len() {
-            return Err(format!("wave {n} records a job twice: {:?}", w.jobs));
-        }
-        if let Some(s) = w
-            .server_statuses
-            .iter()
-            .find(|s| s.job_id.as_ref().is_some_and(|j| !job_ids.contains(j)))
-        {
-            return Err(format!(
-                "wave {n}: server {} names a job the wave does not record",
-                s.source_server_id
-            ));
-        }
         let problem = match w.status {
-            WaveStatus::Pending if w.attempt != 0 || !w.jobs.is_empty() => {
-                "has an attempt or a job"
-            }
             WaveStatus::Started if w.current_jobs().next().is_none() => "has no job of its attempt",
-            WaveStatus::Completed
-                if w.server_statuses.iter().any(|s| {
-                    s.impact == Impact::Critical && s.launch_status != LaunchStatus::Launched
-                }) =>
-            {
-                "has a critical server not launched"
-            }
             WaveStatus::Failed if w.end_time.is_none() || w.failure_reason.is_none() => {
                 "lacks its end or its reason"
             }
@@ -1078,14 +1052,6 @@ fn check_record(e: &Execution, policy: &Policy) -> Result<(), String> {
         if !problem.is_empty() {
             return Err(format!("wave {n} is {} and {problem}", w.status));
         }
-        let not_run = matches!(w.status, WaveStatus::Pending | WaveStatus::Cancelled);
-        if not_run_seen && !not_run {
-            return Err(format!(
-                "wave {n} is {} after a wave that never ran",
-                w.status
-            ));
-        }
-        not_run_seen |= not_run;
     }
     Ok(())
 }
@@ -1599,6 +1565,22 @@ async fn the_race_checks_catch_what_they_check() {
     )
     .await;
     cases.push(("a terminal execution written again", r));
+
+    let r = verdict_after(
+        &plan,
+        async |_, j, e| {
+            let mut h = e.header.clone();
+            h.end_time = Some(Timestamp(h.created_time.0 + 1));
+            accept(j, e, Some(h), vec![]).await;
+        },
+        &[],
+    )
+    .await;
+    assert!(
+        r.as_ref().is_err_and(|e| e.contains("has an endTime")),
+        "the shared invariants did not catch it: {r:?}"
+    );
+    cases.push(("a running execution with an end time", r));
 
     let retried = Answer {
         op: Op::Retry,

@@ -1,13 +1,30 @@
 //! Test harness: mockall mocks of the ports wired to a small shared state that honours the port
-//! contracts, plus hooks to lose races on purpose.
+//! contracts, plus hooks to lose races on purpose, and [`World`]: the use cases as one-line calls
+//! on that state, each followed by a check of the record against [`invariants::check`].
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
+use serde_json::Value;
+
+use crate::api::{
+    CancelResponse, DecisionResponse, FinalizeResponse, FindResponse, LaunchResponse, PauseRequest,
+    PauseResponse, PollRequest, PollResponse, Request, ResumeResponse, Target, WaveTarget,
+};
+use crate::error::OperationError;
 use crate::fixtures;
+use crate::ids::TaskToken;
+use crate::invariants::{self, Violation};
 use crate::model::{Execution, Timestamp};
-use crate::ports::mocks::{FixedClock, MockDrs, MockEc2, MockStore, MockWorkflow};
-use crate::ports::{ActiveExecution, ActivePage, Commit, HeaderWrite, StoreError};
+use crate::ops::heal::{RestartBy, Restarted};
+use crate::ops::{FindConfig, Ports};
+use crate::plan::Plan;
+use crate::ports::mocks::{FixedClock, MockDispatch, MockDrs, MockEc2, MockStore, MockWorkflow};
+use crate::ports::{
+    ActiveExecution, ActivePage, Commit, Drs, Ec2, ExecutionStore, HeaderWrite, PollDispatch,
+    StoreError, Workflow,
+};
+use crate::rules::Policy;
 
 /// A racing writer's change, applied to the stored record just before a commit is checked.
 pub type RacingWrite = Box<dyn FnOnce(&mut Execution) + Send>;
@@ -209,4 +226,329 @@ pub fn target() -> crate::api::Target {
 
 pub fn record(state: &Shared) -> Execution {
     state.lock().unwrap().record.clone().unwrap()
+}
+
+/// One execution in the fake store ([`store`]), the ports the use cases run against (by default
+/// mocks that must not be called), the clock and the policy: each use case is one call, at a time
+/// where it reads the clock, and after each the record is checked against [`invariants::check`]
+/// (the test fails listing the rules it breaks).
+///
+/// A test that needs a special port gives it with `with_*` (or `set_*` between calls: the mock
+/// replaced is checked as it is dropped); one that needs a special store wraps the fake one
+/// ([`World::with_store`]).
+pub struct World {
+    state: Shared,
+    store: Box<dyn ExecutionStore>,
+    drs: Box<dyn Drs>,
+    ec2: Box<dyn Ec2>,
+    workflow: Box<dyn Workflow>,
+    dispatch: Box<dyn PollDispatch>,
+    pub clock: FixedClock,
+    pub policy: Policy,
+    pub target: Target,
+    pub find_config: FindConfig,
+    /// What the record broke when the test gave it ([`World::odd`]): only other violations fail.
+    given: Vec<Violation>,
+}
+
+impl World {
+    /// `record` in the store; it must pass [`invariants::check`] (see [`World::odd`]).
+    pub fn new(record: Execution) -> Self {
+        let found = invariants::check(&record);
+        assert!(
+            found.is_empty(),
+            "the given record breaks {} (World::odd takes a record that does so on purpose)",
+            listed(&found)
+        );
+        Self::with_state(shared(record), Vec::new())
+    }
+
+    /// A record that breaks rules of [`invariants::check`] on purpose (an older engine's, a
+    /// hand-repaired one): the operations must not break any other.
+    pub fn odd(record: Execution) -> Self {
+        let given = invariants::check(&record);
+        assert!(
+            !given.is_empty(),
+            "the record breaks no rule: use World::new"
+        );
+        Self::with_state(shared(record), given)
+    }
+
+    /// An empty store, for [`World::create`].
+    pub fn empty() -> Self {
+        Self::with_state(empty(), Vec::new())
+    }
+
+    fn with_state(state: Shared, given: Vec<Violation>) -> Self {
+        Self {
+            store: Box::new(store(&state)),
+            state,
+            drs: Box::new(no_drs()),
+            ec2: Box::new(no_ec2()),
+            workflow: Box::new(no_workflow()),
+            dispatch: Box::new(MockDispatch::new()),
+            clock: FixedClock::at_secs(0),
+            policy: Policy::default(),
+            target: target(),
+            find_config: FindConfig {
+                concurrency: 4,
+                deadline_millis: i64::MAX,
+                poll_budget_millis: 0,
+            },
+            given,
+        }
+    }
+
+    pub fn with_drs(mut self, drs: impl Drs + 'static) -> Self {
+        self.set_drs(drs);
+        self
+    }
+
+    pub fn with_ec2(mut self, ec2: impl Ec2 + 'static) -> Self {
+        self.set_ec2(ec2);
+        self
+    }
+
+    pub fn with_workflow(mut self, workflow: impl Workflow + 'static) -> Self {
+        self.set_workflow(workflow);
+        self
+    }
+
+    pub fn with_dispatch(mut self, dispatch: impl PollDispatch + 'static) -> Self {
+        self.dispatch = Box::new(dispatch);
+        self
+    }
+
+    pub fn with_policy(self, policy: Policy) -> Self {
+        Self { policy, ..self }
+    }
+
+    /// The fake store seen through `wrap` (a store that fails, or dies, on purpose).
+    pub fn with_store<S: ExecutionStore + 'static>(
+        self,
+        wrap: impl FnOnce(Box<dyn ExecutionStore>) -> S,
+    ) -> Self {
+        let store = Box::new(wrap(self.store));
+        Self { store, ..self }
+    }
+
+    pub fn set_drs(&mut self, drs: impl Drs + 'static) {
+        self.drs = Box::new(drs);
+    }
+
+    pub fn set_ec2(&mut self, ec2: impl Ec2 + 'static) {
+        self.ec2 = Box::new(ec2);
+    }
+
+    pub fn set_workflow(&mut self, workflow: impl Workflow + 'static) {
+        self.workflow = Box::new(workflow);
+    }
+
+    // ---- the use cases -------------------------------------------------------------------
+
+    pub async fn create(&self, at: i64, plan: &Plan) -> Result<Execution, OperationError> {
+        self.clock.set_secs(at);
+        let id = self.target.execution_id;
+        let r = crate::ops::create_execution(&*self.store, &self.clock, plan, id).await;
+        self.checked("create", r)
+    }
+
+    /// The full answer, as an operator asks.
+    pub async fn poll(&self, at: i64) -> Result<PollResponse, OperationError> {
+        self.poll_request(at, false, None).await
+    }
+
+    /// The summary answer, as find and the workflow ask.
+    pub async fn poll_summary(&self, at: i64) -> Result<PollResponse, OperationError> {
+        self.poll_request(at, true, None).await
+    }
+
+    /// The workflow's poll, naming its run.
+    pub async fn poll_by_run(&self, at: i64, run: &str) -> Result<PollResponse, OperationError> {
+        self.poll_request(at, true, Some(run)).await
+    }
+
+    async fn poll_request(
+        &self,
+        at: i64,
+        summary: bool,
+        run: Option<&str>,
+    ) -> Result<PollResponse, OperationError> {
+        self.clock.set_secs(at);
+        let request = PollRequest {
+            target: self.target,
+            summary,
+            workflow_run: run.map(Into::into),
+        };
+        let (store, drs, ec2) = (&*self.store, &*self.drs, &*self.ec2);
+        let r = crate::ops::poll(store, drs, ec2, &self.clock, &self.policy, &request).await;
+        self.checked("poll", r)
+    }
+
+    pub async fn launch(&self, at: i64) -> Result<LaunchResponse, OperationError> {
+        self.clock.set_secs(at);
+        let (store, drs) = (&*self.store, &*self.drs);
+        let r = crate::ops::launch(store, drs, &self.clock, &self.policy, &self.target).await;
+        self.checked("launch", r)
+    }
+
+    /// An operator's pause.
+    pub async fn pause(&self) -> Result<PauseResponse, OperationError> {
+        self.pause_request(None).await
+    }
+
+    /// The workflow's pause, parking its task token `token`.
+    pub async fn park(&self, token: &str) -> Result<PauseResponse, OperationError> {
+        let token = TaskToken::parse(token).unwrap_or_else(|e| panic!("{token}: {e}"));
+        self.pause_request(Some(token)).await
+    }
+
+    async fn pause_request(
+        &self,
+        task_token: Option<TaskToken>,
+    ) -> Result<PauseResponse, OperationError> {
+        let request = PauseRequest {
+            target: self.target,
+            task_token,
+        };
+        let r = crate::ops::pause(&*self.store, &*self.workflow, &request).await;
+        self.checked("pause", r)
+    }
+
+    pub async fn resume(&self) -> Result<ResumeResponse, OperationError> {
+        let r = crate::ops::resume(&*self.store, &*self.workflow, &self.target).await;
+        self.checked("resume", r)
+    }
+
+    pub async fn cancel(&self) -> Result<CancelResponse, OperationError> {
+        let r = crate::ops::cancel(&*self.store, &*self.workflow, &self.target).await;
+        self.checked("cancel", r)
+    }
+
+    pub async fn finalize(&self, at: i64) -> Result<FinalizeResponse, OperationError> {
+        self.clock.set_secs(at);
+        let r = crate::ops::finalize(&*self.store, &self.clock, &self.target).await;
+        self.checked("finalize", r)
+    }
+
+    pub async fn retry(&self, at: i64, wave: u32) -> Result<DecisionResponse, OperationError> {
+        self.clock.set_secs(at);
+        let (store, workflow) = (&*self.store, &*self.workflow);
+        let wave = self.wave(wave);
+        let r = crate::ops::retry(store, workflow, &self.clock, &self.policy, &wave).await;
+        self.checked("retry", r)
+    }
+
+    pub async fn skip(&self, wave: u32) -> Result<DecisionResponse, OperationError> {
+        let r = crate::ops::skip(&*self.store, &*self.workflow, &self.wave(wave)).await;
+        self.checked("skip", r)
+    }
+
+    /// find, with its healing.
+    pub async fn find(&self, at: i64) -> Result<FindResponse, OperationError> {
+        self.clock.set_secs(at);
+        let r = crate::ops::find_and_heal(
+            &*self.store,
+            &*self.dispatch,
+            Some(&*self.workflow),
+            &self.clock,
+            &self.find_config,
+        )
+        .await;
+        self.checked("find", r)
+    }
+
+    pub async fn restart(&self, at: i64, by: RestartBy) -> Result<Restarted, OperationError> {
+        self.clock.set_secs(at);
+        let (store, workflow) = (&*self.store, &*self.workflow);
+        let r = crate::ops::heal::restart(store, workflow, &self.clock, &self.target, by).await;
+        self.checked("restart", r)
+    }
+
+    /// `request` as a Lambda function runs it: through [`crate::ops::run`], with every port,
+    /// answering its JSON.
+    pub async fn run(&self, at: i64, request: Request) -> Value {
+        self.clock.set_secs(at);
+        let what = format!("{:?}", request.operation());
+        let ports = Ports::new(&*self.store, &self.clock, &self.policy)
+            .with_drs(&*self.drs)
+            .with_ec2(&*self.ec2)
+            .with_workflow(&*self.workflow)
+            .with_find(&*self.dispatch, &self.find_config);
+        let answer = crate::ops::run(&ports, request).await;
+        self.check(&what);
+        answer
+    }
+
+    fn wave(&self, wave_number: u32) -> WaveTarget {
+        WaveTarget {
+            target: self.target,
+            wave_number,
+        }
+    }
+
+    fn checked<T>(&self, what: &str, answer: T) -> T {
+        self.check(what);
+        answer
+    }
+
+    /// The record (if any) breaks no rule of [`invariants::check`] but those it was given with.
+    pub fn check(&self, after: &str) {
+        let Some(r) = self.state.lock().unwrap().record.clone() else {
+            return;
+        };
+        let found: Vec<Violation> = invariants::check(&r)
+            .into_iter()
+            .filter(|v| !self.given.contains(v))
+            .collect();
+        assert!(
+            found.is_empty(),
+            "after {after} the record breaks {}\nrecord: {r:#?}",
+            listed(&found)
+        );
+    }
+
+    // ---- the store -----------------------------------------------------------------------
+
+    pub fn record(&self) -> Execution {
+        record(&self.state)
+    }
+
+    /// Every commit the store took.
+    pub fn commits(&self) -> Vec<Commit> {
+        self.state.lock().unwrap().commits.clone()
+    }
+
+    /// Every lastPolledTime touched.
+    pub fn touches(&self) -> Vec<Timestamp> {
+        self.state.lock().unwrap().touches.clone()
+    }
+
+    /// Changes the record as something outside the operations under test would (the next
+    /// operation's check covers the change).
+    pub fn edit(&self, change: impl FnOnce(&mut Execution)) {
+        let mut st = self.state.lock().unwrap();
+        change(st.record.as_mut().expect("a record to edit"));
+    }
+
+    /// A racing writer's change, applied just before the next commit is checked.
+    pub fn race(&self, write: impl FnOnce(&mut Execution) + Send + 'static) {
+        let mut st = self.state.lock().unwrap();
+        st.before_commit.push_back(Box::new(write));
+    }
+
+    /// The next commit fails with `error` instead of landing.
+    pub fn fail_next_commit(&self, error: StoreError) {
+        self.state.lock().unwrap().fail_commits.push_back(error);
+    }
+
+    /// The shared state, for a mock that reads the record.
+    pub fn state(&self) -> Shared {
+        self.state.clone()
+    }
+}
+
+fn listed(found: &[Violation]) -> String {
+    let lines: Vec<String> = found.iter().map(|v| format!("\n  - {v}")).collect();
+    format!("{} rule(s):{}", found.len(), lines.concat())
 }

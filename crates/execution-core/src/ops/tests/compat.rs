@@ -6,7 +6,6 @@ use serde_json::json;
 use crate::fixtures::{drs_job, job, server, EXECUTION_ID, PLAN_ID};
 use crate::model::{Execution, FailurePolicy, Impact, Timestamp};
 use crate::ops::testing::*;
-use crate::ops::{finalize, launch, poll};
 use crate::ports::mocks::MockDrs;
 use crate::rules::{next_action, NextAction, Policy};
 use crate::status::{ExecutionStatus as E, JobStatus, LaunchStatus, WaveStatus as W};
@@ -58,7 +57,6 @@ fn a_version_1_wave_reads_as_one_job_of_critical_servers_that_stops_on_failure()
 
 #[tokio::test]
 async fn a_version_1_execution_polls_fails_and_finalizes_as_it_was_created_to() {
-    let state = shared(version_1(started_v1()));
     let mut drs = MockDrs::new();
     drs.expect_describe_jobs()
         .withf(|ids| ids == [job(1)])
@@ -74,31 +72,17 @@ async fn a_version_1_execution_polls_fails_and_finalizes_as_it_was_created_to() 
         });
     drs.expect_describe_recovery_instances()
         .returning(|_| Ok(vec![]));
-    let answer = poll(
-        &store(&state),
-        &drs,
-        &no_ec2(),
-        &clock(1100),
-        &Policy::default(),
-        &crate::api::PollRequest {
-            target: target(),
-            summary: true,
-            workflow_run: None,
-        },
-    )
-    .await
-    .unwrap();
+    let w = World::new(version_1(started_v1())).with_drs(drs);
+    let answer = w.poll_summary(1100).await.unwrap();
     assert_eq!(answer.status, E::Polling);
-    let r = record(&state);
+    let r = w.record();
     assert_eq!(r.waves[0].status, W::Failed);
     // Once the launched server's details had their chance to arrive: a failed wave STOPs.
     assert_eq!(
         next_action(&r, Timestamp(1100 + 121), &Policy::default()),
         NextAction::Finalize
     );
-    let done = finalize(&store(&state), &clock(1100), &target())
-        .await
-        .unwrap();
+    let done = w.finalize(1100).await.unwrap();
     assert_eq!(done.status, E::Failed);
 }
 
@@ -116,9 +100,8 @@ async fn a_version_1_launch_claim_is_settled_by_its_tagged_job() {
     e.header.status = E::Pending;
     let claim = e.waves[0].claim.clone().unwrap();
     assert!(claim.held && claim.uncertain && claim.part == 0 && claim.size == 2);
-    let state = shared(e);
     assert_eq!(
-        next_action(&record(&state), Timestamp(1121), &Policy::default()),
+        next_action(&e, Timestamp(1121), &Policy::default()),
         NextAction::Launch
     );
     let mut drs = MockDrs::new();
@@ -126,17 +109,10 @@ async fn a_version_1_launch_claim_is_settled_by_its_tagged_job() {
         .withf(|tag, _| (tag.wave_number, tag.attempt, tag.part) == (0, 1, 0))
         .returning(|_, _| Ok(Some(drs_job(4, JobStatus::Started, &[]))));
     drs.expect_start_recovery().never();
-    let answer = launch(
-        &store(&state),
-        &drs,
-        &clock(1121),
-        &Policy::default(),
-        &target(),
-    )
-    .await
-    .unwrap();
+    let w = World::new(e).with_drs(drs);
+    let answer = w.launch(1121).await.unwrap();
     assert!(answer.recovered);
-    let r = record(&state);
+    let r = w.record();
     assert_eq!((r.status(), r.waves[0].status), (E::Polling, W::Started));
     assert!(r.waves[0]
         .server_statuses

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -14,8 +14,6 @@ use crate::fixtures::drs_job;
 use crate::ids::{ExecutionId, JobId, SourceServerId, TaskToken};
 use crate::model::{Execution, HeldToken, Timestamp};
 use crate::ops::testing::*;
-use crate::ops::{finalize, launch, resume};
-use crate::ports::mocks::FixedClock;
 use crate::ports::*;
 use crate::rules::{next_action, NextAction, Policy};
 use crate::status::{ExecutionStatus as E, JobStatus, WaveStatus as W};
@@ -31,34 +29,42 @@ enum Mode {
 /// Counts port calls across every wrapped port and kills the run at call `at`.
 struct Crash {
     calls: AtomicUsize,
-    at: usize,
+    at: AtomicUsize,
     mode: Mode,
     dead: AtomicBool,
 }
 
 impl Crash {
-    fn new(at: usize, mode: Mode) -> Self {
-        Self {
+    fn new(at: usize, mode: Mode) -> Arc<Self> {
+        Arc::new(Self {
             calls: AtomicUsize::new(0),
-            at,
+            at: AtomicUsize::new(at),
             mode,
             dead: AtomicBool::new(false),
-        }
+        })
     }
-    fn never() -> Self {
+    fn never() -> Arc<Self> {
         Self::new(usize::MAX, Mode::Before)
+    }
+    /// The next run (a new Lambda) lives: no call dies from now on.
+    fn recover(&self) {
+        self.at.store(usize::MAX, Ordering::SeqCst);
+        self.dead.store(false, Ordering::SeqCst);
+    }
+    fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
     }
     /// Whether the call about to happen may take effect.
     fn before(&self) -> bool {
         let n = self.calls.fetch_add(1, Ordering::SeqCst);
-        if n == self.at && self.mode == Mode::Before {
+        if n == self.at.load(Ordering::SeqCst) && self.mode == Mode::Before {
             self.dead.store(true, Ordering::SeqCst);
         }
         !self.dead.load(Ordering::SeqCst)
     }
     /// Whether the run survives the call that just happened.
     fn after(&self) -> bool {
-        if self.calls.load(Ordering::SeqCst) - 1 == self.at && self.mode == Mode::After {
+        if self.calls() - 1 == self.at.load(Ordering::SeqCst) && self.mode == Mode::After {
             self.dead.store(true, Ordering::SeqCst);
         }
         !self.dead.load(Ordering::SeqCst)
@@ -82,9 +88,9 @@ macro_rules! guarded {
     }};
 }
 
-struct CrashStore<'a>(&'a dyn ExecutionStore, &'a Crash);
+struct CrashStore(Box<dyn ExecutionStore>, Arc<Crash>);
 #[async_trait]
-impl ExecutionStore for CrashStore<'_> {
+impl ExecutionStore for CrashStore {
     async fn load(&self, id: ExecutionId) -> Result<Option<Execution>, StoreError> {
         guarded!(self.1, self.0.load(id).await, StoreError::Service(died()))
     }
@@ -114,9 +120,9 @@ impl ExecutionStore for CrashStore<'_> {
 #[derive(Default)]
 struct Jobs(Mutex<Vec<(DrsJob, JobTag)>>);
 
-struct CrashDrs<'a>(&'a Jobs, &'a Crash);
+struct CrashDrs(Arc<Jobs>, Arc<Crash>);
 #[async_trait]
-impl Drs for CrashDrs<'_> {
+impl Drs for CrashDrs {
     async fn describe_jobs(&self, ids: &[JobId]) -> Result<Vec<DrsJob>, ServiceError> {
         guarded!(
             self.1,
@@ -179,9 +185,9 @@ impl Drs for CrashDrs<'_> {
 #[derive(Default)]
 struct Tokens(Mutex<HashMap<String, &'static str>>);
 
-struct CrashWorkflow<'a>(&'a Tokens, &'a Crash);
+struct CrashWorkflow(Arc<Tokens>, Arc<Crash>);
 #[async_trait]
-impl Workflow for CrashWorkflow<'_> {
+impl Workflow for CrashWorkflow {
     async fn send_task_success(&self, token: &TaskToken, _: &Value) -> Result<(), WorkflowError> {
         guarded!(
             self.1,
@@ -213,30 +219,54 @@ fn modes(calls: usize) -> impl Iterator<Item = (usize, Mode)> {
     (0..calls).flat_map(|k| [(k, Mode::Before), (k, Mode::After)])
 }
 
+/// `start` in the store behind ports that die as `crash` says, DRS a job table, Step Functions a
+/// table where task token "tok" is WAITING.
+struct Dying {
+    w: World,
+    crash: Arc<Crash>,
+    jobs: Arc<Jobs>,
+    tokens: Arc<Tokens>,
+}
+
+impl Dying {
+    fn new(start: Execution, crash: Arc<Crash>) -> Self {
+        let jobs = Arc::new(Jobs::default());
+        let tokens = Arc::new(Tokens(Mutex::new(HashMap::from([(
+            "tok".to_owned(),
+            "WAITING",
+        )]))));
+        let w = World::new(start)
+            .with_store(|store| CrashStore(store, crash.clone()))
+            .with_drs(CrashDrs(jobs.clone(), crash.clone()))
+            .with_workflow(CrashWorkflow(tokens.clone(), crash.clone()));
+        Self {
+            w,
+            crash,
+            jobs,
+            tokens,
+        }
+    }
+
+    fn token(&self) -> &'static str {
+        self.tokens.0.lock().unwrap()["tok"]
+    }
+}
+
 // ---- launch ----------------------------------------------------------------------------------
 
-/// Drives the execution as the state machine would until wave 0 has a job: LAUNCH → launch,
-/// WAIT → 30 s pass.
-async fn drive_launch(state: &Shared, jobs: &Jobs, clock: &FixedClock, policy: &Policy) {
-    let store = store(state);
-    let ok = Crash::never();
+/// Drives the execution as the state machine would, from `at`, until wave 0 has a job:
+/// LAUNCH → launch, WAIT → 30 s pass.
+async fn drive_launch(w: &World, mut at: i64) {
     for _ in 0..20 {
-        let r = record(state);
+        let r = w.record();
         if r.waves[0].status == W::Started {
             return;
         }
-        match next_action(&r, crate::ports::now(clock), policy) {
+        match next_action(&r, Timestamp(at), &w.policy) {
             NextAction::Launch => {
-                let _ = launch(
-                    &CrashStore(&store, &ok),
-                    &CrashDrs(jobs, &ok),
-                    clock,
-                    policy,
-                    &target(),
-                )
-                .await;
+                let _ = w.launch(at).await;
             }
-            NextAction::Wait => clock.advance_secs(30),
+            NextAction::Wait => at += 30,
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -282,48 +312,26 @@ fn one_job_per_server(r: &Execution, jobs: &Jobs, context: &str) {
 
 #[tokio::test]
 async fn launch_that_dies_anywhere_ends_with_one_job_per_wave() {
+    let start = || exec(E::Pending, &[W::Pending, W::Pending]);
     let clean_calls = {
-        let (state, jobs, crash) = (
-            shared(exec(E::Pending, &[W::Pending, W::Pending])),
-            Jobs::default(),
-            Crash::never(),
-        );
-        launch(
-            &CrashStore(&store(&state), &crash),
-            &CrashDrs(&jobs, &crash),
-            &clock(2000),
-            &Policy::default(),
-            &target(),
-        )
-        .await
-        .unwrap();
-        crash.calls.load(Ordering::SeqCst)
+        let run = Dying::new(start(), Crash::never());
+        run.w.launch(2000).await.unwrap();
+        run.crash.calls()
     };
     assert!(
         clean_calls >= 4,
         "load, claim, StartRecovery, record...: {clean_calls}"
     );
     for (k, mode) in modes(clean_calls) {
-        let (state, jobs, crash, clock) = (
-            shared(exec(E::Pending, &[W::Pending, W::Pending])),
-            Jobs::default(),
-            Crash::new(k, mode),
-            FixedClock::at_secs(2000),
-        );
-        let first = launch(
-            &CrashStore(&store(&state), &crash),
-            &CrashDrs(&jobs, &crash),
-            &clock,
-            &Policy::default(),
-            &target(),
-        )
-        .await;
+        let run = Dying::new(start(), Crash::new(k, mode));
+        let first = run.w.launch(2000).await;
         assert!(first.is_err(), "crash at {k} {mode:?} went unnoticed");
-        drive_launch(&state, &jobs, &clock, &Policy::default()).await;
+        run.crash.recover();
+        drive_launch(&run.w, 2000).await;
 
-        let r = record(&state);
-        assert_eq!(jobs.0.lock().unwrap().len(), 1, "crash at {k} {mode:?}");
-        one_job_per_server(&r, &jobs, &format!("crash at {k} {mode:?}"));
+        let r = run.w.record();
+        assert_eq!(run.jobs.0.lock().unwrap().len(), 1, "crash at {k} {mode:?}");
+        one_job_per_server(&r, &run.jobs, &format!("crash at {k} {mode:?}"));
         assert_eq!(
             (r.status(), r.waves[1].status),
             (E::Polling, W::Pending),
@@ -360,44 +368,30 @@ async fn a_multi_job_launch_or_retry_that_dies_anywhere_ends_as_the_clean_run() 
         e
     };
     for (name, start, parts) in [("first", first_attempt(), 3), ("retry", retry_attempt(), 2)] {
+        let dying = |crash| {
+            let mut run = Dying::new(start.clone(), crash);
+            run.w.policy = policy.clone();
+            run
+        };
         let clean_calls = {
-            let (state, jobs, crash) = (shared(start.clone()), Jobs::default(), Crash::never());
-            let answer = launch(
-                &CrashStore(&store(&state), &crash),
-                &CrashDrs(&jobs, &crash),
-                &clock(2000),
-                &policy,
-                &target(),
-            )
-            .await
-            .unwrap();
+            let run = dying(Crash::never());
+            let answer = run.w.launch(2000).await.unwrap();
             assert_eq!(answer.job_ids.len(), parts, "{name}");
-            crash.calls.load(Ordering::SeqCst)
+            run.crash.calls()
         };
         for (k, mode) in modes(clean_calls) {
-            let (state, jobs, crash, clock) = (
-                shared(start.clone()),
-                Jobs::default(),
-                Crash::new(k, mode),
-                FixedClock::at_secs(2000),
-            );
-            let first = launch(
-                &CrashStore(&store(&state), &crash),
-                &CrashDrs(&jobs, &crash),
-                &clock,
-                &policy,
-                &target(),
-            )
-            .await;
+            let run = dying(Crash::new(k, mode));
+            let first = run.w.launch(2000).await;
             assert!(
                 first.is_err(),
                 "{name}: crash at {k} {mode:?} went unnoticed"
             );
-            drive_launch(&state, &jobs, &clock, &policy).await;
-            let r = record(&state);
+            run.crash.recover();
+            drive_launch(&run.w, 2000).await;
+            let r = run.w.record();
             let context = format!("{name}: crash at {k} {mode:?}");
-            assert_eq!(jobs.0.lock().unwrap().len(), parts, "{context}");
-            one_job_per_server(&r, &jobs, &context);
+            assert_eq!(run.jobs.0.lock().unwrap().len(), parts, "{context}");
+            one_job_per_server(&r, &run.jobs, &context);
             assert!(r.waves[0].server_statuses[0].job_id.is_some(), "{context}");
             assert_eq!(r.waves[0].servers_without_job().count(), 0, "{context}");
         }
@@ -419,30 +413,18 @@ fn paused_with(token: &str) -> Execution {
 
 #[tokio::test]
 async fn resume_that_dies_anywhere_never_strands_the_workflow() {
-    let tokens = || Tokens(Mutex::new(HashMap::from([("tok".to_owned(), "WAITING")])));
     let clean_calls = {
-        let (state, t, crash) = (shared(paused_with("tok")), tokens(), Crash::never());
-        resume(
-            &CrashStore(&store(&state), &crash),
-            &CrashWorkflow(&t, &crash),
-            &target(),
-        )
-        .await
-        .unwrap();
-        crash.calls.load(Ordering::SeqCst)
+        let run = Dying::new(paused_with("tok"), Crash::never());
+        run.w.resume().await.unwrap();
+        run.crash.calls()
     };
     for (k, mode) in modes(clean_calls) {
-        let (state, t, crash) = (shared(paused_with("tok")), tokens(), Crash::new(k, mode));
-        let first = resume(
-            &CrashStore(&store(&state), &crash),
-            &CrashWorkflow(&t, &crash),
-            &target(),
-        )
-        .await;
+        let run = Dying::new(paused_with("tok"), Crash::new(k, mode));
+        let first = run.w.resume().await;
         assert!(first.is_err(), "crash at {k} {mode:?} went unnoticed");
         // Right after the crash: never PAUSED in DynamoDB while the workflow already runs.
-        let r = record(&state);
-        let released = t.0.lock().unwrap()["tok"] == "SUCCEEDED";
+        let r = run.w.record();
+        let released = run.token() == "SUCCEEDED";
         assert!(
             !(r.status() == E::Paused && released),
             "crash at {k} {mode:?}: PAUSED but the workflow runs"
@@ -457,14 +439,8 @@ async fn resume_that_dies_anywhere_never_strands_the_workflow() {
             );
         }
         // The operator got an error and resumes again.
-        let ok = Crash::never();
-        match resume(
-            &CrashStore(&store(&state), &ok),
-            &CrashWorkflow(&t, &ok),
-            &target(),
-        )
-        .await
-        {
+        run.crash.recover();
+        match run.w.resume().await {
             Ok(again) => assert_eq!(again.status, E::Polling, "crash at {k} {mode:?}"),
             // The first run had finished everything before it died.
             Err(e) => assert!(
@@ -472,7 +448,7 @@ async fn resume_that_dies_anywhere_never_strands_the_workflow() {
                 "crash at {k} {mode:?}: {e}"
             ),
         }
-        let r = record(&state);
+        let r = run.w.record();
         assert_eq!(r.status(), E::Polling);
         assert!(
             r.header.task_token.is_none(),
@@ -480,7 +456,7 @@ async fn resume_that_dies_anywhere_never_strands_the_workflow() {
         );
         assert!(r.waves[1].pause_approved, "crash at {k} {mode:?}");
         assert_eq!(
-            t.0.lock().unwrap()["tok"],
+            run.token(),
             "SUCCEEDED",
             "crash at {k} {mode:?}: the workflow still waits"
         );
@@ -493,29 +469,25 @@ async fn resume_that_dies_anywhere_never_strands_the_workflow() {
 async fn finalize_that_dies_anywhere_writes_the_terminal_status_once() {
     let start = || exec(E::Polling, &[W::Completed, W::Failed, W::Pending]);
     let clean_calls = {
-        let (state, crash) = (shared(start()), Crash::never());
-        finalize(&CrashStore(&store(&state), &crash), &clock(3000), &target())
-            .await
-            .unwrap();
-        crash.calls.load(Ordering::SeqCst)
+        let run = Dying::new(start(), Crash::never());
+        run.w.finalize(3000).await.unwrap();
+        run.crash.calls()
     };
     for (k, mode) in modes(clean_calls) {
-        let (state, crash) = (shared(start()), Crash::new(k, mode));
-        let first = finalize(&CrashStore(&store(&state), &crash), &clock(3000), &target()).await;
+        let run = Dying::new(start(), Crash::new(k, mode));
+        let first = run.w.finalize(3000).await;
         assert!(first.is_err(), "crash at {k} {mode:?} went unnoticed");
-        let ok = Crash::never();
-        let again = finalize(&CrashStore(&store(&state), &ok), &clock(3100), &target())
-            .await
-            .unwrap();
+        run.crash.recover();
+        let again = run.w.finalize(3100).await.unwrap();
         assert_eq!(again.status, E::Failed);
-        let r = record(&state);
+        let r = run.w.record();
         let statuses: Vec<_> = r.waves.iter().map(|w| w.status).collect();
         assert_eq!(
             (r.status(), statuses),
             (E::Failed, vec![W::Completed, W::Failed, W::Cancelled]),
             "crash at {k} {mode:?}"
         );
-        let terminal_writes = state.lock().unwrap().commits.iter().filter(|c| matches!(&c.header, Some(HeaderWrite::Put { header, .. }) if header.status.is_terminal())).count();
+        let terminal_writes = run.w.commits().iter().filter(|c| matches!(&c.header, Some(HeaderWrite::Put { header, .. }) if header.status.is_terminal())).count();
         assert_eq!(terminal_writes, 1, "crash at {k} {mode:?}");
         assert_eq!(
             again.already_finalized,
@@ -527,15 +499,13 @@ async fn finalize_that_dies_anywhere_writes_the_terminal_status_once() {
 // ---- retry and skip --------------------------------------------------------------------------
 
 async fn decide(
+    w: &World,
     skipping: bool,
-    store: &dyn ExecutionStore,
-    wf: &dyn Workflow,
-    target: &crate::api::WaveTarget,
 ) -> Result<crate::api::DecisionResponse, crate::OperationError> {
     if skipping {
-        crate::ops::skip(store, wf, target).await
+        w.skip(1).await
     } else {
-        crate::ops::retry(store, wf, &clock(2000), &Policy::default(), target).await
+        w.retry(2000, 1).await
     }
 }
 
@@ -556,57 +526,30 @@ fn failed_waiting(token: &str) -> Execution {
 
 #[tokio::test]
 async fn a_retry_or_skip_that_dies_anywhere_is_finished_by_the_next_one_and_taken_once() {
-    let tokens = || Tokens(Mutex::new(HashMap::from([("tok".to_owned(), "WAITING")])));
-    let target = crate::api::WaveTarget {
-        target: target(),
-        wave_number: 1,
-    };
     for skipping in [false, true] {
         let clean_calls = {
-            let (state, t, crash) = (shared(failed_waiting("tok")), tokens(), Crash::never());
-            decide(
-                skipping,
-                &CrashStore(&store(&state), &crash),
-                &CrashWorkflow(&t, &crash),
-                &target,
-            )
-            .await
-            .unwrap();
-            crash.calls.load(Ordering::SeqCst)
+            let run = Dying::new(failed_waiting("tok"), Crash::never());
+            decide(&run.w, skipping).await.unwrap();
+            run.crash.calls()
         };
         for (k, mode) in modes(clean_calls) {
             let context = format!("skip {skipping}: crash at {k} {mode:?}");
-            let (state, t, crash) = (shared(failed_waiting("tok")), tokens(), Crash::new(k, mode));
-            let first = decide(
-                skipping,
-                &CrashStore(&store(&state), &crash),
-                &CrashWorkflow(&t, &crash),
-                &target,
-            )
-            .await;
+            let run = Dying::new(failed_waiting("tok"), Crash::new(k, mode));
+            let first = decide(&run.w, skipping).await;
             assert!(first.is_err(), "{context} went unnoticed");
             // The operator got an error and decides again.
-            let ok = Crash::never();
-            let again = decide(
-                skipping,
-                &CrashStore(&store(&state), &ok),
-                &CrashWorkflow(&t, &ok),
-                &target,
-            )
-            .await
-            .unwrap_or_else(|e| panic!("{context}: {e}"));
+            run.crash.recover();
+            let again = decide(&run.w, skipping)
+                .await
+                .unwrap_or_else(|e| panic!("{context}: {e}"));
             assert_eq!(again.status, E::Polling, "{context}");
-            let r = record(&state);
+            let r = run.w.record();
             assert_eq!(r.status(), E::Polling, "{context}");
             assert!(
                 r.header.task_token.is_none(),
                 "{context}: token left behind"
             );
-            assert_eq!(
-                t.0.lock().unwrap()["tok"],
-                "SUCCEEDED",
-                "{context}: workflow waits"
-            );
+            assert_eq!(run.token(), "SUCCEEDED", "{context}: workflow waits");
             let w = &r.waves[1];
             if skipping {
                 assert_eq!(w.status, W::Skipped, "{context}");

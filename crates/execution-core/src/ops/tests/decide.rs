@@ -1,23 +1,14 @@
 //! retry and skip: an operator's decision on a failed wave.
 
 use super::exec;
-use crate::api::{PauseRequest, WaveTarget};
 use crate::error::{OperationError, Refusal};
 use crate::fixtures::{drs_job, job};
 use crate::ids::TaskToken;
 use crate::model::{Execution, FailurePolicy, HeldToken, PauseReason, Timestamp, WaveFailure};
 use crate::ops::testing::*;
-use crate::ops::{cancel, finalize, launch, pause, retry, skip};
 use crate::ports::mocks::{MockDrs, MockWorkflow};
 use crate::rules::{next_action, outcome, NextAction, Policy};
 use crate::status::{ExecutionStatus as E, JobStatus, LaunchStatus, WaveStatus as W};
-
-fn wave(n: u32) -> WaveTarget {
-    WaveTarget {
-        target: target(),
-        wave_number: n,
-    }
-}
 
 /// Wave 1 of three FAILED (server 2 launched, server 3 did not), policy PAUSE, the workflow parked
 /// with token "tok".
@@ -53,16 +44,8 @@ fn releasing(times: usize) -> MockWorkflow {
 
 #[tokio::test]
 async fn retry_starts_a_new_attempt_for_the_servers_that_did_not_launch() {
-    let state = shared(waiting_on_wave_1());
-    let answer = retry(
-        &store(&state),
-        &releasing(1),
-        &clock(2000),
-        &Policy::default(),
-        &wave(1),
-    )
-    .await
-    .unwrap();
+    let mut w = World::new(waiting_on_wave_1()).with_workflow(releasing(1));
+    let answer = w.retry(2000, 1).await.unwrap();
     assert_eq!(
         (
             answer.status,
@@ -72,28 +55,29 @@ async fn retry_starts_a_new_attempt_for_the_servers_that_did_not_launch() {
         ),
         (E::Polling, W::Launching, 2, true)
     );
-    let r = record(&state);
+    let r = w.record();
     assert_eq!(r.status(), E::Polling);
     assert_eq!((r.header.pause_reason, r.header.failed_wave), (None, None));
     assert!(r.header.task_token.is_none());
-    let w = &r.waves[1];
-    assert_eq!((w.status, w.attempt), (W::Launching, 2));
+    let wave = &r.waves[1];
+    assert_eq!((wave.status, wave.attempt), (W::Launching, 2));
     assert_eq!(
-        w.attempt_time,
+        wave.attempt_time,
         Some(Timestamp(2000)),
         "the timeout runs from the retry"
     );
     assert_eq!(
-        w.launch_time,
+        wave.launch_time,
         Some(Timestamp(1000)),
         "recovery time from the first attempt"
     );
-    assert_eq!(w.end_time, None);
+    assert_eq!(wave.end_time, None);
     // The launched server keeps its instance and job; the other starts over.
-    assert_eq!(w.server_statuses[0].launch_status, LaunchStatus::Launched);
-    assert!(w.server_statuses[0].instance_id.is_some() && w.server_statuses[0].job_id.is_some());
-    assert_eq!(w.server_statuses[1].launch_status, LaunchStatus::Pending);
-    assert_eq!(w.server_statuses[1].job_id, None);
+    let servers = &wave.server_statuses;
+    assert_eq!(servers[0].launch_status, LaunchStatus::Launched);
+    assert!(servers[0].instance_id.is_some() && servers[0].job_id.is_some());
+    assert_eq!(servers[1].launch_status, LaunchStatus::Pending);
+    assert_eq!(servers[1].job_id, None);
     assert_eq!(
         next_action(&r, Timestamp(2000), &Policy::default()),
         NextAction::Launch
@@ -105,37 +89,30 @@ async fn retry_starts_a_new_attempt_for_the_servers_that_did_not_launch() {
         .times(1)
         .withf(|req| req.attempt == 2 && req.part == 0 && req.source_servers.len() == 1)
         .returning(|_| Ok(drs_job(8, JobStatus::Pending, &[])));
-    launch(
-        &store(&state),
-        &drs,
-        &clock(2001),
-        &Policy::default(),
-        &target(),
-    )
-    .await
-    .unwrap();
-    let w = &record(&state).waves[1];
-    assert_eq!(w.status, W::Started);
+    w.set_drs(drs);
+    w.launch(2001).await.unwrap();
+    let wave = &w.record().waves[1];
+    assert_eq!(wave.status, W::Started);
     assert_eq!(
-        w.current_jobs()
+        wave.current_jobs()
             .map(|j| j.job_id.clone())
             .collect::<Vec<_>>(),
         [job(8)]
     );
-    assert_eq!(w.jobs.len(), 2, "the first attempt's job is kept");
+    assert_eq!(wave.jobs.len(), 2, "the first attempt's job is kept");
 }
 
 #[tokio::test]
 async fn skip_lets_the_next_wave_run_and_the_execution_ends_with_errors() {
     let mut e = waiting_on_wave_1();
     e.waves[2].pause_before_wave = true;
-    let state = shared(e);
-    let answer = skip(&store(&state), &releasing(1), &wave(1)).await.unwrap();
+    let w = World::new(e).with_workflow(releasing(1));
+    let answer = w.skip(1).await.unwrap();
     assert_eq!(
         (answer.status, answer.wave_status),
         (E::Polling, W::Skipped)
     );
-    let mut r = record(&state);
+    let mut r = w.record();
     assert_eq!(r.waves[1].status, W::Skipped);
     assert_eq!(
         next_action(&r, Timestamp(2000), &Policy::default()),
@@ -148,19 +125,15 @@ async fn skip_lets_the_next_wave_run_and_the_execution_ends_with_errors() {
 
 #[tokio::test]
 async fn cancel_of_a_failure_pause_finalizes_failed() {
-    let state = shared(waiting_on_wave_1());
-    cancel(&store(&state), &releasing(1), &target())
-        .await
-        .unwrap();
+    let w = World::new(waiting_on_wave_1()).with_workflow(releasing(1));
+    w.cancel().await.unwrap();
     assert_eq!(
-        next_action(&record(&state), Timestamp(2000), &Policy::default()),
+        next_action(&w.record(), Timestamp(2000), &Policy::default()),
         NextAction::Finalize
     );
-    let done = finalize(&store(&state), &clock(2000), &target())
-        .await
-        .unwrap();
+    let done = w.finalize(2000).await.unwrap();
     assert_eq!(done.status, E::Failed);
-    let r = record(&state);
+    let r = w.record();
     assert_eq!(
         r.waves.iter().map(|w| w.status).collect::<Vec<_>>(),
         [W::Completed, W::Failed, W::Cancelled]
@@ -175,28 +148,12 @@ async fn a_decision_before_the_workflow_parked_releases_its_token_at_once() {
     e.header.pause_reason = None;
     e.header.failed_wave = None;
     e.header.task_token = None;
-    let state = shared(e);
-    retry(
-        &store(&state),
-        &MockWorkflow::new(),
-        &clock(2000),
-        &Policy::default(),
-        &wave(1),
-    )
-    .await
-    .unwrap();
-    let answer = pause(
-        &store(&state),
-        &releasing(1),
-        &PauseRequest {
-            target: target(),
-            task_token: Some(TaskToken::parse("tok").unwrap()),
-        },
-    )
-    .await
-    .unwrap();
+    let mut w = World::new(e);
+    w.retry(2000, 1).await.unwrap();
+    w.set_workflow(releasing(1));
+    let answer = w.park("tok").await.unwrap();
     assert_eq!(answer.status, E::Polling);
-    assert!(record(&state).header.task_token.is_none());
+    assert!(w.record().header.task_token.is_none());
 }
 
 fn refusal(e: OperationError) -> Refusal {
@@ -212,7 +169,29 @@ async fn decisions_are_refused_unless_the_execution_waits_on_that_wave() {
         let mut e = waiting_on_wave_1();
         e.header.status = E::Polling;
         e.header.pause_reason = None;
-        e.waves[1].status = W::Started;
+        e.header.failed_wave = None;
+        e.header.task_token = None;
+        let w = &mut e.waves[1];
+        w.status = W::Started;
+        w.end_time = None;
+        w.failure_reason = None;
+        e
+    };
+    // Cancelled, the workflow released; then finalized.
+    let cancelling = {
+        let mut e = waiting_on_wave_1();
+        e.header.status = E::Cancelling;
+        e.header.pause_reason = None;
+        e.header.failed_wave = None;
+        e.header.task_token = None;
+        e
+    };
+    let failed = {
+        let mut e = cancelling.clone();
+        e.header.status = E::Failed;
+        e.header.end_time = Some(Timestamp(2000));
+        e.waves[2].status = W::Cancelled;
+        e.waves[2].end_time = Some(Timestamp(2000));
         e
     };
     let planned = {
@@ -232,39 +211,15 @@ async fn decisions_are_refused_unless_the_execution_waits_on_that_wave() {
         (in_flight, 1),           // nothing failed (yet)
         (planned, 1),             // a planned pause: resume decides
         (stop_policy, 1),         // STOP: the execution finalizes
-        (
-            {
-                let mut e = waiting_on_wave_1();
-                e.header.status = E::Cancelling;
-                e
-            },
-            1,
-        ),
-        (
-            {
-                let mut e = waiting_on_wave_1();
-                e.header.status = E::Failed;
-                e
-            },
-            1,
-        ),
+        (cancelling, 1),
+        (failed, 1),
     ];
     for (e, n) in cases {
         for op in ["retry", "skip"] {
-            let state = shared(e.clone());
-            let wf = MockWorkflow::new();
+            let w = World::new(e.clone());
             let err = match op {
-                "retry" => {
-                    retry(
-                        &store(&state),
-                        &wf,
-                        &clock(2000),
-                        &Policy::default(),
-                        &wave(n),
-                    )
-                    .await
-                }
-                _ => skip(&store(&state), &wf, &wave(n)).await,
+                "retry" => w.retry(2000, n).await,
+                _ => w.skip(n).await,
             }
             .unwrap_err();
             let r = refusal(err);
@@ -274,19 +229,10 @@ async fn decisions_are_refused_unless_the_execution_waits_on_that_wave() {
                 e.status(),
                 e.waves.iter().map(|w| w.status).collect::<Vec<_>>()
             );
-            assert!(
-                state.lock().unwrap().commits.is_empty(),
-                "{op}: nothing written"
-            );
+            assert!(w.commits().is_empty(), "{op}: nothing written");
         }
     }
-    let err = skip(
-        &store(&shared(waiting_on_wave_1())),
-        &MockWorkflow::new(),
-        &wave(7),
-    )
-    .await
-    .unwrap_err();
+    let err = World::new(waiting_on_wave_1()).skip(7).await.unwrap_err();
     assert_eq!(refusal(err), Refusal::NoSuchWave { wave: 7 });
 }
 
@@ -294,16 +240,8 @@ async fn decisions_are_refused_unless_the_execution_waits_on_that_wave() {
 async fn retry_is_bounded_by_max_wave_attempts() {
     let mut e = waiting_on_wave_1();
     e.waves[1].attempt = 3;
-    let state = shared(e);
-    let err = retry(
-        &store(&state),
-        &MockWorkflow::new(),
-        &clock(2000),
-        &Policy::default(),
-        &wave(1),
-    )
-    .await
-    .unwrap_err();
+    let mut w = World::new(e);
+    let err = w.retry(2000, 1).await.unwrap_err();
     assert_eq!(
         refusal(err.clone()),
         Refusal::AttemptsExhausted {
@@ -313,21 +251,22 @@ async fn retry_is_bounded_by_max_wave_attempts() {
         }
     );
     assert!(err.to_string().contains("skip or cancel"), "{err}");
-    assert!(state.lock().unwrap().commits.is_empty());
+    assert!(w.commits().is_empty());
     // Skip still decides.
-    skip(&store(&state), &releasing(1), &wave(1)).await.unwrap();
+    w.set_workflow(releasing(1));
+    w.skip(1).await.unwrap();
 }
 
 #[tokio::test]
 async fn a_decision_whose_token_the_workflow_no_longer_takes_still_stands() {
-    let state = shared(waiting_on_wave_1());
     let mut wf = MockWorkflow::new();
     wf.expect_send_task_success()
         .times(1)
         .returning(|_, _| Err(crate::ports::WorkflowError::TaskTimedOut));
-    let answer = skip(&store(&state), &wf, &wave(1)).await.unwrap();
+    let w = World::new(waiting_on_wave_1()).with_workflow(wf);
+    let answer = w.skip(1).await.unwrap();
     assert!(!answer.workflow_released);
-    let r = record(&state);
+    let r = w.record();
     assert_eq!((r.status(), r.waves[1].status), (E::Polling, W::Skipped));
     assert!(r.header.task_token.is_none());
     assert!(r
@@ -350,26 +289,21 @@ async fn a_retry_leaves_a_server_its_earlier_job_still_launches_alone() {
         job_id: Some(job(1)),
         ..crate::model::ServerStatus::new(crate::fixtures::server(9), None)
     });
-    let state = shared(e);
-    retry(
-        &store(&state),
-        &releasing(1),
-        &clock(2000),
-        &Policy::default(),
-        &wave(1),
-    )
-    .await
-    .unwrap();
-    let w = record(&state).waves[1].clone();
+    let mut w = World::new(e).with_workflow(releasing(1));
+    w.retry(2000, 1).await.unwrap();
+    let wave = w.record().waves[1].clone();
     assert_eq!(
-        w.server_statuses[1].job_id,
+        wave.server_statuses[1].job_id,
         Some(job(1)),
         "still launching: kept"
     );
-    assert_eq!(w.server_statuses[1].launch_status, LaunchStatus::InProgress);
-    assert_eq!(w.server_statuses[2].job_id, None, "failed: starts over");
+    assert_eq!(
+        wave.server_statuses[1].launch_status,
+        LaunchStatus::InProgress
+    );
+    assert_eq!(wave.server_statuses[2].job_id, None, "failed: starts over");
     assert!(
-        w.jobs_to_follow().contains(&job(1)),
+        wave.jobs_to_follow().contains(&job(1)),
         "poll follows the earlier job"
     );
 
@@ -378,18 +312,11 @@ async fn a_retry_leaves_a_server_its_earlier_job_still_launches_alone() {
         .times(1)
         .withf(|req| req.source_servers == [crate::fixtures::server(9)])
         .returning(|_| Ok(drs_job(8, JobStatus::Pending, &[])));
-    launch(
-        &store(&state),
-        &drs,
-        &clock(2001),
-        &Policy::default(),
-        &target(),
-    )
-    .await
-    .unwrap();
-    let w = record(&state).waves[1].clone();
-    assert_eq!(w.status, W::Started);
-    assert_eq!(w.jobs_to_follow(), [job(8), job(1)]);
+    w.set_drs(drs);
+    w.launch(2001).await.unwrap();
+    let wave = w.record().waves[1].clone();
+    assert_eq!(wave.status, W::Started);
+    assert_eq!(wave.jobs_to_follow(), [job(8), job(1)]);
 }
 
 /// Review: an operator's pause stored first let resume go on past a failed wave that waits on a
@@ -399,10 +326,8 @@ async fn resume_is_refused_while_a_failed_wave_waits_whatever_the_pause_reason()
     let mut e = waiting_on_wave_1();
     e.header.pause_reason = Some(PauseReason::Operator);
     e.header.failed_wave = None;
-    let state = shared(e);
-    let err = crate::ops::resume(&store(&state), &MockWorkflow::new(), &target())
-        .await
-        .unwrap_err();
+    let w = World::new(e);
+    let err = w.resume().await.unwrap_err();
     assert_eq!(refusal(err), Refusal::WaitsForDecision { wave: 1 });
-    assert!(state.lock().unwrap().commits.is_empty());
+    assert!(w.commits().is_empty());
 }

@@ -3,10 +3,9 @@
 use super::exec;
 use crate::api::{PollInterval, WorkflowInput};
 use crate::error::{OperationError, Refusal};
-use crate::model::Timestamp;
-use crate::ops::heal::{operator_needed_message, restart, RestartBy, Restarted};
+use crate::model::{Execution, Timestamp};
+use crate::ops::heal::{operator_needed_message, RestartBy, Restarted};
 use crate::ops::testing::*;
-use crate::ops::{find_and_heal, FindConfig};
 use crate::ports::mocks::{MockDispatch, MockWorkflow};
 use crate::ports::{RunRef, RunState};
 use crate::status::{ExecutionStatus as E, WaveStatus as W};
@@ -14,27 +13,29 @@ use crate::status::{ExecutionStatus as E, WaveStatus as W};
 const RUN: &str = "arn:aws:states:us-east-1:123456789012:execution:drs-execution:run-0";
 const NEW: &str = "arn:aws:states:us-east-1:123456789012:execution:drs-execution:new";
 
-fn conducted(status: E, polled: i64, restarts: &[i64]) -> Shared {
-    let mut e = exec(status, &[W::Started, W::Pending]);
+/// Two waves, wave 0 in flight (or, finished, as the execution ended), run by `RUN`, which last
+/// polled at `polled`; restarted at `restarts`.
+fn conducted(status: E, polled: i64, restarts: &[i64]) -> World {
+    let waves = match status {
+        E::Completed => [W::Completed, W::Completed],
+        E::CompletedWithErrors => [W::Completed, W::Skipped],
+        E::Failed => [W::Failed, W::Cancelled],
+        E::Cancelled => [W::Completed, W::Cancelled],
+        _ => [W::Started, W::Pending],
+    };
+    let mut e = exec(status, &waves);
     e.header.workflow_run = Some(RUN.into());
     e.header.workflow_polled_time = Some(Timestamp(polled));
     e.header.last_polled_time = Some(Timestamp(polled));
     e.header.restarts = restarts.iter().copied().map(Timestamp).collect();
-    shared(e)
+    world(e)
 }
 
-fn polls_fine() -> MockDispatch {
-    let mut d = MockDispatch::new();
-    d.expect_poll().returning(|_, _| Ok(E::Polling));
-    d
-}
-
-fn config() -> FindConfig {
-    FindConfig {
-        concurrency: 4,
-        deadline_millis: i64::MAX,
-        poll_budget_millis: 0,
-    }
+/// `e` in the store, and find's polls of it answering fine.
+fn world(e: Execution) -> World {
+    let mut polls = MockDispatch::new();
+    polls.expect_poll().returning(|_, _| Ok(E::Polling));
+    World::new(e).with_dispatch(polls)
 }
 
 /// A workflow whose recorded run stands as `state`, and which starts runs as `NEW` (counting them).
@@ -51,7 +52,7 @@ fn workflow(state: RunState, starts: usize) -> MockWorkflow {
 
 #[tokio::test]
 async fn find_restarts_an_execution_whose_run_has_ended() {
-    let state = conducted(E::Polling, 1000, &[]);
+    let mut w = conducted(E::Polling, 1000, &[]);
     let mut wf = MockWorkflow::new();
     wf.expect_run_state().returning(|_| {
         Ok(RunState::Ended {
@@ -59,7 +60,7 @@ async fn find_restarts_an_execution_whose_run_has_ended() {
             poll_interval_seconds: Some(45),
         })
     });
-    let id = record(&state).id();
+    let id = w.record().id();
     wf.expect_start_run()
         .times(1)
         .withf(move |input: &WorkflowInput, name: &str| {
@@ -69,18 +70,11 @@ async fn find_restarts_an_execution_whose_run_has_ended() {
                 && input.execution_id == id
         })
         .returning(|_, _| Ok(NEW.into()));
-    let answer = find_and_heal(
-        &store(&state),
-        &polls_fine(),
-        Some(&wf),
-        &clock(1200),
-        &config(),
-    )
-    .await
-    .unwrap();
+    w.set_workflow(wf);
+    let answer = w.find(1200).await.unwrap();
     assert_eq!(answer.executions_restarted, 1);
     assert_eq!(answer.restarts[0].workflow_run.as_deref(), Some(NEW));
-    let r = record(&state);
+    let r = w.record();
     assert_eq!(r.status(), E::Polling, "a restart never changes the status");
     assert_eq!(r.header.restarts, vec![Timestamp(1200)]);
     assert!(
@@ -102,37 +96,21 @@ async fn find_restarts_an_execution_whose_run_has_ended() {
 #[tokio::test]
 async fn find_leaves_a_running_run_alone_and_does_not_ask_about_a_fresh_one() {
     // Polled 200 s ago: asked about, still running.
-    let state = conducted(E::Polling, 1000, &[]);
-    let before = record(&state);
-    let answer = find_and_heal(
-        &store(&state),
-        &polls_fine(),
-        Some(&workflow(RunState::Running, 0)),
-        &clock(1200),
-        &config(),
-    )
-    .await
-    .unwrap();
+    let w = conducted(E::Polling, 1000, &[]).with_workflow(workflow(RunState::Running, 0));
+    let before = w.record();
+    let answer = w.find(1200).await.unwrap();
     assert_eq!(answer.executions_restarted, 0);
     assert!(answer.restarts.is_empty());
-    let after = record(&state);
+    let after = w.record();
     assert_eq!(after.header.version, before.header.version);
     assert_eq!(after.header.workflow_run.as_deref(), Some(RUN));
 
     // Polled 30 s ago: the workflow is not even asked.
-    let state = conducted(E::Polling, 1170, &[]);
     let mut wf = MockWorkflow::new();
     wf.expect_run_state().times(0);
     wf.expect_start_run().times(0);
-    find_and_heal(
-        &store(&state),
-        &polls_fine(),
-        Some(&wf),
-        &clock(1200),
-        &config(),
-    )
-    .await
-    .unwrap();
+    let w = conducted(E::Polling, 1170, &[]).with_workflow(wf);
+    w.find(1200).await.unwrap();
 }
 
 #[tokio::test]
@@ -141,19 +119,12 @@ async fn at_most_three_restarts_an_hour_then_the_record_says_an_operator_is_need
         status: "TIMED_OUT".into(),
         poll_interval_seconds: None,
     };
-    let state = conducted(E::Polling, 2000, &[1000, 1500, 2000]);
-    let answer = find_and_heal(
-        &store(&state),
-        &polls_fine(),
-        Some(&workflow(ended(), 0)),
-        &clock(2200),
-        &config(),
-    )
-    .await
-    .unwrap();
+    let mut w =
+        conducted(E::Polling, 2000, &[1000, 1500, 2000]).with_workflow(workflow(ended(), 0));
+    let answer = w.find(2200).await.unwrap();
     assert_eq!(answer.executions_restarted, 0);
     assert_eq!(answer.restarts[0].outcome, "OPERATOR_NEEDED");
-    let r = record(&state);
+    let r = w.record();
     assert_eq!(
         r.header.status_message.as_deref(),
         Some(operator_needed_message("TIMED_OUT").as_str())
@@ -162,51 +133,30 @@ async fn at_most_three_restarts_an_hour_then_the_record_says_an_operator_is_need
     let version = r.header.version;
 
     // The next tick says so again without writing again.
-    find_and_heal(
-        &store(&state),
-        &polls_fine(),
-        Some(&workflow(ended(), 0)),
-        &clock(2260),
-        &config(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(record(&state).header.version, version);
+    w.set_workflow(workflow(ended(), 0));
+    w.find(2260).await.unwrap();
+    assert_eq!(w.record().header.version, version);
 
     // An hour after the first restart, find may restart it again; the hour's list is kept short.
-    let answer = find_and_heal(
-        &store(&state),
-        &polls_fine(),
-        Some(&workflow(ended(), 1)),
-        &clock(4600),
-        &config(),
-    )
-    .await
-    .unwrap();
+    w.set_workflow(workflow(ended(), 1));
+    let answer = w.find(4600).await.unwrap();
     assert_eq!(answer.executions_restarted, 1);
     assert_eq!(
-        record(&state).header.restarts,
+        w.record().header.restarts,
         vec![Timestamp(1500), Timestamp(2000), Timestamp(4600)]
     );
 }
 
 #[tokio::test]
 async fn an_operator_may_restart_past_the_limit() {
-    let state = conducted(E::Paused, 2000, &[1000, 1500, 2000]);
-    let done = restart(
-        &store(&state),
-        &workflow(RunState::Missing, 1),
-        &clock(2200),
-        &target(),
-        RestartBy::Operator,
-    )
-    .await
-    .unwrap();
+    let w = conducted(E::Paused, 2000, &[1000, 1500, 2000])
+        .with_workflow(workflow(RunState::Missing, 1));
+    let done = w.restart(2200, RestartBy::Operator).await.unwrap();
     assert!(
         matches!(done, Restarted::Run { ref run, .. } if run == NEW),
         "{done:?}"
     );
-    let r = record(&state);
+    let r = w.record();
     assert_eq!(r.status(), E::Paused);
     assert_eq!(r.header.restarts.len(), 4);
     assert!(r
@@ -218,16 +168,8 @@ async fn an_operator_may_restart_past_the_limit() {
 
 #[tokio::test]
 async fn a_restart_is_refused_while_the_run_runs_and_for_a_finished_execution() {
-    let state = conducted(E::Polling, 1000, &[]);
-    let err = restart(
-        &store(&state),
-        &workflow(RunState::Running, 0),
-        &clock(1200),
-        &target(),
-        RestartBy::Operator,
-    )
-    .await
-    .unwrap_err();
+    let w = conducted(E::Polling, 1000, &[]).with_workflow(workflow(RunState::Running, 0));
+    let err = w.restart(1200, RestartBy::Operator).await.unwrap_err();
     assert_eq!(
         err,
         OperationError::InvalidState(Refusal::RunStillRunning { run: RUN.into() })
@@ -240,35 +182,19 @@ async fn a_restart_is_refused_while_the_run_runs_and_for_a_finished_execution() 
         E::Cancelled,
         E::CompletedWithErrors,
     ] {
-        let state = conducted(status, 1000, &[]);
         let mut wf = MockWorkflow::new();
         wf.expect_run_state().times(0);
         wf.expect_start_run().times(0);
-        let err = restart(
-            &store(&state),
-            &wf,
-            &clock(1200),
-            &target(),
-            RestartBy::Operator,
-        )
-        .await
-        .unwrap_err();
+        let w = conducted(status, 1000, &[]).with_workflow(wf);
+        let err = w.restart(1200, RestartBy::Operator).await.unwrap_err();
         assert!(
             matches!(err, OperationError::InvalidState(Refusal::Finished { .. })),
             "{err:?}"
         );
         // find never lists it, so never heals it.
-        let answer = find_and_heal(
-            &store(&state),
-            &polls_fine(),
-            Some(&wf),
-            &clock(9999),
-            &config(),
-        )
-        .await
-        .unwrap();
+        let answer = w.find(9999).await.unwrap();
         assert_eq!(answer.executions_found, 0);
-        assert_eq!(record(&state).header.version, 0);
+        assert_eq!(w.record().header.version, 0);
     }
 }
 
@@ -276,8 +202,7 @@ async fn a_restart_is_refused_while_the_run_runs_and_for_a_finished_execution() 
 async fn a_record_no_run_has_named_is_asked_about_by_its_first_run() {
     let mut e = exec(E::Pending, &[W::Pending]);
     e.header.workflow_run = None;
-    let state = shared(e);
-    let id = record(&state).id();
+    let id = e.id();
     let mut wf = MockWorkflow::new();
     wf.expect_run_state()
         .withf(move |r| *r == RunRef::FirstOf(id))
@@ -285,17 +210,10 @@ async fn a_record_no_run_has_named_is_asked_about_by_its_first_run() {
     wf.expect_start_run()
         .times(1)
         .returning(|_, _| Ok(NEW.into()));
-    let done = restart(
-        &store(&state),
-        &wf,
-        &clock(1200),
-        &target(),
-        RestartBy::Find,
-    )
-    .await
-    .unwrap();
+    let w = World::new(e).with_workflow(wf);
+    let done = w.restart(1200, RestartBy::Find).await.unwrap();
     assert!(matches!(done, Restarted::Run { .. }));
-    assert_eq!(record(&state).header.workflow_run.as_deref(), Some(NEW));
+    assert_eq!(w.record().header.workflow_run.as_deref(), Some(NEW));
 }
 
 #[tokio::test]
@@ -306,20 +224,12 @@ async fn a_new_execution_is_not_a_silent_one_until_it_has_waited_as_long() {
     e.header.created_time = Timestamp(1150);
     e.header.workflow_run = None;
     e.header.workflow_polled_time = None;
-    let state = shared(e);
-    let id = record(&state).id();
+    let id = e.id();
     let mut wf = MockWorkflow::new();
     wf.expect_run_state().times(0);
     wf.expect_start_run().times(0);
-    let answer = find_and_heal(
-        &store(&state),
-        &polls_fine(),
-        Some(&wf),
-        &clock(1200),
-        &config(),
-    )
-    .await
-    .unwrap();
+    let mut w = world(e).with_workflow(wf);
+    let answer = w.find(1200).await.unwrap();
     assert!(answer.restarts.is_empty());
 
     // 120 s after its creation nothing has polled it: its first run is asked about, and as there
@@ -332,23 +242,15 @@ async fn a_new_execution_is_not_a_silent_one_until_it_has_waited_as_long() {
     wf.expect_start_run()
         .times(1)
         .returning(|_, _| Ok(NEW.into()));
-    let answer = find_and_heal(
-        &store(&state),
-        &polls_fine(),
-        Some(&wf),
-        &clock(1270),
-        &config(),
-    )
-    .await
-    .unwrap();
+    w.set_workflow(wf);
+    let answer = w.find(1270).await.unwrap();
     assert_eq!(answer.executions_restarted, 1);
-    assert_eq!(record(&state).header.workflow_run.as_deref(), Some(NEW));
+    assert_eq!(w.record().header.workflow_run.as_deref(), Some(NEW));
 }
 
 #[tokio::test]
 async fn a_silent_run_is_asked_about_once_per_find() {
     // The record's run is asked about once: find does not check it twice before restarting.
-    let state = conducted(E::Polling, 1000, &[]);
     let mut wf = MockWorkflow::new();
     wf.expect_run_state().times(1).returning(|_| {
         Ok(RunState::Ended {
@@ -359,15 +261,8 @@ async fn a_silent_run_is_asked_about_once_per_find() {
     wf.expect_start_run()
         .times(1)
         .returning(|_, _| Ok(NEW.into()));
-    let answer = find_and_heal(
-        &store(&state),
-        &polls_fine(),
-        Some(&wf),
-        &clock(1200),
-        &config(),
-    )
-    .await
-    .unwrap();
+    let w = conducted(E::Polling, 1000, &[]).with_workflow(wf);
+    let answer = w.find(1200).await.unwrap();
     assert_eq!(answer.executions_restarted, 1);
 }
 
@@ -376,26 +271,11 @@ async fn a_paused_run_is_silent_after_its_heartbeat_and_the_usual_margin() {
     use crate::ops::heal::PAUSED_STALE_AFTER_SECS;
     // Paused, its run last polled at 1000: it waits at its pause until its heartbeat, then
     // polls again, so it is not asked about before PAUSED_STALE_AFTER_SECS.
-    let state = conducted(E::Paused, 1000, &[]);
     let mut wf = MockWorkflow::new();
     wf.expect_run_state().times(0);
-    find_and_heal(
-        &store(&state),
-        &polls_fine(),
-        Some(&wf),
-        &clock(1000 + PAUSED_STALE_AFTER_SECS - 1),
-        &config(),
-    )
-    .await
-    .unwrap();
-    let answer = find_and_heal(
-        &store(&state),
-        &polls_fine(),
-        Some(&workflow(RunState::Running, 0)),
-        &clock(1000 + PAUSED_STALE_AFTER_SECS),
-        &config(),
-    )
-    .await
-    .unwrap();
+    let mut w = conducted(E::Paused, 1000, &[]).with_workflow(wf);
+    w.find(1000 + PAUSED_STALE_AFTER_SECS - 1).await.unwrap();
+    w.set_workflow(workflow(RunState::Running, 0));
+    let answer = w.find(1000 + PAUSED_STALE_AFTER_SECS).await.unwrap();
     assert!(answer.restarts.is_empty(), "a live run is left alone");
 }

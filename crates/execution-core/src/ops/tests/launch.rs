@@ -6,8 +6,7 @@ use mockall::predicate::always;
 use super::exec;
 use crate::error::{OperationError, Refusal};
 use crate::fixtures::{drs_job, execution, give_job, job, server};
-use crate::model::{Timestamp, WaveFailure};
-use crate::ops::launch;
+use crate::model::{Execution, Timestamp, WaveFailure};
 use crate::ops::testing::*;
 use crate::ports::mocks::MockDrs;
 use crate::ports::{
@@ -38,14 +37,29 @@ fn drs_starting(first: usize, times: usize) -> (MockDrs, Arc<Mutex<Vec<RecoveryR
     (drs, seen)
 }
 
-/// launch on the shared record at `secs`, as the workflow calls it.
-async fn launch_at(
-    state: &Shared,
-    drs: &MockDrs,
-    secs: i64,
-    policy: &Policy,
-) -> Result<crate::api::LaunchResponse, OperationError> {
-    launch(&store(state), drs, &clock(secs), policy, &target()).await
+/// A DRS whose StartRecovery answers `answer` once.
+fn drs_answering(answer: Result<crate::ports::DrsJob, ServiceError>) -> MockDrs {
+    let mut drs = MockDrs::new();
+    drs.expect_start_recovery()
+        .times(1)
+        .return_once(move |_| answer);
+    drs
+}
+
+/// A DRS that finds no tagged job, and then answers StartRecovery `answer` once.
+fn drs_finding_nothing_then(answer: Result<crate::ports::DrsJob, ServiceError>) -> MockDrs {
+    let mut drs = drs_answering(answer);
+    drs.expect_find_tagged_job()
+        .times(1)
+        .returning(|_, _| Ok(None));
+    drs
+}
+
+fn conflict() -> ServiceError {
+    ServiceError::Throttled {
+        retry_after: None,
+        message: "ConflictException: s-1 is in another job".into(),
+    }
 }
 
 fn policy_with_jobs_of(n: u32) -> Policy {
@@ -55,9 +69,15 @@ fn policy_with_jobs_of(n: u32) -> Policy {
     }
 }
 
+/// A fresh execution of waves of these sizes, already POLLING (a later wave's launch).
+fn polling(sizes: &[usize]) -> Execution {
+    let mut e = execution(sizes);
+    e.header.status = E::Polling;
+    e
+}
+
 #[tokio::test]
 async fn first_launch_claims_starts_once_and_records_the_job() {
-    let state = shared(exec(E::Pending, &[W::Pending, W::Pending]));
     let mut drs = MockDrs::new();
     drs.expect_start_recovery()
         .times(1)
@@ -74,9 +94,8 @@ async fn first_launch_claims_starts_once_and_records_the_job() {
                     ]
         })
         .returning(|_| Ok(drs_job(7, JobStatus::Pending, &[])));
-    let answer = launch_at(&state, &drs, 2000, &Policy::default())
-        .await
-        .unwrap();
+    let w = World::new(exec(E::Pending, &[W::Pending, W::Pending])).with_drs(drs);
+    let answer = w.launch(2000).await.unwrap();
 
     assert_eq!(
         (answer.wave_number, answer.wave_status, answer.status),
@@ -84,22 +103,25 @@ async fn first_launch_claims_starts_once_and_records_the_job() {
     );
     assert_eq!(answer.job_ids, vec![job(7)]);
     assert!(!answer.recovered);
-    let r = record(&state);
+    let r = w.record();
     assert_eq!(r.status(), E::Polling);
     assert_eq!(r.header.start_time, Some(Timestamp(2000)));
-    let w = &r.waves[0];
-    assert_eq!(w.status, W::Started);
-    assert_eq!(w.jobs.len(), 1);
-    assert_eq!((w.jobs[0].attempt, w.jobs[0].part), (1, 0));
-    assert!(w.server_statuses.iter().all(|s| s.job_id == Some(job(7))));
-    assert_eq!(w.launch_time, Some(Timestamp(2000)));
-    assert_eq!(w.launch_attempts, 1);
-    assert!(w.claim.is_none());
+    let wave = &r.waves[0];
+    assert_eq!(wave.status, W::Started);
+    assert_eq!(wave.jobs.len(), 1);
+    assert_eq!((wave.jobs[0].attempt, wave.jobs[0].part), (1, 0));
+    assert!(wave
+        .server_statuses
+        .iter()
+        .all(|s| s.job_id == Some(job(7))));
+    assert_eq!(wave.launch_time, Some(Timestamp(2000)));
+    assert_eq!(wave.launch_attempts, 1);
+    assert!(wave.claim.is_none());
     assert_eq!(r.waves[1].status, W::Pending);
     // The claim was conditional on the header and moved its version on, so a pause that answered
     // first wins, and a pause decided before the claim loses and re-reads. The first claim moves
     // the execution out of PENDING.
-    let commits = &state.lock().unwrap().commits;
+    let commits = w.commits();
     assert!(
         matches!(&commits[0].header, Some(HeaderWrite::Put { expected_version: 0, header }) if header.version == 1 && header.status == E::Polling)
     );
@@ -108,24 +130,22 @@ async fn first_launch_claims_starts_once_and_records_the_job() {
 
 #[tokio::test]
 async fn a_later_wave_keeps_the_execution_polling() {
-    let state = shared(exec(E::Polling, &[W::Completed, W::Pending]));
     let (drs, _) = drs_starting(3, 1);
-    let answer = launch_at(&state, &drs, 5000, &Policy::default())
-        .await
-        .unwrap();
+    let w = World::new(exec(E::Polling, &[W::Completed, W::Pending])).with_drs(drs);
+    let answer = w.launch(5000).await.unwrap();
     assert_eq!((answer.wave_number, answer.status), (1, E::Polling));
-    assert_eq!(record(&state).waves[1].jobs[0].job_id, job(3));
+    assert_eq!(w.record().waves[1].jobs[0].job_id, job(3));
 }
 
 #[tokio::test]
 async fn a_wave_larger_than_a_job_is_launched_as_several_tagged_jobs() {
     let mut e = execution(&[250, 1]);
     e.header.status = E::Pending;
-    let state = shared(e);
     let (drs, seen) = drs_starting(10, 3);
-    let answer = launch_at(&state, &drs, 2000, &policy_with_jobs_of(100))
-        .await
-        .unwrap();
+    let w = World::new(e)
+        .with_drs(drs)
+        .with_policy(policy_with_jobs_of(100));
+    let answer = w.launch(2000).await.unwrap();
     assert_eq!(answer.wave_status, W::Started);
     assert_eq!(answer.job_ids, vec![job(10), job(11), job(12)]);
     let requests = seen.lock().unwrap();
@@ -139,12 +159,15 @@ async fn a_wave_larger_than_a_job_is_launched_as_several_tagged_jobs() {
         server(100),
         "parts in plan order"
     );
-    let w = &record(&state).waves[0];
-    for (i, s) in w.server_statuses.iter().enumerate() {
+    let wave = &w.record().waves[0];
+    for (i, s) in wave.server_statuses.iter().enumerate() {
         assert_eq!(s.job_id, Some(job(10 + i / 100)), "server {i}");
     }
-    assert_eq!(w.jobs.iter().map(|j| j.part).collect::<Vec<_>>(), [0, 1, 2]);
-    assert_eq!(w.launch_attempts, 3);
+    assert_eq!(
+        wave.jobs.iter().map(|j| j.part).collect::<Vec<_>>(),
+        [0, 1, 2]
+    );
+    assert_eq!(wave.launch_attempts, 3);
 }
 
 #[tokio::test]
@@ -170,10 +193,8 @@ async fn refused_unless_next_action_is_launch() {
         },
     ];
     for e in cases {
-        let state = shared(e.clone());
-        let err = launch_at(&state, &no_drs(), 1010, &Policy::default())
-            .await
-            .unwrap_err();
+        let w = World::new(e.clone());
+        let err = w.launch(1010).await.unwrap_err();
         assert!(
             matches!(
                 err,
@@ -182,21 +203,19 @@ async fn refused_unless_next_action_is_launch() {
             "{:?}: {err}",
             e.waves.iter().map(|w| w.status).collect::<Vec<_>>()
         );
-        assert!(state.lock().unwrap().commits.is_empty());
+        assert!(w.commits().is_empty());
     }
 }
 
 #[tokio::test]
 async fn a_pause_that_wins_the_race_stops_the_launch() {
-    let state = shared(exec(E::Polling, &[W::Completed, W::Pending]));
-    state.lock().unwrap().before_commit.push_back(Box::new(|r| {
+    let w = World::new(exec(E::Polling, &[W::Completed, W::Pending]));
+    w.race(|r| {
         r.header.status = E::Paused;
         r.header.paused_before_wave = Some(1);
         r.header.version += 1;
-    }));
-    let err = launch_at(&state, &no_drs(), 5000, &Policy::default())
-        .await
-        .unwrap_err();
+    });
+    let err = w.launch(5000).await.unwrap_err();
     assert!(
         matches!(
             &err,
@@ -207,14 +226,14 @@ async fn a_pause_that_wins_the_race_stops_the_launch() {
         ),
         "{err}"
     );
-    assert_eq!(record(&state).waves[1].status, W::Pending);
+    assert_eq!(w.record().waves[1].status, W::Pending);
 }
 
 #[tokio::test]
 async fn two_launchers_start_one_job() {
     // Another launcher claims the wave between our read and our claim.
-    let state = shared(exec(E::Polling, &[W::Completed, W::Pending]));
-    state.lock().unwrap().before_commit.push_back(Box::new(|r| {
+    let w = World::new(exec(E::Polling, &[W::Completed, W::Pending]));
+    w.race(|r| {
         let claimed = exec(E::Polling, &[W::Completed, W::Launching]).waves[1].clone();
         r.waves[1] = crate::model::Wave {
             version: r.waves[1].version + 1,
@@ -224,10 +243,8 @@ async fn two_launchers_start_one_job() {
             }),
             ..claimed
         };
-    }));
-    let err = launch_at(&state, &no_drs(), 5000, &Policy::default())
-        .await
-        .unwrap_err();
+    });
+    let err = w.launch(5000).await.unwrap_err();
     assert!(
         matches!(
             &err,
@@ -243,7 +260,6 @@ async fn two_launchers_start_one_job() {
 #[tokio::test]
 async fn a_retried_launch_finds_the_tagged_job_instead_of_starting_another() {
     // The first launch died after StartRecovery succeeded: the wave is still LAUNCHING, claimed.
-    let state = shared(exec(E::Polling, &[W::Launching, W::Pending]));
     let mut drs = MockDrs::new();
     drs.expect_find_tagged_job()
         .times(1)
@@ -254,11 +270,11 @@ async fn a_retried_launch_finds_the_tagged_job_instead_of_starting_another() {
         })
         .returning(|_, _| Ok(Some(drs_job(9, JobStatus::Started, &[]))));
     drs.expect_start_recovery().never();
-    let policy = Policy::default();
-    let answer = launch_at(&state, &drs, 1000 + 121, &policy).await.unwrap();
+    let w = World::new(exec(E::Polling, &[W::Launching, W::Pending])).with_drs(drs);
+    let answer = w.launch(1000 + 121).await.unwrap();
     assert!(answer.recovered);
     assert_eq!(answer.job_ids, vec![job(9)]);
-    let r = record(&state);
+    let r = w.record();
     assert_eq!((r.status(), r.waves[0].status), (E::Polling, W::Started));
     assert_eq!(
         r.waves[0].launch_time,
@@ -269,48 +285,46 @@ async fn a_retried_launch_finds_the_tagged_job_instead_of_starting_another() {
 
 #[tokio::test]
 async fn a_stale_claim_without_a_job_is_taken_over_and_started_once() {
-    let state = shared(exec(E::Polling, &[W::Completed, W::Launching]));
     let (mut drs, seen) = drs_starting(4, 1);
     drs.expect_find_tagged_job()
         .times(1)
         .returning(|_, _| Ok(None));
-    let answer = launch_at(&state, &drs, 2000, &Policy::default())
-        .await
-        .unwrap();
+    let w = World::new(exec(E::Polling, &[W::Completed, W::Launching])).with_drs(drs);
+    let answer = w.launch(2000).await.unwrap();
     assert_eq!(
         (answer.wave_number, answer.wave_status, answer.recovered),
         (1, W::Started, false)
     );
     assert_eq!(seen.lock().unwrap()[0].part, 0, "the same part, again");
-    let r = record(&state);
+    let r = w.record();
     assert_eq!(
         r.waves[1].launch_time,
         Some(Timestamp(1000)),
         "first attempt"
     );
     // The takeover moved the header's version on, like a fresh claim.
-    let commits = &state.lock().unwrap().commits;
-    assert!(matches!(commits[0].header, Some(HeaderWrite::Put { .. })));
+    assert!(matches!(
+        w.commits()[0].header,
+        Some(HeaderWrite::Put { .. })
+    ));
 }
 
 /// Bug: the takeover of a stale claim was conditional on the wave only, so a cancel that had
 /// answered 200 was overtaken by a StartRecovery, and the execution could finalize COMPLETED.
 #[tokio::test]
 async fn a_cancel_decided_before_a_takeover_wins() {
-    let state = shared(exec(E::Polling, &[W::Completed, W::Launching]));
-    // The cancel lands between the launcher's read and its takeover.
-    state.lock().unwrap().before_commit.push_back(Box::new(|r| {
-        r.header.status = E::Cancelling;
-        r.header.version += 1;
-    }));
     let mut drs = MockDrs::new();
     drs.expect_find_tagged_job().returning(|_, _| Ok(None));
     drs.expect_start_recovery().never();
-    let answer = launch_at(&state, &drs, 2000, &Policy::default())
-        .await
-        .unwrap();
+    let w = World::new(exec(E::Polling, &[W::Completed, W::Launching])).with_drs(drs);
+    // The cancel lands between the launcher's read and its takeover.
+    w.race(|r| {
+        r.header.status = E::Cancelling;
+        r.header.version += 1;
+    });
+    let answer = w.launch(2000).await.unwrap();
     assert_eq!(answer.wave_status, W::Cancelled);
-    let r = record(&state);
+    let r = w.record();
     assert_eq!(
         (r.status(), r.waves[1].status),
         (E::Cancelling, W::Cancelled)
@@ -319,15 +333,13 @@ async fn a_cancel_decided_before_a_takeover_wins() {
 
 #[tokio::test]
 async fn a_stale_claim_of_a_cancelled_execution_is_cancelled_not_started() {
-    let state = shared(exec(E::Cancelling, &[W::Completed, W::Launching]));
     let mut drs = MockDrs::new();
     drs.expect_find_tagged_job().returning(|_, _| Ok(None));
     drs.expect_start_recovery().never();
-    let answer = launch_at(&state, &drs, 2000, &Policy::default())
-        .await
-        .unwrap();
+    let w = World::new(exec(E::Cancelling, &[W::Completed, W::Launching])).with_drs(drs);
+    let answer = w.launch(2000).await.unwrap();
     assert_eq!(answer.wave_status, W::Cancelled);
-    assert_eq!(record(&state).waves[1].status, W::Cancelled);
+    assert_eq!(w.record().waves[1].status, W::Cancelled);
 }
 
 /// Bug: a first wave refused by DRS went FAILED while the execution stayed PENDING, which finalize
@@ -335,22 +347,21 @@ async fn a_stale_claim_of_a_cancelled_execution_is_cancelled_not_started() {
 /// wave follows its failure policy like any other.
 #[tokio::test]
 async fn drs_refusing_the_first_wave_fails_it_on_a_running_execution() {
-    let state = shared(exec(E::Pending, &[W::Pending, W::Pending]));
-    let mut drs = MockDrs::new();
-    drs.expect_start_recovery().times(1).returning(|_| {
-        Err(ServiceError::Rejected(
-            "ValidationException: source server s-1 is not ready".into(),
-        ))
-    });
-    let answer = launch_at(&state, &drs, 2000, &Policy::default())
-        .await
-        .unwrap();
+    let drs = drs_answering(Err(ServiceError::Rejected(
+        "ValidationException: source server s-1 is not ready".into(),
+    )));
+    let w = World::new(exec(E::Pending, &[W::Pending, W::Pending])).with_drs(drs);
+    let answer = w.launch(2000).await.unwrap();
     assert_eq!(answer.wave_status, W::Failed);
-    let r = record(&state);
+    let r = w.record();
     assert_eq!(r.status(), E::Polling);
-    let w = &r.waves[0];
-    assert_eq!(w.failure_reason, Some(WaveFailure::LaunchRejected));
-    assert!(w.status_message.as_deref().unwrap().contains("not ready"));
+    let wave = &r.waves[0];
+    assert_eq!(wave.failure_reason, Some(WaveFailure::LaunchRejected));
+    assert!(wave
+        .status_message
+        .as_deref()
+        .unwrap()
+        .contains("not ready"));
     // The fixture's policy is STOP: the workflow finalizes it FAILED.
     assert_eq!(
         next_action(&r, Timestamp(2000), &Policy::default()),
@@ -369,28 +380,26 @@ async fn refusals_that_clear_back_off_and_record_what_drs_said() {
         (None, "ConflictException: s-1 is in job drsjob-1"),
         (Some(5), "ThrottlingException: slow down"),
     ] {
-        let state = shared(exec(E::Polling, &[W::Completed, W::Pending]));
-        let mut drs = MockDrs::new();
-        drs.expect_start_recovery().times(1).returning(move |_| {
-            Err(ServiceError::Throttled {
+        let mut w = World::new(exec(E::Polling, &[W::Completed, W::Pending])).with_drs(
+            drs_answering(Err(ServiceError::Throttled {
                 retry_after: retry_after.map(Duration::from_secs),
                 message: message.into(),
-            })
-        });
-        let policy = Policy::default();
-        let answer = launch_at(&state, &drs, 2000, &policy).await.unwrap();
+            })),
+        );
+        let policy = w.policy.clone();
+        let answer = w.launch(2000).await.unwrap();
         let wait = retry_after.unwrap_or(policy.launch_backoff_secs);
         assert_eq!(
             (answer.wave_status, answer.retry_after_seconds),
             (W::Launching, Some(wait)),
             "{message}"
         );
-        let r = record(&state);
-        let w = &r.waves[1];
-        assert_eq!(w.status, W::Launching);
-        assert_eq!((w.launch_attempts, w.claim.as_ref()), (1, None));
-        assert!(w.last_launch_error.as_deref().unwrap().contains(message));
-        assert_eq!(w.next_launch_time, Some(Timestamp(2000 + wait as i64)));
+        let r = w.record();
+        let wave = &r.waves[1];
+        assert_eq!(wave.status, W::Launching);
+        assert_eq!((wave.launch_attempts, wave.claim.as_ref()), (1, None));
+        assert!(wave.last_launch_error.as_deref().unwrap().contains(message));
+        assert_eq!(wave.next_launch_time, Some(Timestamp(2000 + wait as i64)));
         // WAIT until the backoff is over, then LAUNCH: DRS did nothing, so no look-up.
         let at = |s| Timestamp(2000 + s);
         assert_eq!(
@@ -401,15 +410,13 @@ async fn refusals_that_clear_back_off_and_record_what_drs_said() {
             next_action(&r, at(wait as i64), &policy),
             NextAction::Launch
         );
-        let (drs, _) = drs_starting(5, 1);
-        let answer = launch_at(&state, &drs, 2000 + wait as i64, &policy)
-            .await
-            .unwrap();
+        w.set_drs(drs_starting(5, 1).0);
+        let answer = w.launch(2000 + wait as i64).await.unwrap();
         assert_eq!(answer.wave_status, W::Started);
-        let w = &record(&state).waves[1];
-        assert_eq!(w.launch_attempts, 2);
+        let wave = &w.record().waves[1];
+        assert_eq!(wave.launch_attempts, 2);
         assert_eq!(
-            w.launch_time,
+            wave.launch_time,
             Some(Timestamp(2000)),
             "clock from the first try"
         );
@@ -432,16 +439,14 @@ async fn backoff_doubles_without_a_hint_and_is_capped() {
 /// for its tagged job first.
 #[tokio::test]
 async fn an_unknown_outcome_is_settled_by_the_tagged_job_before_any_new_start() {
-    let state = shared(exec(E::Polling, &[W::Completed, W::Pending]));
-    let mut drs = MockDrs::new();
-    drs.expect_start_recovery()
-        .times(1)
-        .returning(|_| Err(ServiceError::unavailable("503 InternalServerException")));
-    let policy = Policy::default();
-    let answer = launch_at(&state, &drs, 2000, &policy).await.unwrap();
+    let drs = drs_answering(Err(ServiceError::unavailable(
+        "503 InternalServerException",
+    )));
+    let mut w = World::new(exec(E::Polling, &[W::Completed, W::Pending])).with_drs(drs);
+    let answer = w.launch(2000).await.unwrap();
     assert_eq!(answer.wave_status, W::Launching);
-    let w = record(&state).waves[1].clone();
-    let claim = w.claim.clone().unwrap();
+    let wave = w.record().waves[1].clone();
+    let claim = wave.claim.clone().unwrap();
     assert!(claim.uncertain && !claim.held);
 
     // The job had been created after all: the next launch records it and starts nothing.
@@ -451,43 +456,39 @@ async fn an_unknown_outcome_is_settled_by_the_tagged_job_before_any_new_start() 
         .withf(|tag, _| (tag.attempt, tag.part) == (1, 0))
         .returning(|_, _| Ok(Some(drs_job(6, JobStatus::Started, &[]))));
     drs.expect_start_recovery().never();
-    let later = w.next_launch_time.unwrap().secs();
-    let answer = launch_at(&state, &drs, later, &policy).await.unwrap();
+    w.set_drs(drs);
+    let answer = w
+        .launch(wave.next_launch_time.unwrap().secs())
+        .await
+        .unwrap();
     assert!(answer.recovered);
     assert_eq!(answer.wave_status, W::Started);
-    assert_eq!(record(&state).waves[1].jobs.len(), 1);
+    assert_eq!(w.record().waves[1].jobs.len(), 1);
 }
 
 /// DRS's InternalServerException names when to come back (`retryAfterSeconds`): a lost
 /// StartRecovery answer that carries it waits that long, not the policy's own backoff.
 #[tokio::test]
 async fn a_lost_answer_waits_as_long_as_drs_says() {
-    let state = shared(exec(E::Polling, &[W::Completed, W::Pending]));
-    let mut drs = MockDrs::new();
-    drs.expect_start_recovery().times(1).returning(|_| {
-        Err(ServiceError::Unavailable {
-            retry_after: Some(std::time::Duration::from_secs(300)),
-            message: "InternalServerException".into(),
-        })
-    });
-    let policy = Policy::default();
-    let answer = launch_at(&state, &drs, 2000, &policy).await.unwrap();
+    let drs = drs_answering(Err(ServiceError::Unavailable {
+        retry_after: Some(std::time::Duration::from_secs(300)),
+        message: "InternalServerException".into(),
+    }));
+    let w = World::new(exec(E::Polling, &[W::Completed, W::Pending])).with_drs(drs);
+    let answer = w.launch(2000).await.unwrap();
     assert_eq!(answer.wave_status, W::Launching);
     assert_eq!(answer.retry_after_seconds, Some(300));
-    let w = record(&state).waves[1].clone();
-    assert_eq!(w.next_launch_time.map(|t| t.secs()), Some(2300));
-    assert!(w.claim.is_some_and(|c| c.uncertain), "the job may exist");
+    let wave = w.record().waves[1].clone();
+    assert_eq!(wave.next_launch_time.map(|t| t.secs()), Some(2300));
+    assert!(wave.claim.is_some_and(|c| c.uncertain), "the job may exist");
 
     // Without a hint, the policy's backoff.
-    let state = shared(exec(E::Polling, &[W::Completed, W::Pending]));
-    let mut drs = MockDrs::new();
-    drs.expect_start_recovery()
-        .times(1)
-        .returning(|_| Err(ServiceError::unavailable("503")));
-    launch_at(&state, &drs, 2000, &policy).await.unwrap();
+    let drs = drs_answering(Err(ServiceError::unavailable("503")));
+    let w = World::new(exec(E::Polling, &[W::Completed, W::Pending])).with_drs(drs);
+    w.launch(2000).await.unwrap();
     assert_eq!(
-        record(&state).waves[1].next_launch_time.map(|t| t.secs()),
-        Some(2000 + policy.launch_backoff(1, None) as i64)
+        w.record().waves[1].next_launch_time.map(|t| t.secs()),
+        Some(2000 + w.policy.launch_backoff(1, None) as i64)
     );
 }
 
@@ -499,32 +500,18 @@ async fn an_uncertain_part_stays_uncertain_through_a_conflict() {
     let claim = e.waves[1].claim.as_mut().unwrap();
     claim.held = false;
     claim.uncertain = true;
-    let state = shared(e);
-    let mut drs = MockDrs::new();
-    drs.expect_find_tagged_job()
-        .times(1)
-        .returning(|_, _| Ok(None));
-    drs.expect_start_recovery().times(1).returning(|_| {
-        Err(ServiceError::Throttled {
-            retry_after: None,
-            message: "ConflictException".into(),
-        })
-    });
-    launch_at(&state, &drs, 2000, &Policy::default())
-        .await
-        .unwrap();
-    let claim = record(&state).waves[1].claim.clone().unwrap();
+    let drs = drs_finding_nothing_then(Err(ServiceError::Throttled {
+        retry_after: None,
+        message: "ConflictException".into(),
+    }));
+    let w = World::new(e).with_drs(drs);
+    w.launch(2000).await.unwrap();
+    let claim = w.record().waves[1].claim.clone().unwrap();
     assert!(claim.uncertain && !claim.held);
 }
 
 #[tokio::test]
 async fn a_refusal_part_way_keeps_the_parts_that_started_and_goes_on_from_there() {
-    let state = shared({
-        let mut e = execution(&[5]);
-        e.header.status = E::Polling;
-        e
-    });
-    let policy = policy_with_jobs_of(2);
     let calls = Arc::new(Mutex::new(0));
     let mut drs = MockDrs::new();
     let n = calls.clone();
@@ -541,17 +528,21 @@ async fn a_refusal_part_way_keeps_the_parts_that_started_and_goes_on_from_there(
             })
         }
     });
-    let answer = launch_at(&state, &drs, 2000, &policy).await.unwrap();
+    let mut w = World::new(polling(&[5]))
+        .with_drs(drs)
+        .with_policy(policy_with_jobs_of(2));
+    let answer = w.launch(2000).await.unwrap();
     assert_eq!(
         (answer.wave_status, answer.retry_after_seconds),
         (W::Launching, Some(60))
     );
-    let w = record(&state).waves[0].clone();
-    assert_eq!(w.jobs.len(), 1);
-    assert_eq!(w.servers_without_job().count(), 3);
+    let wave = w.record().waves[0].clone();
+    assert_eq!(wave.jobs.len(), 1);
+    assert_eq!(wave.servers_without_job().count(), 3);
 
     let (drs, seen) = drs_starting(2, 2);
-    let answer = launch_at(&state, &drs, 2060, &policy).await.unwrap();
+    w.set_drs(drs);
+    let answer = w.launch(2060).await.unwrap();
     assert_eq!(answer.wave_status, W::Started);
     let parts: Vec<_> = seen
         .lock()
@@ -567,11 +558,6 @@ async fn a_refusal_part_way_keeps_the_parts_that_started_and_goes_on_from_there(
 
 #[tokio::test]
 async fn a_rejection_part_way_lets_the_started_parts_run_and_fails_the_rest() {
-    let state = shared({
-        let mut e = execution(&[3]);
-        e.header.status = E::Polling;
-        e
-    });
     let mut drs = MockDrs::new();
     let mut first = true;
     drs.expect_start_recovery().times(2).returning(move |_| {
@@ -581,18 +567,19 @@ async fn a_rejection_part_way_lets_the_started_parts_run_and_fails_the_rest() {
             Err(ServiceError::Rejected("AccessDeniedException".into()))
         }
     });
-    let answer = launch_at(&state, &drs, 2000, &policy_with_jobs_of(2))
-        .await
-        .unwrap();
+    let w = World::new(polling(&[3]))
+        .with_drs(drs)
+        .with_policy(policy_with_jobs_of(2));
+    let answer = w.launch(2000).await.unwrap();
     assert_eq!(answer.wave_status, W::Started);
-    let w = &record(&state).waves[0];
-    assert_eq!(w.server_statuses[2].launch_status, LaunchStatus::Failed);
-    assert!(w.server_statuses[2]
+    let wave = &w.record().waves[0];
+    assert_eq!(wave.server_statuses[2].launch_status, LaunchStatus::Failed);
+    assert!(wave.server_statuses[2]
         .status_message
         .as_deref()
         .unwrap()
         .contains("AccessDenied"));
-    assert_eq!(w.server_statuses[0].job_id, Some(job(1)));
+    assert_eq!(wave.server_statuses[0].job_id, Some(job(1)));
 }
 
 #[tokio::test]
@@ -606,55 +593,42 @@ async fn a_retry_attempt_launches_only_the_servers_that_did_not_launch() {
     w.jobs[0].attempt = 1;
     w.server_statuses[0].launch_status = LaunchStatus::Launched;
     w.server_statuses[1].job_id = None;
-    let state = shared(e);
     let (drs, seen) = drs_starting(2, 1);
-    let answer = launch_at(&state, &drs, 3000, &Policy::default())
-        .await
-        .unwrap();
+    let w = World::new(e).with_drs(drs);
+    let answer = w.launch(3000).await.unwrap();
     assert_eq!(answer.wave_status, W::Started);
     let req = seen.lock().unwrap()[0].clone();
     assert_eq!((req.attempt, req.part), (2, 0));
     assert_eq!(req.source_servers, vec![server(1)]);
-    let w = &record(&state).waves[0];
-    assert_eq!(w.server_statuses[0].job_id, Some(job(1)), "kept");
-    assert_eq!(w.server_statuses[1].job_id, Some(job(2)));
-    assert_eq!(w.current_jobs().count(), 1);
+    let wave = &w.record().waves[0];
+    assert_eq!(wave.server_statuses[0].job_id, Some(job(1)), "kept");
+    assert_eq!(wave.server_statuses[1].job_id, Some(job(2)));
+    assert_eq!(wave.current_jobs().count(), 1);
 }
 
 #[tokio::test]
 async fn not_found_and_foreign_plan_are_404() {
-    let state = shared(exec(E::Pending, &[W::Pending]));
-    let mut t = target();
-    t.plan_id = crate::ids::PlanId::new_random();
-    let err = launch(&store(&state), &no_drs(), &clock(1), &Policy::default(), &t)
-        .await
-        .unwrap_err();
+    let mut w = World::new(exec(E::Pending, &[W::Pending]));
+    w.target.plan_id = crate::ids::PlanId::new_random();
+    let err = w.launch(1).await.unwrap_err();
     assert_eq!(err.status_code(), 404);
-    let mut t = target();
-    t.execution_id = crate::ids::ExecutionId::new_random();
-    let err = launch(&store(&state), &no_drs(), &clock(1), &Policy::default(), &t)
-        .await
-        .unwrap_err();
+    w.target = target();
+    w.target.execution_id = crate::ids::ExecutionId::new_random();
+    let err = w.launch(1).await.unwrap_err();
     assert_eq!(err.code(), "NOT_FOUND");
 }
 
 #[tokio::test]
 async fn store_failures_are_internal_errors_and_start_nothing() {
-    let state = shared(exec(E::Pending, &[W::Pending]));
-    state
-        .lock()
-        .unwrap()
-        .fail_commits
-        .push_back(crate::ports::StoreError::Service(
-            ServiceError::unavailable("dynamodb 503"),
-        ));
     let mut drs = MockDrs::new();
     drs.expect_start_recovery().with(always()).never();
-    let err = launch_at(&state, &drs, 1, &Policy::default())
-        .await
-        .unwrap_err();
+    let w = World::new(exec(E::Pending, &[W::Pending])).with_drs(drs);
+    w.fail_next_commit(crate::ports::StoreError::Service(
+        ServiceError::unavailable("dynamodb 503"),
+    ));
+    let err = w.launch(1).await.unwrap_err();
     assert_eq!(err.status_code(), 500);
-    assert_eq!(record(&state).waves[0].status, W::Pending);
+    assert_eq!(w.record().waves[0].status, W::Pending);
 }
 
 #[tokio::test]
@@ -663,14 +637,12 @@ async fn a_retry_cancelled_before_it_reached_drs_stays_a_failure_with_its_reason
     let w = &mut e.waves[0];
     w.claim = None;
     w.attempt = 2;
-    let state = shared(e);
-    let answer = launch_at(&state, &no_drs(), 3000, &Policy::default())
-        .await
-        .unwrap();
+    let w = World::new(e);
+    let answer = w.launch(3000).await.unwrap();
     assert_eq!(answer.wave_status, W::Failed);
-    let w = &record(&state).waves[0];
-    assert_eq!(w.failure_reason, Some(WaveFailure::RetryCancelled));
-    assert_eq!(w.end_time, Some(Timestamp(3000)));
+    let wave = &w.record().waves[0];
+    assert_eq!(wave.failure_reason, Some(WaveFailure::RetryCancelled));
+    assert_eq!(wave.end_time, Some(Timestamp(3000)));
 }
 
 /// Review: a wave past its timeout whose claim may have a job was failed by poll without looking
@@ -684,21 +656,19 @@ async fn a_timed_out_launch_looks_for_its_job_before_it_is_judged() {
         claim.held = false;
         claim.uncertain = true;
         e.waves[0].next_launch_time = Some(Timestamp(1590));
-        let state = shared(e);
         let mut drs = MockDrs::new();
         drs.expect_find_tagged_job()
             .times(1)
             .returning(move |_, _| Ok(found.then(|| drs_job(3, JobStatus::Started, &[]))));
         drs.expect_start_recovery().never();
-        let answer = launch_at(&state, &drs, 1700, &Policy::default())
-            .await
-            .unwrap();
-        let w = &record(&state).waves[0];
+        let w = World::new(e).with_drs(drs);
+        let answer = w.launch(1700).await.unwrap();
+        let wave = &w.record().waves[0];
         if found {
-            assert_eq!((answer.wave_status, w.jobs.len()), (W::Started, 1));
+            assert_eq!((answer.wave_status, wave.jobs.len()), (W::Started, 1));
         } else {
             assert_eq!(
-                (w.status, w.failure_reason),
+                (wave.status, wave.failure_reason),
                 (W::Failed, Some(WaveFailure::LaunchBlocked))
             );
         }
@@ -713,23 +683,16 @@ async fn the_look_up_searches_from_the_first_claim_that_may_have_a_job() {
     let claim = e.waves[0].claim.as_mut().unwrap();
     claim.held = false;
     claim.uncertain = true; // claimed at t = 1000, answer lost
-    let state = shared(e);
+    let mut w = World::new(e);
     for now in [2000, 3000] {
-        let mut drs = MockDrs::new();
+        let mut drs = drs_answering(Err(conflict()));
         drs.expect_find_tagged_job()
             .times(1)
             .withf(|_, since| *since == Timestamp(1000))
             .returning(|_, _| Ok(None));
-        drs.expect_start_recovery().times(1).returning(|_| {
-            Err(ServiceError::Throttled {
-                retry_after: None,
-                message: "ConflictException: s-1 is in another job".into(),
-            })
-        });
-        launch_at(&state, &drs, now, &Policy::default())
-            .await
-            .unwrap();
-        let claim = record(&state).waves[0].claim.clone().unwrap();
+        w.set_drs(drs);
+        w.launch(now).await.unwrap();
+        let claim = w.record().waves[0].claim.clone().unwrap();
         assert!(claim.uncertain && !claim.held);
         assert_eq!(claim.first_claimed_time, Some(Timestamp(1000)));
     }
@@ -739,21 +702,14 @@ async fn the_look_up_searches_from_the_first_claim_that_may_have_a_job() {
 /// that follows does not drop the look-up.
 #[tokio::test]
 async fn a_dead_launchers_claim_stays_uncertain_through_a_refusal() {
-    let state = shared(exec(E::Polling, &[W::Launching])); // held since t = 1000
-    let mut drs = MockDrs::new();
-    drs.expect_find_tagged_job()
-        .times(1)
-        .returning(|_, _| Ok(None));
-    drs.expect_start_recovery().times(1).returning(|_| {
-        Err(ServiceError::Throttled {
-            retry_after: None,
-            message: "ConflictException".into(),
-        })
-    });
-    launch_at(&state, &drs, 2000, &Policy::default())
-        .await
-        .unwrap();
-    let claim = record(&state).waves[0].claim.clone().unwrap();
+    let drs = drs_finding_nothing_then(Err(ServiceError::Throttled {
+        retry_after: None,
+        message: "ConflictException".into(),
+    }));
+    // Held since t = 1000.
+    let w = World::new(exec(E::Polling, &[W::Launching])).with_drs(drs);
+    w.launch(2000).await.unwrap();
+    let claim = w.record().waves[0].claim.clone().unwrap();
     assert!(
         claim.uncertain,
         "the dead launcher's StartRecovery may have gone out"

@@ -14,14 +14,18 @@ mod poll;
 mod scenario;
 
 use crate::fixtures::{execution, give_job, job};
-use crate::model::{Execution, LaunchClaim, Timestamp};
-use crate::status::{ExecutionStatus, WaveStatus};
+use crate::model::{Execution, LaunchClaim, Timestamp, Wave};
+use crate::status::{ExecutionStatus, LaunchStatus, WaveStatus};
 
 /// An execution of `waves.len()` waves of 2 servers, with these statuses; in-flight and settled
-/// waves get a job and a launch time of t = 1000.
+/// waves get a job and a launch time of t = 1000, a completed wave's servers launched, and a
+/// finished execution ended then.
 pub(super) fn exec(status: ExecutionStatus, waves: &[WaveStatus]) -> Execution {
     let mut e = execution(&vec![2; waves.len()]);
     e.header.status = status;
+    if status.is_terminal() {
+        e.header.end_time = Some(Timestamp(1000));
+    }
     for (i, (w, s)) in e.waves.iter_mut().zip(waves).enumerate() {
         w.status = *s;
         if *s != WaveStatus::Pending && *s != WaveStatus::Cancelled {
@@ -46,6 +50,17 @@ pub(super) fn exec(status: ExecutionStatus, waves: &[WaveStatus]) -> Execution {
         ) {
             give_job(w, job(i), Timestamp(1000));
         }
+        if *s == WaveStatus::Completed {
+            complete(w);
+        }
     }
     e
+}
+
+/// The wave COMPLETED, every server of it LAUNCHED.
+pub(super) fn complete(wave: &mut Wave) {
+    wave.status = WaveStatus::Completed;
+    for server in &mut wave.server_statuses {
+        server.launch_status = LaunchStatus::Launched;
+    }
 }

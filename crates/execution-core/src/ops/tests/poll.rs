@@ -1,7 +1,7 @@
 use std::sync::{Arc, Mutex};
 
 use super::exec;
-use crate::api::{PollRequest, PollWaves};
+use crate::api::{PollRequest, PollWaves, Request};
 use crate::fixtures::{instance, job, server};
 use crate::ids::{InstanceId, SourceServerId};
 use crate::model::{Execution, Timestamp, WaveFailure};
@@ -11,14 +11,6 @@ use crate::ports::mocks::{MockDrs, MockEc2};
 use crate::ports::{DrsJob, Ec2Instance, ParticipatingServer, RecoveryInstance, ServiceError};
 use crate::rules::{NextAction, Policy};
 use crate::status::{ExecutionStatus as E, JobStatus, LaunchStatus as L, WaveStatus as W};
-
-fn request(summary: bool) -> PollRequest {
-    PollRequest {
-        target: target(),
-        summary,
-        workflow_run: None,
-    }
-}
 
 /// The job of wave `wave` with these launch statuses, recovery instance ids filled when launched.
 fn job_of(e: &Execution, wave: usize, status: JobStatus, launch: &[L], with_ids: bool) -> DrsJob {
@@ -74,36 +66,39 @@ fn drs_answering(jobs: Vec<DrsJob>) -> MockDrs {
     drs
 }
 
+/// `e` in the store, and a DRS that answers one DescribeJobs with wave 0's job in these launch
+/// statuses (recovery instance ids filled for the launched servers).
+fn reporting(e: &Execution, status: JobStatus, launch: &[L]) -> World {
+    World::new(e.clone()).with_drs(drs_answering(vec![job_of(e, 0, status, launch, true)]))
+}
+
+/// Waves of these sizes, every one STARTED with its job since t = 1000: with more than one, waves
+/// in flight at once (never written by this engine, but a record of many servers to poll).
+fn in_flight(sizes: &[usize]) -> Execution {
+    let mut e = crate::fixtures::execution(sizes);
+    e.header.status = E::Polling;
+    for (i, w) in e.waves.iter_mut().enumerate() {
+        w.status = W::Started;
+        crate::fixtures::give_job(w, job(i), Timestamp(1000));
+    }
+    e
+}
+
 #[tokio::test]
 async fn a_wave_whose_servers_all_launched_completes_with_ec2_details() {
     let e = exec(E::Polling, &[W::Started, W::Pending]);
-    let state = shared(e.clone());
-    let drs = drs_answering(vec![job_of(
-        &e,
-        0,
-        JobStatus::Started,
-        &[L::Launched, L::Launched],
-        true,
-    )]);
-    let answer = poll(
-        &store(&state),
-        &drs,
-        &ec2_knowing_all(),
-        &clock(1300),
-        &Policy::default(),
-        &request(false),
-    )
-    .await
-    .unwrap();
+    let w =
+        reporting(&e, JobStatus::Started, &[L::Launched, L::Launched]).with_ec2(ec2_knowing_all());
+    let answer = w.poll(1300).await.unwrap();
 
     assert_eq!(answer.next_action, NextAction::Launch);
     assert!(!answer.all_waves_complete);
-    let r = record(&state);
-    let w = &r.waves[0];
-    assert_eq!(w.status, W::Completed);
-    assert_eq!(w.end_time, Some(Timestamp(1300)));
-    assert_eq!(w.recovery_time_seconds, Some(300));
-    let s = &w.server_statuses[0];
+    let r = w.record();
+    let wave = &r.waves[0];
+    assert_eq!(wave.status, W::Completed);
+    assert_eq!(wave.end_time, Some(Timestamp(1300)));
+    assert_eq!(wave.recovery_time_seconds, Some(300));
+    let s = &wave.server_statuses[0];
     assert_eq!(s.launch_status, L::Launched);
     assert_eq!(s.recovery_instance_id, Some(instance_for(&server(0))));
     assert_eq!(s.instance_id, s.recovery_instance_id);
@@ -112,14 +107,11 @@ async fn a_wave_whose_servers_all_launched_completes_with_ec2_details() {
     assert_eq!(s.instance_state.as_deref(), Some("running"));
     assert!(s.hostname.is_some() && s.launch_time.is_some());
     // Only the changed wave was written, and lastPolledTime was touched once.
-    let st = state.lock().unwrap();
-    assert_eq!(st.commits.len(), 1);
-    assert!(
-        st.commits[0].header.is_none(),
-        "poll never writes the header"
-    );
-    assert_eq!(st.commits[0].waves.len(), 1);
-    assert_eq!(st.touches, vec![Timestamp(1300)]);
+    let commits = w.commits();
+    assert_eq!(commits.len(), 1);
+    assert!(commits[0].header.is_none(), "poll never writes the header");
+    assert_eq!(commits[0].waves.len(), 1);
+    assert_eq!(w.touches(), vec![Timestamp(1300)]);
 }
 
 #[tokio::test]
@@ -127,20 +119,10 @@ async fn poll_never_changes_the_execution_status() {
     for status in [E::Polling, E::Paused, E::Cancelling] {
         for outcome in [[L::Launched, L::Launched], [L::Failed, L::Launched]] {
             let e = exec(status, &[W::Started, W::Pending]);
-            let state = shared(e.clone());
-            let drs = drs_answering(vec![job_of(&e, 0, JobStatus::Completed, &outcome, true)]);
-            let answer = poll(
-                &store(&state),
-                &drs,
-                &ec2_knowing_all(),
-                &clock(1300),
-                &Policy::default(),
-                &request(true),
-            )
-            .await
-            .unwrap();
+            let w = reporting(&e, JobStatus::Completed, &outcome).with_ec2(ec2_knowing_all());
+            let answer = w.poll_summary(1300).await.unwrap();
             assert_eq!(answer.status, status);
-            let r = record(&state);
+            let r = w.record();
             assert_eq!(r.status(), status);
             assert_eq!(
                 r.header.version, e.header.version,
@@ -167,116 +149,63 @@ fn expected_after(status: E, first: L) -> NextAction {
 #[tokio::test]
 async fn a_poll_that_sees_no_change_writes_only_last_polled_time() {
     let e = exec(E::Polling, &[W::Started, W::Pending]);
-    let state = shared(e.clone());
-    let drs = drs_answering(vec![job_of(
-        &e,
-        0,
-        JobStatus::Started,
-        &[L::Pending, L::Pending],
-        false,
-    )]);
-    let answer = poll(
-        &store(&state),
-        &drs,
-        &no_ec2(),
-        &clock(1060),
-        &Policy::default(),
-        &request(false),
-    )
-    .await
-    .unwrap();
+    let w = reporting(&e, JobStatus::Started, &[L::Pending, L::Pending]);
+    let answer = w.poll(1060).await.unwrap();
     assert_eq!(answer.next_action, NextAction::Wait);
     assert_eq!(answer.last_polled_time, Some(Timestamp(1060)));
-    let st = state.lock().unwrap();
-    assert!(st.commits.is_empty());
-    assert_eq!(st.touches.len(), 1);
+    assert!(w.commits().is_empty());
+    assert_eq!(w.touches().len(), 1);
 }
 
 #[tokio::test]
 async fn the_workflows_poll_names_its_run_in_the_same_touch_and_find_s_does_not() {
     let e = exec(E::Polling, &[W::Started, W::Pending]);
-    let state = shared(e.clone());
     let pending = || {
         drs_answering(vec![job_of(
             &e,
             0,
             JobStatus::Started,
             &[L::Pending, L::Pending],
-            false,
+            true,
         )])
     };
+    let mut w = World::new(e.clone()).with_drs(pending());
     let run = "arn:aws:states:us-east-1:123456789012:execution:drs-execution:run-1";
-    let mut asked = request(true);
-    asked.workflow_run = Some(run.into());
-    poll(
-        &store(&state),
-        &pending(),
-        &no_ec2(),
-        &clock(1060),
-        &Policy::default(),
-        &asked,
-    )
-    .await
-    .unwrap();
-    let r = record(&state);
+    w.poll_by_run(1060, run).await.unwrap();
+    let r = w.record();
     assert_eq!(r.header.workflow_run.as_deref(), Some(run));
     assert_eq!(r.header.workflow_polled_time, Some(Timestamp(1060)));
     assert_eq!(r.header.last_polled_time, Some(Timestamp(1060)));
     assert_eq!(r.header.version, e.header.version, "no header write");
 
     // find's poll (no run) moves lastPolledTime only: the run and its poll time stand.
-    poll(
-        &store(&state),
-        &pending(),
-        &no_ec2(),
-        &clock(1090),
-        &Policy::default(),
-        &request(true),
-    )
-    .await
-    .unwrap();
-    let r = record(&state);
+    w.set_drs(pending());
+    w.poll_summary(1090).await.unwrap();
+    let r = w.record();
     assert_eq!(r.header.workflow_run.as_deref(), Some(run));
     assert_eq!(r.header.workflow_polled_time, Some(Timestamp(1060)));
     assert_eq!(r.header.last_polled_time, Some(Timestamp(1090)));
-    let st = state.lock().unwrap();
-    assert!(st.commits.is_empty());
-    assert_eq!(st.touches, vec![Timestamp(1060), Timestamp(1090)]);
+    assert!(w.commits().is_empty());
+    assert_eq!(w.touches(), vec![Timestamp(1060), Timestamp(1090)]);
 }
 
 #[tokio::test]
 async fn one_describe_jobs_for_every_wave_in_flight() {
     // Waves run one at a time, but the record may hold several STARTED waves (a hand-repaired
     // record, an older engine); poll still asks DRS once.
-    let e = exec(E::Polling, &[W::Started, W::Started, W::Started]);
-    let state = shared(e.clone());
     let mut drs = MockDrs::new();
     drs.expect_describe_jobs()
         .times(1)
         .withf(|ids| ids == [job(0), job(1), job(2)])
         .returning(|_| Ok(vec![]));
-    poll(
-        &store(&state),
-        &drs,
-        &no_ec2(),
-        &clock(1010),
-        &Policy::default(),
-        &request(true),
-    )
-    .await
-    .unwrap();
+    let w = World::odd(exec(E::Polling, &[W::Started, W::Started, W::Started])).with_drs(drs);
+    w.poll_summary(1010).await.unwrap();
 }
 
 #[tokio::test]
 async fn recovery_instances_only_for_launched_servers_without_one_in_batches_of_200() {
     // Two waves of 150 in flight: 300 servers, 150 launched with no id in the job, 150 pending.
-    let mut e = crate::fixtures::execution(&[150, 150]);
-    e.header.status = E::Polling;
-    for (i, w) in e.waves.iter_mut().enumerate() {
-        w.status = W::Started;
-        crate::fixtures::give_job(w, job(i), Timestamp(1000));
-        w.launch_time = Some(Timestamp(1000));
-    }
+    let e = in_flight(&[150, 150]);
     let jobs = vec![
         job_of(&e, 0, JobStatus::Started, &vec![L::Launched; 150], false),
         job_of(
@@ -287,7 +216,6 @@ async fn recovery_instances_only_for_launched_servers_without_one_in_batches_of_
             false,
         ),
     ];
-    let state = shared(e);
     let mut drs = drs_answering(jobs);
     let asked: Arc<Mutex<Vec<usize>>> = Arc::default();
     let log = asked.clone();
@@ -306,18 +234,10 @@ async fn recovery_instances_only_for_launched_servers_without_one_in_batches_of_
                 })
                 .collect())
         });
-    poll(
-        &store(&state),
-        &drs,
-        &ec2_knowing_all(),
-        &clock(1010),
-        &Policy::default(),
-        &request(true),
-    )
-    .await
-    .unwrap();
+    let w = World::odd(e).with_drs(drs).with_ec2(ec2_knowing_all());
+    w.poll_summary(1010).await.unwrap();
     assert_eq!(*asked.lock().unwrap(), vec![200]);
-    let r = record(&state);
+    let r = w.record();
     assert!(r.waves[0]
         .server_statuses
         .iter()
@@ -334,13 +254,8 @@ async fn recovery_instances_only_for_launched_servers_without_one_in_batches_of_
 /// kind: a drill must not take the instance a real recovery of the same server launched.
 #[tokio::test]
 async fn an_instance_without_a_job_is_taken_only_when_its_drill_kind_matches() {
-    let mut e = crate::fixtures::execution(&[2]);
+    let e = in_flight(&[2]);
     assert!(e.header.is_drill);
-    e.header.status = E::Polling;
-    let w = &mut e.waves[0];
-    w.status = W::Started;
-    crate::fixtures::give_job(w, job(0), Timestamp(1000));
-    w.launch_time = Some(Timestamp(1000));
     let jobs = vec![job_of(
         &e,
         0,
@@ -348,7 +263,6 @@ async fn an_instance_without_a_job_is_taken_only_when_its_drill_kind_matches() {
         &[L::Launched, L::Launched],
         false,
     )];
-    let state = shared(e);
     let mut drs = drs_answering(jobs);
     drs.expect_describe_recovery_instances()
         .times(1)
@@ -369,17 +283,9 @@ async fn an_instance_without_a_job_is_taken_only_when_its_drill_kind_matches() {
                 ri(&servers[1], 13, None),
             ])
         });
-    poll(
-        &store(&state),
-        &drs,
-        &ec2_knowing_all(),
-        &clock(1010),
-        &Policy::default(),
-        &request(true),
-    )
-    .await
-    .unwrap();
-    let r = record(&state);
+    let w = World::new(e).with_drs(drs).with_ec2(ec2_knowing_all());
+    w.poll_summary(1010).await.unwrap();
+    let r = w.record();
     let servers = &r.waves[0].server_statuses;
     assert_eq!(
         servers[0].recovery_instance_id,
@@ -390,18 +296,11 @@ async fn an_instance_without_a_job_is_taken_only_when_its_drill_kind_matches() {
 
 #[tokio::test]
 async fn recovery_instances_batch_past_200() {
-    let mut e = crate::fixtures::execution(&[200, 100]);
-    e.header.status = E::Polling;
-    for (i, w) in e.waves.iter_mut().enumerate() {
-        w.status = W::Started;
-        crate::fixtures::give_job(w, job(i), Timestamp(1000));
-        w.launch_time = Some(Timestamp(1000));
-    }
+    let e = in_flight(&[200, 100]);
     let jobs = vec![
         job_of(&e, 0, JobStatus::Started, &vec![L::Launched; 200], false),
         job_of(&e, 1, JobStatus::Started, &vec![L::Launched; 100], false),
     ];
-    let state = shared(e);
     let mut drs = drs_answering(jobs);
     let sizes: Arc<Mutex<Vec<usize>>> = Arc::default();
     let log = sizes.clone();
@@ -411,16 +310,8 @@ async fn recovery_instances_batch_past_200() {
             log.lock().unwrap().push(s.len());
             Ok(vec![])
         });
-    let answer = poll(
-        &store(&state),
-        &drs,
-        &no_ec2(),
-        &clock(1010),
-        &Policy::default(),
-        &request(true),
-    )
-    .await
-    .unwrap();
+    let w = World::odd(e).with_drs(drs);
+    let answer = w.poll_summary(1010).await.unwrap();
     assert_eq!(*sizes.lock().unwrap(), vec![200, 100]);
     // Launched but no instance known yet: the wave completes, EC2 fields stay empty.
     assert!(answer.all_waves_complete);
@@ -428,17 +319,10 @@ async fn recovery_instances_batch_past_200() {
 
 #[tokio::test]
 async fn ec2_is_asked_in_batches_of_200() {
-    let mut e = crate::fixtures::execution(&[200; 6]);
-    e.header.status = E::Polling;
-    for (i, w) in e.waves.iter_mut().enumerate() {
-        w.status = W::Started;
-        crate::fixtures::give_job(w, job(i), Timestamp(1000));
-        w.launch_time = Some(Timestamp(1000));
-    }
+    let e = in_flight(&[200; 6]);
     let jobs = (0..6)
         .map(|i| job_of(&e, i, JobStatus::Started, &vec![L::Launched; 200], true))
         .collect();
-    let state = shared(e);
     let sizes: Arc<Mutex<Vec<usize>>> = Arc::default();
     let log = sizes.clone();
     let mut ec2 = MockEc2::new();
@@ -448,23 +332,15 @@ async fn ec2_is_asked_in_batches_of_200() {
             log.lock().unwrap().push(ids.len());
             Ok(ids.iter().map(ec2_instance).collect())
         });
-    poll(
-        &store(&state),
-        &drs_answering(jobs),
-        &ec2,
-        &clock(1010),
-        &Policy::default(),
-        &request(true),
-    )
-    .await
-    .unwrap();
+    let w = World::odd(e).with_drs(drs_answering(jobs)).with_ec2(ec2);
+    w.poll_summary(1010).await.unwrap();
     assert_eq!(
         *sizes.lock().unwrap(),
         vec![200; 6],
         "EC2 takes at most 200 filter values"
     );
     assert_eq!(
-        state.lock().unwrap().commits[0].waves.len(),
+        w.commits()[0].waves.len(),
         6,
         "six waves changed, one atomic commit"
     );
@@ -473,14 +349,6 @@ async fn ec2_is_asked_in_batches_of_200() {
 #[tokio::test]
 async fn an_instance_ec2_does_not_know_yet_leaves_its_fields_empty_and_fails_nothing() {
     let e = exec(E::Polling, &[W::Started]);
-    let state = shared(e.clone());
-    let drs = drs_answering(vec![job_of(
-        &e,
-        0,
-        JobStatus::Started,
-        &[L::Launched, L::Launched],
-        true,
-    )]);
     let mut ec2 = MockEc2::new();
     let known = instance_for(&server(0));
     ec2.expect_describe_instances()
@@ -493,21 +361,13 @@ async fn an_instance_ec2_does_not_know_yet_leaves_its_fields_empty_and_fails_not
                 .map(ec2_instance)
                 .collect())
         });
-    let answer = poll(
-        &store(&state),
-        &drs,
-        &ec2,
-        &clock(1010),
-        &Policy::default(),
-        &request(false),
-    )
-    .await
-    .unwrap();
+    let w = reporting(&e, JobStatus::Started, &[L::Launched, L::Launched]).with_ec2(ec2);
+    let answer = w.poll(1010).await.unwrap();
     assert!(answer.warnings.is_empty());
-    let w = &record(&state).waves[0];
-    assert_eq!(w.status, W::Completed);
-    assert!(w.server_statuses[0].private_ip.is_some());
-    let s1 = &w.server_statuses[1];
+    let wave = &w.record().waves[0];
+    assert_eq!(wave.status, W::Completed);
+    assert!(wave.server_statuses[0].private_ip.is_some());
+    let s1 = &wave.server_statuses[1];
     assert!(s1.instance_id.is_some(), "DRS's id is kept");
     assert!(
         s1.private_ip.is_none() && s1.instance_type.is_none() && s1.hostname.is_none(),
@@ -523,14 +383,6 @@ async fn an_instance_ec2_does_not_know_yet_leaves_its_fields_empty_and_fails_not
 #[tokio::test]
 async fn an_ec2_failure_only_warns() {
     let e = exec(E::Polling, &[W::Started]);
-    let state = shared(e.clone());
-    let drs = drs_answering(vec![job_of(
-        &e,
-        0,
-        JobStatus::Started,
-        &[L::Launched, L::InProgress],
-        true,
-    )]);
     let mut ec2 = MockEc2::new();
     ec2.expect_describe_instances().returning(|_| {
         Err(ServiceError::Throttled {
@@ -538,20 +390,12 @@ async fn an_ec2_failure_only_warns() {
             message: "Rate exceeded".into(),
         })
     });
-    let answer = poll(
-        &store(&state),
-        &drs,
-        &ec2,
-        &clock(1010),
-        &Policy::default(),
-        &request(true),
-    )
-    .await
-    .unwrap();
+    let w = reporting(&e, JobStatus::Started, &[L::Launched, L::InProgress]).with_ec2(ec2);
+    let answer = w.poll_summary(1010).await.unwrap();
     assert_eq!(answer.warnings.len(), 1);
     assert!(answer.warnings[0].contains("EC2"));
     assert_eq!(
-        record(&state).waves[0].server_statuses[0].launch_status,
+        w.record().waves[0].server_statuses[0].launch_status,
         L::Launched,
         "DRS progress still recorded"
     );
@@ -566,27 +410,16 @@ async fn a_drs_failure_fails_the_poll_and_writes_nothing() {
         },
         ServiceError::unavailable("500"),
     ] {
-        let state = shared(exec(E::Polling, &[W::Started]));
         let mut drs = MockDrs::new();
-        let e2 = err.clone();
         drs.expect_describe_jobs()
-            .returning(move |_| Err(e2.clone()));
-        let answer = poll(
-            &store(&state),
-            &drs,
-            &no_ec2(),
-            &clock(1010),
-            &Policy::default(),
-            &request(true),
-        )
-        .await
-        .unwrap_err();
+            .returning(move |_| Err(err.clone()));
+        let w = World::new(exec(E::Polling, &[W::Started])).with_drs(drs);
+        let answer = w.poll_summary(1010).await.unwrap_err();
         assert_eq!(
             (answer.status_code(), answer.code()),
             (500, "INTERNAL_ERROR")
         );
-        let st = state.lock().unwrap();
-        assert!(st.commits.is_empty() && st.touches.is_empty());
+        assert!(w.commits().is_empty() && w.touches().is_empty());
     }
 }
 
@@ -596,32 +429,17 @@ async fn a_job_drs_does_not_return_waits_for_the_grace_period_then_fails() {
         job_not_found_grace_secs: 300,
         ..Policy::default()
     };
-    let state = shared(exec(E::Polling, &[W::Started, W::Pending]));
-    let answer = poll(
-        &store(&state),
-        &drs_answering(vec![]),
-        &no_ec2(),
-        &clock(1200),
-        &policy,
-        &request(true),
-    )
-    .await
-    .unwrap();
+    let mut w = World::new(exec(E::Polling, &[W::Started, W::Pending]))
+        .with_policy(policy)
+        .with_drs(drs_answering(vec![]));
+    let answer = w.poll_summary(1200).await.unwrap();
     assert_eq!(answer.next_action, NextAction::Wait);
-    assert!(state.lock().unwrap().commits.is_empty());
-    let answer = poll(
-        &store(&state),
-        &drs_answering(vec![]),
-        &no_ec2(),
-        &clock(1301),
-        &policy,
-        &request(true),
-    )
-    .await
-    .unwrap();
+    assert!(w.commits().is_empty());
+    w.set_drs(drs_answering(vec![]));
+    let answer = w.poll_summary(1301).await.unwrap();
     assert_eq!(answer.next_action, NextAction::Finalize);
     assert_eq!(
-        record(&state).waves[0].failure_reason,
+        w.record().waves[0].failure_reason,
         Some(WaveFailure::JobNotFound)
     );
 }
@@ -630,27 +448,12 @@ async fn a_job_drs_does_not_return_waits_for_the_grace_period_then_fails() {
 async fn a_wave_past_its_timeout_fails_timed_out() {
     let mut e = exec(E::Polling, &[W::Started]);
     e.waves[0].timeout_seconds = 600;
-    let state = shared(e.clone());
-    let drs = drs_answering(vec![job_of(
-        &e,
-        0,
-        JobStatus::Started,
-        &[L::InProgress, L::Launched],
-        true,
-    )]);
-    poll(
-        &store(&state),
-        &drs,
-        &ec2_knowing_all(),
-        &clock(1601),
-        &Policy::default(),
-        &request(true),
-    )
-    .await
-    .unwrap();
-    let w = &record(&state).waves[0];
+    let w = reporting(&e, JobStatus::Started, &[L::InProgress, L::Launched])
+        .with_ec2(ec2_knowing_all());
+    w.poll_summary(1601).await.unwrap();
+    let wave = &w.record().waves[0];
     assert_eq!(
-        (w.status, w.failure_reason),
+        (wave.status, wave.failure_reason),
         (W::Failed, Some(WaveFailure::TimedOut))
     );
 }
@@ -658,33 +461,22 @@ async fn a_wave_past_its_timeout_fails_timed_out() {
 #[tokio::test]
 async fn a_lost_race_re_reads_and_writes_on_the_fresh_record() {
     let e = exec(E::Polling, &[W::Started]);
-    let state = shared(e.clone());
-    // Another poll wrote the wave first (same observation, one launched).
-    let mut other = e.waves[0].clone();
-    other.server_statuses[0].launch_status = L::InProgress;
-    other.version += 1;
-    state
-        .lock()
-        .unwrap()
-        .before_commit
-        .push_back(Box::new(move |r| r.waves[0] = other));
     let job = job_of(&e, 0, JobStatus::Started, &[L::Launched, L::Launched], true);
     let mut drs = MockDrs::new();
     drs.expect_describe_jobs()
         .times(2)
         .returning(move |_| Ok(vec![job.clone()]));
-    let answer = poll(
-        &store(&state),
-        &drs,
-        &ec2_knowing_all(),
-        &clock(1010),
-        &Policy::default(),
-        &request(true),
-    )
-    .await
-    .unwrap();
+    let w = World::new(e.clone())
+        .with_drs(drs)
+        .with_ec2(ec2_knowing_all());
+    // Another poll wrote the wave first (same observation, one launched).
+    let mut other = e.waves[0].clone();
+    other.server_statuses[0].launch_status = L::InProgress;
+    other.version += 1;
+    w.race(move |r| r.waves[0] = other);
+    let answer = w.poll_summary(1010).await.unwrap();
     assert!(answer.all_waves_complete);
-    let r = record(&state);
+    let r = w.record();
     assert_eq!(r.waves[0].status, W::Completed);
     assert_eq!(
         r.waves[0].version,
@@ -695,47 +487,27 @@ async fn a_lost_race_re_reads_and_writes_on_the_fresh_record() {
 
 #[tokio::test]
 async fn a_terminal_execution_is_only_read() {
-    let state = shared(exec(E::Completed, &[W::Completed]));
-    let answer = poll(
-        &store(&state),
-        &no_drs(),
-        &no_ec2(),
-        &clock(5000),
-        &Policy::default(),
-        &request(false),
-    )
-    .await
-    .unwrap();
+    let w = World::new(exec(E::Completed, &[W::Completed]));
+    let answer = w.poll(5000).await.unwrap();
     assert_eq!(
         (answer.status, answer.next_action, answer.all_waves_complete),
         (E::Completed, NextAction::Finalize, true)
     );
-    let st = state.lock().unwrap();
-    assert!(st.commits.is_empty() && st.touches.is_empty());
+    assert!(w.commits().is_empty() && w.touches().is_empty());
 }
 
+/// The answer as the poll Lambda gives it: the request through the one dispatch, `ops::run`.
 #[tokio::test]
 async fn the_answer_has_the_seed_fields_in_camel_case() {
     let e = exec(E::Polling, &[W::Started, W::Pending]);
-    let state = shared(e.clone());
-    let drs = drs_answering(vec![job_of(
-        &e,
-        0,
-        JobStatus::Started,
-        &[L::Launched, L::Launched],
-        true,
-    )]);
-    let answer = poll(
-        &store(&state),
-        &drs,
-        &ec2_knowing_all(),
-        &clock(1300),
-        &Policy::default(),
-        &request(false),
-    )
-    .await
-    .unwrap();
-    let json = serde_json::to_value(&answer).unwrap();
+    let w =
+        reporting(&e, JobStatus::Started, &[L::Launched, L::Launched]).with_ec2(ec2_knowing_all());
+    let request = Request::Poll(PollRequest {
+        target: target(),
+        summary: false,
+        workflow_run: None,
+    });
+    let json = w.run(1300, request).await;
     for field in [
         "statusCode",
         "executionId",
@@ -773,24 +545,9 @@ async fn the_answer_has_the_seed_fields_in_camel_case() {
 #[tokio::test]
 async fn summary_answers_count_servers_instead_of_listing_them() {
     let e = exec(E::Polling, &[W::Started]);
-    let state = shared(e.clone());
-    let drs = drs_answering(vec![job_of(
-        &e,
-        0,
-        JobStatus::Started,
-        &[L::Launched, L::Failed],
-        true,
-    )]);
-    let answer = poll(
-        &store(&state),
-        &drs,
-        &ec2_knowing_all(),
-        &clock(1010),
-        &Policy::default(),
-        &request(true),
-    )
-    .await
-    .unwrap();
+    let w =
+        reporting(&e, JobStatus::Started, &[L::Launched, L::Failed]).with_ec2(ec2_knowing_all());
+    let answer = w.poll_summary(1010).await.unwrap();
     let PollWaves::Summary(waves) = &answer.waves else {
         panic!("expected a summary")
     };
@@ -820,114 +577,70 @@ async fn a_server_drs_lists_outside_the_wave_is_reported_not_added() {
         launch_status: L::Launched,
         recovery_instance_id: None,
     });
-    let state = shared(e);
-    let answer = poll(
-        &store(&state),
-        &drs_answering(vec![j]),
-        &no_ec2(),
-        &clock(1010),
-        &Policy::default(),
-        &request(true),
-    )
-    .await
-    .unwrap();
+    let w = World::new(e).with_drs(drs_answering(vec![j]));
+    let answer = w.poll_summary(1010).await.unwrap();
     assert!(answer.warnings[0].contains("s-00000000000000099"));
-    assert_eq!(record(&state).waves[0].server_statuses.len(), 2);
+    assert_eq!(w.record().waves[0].server_statuses.len(), 2);
 }
 
 #[tokio::test]
 async fn not_found_is_404_and_nothing_is_asked() {
-    let state = shared(exec(E::Polling, &[W::Started]));
-    let mut req = request(false);
-    req.target.execution_id = crate::ids::ExecutionId::new_random();
-    let err = poll(
-        &store(&state),
-        &no_drs(),
-        &no_ec2(),
-        &clock(1),
-        &Policy::default(),
-        &req,
-    )
-    .await
-    .unwrap_err();
+    let mut w = World::new(exec(E::Polling, &[W::Started]));
+    w.target.execution_id = crate::ids::ExecutionId::new_random();
+    let err = w.poll(1).await.unwrap_err();
     assert_eq!(err.status_code(), 404);
 }
 
 #[tokio::test]
 async fn a_wave_that_completed_before_ec2_knew_its_instance_gets_the_details_later() {
     let e = exec(E::Polling, &[W::Started, W::Pending]);
-    let state = shared(e.clone());
-    let job = job_of(
-        &e,
-        0,
-        JobStatus::Completed,
-        &[L::Launched, L::Launched],
-        true,
-    );
     let late = instance_for(&server(1));
     // Poll 1: EC2 does not know server 1's instance yet; the wave completes all the same.
     let mut ec2 = MockEc2::new();
-    let l = late.clone();
     ec2.expect_describe_instances()
         .times(1)
-        .returning(move |ids| Ok(ids.iter().filter(|i| **i != l).map(ec2_instance).collect()));
-    poll(
-        &store(&state),
-        &drs_answering(vec![job]),
-        &ec2,
-        &clock(1300),
-        &Policy::default(),
-        &request(true),
-    )
-    .await
-    .unwrap();
-    let w = record(&state).waves[0].clone();
-    assert_eq!(w.status, W::Completed);
-    assert!(w.server_statuses[1].private_ip.is_none());
+        .returning(move |ids| {
+            Ok(ids
+                .iter()
+                .filter(|i| **i != late)
+                .map(ec2_instance)
+                .collect())
+        });
+    let mut w = reporting(&e, JobStatus::Completed, &[L::Launched, L::Launched]).with_ec2(ec2);
+    w.poll_summary(1300).await.unwrap();
+    let wave = w.record().waves[0].clone();
+    assert_eq!(wave.status, W::Completed);
+    assert!(wave.server_statuses[1].private_ip.is_none());
 
     // Poll 2: no DRS job call (nothing in flight), EC2 asked again, the details land.
     let mut drs = MockDrs::new();
     drs.expect_describe_jobs().never();
-    let answer = poll(
-        &store(&state),
-        &drs,
-        &ec2_knowing_all(),
-        &clock(1360),
-        &Policy::default(),
-        &request(true),
-    )
-    .await
-    .unwrap();
+    w.set_drs(drs);
+    w.set_ec2(ec2_knowing_all());
+    let answer = w.poll_summary(1360).await.unwrap();
     assert_eq!(answer.next_action, NextAction::Launch);
-    let w = &record(&state).waves[0];
+    let wave = &w.record().waves[0];
     assert_eq!(
-        w.status,
+        wave.status,
         W::Completed,
         "still completed; only details changed"
     );
     assert_eq!(
-        w.server_statuses[1].private_ip.as_deref(),
+        wave.server_statuses[1].private_ip.as_deref(),
         Some("10.0.1.50")
     );
     assert_eq!(
-        w.end_time,
+        wave.end_time,
         Some(Timestamp(1300)),
         "the wave's times are not rewritten"
     );
 
     // Poll 3: everything known: no AWS call at all, no wave write.
-    let writes = state.lock().unwrap().commits.len();
-    poll(
-        &store(&state),
-        &no_drs(),
-        &no_ec2(),
-        &clock(1420),
-        &Policy::default(),
-        &request(true),
-    )
-    .await
-    .unwrap();
-    assert_eq!(state.lock().unwrap().commits.len(), writes);
+    let writes = w.commits().len();
+    w.set_drs(no_drs());
+    w.set_ec2(no_ec2());
+    w.poll_summary(1420).await.unwrap();
+    assert_eq!(w.commits().len(), writes);
 }
 
 /// Lambda runtimes and `#[async_trait]` ports need Send futures; this does not compile otherwise.
@@ -935,7 +648,7 @@ async fn a_wave_that_completed_before_ec2_knew_its_instance_gets_the_details_lat
 fn every_operation_future_is_send() {
     fn send<T: Send>(_: T) {}
     let (store, drs, ec2, wf, clock, policy) = (
-        no_store(),
+        crate::ports::mocks::MockStore::new(),
         no_drs(),
         no_ec2(),
         no_workflow(),
@@ -943,7 +656,11 @@ fn every_operation_future_is_send() {
         Policy::default(),
     );
     let t = target();
-    let p = request(true);
+    let p = PollRequest {
+        target: t,
+        summary: true,
+        workflow_run: None,
+    };
     let pause_req = crate::api::PauseRequest {
         target: t,
         task_token: None,
@@ -975,33 +692,22 @@ fn every_operation_future_is_send() {
     send(crate::ops::run(&ports, crate::api::Request::Find));
 }
 
-fn no_store() -> crate::ports::mocks::MockStore {
-    crate::ports::mocks::MockStore::new()
-}
-
 // ---- v2: several jobs per wave, values DRS adds later, a launch that never gets through -------
 
 #[tokio::test]
 async fn a_launch_status_drs_adds_later_is_kept_and_fails_nothing() {
     let e = exec(E::Polling, &[W::Started, W::Pending]);
-    let state = shared(e.clone());
     let mut job = job_of(&e, 0, JobStatus::Started, &[L::Launched, L::Launched], true);
     job.participating_servers[1].launch_status = L::Other("RECOVERY_PAUSED".into());
-    let answer = poll(
-        &store(&state),
-        &drs_answering(vec![job]),
-        &ec2_knowing_all(),
-        &clock(1300),
-        &Policy::default(),
-        &request(false),
-    )
-    .await
-    .unwrap();
+    let w = World::new(e)
+        .with_drs(drs_answering(vec![job]))
+        .with_ec2(ec2_knowing_all());
+    let answer = w.poll(1300).await.unwrap();
     assert_eq!(answer.next_action, NextAction::Wait, "not settled");
-    let w = &record(&state).waves[0];
-    assert_eq!(w.status, W::Started);
+    let wave = &w.record().waves[0];
+    assert_eq!(wave.status, W::Started);
     assert_eq!(
-        w.server_statuses[1].launch_status,
+        wave.server_statuses[1].launch_status,
         L::Other("RECOVERY_PAUSED".into())
     );
     let PollWaves::Full(waves) = answer.waves else {
@@ -1048,24 +754,15 @@ async fn every_job_of_a_wave_is_asked_for_in_one_describe_jobs() {
                 .collect(),
         })
         .collect();
-    let state = shared(e);
     let mut drs = MockDrs::new();
     drs.expect_describe_jobs()
         .times(1)
         .withf(|ids| ids == [job(0), job(1), job(2)])
         .return_once(move |_| Ok(jobs));
-    let answer = poll(
-        &store(&state),
-        &drs,
-        &ec2_knowing_all(),
-        &clock(1300),
-        &Policy::default(),
-        &request(true),
-    )
-    .await
-    .unwrap();
+    let w = World::new(e).with_drs(drs).with_ec2(ec2_knowing_all());
+    let answer = w.poll_summary(1300).await.unwrap();
     assert_eq!(answer.next_action, NextAction::Launch);
-    assert_eq!(record(&state).waves[0].status, W::Completed);
+    assert_eq!(w.record().waves[0].status, W::Completed);
 }
 
 #[tokio::test]
@@ -1077,23 +774,14 @@ async fn a_launch_that_drs_keeps_refusing_fails_launch_blocked_at_its_timeout() 
     w.launch_attempts = 12;
     w.last_launch_error = Some("ConflictException: s-1 is in another job".into());
     w.next_launch_time = Some(Timestamp(1590));
-    let state = shared(e);
-    let answer = poll(
-        &store(&state),
-        &no_drs(),
-        &no_ec2(),
-        &clock(1601),
-        &Policy::default(),
-        &request(true),
-    )
-    .await
-    .unwrap();
-    let w = &record(&state).waves[0];
+    let w = World::new(e);
+    let answer = w.poll_summary(1601).await.unwrap();
+    let wave = &w.record().waves[0];
     assert_eq!(
-        (w.status, w.failure_reason),
+        (wave.status, wave.failure_reason),
         (W::Failed, Some(WaveFailure::LaunchBlocked))
     );
-    assert!(w
+    assert!(wave
         .status_message
         .as_deref()
         .unwrap()

@@ -4,15 +4,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::api::{PauseRequest, PollRequest};
-use crate::fixtures::{execution_id, instance, job, plan};
-use crate::ids::{JobId, TaskToken};
+use crate::fixtures::{instance, job, plan};
+use crate::ids::JobId;
 use crate::model::Timestamp;
 use crate::ops::testing::*;
-use crate::ops::{create_execution, finalize, launch, pause, poll, resume};
-use crate::ports::mocks::{FixedClock, MockDrs, MockEc2, MockStore, MockWorkflow};
+use crate::ports::mocks::{MockDrs, MockEc2, MockWorkflow};
 use crate::ports::{DrsJob, Ec2Instance, ParticipatingServer};
-use crate::rules::{NextAction, Policy};
+use crate::rules::NextAction;
 use crate::status::{ExecutionStatus as E, JobStatus, LaunchStatus as L, WaveStatus as W};
 
 type Jobs = Arc<Mutex<HashMap<JobId, DrsJob>>>;
@@ -80,105 +78,61 @@ fn ec2() -> MockEc2 {
     ec2
 }
 
-struct World {
-    state: Shared,
-    store: MockStore,
-    jobs: Jobs,
-    drs: MockDrs,
-    ec2: MockEc2,
-    clock: FixedClock,
-    policy: Policy,
+/// poll, asserting it changed neither the execution's status nor its header version.
+async fn poll(w: &World, at: i64, expected: NextAction) -> crate::api::PollResponse {
+    let before = w.record();
+    let answer = w.poll(at).await.unwrap();
+    let after = w.record();
+    assert_eq!(
+        after.status(),
+        before.status(),
+        "poll changed the execution status"
+    );
+    assert_eq!(
+        after.header.version, before.header.version,
+        "poll wrote the header"
+    );
+    assert_eq!(answer.status, before.status());
+    assert_eq!(answer.next_action, expected, "at t={at}");
+    assert_eq!(after.header.last_polled_time, Some(Timestamp(at)));
+    answer
 }
 
-impl World {
-    /// poll, asserting it changed neither the execution's status nor its header version.
-    async fn poll(&self, at: i64, expected: NextAction) -> crate::api::PollResponse {
-        self.clock.set_secs(at);
-        let before = record(&self.state);
-        let answer = poll(
-            &self.store,
-            &self.drs,
-            &self.ec2,
-            &self.clock,
-            &self.policy,
-            &PollRequest {
-                target: target(),
-                summary: false,
-                workflow_run: None,
-            },
-        )
-        .await
-        .unwrap();
-        let after = record(&self.state);
-        assert_eq!(
-            after.status(),
-            before.status(),
-            "poll changed the execution status"
-        );
-        assert_eq!(
-            after.header.version, before.header.version,
-            "poll wrote the header"
-        );
-        assert_eq!(answer.status, before.status());
-        assert_eq!(answer.next_action, expected, "at t={at}");
-        assert_eq!(after.header.last_polled_time, Some(Timestamp(at)));
-        answer
-    }
-
-    async fn launch(&self, at: i64) -> crate::api::LaunchResponse {
-        self.clock.set_secs(at);
-        launch(&self.store, &self.drs, &self.clock, &self.policy, &target())
-            .await
-            .unwrap()
-    }
-}
-
-fn statuses(state: &Shared) -> (E, Vec<W>) {
-    let r = record(state);
+fn statuses(w: &World) -> (E, Vec<W>) {
+    let r = w.record();
     (r.status(), r.waves.iter().map(|w| w.status).collect())
 }
 
 #[tokio::test]
 async fn three_waves_with_a_pause_before_wave_2() {
-    let state = empty();
     let jobs: Jobs = Arc::default();
-    let w = World {
-        store: store(&state),
-        state,
-        drs: drs(&jobs),
-        jobs,
-        ec2: ec2(),
-        clock: FixedClock::at_secs(1000),
-        policy: Policy::default(),
-    };
+    let mut w = World::empty().with_drs(drs(&jobs)).with_ec2(ec2());
     let mut p = plan(&[2, 3, 2]);
     p.waves[2].pause_before_wave = true;
 
     // Create: PENDING throughout.
-    create_execution(&w.store, &w.clock, &p, execution_id())
-        .await
-        .unwrap();
-    assert_eq!(statuses(&w.state), (E::Pending, vec![W::Pending; 3]));
-    w.poll(1005, NextAction::Launch).await;
+    w.create(1000, &p).await.unwrap();
+    assert_eq!(statuses(&w), (E::Pending, vec![W::Pending; 3]));
+    poll(&w, 1005, NextAction::Launch).await;
 
     // Wave 0.
-    let l = w.launch(1010).await;
+    let l = w.launch(1010).await.unwrap();
     assert_eq!((l.wave_number, l.status), (0, E::Polling));
     assert_eq!(
-        statuses(&w.state),
+        statuses(&w),
         (E::Polling, vec![W::Started, W::Pending, W::Pending])
     );
-    let job0 = record(&w.state).waves[0].jobs[0].job_id.clone();
-    progress(&w.jobs, &job0, JobStatus::Started, L::InProgress);
-    w.poll(1040, NextAction::Wait).await;
-    assert!(record(&w.state).waves[0]
+    let job0 = w.record().waves[0].jobs[0].job_id.clone();
+    progress(&jobs, &job0, JobStatus::Started, L::InProgress);
+    poll(&w, 1040, NextAction::Wait).await;
+    assert!(w.record().waves[0]
         .server_statuses
         .iter()
         .all(|s| s.launch_status == L::InProgress));
-    progress(&w.jobs, &job0, JobStatus::Started, L::Launched);
-    let a = w.poll(1100, NextAction::Launch).await;
+    progress(&jobs, &job0, JobStatus::Started, L::Launched);
+    let a = poll(&w, 1100, NextAction::Launch).await;
     assert!(!a.all_waves_complete);
-    let r = record(&w.state);
+    let r = w.record();
     assert_eq!(
         (r.waves[0].status, r.waves[0].recovery_time_seconds),
         (W::Completed, Some(90))
@@ -189,47 +143,34 @@ async fn three_waves_with_a_pause_before_wave_2() {
         .all(|s| s.private_ip.as_deref() == Some("10.1.2.3")));
 
     // Wave 1.
-    assert_eq!(w.launch(1110).await.wave_number, 1);
-    let job1 = record(&w.state).waves[1].jobs[0].job_id.clone();
+    assert_eq!(w.launch(1110).await.unwrap().wave_number, 1);
+    let job1 = w.record().waves[1].jobs[0].job_id.clone();
     assert_ne!(job0, job1);
-    progress(&w.jobs, &job1, JobStatus::Completed, L::Launched);
-    w.poll(1200, NextAction::Pause).await;
+    progress(&jobs, &job1, JobStatus::Completed, L::Launched);
+    poll(&w, 1200, NextAction::Pause).await;
     assert_eq!(
-        statuses(&w.state),
+        statuses(&w),
         (E::Polling, vec![W::Completed, W::Completed, W::Pending])
     );
     // Nobody may launch wave 2 before the pause is approved.
-    w.clock.set_secs(1201);
-    let refused = launch(&w.store, &w.drs, &w.clock, &w.policy, &target())
-        .await
-        .unwrap_err();
+    let refused = w.launch(1201).await.unwrap_err();
     assert_eq!(refused.code(), "INVALID_STATE");
 
     // The workflow parks its token; the operator resumes.
-    w.clock.set_secs(1210);
-    let token = TaskToken::parse("AAAA-workflow-token").unwrap();
-    let paused = pause(
-        &w.store,
-        &no_workflow(),
-        &PauseRequest {
-            target: target(),
-            task_token: Some(token),
-        },
-    )
-    .await
-    .unwrap();
+    let paused = w.park("AAAA-workflow-token").await.unwrap();
     assert_eq!(
         (paused.status, paused.paused_before_wave),
         (E::Paused, Some(2))
     );
-    assert_eq!(statuses(&w.state).0, E::Paused);
-    w.poll(1300, NextAction::Pause).await;
+    assert_eq!(statuses(&w).0, E::Paused);
+    poll(&w, 1300, NextAction::Pause).await;
     let mut wf = MockWorkflow::new();
     wf.expect_send_task_success()
         .times(1)
         .withf(|t, _| t.expose() == "AAAA-workflow-token")
         .returning(|_, _| Ok(()));
-    let resumed = resume(&w.store, &wf, &target()).await.unwrap();
+    w.set_workflow(wf);
+    let resumed = w.resume().await.unwrap();
     assert_eq!(
         (
             resumed.status,
@@ -238,24 +179,23 @@ async fn three_waves_with_a_pause_before_wave_2() {
         ),
         (E::Polling, Some(2), true)
     );
-    let r = record(&w.state);
+    let r = w.record();
     assert!(r.waves[2].pause_approved && r.header.task_token.is_none());
-    w.poll(1310, NextAction::Launch).await;
+    poll(&w, 1310, NextAction::Launch).await;
 
     // Wave 2, then finalize.
-    assert_eq!(w.launch(1400).await.wave_number, 2);
-    let job2 = record(&w.state).waves[2].jobs[0].job_id.clone();
-    progress(&w.jobs, &job2, JobStatus::Completed, L::Launched);
-    let a = w.poll(1500, NextAction::Finalize).await;
+    assert_eq!(w.launch(1400).await.unwrap().wave_number, 2);
+    let job2 = w.record().waves[2].jobs[0].job_id.clone();
+    progress(&jobs, &job2, JobStatus::Completed, L::Launched);
+    let a = poll(&w, 1500, NextAction::Finalize).await;
     assert!(a.all_waves_complete);
     assert_eq!(
-        statuses(&w.state),
+        statuses(&w),
         (E::Polling, vec![W::Completed; 3]),
         "poll did not finalize"
     );
 
-    w.clock.set_secs(1510);
-    let f = finalize(&w.store, &w.clock, &target()).await.unwrap();
+    let f = w.finalize(1510).await.unwrap();
     assert_eq!(
         (
             f.status,
@@ -265,28 +205,14 @@ async fn three_waves_with_a_pause_before_wave_2() {
         ),
         (E::Completed, 3, false, Some(490))
     );
-    assert_eq!(statuses(&w.state), (E::Completed, vec![W::Completed; 3]));
-    let again = finalize(&w.store, &w.clock, &target()).await.unwrap();
+    assert_eq!(statuses(&w), (E::Completed, vec![W::Completed; 3]));
+    let again = w.finalize(1510).await.unwrap();
     assert!(again.already_finalized);
 
     // A terminal execution is only read from now on.
-    let writes = w.state.lock().unwrap().commits.len();
-    w.clock.set_secs(1600);
-    let a = poll(
-        &w.store,
-        &w.drs,
-        &w.ec2,
-        &w.clock,
-        &w.policy,
-        &PollRequest {
-            target: target(),
-            summary: true,
-            workflow_run: None,
-        },
-    )
-    .await
-    .unwrap();
+    let writes = w.commits().len();
+    let a = w.poll_summary(1600).await.unwrap();
     assert_eq!(a.status, E::Completed);
-    assert_eq!(w.state.lock().unwrap().commits.len(), writes);
-    assert_eq!(w.jobs.lock().unwrap().len(), 3, "one DRS job per wave");
+    assert_eq!(w.commits().len(), writes);
+    assert_eq!(jobs.lock().unwrap().len(), 3, "one DRS job per wave");
 }
