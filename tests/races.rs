@@ -218,7 +218,7 @@ impl History {
             .map(|w| ((w.wave_number, w.version), (w.clone(), None)))
             .collect();
         for (i, commit) in commits.iter().enumerate() {
-            if let Some(HeaderWrite::Put {
+            if let Some(HeaderWrite {
                 expected_version,
                 header,
             }) = &commit.header
@@ -264,7 +264,7 @@ impl History {
 
     fn header_write_of(&self, commit: usize) -> Option<&ExecutionHeader> {
         match &self.commits[commit].header {
-            Some(HeaderWrite::Put { header, .. }) => Some(header),
+            Some(HeaderWrite { header, .. }) => Some(header),
             _ => None,
         }
     }
@@ -1295,7 +1295,7 @@ async fn accept(
         header: header.map(|mut h| {
             let expected_version = e.header.version;
             h.version = expected_version + 1;
-            HeaderWrite::Put {
+            HeaderWrite {
                 expected_version,
                 header: h,
             }

@@ -259,7 +259,7 @@ impl ExecutionStore for MemoryStore {
             self.counts.add(Count::Conflict, 1);
             return Err(StoreError::Conflict);
         }
-        if let Some(HeaderWrite::Put { header, .. }) = &commit.header {
+        if let Some(HeaderWrite { header, .. }) = &commit.header {
             // lastPolledTime is written by touch outside the version scheme: never move it back.
             // workflowRun and workflowPolledTime belong to touch as well: kept as stored.
             let polled = stored.header.last_polled_time.max(header.last_polled_time);
@@ -305,12 +305,7 @@ impl ExecutionStore for MemoryStore {
 fn conditions_hold(stored: &Execution, commit: &Commit) -> bool {
     let header_ok = match &commit.header {
         None => true,
-        Some(
-            HeaderWrite::Check { expected_version }
-            | HeaderWrite::Put {
-                expected_version, ..
-            },
-        ) => stored.header.version == *expected_version,
+        Some(write) => stored.header.version == write.expected_version,
     };
     header_ok
         && commit.waves.iter().all(|write| {

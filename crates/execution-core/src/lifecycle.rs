@@ -170,7 +170,7 @@ pub fn header_write(
     edit(&mut header);
     header.status = to;
     header.version = old.version + 1;
-    Ok(HeaderWrite::Put {
+    Ok(HeaderWrite {
         expected_version: old.version,
         header,
     })
@@ -297,13 +297,10 @@ mod tests {
             h.status = Completed;
         })
         .unwrap();
-        let HeaderWrite::Put {
+        let HeaderWrite {
             expected_version,
             header,
-        } = w
-        else {
-            panic!("a put")
-        };
+        } = w;
         assert_eq!((expected_version, header.version), (0, 1));
         assert_eq!(header.status, Cancelling);
         assert!(header_write(&e.header, Transition::Finalize, Completed, |_| {}).is_err());

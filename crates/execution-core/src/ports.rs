@@ -90,19 +90,12 @@ pub struct ActivePage {
     pub next_cursor: Option<String>,
 }
 
-/// How the header takes part in a commit.
-// One short-lived value per write: boxing the header would buy nothing.
-#[allow(clippy::large_enum_variant)]
+/// A commit's new header: the stored header's version must still be `expected_version`, and
+/// `header.version` is `expected_version + 1`.
 #[derive(Debug, Clone, PartialEq)]
-pub enum HeaderWrite {
-    /// Condition only: the stored header's version must still be `expected_version`.
-    Check { expected_version: u64 },
-    /// Replace the header; the stored version must be `expected_version`, and `header.version`
-    /// is `expected_version + 1`.
-    Put {
-        expected_version: u64,
-        header: ExecutionHeader,
-    },
+pub struct HeaderWrite {
+    pub expected_version: u64,
+    pub header: ExecutionHeader,
 }
 
 /// Replace one wave; the stored wave's version must be `expected_version`, and `wave.version`

@@ -46,7 +46,7 @@ pub fn header_put(old: &Execution, change: impl FnOnce(&mut ExecutionHeader)) ->
     let mut header = old.header.clone();
     change(&mut header);
     header.version = old.header.version + 1;
-    HeaderWrite::Put {
+    HeaderWrite {
         expected_version: old.header.version,
         header,
     }
@@ -119,7 +119,7 @@ pub async fn a_commit_is_all_or_nothing_on_versions(store: &dyn ExecutionStore) 
     stale_wave.wave.version = 6;
     let mut stale_header = e.header.clone();
     stale_header.version = 4;
-    let stale_header = HeaderWrite::Put {
+    let stale_header = HeaderWrite {
         expected_version: 3,
         header: stale_header,
     };
@@ -322,7 +322,7 @@ pub async fn a_header_write_removes_the_optional_fields_it_clears(store: &dyn Ex
     store
         .commit(&Commit {
             execution_id: e.id(),
-            header: Some(HeaderWrite::Put {
+            header: Some(HeaderWrite {
                 expected_version: e.header.version,
                 header: cleared.clone(),
             }),

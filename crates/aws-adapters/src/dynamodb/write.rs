@@ -17,8 +17,6 @@ use crate::errors::build_error;
 
 /// One conditional write of a commit.
 enum Action {
-    /// The header's version must be `expected`.
-    Check { expected: u64 },
     /// Update the header (all but its keys and the touch-owned attributes) if its version is
     /// `expected`. Boxed: a header is many times the size of the other actions.
     Update {
@@ -33,26 +31,21 @@ impl DynamoDbStore {
     pub(super) async fn commit_items(&self, commit: &Commit) -> Result<(), StoreError> {
         let id = commit.execution_id;
         let mut actions = Vec::with_capacity(commit.waves.len() + 1);
-        match &commit.header {
-            Some(HeaderWrite::Check { expected_version }) => actions.push(Action::Check {
-                expected: *expected_version,
-            }),
-            Some(HeaderWrite::Put {
-                expected_version,
-                header,
-            }) => {
-                if header.execution_id != id {
-                    return Err(rejected(format!(
-                        "a commit to {id} carries the header of {}",
-                        header.execution_id
-                    )));
-                }
-                actions.push(Action::Update {
-                    expected: *expected_version,
-                    header: Box::new(header.clone()),
-                });
+        if let Some(HeaderWrite {
+            expected_version,
+            header,
+        }) = &commit.header
+        {
+            if header.execution_id != id {
+                return Err(rejected(format!(
+                    "a commit to {id} carries the header of {}",
+                    header.execution_id
+                )));
             }
-            None => {}
+            actions.push(Action::Update {
+                expected: *expected_version,
+                header: Box::new(header.clone()),
+            });
         }
         for w in &commit.waves {
             let item = sized(
@@ -66,7 +59,7 @@ impl DynamoDbStore {
         }
         match actions.len() {
             // Nothing to write; the contract still says a missing execution is a Conflict.
-            0 => self.check_version(id, None).await,
+            0 => self.check_exists(id).await,
             1 => self.write_one(id, actions.remove(0)).await,
             n if n > MAX_TRANSACTION_ITEMS => Err(rejected(format!(
                 "a commit of {n} items exceeds DynamoDB's {MAX_TRANSACTION_ITEMS}-item transaction"
@@ -99,7 +92,6 @@ impl DynamoDbStore {
     /// A single item needs no transaction (half the write units): a conditional Put or Update.
     async fn write_one(&self, id: ExecutionId, action: Action) -> Result<(), StoreError> {
         let (what, result) = match action {
-            Action::Check { expected } => return self.check_version(id, Some(expected)).await,
             Action::Update { expected, header } => {
                 let e = Expression::header_update(expected, &header)?;
                 let out = self
@@ -145,12 +137,9 @@ impl DynamoDbStore {
         Ok(())
     }
 
-    /// A header check alone is a read: strongly consistent, of the version only.
-    async fn check_version(
-        &self,
-        id: ExecutionId,
-        expected: Option<u64>,
-    ) -> Result<(), StoreError> {
+    /// An empty commit still answers whether the execution exists: a strongly consistent read of
+    /// the header's version only.
+    async fn check_exists(&self, id: ExecutionId) -> Result<(), StoreError> {
         let out = self
             .client
             .get_item()
@@ -165,19 +154,14 @@ impl DynamoDbStore {
         let Some(item) = out.item else {
             return Err(StoreError::Conflict);
         };
-        let stored = match item.get(VERSION) {
-            Some(AttributeValue::N(n)) => n
-                .parse::<u64>()
-                .map_err(|_| StoreError::Corrupt(format!("execution {id}: version '{n}'")))?,
-            _ => {
-                return Err(StoreError::Corrupt(format!(
-                    "execution {id}: header without a version"
-                )))
-            }
-        };
-        match expected {
-            Some(v) if v != stored => Err(StoreError::Conflict),
-            _ => Ok(()),
+        match item.get(VERSION) {
+            Some(AttributeValue::N(n)) if n.parse::<u64>().is_ok() => Ok(()),
+            Some(AttributeValue::N(n)) => Err(StoreError::Corrupt(format!(
+                "execution {id}: version '{n}'"
+            ))),
+            _ => Err(StoreError::Corrupt(format!(
+                "execution {id}: header without a version"
+            ))),
         }
     }
 
@@ -187,9 +171,6 @@ impl DynamoDbStore {
         action: Action,
     ) -> Result<TransactWriteItem, StoreError> {
         match action {
-            Action::Check { expected } => {
-                self.condition_check(id, Expression::version_is(expected))
-            }
             Action::Put { expected, item } => {
                 self.put(item, Some(Expression::version_is(expected)))
             }

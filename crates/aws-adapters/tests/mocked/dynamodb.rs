@@ -13,14 +13,17 @@ use execution_core::ports::{
 
 use crate::common::meta;
 
-/// A commit of two items (the header's check and a wave), which goes out as one transaction.
+/// A commit of two items (the header and a wave), which goes out as one transaction.
 fn two_item_commit() -> Commit {
     let execution = fixtures::execution(&[1]);
     let wave = execution.waves[0].clone();
+    let mut header = execution.header.clone();
+    header.version += 1;
     Commit {
         execution_id: execution.id(),
-        header: Some(HeaderWrite::Check {
+        header: Some(HeaderWrite {
             expected_version: execution.header.version,
+            header,
         }),
         waves: vec![WaveWrite {
             expected_version: wave.version,

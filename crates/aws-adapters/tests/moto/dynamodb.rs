@@ -102,7 +102,7 @@ pub fn wave_write(old: &Wave, mut new: Wave) -> WaveWrite {
 
 /// Applies a commit to an in-memory copy, as the store should have.
 pub fn apply(execution: &mut Execution, commit: &Commit) {
-    if let Some(HeaderWrite::Put { header, .. }) = &commit.header {
+    if let Some(HeaderWrite { header, .. }) = &commit.header {
         let polled = execution.header.last_polled_time;
         execution.header = header.clone();
         execution.header.last_polled_time = polled;

@@ -40,7 +40,7 @@ async fn calls_are_counted() {
     header.version = 1;
     let good = Commit {
         execution_id: e.id(),
-        header: Some(HeaderWrite::Put {
+        header: Some(HeaderWrite {
             expected_version: 0,
             header,
         }),
@@ -427,7 +427,7 @@ mod invariants_hold {
         sim.store
             .commit(&Commit {
                 execution_id: target.execution_id,
-                header: Some(HeaderWrite::Put {
+                header: Some(HeaderWrite {
                     expected_version: stored.header.version,
                     header,
                 }),

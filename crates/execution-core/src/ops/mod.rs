@@ -126,9 +126,7 @@ pub(crate) async fn load_target(
 /// `execution` as it stands once `write` has landed.
 pub(crate) fn after_write(execution: &Execution, write: &HeaderWrite) -> Execution {
     let mut written = execution.clone();
-    if let HeaderWrite::Put { header, .. } = write {
-        written.header = header.clone();
-    }
+    written.header = write.header.clone();
     written
 }
 

@@ -56,12 +56,10 @@ pub fn shared(record: Execution) -> Shared {
 
 /// Applies `commit` as the port contract says: all or nothing, Conflict on any version mismatch.
 pub fn apply(record: &mut Execution, commit: &Commit) -> Result<(), StoreError> {
-    match &commit.header {
-        Some(HeaderWrite::Check { expected_version })
-        | Some(HeaderWrite::Put {
-            expected_version, ..
-        }) if *expected_version != record.header.version => return Err(StoreError::Conflict),
-        _ => {}
+    if let Some(write) = &commit.header {
+        if write.expected_version != record.header.version {
+            return Err(StoreError::Conflict);
+        }
     }
     for w in &commit.waves {
         let stored = record
@@ -85,7 +83,7 @@ pub fn apply(record: &mut Execution, commit: &Commit) -> Result<(), StoreError> 
             w.wave.status
         );
     }
-    if let Some(HeaderWrite::Put {
+    if let Some(HeaderWrite {
         expected_version,
         header,
     }) = &commit.header

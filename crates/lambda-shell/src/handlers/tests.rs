@@ -380,7 +380,7 @@ async fn pause_from_the_state_machine_holds_its_token() {
     let mut store = store_holding(at_boundary);
     store
         .expect_commit()
-        .withf(|c| matches!(&c.header, Some(HeaderWrite::Put { header, .. }) if header.task_token.as_ref().is_some_and(|t| t.token.expose() == TOKEN)))
+        .withf(|c| matches!(&c.header, Some(HeaderWrite { header, .. }) if header.task_token.as_ref().is_some_and(|t| t.token.expose() == TOKEN)))
         .times(1)
         .returning(|_| Ok(()));
     let event = json!({"operation": "pause", "executionId": E, "planId": P, "taskToken": TOKEN});
@@ -397,7 +397,7 @@ async fn pause_from_the_state_machine_on_a_failed_wave_waits_for_a_decision() {
     store
         .expect_commit()
         .withf(|c| {
-            matches!(&c.header, Some(HeaderWrite::Put { header, .. })
+            matches!(&c.header, Some(HeaderWrite { header, .. })
                 if header.status == ExecutionStatus::Paused
                     && header.pause_reason == Some(PauseReason::WaveFailed)
                     && header.failed_wave == Some(0)

@@ -487,7 +487,7 @@ async fn finalize_that_dies_anywhere_writes_the_terminal_status_once() {
             (E::Failed, vec![W::Completed, W::Failed, W::Cancelled]),
             "crash at {k} {mode:?}"
         );
-        let terminal_writes = run.w.commits().iter().filter(|c| matches!(&c.header, Some(HeaderWrite::Put { header, .. }) if header.status.is_terminal())).count();
+        let terminal_writes = run.w.commits().iter().filter(|c| matches!(&c.header, Some(HeaderWrite { header, .. }) if header.status.is_terminal())).count();
         assert_eq!(terminal_writes, 1, "crash at {k} {mode:?}");
         assert_eq!(
             again.already_finalized,

@@ -123,7 +123,7 @@ async fn first_launch_claims_starts_once_and_records_the_job() {
     // the execution out of PENDING.
     let commits = w.commits();
     assert!(
-        matches!(&commits[0].header, Some(HeaderWrite::Put { expected_version: 0, header }) if header.version == 1 && header.status == E::Polling)
+        matches!(&commits[0].header, Some(HeaderWrite { expected_version: 0, header }) if header.version == 1 && header.status == E::Polling)
     );
     assert_eq!(commits[0].waves[0].wave.status, W::Launching);
 }
@@ -303,10 +303,7 @@ async fn a_stale_claim_without_a_job_is_taken_over_and_started_once() {
         "first attempt"
     );
     // The takeover moved the header's version on, like a fresh claim.
-    assert!(matches!(
-        w.commits()[0].header,
-        Some(HeaderWrite::Put { .. })
-    ));
+    assert!(matches!(w.commits()[0].header, Some(HeaderWrite { .. })));
 }
 
 /// Bug: the takeover of a stale claim was conditional on the wave only, so a cancel that had
