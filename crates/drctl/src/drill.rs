@@ -7,9 +7,7 @@ use std::time::{Duration, Instant};
 
 use drs_sim::driver::{drive, DriverConfig, Event, Observer, OnFailure, Resume};
 use drs_sim::{FaultScript, Sim, SimConfig};
-use execution_core::api::Target;
 use execution_core::model::{Execution, Timestamp};
-use execution_core::ops;
 use execution_core::rules::Policy;
 use execution_core::status::ExecutionStatus;
 use serde_json::json;
@@ -91,14 +89,10 @@ pub async fn run(args: DrillArgs, json: bool) -> Result<Exit, CliError> {
     }
 
     let execution_id = Sim::execution_id_for_seed(args.seed);
-    let execution =
-        ops::create_execution(sim.store.as_ref(), sim.clock.as_ref(), &plan, execution_id)
-            .await
-            .map_err(|e| CliError::invalid(format!("cannot create the execution: {e}")))?;
-    let target = Target {
-        execution_id: execution.id(),
-        plan_id: plan.plan_id,
-    };
+    let target = sim
+        .create(&plan, execution_id)
+        .await
+        .map_err(|e| CliError::invalid(format!("cannot create the execution: {e}")))?;
 
     let resume_after = args.resume_after.unwrap_or(120);
     let on_failure = OnFailure::from(args.on_failure);

@@ -104,6 +104,25 @@ impl Sim {
         ExecutionId::from_uuid(uuid::Builder::from_random_bytes(bytes).into_uuid())
     }
 
+    /// Creates a PENDING execution of `plan` in this world's store, at its clock's time.
+    pub async fn create(
+        &self,
+        plan: &execution_core::plan::Plan,
+        id: ExecutionId,
+    ) -> Result<execution_core::api::Target, execution_core::OperationError> {
+        let e = execution_core::ops::create_execution(
+            self.store.as_ref(),
+            self.clock.as_ref(),
+            plan,
+            id,
+        )
+        .await?;
+        Ok(execution_core::api::Target {
+            execution_id: e.id(),
+            plan_id: plan.plan_id,
+        })
+    }
+
     /// The ports every operation but find runs against ([`execution_core::ops::run`]); find also
     /// needs [`Ports::with_find`] with [`Sim::dispatch`].
     pub fn ports(&self) -> Ports<'_> {

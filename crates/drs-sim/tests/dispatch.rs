@@ -10,18 +10,7 @@ use execution_core::status::ExecutionStatus;
 
 async fn launched(sim: &Sim) -> Target {
     let plan = fixtures::plan(&[2]);
-    let e = ops::create_execution(
-        sim.store.as_ref(),
-        sim.clock.as_ref(),
-        &plan,
-        ExecutionId::new_random(),
-    )
-    .await
-    .unwrap();
-    let target = Target {
-        execution_id: e.id(),
-        plan_id: plan.plan_id,
-    };
+    let target = sim.create(&plan, ExecutionId::new_random()).await.unwrap();
     ops::launch(
         sim.store.as_ref(),
         &sim.drs,
@@ -46,14 +35,7 @@ async fn find_polls_every_active_execution_across_pages() {
     }
     // A PENDING execution is not active: find does not poll it.
     let idle = fixtures::plan(&[1]);
-    ops::create_execution(
-        sim.store.as_ref(),
-        sim.clock.as_ref(),
-        &idle,
-        ExecutionId::new_random(),
-    )
-    .await
-    .unwrap();
+    sim.create(&idle, ExecutionId::new_random()).await.unwrap();
     sim.clock.advance_secs(30);
 
     let config = FindConfig {

@@ -8,7 +8,6 @@ use execution_core::api::{Operation, Target};
 use execution_core::fixtures;
 use execution_core::ids::ExecutionId;
 use execution_core::model::{FailurePolicy, Impact, PauseReason, Timestamp, WaveFailure};
-use execution_core::ops;
 use execution_core::plan::Plan;
 use execution_core::status::{ExecutionStatus, LaunchStatus, WaveStatus};
 
@@ -22,18 +21,7 @@ fn three_tier() -> Plan {
 }
 
 async fn start(sim: &Sim, plan: &Plan) -> Target {
-    let execution = ops::create_execution(
-        sim.store.as_ref(),
-        sim.clock.as_ref(),
-        plan,
-        ExecutionId::new_random(),
-    )
-    .await
-    .unwrap();
-    Target {
-        execution_id: execution.id(),
-        plan_id: plan.plan_id,
-    }
+    sim.create(plan, ExecutionId::new_random()).await.unwrap()
 }
 
 async fn run_with(

@@ -127,18 +127,7 @@ mod invariants_hold {
     }
 
     async fn create(sim: &Sim, plan: &Plan) -> Target {
-        let e = ops::create_execution(
-            sim.store.as_ref(),
-            sim.clock.as_ref(),
-            plan,
-            ExecutionId::new_random(),
-        )
-        .await
-        .unwrap();
-        Target {
-            execution_id: e.id(),
-            plan_id: plan.plan_id,
-        }
+        sim.create(plan, ExecutionId::new_random()).await.unwrap()
     }
 
     fn assert_sound(sim: &Sim, what: &str) {
