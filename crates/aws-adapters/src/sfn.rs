@@ -110,6 +110,7 @@ impl Workflow for StepFunctionsWorkflow {
         let arn = match run {
             RunRef::Id(arn) => arn.clone(),
             RunRef::FirstOf(execution) => self.run_arn(&execution.to_string())?,
+            RunRef::Named(name) => self.run_arn(name)?,
         };
         let out = match self
             .client
@@ -129,14 +130,19 @@ impl Workflow for StepFunctionsWorkflow {
         if out.status == ExecutionStatus::Running {
             return Ok(RunState::Running);
         }
-        let poll_interval_seconds = out
+        let input = out
             .input
             .as_deref()
             .and_then(|raw| serde_json::from_str::<serde_json::Value>(raw).ok())
-            .and_then(|input| input.get("pollIntervalSeconds").and_then(|v| v.as_u64()));
+            .unwrap_or_default();
         Ok(RunState::Ended {
             status: out.status.as_str().to_owned(),
-            poll_interval_seconds,
+            poll_interval_seconds: input.get("pollIntervalSeconds").and_then(|v| v.as_u64()),
+            run: input.get("run").and_then(|v| v.as_u64()),
+            run_prefix: input
+                .get("runPrefix")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned),
         })
     }
 

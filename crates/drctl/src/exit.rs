@@ -113,6 +113,7 @@ pub fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> {
 }
 
 /// Prints `text` as it is (the same for text).
+#[cfg(feature = "aws")]
 pub fn print(text: &str) -> Result<(), CliError> {
     crate::output::print(text).map_err(|e| CliError::output(&e))
 }

@@ -121,6 +121,7 @@ impl Workflow for SimWorkflow {
         let id = match run {
             RunRef::Id(id) => id.clone(),
             RunRef::FirstOf(execution) => sim_run_id(&execution.to_string()),
+            RunRef::Named(name) => sim_run_id(name),
         };
         Ok(lock(&self.runs)
             .get(&id)

@@ -380,6 +380,8 @@ pub enum RunRef {
     Id(String),
     /// The first run of an execution, named after its id (a record no run has named yet).
     FirstOf(ExecutionId),
+    /// The run of this state machine with this name (the run a handover started).
+    Named(String),
 }
 
 /// Where a workflow run stands.
@@ -387,10 +389,13 @@ pub enum RunRef {
 pub enum RunState {
     Running,
     /// The run ended: `status` as the workflow service says it (SUCCEEDED, FAILED, TIMED_OUT,
-    /// ABORTED, ...), and its poll interval when its input said one.
+    /// ABORTED, ...), and what its input said: the poll interval, and the run's number and name
+    /// prefix (`run`, `runPrefix`), which name the run it hands over to.
     Ended {
         status: String,
         poll_interval_seconds: Option<u64>,
+        run: Option<u64>,
+        run_prefix: Option<String>,
     },
     /// No such run (never started, or expired).
     Missing,

@@ -194,16 +194,20 @@ async fn run_state_describes_the_recorded_run_or_the_first_run_of_the_execution(
         .match_requests(move |r| r.execution_arn() == Some(first.as_str()))
         .then_output(described(
             ExecutionStatus::Failed,
-            r#"{"executionId":"x","pollIntervalSeconds":45}"#,
+            r#"{"executionId":"x","pollIntervalSeconds":45,"run":2,"runPrefix":"p"}"#,
         ));
-    let missing = mock!(Client::describe_execution).then_error(|| {
-        DescribeExecutionError::ExecutionDoesNotExist(
-            ExecutionDoesNotExist::builder()
-                .message("no such run")
-                .meta(meta("ExecutionDoesNotExist", "no such run"))
-                .build(),
-        )
-    });
+    let missing = mock!(Client::describe_execution)
+        .match_requests(|r| {
+            r.execution_arn() == Some("arn:aws:states:us-east-1:123456789012:execution:drs:p-r3")
+        })
+        .then_error(|| {
+            DescribeExecutionError::ExecutionDoesNotExist(
+                ExecutionDoesNotExist::builder()
+                    .message("no such run")
+                    .meta(meta("ExecutionDoesNotExist", "no such run"))
+                    .build(),
+            )
+        });
     let wf = StepFunctionsWorkflow::new(mocked_client!(
         aws_sdk_sfn,
         RuleMode::Sequential,
@@ -216,10 +220,15 @@ async fn run_state_describes_the_recorded_run_or_the_first_run_of_the_execution(
         wf.run_state(&RunRef::FirstOf(execution_id())).await,
         Ok(RunState::Ended {
             status: "FAILED".into(),
-            poll_interval_seconds: Some(45)
+            poll_interval_seconds: Some(45),
+            run: Some(2),
+            run_prefix: Some("p".into()),
         })
     );
-    assert_eq!(wf.run_state(&run).await, Ok(RunState::Missing));
+    assert_eq!(
+        wf.run_state(&RunRef::Named("p-r3".into())).await,
+        Ok(RunState::Missing)
+    );
 }
 
 #[tokio::test]

@@ -93,7 +93,7 @@ async fn heal_all(
 ) -> Vec<FindRestart> {
     let at = now(clock);
     let mut silent: Vec<&ActiveExecution> = active.iter().filter(|e| heal::stale(e, at)).collect();
-    silent.sort_by_key(|e| e.workflow_polled_time);
+    silent.sort_by_key(|e| e.workflow_polled_time.unwrap_or(e.created_time));
     let mut out = Vec::new();
     for e in silent.into_iter().take(MAX_CHECKS_PER_FIND) {
         if clock.now_millis().saturating_add(config.poll_budget_millis) > config.deadline_millis {

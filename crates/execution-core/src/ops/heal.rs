@@ -68,6 +68,46 @@ pub fn run_of(execution_id: crate::ids::ExecutionId, run: Option<&str>) -> RunRe
     }
 }
 
+/// Handovers followed at most, from the recorded run to the one that conducts the execution now.
+const MAX_HANDOVERS_FOLLOWED: usize = 5;
+
+/// Where the run that conducts the execution stands, starting from `run`: a run that SUCCEEDED
+/// while the execution is unfinished has handed over (the definition's only such end), so the run
+/// it started, `{runPrefix}-r{run + 1}`, is asked about in its place (its first poll may not have
+/// named it on the record yet). Answers that run and its state.
+async fn conductor(
+    workflow: &dyn Workflow,
+    execution_id: crate::ids::ExecutionId,
+    mut run: RunRef,
+) -> Result<(RunRef, RunState), OperationError> {
+    for _ in 0..MAX_HANDOVERS_FOLLOWED {
+        let state = workflow.run_state(&run).await.map_err(workflow_error)?;
+        match &state {
+            RunState::Ended {
+                status,
+                run: number,
+                run_prefix,
+                ..
+            } if status == "SUCCEEDED" => {
+                let prefix = run_prefix
+                    .clone()
+                    .unwrap_or_else(|| execution_id.to_string());
+                run = RunRef::Named(format!("{prefix}-r{}", number.unwrap_or(0) + 1));
+            }
+            _ => return Ok((run, state)),
+        }
+    }
+    let state = workflow.run_state(&run).await.map_err(workflow_error)?;
+    Ok((run, state))
+}
+
+fn run_name(run: RunRef) -> String {
+    match run {
+        RunRef::Id(id) | RunRef::Named(id) => id,
+        RunRef::FirstOf(id) => id.to_string(),
+    }
+}
+
 /// The operator's note once find has restarted an execution as often as it may.
 pub fn operator_needed_message(status: &str) -> String {
     format!(
@@ -95,20 +135,13 @@ pub async fn restart(
         .into());
     }
     let run = run_of(execution.id(), execution.header.workflow_run.as_deref());
-    let state = workflow.run_state(&run).await.map_err(workflow_error)?;
+    let (run, state) = conductor(workflow, execution.id(), run).await?;
     let (status, interval) = match state {
-        RunState::Running => {
-            return Err(Refusal::RunStillRunning {
-                run: match run {
-                    RunRef::Id(id) => id,
-                    RunRef::FirstOf(id) => id.to_string(),
-                },
-            }
-            .into())
-        }
+        RunState::Running => return Err(Refusal::RunStillRunning { run: run_name(run) }.into()),
         RunState::Ended {
             status,
             poll_interval_seconds,
+            ..
         } => (status, poll_interval_seconds),
         RunState::Missing => ("NOT_FOUND".to_owned(), None),
     };
@@ -207,9 +240,10 @@ fn workflow_error(e: crate::ports::WorkflowError) -> OperationError {
     OperationError::Internal(format!("Step Functions: {e}"))
 }
 
-/// find's healing of one listed execution whose run has not polled for a while ([`stale`]):
-/// [`restart`] reads the record, asks where the run it names stands, and starts a new run when it
-/// has ended. `Ok(None)`: the run is alive (or the execution has finished, or another writer
+/// find's healing of one listed execution whose run has not polled for a while ([`stale`]): the
+/// run the index names is asked about (a live one costs that one call, and no read of the record);
+/// when it has ended, [`restart`] reads the record, asks again about the run it names, and starts
+/// a new run. `Ok(None)`: the run is alive (or the execution has finished, or another writer
 /// acted first).
 pub async fn heal(
     store: &dyn ExecutionStore,
@@ -217,6 +251,10 @@ pub async fn heal(
     clock: &dyn Clock,
     e: &ActiveExecution,
 ) -> Result<Option<Restarted>, OperationError> {
+    let run = run_of(e.execution_id, e.workflow_run.as_deref());
+    if let (_, RunState::Running) = conductor(workflow, e.execution_id, run).await? {
+        return Ok(None);
+    }
     let target = Target {
         execution_id: e.execution_id,
         plan_id: e.plan_id,

@@ -94,14 +94,11 @@ async fn attempt(
     };
     store.commit(&commit).await?;
 
+    // A token the workflow no longer accepts (its pause wait timed out at the heartbeat, and the
+    // run is polling again) does not undo the resume: the record is POLLING, and the run goes on
+    // from it at its next poll. The answer says the workflow was not released; the record's
+    // statusMessage says why.
     let released = release_pending_token(store, workflow, &written, "resume").await?;
-    if let Released::Rejected(reason) = released {
-        return Err(OperationError::TokenRejected(format!(
-            "execution resumed (POLLING), but the workflow no longer accepted its task token ({reason}); \
-             the state machine picks the execution up when its pause wait ends"
-        ))
-        .into());
-    }
     Ok(ResumeResponse {
         status_code: OK,
         execution_id: execution.id(),

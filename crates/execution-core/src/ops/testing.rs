@@ -39,6 +39,8 @@ pub struct StoreState {
     pub before_commit: VecDeque<RacingWrite>,
     /// Errors to return from the next commits instead of applying them.
     pub fail_commits: VecDeque<StoreError>,
+    /// How many times the record was loaded.
+    pub loads: usize,
 }
 
 pub type Shared = Arc<Mutex<StoreState>>;
@@ -120,7 +122,8 @@ pub fn store(state: &Shared) -> MockStore {
     let mut m = MockStore::new();
     let s = state.clone();
     m.expect_load().returning(move |id| {
-        let st = s.lock().unwrap();
+        let mut st = s.lock().unwrap();
+        st.loads += 1;
         Ok(st.record.clone().filter(|r| r.id() == id))
     });
     let s = state.clone();

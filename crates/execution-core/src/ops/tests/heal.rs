@@ -58,6 +58,8 @@ async fn find_restarts_an_execution_whose_run_has_ended() {
         Ok(RunState::Ended {
             status: "FAILED".into(),
             poll_interval_seconds: Some(45),
+            run: None,
+            run_prefix: None,
         })
     });
     let id = w.record().id();
@@ -118,6 +120,8 @@ async fn at_most_three_restarts_an_hour_then_the_record_says_an_operator_is_need
     let ended = || RunState::Ended {
         status: "TIMED_OUT".into(),
         poll_interval_seconds: None,
+        run: None,
+        run_prefix: None,
     };
     let mut w =
         conducted(E::Polling, 2000, &[1000, 1500, 2000]).with_workflow(workflow(ended(), 0));
@@ -232,11 +236,11 @@ async fn a_new_execution_is_not_a_silent_one_until_it_has_waited_as_long() {
     let answer = w.find(1200).await.unwrap();
     assert!(answer.restarts.is_empty());
 
-    // 120 s after its creation nothing has polled it: its first run is asked about, and as there
-    // is none, one is started.
+    // 120 s after its creation nothing has polled it: its first run is asked about (from the
+    // index, then again from the record before acting), and as there is none, one is started.
     let mut wf = MockWorkflow::new();
     wf.expect_run_state()
-        .times(1)
+        .times(2)
         .withf(move |r| *r == RunRef::FirstOf(id))
         .returning(|_| Ok(RunState::Missing));
     wf.expect_start_run()
@@ -249,21 +253,53 @@ async fn a_new_execution_is_not_a_silent_one_until_it_has_waited_as_long() {
 }
 
 #[tokio::test]
-async fn a_silent_run_is_asked_about_once_per_find() {
-    // The record's run is asked about once: find does not check it twice before restarting.
+async fn a_silent_live_run_costs_one_question_and_no_read_of_the_record() {
     let mut wf = MockWorkflow::new();
-    wf.expect_run_state().times(1).returning(|_| {
-        Ok(RunState::Ended {
-            status: "ABORTED".into(),
-            poll_interval_seconds: None,
-        })
-    });
-    wf.expect_start_run()
+    wf.expect_run_state()
         .times(1)
-        .returning(|_, _| Ok(NEW.into()));
+        .withf(|r| *r == RunRef::Id(RUN.into()))
+        .returning(|_| Ok(RunState::Running));
+    wf.expect_start_run().times(0);
     let w = conducted(E::Polling, 1000, &[]).with_workflow(wf);
+    let loads = w.state().lock().unwrap().loads;
     let answer = w.find(1200).await.unwrap();
-    assert_eq!(answer.executions_restarted, 1);
+    assert!(answer.restarts.is_empty());
+    assert_eq!(
+        w.state().lock().unwrap().loads,
+        loads,
+        "find read the record of a live run"
+    );
+}
+
+/// A run that handed over (SUCCEEDED) before its successor's first poll named the successor on
+/// the record: the successor is asked about, and a live one is left alone; one that is not there
+/// is replaced.
+#[tokio::test]
+async fn a_handed_over_run_is_followed_to_the_run_it_started() {
+    let handed_over = || {
+        Ok(RunState::Ended {
+            status: "SUCCEEDED".into(),
+            poll_interval_seconds: Some(30),
+            run: Some(2),
+            run_prefix: Some("prefix".into()),
+        })
+    };
+    for (successor, restarts) in [(RunState::Running, 0), (RunState::Missing, 1)] {
+        let mut wf = MockWorkflow::new();
+        wf.expect_run_state()
+            .withf(|r| *r == RunRef::Id(RUN.into()))
+            .returning(move |_| handed_over());
+        let next = successor.clone();
+        wf.expect_run_state()
+            .withf(|r| *r == RunRef::Named("prefix-r3".into()))
+            .returning(move |_| Ok(next.clone()));
+        wf.expect_start_run()
+            .times(restarts)
+            .returning(|_, _| Ok(NEW.into()));
+        let w = conducted(E::Polling, 1000, &[]).with_workflow(wf);
+        let answer = w.find(1200).await.unwrap();
+        assert_eq!(answer.executions_restarted, restarts, "{successor:?}");
+    }
 }
 
 #[tokio::test]
