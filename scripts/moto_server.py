@@ -1,4 +1,4 @@
-"""moto's server, with two corrections that make it behave as AWS does.
+"""moto's server, with three corrections that make it behave as AWS does.
 
 1. Each DynamoDB request is applied atomically, as DynamoDB applies it. moto serves requests on
    threads and its DynamoDB backend takes no lock, so two concurrent conditional writes (or

@@ -312,7 +312,7 @@ fn find_may_invoke_poll_and_nothing_else() {
     assert_eq!(
         resources_for(&t, &roles["FindFunction"], "dynamodb:Query"),
         BTreeSet::from([
-            "Sub ${ExecutionsTable.Arn}/index/status-index-v2".to_owned(),
+            "Sub ${ExecutionsTable.Arn}/index/${StatusIndexName}".to_owned(),
             "GetAtt ExecutionsTable.Arn".to_owned()
         ]),
         "find reads the status index, and the execution it heals"
@@ -359,7 +359,7 @@ fn table_access_is_to_the_executions_table_only() {
             for r in &g.resources {
                 assert!(
                     r == "GetAtt ExecutionsTable.Arn"
-                        || r == "Sub ${ExecutionsTable.Arn}/index/status-index-v2",
+                        || r == "Sub ${ExecutionsTable.Arn}/index/${StatusIndexName}",
                     "{function}: {r}"
                 );
             }

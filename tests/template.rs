@@ -48,10 +48,27 @@ fn the_table_is_on_demand_with_pitr_ttl_and_the_status_index() {
         "find reads the index by status"
     );
     let globals = &t["Globals"]["Function"]["Environment"]["Variables"];
+    assert_eq!(text(&globals["STATUS_INDEX_NAME"]), "Ref StatusIndexName");
+    // The functions read the new index unless an upgrade says otherwise, and may name only an
+    // index the table has.
+    let parameter = &t["Parameters"]["StatusIndexName"];
     assert_eq!(
-        text(&globals["STATUS_INDEX_NAME"]),
+        text(&parameter["Default"]),
         aws_adapters::DEFAULT_STATUS_INDEX
     );
+    let declared: Vec<String> = table["GlobalSecondaryIndexes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|i| text(&i["IndexName"]))
+        .collect();
+    let allowed: Vec<String> = parameter["AllowedValues"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(text)
+        .collect();
+    assert_eq!(allowed, declared);
     assert_eq!(text(&globals["EXECUTIONS_TABLE"]), "Ref ExecutionsTable");
 }
 

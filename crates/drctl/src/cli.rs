@@ -16,7 +16,7 @@ use execution_core::ids::{ExecutionId, PlanId, SourceServerId};
 #[cfg_attr(
     not(feature = "aws"),
     command(
-        after_help = "This build leaves the AWS commands out (start, status, pause, resume, cancel, retry, skip, restart, validate --check-aws). Build them in with the aws feature: cargo install --path crates/drctl --features aws"
+        after_help = "This build leaves the AWS commands out (start, status, pause, resume, cancel, retry, skip, restart, validate --check-aws). Build them in with the aws feature: cargo install --locked --path crates/drctl --features aws"
     )
 )]
 pub struct Args {

@@ -78,7 +78,7 @@ impl CliError {
 pub fn aws_left_out(command: &str) -> CliError {
     CliError::invalid(format!(
         "`{command}` talks to AWS, and this drctl was built without it: rebuild with the aws feature \
-         (`cargo install --path crates/drctl --features aws`, or `cargo run -p drctl --features aws -- {command} ...`)"
+         (`cargo install --locked --path crates/drctl --features aws`, or `cargo run -p drctl --features aws -- {command} ...`)"
     ))
 }
 

@@ -76,7 +76,7 @@ mod without_the_feature {
         }
         assert!(
             help.stdout
-                .contains("cargo install --path crates/drctl --features aws"),
+                .contains("cargo install --locked --path crates/drctl --features aws"),
             "{}",
             help.stdout
         );

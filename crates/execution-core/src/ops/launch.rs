@@ -317,19 +317,7 @@ impl Launcher<'_> {
                 w.next_launch_time = None;
             })?;
             let recorded = write.wave.clone();
-            // A claim of version 1 may have left the execution PENDING.
-            let header = (self.execution.status() == ExecutionStatus::Pending)
-                .then(|| {
-                    header_write(
-                        &self.execution.header,
-                        Transition::Launch,
-                        ExecutionStatus::Polling,
-                        |h| {
-                            h.start_time.get_or_insert(at);
-                        },
-                    )
-                })
-                .transpose()?;
+            let header = self.start_header()?;
             let commit = Commit {
                 execution_id: self.execution.id(),
                 header: header.clone(),
@@ -445,15 +433,40 @@ impl Launcher<'_> {
         Ok(self.answer(&wave, None))
     }
 
+    /// A claim of version 1 may have left the execution PENDING with its wave launched: whatever
+    /// launch writes of that wave then moves the execution to POLLING in the same commit (else a
+    /// judged wave would leave a PENDING execution that finalize cannot end).
+    fn start_header(
+        &self,
+    ) -> Result<Option<crate::ports::HeaderWrite>, crate::lifecycle::InvalidTransition> {
+        let at = self.at;
+        (self.execution.status() == ExecutionStatus::Pending)
+            .then(|| {
+                header_write(
+                    &self.execution.header,
+                    Transition::Launch,
+                    ExecutionStatus::Polling,
+                    |h| {
+                        h.start_time.get_or_insert(at);
+                    },
+                )
+            })
+            .transpose()
+    }
+
     async fn commit_wave(&mut self, write: crate::ports::WaveWrite) -> Result<Wave, Failure> {
         let written = write.wave.clone();
+        let header = self.start_header()?;
         self.store
             .commit(&Commit {
                 execution_id: self.execution.id(),
-                header: None,
+                header: header.clone(),
                 waves: vec![write],
             })
             .await?;
+        if let Some(h) = &header {
+            self.execution = super::after_write(&self.execution, h);
+        }
         self.replace(&written);
         Ok(written)
     }

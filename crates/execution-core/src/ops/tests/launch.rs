@@ -672,6 +672,31 @@ async fn a_timed_out_launch_looks_for_its_job_before_it_is_judged() {
     }
 }
 
+/// Review: a claim of version 1 left the execution PENDING with its wave LAUNCHING; judged past
+/// its timeout, the wave failed and the execution stayed PENDING, which finalize cannot end.
+#[tokio::test]
+async fn a_version_1_claim_judged_past_its_timeout_moves_the_execution_on() {
+    let mut e = exec(E::Pending, &[W::Launching]);
+    e.header.start_time = None;
+    e.waves[0].timeout_seconds = 600;
+    let claim = e.waves[0].claim.as_mut().unwrap();
+    claim.held = false;
+    claim.uncertain = true;
+    let mut drs = MockDrs::new();
+    drs.expect_find_tagged_job()
+        .times(1)
+        .returning(|_, _| Ok(None));
+    drs.expect_start_recovery().never();
+    let w = World::new(e).with_drs(drs);
+    let answer = w.launch(1700).await.unwrap();
+    let r = w.record();
+    assert_eq!(
+        (answer.status, r.status(), r.waves[0].status),
+        (E::Polling, E::Polling, W::Failed)
+    );
+    assert_eq!(r.header.start_time, Some(Timestamp(1700)));
+}
+
 /// Review: every new claim of an uncertain part restarted the look-up window, so a lost job
 /// that ran longer than the window was never found again.
 #[tokio::test]
