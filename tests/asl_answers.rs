@@ -341,7 +341,7 @@ fn run_state(result: &str, answer: Value, failures: i64) -> Value {
         "executionId": "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00",
         "planId": "0d9b7c6a-1111-4222-8333-944455556666",
         "pollIntervalSeconds": 30,
-        "maxCyclesPerRun": 1000,
+        "maxCyclesPerRun": 800,
         "run": 0,
         "runPrefix": "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00",
         "transientFailures": {"count": failures},
