@@ -610,7 +610,9 @@ fn wave_rules(wave: &Wave, found: &mut Vec<Violation>) {
     {
         found.push(Violation::FailureReasonOnWave { wave: n, status });
     }
-    if status == WaveStatus::Completed {
+    // A version-1 wave (no failure policy) was judged on the servers its job listed: one the job
+    // left out stayed as it was in a COMPLETED wave.
+    if status == WaveStatus::Completed && wave.on_failure.is_some() {
         let mut optional_not_launched: u32 = 0;
         for s in &wave.server_statuses {
             if s.launch_status == LaunchStatus::Launched {
@@ -851,6 +853,11 @@ mod tests {
                 ..
             }
         )));
+        // Version 1 judged a wave on the servers its job listed: one left out stays PENDING.
+        let mut v1 = completed();
+        v1.waves[1].on_failure = None;
+        v1.waves[1].server_statuses[1].launch_status = LaunchStatus::Pending;
+        assert_eq!(check(&v1), vec![], "a version-1 record the engine wrote");
         let mut e = completed();
         e.header.status = ExecutionStatus::Polling;
         e.header.recovery_time_seconds = None;
