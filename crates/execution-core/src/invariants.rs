@@ -139,6 +139,10 @@ pub enum Violation {
     InFlightWithEndTime { wave: u32, status: WaveStatus },
     #[error("wave {wave} is {status} but has a failureReason (only a FAILED or SKIPPED wave has)")]
     FailureReasonOnWave { wave: u32, status: WaveStatus },
+    #[error("workflowRun and workflowPolledTime come together (one names the run, the other when it last polled); this record has only one")]
+    HalfAWorkflowMark,
+    #[error("the restarts are not in the order they happened")]
+    RestartsOutOfOrder,
     #[error("wave {wave} is COMPLETED but its critical server {server} is {launch_status}")]
     CompletedWithoutCriticalServer {
         wave: u32,
@@ -413,6 +417,13 @@ fn header_rules(execution: &Execution, found: &mut Vec<Violation>) {
     let h = &execution.header;
     let status = h.status;
     let waves = &execution.waves;
+
+    if h.workflow_run.is_some() != h.workflow_polled_time.is_some() {
+        found.push(Violation::HalfAWorkflowMark);
+    }
+    if h.restarts.windows(2).any(|pair| pair[0] > pair[1]) {
+        found.push(Violation::RestartsOutOfOrder);
+    }
 
     if status.is_terminal() {
         if h.end_time.is_none() {
@@ -852,6 +863,15 @@ mod tests {
                 waves_say: ExecutionStatus::CompletedWithErrors,
                 ..
             }
+        )));
+        let mut half = completed();
+        half.header.workflow_run = Some("arn:aws:states:us-east-1:1:execution:m:r".into());
+        assert!(has(&half, |v| matches!(v, Violation::HalfAWorkflowMark)));
+        let mut restarts = completed();
+        restarts.header.restarts = vec![Timestamp(1500), Timestamp(1400)];
+        assert!(has(&restarts, |v| matches!(
+            v,
+            Violation::RestartsOutOfOrder
         )));
         // Version 1 judged a wave on the servers its job listed: one left out stays PENDING.
         let mut v1 = completed();

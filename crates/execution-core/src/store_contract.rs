@@ -184,6 +184,11 @@ pub async fn a_commit_to_a_missing_execution_or_wave_conflicts_and_creates_nothi
         Commit {
             execution_id: ghost.id(),
             header: None,
+            waves: vec![],
+        },
+        Commit {
+            execution_id: ghost.id(),
+            header: None,
             waves: vec![w(0)],
         },
         Commit {
