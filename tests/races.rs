@@ -1042,7 +1042,6 @@ fn check_record(e: &Execution, policy: &Policy) -> Result<(), String> {
             return Err(format!("wave {n} is at attempt {}", w.attempt));
         }
         let problem = match w.status {
-            WaveStatus::Started if w.current_jobs().next().is_none() => "has no job of its attempt",
             WaveStatus::Failed if w.end_time.is_none() || w.failure_reason.is_none() => {
                 "lacks its end or its reason"
             }

@@ -139,6 +139,12 @@ pub enum Violation {
     InFlightWithEndTime { wave: u32, status: WaveStatus },
     #[error("wave {wave} is {status} but has a failureReason (only a FAILED or SKIPPED wave has)")]
     FailureReasonOnWave { wave: u32, status: WaveStatus },
+    #[error("wave {wave} is LAUNCHING but every server has its job (it would be STARTED)")]
+    LaunchingWithEveryJob { wave: u32 },
+    #[error("wave {wave} is STARTED without {what}")]
+    StartedWithout { wave: u32, what: &'static str },
+    #[error("wave {wave}: server {server} has EC2 details but no instanceId")]
+    Ec2DetailsWithoutInstance { wave: u32, server: SourceServerId },
     #[error("workflowRun and workflowPolledTime come together (one names the run, the other when it last polled); this record has only one")]
     HalfAWorkflowMark,
     #[error("the restarts are not in the order they happened")]
@@ -574,6 +580,31 @@ fn wave_rules(wave: &Wave, found: &mut Vec<Violation>) {
         }
     } else if status != WaveStatus::Cancelled && wave.attempt == 0 {
         found.push(Violation::LaunchedWaveWithoutAttempt { wave: n, status });
+    }
+    if status == WaveStatus::Launching && wave.servers_without_job().next().is_none() {
+        found.push(Violation::LaunchingWithEveryJob { wave: n });
+    }
+    if status == WaveStatus::Started {
+        if wave.current_jobs().next().is_none() {
+            found.push(Violation::StartedWithout {
+                wave: n,
+                what: "a job of its current attempt",
+            });
+        }
+        if wave.launch_time.is_none() {
+            found.push(Violation::StartedWithout {
+                wave: n,
+                what: "a launchTime",
+            });
+        }
+    }
+    for s in &wave.server_statuses {
+        if s.instance_id.is_none() && (s.private_ip.is_some() || s.recovery_instance_id.is_some()) {
+            found.push(Violation::Ec2DetailsWithoutInstance {
+                wave: n,
+                server: s.source_server_id.clone(),
+            });
+        }
     }
 
     let mut ids: HashSet<&JobId> = HashSet::new();
