@@ -29,15 +29,13 @@ pub async fn run(args: InvokeArgs) -> Result<Exit, CliError> {
         let text = std::fs::read_to_string(&args.world).map_err(|e| {
             CliError::invalid(format!("cannot read world {}: {e}", args.world.display()))
         })?;
-        let (_, _, answer, printed) = run_on(&args.world, &text, &payload).await?;
-        printed?;
+        let (_, _, answer) = run_on(&args.world, &text, &payload).await?;
+        print_json(&answer)?;
         return Ok(Exit::for_answer(&answer));
     }
     let mut locked = LockedWorld::open(&args.world)?;
     let text = locked.read()?;
-    // Saved even when the answer could not be printed (a closed pipe): what the operation did
-    // (a launched job) must not be forgotten.
-    let (before, sim, answer, printed) = run_on(&args.world, &text, &payload).await?;
+    let (before, sim, answer) = run_on(&args.world, &text, &payload).await?;
     let after = before.updated(&sim);
     if after != before {
         // A world the next invoke would refuse is not saved: the operation broke a rule.
@@ -49,15 +47,19 @@ pub async fn run(args: InvokeArgs) -> Result<Exit, CliError> {
         })?;
         locked.replace(&after)?;
     }
-    printed?;
+    // The answer once the world holds what it says (a save that failed answers instead), and
+    // after the save: a closed pipe must not cost what the operation did (a launched job).
+    print_json(&answer)?;
     Ok(Exit::for_answer(&answer))
 }
 
-/// The world read, the simulator after the operation, its answer, and whether printing it worked.
-type Answered = (WorldFile, Sim, Value, Result<(), CliError>);
-
-/// Reads the world from `text`, answers `payload` against it and prints the answer.
-async fn run_on(path: &Path, text: &str, payload: &str) -> Result<Answered, CliError> {
+/// Reads the world from `text` and answers `payload` against it: the world read, the simulator
+/// after the operation, and its answer.
+async fn run_on(
+    path: &Path,
+    text: &str,
+    payload: &str,
+) -> Result<(WorldFile, Sim, Value), CliError> {
     let invalid = |e: drs_sim::world_file::WorldFileError| {
         CliError::invalid(format!("{}: {e}", path.display()))
     };
@@ -70,8 +72,7 @@ async fn run_on(path: &Path, text: &str, payload: &str) -> Result<Answered, CliE
             format!("not JSON: {e}"),
         ))),
     };
-    let printed = print_json(&answer);
-    Ok((world, sim, answer, printed))
+    Ok((world, sim, answer))
 }
 
 /// Parses the payload and runs its operation through `ops::run`, the one route the functions
