@@ -2,6 +2,8 @@
 # Lint the infrastructure definitions (each step only if its file exists):
 #   cfn-lint infra/template.yaml
 #   sam validate --lint -t infra/template.yaml --region us-east-1
+#   checkov -f infra/template.yaml                    (every check passes or is skipped in the
+#                                                      template with its reason)
 #   asl-validator --json-path infra/<name>.asl.json   (every *.asl.json in infra/, ${Partition} = aws)
 # Needs the tools from scripts/tools.sh. Runs fully offline; no AWS account.
 set -euo pipefail
@@ -23,6 +25,11 @@ if [ -f "$template" ]; then
   env -u AWS_PROFILE -u AWS_SESSION_TOKEN \
     AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1 \
     SAM_CLI_TELEMETRY=0 "$venv/bin/sam" validate --lint -t "$template" --region us-east-1 || rc=1
+
+  echo "lint: checkov -f $template"
+  # --skip-download: the checks that ship with the pinned version, nothing fetched.
+  "$venv/checkov/bin/checkov" -f "$template" --framework cloudformation --compact --quiet \
+    --skip-download || rc=1
 fi
 
 shopt -s nullglob

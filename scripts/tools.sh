@@ -4,6 +4,7 @@
 #   - Python venv at <repo>/.venv with pinned moto[server], cfn-lint,
 #     aws-sam-cli, cargo-lambda (+ ziglang)      (scripts/requirements-tools.txt)
 #   - npm asl-validator in <repo>/tools/node     (tools/node/package-lock.json)
+#   - checkov in <repo>/.venv/checkov             (pinned below)
 # Work is skipped when a stamp (hash of the pin files) matches.
 
 _tools_main() (
@@ -63,6 +64,18 @@ _tools_main() (
     want="$(hash_files "$node_dir/package.json" "$node_dir/package-lock.json")"
     echo "$want" > "$node_stamp"
     echo "tools: node tools installed"
+  fi
+
+  # ---- checkov, in a venv of its own (its pins would fight moto's and cfn-lint's) ----
+  checkov_version=3.3.30
+  checkov_venv="$venv/checkov"
+  if [ -x "$checkov_venv/bin/checkov" ] && [ "$("$checkov_venv/bin/checkov" --version 2>/dev/null)" = "$checkov_version" ]; then
+    echo "tools: checkov $checkov_version up to date"
+  else
+    echo "tools: pip installing checkov $checkov_version (.venv/checkov)..."
+    rm -rf "$checkov_venv"
+    "$py" -m venv "$checkov_venv"
+    "$checkov_venv/bin/python" -m pip install --disable-pip-version-check --no-input -q "checkov==$checkov_version"
   fi
 
   # ---- Rust tools (crates.io; built once, kept in .venv/cargo-tools) -------
