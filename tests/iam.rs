@@ -128,6 +128,15 @@ fn expected() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
                 "states:SendTaskSuccess",
             ]),
         ),
+        // cancel writes the header only, then releases the token.
+        (
+            "CancelFunction",
+            with_logs(&[
+                "dynamodb:Query",
+                "dynamodb:UpdateItem",
+                "states:SendTaskSuccess",
+            ]),
+        ),
     ])
 }
 
@@ -391,10 +400,11 @@ fn logs_go_to_each_functions_own_log_group() {
 
 /// The functions that complete the state machine's task tokens: pause (a token that arrived after
 /// the decision) and the operators' decisions that release a parked run.
-const RELEASERS: [&str; 4] = [
+const RELEASERS: [&str; 5] = [
     "PauseFunction",
     "ResumeFunction",
     "RetryFunction",
+    "CancelFunction",
     "SkipFunction",
 ];
 
@@ -520,7 +530,7 @@ fn the_state_machine_invokes_exactly_the_functions_its_definition_names() {
         .collect();
     assert_eq!(
         granted, functions,
-        "not find, not the operators' resume, retry and skip"
+        "not find, not the operators' resume, retry, skip and cancel"
     );
     // Every placeholder of the definition is substituted, and nothing else is.
     let text = workspace_tests::cfn::definition_text();

@@ -73,7 +73,7 @@ fn the_table_is_on_demand_with_pitr_ttl_and_the_status_index() {
 }
 
 #[test]
-fn eight_arm64_functions_built_by_cargo_lambda() {
+fn nine_arm64_functions_built_by_cargo_lambda() {
     let t = template();
     let globals = &t["Globals"]["Function"];
     assert_eq!(text(&globals["Runtime"]), "provided.al2023");
@@ -105,7 +105,7 @@ fn eight_arm64_functions_built_by_cargo_lambda() {
     }
     assert_eq!(
         binaries,
-        ["finalize", "find", "launch", "pause", "poll", "resume", "retry", "skip"]
+        ["cancel", "finalize", "find", "launch", "pause", "poll", "resume", "retry", "skip",]
             .map(String::from)
             .into()
     );
@@ -159,7 +159,7 @@ fn the_operator_routes_are_behind_an_iam_authorised_api() {
         }
     }
     // The path ends in the operation the function serves: lambda-shell refuses any other.
-    let want: BTreeSet<(String, String, String)> = ["Pause", "Resume", "Retry", "Skip"]
+    let want: BTreeSet<(String, String, String)> = ["Pause", "Resume", "Retry", "Skip", "Cancel"]
         .into_iter()
         .map(|op| {
             (
