@@ -141,6 +141,28 @@ pub struct Run {
     pub exited: Option<std::process::ExitStatus>,
 }
 
+impl Run {
+    /// The function's answers, one per event; a reply the runtime got as an error fails the test
+    /// (with the function's logs).
+    pub fn answers(&self) -> Vec<Value> {
+        self.replies
+            .iter()
+            .map(|r| match r {
+                Reply::Response(v) => v.clone(),
+                Reply::Error(e) => panic!("the runtime reported an error: {e}\n{}", self.output),
+            })
+            .collect()
+    }
+}
+
+/// The JSON body of an API Gateway proxy answer.
+pub fn proxy_body(answer: &Value) -> Value {
+    let body = answer["body"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a proxy answer without a body: {answer}"));
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("a body that is not JSON ({e}): {body}"))
+}
+
 /// Runs the Lambda binary at `binary` on `events` with the Lambda environment plus `env`
 /// (moto's endpoint and dummy credentials included), collects one reply per event, then ends it.
 pub fn run_function(binary: &str, env: &[(&str, &str)], events: Vec<Value>) -> Run {

@@ -1183,7 +1183,7 @@ fn api_call(action: &str, body: Value) -> Value {
 
 fn proxy_body(answer: &Value) -> Value {
     assert_eq!(answer["statusCode"], 200, "{answer}");
-    serde_json::from_str(answer["body"].as_str().expect("a proxy answer")).unwrap()
+    workspace_tests::runtime_api::proxy_body(answer)
 }
 
 /// The payloads the run sent its tasks, with their operation. A poll's `workflowRun` (the run

@@ -6,9 +6,9 @@ use execution_core::fixtures::{self, EXECUTION_ID as E, PLAN_ID as P};
 use execution_core::model::PauseReason;
 use execution_core::ports::ExecutionStore;
 use execution_core::status::ExecutionStatus;
-use serde_json::{json, Value};
+use serde_json::json;
 use workspace_tests::moto::dynamodb_client;
-use workspace_tests::runtime_api::{run_function, Reply};
+use workspace_tests::runtime_api::{proxy_body, run_function};
 
 #[tokio::test]
 async fn cancel_stops_an_execution_through_the_api() {
@@ -41,16 +41,9 @@ async fn cancel_stops_an_execution_through_the_api() {
         &env,
         vec![event(other_plan), event(P), event(P)],
     );
-    let answers: Vec<Value> = run
-        .replies
-        .iter()
-        .map(|r| match r {
-            Reply::Response(v) => v.clone(),
-            Reply::Error(e) => panic!("the runtime reported an error: {e}\n{}", run.output),
-        })
-        .collect();
+    let answers = run.answers();
     assert_eq!(answers.len(), 3, "{}", run.output);
-    let body = |a: &Value| -> Value { serde_json::from_str(a["body"].as_str().unwrap()).unwrap() };
+    let body = proxy_body;
     assert_eq!(
         (
             answers[0]["statusCode"].clone(),

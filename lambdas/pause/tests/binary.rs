@@ -8,7 +8,7 @@ use execution_core::ports::ExecutionStore;
 use execution_core::status::ExecutionStatus;
 use serde_json::{json, Value};
 use workspace_tests::moto::{credentials, endpoint};
-use workspace_tests::runtime_api::{run_function, Reply};
+use workspace_tests::runtime_api::run_function;
 
 const TOKEN: &str = "AAAAKgAAAAIAAAAAAAAAAbinary+test/token==";
 
@@ -50,14 +50,7 @@ async fn pause_holds_the_token_and_never_logs_it() {
     ];
     let run = run_function(env!("CARGO_BIN_EXE_pause"), &env, events);
 
-    let answers: Vec<Value> = run
-        .replies
-        .iter()
-        .map(|r| match r {
-            Reply::Response(v) => v.clone(),
-            Reply::Error(e) => panic!("the runtime reported an error: {e}\n{}", run.output),
-        })
-        .collect();
+    let answers = run.answers();
     assert_eq!(answers.len(), 3, "{}", run.output);
     assert_eq!(
         answers[0],

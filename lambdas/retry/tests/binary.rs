@@ -10,7 +10,7 @@ use execution_core::ports::ExecutionStore;
 use execution_core::status::{ExecutionStatus, LaunchStatus, WaveStatus};
 use serde_json::{json, Value};
 use workspace_tests::moto::dynamodb_client;
-use workspace_tests::runtime_api::{run_function, Reply};
+use workspace_tests::runtime_api::run_function;
 
 const TOKEN: &str = "AAAAKgAAAAIAAAAAAAAAAretry+binary/token==";
 
@@ -47,16 +47,6 @@ async fn store_holding(execution: &Execution) -> (String, DynamoDbStore) {
     (table, store)
 }
 
-fn answers(replies: &[Reply], output: &str) -> Vec<Value> {
-    replies
-        .iter()
-        .map(|r| match r {
-            Reply::Response(v) => v.clone(),
-            Reply::Error(e) => panic!("the runtime reported an error: {e}\n{output}"),
-        })
-        .collect()
-}
-
 fn api_event(action: &str, body: Value) -> Value {
     json!({
         "httpMethod": "POST", "path": format!("/executions/{E}/{action}"),
@@ -75,7 +65,7 @@ async fn retry_counts_attempts_from_its_setting_and_starts_the_next_one() {
         ("MAX_WAVE_ATTEMPTS", "1"),
     ];
     let run = run_function(env!("CARGO_BIN_EXE_retry"), &env, vec![retry.clone()]);
-    let refused = answers(&run.replies, &run.output);
+    let refused = run.answers();
     assert_eq!(refused.len(), 1, "{}", run.output);
     assert_eq!(
         (
@@ -101,10 +91,10 @@ async fn retry_counts_attempts_from_its_setting_and_starts_the_next_one() {
         api_event("skip", json!({"planId": P, "waveNumber": 0})),
     ];
     let run = run_function(env!("CARGO_BIN_EXE_retry"), &env, events);
-    let answers = answers(&run.replies, &run.output);
+    let answers = run.answers();
     assert_eq!(answers.len(), 2, "{}", run.output);
     assert_eq!(answers[0]["statusCode"], 200, "{}", answers[0]);
-    let body: Value = serde_json::from_str(answers[0]["body"].as_str().unwrap()).unwrap();
+    let body = workspace_tests::runtime_api::proxy_body(&answers[0]);
     assert_eq!(
         (
             body["status"].clone(),
