@@ -104,3 +104,23 @@ pub fn dynamodb_client() -> aws_sdk_dynamodb::Client {
         .build();
     aws_sdk_dynamodb::Client::from_conf(config)
 }
+
+/// A fresh executions table in moto (named `{prefix}-…`) holding `execution`, and the store on it.
+pub async fn store_holding(
+    prefix: &str,
+    execution: &execution_core::model::Execution,
+) -> (String, aws_adapters::DynamoDbStore) {
+    use execution_core::ports::ExecutionStore;
+    let table = format!("{prefix}-{}", uuid::Uuid::new_v4().simple());
+    let client = dynamodb_client();
+    aws_adapters::create_table(&client, &table, aws_adapters::DEFAULT_STATUS_INDEX)
+        .await
+        .expect("a table in moto");
+    let store = aws_adapters::DynamoDbStore::new(
+        client,
+        table.clone(),
+        aws_adapters::DEFAULT_STATUS_INDEX.to_owned(),
+    );
+    store.create(execution).await.expect("the execution");
+    (table, store)
+}

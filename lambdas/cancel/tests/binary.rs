@@ -1,13 +1,12 @@
 //! The cancel binary under a stand-in Lambda Runtime API, against moto's DynamoDB: the wiring of
 //! main.rs and its API route.
 
-use aws_adapters::{create_table, DynamoDbStore, DEFAULT_STATUS_INDEX};
 use execution_core::fixtures::{self, EXECUTION_ID as E, PLAN_ID as P};
 use execution_core::model::PauseReason;
 use execution_core::ports::ExecutionStore;
 use execution_core::status::ExecutionStatus;
 use serde_json::json;
-use workspace_tests::moto::dynamodb_client;
+use workspace_tests::moto::store_holding;
 use workspace_tests::runtime_api::{proxy_body, run_function};
 
 #[tokio::test]
@@ -18,13 +17,7 @@ async fn cancel_stops_an_execution_through_the_api() {
     execution.header.pause_reason = Some(PauseReason::Operator);
     execution.header.paused_before_wave = Some(0);
 
-    let table = format!("cancel-binary-{}", uuid::Uuid::new_v4().simple());
-    let client = dynamodb_client();
-    create_table(&client, &table, DEFAULT_STATUS_INDEX)
-        .await
-        .expect("a table in moto");
-    let store = DynamoDbStore::new(client, table.clone(), DEFAULT_STATUS_INDEX.to_owned());
-    store.create(&execution).await.expect("the execution");
+    let (table, store) = store_holding("cancel-binary", &execution).await;
 
     let event = |plan: &str| {
         json!({

@@ -2,14 +2,13 @@
 //! Functions: the wiring of main.rs (the store, the workflow, MAX_WAVE_ATTEMPTS), the API route,
 //! and a clear start-up failure on a limit the engine does not allow.
 
-use aws_adapters::{create_table, DynamoDbStore, DEFAULT_STATUS_INDEX};
 use execution_core::fixtures::{self, EXECUTION_ID as E, PLAN_ID as P};
 use execution_core::ids::TaskToken;
 use execution_core::model::{Execution, FailurePolicy, HeldToken, PauseReason, Timestamp};
 use execution_core::ports::ExecutionStore;
 use execution_core::status::{ExecutionStatus, LaunchStatus, WaveStatus};
 use serde_json::{json, Value};
-use workspace_tests::moto::dynamodb_client;
+use workspace_tests::moto::store_holding;
 use workspace_tests::runtime_api::run_function;
 
 const TOKEN: &str = "AAAAKgAAAAIAAAAAAAAAAretry+binary/token==";
@@ -36,17 +35,6 @@ fn waiting_on_wave_0() -> Execution {
     e
 }
 
-async fn store_holding(execution: &Execution) -> (String, DynamoDbStore) {
-    let table = format!("retry-binary-{}", uuid::Uuid::new_v4().simple());
-    let client = dynamodb_client();
-    create_table(&client, &table, DEFAULT_STATUS_INDEX)
-        .await
-        .expect("a table in moto");
-    let store = DynamoDbStore::new(client, table.clone(), DEFAULT_STATUS_INDEX.to_owned());
-    store.create(execution).await.expect("the execution");
-    (table, store)
-}
-
 fn api_event(action: &str, body: Value) -> Value {
     json!({
         "httpMethod": "POST", "path": format!("/executions/{E}/{action}"),
@@ -56,7 +44,7 @@ fn api_event(action: &str, body: Value) -> Value {
 
 #[tokio::test]
 async fn retry_counts_attempts_from_its_setting_and_starts_the_next_one() {
-    let (table, store) = store_holding(&waiting_on_wave_0()).await;
+    let (table, store) = store_holding("retry-binary", &waiting_on_wave_0()).await;
     let retry = json!({"operation": "retry", "executionId": E, "planId": P, "waveNumber": 0});
 
     // One attempt allowed: the wave has had it.
