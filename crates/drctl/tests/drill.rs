@@ -5,11 +5,17 @@ mod common;
 use common::{drctl, drctl_with, example, Run};
 use serde_json::Value;
 
-fn drill(extra: &[&str]) -> Run {
-    let plan = example("three-tier.json");
-    let mut args = vec!["drill", plan.to_str().unwrap(), "--speed", "0"];
+/// `drctl drill PLAN --speed 0 EXTRA...`.
+fn drill_plan(plan: impl AsRef<std::path::Path>, extra: &[&str]) -> Run {
+    let plan = plan.as_ref().to_str().unwrap().to_owned();
+    let mut args = vec!["drill", plan.as_str(), "--speed", "0"];
     args.extend_from_slice(extra);
     drctl(&args)
+}
+
+/// The same on the three-tier example.
+fn drill(extra: &[&str]) -> Run {
+    drill_plan(example("three-tier.json"), extra)
 }
 
 fn servers(wave: &Value) -> &Vec<Value> {
@@ -296,15 +302,7 @@ fn a_skipped_wave_ends_completed_with_errors_and_exit_1() {
 #[test]
 fn an_optional_server_that_fails_ends_completed_with_errors() {
     let plan = example("failure-policy.json");
-    let run = drctl(&[
-        "drill",
-        plan.to_str().unwrap(),
-        "--speed",
-        "0",
-        "--json",
-        "--fail-server",
-        "s-4e5f6a7b8c9d0e1f2",
-    ]);
+    let run = drill_plan(&plan, &["--json", "--fail-server", "s-4e5f6a7b8c9d0e1f2"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     let report = run.json();
     assert_eq!(report["status"], "COMPLETED_WITH_ERRORS");
@@ -329,17 +327,16 @@ fn an_optional_server_that_fails_ends_completed_with_errors() {
 #[test]
 fn a_wave_whose_policy_is_stop_fails_the_drill_without_a_pause() {
     let plan = example("failure-policy.json");
-    let run = drctl(&[
-        "drill",
-        plan.to_str().unwrap(),
-        "--speed",
-        "0",
-        "--json",
-        "--fail-server",
-        "s-0a1b2c3d4e5f6a7b8",
-        "--on-failure",
-        "retry",
-    ]);
+    let run = drill_plan(
+        &plan,
+        &[
+            "--json",
+            "--fail-server",
+            "s-0a1b2c3d4e5f6a7b8",
+            "--on-failure",
+            "retry",
+        ],
+    );
     assert_eq!(run.code, 3, "{}", run.stderr);
     let report = run.json();
     assert_eq!(report["status"], "FAILED");
@@ -417,7 +414,7 @@ fn a_wave_of_250_servers_is_launched_as_three_jobs() {
             .to_string(),
     )
     .unwrap();
-    let run = drctl(&["drill", plan.to_str().unwrap(), "--speed", "0", "--json"]);
+    let run = drill_plan(&plan, &["--json"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let report = run.json();
     assert_every_wave_completed_with_instances(&report, 1, 250);
@@ -491,7 +488,7 @@ fn a_pause_can_wait_for_enter() {
 #[test]
 fn the_large_plan_runs_twenty_waves_of_a_hundred() {
     let plan = example("large.json");
-    let run = drctl(&["drill", plan.to_str().unwrap(), "--speed", "0", "--json"]);
+    let run = drill_plan(&plan, &["--json"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_every_wave_completed_with_instances(&run.json(), 20, 2000);
 }
@@ -651,7 +648,7 @@ fn hostile_plan() -> Value {
 fn control_and_bidi_characters_in_names_are_shown_escaped() {
     let dir = tempfile::tempdir().unwrap();
     let plan = write_plan(dir.path(), &hostile_plan());
-    let run = drctl(&["drill", &plan, "--speed", "0"]);
+    let run = drill_plan(&plan, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let out = &run.stdout;
     for raw in ['\u{1b}', '\u{202e}', '\r', '\u{9b}'] {
@@ -727,7 +724,7 @@ fn columns_line_up_by_display_width() {
             ]}]
         }),
     );
-    let run = drctl(&["drill", &plan, "--speed", "0"]);
+    let run = drill_plan(&plan, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let table: Vec<&str> = run
         .stdout
@@ -1039,7 +1036,7 @@ fn counts_read_in_the_singular_and_the_plural() {
         .to_string(),
     )
     .unwrap();
-    let run = drctl(&["drill", &one, "--speed", "0", "--conflict", "1"]);
+    let run = drill_plan(&one, &["--conflict", "1"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     for expected in [
         ": 1 wave, 1 server (execution ",
@@ -1062,7 +1059,7 @@ fn counts_read_in_the_singular_and_the_plural() {
         }),
     );
     // Two servers over a quota of one: refused for good at the first call.
-    let run = drctl(&["drill", &two, "--speed", "0", "--job-quota", "1"]);
+    let run = drill_plan(&two, &["--job-quota", "1"]);
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(
         run.stdout
@@ -1070,14 +1067,10 @@ fn counts_read_in_the_singular_and_the_plural() {
         "{}",
         run.stdout
     );
-    let optional = drctl(&[
-        "drill",
-        example("failure-policy.json").to_str().unwrap(),
-        "--speed",
-        "0",
-        "--fail-server",
-        "s-4e5f6a7b8c9d0e1f2",
-    ]);
+    let optional = drill_plan(
+        example("failure-policy.json"),
+        &["--fail-server", "s-4e5f6a7b8c9d0e1f2"],
+    );
     assert!(
         optional.stdout.contains("1 OPTIONAL server did not launch")
             && optional
