@@ -25,6 +25,7 @@ use async_trait::async_trait;
 use aws_adapters::{create_table, DynamoDbStore};
 use drs_sim::{Api, Progression, Sim, SimConfig, Spread, Timings, TokenState};
 use execution_core::api::{PauseRequest, PollRequest, Request, Target, WaveTarget};
+use execution_core::audit::AuditEvent;
 use execution_core::fixtures;
 use execution_core::ids::{ExecutionId, TaskToken};
 use execution_core::invariants;
@@ -32,6 +33,7 @@ use execution_core::lifecycle::WAVE_TABLE;
 use execution_core::model::{Execution, FailurePolicy, PauseReason, Timestamp};
 use execution_core::ops::{self, FindConfig, Ports};
 use execution_core::plan::Plan;
+use execution_core::ports::EventPage;
 use execution_core::ports::{
     ActivePage, Clock, Commit, ExecutionStore, ServiceError, StoreError, Touch, TAG_ATTEMPT,
     TAG_EXECUTION_ID, TAG_PART, TAG_WAVE_NUMBER,
@@ -219,8 +221,15 @@ impl ExecutionStore for FaultyStore {
         self.trip(StoreCall::Load)?;
         self.inner.load(id).await
     }
-    async fn create(&self, execution: &Execution) -> Result<(), StoreError> {
-        self.inner.create(execution).await
+    async fn create(&self, execution: &Execution, events: &[AuditEvent]) -> Result<(), StoreError> {
+        self.inner.create(execution, events).await
+    }
+    async fn events(
+        &self,
+        id: ExecutionId,
+        cursor: Option<String>,
+    ) -> Result<EventPage, StoreError> {
+        self.inner.events(id, cursor).await
     }
     async fn list_active(&self, cursor: Option<String>) -> Result<ActivePage, StoreError> {
         self.trip(StoreCall::ListActive)?;
@@ -461,7 +470,8 @@ impl World {
             Scenario::Retry => Request::Retry(wave_0),
             Scenario::Skip => Request::Skip(wave_0),
         };
-        ops::run(&ports, request).await
+        let actor = drs_sim::driver::actor(request.operation());
+        ops::run(&ports, request, actor).await
     }
 
     /// Brings a new execution to `state`, arming the world faults before what they shape.

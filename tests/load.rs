@@ -18,12 +18,14 @@ use aws_sdk_dynamodb::Client;
 use drs_sim::driver::{drive, DriverConfig, Event, Resume};
 use drs_sim::{Api, Progression, Sim, SimConfig, Spread, Timings};
 use execution_core::api::{PollRequest, Target};
+use execution_core::audit::AuditEvent;
 use execution_core::fixtures;
 use execution_core::ids::{ExecutionId, PlanId};
 use execution_core::model::{Execution, Timestamp};
 use execution_core::ops::{self, FindConfig};
 use execution_core::plan::Plan;
 use execution_core::ports::mocks::FixedClock;
+use execution_core::ports::EventPage;
 use execution_core::ports::{
     now, ActivePage, Clock, Commit, DispatchError, ExecutionStore, PollDispatch, StoreError, Touch,
 };
@@ -46,8 +48,15 @@ impl ExecutionStore for Counted {
     async fn load(&self, id: ExecutionId) -> Result<Option<Execution>, StoreError> {
         self.inner.load(id).await
     }
-    async fn create(&self, execution: &Execution) -> Result<(), StoreError> {
-        self.inner.create(execution).await
+    async fn create(&self, execution: &Execution, events: &[AuditEvent]) -> Result<(), StoreError> {
+        self.inner.create(execution, events).await
+    }
+    async fn events(
+        &self,
+        id: ExecutionId,
+        cursor: Option<String>,
+    ) -> Result<EventPage, StoreError> {
+        self.inner.events(id, cursor).await
     }
     async fn list_active(&self, cursor: Option<String>) -> Result<ActivePage, StoreError> {
         self.pages.fetch_add(1, Ordering::SeqCst);
@@ -200,7 +209,10 @@ async fn find_polls_every_one_of_5000_executions_across_ticks_and_none_twice_in_
 async fn seed(client: &Client, store: &DynamoDbStore, total: usize) -> Vec<ExecutionId> {
     let base = uuid::Uuid::new_v4().as_u128() & !0xFFFF_FFFF;
     let template = active_execution(base, 0);
-    store.create(&template).await.expect("create the template");
+    store
+        .create(&template, &[])
+        .await
+        .expect("create the template");
     let items = client
         .query()
         .table_name(store.table())

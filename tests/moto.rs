@@ -121,6 +121,6 @@ pub async fn store_holding(
         table.clone(),
         aws_adapters::DEFAULT_STATUS_INDEX.to_owned(),
     );
-    store.create(execution).await.expect("the execution");
+    store.create(execution, &[]).await.expect("the execution");
     (table, store)
 }

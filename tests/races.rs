@@ -44,6 +44,7 @@ use async_trait::async_trait;
 use aws_adapters::{create_table, DynamoDbStore};
 use drs_sim::{FaultScript, Job, Progression, Sim, SimConfig, Spread, Timings, TokenState};
 use execution_core::api::{PauseRequest, PollRequest, Request, Target, WaveTarget};
+use execution_core::audit::{Actor, AuditEvent};
 use execution_core::ids::{ExecutionId, PlanId, SourceServerId, TaskToken};
 use execution_core::invariants;
 use execution_core::lifecycle::{TABLE, WAVE_TABLE};
@@ -53,6 +54,7 @@ use execution_core::model::{
 use execution_core::ops::{self, Ports};
 use execution_core::plan::{Plan, PlanServer, PlanWave};
 use execution_core::ports::now;
+use execution_core::ports::EventPage;
 use execution_core::ports::{
     ActivePage, Commit, ExecutionStore, HeaderWrite, StoreError, Touch, TAG_ATTEMPT,
     TAG_EXECUTION_ID, TAG_PART, TAG_WAVE_NUMBER,
@@ -164,8 +166,8 @@ impl ExecutionStore for Journal {
     async fn load(&self, id: ExecutionId) -> Result<Option<Execution>, StoreError> {
         self.inner.load(id).await
     }
-    async fn create(&self, execution: &Execution) -> Result<(), StoreError> {
-        self.inner.create(execution).await?;
+    async fn create(&self, execution: &Execution, events: &[AuditEvent]) -> Result<(), StoreError> {
+        self.inner.create(execution, events).await?;
         *self.created.lock().expect("journal") = Some(execution.clone());
         Ok(())
     }
@@ -176,6 +178,13 @@ impl ExecutionStore for Journal {
         self.inner.commit(commit).await?;
         self.commits.lock().expect("journal").push(commit.clone());
         Ok(())
+    }
+    async fn events(
+        &self,
+        id: ExecutionId,
+        cursor: Option<String>,
+    ) -> Result<EventPage, StoreError> {
+        self.inner.events(id, cursor).await
     }
     async fn touch(&self, id: ExecutionId, touch: &Touch) -> Result<(), StoreError> {
         self.inner.touch(id, touch).await
@@ -658,7 +667,8 @@ impl Run<'_> {
             Op::Retry => Request::Retry(decision()),
             Op::Skip => Request::Skip(decision()),
         };
-        let body = ops::run(ports, request).await;
+        let actor = drs_sim::driver::actor(request.operation());
+        let body = ops::run(ports, request, actor).await;
         Answer {
             op,
             wave,
@@ -1264,7 +1274,7 @@ async fn launched(plan: &Plan) -> (Sim, Journal, Target, Checker) {
         plan_id: plan.plan_id,
     };
     let ports = Ports::new(&journal, sim.clock.as_ref(), &sim.policy).with_drs(&sim.drs);
-    let launched = ops::run(&ports, Request::Launch(target)).await;
+    let launched = ops::run(&ports, Request::Launch(target), Actor::Workflow).await;
     assert_eq!(launched["waveStatus"], "STARTED", "{launched}");
     let mut checker = Checker {
         previous: Some(created),
@@ -1310,6 +1320,7 @@ async fn accept(
                 }
             })
             .collect(),
+        events: vec![],
     };
     journal.commit(&commit).await.expect("the store takes it");
 }

@@ -1071,7 +1071,7 @@ impl Stack {
         let execution = plan
             .new_execution(execution_id(), sim.clock.now())
             .expect("a valid plan");
-        sim.store.create(&execution).await.expect("created");
+        sim.store.create(&execution, &[]).await.expect("created");
         Self {
             sim,
             held: Held::default(),
@@ -1089,8 +1089,13 @@ impl Stack {
             | Operation::Resume
             | Operation::Cancel
             | Operation::Retry
-            | Operation::Skip => ports.with_workflow(&self.held),
-            Operation::Finalize | Operation::Find => ports,
+            | Operation::Skip
+            | Operation::Start => ports.with_workflow(&self.held),
+            Operation::Finalize
+            | Operation::Find
+            | Operation::List
+            | Operation::Get
+            | Operation::Events => ports,
         }
     }
 

@@ -118,7 +118,7 @@ impl Fixture {
             add_job(&sim, shape, w, &execution.waves[w].server_statuses, moment);
         }
         sim.store
-            .create(&execution)
+            .create(&execution, &[])
             .await
             .map_err(|e| format!("create: {e}"))?;
         let fixture = Self {

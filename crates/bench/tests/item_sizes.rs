@@ -47,7 +47,7 @@ async fn benchmark_item_sizes_are_the_stored_items_sizes() {
     let table = format!("bench-sizes-{}-{nanos}", std::process::id());
     create_table(&client, &table, "status-index").await.unwrap();
     let store = DynamoDbStore::new(client.clone(), table.clone(), "status-index".into());
-    store.create(&execution).await.unwrap();
+    store.create(&execution, &[]).await.unwrap();
 
     let items: Vec<HashMap<String, AttributeValue>> = client
         .query()

@@ -10,6 +10,7 @@ use aws_sdk_sfn::config::ProvideCredentials;
 use execution_core::api::{
     self, AnswerClass, PauseRequest, Request, Target, WaveTarget, WorkflowInput,
 };
+use execution_core::audit::Actor;
 use execution_core::error::OperationError;
 use execution_core::ids::ExecutionId;
 use execution_core::model::Execution;
@@ -29,6 +30,7 @@ struct Aws {
     store: DynamoDbStore,
     workflow: StepFunctionsWorkflow,
     policy: Policy,
+    actor: Actor,
 }
 
 async fn connect() -> Result<Aws, CliError> {
@@ -44,6 +46,7 @@ async fn connect() -> Result<Aws, CliError> {
         store,
         workflow,
         policy,
+        actor: Actor::Cli("PENDING-STS".to_owned()),
     })
 }
 
@@ -282,7 +285,7 @@ async fn run(request: Request, json: bool) -> Result<Exit, CliError> {
     let execution_id = request.execution_id();
     let aws = connect().await?;
     let ports = Ports::new(&aws.store, &SystemClock, &aws.policy).with_workflow(&aws.workflow);
-    let answer: Value = ops::run(&ports, request).await;
+    let answer: Value = ops::run(&ports, request, aws.actor.clone()).await;
     let code = api::status_code_of(&answer);
     if json {
         print_json(&answer)?;

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use drs_sim::world_file::WorldFile;
 use drs_sim::Sim;
 use execution_core::api;
+use execution_core::audit::Actor;
 use execution_core::error::OperationError;
 use execution_core::ops::{self, FindConfig};
 use serde_json::Value;
@@ -77,6 +78,9 @@ async fn run_on(
 
 /// Parses the payload and runs its operation through `ops::run`, the one route the functions
 /// take too.
+/// Who a change made offline was made by, as the world file's trail records it.
+pub const LOCAL_ACTOR: &str = "local";
+
 pub async fn answer(sim: &Sim, payload: &Value) -> Value {
     let request = match api::parse_any_request(payload) {
         Ok(r) => r,
@@ -93,7 +97,12 @@ pub async fn answer(sim: &Sim, payload: &Value) -> Value {
             .saturating_add(FIND_BUDGET_MILLIS),
         poll_budget_millis: 0,
     };
-    ops::run(&sim.ports().with_find(&dispatch, &config), request).await
+    ops::run(
+        &sim.ports().with_find(&dispatch, &config),
+        request,
+        Actor::Cli(LOCAL_ACTOR.to_owned()),
+    )
+    .await
 }
 
 /// JSON text, `@FILE`, or `-` for standard input.

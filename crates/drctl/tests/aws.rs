@@ -428,7 +428,7 @@ mod on_moto {
             s.job_id = Some(job.clone());
             s.launch_status = status;
         }
-        store.create(&e).await.unwrap();
+        store.create(&e, &[]).await.unwrap();
         (id.to_string(), plan.plan_id.to_string())
     }
 

@@ -1,5 +1,6 @@
 use async_trait::async_trait;
-use execution_core::api::{PollRequest, Target};
+use execution_core::api::{Operation, PollRequest, Target};
+use execution_core::audit::Actor;
 use execution_core::ids::{ExecutionId, PlanId};
 use execution_core::ops;
 use execution_core::ports::{DispatchError, PollDispatch};
@@ -8,7 +9,8 @@ use execution_core::status::ExecutionStatus;
 use crate::calls::Api;
 use crate::Sim;
 
-/// find → poll without Lambda: runs `ops::poll` (summary, as find asks for) against the sim and
+/// find → poll without Lambda: runs `ops::poll` (summary, as find asks for, recorded as find's)
+/// against the sim and
 /// keeps its typed answer, which is all the port returns.
 #[derive(Debug, Clone)]
 pub struct SimDispatch(Sim);
@@ -36,8 +38,15 @@ impl PollDispatch for SimDispatch {
             summary: true,
             workflow_run: None,
         };
-        let answer = ops::poll(
+        // As the poll function answers find: its changes recorded as find's.
+        let store = ops::Audited::new(
             sim.store.as_ref(),
+            sim.clock.as_ref(),
+            Actor::Find,
+            Operation::Poll.as_str(),
+        );
+        let answer = ops::poll(
+            &store,
             &sim.drs,
             &sim.ec2,
             sim.clock.as_ref(),

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use execution_core::api::{
     status_code_of, AnswerClass, Operation, PauseRequest, PollRequest, Request, Target, WaveTarget,
 };
+use execution_core::audit::Actor;
 use execution_core::ids::{ExecutionId, JobId};
 use execution_core::model::{Execution, PauseReason, ServerStatus, Timestamp, Wave};
 use execution_core::ops;
@@ -571,7 +572,7 @@ impl Driver<'_> {
         }
     }
 
-    /// Runs one operation through `ops::run` and decides on its answer as the state machine does,
+    /// Runs one operation through `ops::run` (as [`actor`] says who calls it) and decides on its answer as the state machine does,
     /// by `AnswerClass`: done → the answer; retry later → count, wait a backoff and call the same
     /// operation again, at most `max_transient_failures` times in a row (a success starts the
     /// count over); poll again → `Ok(None)` after the poll interval, so the caller decides on a
@@ -584,7 +585,7 @@ impl Driver<'_> {
         let operation = request.operation();
         let mut failures: u32 = 0;
         loop {
-            let answer = ops::run(&self.sim.ports(), request.clone()).await;
+            let answer = ops::run(&self.sim.ports(), request.clone(), actor(operation)).await;
             match AnswerClass::of_answer(&answer) {
                 AnswerClass::Done => {
                     return serde_json::from_value(answer.clone())
@@ -666,3 +667,17 @@ impl Driver<'_> {
         self.observer.observe(self.sim.clock.now(), &event);
     }
 }
+
+/// Who calls `operation` in a drill: the simulated operator decides (resume, retry, skip, cancel);
+/// everything else is the workflow's.
+pub fn actor(operation: Operation) -> Actor {
+    match operation {
+        Operation::Resume | Operation::Retry | Operation::Skip | Operation::Cancel => {
+            Actor::Cli(SIMULATED_OPERATOR.to_owned())
+        }
+        _ => Actor::Workflow,
+    }
+}
+
+/// The drill's operator, as the trail names it.
+pub const SIMULATED_OPERATOR: &str = "simulated operator";

@@ -104,19 +104,21 @@ impl Sim {
         ExecutionId::from_uuid(uuid::Builder::from_random_bytes(bytes).into_uuid())
     }
 
-    /// Creates a PENDING execution of `plan` in this world's store, at its clock's time.
+    /// Creates a PENDING execution of `plan` in this world's store, at its clock's time, as the
+    /// simulated operator's start (its trail begins with that).
     pub async fn create(
         &self,
         plan: &execution_core::plan::Plan,
         id: ExecutionId,
     ) -> Result<execution_core::api::Target, execution_core::OperationError> {
-        let e = execution_core::ops::create_execution(
+        let store = execution_core::ops::Audited::new(
             self.store.as_ref(),
             self.clock.as_ref(),
-            plan,
-            id,
-        )
-        .await?;
+            execution_core::audit::Actor::Cli(crate::driver::SIMULATED_OPERATOR.to_owned()),
+            execution_core::api::Operation::Start.as_str(),
+        );
+        let e =
+            execution_core::ops::create_execution(&store, self.clock.as_ref(), plan, id).await?;
         Ok(execution_core::api::Target {
             execution_id: e.id(),
             plan_id: plan.plan_id,

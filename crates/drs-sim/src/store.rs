@@ -6,23 +6,26 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use execution_core::audit::AuditEvent;
 use execution_core::ids::ExecutionId;
 use execution_core::invariants::{self, Violation};
 use execution_core::model::Execution;
 use execution_core::ports::{
-    ActiveExecution, ActivePage, Commit, ExecutionStore, HeaderWrite, ServiceError, StoreError,
-    Touch,
+    ActiveExecution, ActivePage, Commit, EventPage, ExecutionStore, HeaderWrite, ServiceError,
+    StoreError, Touch, MAX_COMMIT_ITEMS,
 };
 use execution_core::status::ExecutionStatus;
 use serde::Serialize;
 
 use crate::lock;
 
-/// Executions in insertion order (so a saved world keeps its order) with an index by id.
+/// Executions in insertion order (so a saved world keeps its order) with an index by id, and
+/// each execution's audit trail, oldest first.
 #[derive(Debug, Default)]
 struct Table {
     order: Vec<ExecutionId>,
     by_id: HashMap<ExecutionId, Execution>,
+    trails: HashMap<ExecutionId, Vec<AuditEvent>>,
 }
 
 #[derive(Debug)]
@@ -138,6 +141,20 @@ impl MemoryStore {
         Ok(store)
     }
 
+    /// Sets the trail of `id` (a world file's), replacing any.
+    pub fn set_trail(&self, id: ExecutionId, events: Vec<AuditEvent>) {
+        lock(&self.table).trails.insert(id, events);
+    }
+
+    /// The audit trail of `id`, oldest first (empty when it has none).
+    pub fn trail(&self, id: ExecutionId) -> Vec<AuditEvent> {
+        lock(&self.table)
+            .trails
+            .get(&id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// Every execution as stored, in the order they were created.
     pub fn executions(&self) -> Vec<Execution> {
         let t = lock(&self.table);
@@ -189,7 +206,7 @@ impl ExecutionStore for MemoryStore {
         Ok(self.get(id))
     }
 
-    async fn create(&self, execution: &Execution) -> Result<(), StoreError> {
+    async fn create(&self, execution: &Execution, events: &[AuditEvent]) -> Result<(), StoreError> {
         self.enter(Count::Create).await;
         let mut t = lock(&self.table);
         let id = execution.id();
@@ -198,6 +215,7 @@ impl ExecutionStore for MemoryStore {
         }
         t.by_id.insert(id, execution.clone());
         t.order.push(id);
+        t.trails.insert(id, events.to_vec());
         self.audit(execution);
         Ok(())
     }
@@ -250,15 +268,26 @@ impl ExecutionStore for MemoryStore {
 
     async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
         self.enter(Count::Commit).await;
+        if commit.items() > MAX_COMMIT_ITEMS {
+            return Err(StoreError::Service(ServiceError::Rejected(format!(
+                "a commit of {} items (at most {MAX_COMMIT_ITEMS})",
+                commit.items()
+            ))));
+        }
         let mut t = lock(&self.table);
-        let Some(stored) = t.by_id.get_mut(&commit.execution_id) else {
+        let Table { by_id, trails, .. } = &mut *t;
+        let Some(stored) = by_id.get_mut(&commit.execution_id) else {
             self.counts.add(Count::Conflict, 1);
             return Err(StoreError::Conflict);
         };
-        if !conditions_hold(stored, commit) {
+        let trail = trails.entry(commit.execution_id).or_default();
+        let known = |e: &AuditEvent| trail.iter().any(|t| t.event_id == e.event_id);
+        if !conditions_hold(stored, commit) || commit.events.iter().any(known) {
             self.counts.add(Count::Conflict, 1);
             return Err(StoreError::Conflict);
         }
+        trail.extend(commit.events.iter().cloned());
+        trail.sort_by(|a, b| a.event_id.cmp(&b.event_id));
         if let Some(HeaderWrite { header, .. }) = &commit.header {
             // lastPolledTime is written by touch outside the version scheme: never move it back.
             // workflowRun and workflowPolledTime belong to touch as well: kept as stored.
@@ -283,6 +312,45 @@ impl ExecutionStore for MemoryStore {
         self.counts.add(Count::WaveWrite, commit.waves.len() as u64);
         self.audit(stored);
         Ok(())
+    }
+
+    async fn events(
+        &self,
+        id: ExecutionId,
+        cursor: Option<String>,
+    ) -> Result<EventPage, StoreError> {
+        self.enter(Count::Load).await;
+        let after = match cursor {
+            None => None,
+            Some(c) => Some(
+                c.strip_prefix(CURSOR_PREFIX)
+                    .map(str::to_owned)
+                    .ok_or_else(|| {
+                        StoreError::Service(ServiceError::Rejected(format!(
+                            "invalid events cursor '{c}'"
+                        )))
+                    })?,
+            ),
+        };
+        let t = lock(&self.table);
+        let trail = t.trails.get(&id).map(Vec::as_slice).unwrap_or_default();
+        let rest: Vec<&AuditEvent> = trail
+            .iter()
+            .filter(|e| after.as_ref().is_none_or(|a| e.event_id > *a))
+            .collect();
+        let more = rest.len() > self.page_size;
+        let events: Vec<AuditEvent> = rest.into_iter().take(self.page_size).cloned().collect();
+        let next_cursor = more
+            .then(|| {
+                events
+                    .last()
+                    .map(|e| format!("{CURSOR_PREFIX}{}", e.event_id))
+            })
+            .flatten();
+        Ok(EventPage {
+            events,
+            next_cursor,
+        })
     }
 
     async fn touch(&self, id: ExecutionId, touch: &Touch) -> Result<(), StoreError> {

@@ -11,7 +11,8 @@ use crate::rules::NextAction;
 use crate::status::{ExecutionStatus, LaunchStatus, WaveStatus};
 
 /// The operations the engine serves: the seed's five, launch (the workflow's wave launcher),
-/// cancel, and an operator's decision on a failed wave: retry or skip.
+/// cancel, an operator's decision on a failed wave (retry or skip), and the API's start and
+/// reads (list, get, events).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Operation {
     Find,
@@ -23,10 +24,14 @@ pub enum Operation {
     Cancel,
     Retry,
     Skip,
+    Start,
+    List,
+    Get,
+    Events,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 9] = [
+    pub const ALL: [Operation; 13] = [
         Self::Find,
         Self::Poll,
         Self::Finalize,
@@ -36,6 +41,10 @@ impl Operation {
         Self::Cancel,
         Self::Retry,
         Self::Skip,
+        Self::Start,
+        Self::List,
+        Self::Get,
+        Self::Events,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -49,7 +58,16 @@ impl Operation {
             Self::Cancel => "cancel",
             Self::Retry => "retry",
             Self::Skip => "skip",
+            Self::Start => "start",
+            Self::List => "list",
+            Self::Get => "get",
+            Self::Events => "events",
         }
+    }
+
+    /// Whether the operation only reads: it changes no execution and records no event.
+    pub const fn reads_only(self) -> bool {
+        matches!(self, Self::List | Self::Get | Self::Events)
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
@@ -98,7 +116,35 @@ pub struct PauseRequest {
     pub task_token: Option<TaskToken>,
 }
 
+/// start: a plan, run as a new execution.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StartRequest {
+    pub plan: Box<crate::plan::Plan>,
+    /// Chosen by the caller to make a retried start safe (a second start with it is a 409);
+    /// a new random id when absent.
+    pub execution_id: Option<ExecutionId>,
+    pub poll_interval_seconds: Option<PollInterval>,
+}
+
+/// A page of a listing: `nextToken` from the previous page's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    pub next_token: Option<String>,
+}
+
+/// events: one page of an execution's trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventsRequest {
+    pub target: Target,
+    pub next_token: Option<String>,
+}
+
+/// The field that carries a page's cursor, in payloads, query strings and answers.
+pub const NEXT_TOKEN: &str = "nextToken";
+/// The longest `nextToken` accepted (the stores' cursors are far shorter).
+pub const NEXT_TOKEN_MAX_CHARS: usize = 1024;
+
+#[derive(Debug, Clone, PartialEq)]
 pub enum Request {
     Find,
     Poll(PollRequest),
@@ -109,6 +155,10 @@ pub enum Request {
     Cancel(Target),
     Retry(WaveTarget),
     Skip(WaveTarget),
+    Start(StartRequest),
+    List(PageRequest),
+    Get(Target),
+    Events(EventsRequest),
 }
 
 impl Request {
@@ -123,13 +173,20 @@ impl Request {
             Self::Cancel(_) => Operation::Cancel,
             Self::Retry(_) => Operation::Retry,
             Self::Skip(_) => Operation::Skip,
+            Self::Start(_) => Operation::Start,
+            Self::List(_) => Operation::List,
+            Self::Get(_) => Operation::Get,
+            Self::Events(_) => Operation::Events,
         }
     }
 
     /// The execution the request is about (find is about none).
     pub fn execution_id(&self) -> Option<ExecutionId> {
         match self {
-            Self::Find => None,
+            Self::Find | Self::List(_) => None,
+            Self::Start(r) => r.execution_id,
+            Self::Get(t) => Some(t.execution_id),
+            Self::Events(r) => Some(r.target.execution_id),
             Self::Poll(r) => Some(r.target.execution_id),
             Self::Pause(r) => Some(r.target.execution_id),
             Self::Finalize(t) | Self::Resume(t) | Self::Launch(t) | Self::Cancel(t) => {
@@ -213,7 +270,63 @@ fn build(op: Operation, fields: &Map<String, Value>) -> Result<Request, Operatio
         Operation::Cancel => Request::Cancel(target(fields)?),
         Operation::Retry => Request::Retry(wave_target(fields)?),
         Operation::Skip => Request::Skip(wave_target(fields)?),
+        Operation::Start => Request::Start(start(fields)?),
+        Operation::List => Request::List(PageRequest {
+            next_token: next_token(fields)?,
+        }),
+        Operation::Get => Request::Get(target(fields)?),
+        Operation::Events => Request::Events(EventsRequest {
+            target: target(fields)?,
+            next_token: next_token(fields)?,
+        }),
     })
+}
+
+fn start(fields: &Map<String, Value>) -> Result<StartRequest, OperationError> {
+    const PLAN: &str = "plan";
+    let plan = match fields.get(PLAN) {
+        None | Some(Value::Null) => return Err(OperationError::MissingParameter(PLAN)),
+        Some(raw @ Value::Object(_)) => crate::plan::Plan::deserialize(raw)
+            .map_err(|e| OperationError::invalid(PLAN, e.to_string()))?,
+        Some(other) => {
+            return Err(OperationError::invalid(
+                PLAN,
+                format!(
+                    "expected the plan document (a JSON object), got {}",
+                    kind(other)
+                ),
+            ))
+        }
+    };
+    let execution_id = match optional_string(fields, ExecutionId::FIELD)? {
+        Some(raw) => Some(ExecutionId::parse(raw)?),
+        None => None,
+    };
+    let poll_interval_seconds = match fields.get(PollInterval::FIELD) {
+        None | Some(Value::Null) => None,
+        Some(raw) => Some(
+            PollInterval::deserialize(raw)
+                .map_err(|e| OperationError::invalid(PollInterval::FIELD, e.to_string()))?,
+        ),
+    };
+    Ok(StartRequest {
+        plan: Box::new(plan),
+        execution_id,
+        poll_interval_seconds,
+    })
+}
+
+fn next_token(fields: &Map<String, Value>) -> Result<Option<String>, OperationError> {
+    let Some(raw) = optional_string(fields, NEXT_TOKEN)? else {
+        return Ok(None);
+    };
+    if raw.is_empty() || raw.chars().count() > NEXT_TOKEN_MAX_CHARS {
+        return Err(OperationError::invalid(
+            NEXT_TOKEN,
+            "not a token this API gave (pass the previous page's nextToken as it was)",
+        ));
+    }
+    Ok(Some(raw.to_owned()))
 }
 
 fn wave_target(fields: &Map<String, Value>) -> Result<WaveTarget, OperationError> {
@@ -682,6 +795,58 @@ pub struct CancelResponse {
     pub execution_id: ExecutionId,
     pub status: ExecutionStatus,
     pub workflow_released: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StartResponse {
+    pub status_code: u16,
+    pub execution_id: ExecutionId,
+    pub plan_id: PlanId,
+    pub status: ExecutionStatus,
+    /// The Step Functions run that conducts the execution.
+    pub workflow_run: String,
+}
+
+/// One active execution, as the status index lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListedExecution {
+    pub execution_id: ExecutionId,
+    pub plan_id: PlanId,
+    pub status: ExecutionStatus,
+    pub created_time: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_polled_time: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListResponse {
+    pub status_code: u16,
+    pub executions: Vec<ListedExecution>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+/// The record as the API shows it: every field but the task token (`workflowWaiting` says
+/// whether one is held).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetResponse {
+    pub status_code: u16,
+    pub execution: crate::model::Execution,
+    pub workflow_waiting: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventsResponse {
+    pub status_code: u16,
+    pub execution_id: ExecutionId,
+    pub events: Vec<crate::audit::AuditEvent>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
 }
 
 #[cfg(test)]

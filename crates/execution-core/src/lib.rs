@@ -6,6 +6,7 @@
 //! [`ports`] (what the core asks of the world); the use cases are in [`ops`].
 
 pub mod api;
+pub mod audit;
 pub mod error;
 pub mod ids;
 pub mod invariants;

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::audit::AuditEvent;
 use crate::ids::{ExecutionId, InstanceId, JobId, PlanId, SourceServerId, TaskToken};
 use crate::model::{Execution, ExecutionHeader, Timestamp, Wave};
 use crate::status::{ExecutionStatus, JobStatus, LaunchStatus};
@@ -106,18 +107,53 @@ pub struct WaveWrite {
     pub wave: Wave,
 }
 
-/// A set of conditional writes to one execution, applied all or nothing.
+/// A set of conditional writes to one execution and the audit events that record them, applied
+/// all or nothing: a change is never stored without its events, nor an event without its change.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Commit {
     pub execution_id: ExecutionId,
     pub header: Option<HeaderWrite>,
     pub waves: Vec<WaveWrite>,
+    /// Appended to the execution's trail; an event id already in it is a `Conflict`.
+    pub events: Vec<AuditEvent>,
 }
 
 impl Commit {
-    pub fn is_empty(&self) -> bool {
-        self.header.is_none() && self.waves.is_empty()
+    /// The writes of a change; its events are added by the audit ([`crate::ops::Audited`]).
+    pub fn new(
+        execution_id: ExecutionId,
+        header: Option<HeaderWrite>,
+        waves: Vec<WaveWrite>,
+    ) -> Self {
+        Self {
+            execution_id,
+            header,
+            waves,
+            events: vec![],
+        }
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.header.is_none() && self.waves.is_empty() && self.events.is_empty()
+    }
+
+    /// Items the commit writes: a store holds a commit in one transaction of at most
+    /// [`MAX_COMMIT_ITEMS`].
+    pub fn items(&self) -> usize {
+        usize::from(self.header.is_some()) + self.waves.len() + self.events.len()
+    }
+}
+
+/// The most items one commit may write (DynamoDB's transaction limit): use cases keep under it
+/// and stores refuse more (never split: a commit is atomic).
+pub const MAX_COMMIT_ITEMS: usize = 100;
+
+/// One page of an execution's trail, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EventPage {
+    pub events: Vec<AuditEvent>,
+    /// Opaque; `None` on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// Where executions live (DynamoDB in AWS, memory in the simulator).
@@ -127,9 +163,9 @@ pub trait ExecutionStore: Send + Sync {
     /// execution has this id.
     async fn load(&self, id: ExecutionId) -> Result<Option<Execution>, StoreError>;
 
-    /// Stores a new execution (header and every wave). MUST return `Conflict` and write nothing
-    /// when an execution with this id exists.
-    async fn create(&self, execution: &Execution) -> Result<(), StoreError>;
+    /// Stores a new execution (header and every wave) and the events of its creation, all or
+    /// nothing. MUST return `Conflict` and write nothing when an execution with this id exists.
+    async fn create(&self, execution: &Execution, events: &[AuditEvent]) -> Result<(), StoreError>;
 
     /// One page of the executions whose status is in [`ExecutionStatus::LISTED`] (POLLING,
     /// CANCELLING, PAUSED, PENDING, in that order), read from a status index (never a scan),
@@ -137,9 +173,20 @@ pub trait ExecutionStore: Send + Sync {
     /// `next_cursor`. A page may be empty and still have a next cursor.
     async fn list_active(&self, cursor: Option<String>) -> Result<ActivePage, StoreError>;
 
-    /// Applies every write of `commit` atomically. MUST return `Conflict` and write nothing when
-    /// the execution is missing or any expected version does not match.
+    /// Applies every write of `commit` and appends its events, atomically. MUST return `Conflict`
+    /// and write nothing when the execution is missing, any expected version does not match, or
+    /// an event id is already in the trail; `Rejected` (written nothing) when the commit holds
+    /// more than [`MAX_COMMIT_ITEMS`] items.
     async fn commit(&self, commit: &Commit) -> Result<(), StoreError>;
+
+    /// One page of the execution's audit trail, oldest first (strongly consistent). `cursor` is
+    /// `None` for the first page, then the previous page's `next_cursor`; a cursor this store did
+    /// not give is `Rejected`. An execution without events (or none at all) is an empty page.
+    async fn events(
+        &self,
+        id: ExecutionId,
+        cursor: Option<String>,
+    ) -> Result<EventPage, StoreError>;
 
     /// Sets what `touch` says: the execution's `lastPolledTime`, and (when the workflow polled,
     /// or a restart started a run) `workflowRun` and `workflowPolledTime`. A write of one small
@@ -448,9 +495,10 @@ pub mod mocks {
         #[async_trait]
         impl ExecutionStore for Store {
             async fn load(&self, id: ExecutionId) -> Result<Option<Execution>, StoreError>;
-            async fn create(&self, execution: &Execution) -> Result<(), StoreError>;
+            async fn create(&self, execution: &Execution, events: &[AuditEvent]) -> Result<(), StoreError>;
             async fn list_active(&self, cursor: Option<String>) -> Result<ActivePage, StoreError>;
             async fn commit(&self, commit: &Commit) -> Result<(), StoreError>;
+            async fn events(&self, id: ExecutionId, cursor: Option<String>) -> Result<EventPage, StoreError>;
             async fn touch(&self, id: ExecutionId, touch: &Touch) -> Result<(), StoreError>;
         }
     }

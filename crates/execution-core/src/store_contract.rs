@@ -76,7 +76,7 @@ pub async fn a_created_execution_loads_as_it_was(store: &dyn ExecutionStore) {
     e.header.plan_name = Some("Tier 1 — 東京".into());
     e.waves[1].wave_name = Some("app".into());
     store
-        .create(&e)
+        .create(&e, &[])
         .await
         .unwrap_or_else(|err| panic!("{CASE}: create: {err}"));
     assert_eq!(load(store, e.id(), CASE).await, Some(e), "{CASE}");
@@ -91,14 +91,14 @@ pub async fn create_refuses_an_existing_id_and_keeps_the_first(store: &dyn Execu
     const CASE: &str = "create refuses an existing id and keeps the first";
     let first = execution(&[2, 2]);
     store
-        .create(&first)
+        .create(&first, &[])
         .await
         .unwrap_or_else(|err| panic!("{CASE}: create: {err}"));
     let mut second = execution(&[3]);
     second.header.execution_id = first.id();
     second.header.plan_name = Some("another".into());
     assert_eq!(
-        store.create(&second).await,
+        store.create(&second, &[]).await,
         Err(StoreError::Conflict),
         "{CASE}"
     );
@@ -109,7 +109,7 @@ pub async fn a_commit_is_all_or_nothing_on_versions(store: &dyn ExecutionStore) 
     const CASE: &str = "a commit is all or nothing on versions";
     let e = execution(&[1, 1]);
     store
-        .create(&e)
+        .create(&e, &[])
         .await
         .unwrap_or_else(|err| panic!("{CASE}: create: {err}"));
     let header = header_put(&e, |h| h.status = ExecutionStatus::Polling);
@@ -139,6 +139,7 @@ pub async fn a_commit_is_all_or_nothing_on_versions(store: &dyn ExecutionStore) 
             execution_id: e.id(),
             header: Some(header),
             waves,
+            events: vec![],
         };
         assert_eq!(
             store.commit(&commit).await,
@@ -156,6 +157,7 @@ pub async fn a_commit_is_all_or_nothing_on_versions(store: &dyn ExecutionStore) 
         execution_id: e.id(),
         header: Some(header.clone()),
         waves: vec![wave_0.clone()],
+        events: vec![],
     };
     store
         .commit(&good)
@@ -185,21 +187,25 @@ pub async fn a_commit_to_a_missing_execution_or_wave_conflicts_and_creates_nothi
             execution_id: ghost.id(),
             header: None,
             waves: vec![],
+            events: vec![],
         },
         Commit {
             execution_id: ghost.id(),
             header: None,
             waves: vec![w(0)],
+            events: vec![],
         },
         Commit {
             execution_id: ghost.id(),
             header: Some(header_put(&ghost, |_| {})),
             waves: vec![],
+            events: vec![],
         },
         Commit {
             execution_id: ghost.id(),
             header: Some(header_put(&ghost, |_| {})),
             waves: vec![w(0), w(1)],
+            events: vec![],
         },
     ] {
         assert_eq!(
@@ -213,7 +219,7 @@ pub async fn a_commit_to_a_missing_execution_or_wave_conflicts_and_creates_nothi
     // A wave the execution does not have.
     let e = execution(&[1]);
     store
-        .create(&e)
+        .create(&e, &[])
         .await
         .unwrap_or_else(|err| panic!("{CASE}: create: {err}"));
     let mut extra = wave_put(&e.waves[0], |_| {});
@@ -222,6 +228,7 @@ pub async fn a_commit_to_a_missing_execution_or_wave_conflicts_and_creates_nothi
         execution_id: e.id(),
         header: None,
         waves: vec![extra],
+        events: vec![],
     };
     assert_eq!(
         store.commit(&commit).await,
@@ -246,7 +253,7 @@ pub async fn touch_never_creates_and_a_header_write_never_undoes_it(store: &dyn 
 
     let e = execution(&[1]);
     store
-        .create(&e)
+        .create(&e, &[])
         .await
         .unwrap_or_else(|err| panic!("{CASE}: create: {err}"));
     // Anyone's poll moves lastPolledTime only; the workflow's also names its run.
@@ -280,6 +287,7 @@ pub async fn touch_never_creates_and_a_header_write_never_undoes_it(store: &dyn 
             execution_id: e.id(),
             header: Some(write),
             waves: vec![],
+            events: vec![],
         })
         .await
         .unwrap_or_else(|err| panic!("{CASE}: header write: {err}"));
@@ -315,7 +323,7 @@ pub async fn a_header_write_removes_the_optional_fields_it_clears(store: &dyn Ex
         release_pending: false,
     });
     store
-        .create(&e)
+        .create(&e, &[])
         .await
         .unwrap_or_else(|err| panic!("{CASE}: create: {err}"));
     let mut cleared = e.header.clone();
@@ -332,6 +340,7 @@ pub async fn a_header_write_removes_the_optional_fields_it_clears(store: &dyn Ex
                 header: cleared.clone(),
             }),
             waves: vec![],
+            events: vec![],
         })
         .await
         .unwrap_or_else(|err| panic!("{CASE}: commit: {err}"));
@@ -362,7 +371,7 @@ pub async fn list_active_pages_over_the_unfinished_executions_only(store: &dyn E
             e.header.status = status;
             e.header.created_time = Timestamp(1000 + n);
             store
-                .create(&e)
+                .create(&e, &[])
                 .await
                 .unwrap_or_else(|err| panic!("{CASE}: create: {err}"));
             if n % 2 == 0 {

@@ -94,7 +94,8 @@ fn valid_payloads_parse_for_every_operation() {
     for op in Operation::ALL {
         let r = parse_request(
             op,
-            &json!({"operation": op.as_str(), "executionId": E, "planId": P, "waveNumber": 0}),
+            &json!({"operation": op.as_str(), "executionId": E, "planId": P, "waveNumber": 0,
+                "plan": {"planId": P, "waves": [{"servers": [{"sourceServerId": "s-1234567890abcdef0"}]}]}}),
         )
         .unwrap();
         assert_eq!(r.operation(), op);

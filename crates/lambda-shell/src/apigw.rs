@@ -5,6 +5,7 @@
 
 use aws_smithy_types::base64;
 use execution_core::api::{status_code_of, Operation};
+use execution_core::audit::Actor;
 use execution_core::ids::{ExecutionId, PlanId, TaskToken};
 use execution_core::OperationError;
 use serde_json::{json, Map, Value};
@@ -60,12 +61,15 @@ pub(crate) fn payload(
     };
 
     let mut body = body_object(http.body, http.base64)?;
-    if body.contains_key(TaskToken::FIELD) {
-        // Only the state machine holds task tokens, and it calls pause directly.
-        return Err(OperationError::invalid(
-            TaskToken::FIELD,
-            "not accepted through the API",
-        ));
+    for field in [TaskToken::FIELD, Actor::FIELD] {
+        if body.contains_key(field) {
+            // Only the state machine holds task tokens, and it calls pause directly; an API
+            // caller is the IAM principal API Gateway authenticated, whatever the body says.
+            return Err(OperationError::invalid(
+                field,
+                "not accepted through the API",
+            ));
+        }
     }
     agree(&mut body, ExecutionId::FIELD, Some(path_id), "the path")?;
     let query_plan = match http.query.and_then(|q| q.get(PlanId::FIELD)) {
@@ -196,6 +200,28 @@ fn object<'a>(
         Some(Value::Object(m)) => Ok(Some(m)),
         Some(_) => Err(OperationError::invalid(field, "expected an object")),
     }
+}
+
+/// Who called the API: the IAM principal API Gateway authenticated (REST:
+/// `requestContext.identity.userArn`; HTTP API: `requestContext.authorizer.iam.userArn`), or
+/// [`Actor::Anonymous`] when the request carries none (a route deployed without IAM
+/// authorization). Nothing in the body can say otherwise.
+pub(crate) fn actor(fields: &Map<String, Value>) -> Actor {
+    let context = fields.get("requestContext");
+    let arn = context
+        .and_then(|c| c.pointer("/identity/userArn"))
+        .or_else(|| context.and_then(|c| c.pointer("/authorizer/iam/userArn")))
+        .and_then(Value::as_str)
+        .filter(|arn| arn.starts_with("arn:"));
+    match arn {
+        Some(arn) => Actor::Iam(clip_arn(arn)),
+        None => Actor::Anonymous,
+    }
+}
+
+/// An ARN as recorded: IAM ARNs are at most 2,048 characters; anything longer is cut there.
+fn clip_arn(arn: &str) -> String {
+    arn.chars().take(2048).collect()
 }
 
 /// The proxy response: HTTP status = the answer's `statusCode`, body = the answer as JSON.

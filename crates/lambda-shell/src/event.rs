@@ -2,6 +2,7 @@
 //! 400 error, and the error is answered in the shape the caller understands.
 
 use execution_core::api::{parse_request, Operation, Request};
+use execution_core::audit::Actor;
 use execution_core::OperationError;
 use serde_json::{Map, Value};
 
@@ -38,11 +39,12 @@ impl Source {
     }
 }
 
-/// An event, understood (or not) by the function that serves `serves`.
+/// An event, understood (or not) by the function that serves `serves`, and who sent it.
 #[derive(Debug)]
 pub struct Decoded {
     pub source: Source,
     pub request: Result<Request, OperationError>,
+    pub actor: Actor,
 }
 
 /// Reads `event` as a request for the function that serves `serves`.
@@ -52,6 +54,7 @@ pub fn decode(serves: Operation, event: &Value) -> Decoded {
         return Decoded {
             source: Source::Direct,
             request: parse_request(serves, event),
+            actor: Actor::Invoker,
         };
     };
     if apigw::is_proxy_event(fields) {
@@ -66,17 +69,22 @@ pub fn decode(serves: Operation, event: &Value) -> Decoded {
         return Decoded {
             source: Source::ApiGateway,
             request,
+            actor: apigw::actor(fields),
         };
     }
     if is_eventbridge_event(fields) {
         return Decoded {
             source: Source::Schedule,
             request: scheduled(serves, fields),
+            actor: Actor::Find,
         };
     }
     Decoded {
         source: Source::Direct,
         request: parse_request(serves, event),
+        // The engine's own callers say who they are; whoever else could invoke the function is
+        // recorded as a direct invocation.
+        actor: Actor::invoked_by(fields.get(Actor::FIELD).and_then(Value::as_str)),
     }
 }
 

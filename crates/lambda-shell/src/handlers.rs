@@ -20,7 +20,9 @@ pub async fn serve(serves: Operation, ports: &Ports<'_>, event: &Value) -> Value
         .ok()
         .and_then(Request::execution_id);
     let answer = match decoded.request {
-        Ok(request) if request.operation() == serves => ops::run(ports, request).await,
+        Ok(request) if request.operation() == serves => {
+            ops::run(ports, request, decoded.actor.clone()).await
+        }
         Ok(request) => mismatch(serves, &request),
         Err(e) => answer::<()>(&Err(e)),
     };

@@ -32,7 +32,7 @@ async fn pause_holds_the_token_and_never_logs_it() {
     let store = DynamoDbStore::new(client, table.clone(), DEFAULT_STATUS_INDEX.to_owned());
     let mut execution = fixtures::execution(&[1, 1]);
     execution.waves[0].pause_before_wave = true;
-    store.create(&execution).await.expect("the execution");
+    store.create(&execution, &[]).await.expect("the execution");
 
     let api_event = json!({
         "httpMethod": "POST", "path": format!("/executions/{E}/resume"), "pathParameters": {"executionId": E},

@@ -3,6 +3,7 @@
 
 mod codec;
 mod create;
+mod events;
 mod expression;
 mod list;
 mod store;
@@ -11,6 +12,7 @@ mod write;
 
 use aws_sdk_dynamodb::Client;
 
+pub use events::{decode_event_item, trail_key, EVENTS_PAGE_SIZE, TRAIL_PREFIX};
 pub use table::{create_table, TableCreation};
 
 /// DynamoDB's accounting of an item's size in bytes (what write units and the 400 KB limit count).
@@ -32,6 +34,7 @@ pub struct DynamoDbStore {
     table: String,
     index: String,
     page_size: i32,
+    events_page_size: i32,
 }
 
 impl DynamoDbStore {
@@ -41,6 +44,7 @@ impl DynamoDbStore {
             table,
             index,
             page_size: DEFAULT_PAGE_SIZE,
+            events_page_size: EVENTS_PAGE_SIZE,
         }
     }
 
@@ -57,6 +61,13 @@ impl DynamoDbStore {
     #[must_use]
     pub fn with_page_size(mut self, n: u16) -> Self {
         self.page_size = i32::from(n.max(1));
+        self
+    }
+
+    /// At most `n` (≥ 1) events per `events` page.
+    #[must_use]
+    pub fn with_events_page_size(mut self, n: u16) -> Self {
+        self.events_page_size = i32::from(n.max(1));
         self
     }
 

@@ -8,9 +8,10 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
+use execution_core::audit::AuditEvent;
 use execution_core::ids::ExecutionId;
 use execution_core::model::{Execution, Timestamp};
-use execution_core::ports::{ActivePage, Commit, ExecutionStore, StoreError, Touch};
+use execution_core::ports::{ActivePage, Commit, EventPage, ExecutionStore, StoreError, Touch};
 
 use super::codec::{self, Item, LAST_POLLED_TIME, PK, WORKFLOW_POLLED_TIME, WORKFLOW_RUN};
 use super::DynamoDbStore;
@@ -37,7 +38,8 @@ where
 #[async_trait]
 impl ExecutionStore for DynamoDbStore {
     /// One strongly consistent Query over the execution's partition (every page): the header
-    /// and its waves, which sort after it (`EXECUTION` < `WAVE#0000`).
+    /// and its waves, which sort after it (`EXECUTION` < `WAVE#0000`). The trail has a partition
+    /// of its own and is never read here.
     async fn load(&self, id: ExecutionId) -> Result<Option<Execution>, StoreError> {
         let items: Vec<Item> = self
             .client
@@ -56,8 +58,8 @@ impl ExecutionStore for DynamoDbStore {
         codec::decode_execution(id, items)
     }
 
-    async fn create(&self, execution: &Execution) -> Result<(), StoreError> {
-        self.create_items(execution).await
+    async fn create(&self, execution: &Execution, events: &[AuditEvent]) -> Result<(), StoreError> {
+        self.create_items(execution, events).await
     }
 
     async fn list_active(&self, cursor: Option<String>) -> Result<ActivePage, StoreError> {
@@ -66,6 +68,14 @@ impl ExecutionStore for DynamoDbStore {
 
     async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
         self.commit_items(commit).await
+    }
+
+    async fn events(
+        &self,
+        id: ExecutionId,
+        cursor: Option<String>,
+    ) -> Result<EventPage, StoreError> {
+        self.events_page(id, cursor).await
     }
 
     /// One UpdateItem of the header's `lastPolledTime` (and `workflowRun`, `workflowPolledTime`

@@ -10,6 +10,7 @@ use execution_core::model::ExecutionHeader;
 use execution_core::ports::{Commit, HeaderWrite, ServiceError, StoreError};
 
 use super::codec::{self, Item, MAX_ITEM_BYTES, VERSION};
+use super::events::event_item;
 use super::expression::Expression;
 use super::store::store_error;
 use super::{DynamoDbStore, MAX_TRANSACTION_BYTES, MAX_TRANSACTION_ITEMS};
@@ -25,6 +26,8 @@ enum Action {
     },
     /// Replace a wave item if its version is `expected`.
     Put { expected: u64, item: Item },
+    /// Append an event to the trail, if no event has its key.
+    Event(Item),
 }
 
 impl DynamoDbStore {
@@ -57,6 +60,15 @@ impl DynamoDbStore {
                 item,
             });
         }
+        for e in &commit.events {
+            if e.execution_id != id {
+                return Err(rejected(format!(
+                    "a commit to {id} carries an event of {}",
+                    e.execution_id
+                )));
+            }
+            actions.push(Action::Event(event_item(e)?));
+        }
         match actions.len() {
             // Nothing to write; the contract still says a missing execution is a Conflict.
             0 => self.check_exists(id).await,
@@ -67,12 +79,9 @@ impl DynamoDbStore {
             _ => {
                 let bytes: usize = actions
                     .iter()
-                    .map(|a| {
-                        if let Action::Put { item, .. } = a {
-                            codec::item_size(item)
-                        } else {
-                            0
-                        }
+                    .map(|a| match a {
+                        Action::Put { item, .. } | Action::Event(item) => codec::item_size(item),
+                        Action::Update { .. } => 0,
                     })
                     .sum();
                 if bytes > MAX_TRANSACTION_BYTES {
@@ -131,6 +140,12 @@ impl DynamoDbStore {
                         .map_err(|e| store_error("DynamoDB PutItem (wave)", &e)),
                 )
             }
+            // An event is never committed alone: it records a change in the same transaction.
+            Action::Event(_) => {
+                return Err(rejected(format!(
+                    "a commit to {id} holds an event and no change"
+                )))
+            }
         };
         let capacity = result?;
         tracing::debug!(execution_id = %id, what, write_units = ?capacity.and_then(|c| c.capacity_units), "committed");
@@ -174,6 +189,7 @@ impl DynamoDbStore {
             Action::Put { expected, item } => {
                 self.put(item, Some(Expression::version_is(expected)))
             }
+            Action::Event(item) => self.put(item, Some(Expression::absent())),
             Action::Update { expected, header } => {
                 let e = Expression::header_update(expected, &header)?;
                 let update = Update::builder()

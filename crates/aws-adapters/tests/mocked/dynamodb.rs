@@ -29,6 +29,7 @@ fn two_item_commit() -> Commit {
             expected_version: wave.version,
             wave,
         }],
+        events: vec![],
     }
 }
 

@@ -206,6 +206,7 @@ async fn a_version_1_record_commits_in_the_new_shape_and_round_trips() {
             h.pause_reason = Some(PauseReason::Operator);
         })),
         waves: vec![wave_write(&old, launched)],
+        events: vec![],
     };
     store.commit(&commit).await.unwrap();
     apply(&mut exec, &commit);
@@ -236,6 +237,7 @@ async fn a_version_1_record_commits_in_the_new_shape_and_round_trips() {
             h.pause_reason = None;
         })),
         waves: vec![],
+        events: vec![],
     };
     store.commit(&resume).await.unwrap();
     apply(&mut exec, &resume);

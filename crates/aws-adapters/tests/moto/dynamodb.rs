@@ -128,7 +128,7 @@ async fn a_50_by_200_execution_creates_loads_commits_and_finalizes() {
     let store = table.store();
     let mut exec = execution(&[200; 50]);
     let id = exec.id();
-    store.create(&exec).await.unwrap();
+    store.create(&exec, &[]).await.unwrap();
     assert_eq!(
         store.load(id).await.unwrap().as_ref(),
         Some(&exec),
@@ -165,6 +165,7 @@ async fn a_50_by_200_execution_creates_loads_commits_and_finalizes() {
         execution_id: id,
         header: None,
         waves: vec![wave_write(&old, started)],
+        events: vec![],
     };
     store.commit(&commit).await.unwrap();
     apply(&mut exec, &commit);
@@ -192,6 +193,7 @@ async fn a_50_by_200_execution_creates_loads_commits_and_finalizes() {
             h.end_time = Some(Timestamp(2000));
         })),
         waves: vec![],
+        events: vec![],
     };
     for w in &exec.waves[1..] {
         let mut cancelled = w.clone();
@@ -213,7 +215,7 @@ async fn a_plan_of_99_waves_creates_in_one_go() {
     let table = Table::new().await;
     let store = table.store();
     let exec = execution(&[2; 99]);
-    store.create(&exec).await.unwrap();
+    store.create(&exec, &[]).await.unwrap();
     assert_eq!(store.load(exec.id()).await.unwrap(), Some(exec));
 }
 
@@ -231,7 +233,7 @@ async fn touch_sets_last_polled_time_and_never_creates() {
     assert_eq!(table.item_count().await, 0, "touch created an item");
 
     let exec = execution(&[1]);
-    store.create(&exec).await.unwrap();
+    store.create(&exec, &[]).await.unwrap();
     let before = table.raw(exec.id()).await;
     store
         .touch(exec.id(), &Touch::poll(Timestamp(1234), None))
@@ -276,7 +278,7 @@ async fn a_header_write_keeps_last_polled_time_and_removes_cleared_fields() {
         token: TaskToken::parse("AAAA-secret-token").unwrap(),
         release_pending: false,
     });
-    store.create(&exec).await.unwrap();
+    store.create(&exec, &[]).await.unwrap();
     let run = "arn:aws:states:us-east-1:123456789012:execution:drs:run-1";
     store
         .touch(exec.id(), &Touch::poll(Timestamp(4321), Some(run)))
@@ -292,6 +294,7 @@ async fn a_header_write_keeps_last_polled_time_and_removes_cleared_fields() {
             h.task_token = None;
         })),
         waves: vec![],
+        events: vec![],
     };
     store.commit(&resume).await.unwrap();
     let stored = store.load(exec.id()).await.unwrap().unwrap();
@@ -320,7 +323,7 @@ async fn missing_and_unreadable_records() {
     assert_eq!(store.load(ExecutionId::new_random()).await.unwrap(), None);
 
     let exec = execution(&[1]);
-    store.create(&exec).await.unwrap();
+    store.create(&exec, &[]).await.unwrap();
     table
         .client
         .update_item()
@@ -360,7 +363,7 @@ async fn an_oversized_wave_is_refused_before_anything_is_written() {
             .collect();
         s.server_name = Some(name);
     }
-    let err = store.create(&exec).await.unwrap_err();
+    let err = store.create(&exec, &[]).await.unwrap_err();
     assert!(
         matches!(&err, StoreError::Service(ServiceError::Rejected(m)) if m.contains("wave 0")),
         "{err:?}"

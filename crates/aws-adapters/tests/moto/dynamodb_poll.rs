@@ -8,10 +8,12 @@ use async_trait::async_trait;
 use aws_adapters::DynamoDbStore;
 use aws_sdk_dynamodb::types::AttributeValue;
 use execution_core::api::{PollRequest, Target};
+use execution_core::audit::AuditEvent;
 use execution_core::fixtures;
 use execution_core::ids::ExecutionId;
 use execution_core::model::{Execution, Timestamp, WaveJob};
 use execution_core::ports::mocks::{FixedClock, MockDrs, MockEc2};
+use execution_core::ports::EventPage;
 use execution_core::ports::{ActivePage, Commit, ExecutionStore, StoreError, Touch};
 use execution_core::rules::Policy;
 use execution_core::status::{ExecutionStatus, JobStatus, LaunchStatus, WaveStatus};
@@ -30,8 +32,15 @@ impl ExecutionStore for Recording {
     async fn load(&self, id: ExecutionId) -> Result<Option<Execution>, StoreError> {
         self.inner.load(id).await
     }
-    async fn create(&self, execution: &Execution) -> Result<(), StoreError> {
-        self.inner.create(execution).await
+    async fn create(&self, execution: &Execution, events: &[AuditEvent]) -> Result<(), StoreError> {
+        self.inner.create(execution, events).await
+    }
+    async fn events(
+        &self,
+        id: ExecutionId,
+        cursor: Option<String>,
+    ) -> Result<EventPage, StoreError> {
+        self.inner.events(id, cursor).await
     }
     async fn list_active(&self, cursor: Option<String>) -> Result<ActivePage, StoreError> {
         self.inner.list_active(cursor).await
@@ -87,7 +96,7 @@ async fn a_poll_that_sees_no_change_writes_only_last_polled_time() {
         s.launch_status = LaunchStatus::InProgress;
         s.job_id = Some(fixtures::job(1));
     }
-    store.create(&exec).await.unwrap();
+    store.create(&exec, &[]).await.unwrap();
     let id = exec.id();
     let request = PollRequest {
         target: Target {

@@ -14,7 +14,7 @@ async fn racing_wave_writes_one_wins_the_other_conflicts() {
     let table = Table::new().await;
     let store = Arc::new(table.store());
     let exec = execution(&[3, 3]);
-    store.create(&exec).await.unwrap();
+    store.create(&exec, &[]).await.unwrap();
     for round in 0..5 {
         let current = store.load(exec.id()).await.unwrap().unwrap();
         let old = current.waves[0].clone();
@@ -27,6 +27,7 @@ async fn racing_wave_writes_one_wins_the_other_conflicts() {
                     execution_id: exec.id(),
                     header: None,
                     waves: vec![wave_write(&old, new)],
+                    events: vec![],
                 }
             })
             .collect();
@@ -45,7 +46,7 @@ async fn racing_finalizes_write_once_and_the_loser_writes_nothing() {
     let table = Table::new().await;
     let store = Arc::new(table.store());
     let exec = execution(&[1, 1, 1]);
-    store.create(&exec).await.unwrap();
+    store.create(&exec, &[]).await.unwrap();
     // Each finalizer also writes a different wave, to show the loser's transaction left no trace.
     let commits: Vec<Commit> = [
         (ExecutionStatus::Completed, 1usize),
@@ -59,6 +60,7 @@ async fn racing_finalizes_write_once_and_the_loser_writes_nothing() {
             execution_id: exec.id(),
             header: Some(header_put(&exec, |h| h.status = status)),
             waves: vec![wave_write(&exec.waves[wave], cancelled)],
+            events: vec![],
         }
     })
     .collect();

@@ -34,7 +34,7 @@ async fn the_store_contract_holds() {
 async fn calls_are_counted() {
     let store = MemoryStore::with_page_size(2);
     let e = execution_with(ExecutionStatus::Polling);
-    store.create(&e).await.unwrap();
+    store.create(&e, &[]).await.unwrap();
     let mut header = e.header.clone();
     header.status = ExecutionStatus::Paused;
     header.version = 1;
@@ -45,6 +45,7 @@ async fn calls_are_counted() {
             header,
         }),
         waves: vec![wave_write(&e, 0, 0, WaveStatus::Launching)],
+        events: vec![],
     };
     store.commit(&good).await.unwrap();
     assert_eq!(store.commit(&good).await, Err(StoreError::Conflict));
@@ -351,7 +352,7 @@ mod invariants_hold {
         let sim = checked_sim(FaultScript::default(), Policy::default());
         let run = |r: Request| {
             let sim = sim.clone();
-            async move { ops::run(&sim.ports(), r).await }
+            async move { ops::run(&sim.ports(), r, execution_core::audit::Actor::Workflow).await }
         };
         let a = create(&sim, &three_tier()).await;
         let b = create(&sim, &fixtures::plan(&[1])).await;
@@ -421,6 +422,7 @@ mod invariants_hold {
                     header,
                 }),
                 waves: vec![],
+                events: vec![],
             })
             .await
             .unwrap();

@@ -54,6 +54,7 @@ async fn attempt(
         execution_id: execution.id(),
         header: Some(header_write),
         waves: vec![],
+        events: vec![],
     };
     store.commit(&commit).await?;
 

@@ -24,7 +24,7 @@ pub async fn create_execution(
                     .join("; "),
             )
         })?;
-    match store.create(&execution).await {
+    match store.create(&execution, &[]).await {
         Ok(()) => Ok(execution),
         Err(StoreError::Conflict) => Err(OperationError::Conflict(format!(
             "execution {execution_id} already exists"

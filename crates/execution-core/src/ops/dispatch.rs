@@ -4,8 +4,9 @@
 
 use serde_json::Value;
 
-use super::FindConfig;
+use super::{Audited, FindConfig};
 use crate::api::{answer, Request};
+use crate::audit::Actor;
 use crate::error::OperationError;
 use crate::ports::{Clock, Drs, Ec2, ExecutionStore, PollDispatch, Workflow};
 use crate::rules::Policy;
@@ -75,14 +76,13 @@ fn missing(port: &str) -> OperationError {
     ))
 }
 
-/// Runs `request` and answers with the operation's JSON (the seed's shapes, errors included).
-pub async fn run(ports: &Ports<'_>, request: Request) -> Value {
-    let Ports {
-        store,
-        clock,
-        policy,
-        ..
-    } = *ports;
+/// Runs `request` for `actor` and answers with the operation's JSON (the seed's shapes, errors
+/// included). Every change it makes is recorded in the execution's trail, as `actor`'s, in the
+/// same write (the store is wrapped in [`Audited`]).
+pub async fn run(ports: &Ports<'_>, request: Request, actor: Actor) -> Value {
+    let Ports { clock, policy, .. } = *ports;
+    let audited = Audited::new(ports.store, clock, actor, request.operation().as_str());
+    let store: &dyn ExecutionStore = &audited;
     let drs = ports.drs.ok_or_else(|| missing("DRS"));
     let ec2 = ports.ec2.ok_or_else(|| missing("EC2"));
     let workflow = ports.workflow.ok_or_else(|| missing("Step Functions"));
@@ -122,5 +122,12 @@ pub async fn run(ports: &Ports<'_>, request: Request) -> Value {
             Ok(wf) => answer(&super::skip(store, wf, &w).await),
             Err(e) => answer::<()>(&Err(e)),
         },
+        Request::Start(r) => match workflow {
+            Ok(wf) => answer(&super::start(store, wf, clock, &r).await),
+            Err(e) => answer::<()>(&Err(e)),
+        },
+        Request::List(page) => answer(&super::list(store, &page).await),
+        Request::Get(t) => answer(&super::get(store, &t).await),
+        Request::Events(r) => answer(&super::events(store, &r).await),
     }
 }

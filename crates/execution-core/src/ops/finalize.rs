@@ -3,7 +3,7 @@ use crate::api::{FinalizeResponse, Target, OK};
 use crate::error::{OperationError, Refusal};
 use crate::lifecycle::{header_write, wave_write, Transition, WaveTransition};
 use crate::model::Execution;
-use crate::ports::{now, Clock, Commit, ExecutionStore};
+use crate::ports::{now, Clock, Commit, ExecutionStore, MAX_COMMIT_ITEMS};
 use crate::rules::outcome;
 use crate::status::{ExecutionStatus, WaveStatus};
 
@@ -53,7 +53,7 @@ async fn attempt(
         h.recovery_time_seconds = recovery_time_seconds;
     })?;
     // Waves that never ran end CANCELLED.
-    let never_ran = execution
+    let mut never_ran = execution
         .waves
         .iter()
         .filter(|w| w.status == WaveStatus::Pending)
@@ -63,10 +63,23 @@ async fn attempt(
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
+    // One transaction holds the header, its event and 98 waves. Only a cancel before any launch
+    // leaves more (99 never-run waves): the waves beyond are cancelled first, on their own (a
+    // CANCELLING execution's never-run waves may be CANCELLED before its end), then the next
+    // attempt re-reads and writes the rest with the header.
+    let room = MAX_COMMIT_ITEMS - 2;
+    if never_ran.len() > room {
+        let beyond = never_ran.split_off(room);
+        store
+            .commit(&Commit::new(execution.id(), None, beyond))
+            .await?;
+        return Err(Failure::Lost);
+    }
     let commit = Commit {
         execution_id: execution.id(),
         header: Some(header),
         waves: never_ran,
+        events: vec![],
     };
     store.commit(&commit).await?;
     Ok(answer(&execution, to, false, recovery_time_seconds))

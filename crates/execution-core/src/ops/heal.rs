@@ -111,8 +111,15 @@ fn run_name(run: RunRef) -> String {
 /// The operator's note once find has restarted an execution as often as it may.
 pub fn operator_needed_message(status: &str) -> String {
     format!(
-        "the workflow run ended ({status}) and was restarted {MAX_RESTARTS_PER_HOUR} times in the last hour: an operator is needed (read the run's history, then `drctl restart`)"
+        "the workflow run ended ({status}) and was restarted {MAX_RESTARTS_PER_HOUR} times in the last hour{OPERATOR_NEEDED}read the run's history, then `drctl restart`)"
     )
+}
+
+const OPERATOR_NEEDED: &str = ": an operator is needed (";
+
+/// Whether `message` is [`operator_needed_message`]'s: find has given the execution up.
+pub fn says_operator_needed(message: &str) -> bool {
+    message.starts_with("the workflow run ended (") && message.contains(OPERATOR_NEEDED)
 }
 
 /// Starts a new run for the execution `target` when its run has ended: the restart is recorded on

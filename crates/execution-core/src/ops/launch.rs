@@ -195,6 +195,7 @@ impl Launcher<'_> {
             execution_id: self.execution.id(),
             header: Some(header),
             waves: vec![claim],
+            events: vec![],
         };
         self.store.commit(&commit).await?;
         self.execution = written;
@@ -322,6 +323,7 @@ impl Launcher<'_> {
                 execution_id: self.execution.id(),
                 header: header.clone(),
                 waves: vec![write],
+                events: vec![],
             };
             match self.store.commit(&commit).await {
                 Ok(()) => {
@@ -462,6 +464,7 @@ impl Launcher<'_> {
                 execution_id: self.execution.id(),
                 header: header.clone(),
                 waves: vec![write],
+                events: vec![],
             })
             .await?;
         if let Some(h) = &header {

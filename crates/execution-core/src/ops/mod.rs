@@ -4,6 +4,7 @@
 //! Every write is conditional; a use case that loses a race re-reads and decides again (at most
 //! [`MAX_ATTEMPTS`] times), so its decision is always made on the record as it stands.
 
+mod audited;
 mod cancel;
 mod create;
 mod dispatch;
@@ -13,12 +14,15 @@ pub mod heal;
 mod launch;
 mod pause;
 mod poll;
+mod read;
 mod resume;
 mod retry;
+mod start;
 mod token;
 
 use std::future::Future;
 
+pub use audited::Audited;
 pub use cancel::cancel;
 pub use create::create_execution;
 pub use dispatch::{run, Ports};
@@ -27,8 +31,10 @@ pub use find::{find, find_and_heal, FindConfig};
 pub use launch::launch;
 pub use pause::pause;
 pub use poll::poll;
+pub use read::{events, get, list};
 pub use resume::resume;
 pub use retry::{retry, skip};
+pub use start::start;
 
 use crate::api::Target;
 use crate::error::OperationError;
@@ -137,11 +143,7 @@ pub(crate) async fn commit_header(
     write: HeaderWrite,
 ) -> Result<(), Failure> {
     store
-        .commit(&Commit {
-            execution_id: execution.id(),
-            header: Some(write),
-            waves: vec![],
-        })
+        .commit(&Commit::new(execution.id(), Some(write), vec![]))
         .await?;
     Ok(())
 }

@@ -53,6 +53,7 @@ async fn attempt(
             execution_id: execution.id(),
             header: None,
             waves: changed,
+            events: vec![],
         };
         let touch = Touch::poll(at, request.workflow_run.as_deref());
         let (written, touched) = futures::join!(

@@ -91,6 +91,7 @@ async fn attempt(
         execution_id: execution.id(),
         header: Some(header_write),
         waves: approve.into_iter().collect(),
+        events: vec![],
     };
     store.commit(&commit).await?;
 

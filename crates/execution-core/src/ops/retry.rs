@@ -143,6 +143,7 @@ async fn decide(
             execution_id: execution.id(),
             header: Some(header),
             waves: vec![wave_write],
+            events: vec![],
         })
         .await?;
     // A token the workflow no longer takes is not an error here: the decision is recorded, and

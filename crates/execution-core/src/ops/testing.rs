@@ -8,16 +8,18 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 
 use crate::api::{
-    CancelResponse, DecisionResponse, FinalizeResponse, FindResponse, LaunchResponse, PauseRequest,
-    PauseResponse, PollRequest, PollResponse, Request, ResumeResponse, Target, WaveTarget,
+    CancelResponse, DecisionResponse, FinalizeResponse, FindResponse, LaunchResponse, Operation,
+    PauseRequest, PauseResponse, PollRequest, PollResponse, Request, ResumeResponse, Target,
+    WaveTarget,
 };
+use crate::audit::{Actor, AuditEvent};
 use crate::error::OperationError;
 use crate::fixtures;
 use crate::ids::TaskToken;
 use crate::invariants::{self, Violation};
 use crate::model::{Execution, Timestamp};
 use crate::ops::heal::{RestartBy, Restarted};
-use crate::ops::{FindConfig, Ports};
+use crate::ops::{Audited, FindConfig, Ports};
 use crate::plan::Plan;
 use crate::ports::mocks::{FixedClock, MockDispatch, MockDrs, MockEc2, MockStore, MockWorkflow};
 use crate::ports::{
@@ -41,6 +43,8 @@ pub struct StoreState {
     pub fail_commits: VecDeque<StoreError>,
     /// How many times the record was loaded.
     pub loads: usize,
+    /// The trail: every event the creates and commits carried.
+    pub events: Vec<AuditEvent>,
 }
 
 pub type Shared = Arc<Mutex<StoreState>>;
@@ -117,6 +121,27 @@ pub fn apply(record: &mut Execution, commit: &Commit) -> Result<(), StoreError> 
     Ok(())
 }
 
+/// Whether `commit` changes `record` in anything but versions (and the touch-owned attributes,
+/// which a header write never moves).
+fn changes(record: &Execution, commit: &Commit) -> bool {
+    let header = commit.header.as_ref().is_some_and(|w| {
+        let mut written = w.header.clone();
+        written.version = record.header.version;
+        written.last_polled_time = record.header.last_polled_time;
+        written.workflow_run = record.header.workflow_run.clone();
+        written.workflow_polled_time = record.header.workflow_polled_time;
+        written != record.header
+    });
+    header
+        || commit.waves.iter().any(|w| {
+            record.wave(w.wave.wave_number).is_some_and(|stored| {
+                let mut written = w.wave.clone();
+                written.version = stored.version;
+                &written != stored
+            })
+        })
+}
+
 /// A MockStore whose every method reads and writes `state`.
 pub fn store(state: &Shared) -> MockStore {
     let mut m = MockStore::new();
@@ -133,25 +158,57 @@ pub fn store(state: &Shared) -> MockStore {
             return Err(e);
         }
         let hook = st.before_commit.pop_front();
-        let StoreState {
-            record, commits, ..
-        } = &mut *st;
-        let record = record.as_mut().ok_or(StoreError::Conflict)?;
+        let record = st.record.as_mut().ok_or(StoreError::Conflict)?;
         if let Some(hook) = hook {
             hook(record);
         }
+        let changes = changes(record, commit);
         apply(record, commit)?;
-        commits.push(commit.clone());
+        assert_eq!(
+            commit.events.len(),
+            usize::from(changes),
+            "a commit that changes {} carries {} event(s): {commit:#?}",
+            if changes {
+                "the record"
+            } else {
+                "nothing but versions"
+            },
+            commit.events.len()
+        );
+        if let Some(token) = &record.header.task_token {
+            let trail = serde_json::to_string(&commit.events).unwrap_or_default();
+            assert!(
+                !trail.contains(&format!("{:?}", token.token.expose())),
+                "an event holds the task token"
+            );
+        }
+        st.events.extend(commit.events.iter().cloned());
+        st.commits.push(commit.clone());
         Ok(())
     });
     let s = state.clone();
-    m.expect_create().returning(move |e| {
+    m.expect_create().returning(move |e, events| {
         let mut st = s.lock().unwrap();
         if st.record.as_ref().is_some_and(|r| r.id() == e.id()) {
             return Err(StoreError::Conflict);
         }
         st.record = Some(e.clone());
+        st.events.extend(events.iter().cloned());
         Ok(())
+    });
+    let s = state.clone();
+    m.expect_events().returning(move |id, cursor| {
+        let st = s.lock().unwrap();
+        assert!(cursor.is_none(), "the fake store answers one page");
+        Ok(crate::ports::EventPage {
+            events: st
+                .events
+                .iter()
+                .filter(|e| e.execution_id == id)
+                .cloned()
+                .collect(),
+            next_cursor: None,
+        })
     });
     let s = state.clone();
     m.expect_touch().returning(move |id, touch| {
@@ -347,10 +404,23 @@ impl World {
 
     // ---- the use cases -------------------------------------------------------------------
 
+    /// The store as `operation` writes to it: every change with its event, as `ops::run` does.
+    pub fn audited(&self, operation: Operation) -> Audited<'_> {
+        let actor = match operation {
+            Operation::Resume | Operation::Retry | Operation::Skip | Operation::Cancel => {
+                Actor::Cli("operator".to_owned())
+            }
+            Operation::Find => Actor::Find,
+            _ => Actor::Workflow,
+        };
+        Audited::new(&*self.store, &self.clock, actor, operation.as_str())
+    }
+
     pub async fn create(&self, at: i64, plan: &Plan) -> Result<Execution, OperationError> {
         self.clock.set_secs(at);
         let id = self.target.execution_id;
-        let r = crate::ops::create_execution(&*self.store, &self.clock, plan, id).await;
+        let store = self.audited(Operation::Start);
+        let r = crate::ops::create_execution(&store, &self.clock, plan, id).await;
         self.checked("create", r)
     }
 
@@ -381,14 +451,16 @@ impl World {
             summary,
             workflow_run: run.map(Into::into),
         };
-        let (store, drs, ec2) = (&*self.store, &*self.drs, &*self.ec2);
+        let audited = self.audited(Operation::Poll);
+        let (store, drs, ec2) = (&audited, &*self.drs, &*self.ec2);
         let r = crate::ops::poll(store, drs, ec2, &self.clock, &self.policy, &request).await;
         self.checked("poll", r)
     }
 
     pub async fn launch(&self, at: i64) -> Result<LaunchResponse, OperationError> {
         self.clock.set_secs(at);
-        let (store, drs) = (&*self.store, &*self.drs);
+        let audited = self.audited(Operation::Launch);
+        let (store, drs) = (&audited, &*self.drs);
         let r = crate::ops::launch(store, drs, &self.clock, &self.policy, &self.target).await;
         self.checked("launch", r)
     }
@@ -412,44 +484,51 @@ impl World {
             target: self.target,
             task_token,
         };
-        let r = crate::ops::pause(&*self.store, &*self.workflow, &request).await;
+        let store = self.audited(Operation::Pause);
+        let r = crate::ops::pause(&store, &*self.workflow, &request).await;
         self.checked("pause", r)
     }
 
     pub async fn resume(&self) -> Result<ResumeResponse, OperationError> {
-        let r = crate::ops::resume(&*self.store, &*self.workflow, &self.target).await;
+        let store = self.audited(Operation::Resume);
+        let r = crate::ops::resume(&store, &*self.workflow, &self.target).await;
         self.checked("resume", r)
     }
 
     pub async fn cancel(&self) -> Result<CancelResponse, OperationError> {
-        let r = crate::ops::cancel(&*self.store, &*self.workflow, &self.target).await;
+        let store = self.audited(Operation::Cancel);
+        let r = crate::ops::cancel(&store, &*self.workflow, &self.target).await;
         self.checked("cancel", r)
     }
 
     pub async fn finalize(&self, at: i64) -> Result<FinalizeResponse, OperationError> {
         self.clock.set_secs(at);
-        let r = crate::ops::finalize(&*self.store, &self.clock, &self.target).await;
+        let store = self.audited(Operation::Finalize);
+        let r = crate::ops::finalize(&store, &self.clock, &self.target).await;
         self.checked("finalize", r)
     }
 
     pub async fn retry(&self, at: i64, wave: u32) -> Result<DecisionResponse, OperationError> {
         self.clock.set_secs(at);
-        let (store, workflow) = (&*self.store, &*self.workflow);
+        let audited = self.audited(Operation::Retry);
+        let (store, workflow) = (&audited, &*self.workflow);
         let wave = self.wave(wave);
         let r = crate::ops::retry(store, workflow, &self.clock, &self.policy, &wave).await;
         self.checked("retry", r)
     }
 
     pub async fn skip(&self, wave: u32) -> Result<DecisionResponse, OperationError> {
-        let r = crate::ops::skip(&*self.store, &*self.workflow, &self.wave(wave)).await;
+        let store = self.audited(Operation::Skip);
+        let r = crate::ops::skip(&store, &*self.workflow, &self.wave(wave)).await;
         self.checked("skip", r)
     }
 
     /// find, with its healing.
     pub async fn find(&self, at: i64) -> Result<FindResponse, OperationError> {
         self.clock.set_secs(at);
+        let store = self.audited(Operation::Find);
         let r = crate::ops::find_and_heal(
-            &*self.store,
+            &store,
             &*self.dispatch,
             Some(&*self.workflow),
             &self.clock,
@@ -461,7 +540,8 @@ impl World {
 
     pub async fn restart(&self, at: i64, by: RestartBy) -> Result<Restarted, OperationError> {
         self.clock.set_secs(at);
-        let (store, workflow) = (&*self.store, &*self.workflow);
+        let audited = self.audited(Operation::Find);
+        let (store, workflow) = (&audited, &*self.workflow);
         let r = crate::ops::heal::restart(store, workflow, &self.clock, &self.target, by).await;
         self.checked("restart", r)
     }
@@ -476,7 +556,8 @@ impl World {
             .with_ec2(&*self.ec2)
             .with_workflow(&*self.workflow)
             .with_find(&*self.dispatch, &self.find_config);
-        let answer = crate::ops::run(&ports, request).await;
+        let actor = self.audited(request.operation()).actor().clone();
+        let answer = crate::ops::run(&ports, request, actor).await;
         self.check(&what);
         answer
     }
@@ -518,6 +599,11 @@ impl World {
     /// Every commit the store took.
     pub fn commits(&self) -> Vec<Commit> {
         self.state.lock().unwrap().commits.clone()
+    }
+
+    /// The trail: every event stored, in the order written.
+    pub fn events(&self) -> Vec<AuditEvent> {
+        self.state.lock().unwrap().events.clone()
     }
 
     /// Every lastPolledTime touched.

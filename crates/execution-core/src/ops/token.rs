@@ -96,6 +96,7 @@ async fn clear_token(
             execution_id: current.id(),
             header: Some(write),
             waves: vec![],
+            events: vec![],
         };
         match store.commit(&commit).await {
             Ok(()) => return Ok(()),

@@ -102,8 +102,9 @@ impl Clients {
             | Operation::Resume
             | Operation::Cancel
             | Operation::Retry
-            | Operation::Skip => ports.with_workflow(&self.workflow),
-            Operation::Finalize => ports,
+            | Operation::Skip
+            | Operation::Start => ports.with_workflow(&self.workflow),
+            Operation::Finalize | Operation::List | Operation::Get | Operation::Events => ports,
         }
     }
 

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use super::exec;
+use crate::audit::AuditEvent;
 use crate::fixtures::drs_job;
 use crate::ids::{ExecutionId, JobId, SourceServerId, TaskToken};
 use crate::model::{Execution, HeldToken, Timestamp};
@@ -94,8 +95,19 @@ impl ExecutionStore for CrashStore {
     async fn load(&self, id: ExecutionId) -> Result<Option<Execution>, StoreError> {
         guarded!(self.1, self.0.load(id).await, StoreError::Service(died()))
     }
-    async fn create(&self, e: &Execution) -> Result<(), StoreError> {
-        guarded!(self.1, self.0.create(e).await, StoreError::Service(died()))
+    async fn create(&self, e: &Execution, events: &[AuditEvent]) -> Result<(), StoreError> {
+        guarded!(
+            self.1,
+            self.0.create(e, events).await,
+            StoreError::Service(died())
+        )
+    }
+    async fn events(&self, id: ExecutionId, c: Option<String>) -> Result<EventPage, StoreError> {
+        guarded!(
+            self.1,
+            self.0.events(id, c).await,
+            StoreError::Service(died())
+        )
     }
     async fn list_active(&self, c: Option<String>) -> Result<ActivePage, StoreError> {
         guarded!(

@@ -13,7 +13,7 @@ async fn creates_a_pending_execution() {
     let stored: Arc<Mutex<Option<Execution>>> = Arc::default();
     let s = stored.clone();
     let mut store = MockStore::new();
-    store.expect_create().times(1).returning(move |e| {
+    store.expect_create().times(1).returning(move |e, _| {
         *s.lock().unwrap() = Some(e.clone());
         Ok(())
     });
@@ -47,7 +47,7 @@ async fn an_id_already_taken_is_a_409() {
     let mut store = MockStore::new();
     store
         .expect_create()
-        .returning(|_| Err(StoreError::Conflict));
+        .returning(|_, _| Err(StoreError::Conflict));
     let err = create_execution(&store, &clock(1), &plan(&[1]), execution_id())
         .await
         .unwrap_err();

@@ -689,7 +689,11 @@ fn every_operation_future_is_send() {
         .with_ec2(&ec2)
         .with_workflow(&wf)
         .with_find(&polls, &config);
-    send(crate::ops::run(&ports, crate::api::Request::Find));
+    send(crate::ops::run(
+        &ports,
+        crate::api::Request::Find,
+        crate::audit::Actor::Find,
+    ));
 }
 
 // ---- v2: several jobs per wave, values DRS adds later, a launch that never gets through -------

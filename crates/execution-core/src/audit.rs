@@ -1,0 +1,695 @@
+//! The audit trail: one event for every change an operation makes to an execution, stored in the
+//! same atomic write as the change (a [`Commit`](crate::ports::Commit) carries its events, and
+//! `create` takes the creation's), and the notices published from it.
+//!
+//! Events are derived here, from the record before the change and the commit that makes it
+//! ([`change`]), never by the operations: what a change *means* (a status moved, a pause waits for
+//! a decision, a job was recorded) is decided once. A commit that changes nothing but versions
+//! records nothing, so a poll that sees no change leaves no trace and a trail grows with what
+//! happened, not with how often someone looked.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::ids::{ExecutionId, JobId, PlanId, SourceServerId};
+use crate::model::{Execution, ExecutionHeader, PauseReason, Timestamp, Wave, WaveFailure};
+use crate::ports::Commit;
+use crate::status::{ExecutionStatus, LaunchStatus, WaveStatus};
+
+/// Who made a change.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", content = "id", rename_all = "lowercase")]
+pub enum Actor {
+    /// The IAM principal that called the API (API Gateway's request context).
+    Iam(String),
+    /// The command-line tool: the caller identity it acted as (or `local` on a world file).
+    Cli(String),
+    /// An API request that carried no IAM identity (an API deployed without IAM authorization).
+    Anonymous,
+    /// The state machine that conducts the execution.
+    Workflow,
+    /// find's one-minute sweep (its polls and its healing).
+    Find,
+    /// A DRS event (the event-driven transition).
+    Event,
+    /// A direct invocation of a function that did not say who it is: its invoker is not known to
+    /// the function, only that it could invoke it.
+    Invoker,
+}
+
+impl Actor {
+    /// The direct-payload field by which the engine's own callers name themselves
+    /// (`workflow`, `find`, `event`). Refused through the API, whose caller is its IAM principal.
+    pub const FIELD: &'static str = "invokedBy";
+
+    /// The actor a direct payload's `invokedBy` names; anything else is an [`Actor::Invoker`].
+    pub fn invoked_by(raw: Option<&str>) -> Self {
+        match raw {
+            Some("workflow") => Self::Workflow,
+            Some("find") => Self::Find,
+            Some("event") => Self::Event,
+            _ => Self::Invoker,
+        }
+    }
+}
+
+impl std::fmt::Display for Actor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Iam(arn) => write!(f, "{arn}"),
+            Self::Cli(who) => write!(f, "drctl as {who}"),
+            Self::Anonymous => f.write_str("an API caller without IAM identity"),
+            Self::Workflow => f.write_str("the workflow"),
+            Self::Find => f.write_str("find"),
+            Self::Event => f.write_str("a DRS event"),
+            Self::Invoker => f.write_str("a direct invocation"),
+        }
+    }
+}
+
+/// A status before and after a change; `from` is absent when the change created the execution.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusChange<S> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<S>,
+    pub to: S,
+}
+
+/// Why an execution waits for a person: the notices that page someone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Decision {
+    /// The plan's pause before a wave: resume launches it.
+    PlannedPause,
+    /// An operator paused: resume goes on.
+    OperatorPause,
+    /// A wave failed and its policy waits: retry, skip or cancel.
+    WaveFailed,
+    /// The workflow ended and find may restart it no more: `drctl restart` or cancel.
+    NotHealed,
+}
+
+/// One server whose DRS launch status moved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerChange {
+    pub source_server_id: SourceServerId,
+    pub from: LaunchStatus,
+    pub to: LaunchStatus,
+}
+
+/// What one change did to one wave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WaveChange {
+    pub wave_number: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wave_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<StatusChange<WaveStatus>>,
+    /// The wave's attempt after the change.
+    #[serde(default)]
+    pub attempt: u32,
+    /// DRS jobs recorded by this change.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub job_ids: Vec<JobId>,
+    /// Servers whose launch status moved.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub servers: Vec<ServerChange>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<WaveFailure>,
+    /// The wave's message or DRS's refusal, when the change set it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Anything else the change did to the wave, in words.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// One entry of an execution's trail. Never holds a task token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEvent {
+    /// Unique within the execution and ordered by time (`{epoch millis:013}-{stamp}`, the stamp
+    /// naming the item version the change wrote): `executionId` + `eventId` identify an event
+    /// everywhere, and a re-published notice carries the same.
+    pub event_id: String,
+    pub execution_id: ExecutionId,
+    pub plan_id: PlanId,
+    pub time: Timestamp,
+    pub actor: Actor,
+    pub operation: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution: Option<StatusChange<ExecutionStatus>>,
+    /// Set when the change leaves the execution waiting for a person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_before_wave: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_wave: Option<u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waves: Vec<WaveChange>,
+    /// The execution's message, when the change set it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Anything else the change did to the execution, in words.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// An event's id: `{millis:013}-{stamp}`, so ids sort as the events happened.
+pub fn event_id(at_millis: i64, stamp: &str) -> String {
+    format!("{:013}-{stamp}", at_millis.max(0))
+}
+
+/// Who made a change, with which operation, and when (the clock's milliseconds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Author {
+    pub actor: Actor,
+    pub operation: String,
+    pub at_millis: i64,
+}
+
+impl Author {
+    fn event(&self, header: &ExecutionHeader, stamp: &str) -> AuditEvent {
+        AuditEvent {
+            event_id: event_id(self.at_millis, stamp),
+            execution_id: header.execution_id,
+            plan_id: header.plan_id,
+            time: Timestamp(self.at_millis.div_euclid(1000)),
+            actor: self.actor.clone(),
+            operation: self.operation.clone(),
+            execution: None,
+            decision: None,
+            paused_before_wave: None,
+            failed_wave: None,
+            waves: vec![],
+            reason: None,
+            notes: vec![],
+        }
+    }
+}
+
+/// The event of creating `execution`.
+pub fn created(execution: &Execution, by: &Author) -> AuditEvent {
+    let servers: usize = execution
+        .waves
+        .iter()
+        .map(|w| w.server_statuses.len())
+        .sum();
+    let mut event = by.event(&execution.header, &format!("h{}", execution.header.version));
+    event.execution = Some(StatusChange {
+        from: None,
+        to: execution.status(),
+    });
+    event.notes.push(format!(
+        "{} of {} wave{}, {servers} server{}",
+        if execution.header.is_drill {
+            "drill"
+        } else {
+            "recovery"
+        },
+        execution.waves.len(),
+        plural(execution.waves.len()),
+        plural(servers),
+    ));
+    event
+}
+
+/// The event of `commit` applied to `before`, or `None` when it changes nothing but versions.
+pub fn change(before: &Execution, commit: &Commit, by: &Author) -> Option<AuditEvent> {
+    let stamp = match (&commit.header, commit.waves.first()) {
+        (Some(h), _) => format!("h{}", h.header.version),
+        (None, Some(w)) => format!("w{}v{}", w.wave.wave_number, w.wave.version),
+        (None, None) => return None,
+    };
+    let mut event = by.event(&before.header, &stamp);
+    if let Some(write) = &commit.header {
+        header_change(&before.header, &write.header, &mut event);
+    }
+    for write in &commit.waves {
+        if let Some(was) = before.wave(write.wave.wave_number) {
+            if let Some(wave) = wave_change(was, &write.wave) {
+                if wave.status.as_ref().map(|s| s.to) == Some(WaveStatus::Failed)
+                    && event.decision.is_none()
+                {
+                    event.failed_wave.get_or_insert(wave.wave_number);
+                }
+                event.waves.push(wave);
+            }
+        }
+    }
+    let nothing = event.execution.is_none()
+        && event.decision.is_none()
+        && event.waves.is_empty()
+        && event.reason.is_none()
+        && event.notes.is_empty();
+    (!nothing).then_some(event)
+}
+
+fn header_change(was: &ExecutionHeader, now: &ExecutionHeader, event: &mut AuditEvent) {
+    if was.status != now.status {
+        event.execution = Some(StatusChange {
+            from: Some(was.status),
+            to: now.status,
+        });
+    }
+    if now.status == ExecutionStatus::Paused {
+        let newly = was.status != ExecutionStatus::Paused
+            || was.pause_reason != now.pause_reason
+            || was.paused_before_wave != now.paused_before_wave
+            || was.failed_wave != now.failed_wave;
+        if newly {
+            event.decision = now.pause_reason.map(|r| match r {
+                PauseReason::Planned => Decision::PlannedPause,
+                PauseReason::Operator => Decision::OperatorPause,
+                PauseReason::WaveFailed => Decision::WaveFailed,
+            });
+            event.paused_before_wave = now.paused_before_wave;
+            event.failed_wave = now.failed_wave;
+        }
+    }
+    if was.status_message != now.status_message {
+        event.reason = now.status_message.clone();
+        let gave_up = now
+            .status_message
+            .as_deref()
+            .is_some_and(crate::ops::heal::says_operator_needed);
+        if gave_up && event.decision.is_none() {
+            event.decision = Some(Decision::NotHealed);
+        }
+    }
+    let newest = |h: &ExecutionHeader| h.restarts.last().copied();
+    if newest(now) > newest(was) {
+        event.notes.push("workflow restarted".to_owned());
+    }
+    match (&was.task_token, &now.task_token) {
+        (None, Some(_)) => event
+            .notes
+            .push("the workflow waits at the pause (its task token is held)".to_owned()),
+        (Some(a), Some(b)) if !a.release_pending && b.release_pending => event
+            .notes
+            .push("the workflow's release is decided".to_owned()),
+        (Some(_), None) => event.notes.push("the workflow was released".to_owned()),
+        _ => {}
+    }
+    if was.paused_before_wave.is_some() && now.paused_before_wave.is_none() {
+        event.notes.push(format!(
+            "no longer paused before wave {}",
+            was.paused_before_wave.unwrap_or_default()
+        ));
+    }
+    if was.start_time.is_none() && now.start_time.is_some() {
+        event.notes.push("first wave launched".to_owned());
+    }
+    let captured = event.execution.is_some()
+        || event.decision.is_some()
+        || event.reason.is_some()
+        || !event.notes.is_empty();
+    let unversioned = |h: &ExecutionHeader| ExecutionHeader {
+        version: 0,
+        ..h.clone()
+    };
+    if !captured && unversioned(was) != unversioned(now) {
+        event.notes.push("execution details updated".to_owned());
+    }
+}
+
+fn wave_change(was: &Wave, now: &Wave) -> Option<WaveChange> {
+    let mut change = WaveChange {
+        wave_number: now.wave_number,
+        wave_name: now.wave_name.clone(),
+        status: (was.status != now.status).then_some(StatusChange {
+            from: Some(was.status),
+            to: now.status,
+        }),
+        attempt: now.attempt,
+        job_ids: now
+            .jobs
+            .iter()
+            .filter(|j| !was.jobs.iter().any(|k| k.job_id == j.job_id))
+            .map(|j| j.job_id.clone())
+            .collect(),
+        servers: now
+            .server_statuses
+            .iter()
+            .filter_map(|s| {
+                let before = was
+                    .server_statuses
+                    .iter()
+                    .find(|b| b.source_server_id == s.source_server_id)?;
+                (before.launch_status != s.launch_status).then(|| ServerChange {
+                    source_server_id: s.source_server_id.clone(),
+                    from: before.launch_status.clone(),
+                    to: s.launch_status.clone(),
+                })
+            })
+            .collect(),
+        failure_reason: (was.failure_reason != now.failure_reason)
+            .then_some(now.failure_reason)
+            .flatten(),
+        reason: None,
+        notes: vec![],
+    };
+    if was.status_message != now.status_message {
+        change.reason = now.status_message.clone();
+    }
+    if now.last_launch_error.is_some()
+        && (was.last_launch_error != now.last_launch_error
+            || was.launch_attempts != now.launch_attempts)
+    {
+        change.notes.push(format!(
+            "DRS refused the launch: {}{}",
+            now.last_launch_error.as_deref().unwrap_or_default(),
+            now.next_launch_time
+                .map(|t| format!("; next try not before {}", t.0))
+                .unwrap_or_default()
+        ));
+    }
+    if now.attempt > was.attempt && was.attempt > 0 {
+        change.notes.push(format!("attempt {} begins", now.attempt));
+    }
+    if !was.pause_approved && now.pause_approved {
+        change
+            .notes
+            .push(format!("pause before wave {} approved", now.wave_number));
+    }
+    let described = |w: &Wave| {
+        w.server_statuses
+            .iter()
+            .filter(|s| s.instance_id.is_some() || s.recovery_instance_id.is_some())
+            .count()
+    };
+    let newly_described = described(now).saturating_sub(described(was));
+    if newly_described > 0 {
+        change.notes.push(format!(
+            "recovery instance{} known for {newly_described} more server{}",
+            plural(newly_described),
+            plural(newly_described)
+        ));
+    }
+    let specific = change.status.is_some()
+        || !change.job_ids.is_empty()
+        || !change.servers.is_empty()
+        || change.failure_reason.is_some()
+        || change.reason.is_some()
+        || !change.notes.is_empty();
+    if specific {
+        return Some(change);
+    }
+    // Nothing named above moved: record that the wave changed at all, unless only its version did.
+    let unversioned = |w: &Wave| Wave {
+        version: 0,
+        ..w.clone()
+    };
+    if unversioned(was) == unversioned(now) {
+        return None;
+    }
+    change.notes.push(if was.claim != now.claim {
+        match &now.claim {
+            Some(c) if c.held => format!("part {} claimed for launch", c.part),
+            Some(c) => format!("part {} released without a job", c.part),
+            None => "launch claim cleared".to_owned(),
+        }
+    } else {
+        "server details updated".to_owned()
+    });
+    Some(change)
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+// -------------------------------------------------------------------------------------------
+// Notices: what is published from the trail
+// -------------------------------------------------------------------------------------------
+
+/// The EventBridge `source` of every notice.
+pub const SOURCE: &str = "drs-waves";
+
+/// The kinds of notice, by EventBridge `detail-type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NoticeKind {
+    /// The execution waits for a person (see [`Decision`]).
+    NeedsDecision,
+    ExecutionStatus,
+    WaveStatus,
+    /// A change that moved no status: jobs recorded, servers launched, a refusal, the token.
+    Progress,
+}
+
+impl NoticeKind {
+    pub const ALL: [NoticeKind; 4] = [
+        Self::NeedsDecision,
+        Self::ExecutionStatus,
+        Self::WaveStatus,
+        Self::Progress,
+    ];
+
+    pub const fn detail_type(self) -> &'static str {
+        match self {
+            Self::NeedsDecision => "Execution Needs Decision",
+            Self::ExecutionStatus => "Execution Status Change",
+            Self::WaveStatus => "Wave Status Change",
+            Self::Progress => "Execution Progress",
+        }
+    }
+
+    const fn slug(self) -> &'static str {
+        match self {
+            Self::NeedsDecision => "decision",
+            Self::ExecutionStatus => "execution",
+            Self::WaveStatus => "waves",
+            Self::Progress => "progress",
+        }
+    }
+}
+
+/// One EventBridge entry: `source` [`SOURCE`], `detail-type` `kind.detail_type()`, `detail`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    pub kind: NoticeKind,
+    pub detail: Value,
+}
+
+impl AuditEvent {
+    /// Whether the event pages someone (the SNS topic's subscription): the execution needs a
+    /// decision, a wave failed, or the execution finished.
+    pub fn pages(&self) -> bool {
+        self.decision.is_some()
+            || self.execution.as_ref().is_some_and(|c| c.to.is_terminal())
+            || self
+                .waves
+                .iter()
+                .any(|w| w.status.as_ref().map(|s| s.to) == Some(WaveStatus::Failed))
+    }
+
+    /// The kinds of notice this event publishes: each that applies, or progress alone.
+    pub fn notice_kinds(&self) -> Vec<NoticeKind> {
+        let mut kinds = vec![];
+        if self.decision.is_some() {
+            kinds.push(NoticeKind::NeedsDecision);
+        }
+        if self.execution.is_some() {
+            kinds.push(NoticeKind::ExecutionStatus);
+        }
+        if self.waves.iter().any(|w| w.status.is_some()) {
+            kinds.push(NoticeKind::WaveStatus);
+        }
+        if kinds.is_empty() {
+            kinds.push(NoticeKind::Progress);
+        }
+        kinds
+    }
+
+    /// One sentence: what happened.
+    pub fn summary(&self) -> String {
+        let who = format!("Execution {} (plan {})", self.execution_id, self.plan_id);
+        let wave = |n: u32| {
+            let name = self
+                .waves
+                .iter()
+                .find(|w| w.wave_number == n)
+                .and_then(|w| w.wave_name.as_deref())
+                .map(|name| format!(" ({})", crate::text::clip(name, 60)))
+                .unwrap_or_default();
+            format!("wave {n}{name}")
+        };
+        match self.decision {
+            Some(Decision::PlannedPause) => {
+                let n = self.paused_before_wave.unwrap_or_default();
+                return format!("{who} is paused before {} as the plan asks; resume it to launch the wave, or cancel it.", wave(n));
+            }
+            Some(Decision::OperatorPause) => {
+                let n = self.paused_before_wave.unwrap_or_default();
+                return format!(
+                    "{who} was paused by {} before {}; resume it to go on, or cancel it.",
+                    self.actor,
+                    wave(n)
+                );
+            }
+            Some(Decision::WaveFailed) => {
+                let n = self.failed_wave.unwrap_or_default();
+                let why = self
+                    .waves
+                    .iter()
+                    .find(|w| w.wave_number == n)
+                    .and_then(|w| w.reason.clone())
+                    .map(|r| format!(" ({})", crate::text::clip(&r, 200)))
+                    .unwrap_or_default();
+                return format!("{who}: {} FAILED{why} and waits for a decision: retry the wave, skip it, or cancel the execution.", wave(n));
+            }
+            Some(Decision::NotHealed) => {
+                return format!("{who}: its workflow ended and find may restart it no more; an operator is needed: restart the workflow or cancel the execution.");
+            }
+            None => {}
+        }
+        if let Some(c) = &self.execution {
+            return match c.from {
+                None => format!("{who} was created ({}) by {}.", c.to, self.actor),
+                Some(from) => {
+                    let why = self
+                        .reason
+                        .as_deref()
+                        .map(|r| format!(": {}", crate::text::clip(r, 200)))
+                        .unwrap_or_default();
+                    format!(
+                        "{who} moved from {from} to {} ({}){why}.",
+                        c.to, self.operation
+                    )
+                }
+            };
+        }
+        let moved: Vec<String> = self
+            .waves
+            .iter()
+            .filter_map(|w| {
+                w.status
+                    .as_ref()
+                    .map(|s| format!("{} {}", wave(w.wave_number), s.to))
+            })
+            .collect();
+        if !moved.is_empty() {
+            return format!("{who}: {}.", moved.join(", "));
+        }
+        let launched: usize = self
+            .waves
+            .iter()
+            .flat_map(|w| &w.servers)
+            .filter(|s| s.to == LaunchStatus::Launched)
+            .count();
+        if launched > 0 {
+            return format!(
+                "{who}: {launched} more server{} launched.",
+                plural(launched)
+            );
+        }
+        let first_note = self
+            .notes
+            .iter()
+            .chain(self.waves.iter().flat_map(|w| &w.notes))
+            .next()
+            .cloned()
+            .unwrap_or_else(|| format!("changed by {}", self.operation));
+        format!("{who}: {first_note}.")
+    }
+
+    /// The commands that act on the event: `drctl` lines and API routes, for a person who must
+    /// decide. Empty when nothing waits.
+    pub fn commands(&self) -> Vec<String> {
+        let (id, plan) = (self.execution_id, self.plan_id);
+        let cli = |verb: &str, extra: &str| format!("drctl {verb} {id} --plan {plan}{extra}");
+        let api =
+            |verb: &str, body: String| format!("POST /executions/{id}/{verb} with body {body}");
+        let target = json!({"planId": plan}).to_string();
+        let mut lines = vec![];
+        match self.decision {
+            Some(Decision::PlannedPause | Decision::OperatorPause) => {
+                lines.push(cli("resume", ""));
+                lines.push(api("resume", target.clone()));
+            }
+            Some(Decision::WaveFailed) => {
+                let n = self.failed_wave.unwrap_or_default();
+                let wave_body = json!({"planId": plan, "waveNumber": n}).to_string();
+                lines.push(cli("retry", &format!(" --wave {n}")));
+                lines.push(api("retry", wave_body.clone()));
+                lines.push(cli("skip", &format!(" --wave {n}")));
+                lines.push(api("skip", wave_body));
+            }
+            Some(Decision::NotHealed) => lines.push(cli("restart", "")),
+            None => return lines,
+        }
+        lines.push(cli("cancel", ""));
+        lines.push(api("cancel", target));
+        lines
+    }
+
+    /// The event as notices carry it: every field but the per-server lists, which become counts
+    /// (a 1,000-server wave's changes stay in the trail; a notice stays small), plus `summary`,
+    /// `commands`, `pages` and `notificationId`.
+    fn notice_detail(&self, kind: NoticeKind) -> Value {
+        let mut detail = serde_json::to_value(self).unwrap_or(Value::Null);
+        if let Some(waves) = detail.get_mut("waves").and_then(Value::as_array_mut) {
+            for (wave, change) in waves.iter_mut().zip(&self.waves) {
+                if let Some(w) = wave.as_object_mut() {
+                    if w.remove("servers").is_some() {
+                        let mut counts = serde_json::Map::new();
+                        for s in &change.servers {
+                            let n = counts
+                                .entry(s.to.as_str().to_owned())
+                                .or_insert(Value::from(0u64));
+                            *n = Value::from(n.as_u64().unwrap_or(0) + 1);
+                        }
+                        w.insert("serversNowIn".to_owned(), Value::Object(counts));
+                    }
+                }
+            }
+        }
+        if let Some(d) = detail.as_object_mut() {
+            d.insert(
+                "notificationId".to_owned(),
+                Value::String(format!(
+                    "{}/{}/{}",
+                    self.execution_id,
+                    self.event_id,
+                    kind.slug()
+                )),
+            );
+            d.insert("summary".to_owned(), Value::String(self.summary()));
+            d.insert("commands".to_owned(), json!(self.commands()));
+            d.insert("pages".to_owned(), Value::Bool(self.pages()));
+            d.insert("message".to_owned(), Value::String(self.message()));
+        }
+        detail
+    }
+
+    /// The summary and the commands, one per line: what the SNS e-mail says.
+    pub fn message(&self) -> String {
+        let commands = self.commands();
+        if commands.is_empty() {
+            return self.summary();
+        }
+        format!("{}\n\n{}", self.summary(), commands.join("\n"))
+    }
+
+    /// The notices to publish for this event, one per kind that applies.
+    pub fn notices(&self) -> Vec<Notice> {
+        self.notice_kinds()
+            .into_iter()
+            .map(|kind| Notice {
+                kind,
+                detail: self.notice_detail(kind),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;
