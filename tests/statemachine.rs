@@ -22,6 +22,7 @@ use drs_sim::{Api, FaultScript, Progression, Refusals, Sim, SimConfig, Spread, T
 use execution_core::api::{
     FinalizeResponse, LaunchResponse, Operation, PauseResponse, PollResponse, PollWaves,
 };
+use execution_core::audit::Actor;
 use execution_core::fixtures::{self, execution_id, job, plan_id, server};
 use execution_core::ids::TaskToken;
 use execution_core::model::{Execution, FailurePolicy, PauseReason};
@@ -1116,6 +1117,7 @@ impl Stack {
         let payload = |op: Operation| {
             let mut p = target.clone();
             p["operation"] = json!(op.as_str());
+            p[Actor::FIELD] = json!("workflow");
             if op == Operation::Poll {
                 p["summary"] = json!(true);
             }
@@ -1171,7 +1173,11 @@ impl Stack {
     }
 }
 
-/// An operator's call through the API: `POST /executions/{executionId}/{action}` (REST API).
+/// The IAM principal of [`api_call`]'s operator.
+const OPERATOR_ARN: &str = "arn:aws:sts::123456789012:assumed-role/DrOperator/ana";
+
+/// An operator's call through the API: `POST /executions/{executionId}/{action}` (REST API),
+/// signed by [`OPERATOR_ARN`].
 fn api_call(action: &str, body: Value) -> Value {
     let path = format!("/executions/{}/{action}", execution_id());
     json!({
@@ -1179,6 +1185,7 @@ fn api_call(action: &str, body: Value) -> Value {
         "path": path,
         "httpMethod": "POST",
         "headers": {"content-type": "application/json"},
+        "requestContext": {"identity": {"userArn": OPERATOR_ARN}},
         "pathParameters": {"executionId": execution_id().to_string()},
         "queryStringParameters": null,
         "body": body.to_string(),
@@ -1345,6 +1352,26 @@ async fn a_failed_wave_parks_the_run_until_an_operator_retries_it() {
         3,
         "wave 0 twice (the retry for its failed server only), wave 1 once"
     );
+    // The trail names who did what: the operator's retry by its IAM principal, the rest by the
+    // workflow, and it chains to the record.
+    let trail = stack.sim.store.trail(execution_id());
+    assert!(execution_core::audit::check_trail(&record, &trail).is_empty());
+    let by: Vec<(String, Actor)> = trail
+        .iter()
+        .filter(|e| e.operation != "start")
+        .map(|e| (e.operation.clone(), e.actor.clone()))
+        .collect();
+    assert!(
+        by.contains(&("retry".into(), Actor::Iam(OPERATOR_ARN.into()))),
+        "{by:?}"
+    );
+    assert!(
+        by.iter()
+            .all(|(op, actor)| (op == "retry") == (*actor != Actor::Workflow)),
+        "{by:?}"
+    );
+    let decisions: Vec<_> = trail.iter().filter_map(|e| e.decision).collect();
+    assert_eq!(decisions, vec![execution_core::audit::Decision::WaveFailed]);
 }
 
 #[tokio::test]

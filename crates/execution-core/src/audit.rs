@@ -131,9 +131,9 @@ pub struct WaveChange {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditEvent {
-    /// Unique within the execution and ordered by time (`{epoch millis:013}-{stamp}`, the stamp
-    /// naming the item version the change wrote): `executionId` + `eventId` identify an event
-    /// everywhere, and a re-published notice carries the same.
+    /// Unique within the execution and in the order of the changes (see [`event_id`]):
+    /// `executionId` + `eventId` identify an event everywhere, and a re-published notice carries
+    /// the same.
     pub event_id: String,
     pub execution_id: ExecutionId,
     pub plan_id: PlanId,
@@ -159,9 +159,20 @@ pub struct AuditEvent {
     pub notes: Vec<String>,
 }
 
-/// An event's id: `{millis:013}-{stamp}`, so ids sort as the events happened.
-pub fn event_id(at_millis: i64, stamp: &str) -> String {
-    format!("{:013}-{stamp}", at_millis.max(0))
+/// An event's id: `{record version:012}-{stamp}`. The record version is the sum of the versions
+/// of the header and every wave once the change has landed; every commit moves at least one of
+/// them on, and a commit is conditional on the versions it read, so two changes to the same item
+/// are always in order (clocks are not: two Lambdas disagree, and one millisecond holds several
+/// changes). The stamp names the item version the change wrote (`h4`: header version 4;
+/// `w2v7`: wave 2's version 7), which no other change can write: two changes to different items
+/// that landed side by side on the same record version still get ids of their own.
+pub fn event_id(record_version: u64, stamp: &str) -> String {
+    format!("{record_version:012}-{stamp}")
+}
+
+/// The sum of the versions of the header and every wave.
+pub fn record_version(execution: &Execution) -> u64 {
+    execution.header.version + execution.waves.iter().map(|w| w.version).sum::<u64>()
 }
 
 /// Who made a change, with which operation, and when (the clock's milliseconds).
@@ -173,9 +184,9 @@ pub struct Author {
 }
 
 impl Author {
-    fn event(&self, header: &ExecutionHeader, stamp: &str) -> AuditEvent {
+    fn event(&self, header: &ExecutionHeader, id: String) -> AuditEvent {
         AuditEvent {
-            event_id: event_id(self.at_millis, stamp),
+            event_id: id,
             execution_id: header.execution_id,
             plan_id: header.plan_id,
             time: Timestamp(self.at_millis.div_euclid(1000)),
@@ -199,7 +210,11 @@ pub fn created(execution: &Execution, by: &Author) -> AuditEvent {
         .iter()
         .map(|w| w.server_statuses.len())
         .sum();
-    let mut event = by.event(&execution.header, &format!("h{}", execution.header.version));
+    let id = event_id(
+        record_version(execution),
+        &format!("h{}", execution.header.version),
+    );
+    let mut event = by.event(&execution.header, id);
     event.execution = Some(StatusChange {
         from: None,
         to: execution.status(),
@@ -225,7 +240,21 @@ pub fn change(before: &Execution, commit: &Commit, by: &Author) -> Option<AuditE
         (None, Some(w)) => format!("w{}v{}", w.wave.wave_number, w.wave.version),
         (None, None) => return None,
     };
-    let mut event = by.event(&before.header, &stamp);
+    let moved: u64 = commit
+        .header
+        .iter()
+        .map(|h| h.header.version.saturating_sub(h.expected_version))
+        .chain(
+            commit
+                .waves
+                .iter()
+                .map(|w| w.wave.version.saturating_sub(w.expected_version)),
+        )
+        .sum();
+    let mut event = by.event(
+        &before.header,
+        event_id(record_version(before) + moved, &stamp),
+    );
     if let Some(write) = &commit.header {
         header_change(&before.header, &write.header, &mut event);
     }
@@ -417,6 +446,116 @@ fn wave_change(was: &Wave, now: &Wave) -> Option<WaveChange> {
         "server details updated".to_owned()
     });
     Some(change)
+}
+
+/// Why a trail cannot be the record's: what [`check_trail`] finds.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TrailProblem {
+    #[error("event {event} belongs to execution {execution} of plan {plan}")]
+    Foreign {
+        event: String,
+        execution: ExecutionId,
+        plan: PlanId,
+    },
+    #[error("event {event} does not come after {previous} (event ids increase)")]
+    OutOfOrder { event: String, previous: String },
+    #[error("event {event} moves the execution from {from:?}, but the trail had it {was:?}")]
+    ExecutionBroken {
+        event: String,
+        from: Option<ExecutionStatus>,
+        was: Option<ExecutionStatus>,
+    },
+    #[error("event {event} moves wave {wave} from {from:?}, but the trail had it {was}")]
+    WaveBroken {
+        event: String,
+        wave: u32,
+        from: Option<WaveStatus>,
+        was: WaveStatus,
+    },
+    #[error("the trail leaves the execution {trail}, the record says {record}")]
+    ExecutionEnds {
+        trail: ExecutionStatus,
+        record: ExecutionStatus,
+    },
+    #[error("the trail leaves wave {wave} {trail}, the record says {record}")]
+    WaveEnds {
+        wave: u32,
+        trail: WaveStatus,
+        record: WaveStatus,
+    },
+}
+
+/// Whether `trail` (oldest first) can be the trail of `record`: every event is the execution's,
+/// ids increase, and the status moves it records chain, from its first event to the record as it
+/// stands, for the execution and every wave. A trail may begin after the execution did (a record
+/// written before trails existed): it is checked from its first event on.
+pub fn check_trail(record: &Execution, trail: &[AuditEvent]) -> Vec<TrailProblem> {
+    let mut found = vec![];
+    let mut status: Option<ExecutionStatus> = None;
+    let mut waves: std::collections::HashMap<u32, WaveStatus> = Default::default();
+    let mut previous: Option<&str> = None;
+    for e in trail {
+        if e.execution_id != record.id() || e.plan_id != record.header.plan_id {
+            found.push(TrailProblem::Foreign {
+                event: e.event_id.clone(),
+                execution: e.execution_id,
+                plan: e.plan_id,
+            });
+            continue;
+        }
+        if let Some(p) = previous.filter(|p| *p >= e.event_id.as_str()) {
+            found.push(TrailProblem::OutOfOrder {
+                event: e.event_id.clone(),
+                previous: p.to_owned(),
+            });
+        }
+        previous = Some(&e.event_id);
+        if let Some(c) = &e.execution {
+            if c.from.is_none() {
+                // The creation: every wave starts PENDING.
+                for w in &record.waves {
+                    waves.insert(w.wave_number, WaveStatus::Pending);
+                }
+            } else if status.is_some() && status != c.from {
+                found.push(TrailProblem::ExecutionBroken {
+                    event: e.event_id.clone(),
+                    from: c.from,
+                    was: status,
+                });
+            }
+            status = Some(c.to);
+        }
+        for w in &e.waves {
+            let Some(c) = &w.status else { continue };
+            if let Some(was) = waves.get(&w.wave_number) {
+                if Some(*was) != c.from {
+                    found.push(TrailProblem::WaveBroken {
+                        event: e.event_id.clone(),
+                        wave: w.wave_number,
+                        from: c.from,
+                        was: *was,
+                    });
+                }
+            }
+            waves.insert(w.wave_number, c.to);
+        }
+    }
+    if let Some(trail) = status.filter(|s| *s != record.status()) {
+        found.push(TrailProblem::ExecutionEnds {
+            trail,
+            record: record.status(),
+        });
+    }
+    for w in &record.waves {
+        if let Some(trail) = waves.get(&w.wave_number).filter(|s| **s != w.status) {
+            found.push(TrailProblem::WaveEnds {
+                wave: w.wave_number,
+                trail: *trail,
+                record: w.status,
+            });
+        }
+    }
+    found
 }
 
 fn plural(n: usize) -> &'static str {

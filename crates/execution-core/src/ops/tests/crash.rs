@@ -264,6 +264,14 @@ impl Dying {
     }
 }
 
+/// The trail is the record's: every change that landed has its event (the fake store refuses a
+/// commit whose events do not match its change), and the status moves the trail records chain to
+/// the record as it stands, whatever died where.
+fn trail_matches(w: &World, context: &str) {
+    let problems = crate::audit::check_trail(&w.record(), &w.events());
+    assert!(problems.is_empty(), "{context}: {problems:?}");
+}
+
 // ---- launch ----------------------------------------------------------------------------------
 
 /// Drives the execution as the state machine would, from `at`, until wave 0 has a job:
@@ -349,6 +357,7 @@ async fn launch_that_dies_anywhere_ends_with_one_job_per_wave() {
             (E::Polling, W::Pending),
             "crash at {k} {mode:?}"
         );
+        trail_matches(&run.w, &format!("crash at {k} {mode:?}"));
     }
 }
 
@@ -406,6 +415,7 @@ async fn a_multi_job_launch_or_retry_that_dies_anywhere_ends_as_the_clean_run() 
             one_job_per_server(&r, &run.jobs, &context);
             assert!(r.waves[0].server_statuses[0].job_id.is_some(), "{context}");
             assert_eq!(r.waves[0].servers_without_job().count(), 0, "{context}");
+            trail_matches(&run.w, &context);
         }
     }
 }
@@ -472,6 +482,14 @@ async fn resume_that_dies_anywhere_never_strands_the_workflow() {
             "SUCCEEDED",
             "crash at {k} {mode:?}: the workflow still waits"
         );
+        trail_matches(&run.w, &format!("crash at {k} {mode:?}"));
+        let resumed = run
+            .w
+            .events()
+            .iter()
+            .filter(|e| e.execution.as_ref().is_some_and(|c| c.to == E::Polling))
+            .count();
+        assert_eq!(resumed, 1, "crash at {k} {mode:?}: one resume, one event");
     }
 }
 
@@ -501,6 +519,18 @@ async fn finalize_that_dies_anywhere_writes_the_terminal_status_once() {
         );
         let terminal_writes = run.w.commits().iter().filter(|c| matches!(&c.header, Some(HeaderWrite { header, .. }) if header.status.is_terminal())).count();
         assert_eq!(terminal_writes, 1, "crash at {k} {mode:?}");
+        trail_matches(&run.w, &format!("crash at {k} {mode:?}"));
+        let ends: Vec<_> = run
+            .w
+            .events()
+            .iter()
+            .filter_map(|e| e.execution.clone())
+            .collect();
+        assert_eq!(
+            ends.len(),
+            1,
+            "crash at {k} {mode:?}: one end, one event: {ends:?}"
+        );
         assert_eq!(
             again.already_finalized,
             mode == Mode::After && k + 1 == clean_calls
@@ -572,6 +602,20 @@ async fn a_retry_or_skip_that_dies_anywhere_is_finished_by_the_next_one_and_take
                     "{context}: one new attempt"
                 );
             }
+            trail_matches(&run.w, &context);
+            let decided: Vec<_> = run
+                .w
+                .events()
+                .iter()
+                .filter(|e| e.operation == if skipping { "skip" } else { "retry" })
+                .filter(|e| e.execution.is_some())
+                .map(|e| e.actor.clone())
+                .collect();
+            assert_eq!(
+                decided,
+                vec![crate::audit::Actor::Cli("operator".into())],
+                "{context}: one decision, recorded once, as the operator's"
+            );
         }
     }
 }

@@ -135,11 +135,15 @@ async fn at_most_three_restarts_an_hour_then_the_record_says_an_operator_is_need
     );
     assert_eq!(r.header.workflow_run.as_deref(), Some(RUN), "no new run");
     let version = r.header.version;
+    // The trail says an operator is needed, once: the notice that pages someone.
+    let decisions: Vec<_> = w.events().iter().filter_map(|e| e.decision).collect();
+    assert_eq!(decisions, vec![crate::audit::Decision::NotHealed]);
 
     // The next tick says so again without writing again.
     w.set_workflow(workflow(ended(), 0));
     w.find(2260).await.unwrap();
     assert_eq!(w.record().header.version, version);
+    assert_eq!(w.events().len(), 1, "nothing written, nothing recorded");
 
     // An hour after the first restart, find may restart it again; the hour's list is kept short.
     w.set_workflow(workflow(ended(), 1));

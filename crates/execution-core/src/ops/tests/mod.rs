@@ -12,6 +12,7 @@ mod launch;
 mod pause_resume;
 mod poll;
 mod scenario;
+mod start_read;
 
 use crate::fixtures::{execution, give_job, job};
 use crate::model::{Execution, LaunchClaim, Timestamp, Wave};
