@@ -8,6 +8,7 @@ use aws_sdk_lambda::operation::invoke::InvokeError;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
 use aws_sdk_lambda::Client;
+use execution_core::audit::Actor;
 use execution_core::ids::{ExecutionId, PlanId};
 use execution_core::ports::{DispatchError, PollDispatch};
 use execution_core::status::ExecutionStatus;
@@ -55,7 +56,14 @@ impl PollDispatch for LambdaPollDispatch {
         plan_id: PlanId,
     ) -> Result<ExecutionStatus, DispatchError> {
         let what = "Lambda Invoke (poll)";
-        let payload = json!({"operation": "poll", "executionId": execution_id, "planId": plan_id, "summary": true});
+        // find's polls are recorded as find's (the poll function reads who invoked it from here).
+        let payload = json!({
+            "operation": "poll",
+            "executionId": execution_id,
+            "planId": plan_id,
+            "summary": true,
+            (Actor::FIELD): "find",
+        });
         let timeouts = TimeoutConfig::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .operation_attempt_timeout(self.invoke_timeout)

@@ -215,7 +215,10 @@ impl ExecutionStore for MemoryStore {
         }
         t.by_id.insert(id, execution.clone());
         t.order.push(id);
-        t.trails.insert(id, events.to_vec());
+        let mut trail = events.to_vec();
+        trail.sort_by(|a, b| a.event_id.cmp(&b.event_id));
+        trail.dedup_by(|a, b| a.event_id == b.event_id);
+        t.trails.insert(id, trail);
         self.audit(execution);
         Ok(())
     }
@@ -268,6 +271,12 @@ impl ExecutionStore for MemoryStore {
 
     async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
         self.enter(Count::Commit).await;
+        if commit.header.is_none() && commit.waves.is_empty() && !commit.events.is_empty() {
+            // As DynamoDB's: an event records a change, never stands alone.
+            return Err(StoreError::Service(ServiceError::Rejected(
+                "a commit of events and no change".into(),
+            )));
+        }
         if commit.items() > MAX_COMMIT_ITEMS {
             return Err(StoreError::Service(ServiceError::Rejected(format!(
                 "a commit of {} items (at most {MAX_COMMIT_ITEMS})",
@@ -282,7 +291,12 @@ impl ExecutionStore for MemoryStore {
         };
         let trail = trails.entry(commit.execution_id).or_default();
         let known = |e: &AuditEvent| trail.iter().any(|t| t.event_id == e.event_id);
-        if !conditions_hold(stored, commit) || commit.events.iter().any(known) {
+        let twice = commit
+            .events
+            .iter()
+            .enumerate()
+            .any(|(i, e)| commit.events[..i].iter().any(|f| f.event_id == e.event_id));
+        if !conditions_hold(stored, commit) || commit.events.iter().any(known) || twice {
             self.counts.add(Count::Conflict, 1);
             return Err(StoreError::Conflict);
         }
@@ -334,6 +348,14 @@ impl ExecutionStore for MemoryStore {
         };
         let t = lock(&self.table);
         let trail = t.trails.get(&id).map(Vec::as_slice).unwrap_or_default();
+        if let Some(a) = &after {
+            // A cursor is the id of the last event of a page this store gave.
+            if !trail.iter().any(|e| &e.event_id == a) {
+                return Err(StoreError::Service(ServiceError::Rejected(format!(
+                    "invalid events cursor '{CURSOR_PREFIX}{a}'"
+                ))));
+            }
+        }
         let rest: Vec<&AuditEvent> = trail
             .iter()
             .filter(|e| after.as_ref().is_none_or(|a| e.event_id > *a))

@@ -90,13 +90,14 @@ pub enum Decision {
     NotHealed,
 }
 
-/// One server whose DRS launch status moved.
+/// The servers whose DRS launch status made the same move. Grouped, so that a trail stays small:
+/// a 1,000-server wave that launches costs its ids once, not a record per server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServerChange {
-    pub source_server_id: SourceServerId,
     pub from: LaunchStatus,
     pub to: LaunchStatus,
+    pub source_server_ids: Vec<SourceServerId>,
 }
 
 /// What one change did to one wave.
@@ -114,7 +115,7 @@ pub struct WaveChange {
     /// DRS jobs recorded by this change.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub job_ids: Vec<JobId>,
-    /// Servers whose launch status moved.
+    /// Servers whose launch status moved, by move (in the order first seen).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub servers: Vec<ServerChange>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -361,21 +362,7 @@ fn wave_change(was: &Wave, now: &Wave) -> Option<WaveChange> {
             .filter(|j| !was.jobs.iter().any(|k| k.job_id == j.job_id))
             .map(|j| j.job_id.clone())
             .collect(),
-        servers: now
-            .server_statuses
-            .iter()
-            .filter_map(|s| {
-                let before = was
-                    .server_statuses
-                    .iter()
-                    .find(|b| b.source_server_id == s.source_server_id)?;
-                (before.launch_status != s.launch_status).then(|| ServerChange {
-                    source_server_id: s.source_server_id.clone(),
-                    from: before.launch_status.clone(),
-                    to: s.launch_status.clone(),
-                })
-            })
-            .collect(),
+        servers: server_moves(was, now),
         failure_reason: (was.failure_reason != now.failure_reason)
             .then_some(now.failure_reason)
             .flatten(),
@@ -558,6 +545,37 @@ pub fn check_trail(record: &Execution, trail: &[AuditEvent]) -> Vec<TrailProblem
     found
 }
 
+/// The launch status moves from `was` to `now`, grouped by move. Servers are matched by id (a
+/// wave's servers never change, but an id missing from `was` is simply not a move).
+fn server_moves(was: &Wave, now: &Wave) -> Vec<ServerChange> {
+    let before: std::collections::HashMap<&SourceServerId, &LaunchStatus> = was
+        .server_statuses
+        .iter()
+        .map(|s| (&s.source_server_id, &s.launch_status))
+        .collect();
+    let mut moves: Vec<ServerChange> = vec![];
+    for s in &now.server_statuses {
+        let Some(from) = before.get(&s.source_server_id) else {
+            continue;
+        };
+        if **from == s.launch_status {
+            continue;
+        }
+        match moves
+            .iter_mut()
+            .find(|m| m.from == **from && m.to == s.launch_status)
+        {
+            Some(m) => m.source_server_ids.push(s.source_server_id.clone()),
+            None => moves.push(ServerChange {
+                from: (*from).clone(),
+                to: s.launch_status.clone(),
+                source_server_ids: vec![s.source_server_id.clone()],
+            }),
+        }
+    }
+    moves
+}
+
 fn plural(n: usize) -> &'static str {
     if n == 1 {
         ""
@@ -722,8 +740,9 @@ impl AuditEvent {
             .waves
             .iter()
             .flat_map(|w| &w.servers)
-            .filter(|s| s.to == LaunchStatus::Launched)
-            .count();
+            .filter(|m| m.to == LaunchStatus::Launched)
+            .map(|m| m.source_server_ids.len())
+            .sum();
         if launched > 0 {
             return format!(
                 "{who}: {launched} more server{} launched.",
@@ -772,7 +791,9 @@ impl AuditEvent {
 
     /// The event as notices carry it: every field but the per-server lists, which become counts
     /// (a 1,000-server wave's changes stay in the trail; a notice stays small), plus `summary`,
-    /// `commands`, `pages` and `notificationId`.
+    /// `commands`, `pages` and `notificationId`. `pages` is set on one notice of an event that
+    /// pages, its first kind (the decision, else the execution's status, else the waves'), so
+    /// that a subscription on it sends one message per event.
     fn notice_detail(&self, kind: NoticeKind) -> Value {
         let mut detail = serde_json::to_value(self).unwrap_or(Value::Null);
         if let Some(waves) = detail.get_mut("waves").and_then(Value::as_array_mut) {
@@ -780,11 +801,13 @@ impl AuditEvent {
                 if let Some(w) = wave.as_object_mut() {
                     if w.remove("servers").is_some() {
                         let mut counts = serde_json::Map::new();
-                        for s in &change.servers {
+                        for m in &change.servers {
                             let n = counts
-                                .entry(s.to.as_str().to_owned())
+                                .entry(m.to.as_str().to_owned())
                                 .or_insert(Value::from(0u64));
-                            *n = Value::from(n.as_u64().unwrap_or(0) + 1);
+                            *n = Value::from(
+                                n.as_u64().unwrap_or(0) + m.source_server_ids.len() as u64,
+                            );
                         }
                         w.insert("serversNowIn".to_owned(), Value::Object(counts));
                     }
@@ -803,7 +826,8 @@ impl AuditEvent {
             );
             d.insert("summary".to_owned(), Value::String(self.summary()));
             d.insert("commands".to_owned(), json!(self.commands()));
-            d.insert("pages".to_owned(), Value::Bool(self.pages()));
+            let first = self.notice_kinds().first() == Some(&kind);
+            d.insert("pages".to_owned(), Value::Bool(self.pages() && first));
             d.insert("message".to_owned(), Value::String(self.message()));
         }
         detail

@@ -3,19 +3,20 @@
 //! assume; a case names the rule it checks in its panic message.
 //!
 //! [`run_all`] takes a factory of fresh, empty stores whose `list_active` pages hold at most two
-//! executions (so that paging is exercised).
+//! executions and whose `events` pages hold at most two events (so that paging is exercised).
 
 use std::collections::BTreeMap;
 use std::future::Future;
 
+use crate::audit::{self, Actor, AuditEvent, Author};
 use crate::fixtures;
 use crate::ids::{ExecutionId, TaskToken};
 use crate::model::{Execution, ExecutionHeader, HeldToken, Timestamp, Wave};
 use crate::ports::{
-    ActiveExecution, Commit, ExecutionStore, HeaderWrite, ServiceError, StoreError, Touch,
-    WaveWrite,
+    ActiveExecution, Commit, EventPage, ExecutionStore, HeaderWrite, ServiceError, StoreError,
+    Touch, WaveWrite,
 };
-use crate::status::{ExecutionStatus, WaveStatus};
+use crate::status::{ExecutionStatus, LaunchStatus, WaveStatus};
 
 /// Runs every case, each on a store of its own from `fresh`.
 pub async fn run_all<S, F, Fut>(fresh: F)
@@ -32,6 +33,15 @@ where
     a_header_write_removes_the_optional_fields_it_clears(&fresh().await).await;
     list_active_pages_over_the_unfinished_executions_only(&fresh().await).await;
     list_active_refuses_a_cursor_it_did_not_give(&fresh().await).await;
+    create_stores_its_events_and_events_answers_them_oldest_first(&fresh().await).await;
+    a_commit_appends_its_events_atomically_with_its_writes(&fresh().await).await;
+    a_conflicting_commit_writes_neither_its_writes_nor_its_events(&fresh().await).await;
+    a_commit_carrying_an_event_already_in_the_trail_conflicts_and_writes_nothing(&fresh().await)
+        .await;
+    load_never_returns_trail_items(&fresh().await).await;
+    events_pages_over_the_whole_trail_in_order(&fresh().await).await;
+    events_refuses_a_cursor_it_did_not_give(&fresh().await).await;
+    an_execution_without_a_trail_answers_an_empty_page(&fresh().await).await;
 }
 
 /// A new PENDING execution of waves of these sizes, with a random id.
@@ -63,11 +73,74 @@ fn wave_put(old: &Wave, change: impl FnOnce(&mut Wave)) -> WaveWrite {
     }
 }
 
+/// `commit`'s writes applied to `e`, as the store applies them.
+fn apply(e: &mut Execution, commit: &Commit) {
+    if let Some(write) = &commit.header {
+        e.header = write.header.clone();
+    }
+    for write in &commit.waves {
+        if let Some(w) = e
+            .waves
+            .iter_mut()
+            .find(|w| w.wave_number == write.wave.wave_number)
+        {
+            *w = write.wave.clone();
+        }
+    }
+}
+
 async fn load(store: &dyn ExecutionStore, id: ExecutionId, case: &str) -> Option<Execution> {
     store
         .load(id)
         .await
         .unwrap_or_else(|e| panic!("{case}: load: {e}"))
+}
+
+/// Who the contract's events say made the changes.
+fn author() -> Author {
+    Author {
+        actor: Actor::Cli("store-contract".into()),
+        operation: "contract".into(),
+        at_millis: 1_000_000,
+    }
+}
+
+/// `event` under the id `n`: the contract's ids sort as their numbers do, whatever scheme the
+/// audit names events by (a store orders a trail by event id).
+fn numbered(mut event: AuditEvent, n: u64) -> AuditEvent {
+    event.event_id = format!("{n:012}-contract");
+    event
+}
+
+/// The event of creating `e`, numbered `n`.
+fn created(e: &Execution, n: u64) -> AuditEvent {
+    numbered(audit::created(e, &author()), n)
+}
+
+/// `commit` carrying the event the audit derives for it from `before`, numbered `n`.
+fn with_event(before: &Execution, mut commit: Commit, n: u64) -> Commit {
+    let event = audit::change(before, &commit, &author())
+        .unwrap_or_else(|| panic!("a contract commit changes something: {commit:?}"));
+    commit.events.push(numbered(event, n));
+    commit
+}
+
+/// The whole trail of `id`, following every page.
+async fn trail(store: &dyn ExecutionStore, id: ExecutionId, case: &str) -> Vec<AuditEvent> {
+    let (mut events, mut cursor, mut pages) = (vec![], None, 0);
+    loop {
+        let page = store
+            .events(id, cursor)
+            .await
+            .unwrap_or_else(|err| panic!("{case}: events page {pages}: {err}"));
+        pages += 1;
+        events.extend(page.events);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return events,
+        }
+        assert!(pages < 100, "{case}: events does not end");
+    }
 }
 
 pub async fn a_created_execution_loads_as_it_was(store: &dyn ExecutionStore) {
@@ -90,19 +163,26 @@ pub async fn a_created_execution_loads_as_it_was(store: &dyn ExecutionStore) {
 pub async fn create_refuses_an_existing_id_and_keeps_the_first(store: &dyn ExecutionStore) {
     const CASE: &str = "create refuses an existing id and keeps the first";
     let first = execution(&[2, 2]);
+    let creation = created(&first, 1);
     store
-        .create(&first, &[])
+        .create(&first, std::slice::from_ref(&creation))
         .await
         .unwrap_or_else(|err| panic!("{CASE}: create: {err}"));
     let mut second = execution(&[3]);
     second.header.execution_id = first.id();
     second.header.plan_name = Some("another".into());
+    let again = created(&second, 2);
     assert_eq!(
-        store.create(&second, &[]).await,
+        store.create(&second, &[again]).await,
         Err(StoreError::Conflict),
         "{CASE}"
     );
     assert_eq!(load(store, first.id(), CASE).await, Some(first), "{CASE}");
+    assert_eq!(
+        trail(store, creation.execution_id, CASE).await,
+        [creation],
+        "{CASE}: the trail keeps the first's events only"
+    );
 }
 
 pub async fn a_commit_is_all_or_nothing_on_versions(store: &dyn ExecutionStore) {
@@ -442,5 +522,403 @@ pub async fn list_active_refuses_a_cursor_it_did_not_give(store: &dyn ExecutionS
             matches!(answer, Err(StoreError::Service(ServiceError::Rejected(_)))),
             "{CASE}: {forged:?} gave {answer:?}"
         );
+    }
+}
+
+pub async fn create_stores_its_events_and_events_answers_them_oldest_first(
+    store: &dyn ExecutionStore,
+) {
+    const CASE: &str = "create stores its events, and events answers them oldest first";
+    let mut e = execution(&[2, 1]);
+    e.waves[1].wave_name = Some("app — 東京".into());
+    let creation = created(&e, 1);
+    let mut imported = created(&e, 2);
+    imported.operation = "import".into();
+    imported.reason = Some("brought over from the old runbook — «as is»".into());
+    store
+        .create(&e, &[creation.clone(), imported.clone()])
+        .await
+        .unwrap_or_else(|err| panic!("{CASE}: create: {err}"));
+    // Another execution's trail is its own.
+    let other = execution(&[1]);
+    let other_created = created(&other, 1);
+    store
+        .create(&other, std::slice::from_ref(&other_created))
+        .await
+        .unwrap_or_else(|err| panic!("{CASE}: create the other: {err}"));
+
+    assert_eq!(
+        trail(store, e.id(), CASE).await,
+        [creation, imported],
+        "{CASE}"
+    );
+    assert_eq!(
+        trail(store, other.id(), CASE).await,
+        [other_created],
+        "{CASE}: the other execution's"
+    );
+    assert_eq!(load(store, e.id(), CASE).await, Some(e), "{CASE}: load");
+}
+
+pub async fn a_commit_appends_its_events_atomically_with_its_writes(store: &dyn ExecutionStore) {
+    const CASE: &str = "a commit appends its events atomically with its writes";
+    let e = execution(&[2, 1]);
+    let creation = created(&e, 1);
+    store
+        .create(&e, std::slice::from_ref(&creation))
+        .await
+        .unwrap_or_else(|err| panic!("{CASE}: create: {err}"));
+
+    // One wave and its event.
+    let launching = wave_put(&e.waves[0], |w| {
+        w.status = WaveStatus::Launching;
+        w.attempt = 1;
+    });
+    let first = with_event(&e, Commit::new(e.id(), None, vec![launching]), 3);
+    store
+        .commit(&first)
+        .await
+        .unwrap_or_else(|err| panic!("{CASE}: a wave and its event: {err}"));
+    let mut expected = e.clone();
+    apply(&mut expected, &first);
+    assert_eq!(load(store, e.id(), CASE).await.as_ref(), Some(&expected));
+    assert_eq!(
+        trail(store, e.id(), CASE).await,
+        [creation.clone(), first.events[0].clone()],
+        "{CASE}: a wave and its event"
+    );
+
+    // The header, a wave and its event.
+    let header = header_put(&expected, |h| {
+        h.status = ExecutionStatus::Polling;
+        h.start_time = Some(Timestamp(1001));
+    });
+    let started = wave_put(&expected.waves[0], |w| {
+        w.status = WaveStatus::Started;
+        w.status_message = Some("launched — 2 of 2".into());
+        for s in &mut w.server_statuses {
+            s.launch_status = LaunchStatus::Launched;
+        }
+    });
+    let second = with_event(
+        &expected,
+        Commit::new(e.id(), Some(header), vec![started]),
+        4,
+    );
+    store
+        .commit(&second)
+        .await
+        .unwrap_or_else(|err| panic!("{CASE}: the header, a wave and its event: {err}"));
+    apply(&mut expected, &second);
+    assert_eq!(load(store, e.id(), CASE).await, Some(expected), "{CASE}");
+    assert_eq!(
+        trail(store, e.id(), CASE).await,
+        [creation, first.events[0].clone(), second.events[0].clone()],
+        "{CASE}: appended after the first, oldest first"
+    );
+}
+
+pub async fn a_conflicting_commit_writes_neither_its_writes_nor_its_events(
+    store: &dyn ExecutionStore,
+) {
+    const CASE: &str = "a conflicting commit writes neither its writes nor its events";
+    let e = execution(&[1, 1]);
+    let creation = created(&e, 1);
+    store
+        .create(&e, std::slice::from_ref(&creation))
+        .await
+        .unwrap_or_else(|err| panic!("{CASE}: create: {err}"));
+    let header = header_put(&e, |h| h.status = ExecutionStatus::Polling);
+    let wave_0 = wave_put(&e.waves[0], |w| w.status = WaveStatus::Launching);
+    let mut stale_wave = wave_put(&e.waves[1], |w| w.status = WaveStatus::Cancelled);
+    stale_wave.expected_version = 5; // the store holds version 0
+    stale_wave.wave.version = 6;
+    let mut stale_header = header.clone();
+    stale_header.expected_version = 3;
+    stale_header.header.version = 4;
+    for (what, header, waves) in [
+        ("a stale wave alone", None, vec![stale_wave.clone()]),
+        (
+            "a stale wave beside a good header and wave",
+            Some(header.clone()),
+            vec![wave_0.clone(), stale_wave],
+        ),
+        ("a stale header alone", Some(stale_header.clone()), vec![]),
+        (
+            "a stale header beside a good wave",
+            Some(stale_header),
+            vec![wave_0.clone()],
+        ),
+    ] {
+        let commit = with_event(&e, Commit::new(e.id(), header, waves), 3);
+        assert_eq!(
+            store.commit(&commit).await,
+            Err(StoreError::Conflict),
+            "{CASE}: {what}"
+        );
+        assert_eq!(
+            load(store, e.id(), CASE).await.as_ref(),
+            Some(&e),
+            "{CASE}: {what}: no write"
+        );
+        assert_eq!(
+            trail(store, e.id(), CASE).await,
+            std::slice::from_ref(&creation),
+            "{CASE}: {what}: no event"
+        );
+    }
+
+    // A missing execution gets neither a record nor a trail.
+    let ghost = execution(&[1]);
+    let commit = with_event(
+        &ghost,
+        Commit::new(
+            ghost.id(),
+            Some(header_put(&ghost, |h| h.status = ExecutionStatus::Polling)),
+            vec![wave_put(&ghost.waves[0], |w| {
+                w.status = WaveStatus::Launching;
+            })],
+        ),
+        3,
+    );
+    assert_eq!(
+        store.commit(&commit).await,
+        Err(StoreError::Conflict),
+        "{CASE}: a missing execution"
+    );
+    assert_eq!(load(store, ghost.id(), CASE).await, None, "{CASE}");
+    assert_eq!(
+        trail(store, ghost.id(), CASE).await,
+        [],
+        "{CASE}: a missing execution's trail"
+    );
+}
+
+pub async fn a_commit_carrying_an_event_already_in_the_trail_conflicts_and_writes_nothing(
+    store: &dyn ExecutionStore,
+) {
+    const CASE: &str =
+        "a commit carrying an event already in the trail conflicts and writes nothing";
+    let e = execution(&[1, 1]);
+    let creation = created(&e, 1);
+    store
+        .create(&e, std::slice::from_ref(&creation))
+        .await
+        .unwrap_or_else(|err| panic!("{CASE}: create: {err}"));
+    let launching = wave_put(&e.waves[0], |w| w.status = WaveStatus::Launching);
+    let good = with_event(&e, Commit::new(e.id(), None, vec![launching]), 3);
+
+    // The writes are good; only the event's id is taken (by the creation's event).
+    let mut taken = good.clone();
+    taken.events[0].event_id = creation.event_id.clone();
+    // A new event beside a taken one: neither is appended.
+    let mut beside = good.clone();
+    let mut new = good.events[0].clone();
+    new.event_id = numbered(new.clone(), 5).event_id;
+    beside.events = vec![new, creation.clone()];
+    for (what, commit) in [
+        ("the creation's event id", &taken),
+        ("a new event beside the creation's", &beside),
+    ] {
+        assert_eq!(
+            store.commit(commit).await,
+            Err(StoreError::Conflict),
+            "{CASE}: {what}"
+        );
+        assert_eq!(
+            load(store, e.id(), CASE).await.as_ref(),
+            Some(&e),
+            "{CASE}: {what}: no write"
+        );
+        assert_eq!(
+            trail(store, e.id(), CASE).await,
+            std::slice::from_ref(&creation),
+            "{CASE}: {what}: the trail as it was"
+        );
+    }
+
+    // The same writes with a fresh event land; a later change that reuses that event's id does not.
+    store
+        .commit(&good)
+        .await
+        .unwrap_or_else(|err| panic!("{CASE}: the good commit: {err}"));
+    let mut expected = e.clone();
+    apply(&mut expected, &good);
+    let mut reused = with_event(
+        &expected,
+        Commit::new(
+            e.id(),
+            None,
+            vec![wave_put(&expected.waves[1], |w| {
+                w.status = WaveStatus::Cancelled;
+            })],
+        ),
+        4,
+    );
+    reused.events[0].event_id = good.events[0].event_id.clone();
+    assert_eq!(
+        store.commit(&reused).await,
+        Err(StoreError::Conflict),
+        "{CASE}: a commit's event id"
+    );
+    assert_eq!(load(store, e.id(), CASE).await, Some(expected), "{CASE}");
+    assert_eq!(
+        trail(store, e.id(), CASE).await,
+        [creation, good.events[0].clone()],
+        "{CASE}: the trail of the good commit"
+    );
+}
+
+pub async fn load_never_returns_trail_items(store: &dyn ExecutionStore) {
+    const CASE: &str = "load never returns trail items";
+    let e = execution(&[1, 2]);
+    let events: Vec<AuditEvent> = (0..3).map(|n| created(&e, 1 + n)).collect();
+    store
+        .create(&e, &events)
+        .await
+        .unwrap_or_else(|err| panic!("{CASE}: create: {err}"));
+    assert_eq!(
+        load(store, e.id(), CASE).await.as_ref(),
+        Some(&e),
+        "{CASE}: after create"
+    );
+    let commit = with_event(
+        &e,
+        Commit::new(
+            e.id(),
+            Some(header_put(&e, |h| h.status = ExecutionStatus::Polling)),
+            vec![wave_put(&e.waves[1], |w| w.status = WaveStatus::Launching)],
+        ),
+        4,
+    );
+    store
+        .commit(&commit)
+        .await
+        .unwrap_or_else(|err| panic!("{CASE}: commit: {err}"));
+    let mut expected = e.clone();
+    apply(&mut expected, &commit);
+    assert_eq!(
+        load(store, e.id(), CASE).await.as_ref(),
+        Some(&expected),
+        "{CASE}: after a commit"
+    );
+    assert_eq!(
+        trail(store, e.id(), CASE).await.len(),
+        4,
+        "{CASE}: the trail"
+    );
+
+    // Nor does list_active: the execution is listed once, and nothing else.
+    let (mut listed, mut cursor, mut pages) = (vec![], None, 0);
+    loop {
+        let page = store
+            .list_active(cursor)
+            .await
+            .unwrap_or_else(|err| panic!("{CASE}: list_active: {err}"));
+        listed.extend(
+            page.executions
+                .into_iter()
+                .map(|a| (a.execution_id, a.status)),
+        );
+        pages += 1;
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+        assert!(pages < 10, "{CASE}: list_active does not end");
+    }
+    assert_eq!(
+        listed,
+        [(e.id(), ExecutionStatus::Polling)],
+        "{CASE}: list_active"
+    );
+}
+
+pub async fn events_pages_over_the_whole_trail_in_order(store: &dyn ExecutionStore) {
+    const CASE: &str = "events pages over the whole trail in order";
+    let mut e = execution(&[1]);
+    let mut expected = vec![created(&e, 1)];
+    store
+        .create(&e, &expected)
+        .await
+        .unwrap_or_else(|err| panic!("{CASE}: create: {err}"));
+    // A neighbour with a trail of its own, created in between: never in this one's pages.
+    let other = execution(&[1]);
+    store
+        .create(&other, &[created(&other, 1)])
+        .await
+        .unwrap_or_else(|err| panic!("{CASE}: create the other: {err}"));
+    for n in 1..=6 {
+        let write = wave_put(&e.waves[0], |w| {
+            w.status_message = Some(format!("step {n}"))
+        });
+        let commit = with_event(&e, Commit::new(e.id(), None, vec![write]), 1 + n);
+        store
+            .commit(&commit)
+            .await
+            .unwrap_or_else(|err| panic!("{CASE}: commit {n}: {err}"));
+        apply(&mut e, &commit);
+        expected.extend(commit.events);
+    }
+
+    let (mut events, mut cursor, mut pages) = (vec![], None, 0);
+    loop {
+        let page = store
+            .events(e.id(), cursor)
+            .await
+            .unwrap_or_else(|err| panic!("{CASE}: page {pages}: {err}"));
+        pages += 1;
+        assert!(
+            page.events.len() <= 2,
+            "{CASE}: the store under test pages by at most 2, got {}",
+            page.events.len()
+        );
+        events.extend(page.events);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+        assert!(pages < 50, "{CASE}: events does not end");
+    }
+    assert_eq!(events, expected, "{CASE}: every event once, oldest first");
+    assert!(
+        pages >= 4,
+        "{CASE}: 7 events in pages of 2 take 4 pages at least, got {pages}"
+    );
+}
+
+pub async fn events_refuses_a_cursor_it_did_not_give(store: &dyn ExecutionStore) {
+    const CASE: &str = "events refuses a cursor it did not give";
+    let e = execution(&[1]);
+    store
+        .create(&e, &[created(&e, 1)])
+        .await
+        .unwrap_or_else(|err| panic!("{CASE}: create: {err}"));
+    let long = "9".repeat(1000);
+    for forged in ["", "not a cursor", "EXECUTION|WAVE#0000", long.as_str()] {
+        let answer = store.events(e.id(), Some(forged.into())).await;
+        assert!(
+            matches!(answer, Err(StoreError::Service(ServiceError::Rejected(_)))),
+            "{CASE}: {forged:?} gave {answer:?}"
+        );
+    }
+}
+
+pub async fn an_execution_without_a_trail_answers_an_empty_page(store: &dyn ExecutionStore) {
+    const CASE: &str = "an execution without a trail answers an empty page";
+    let e = execution(&[1]);
+    store
+        .create(&e, &[])
+        .await
+        .unwrap_or_else(|err| panic!("{CASE}: create: {err}"));
+    for (what, id) in [
+        ("created without events", e.id()),
+        ("never created", ExecutionId::new_random()),
+    ] {
+        let page = store
+            .events(id, None)
+            .await
+            .unwrap_or_else(|err| panic!("{CASE}: {what}: {err}"));
+        assert_eq!(page, EventPage::default(), "{CASE}: {what}");
     }
 }

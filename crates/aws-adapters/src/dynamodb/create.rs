@@ -14,10 +14,11 @@ use super::{DynamoDbStore, MAX_TRANSACTION_BYTES, MAX_TRANSACTION_ITEMS};
 
 impl DynamoDbStore {
     /// One transaction when the execution fits (header Put `attribute_not_exists` + every wave +
-    /// the creation's events); otherwise waves in chunks, each guarded by a ConditionCheck that
-    /// the header is absent, and the header with the events last (an execution is never without
-    /// the event that created it). Wave Puts are unconditional: the header guard decides, and
-    /// leftovers of an interrupted create are overwritten.
+    /// the creation's events); otherwise the first waves in chunks, each guarded by a
+    /// ConditionCheck that the header is absent, and the header with the events and the last
+    /// waves last (an execution is never without the event that created it). Wave Puts are
+    /// unconditional: the header guard decides, and leftovers of an interrupted create are
+    /// overwritten.
     pub(super) async fn create_items(
         &self,
         execution: &Execution,
@@ -40,7 +41,7 @@ impl DynamoDbStore {
         let last_items = 1 + events.len();
         let last_bytes =
             codec::item_size(&header) + events.iter().map(codec::item_size).sum::<usize>();
-        if last_items >= MAX_TRANSACTION_ITEMS || last_bytes > MAX_TRANSACTION_BYTES {
+        if last_items > MAX_TRANSACTION_ITEMS || last_bytes > MAX_TRANSACTION_BYTES {
             return Err(StoreError::Service(ServiceError::Rejected(format!(
                 "a create with {} events does not fit one transaction",
                 events.len()
@@ -68,27 +69,41 @@ impl DynamoDbStore {
     }
 }
 
-/// Splits a create's waves into transactions: each leaves room for the last one's `reserved_items`
-/// (the header's Put and the events, or in the others a check that the header is absent) and
-/// stays under the transaction's item and byte limits. Always at least one chunk (the header's),
-/// possibly with no waves.
+/// Splits a create's waves into transactions. The last holds the header's Put and the events
+/// (`reserved_items`, `reserved_bytes`) and as many of the last waves as still fit, possibly none;
+/// the waves before it go in transactions of at most 99 waves and a check that the header is
+/// absent, each under the byte limit. Always at least one chunk (the header's).
 fn create_chunks(
     reserved_items: usize,
     reserved_bytes: usize,
     wave_bytes: &[usize],
 ) -> Vec<Range<usize>> {
-    let max_waves = MAX_TRANSACTION_ITEMS - reserved_items.max(1);
-    let budget = MAX_TRANSACTION_BYTES.saturating_sub(reserved_bytes);
     let mut chunks = Vec::new();
-    let (mut start, mut bytes) = (0, 0);
-    for (i, &size) in wave_bytes.iter().enumerate() {
-        if i > start && (i - start == max_waves || bytes + size > budget) {
-            chunks.push(start..i);
-            (start, bytes) = (i, 0);
+    let mut room = (
+        MAX_TRANSACTION_ITEMS.saturating_sub(reserved_items),
+        MAX_TRANSACTION_BYTES.saturating_sub(reserved_bytes),
+    );
+    // From the last wave back: the header's transaction is filled first.
+    let mut end = wave_bytes.len();
+    loop {
+        let (mut start, mut bytes) = (end, 0);
+        while start > 0 && end - start < room.0 && bytes + wave_bytes[start - 1] <= room.1 {
+            start -= 1;
+            bytes += wave_bytes[start];
         }
-        bytes += size;
+        if start == end && !chunks.is_empty() {
+            // Only a wave over the transaction's byte limit gets here (`sized` refuses it first):
+            // a transaction of its own, which DynamoDB refuses.
+            start -= 1;
+        }
+        chunks.push(start..end);
+        if start == 0 {
+            break;
+        }
+        end = start;
+        room = (MAX_TRANSACTION_ITEMS - 1, MAX_TRANSACTION_BYTES);
     }
-    chunks.push(start..wave_bytes.len());
+    chunks.reverse();
     chunks
 }
 
@@ -96,28 +111,67 @@ fn create_chunks(
 mod tests {
     use super::*;
 
+    /// `chunks` cover every wave once, in order, and each transaction keeps DynamoDB's limits: the
+    /// last with the header and the events, the others with the check that the header is absent.
+    fn assert_fit(reserved_items: usize, reserved_bytes: usize, waves: &[usize]) {
+        let chunks = create_chunks(reserved_items, reserved_bytes, waves);
+        assert_eq!(chunks.first().map(|c| c.start), Some(0), "{chunks:?}");
+        assert_eq!(
+            chunks.last().map(|c| c.end),
+            Some(waves.len()),
+            "{chunks:?}"
+        );
+        assert!(
+            chunks.windows(2).all(|w| w[0].end == w[1].start),
+            "{chunks:?}"
+        );
+        let last = chunks.len() - 1;
+        for (i, c) in chunks.iter().enumerate() {
+            let (items, bytes) = if i == last {
+                (reserved_items, reserved_bytes)
+            } else {
+                (1, 0)
+            };
+            assert!(
+                c.len() + items <= MAX_TRANSACTION_ITEMS,
+                "{c:?} of {chunks:?}"
+            );
+            assert!(
+                waves[c.clone()].iter().sum::<usize>() + bytes <= MAX_TRANSACTION_BYTES,
+                "{c:?} of {chunks:?}"
+            );
+            assert!(i == last || !c.is_empty(), "{chunks:?}");
+        }
+    }
+
     #[test]
-    fn a_plan_of_99_waves_creates_in_one_transaction() {
-        // The header and its creation event leave room for 98 waves in the first transaction.
-        assert_eq!(create_chunks(2, 900, &[16_000; 99]), vec![0..98, 98..99]);
+    fn a_plan_of_99_waves_and_its_event_create_in_two_transactions() {
+        // Header + event + 99 waves is 101 items: the header's transaction takes 98 waves, the
+        // first takes wave 0 and the check that the header is absent.
+        assert_eq!(create_chunks(2, 900, &[16_000; 99]), vec![0..1, 1..99]);
+        assert_fit(2, 900, &[16_000; 99]);
+        // Without an event, header + 99 waves is one transaction of 100.
         assert_eq!(create_chunks(1, 500, &[16_000; 99]), vec![0..99]);
         assert_eq!(create_chunks(2, 900, &[]), vec![0..0]);
     }
 
     #[test]
     fn chunks_respect_item_and_byte_limits() {
-        assert_eq!(create_chunks(1, 500, &[100; 150]), vec![0..99, 99..150]);
+        assert_eq!(create_chunks(1, 500, &[100; 150]), vec![0..51, 51..150]);
+        assert_fit(1, 500, &[100; 150]);
+        assert_fit(2, 900, &[100; 300]);
         let big = [400 * 1024; 25];
-        let chunks = create_chunks(1, 1000, &big);
-        assert!(chunks.len() > 2, "{chunks:?}");
-        for c in &chunks {
-            assert!(
-                big[c.clone()].iter().sum::<usize>() + 1000 <= MAX_TRANSACTION_BYTES,
-                "{c:?}"
-            );
-        }
-        assert_eq!(chunks.first().map(|c| c.start), Some(0));
-        assert_eq!(chunks.last().map(|c| c.end), Some(25));
-        assert!(chunks.windows(2).all(|w| w[0].end == w[1].start));
+        assert_fit(1, 1000, &big);
+        assert!(create_chunks(1, 1000, &big).len() > 2);
+        // The header's transaction takes no wave when the reserved items leave no room.
+        assert_eq!(
+            create_chunks(MAX_TRANSACTION_ITEMS, 5000, &[100; 3]),
+            vec![0..3, 3..3]
+        );
+        assert_fit(MAX_TRANSACTION_ITEMS, 5000, &[100; 3]);
+        // Nor when its bytes leave no room for a wave (waves first, each under the limit).
+        let reserved = MAX_TRANSACTION_BYTES - 100_000;
+        assert_eq!(create_chunks(2, reserved, &[300_000; 3]), vec![0..3, 3..3]);
+        assert_fit(2, reserved, &[300_000; 3]);
     }
 }

@@ -22,7 +22,7 @@ pub const TRAIL_PREFIX: &str = "EVENTS#";
 pub const EVENT: &str = "event";
 /// Events per `events` page.
 pub const EVENTS_PAGE_SIZE: i32 = 100;
-/// The longest event id accepted in a cursor (ids are `{13 digits}-{stamp}`).
+/// The longest event id accepted in a cursor (ids are `{12 digits}-{stamp}`).
 const MAX_EVENT_ID_CHARS: usize = 64;
 
 /// `EVENTS#<id>`: the trail's partition.

@@ -32,13 +32,13 @@ fn dispatch(rules: &[&Rule]) -> LambdaPollDispatch {
 }
 
 #[tokio::test]
-async fn invokes_poll_synchronously_and_decodes_its_status() {
+async fn invokes_poll_synchronously_as_find_and_decodes_its_status() {
     let rule = mock!(Client::invoke)
         .match_requests(|r| {
             let payload: Value = serde_json::from_slice(r.payload().map(|b| b.as_ref()).unwrap_or_default()).unwrap();
             r.function_name() == Some("poll-fn")
                 && r.invocation_type() == Some(&InvocationType::RequestResponse)
-                && payload == json!({"operation": "poll", "executionId": execution_id(), "planId": plan_id(), "summary": true})
+                && payload == json!({"operation": "poll", "executionId": execution_id(), "planId": plan_id(), "summary": true, "invokedBy": "find"})
         })
         .then_output(|| {
             InvokeOutput::builder().status_code(200).payload(Blob::new(json!({"statusCode": 200, "status": "POLLING", "waves": []}).to_string())).build()

@@ -113,11 +113,15 @@ pub fn apply(execution: &mut Execution, commit: &Commit) {
 }
 
 /// The store contract every `ExecutionStore` keeps (execution-core's `store_contract`), on a
-/// table of its own per case, paging by two.
+/// table of its own per case, paging executions and events by two.
 #[tokio::test]
 async fn the_store_contract_holds() {
     execution_core::store_contract::run_all(|| async {
-        Table::new().await.store().with_page_size(2)
+        Table::new()
+            .await
+            .store()
+            .with_page_size(2)
+            .with_events_page_size(2)
     })
     .await;
 }

@@ -143,6 +143,7 @@ fn a_failed_wave_names_its_reason_and_the_wave_to_retry() {
     assert_eq!(w.failure_reason, Some(WaveFailure::ServersFailed));
     assert_eq!(w.servers.len(), 1);
     assert_eq!(w.servers[0].to, LaunchStatus::Failed);
+    assert_eq!(w.servers[0].source_server_ids.len(), 1);
     assert_eq!(event.failed_wave, Some(0));
     assert!(event.pages(), "a failed wave pages");
     assert_eq!(event.notice_kinds(), vec![NoticeKind::WaveStatus]);
@@ -263,6 +264,8 @@ fn notices_are_small_and_carry_a_stable_id() {
     assert_eq!(notices.len(), 1);
     let detail = &notices[0].detail;
     assert_eq!(detail["waves"][0]["serversNowIn"]["LAUNCHED"], 200);
+    assert_eq!(event.waves[0].servers.len(), 1, "one move, 200 ids");
+    assert_eq!(event.waves[0].servers[0].source_server_ids.len(), 200);
     assert!(detail["waves"][0].get("servers").is_none());
     assert_eq!(
         detail["notificationId"],
