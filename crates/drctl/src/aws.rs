@@ -1,18 +1,21 @@
 //! The commands that operate executions on AWS, through the same route the Lambdas take
-//! (`ops::run`). Configuration: the standard AWS environment, plus EXECUTIONS_TABLE (and
-//! STATUS_INDEX_NAME, STATE_MACHINE_ARN for `start`; MAX_WAVE_ATTEMPTS and MAX_SERVERS_PER_JOB
-//! when the deployment changed them). Built with the `aws` feature only.
+//! (`ops::run`), as the caller identity the AWS credentials stand for (STS GetCallerIdentity's
+//! ARN: the actor of every event they record). Configuration: the standard AWS environment, plus
+//! EXECUTIONS_TABLE (and STATUS_INDEX_NAME, STATE_MACHINE_ARN for `start`; MAX_WAVE_ATTEMPTS and
+//! MAX_SERVERS_PER_JOB when the deployment changed them). Built with the `aws` feature only.
 
 use aws_adapters::{DynamoDbStore, Settings, StepFunctionsWorkflow, SystemClock};
 use aws_config::SdkConfig;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_sfn::config::ProvideCredentials;
+use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityError;
+use drs_sim::time_fmt::format_utc;
 use execution_core::api::{
-    self, AnswerClass, PauseRequest, Request, Target, WaveTarget, WorkflowInput,
+    self, AnswerClass, EventsRequest, PauseRequest, Request, StartRequest, Target, WaveTarget,
 };
-use execution_core::audit::Actor;
+use execution_core::audit::{Actor, AuditEvent};
 use execution_core::error::OperationError;
-use execution_core::ids::ExecutionId;
 use execution_core::model::Execution;
 use execution_core::ops::{self, Ports};
 use execution_core::ports::ExecutionStore;
@@ -22,7 +25,7 @@ use serde_json::{json, Value};
 use crate::cli::{StartArgs, TargetArgs, WaveArgs};
 use crate::exit::{print, print_json, CliError, Exit};
 use crate::plan_file;
-use crate::report::Report;
+use crate::report::{trail_line, Report};
 
 /// The clients a command needs, built once.
 struct Aws {
@@ -39,6 +42,7 @@ async fn connect() -> Result<Aws, CliError> {
     // The deployment's limits, as its functions have them: retry counts attempts as they do.
     let policy = settings.policy().clone();
     let config = sdk_config().await?;
+    let actor = caller(&aws_sdk_sts::Client::new(&config)).await?;
     let store = DynamoDbStore::from_settings(&config, &settings);
     let workflow = StepFunctionsWorkflow::new(aws_sdk_sfn::Client::new(&config));
     Ok(Aws {
@@ -46,8 +50,67 @@ async fn connect() -> Result<Aws, CliError> {
         store,
         workflow,
         policy,
-        actor: Actor::Cli("PENDING-STS".to_owned()),
+        actor,
     })
+}
+
+/// Who the command acts as: the ARN STS GetCallerIdentity answers for the credentials (one call
+/// a command), recorded as the actor of every change the command makes.
+async fn caller(sts: &aws_sdk_sts::Client) -> Result<Actor, CliError> {
+    let identity = sts
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| caller_error(&e))?;
+    match identity.arn().map(str::trim).filter(|a| !a.is_empty()) {
+        Some(arn) => Ok(Actor::Cli(arn.to_owned())),
+        None => Err(CliError::infrastructure(
+            "cannot tell who the AWS credentials are: STS GetCallerIdentity answered without an ARN",
+        )),
+    }
+}
+
+/// One line, exit as the credentials errors: STS refusing the credentials (invalid, expired,
+/// denied) is the caller's to fix (exit 2); a throttle, a 5xx, a timeout or no connection may pass
+/// on a retry (exit 4).
+fn caller_error<R>(e: &SdkError<GetCallerIdentityError, R>) -> CliError
+where
+    R: std::fmt::Debug,
+{
+    const WHAT: &str = "cannot tell who the AWS credentials are (STS GetCallerIdentity)";
+    match e {
+        SdkError::ServiceError(ctx) => {
+            let err = ctx.err();
+            let code = err.code().unwrap_or("error");
+            let detail = match err.message() {
+                Some(m) if !m.is_empty() => format!("{code}: {m}"),
+                _ => code.to_owned(),
+            };
+            let transient = code.contains("Throttl")
+                || matches!(
+                    code,
+                    "RequestLimitExceeded"
+                        | "InternalFailure"
+                        | "InternalError"
+                        | "ServiceUnavailable"
+                        | "RequestTimeout"
+                );
+            if transient {
+                CliError::infrastructure(format!("{WHAT}, retrying may help: {}", flat(&detail)))
+            } else {
+                CliError::invalid(format!("{WHAT}: AWS refused them: {}", flat(&detail)))
+            }
+        }
+        _ => CliError::infrastructure(format!(
+            "{WHAT}, retrying may help: {}",
+            flat(&DisplayErrorContext(e).to_string())
+        )),
+    }
+}
+
+/// `text` on one line.
+fn flat(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 const NO_CREDENTIALS: &str = "no AWS credentials found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run `aws sso login`";
@@ -110,7 +173,7 @@ fn one_line(e: &dyn std::error::Error) -> String {
         text.push_str(&s.to_string());
         source = s.source();
     }
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    flat(&text)
 }
 
 /// As `AnswerClass` says: a refusal is the caller's to fix (exit 2); an internal error or a
@@ -123,6 +186,9 @@ fn op_error(e: OperationError) -> CliError {
     }
 }
 
+/// The core's start (`ops::run`, as the API's `POST /executions`): the execution is created
+/// PENDING and its state machine run started, named after it; when the run cannot start, the
+/// core cancels the new execution and says so (or how to clear it).
 pub async fn start(args: StartArgs, json: bool) -> Result<Exit, CliError> {
     let plan = plan_file::load(&args.plan)?;
     let problems = plan.problems();
@@ -133,36 +199,33 @@ pub async fn start(args: StartArgs, json: bool) -> Result<Exit, CliError> {
     let arn = aws.settings.state_machine_arn.clone().ok_or_else(|| {
         CliError::invalid("configuration: environment variable STATE_MACHINE_ARN is not set")
     })?;
-    let execution =
-        ops::create_execution(&aws.store, &SystemClock, &plan, ExecutionId::new_random())
-            .await
-            .map_err(op_error)?;
-    let input = WorkflowInput {
-        execution_id: execution.id(),
-        plan_id: plan.plan_id,
+    let workflow = aws.workflow.clone().with_state_machine(arn);
+    let ports = Ports::new(&aws.store, &SystemClock, &aws.policy).with_workflow(&workflow);
+    let (plan_id, waves) = (plan.plan_id, plan.waves.len());
+    let request = Request::Start(StartRequest {
+        plan: Box::new(plan),
+        execution_id: None,
         poll_interval_seconds: args.poll_interval,
-        run_prefix: None,
-    };
-    let run_arn = aws.workflow.start_execution(&arn, &input).await.map_err(|e| {
-        CliError::infrastructure(format!(
-            "execution {} was created (PENDING) but its state machine did not start: {e}; cancel it with `drctl cancel {} --plan {}` and start again",
-            execution.id(),
-            execution.id(),
-            plan.plan_id
-        ))
-    })?;
+    });
+    let mut answer = ops::run(&ports, request, aws.actor.clone()).await;
+    if api::status_code_of(&answer) != 200 {
+        return refused(&answer, json);
+    }
+    let id = answer["executionId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let run = answer["workflowRun"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     if json {
-        print_json(
-            &json!({"executionId": execution.id(), "planId": plan.plan_id, "status": execution.status(), "stateMachineExecutionArn": run_arn}),
-        )?;
+        // The API's answer, and the run's ARN under the name drctl gave it before.
+        answer["stateMachineExecutionArn"] = Value::String(run);
+        print_json(&answer)?;
     } else {
         print(&format!(
-            "Started execution {} of plan {} ({} waves): {run_arn}\nFollow it with: drctl status {} --plan {}\n",
-            execution.id(),
-            plan.plan_id,
-            plan.waves.len(),
-            execution.id(),
-            plan.plan_id
+            "Started execution {id} of plan {plan_id} ({waves} waves): {run}\nFollow it with: drctl status {id} --plan {plan_id} (its trail: drctl events {id} --plan {plan_id})\n"
         ))?;
     }
     Ok(Exit::Success)
@@ -182,13 +245,104 @@ pub async fn status(args: TargetArgs, json: bool) -> Result<Exit, CliError> {
                 args.execution_id, args.plan_id
             ))
         })?;
-    let report = Report::of(&execution);
+    let target = Target {
+        execution_id: args.execution_id,
+        plan_id: args.plan_id,
+    };
+    let mut report = Report::of(&execution);
+    report.events = match whole_trail(&aws, target).await {
+        Ok(events) => events,
+        Err(answer) => return refused(&answer, json),
+    };
     if json {
         print_json(&report)?;
     } else {
         print(&report.to_text())?;
     }
     Ok(Exit::Success)
+}
+
+/// The execution's trail, oldest first, every page (`events` through `ops::run`).
+pub async fn events(args: TargetArgs, json: bool) -> Result<Exit, CliError> {
+    let aws = connect().await?;
+    let target = Target {
+        execution_id: args.execution_id,
+        plan_id: args.plan_id,
+    };
+    let events = match whole_trail(&aws, target).await {
+        Ok(events) => events,
+        Err(answer) => return refused(&answer, json),
+    };
+    if json {
+        print_json(&json!({
+            "statusCode": 200,
+            "executionId": target.execution_id,
+            "events": events,
+        }))?;
+    } else {
+        let mut text = format!(
+            "Execution {} of plan {}: {}\n",
+            target.execution_id,
+            target.plan_id,
+            crate::text::count(events.len() as u64, "event", "events")
+        );
+        for e in &events {
+            text.push_str(&trail_line(&format_utc(e.time.secs()), e));
+            text.push('\n');
+        }
+        print(&text)?;
+    }
+    Ok(Exit::Success)
+}
+
+/// Every page of `target`'s trail: `events` through `ops::run`, following `nextToken` to the end.
+/// An error answer (404, 5xx, ...) is handed back as it is, to be shown and exited on.
+async fn whole_trail(aws: &Aws, target: Target) -> Result<Vec<AuditEvent>, Value> {
+    let ports = Ports::new(&aws.store, &SystemClock, &aws.policy);
+    let mut events = Vec::new();
+    let mut next_token: Option<String> = None;
+    let mut tokens = std::collections::HashSet::new();
+    loop {
+        let request = Request::Events(EventsRequest { target, next_token });
+        let answer = ops::run(&ports, request, aws.actor.clone()).await;
+        if api::status_code_of(&answer) != 200 {
+            return Err(answer);
+        }
+        let page: Vec<AuditEvent> = serde_json::from_value(answer["events"].clone())
+            .map_err(|e| unreadable(&format!("an events page that cannot be read: {e}")))?;
+        events.extend(page);
+        next_token = match answer.get(api::NEXT_TOKEN).and_then(Value::as_str) {
+            None => return Ok(events),
+            // A store that hands out a page it gave before would keep this loop going for ever.
+            Some(t) if !tokens.insert(t.to_owned()) => {
+                return Err(unreadable(&format!(
+                    "the store gave the page token {t} twice"
+                )))
+            }
+            Some(t) => Some(t.to_owned()),
+        };
+    }
+}
+
+/// An internal error answer, as the Lambda would give it.
+fn unreadable(why: &str) -> Value {
+    api::answer::<()>(&Err(OperationError::Internal(why.to_owned())))
+}
+
+/// An operation's error answer: as it is with `--json`, else one line on stderr; the exit code by
+/// its class.
+fn refused(answer: &Value, json: bool) -> Result<Exit, CliError> {
+    if json {
+        print_json(answer)?;
+    } else {
+        eprintln!(
+            "drctl: {} {}: {}",
+            api::status_code_of(answer),
+            answer["error"].as_str().unwrap_or("ERROR"),
+            answer["message"].as_str().unwrap_or("")
+        );
+    }
+    Ok(Exit::for_answer(answer))
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -238,7 +392,8 @@ pub async fn decide(decision: Decision, args: WaveArgs, json: bool) -> Result<Ex
 }
 
 /// A new workflow run for an execution whose run has ended, as find's healing starts one (but not
-/// limited to three an hour: the operator decides).
+/// limited to three an hour: the operator decides), recorded in the trail as the caller's
+/// `restart`.
 pub async fn restart(args: TargetArgs, json: bool) -> Result<Exit, CliError> {
     let aws = connect().await?;
     let arn = aws.settings.state_machine_arn.clone().ok_or_else(|| {
@@ -249,8 +404,10 @@ pub async fn restart(args: TargetArgs, json: bool) -> Result<Exit, CliError> {
         execution_id: args.execution_id,
         plan_id: args.plan_id,
     };
+    // Not an operation of `ops::run`: its change is recorded through the same audited store.
+    let store = ops::Audited::new(&aws.store, &SystemClock, aws.actor.clone(), "restart");
     let done = ops::heal::restart(
-        &aws.store,
+        &store,
         &workflow,
         &SystemClock,
         &target,
@@ -286,22 +443,17 @@ async fn run(request: Request, json: bool) -> Result<Exit, CliError> {
     let aws = connect().await?;
     let ports = Ports::new(&aws.store, &SystemClock, &aws.policy).with_workflow(&aws.workflow);
     let answer: Value = ops::run(&ports, request, aws.actor.clone()).await;
-    let code = api::status_code_of(&answer);
+    if api::status_code_of(&answer) != 200 {
+        return refused(&answer, json);
+    }
     if json {
         print_json(&answer)?;
-    } else if code == 200 {
+    } else {
         print(&format!(
             "Execution {}: {}\n",
             execution_id.map(|e| e.to_string()).unwrap_or_default(),
             summary(&answer)
         ))?;
-    } else {
-        eprintln!(
-            "drctl: {} {}: {}",
-            code,
-            answer["error"].as_str().unwrap_or("ERROR"),
-            answer["message"].as_str().unwrap_or("")
-        );
     }
     Ok(Exit::for_answer(&answer))
 }
@@ -349,6 +501,102 @@ mod tests {
             .credentials_provider(SharedCredentialsProvider::new(provider))
             .region(region.then(|| Region::new("eu-west-1")))
             .build()
+    }
+
+    fn sts(rule: &aws_smithy_mocks::Rule) -> aws_sdk_sts::Client {
+        let conf = aws_sdk_sts::Config::builder()
+            .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+            .region(aws_sdk_sts::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_sts::config::Credentials::new(
+                "test", "test", None, None, "mock",
+            ))
+            .retry_config(aws_sdk_sts::config::retry::RetryConfig::disabled())
+            .http_client(aws_smithy_mocks::create_mock_http_client())
+            .interceptor(
+                aws_smithy_mocks::MockResponseInterceptor::new()
+                    .rule_mode(aws_smithy_mocks::RuleMode::MatchAny)
+                    .with_rule(rule),
+            )
+            .build();
+        aws_sdk_sts::Client::from_conf(conf)
+    }
+
+    /// STS's own error document, with `status`.
+    fn sts_error(status: u16, code: &'static str, message: &'static str) -> aws_smithy_mocks::Rule {
+        let body = format!(
+            "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>r-1</RequestId></ErrorResponse>"
+        );
+        aws_smithy_mocks::mock!(aws_sdk_sts::Client::get_caller_identity)
+            .sequence()
+            .http_status(status, Some(body))
+            .build()
+    }
+
+    #[tokio::test]
+    async fn the_actor_is_the_caller_identity_s_arn() {
+        use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityOutput;
+        let rule =
+            aws_smithy_mocks::mock!(aws_sdk_sts::Client::get_caller_identity).then_output(|| {
+                GetCallerIdentityOutput::builder()
+                    .arn("arn:aws:sts::123456789012:assumed-role/dr-operator/alice")
+                    .account("123456789012")
+                    .user_id("AROAEXAMPLE:alice")
+                    .build()
+            });
+        let client = sts(&rule);
+        assert_eq!(
+            caller(&client).await,
+            Ok(Actor::Cli(
+                "arn:aws:sts::123456789012:assumed-role/dr-operator/alice".to_owned()
+            ))
+        );
+        assert_eq!(rule.num_calls(), 1, "one call a command");
+
+        let no_arn = aws_smithy_mocks::mock!(aws_sdk_sts::Client::get_caller_identity)
+            .then_output(|| GetCallerIdentityOutput::builder().build());
+        let e = caller(&sts(&no_arn)).await.unwrap_err();
+        assert_eq!(e.exit, Exit::Infrastructure);
+        assert!(e.message.contains("without an ARN"), "{}", e.message);
+    }
+
+    #[tokio::test]
+    async fn credentials_sts_refuses_are_one_line_exit_2() {
+        let rule = sts_error(
+            403,
+            "InvalidClientTokenId",
+            "The security token included in the request is\ninvalid.",
+        );
+        let e = caller(&sts(&rule)).await.unwrap_err();
+        assert_eq!(
+            e,
+            CliError::invalid(
+                "cannot tell who the AWS credentials are (STS GetCallerIdentity): AWS refused them: InvalidClientTokenId: The security token included in the request is invalid."
+            )
+        );
+        let rule = sts_error(
+            400,
+            "ExpiredToken",
+            "The security token included in the request is expired",
+        );
+        let e = caller(&sts(&rule)).await.unwrap_err();
+        assert_eq!(e.exit, Exit::Invalid);
+        assert!(e.message.contains("ExpiredToken"), "{}", e.message);
+    }
+
+    #[tokio::test]
+    async fn an_sts_that_fails_for_now_is_one_line_exit_4() {
+        for rule in [
+            sts_error(400, "Throttling", "Rate exceeded"),
+            sts_error(503, "ServiceUnavailable", "try again"),
+        ] {
+            let e = caller(&sts(&rule)).await.unwrap_err();
+            assert_eq!(e.exit, Exit::Infrastructure, "{}", e.message);
+            assert!(
+                e.message.contains("retrying may help") && !e.message.contains('\n'),
+                "{}",
+                e.message
+            );
+        }
     }
 
     #[tokio::test]

@@ -16,7 +16,7 @@ use execution_core::ids::{ExecutionId, PlanId, SourceServerId};
 #[cfg_attr(
     not(feature = "aws"),
     command(
-        after_help = "This build leaves the AWS commands out (start, status, pause, resume, cancel, retry, skip, restart, validate --check-aws). Build them in with the aws feature: cargo install --locked --path crates/drctl --features aws"
+        after_help = "This build leaves the AWS commands out (start, status, events, pause, resume, cancel, retry, skip, restart, validate --check-aws). Build them in with the aws feature: cargo install --locked --path crates/drctl --features aws"
     )
 )]
 pub struct Args {
@@ -37,8 +37,11 @@ pub enum Command {
     Validate(ValidateArgs),
     /// AWS: create an execution of PLAN and start its state machine.
     Start(StartArgs),
-    /// AWS: show an execution as its record stands (waves, servers, instances, times).
+    /// AWS: show an execution as its record stands (waves, servers, instances, times, its trail).
     Status(TargetArgs),
+    /// AWS: an execution's audit trail, oldest first: who changed what, when (offline, on a world
+    /// file: drctl invoke --world FILE '{"operation":"events",...}').
+    Events(TargetArgs),
     /// AWS: pause an execution before its next wave (the wave in flight runs on).
     Pause(TargetArgs),
     /// AWS: resume a paused execution (releases the waiting state machine).

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use drs_sim::driver::{drive, DriverConfig, Event, Observer, OnFailure, Resume};
 use drs_sim::{FaultScript, Sim, SimConfig};
+use execution_core::audit::AuditEvent;
+use execution_core::ids::ExecutionId;
 use execution_core::model::{Execution, Timestamp};
 use execution_core::rules::Policy;
 use execution_core::status::ExecutionStatus;
@@ -134,6 +136,7 @@ pub async fn run(args: DrillArgs, json: bool) -> Result<Exit, CliError> {
     let watch = Arc::new(Mutex::new(Watch {
         progress: progress::for_output(json, hints, stop.clone()),
         tally: Tally::default(),
+        trail: TrailWatch::new(sim.clone(), target.execution_id),
         silenced: false,
     }));
     let started = sim.clock.now();
@@ -165,9 +168,11 @@ pub async fn run(args: DrillArgs, json: bool) -> Result<Exit, CliError> {
             Err(_) => Err(Stop::gave_up("the simulator stopped unexpectedly")),
         },
     };
-    // From here on the drill, if it still runs, shows nothing.
+    // The events the last operation recorded, then nothing: from here on the drill, if it still
+    // runs, shows nothing.
     let tally = {
         let mut w = lock(&watch);
+        w.show_new_events();
         w.silenced = true;
         w.progress.finish();
         if let Some(e) = w.progress.output_error() {
@@ -179,6 +184,7 @@ pub async fn run(args: DrillArgs, json: bool) -> Result<Exit, CliError> {
     let (mut report, exit) = match &ending {
         Ok(outcome) => {
             let mut report = Report::of(&outcome.execution);
+            report.events = sim.store.trail(target.execution_id);
             report.paused_seconds = report
                 .recovery_time_seconds
                 .map(|_| tally.paused_in_recovery(&outcome.execution));
@@ -194,6 +200,7 @@ pub async fn run(args: DrillArgs, json: bool) -> Result<Exit, CliError> {
                 CliError::infrastructure(format!("{}; the execution is gone", stop.message))
             })?;
             let mut report = Report::of(&execution);
+            report.events = sim.store.trail(target.execution_id);
             report.stopped = Some(Stopped {
                 partial: true,
                 error: stop.error,
@@ -369,23 +376,80 @@ impl Tally {
     }
 }
 
-/// The progress and the tally, shared by the drill's thread and the command, which silences
-/// them when it stops waiting for the drill.
+/// The progress, the tally and the trail seen so far, shared by the drill's thread and the
+/// command, which silences them when it stops waiting for the drill.
 struct Watch {
     progress: Box<dyn Progress + Send>,
     tally: Tally,
+    trail: TrailWatch,
     silenced: bool,
+}
+
+impl Watch {
+    fn show_new_events(&mut self) {
+        for event in self.trail.new_events() {
+            self.progress.trail(&event);
+        }
+    }
 }
 
 struct Shared(Arc<Mutex<Watch>>);
 
 impl Observer for Shared {
+    /// The driver tells what it saw after each operation it ran: the events that operation
+    /// recorded are shown first (they happened first), except that the drill's title line comes
+    /// before the creation's event.
     fn observe(&mut self, at: Timestamp, event: &Event) {
         let mut w = lock(&self.0);
-        if !w.silenced {
-            w.tally.count(at, event);
+        if w.silenced {
+            return;
+        }
+        w.tally.count(at, event);
+        if matches!(event, Event::Started { .. }) {
+            w.progress.observe(at, event);
+            w.show_new_events();
+        } else {
+            w.show_new_events();
             w.progress.observe(at, event);
         }
+    }
+}
+
+/// The execution's trail in the simulator's store, and which of its events were shown. Only a
+/// create or a commit appends events, so the trail is read again only when the store counted
+/// one more (the driver tells of every server that changed: reading the trail each time would
+/// cost as much as the trail is long).
+struct TrailWatch {
+    sim: Sim,
+    execution_id: ExecutionId,
+    writes: u64,
+    shown: HashSet<String>,
+}
+
+impl TrailWatch {
+    fn new(sim: Sim, execution_id: ExecutionId) -> Self {
+        Self {
+            sim,
+            execution_id,
+            writes: 0,
+            shown: HashSet::new(),
+        }
+    }
+
+    /// The events recorded since the last call, in trail order.
+    fn new_events(&mut self) -> Vec<AuditEvent> {
+        let counts = self.sim.store.counts();
+        let writes = counts.creates + counts.commits;
+        if writes == self.writes {
+            return Vec::new();
+        }
+        self.writes = writes;
+        self.sim
+            .store
+            .trail(self.execution_id)
+            .into_iter()
+            .filter(|e| self.shown.insert(e.event_id.clone()))
+            .collect()
     }
 }
 

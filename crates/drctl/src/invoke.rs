@@ -76,11 +76,12 @@ async fn run_on(
     Ok((world, sim, answer))
 }
 
-/// Parses the payload and runs its operation through `ops::run`, the one route the functions
-/// take too.
 /// Who a change made offline was made by, as the world file's trail records it.
 pub const LOCAL_ACTOR: &str = "local";
 
+/// Parses the payload and runs its operation through `ops::run`, the one route the functions
+/// take too, as [`LOCAL_ACTOR`]'s: every change it makes joins the execution's trail (saved with
+/// the world by `--write`), and `events` answers that trail.
 pub async fn answer(sim: &Sim, payload: &Value) -> Value {
     let request = match api::parse_any_request(payload) {
         Ok(r) => r,

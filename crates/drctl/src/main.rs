@@ -36,6 +36,8 @@ async fn main() -> ExitCode {
         #[cfg(feature = "aws")]
         Command::Status(a) => aws::status(a, json).await,
         #[cfg(feature = "aws")]
+        Command::Events(a) => aws::events(a, json).await,
+        #[cfg(feature = "aws")]
         Command::Pause(a) => aws::operate(aws::Op::Pause, a, json).await,
         #[cfg(feature = "aws")]
         Command::Resume(a) => aws::operate(aws::Op::Resume, a, json).await,
@@ -51,6 +53,8 @@ async fn main() -> ExitCode {
         Command::Start(_) => Err(exit::aws_left_out("start")),
         #[cfg(not(feature = "aws"))]
         Command::Status(_) => Err(exit::aws_left_out("status")),
+        #[cfg(not(feature = "aws"))]
+        Command::Events(_) => Err(exit::aws_left_out("events")),
         #[cfg(not(feature = "aws"))]
         Command::Pause(_) => Err(exit::aws_left_out("pause")),
         #[cfg(not(feature = "aws"))]

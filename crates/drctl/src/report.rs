@@ -8,6 +8,7 @@
 use std::fmt::Write as _;
 
 use drs_sim::time_fmt::format_utc;
+use execution_core::audit::AuditEvent;
 use execution_core::ids::{ExecutionId, InstanceId, JobId, PlanId, SourceServerId};
 use execution_core::model::{Execution, Impact, PauseReason, ServerStatus, Wave, WaveFailure};
 use execution_core::rules::lacks_details;
@@ -56,6 +57,9 @@ pub struct Report {
     pub stopped: Option<Stopped>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub simulation: Option<serde_json::Value>,
+    /// The execution's audit trail, oldest first: who changed what, when (the API's `events`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<AuditEvent>,
 }
 
 /// Why a drill stopped early, in the fields of drctl's JSON error document.
@@ -183,6 +187,7 @@ impl Report {
                 .collect(),
             stopped: None,
             simulation: None,
+            events: Vec::new(),
         }
     }
 
@@ -379,6 +384,16 @@ impl Report {
                 }
             }
         }
+        if !self.events.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nTrail ({}, oldest first):",
+                count(self.events.len() as u64, "event", "events")
+            );
+            for e in &self.events {
+                let _ = writeln!(out, "  {}", trail_line(&format_utc(e.time.secs()), e));
+            }
+        }
         out
     }
 }
@@ -495,6 +510,23 @@ fn server_table(out: &mut String, servers: &[ServerReport]) {
         let cells: Vec<String> = row.iter().zip(widths).map(|(c, w)| pad(c, w)).collect();
         let _ = writeln!(out, "  {}", cells.join("  ").trim_end());
     }
+}
+
+/// An event of the trail on one line: `WHEN [operation by actor] summary`, every part from the
+/// record escaped. The lines are about one execution, named above them, so the summary's
+/// `Execution ID (plan PLAN_ID)` is shortened to `Execution`.
+pub fn trail_line(when: &str, event: &AuditEvent) -> String {
+    let summary = event.summary();
+    let named = format!("Execution {} (plan {})", event.execution_id, event.plan_id);
+    let summary = summary
+        .strip_prefix(&named)
+        .map_or_else(|| summary.clone(), |rest| format!("Execution{rest}"));
+    format!(
+        "{when} [{} by {}] {}",
+        clean(&event.operation),
+        clean(&event.actor.to_string()),
+        clean(&summary)
+    )
 }
 
 /// The wire name (`SERVERS_FAILED`), as the record and the JSON report spell it.

@@ -18,6 +18,7 @@ fn aws_commands() -> Vec<Vec<String>> {
     vec![
         vec!["start".into(), plan.clone()],
         target("status"),
+        target("events"),
         target("pause"),
         target("resume"),
         target("cancel"),
@@ -67,7 +68,7 @@ mod without_the_feature {
     fn help_lists_the_aws_commands_and_the_flag() {
         let help = drctl(&["--help"]);
         assert_eq!(help.code, 0);
-        for cmd in ["start", "status", "restart"] {
+        for cmd in ["start", "status", "events", "restart"] {
             assert!(
                 help.stdout.contains(&format!("\n  {cmd} ")),
                 "{cmd}: {}",
@@ -311,10 +312,9 @@ mod on_moto {
             cancel.json(),
             json!({"statusCode": 200, "executionId": id, "status": "CANCELLING", "workflowReleased": false})
         );
-        assert_eq!(
-            run(&env, &["status", &id, "--plan", plan_id, "--json"]).json()["status"],
-            "CANCELLING"
-        );
+        let report = run(&env, &["status", &id, "--plan", plan_id, "--json"]).json();
+        assert_eq!(report["status"], "CANCELLING");
+        assert_eq!(report["events"].as_array().unwrap().len(), 2, "{report}");
 
         let wrong_plan = run(
             &env,
@@ -483,5 +483,178 @@ mod on_moto {
         );
         let report = run(&env, &["status", &id, "--plan", &plan_id, "--json"]).json();
         assert_eq!(report["failures"][0]["status"], "SKIPPED");
+    }
+
+    /// moto's caller identity for the test credentials.
+    const MOTO_CALLER: &str = "arn:aws:sts::123456789012:user/moto";
+
+    /// The trail of an execution drctl started and cancelled on AWS: both changes are the caller
+    /// identity's (STS GetCallerIdentity), and `drctl events` reads every page of it.
+    #[tokio::test]
+    async fn events_shows_the_trail_with_the_caller_identity_as_actor() {
+        let (env, _) = deployment().await;
+        let plan = example("three-tier.json");
+        let started = run(&env, &["start", plan.to_str().unwrap(), "--json"]);
+        assert_eq!(started.code, 0, "{}", started.stderr);
+        let started = started.json();
+        assert_eq!(started["statusCode"], 200);
+        assert_eq!(started["workflowRun"], started["stateMachineExecutionArn"]);
+        let id = started["executionId"].as_str().unwrap().to_owned();
+        let plan_id = started["planId"].as_str().unwrap().to_owned();
+        let cancel = run(&env, &["cancel", &id, "--plan", &plan_id]);
+        assert_eq!(cancel.code, 0, "{}", cancel.stderr);
+
+        let events = run(&env, &["events", &id, "--plan", &plan_id, "--json"]);
+        assert_eq!(events.code, 0, "{}", events.stderr);
+        let doc = events.json();
+        assert_eq!(
+            (&doc["statusCode"], &doc["executionId"]),
+            (&json!(200), &json!(id))
+        );
+        assert!(doc.get("nextToken").is_none(), "every page was read");
+        let trail = doc["events"].as_array().unwrap();
+        let me = json!({"type": "cli", "id": MOTO_CALLER});
+        let what: Vec<(&Value, &Value, &Value)> = trail
+            .iter()
+            .map(|e| (&e["operation"], &e["actor"], &e["execution"]))
+            .collect();
+        assert_eq!(
+            what,
+            [
+                (&json!("start"), &me, &json!({"to": "PENDING"})),
+                (
+                    &json!("cancel"),
+                    &me,
+                    &json!({"from": "PENDING", "to": "CANCELLING"})
+                ),
+            ]
+        );
+
+        let text = run(&env, &["events", &id, "--plan", &plan_id]);
+        assert_eq!(text.code, 0, "{}", text.stderr);
+        let lines: Vec<&str> = text.stdout.lines().collect();
+        assert_eq!(
+            lines[0],
+            format!("Execution {id} of plan {plan_id}: 2 events")
+        );
+        assert!(
+            lines[2].ends_with(&format!(
+                " [cancel by drctl as {MOTO_CALLER}] Execution moved from PENDING to CANCELLING (cancel)."
+            )),
+            "{}",
+            text.stdout
+        );
+        let status = run(&env, &["status", &id, "--plan", &plan_id]);
+        assert!(
+            status.stdout.contains("Trail (2 events, oldest first):"),
+            "{}",
+            status.stdout
+        );
+
+        let elsewhere = run(
+            &env,
+            &[
+                "events",
+                &id,
+                "--plan",
+                "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00",
+                "--json",
+            ],
+        );
+        assert_eq!(elsewhere.code, 2);
+        assert_eq!(elsewhere.json()["error"], "NOT_FOUND");
+        let unknown = run(
+            &env,
+            &[
+                "events",
+                "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00",
+                "--plan",
+                &plan_id,
+            ],
+        );
+        assert_eq!(unknown.code, 2);
+        assert!(
+            unknown.stderr.starts_with("drctl: 404 NOT_FOUND: "),
+            "{}",
+            unknown.stderr
+        );
+    }
+
+    /// start goes through the core's start: when the state machine cannot start, the new execution
+    /// is cancelled at once and the answer says so (exit 4), nothing left PENDING.
+    #[tokio::test]
+    async fn a_start_whose_state_machine_cannot_start_cancels_the_execution() {
+        let (mut env, _) = deployment().await;
+        env.retain(|(k, _)| *k != "STATE_MACHINE_ARN");
+        env.push((
+            "STATE_MACHINE_ARN",
+            "arn:aws:states:us-east-1:123456789012:stateMachine:no-such-machine".to_owned(),
+        ));
+        let plan = example("three-tier.json");
+        let started = run(&env, &["start", plan.to_str().unwrap(), "--json"]);
+        assert_eq!(started.code, 4, "{}{}", started.stdout, started.stderr);
+        let answer = started.json();
+        assert_eq!(answer["statusCode"], 500, "{answer}");
+        let message = answer["message"].as_str().unwrap();
+        assert!(
+            message.contains("the workflow could not start")
+                && message.contains("was cancelled and nothing was launched"),
+            "{message}"
+        );
+        let id = message
+            .split("execution ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap();
+        let plan_id = "4f9c2a1e-7b3d-4c5e-9f60-1a2b3c4d5e6f";
+        let report = run(&env, &["status", id, "--plan", plan_id, "--json"]).json();
+        assert_eq!(report["status"], "CANCELLED", "{report}");
+        let operations: Vec<&str> = report["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["operation"].as_str().unwrap())
+            .collect();
+        assert_eq!(operations[0], "start");
+        assert_eq!(operations.last(), Some(&"start"), "{operations:?}");
+
+        let text = run(&env, &["start", plan.to_str().unwrap()]);
+        assert_eq!(text.code, 4);
+        assert_eq!(text.stderr.lines().count(), 1, "{}", text.stderr);
+        assert!(text.stderr.starts_with("drctl: 500 "), "{}", text.stderr);
+    }
+
+    /// `drctl restart` is not an operation of the API, yet its change is recorded like one: as
+    /// the caller identity's `restart`.
+    #[tokio::test]
+    async fn a_restart_is_in_the_trail_as_the_caller_s() {
+        let (env, sfn) = deployment().await;
+        let plan = example("three-tier.json");
+        let started = run(&env, &["start", plan.to_str().unwrap(), "--json"]).json();
+        let id = started["executionId"].as_str().unwrap().to_owned();
+        let plan_id = started["planId"].as_str().unwrap().to_owned();
+        sfn.stop_execution()
+            .execution_arn(started["workflowRun"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let restarted = run(&env, &["restart", &id, "--plan", &plan_id]);
+        assert_eq!(restarted.code, 0, "{}", restarted.stderr);
+        let doc = run(&env, &["events", &id, "--plan", &plan_id, "--json"]).json();
+        let last = doc["events"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(
+            (&last["operation"], &last["actor"]),
+            (
+                &json!("restart"),
+                &json!({"type": "cli", "id": MOTO_CALLER})
+            )
+        );
+        assert!(
+            last["notes"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("workflow restarted")),
+            "{last}"
+        );
     }
 }

@@ -975,6 +975,15 @@ fn ctrl_c_prints_the_report_so_far_with_the_instances_already_launched() {
     assert!(servers(&report["waves"][0])
         .iter()
         .all(|s| s["instanceId"].as_str().is_some()));
+    // The trail so far, up to the planned pause the drill stopped at.
+    let events = report["events"].as_array().unwrap();
+    assert_eq!(events.last().unwrap()["decision"], "PLANNED_PAUSE");
+    assert_eq!(
+        trail_lines(&run.stderr).len(),
+        events.len(),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -1078,5 +1087,225 @@ fn counts_read_in_the_singular_and_the_plural() {
                 .contains("  1 OPTIONAL server not launched: "),
         "{}",
         optional.stdout
+    );
+}
+
+/// The trail's lines a drill showed as it ran (`[T+00:10:30] [pause by the workflow] ...`), as
+/// (time, operation, actor, summary).
+fn trail_lines(progress: &str) -> Vec<(String, String, String, String)> {
+    progress
+        .lines()
+        .filter_map(|l| {
+            let (time, rest) = l.strip_prefix("[T+")?.split_once("] [")?;
+            let (what, summary) = rest.split_once("] ")?;
+            let (operation, actor) = what.split_once(" by ")?;
+            Some((
+                time.to_owned(),
+                operation.to_owned(),
+                actor.to_owned(),
+                summary.to_owned(),
+            ))
+        })
+        .collect()
+}
+
+/// `hh:mm:ss` in seconds.
+fn secs(time: &str) -> u64 {
+    time.split(':')
+        .map(|n| n.parse::<u64>().unwrap())
+        .fold(0, |total, n| total * 60 + n)
+}
+
+/// Each event of the trail is shown as it is recorded, with the drill's time, who made the change
+/// and with which operation: the plan's pause is the workflow's, the resume two minutes later the
+/// simulated operator's.
+#[test]
+fn the_drill_shows_the_pause_and_the_operator_s_resume_as_they_happen() {
+    let run = drill(&[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let at = |what: &str| {
+        lines
+            .iter()
+            .position(|l| l.contains(what))
+            .unwrap_or_else(|| panic!("no line with {what:?} in:\n{}", run.stdout))
+    };
+    let pause = at("[pause by the workflow] Execution is paused before wave 1 as the plan asks");
+    let paused = at("PAUSED before wave 1 (app): resuming after 2m 00s (simulated)");
+    let resume = at(
+        "[resume by drctl as simulated operator] Execution moved from PAUSED to POLLING (resume).",
+    );
+    let resumed = at("resumed after 2m 00s paused");
+    assert!(
+        pause < paused && paused < resume && resume < resumed,
+        "{}",
+        run.stdout
+    );
+    let time = |i: usize| secs(&lines[i][3..11]);
+    assert_eq!(
+        time(resume),
+        time(pause) + 120,
+        "{}\n{}",
+        lines[pause],
+        lines[resume]
+    );
+
+    let shown = trail_lines(&run.stdout);
+    assert_eq!(
+        (
+            shown[0].1.as_str(),
+            shown[0].2.as_str(),
+            shown[0].3.as_str()
+        ),
+        (
+            "start",
+            "drctl as simulated operator",
+            "Execution was created (PENDING) by drctl as simulated operator."
+        )
+    );
+    assert_eq!(
+        (
+            shown.last().unwrap().1.as_str(),
+            shown.last().unwrap().3.as_str()
+        ),
+        (
+            "finalize",
+            "Execution moved from POLLING to COMPLETED (finalize)."
+        )
+    );
+    // The report ends with the trail, every event once, with its time.
+    let report = &run.stdout[run.stdout.find("\nExecution ").unwrap()..];
+    let heading = format!("Trail ({} events, oldest first):", shown.len());
+    let trail = &report[report
+        .find(&heading)
+        .unwrap_or_else(|| panic!("{heading}: {report}"))..];
+    let listed: Vec<&str> = trail
+        .lines()
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .collect();
+    assert_eq!(listed.len(), shown.len(), "{trail}");
+    assert!(
+        listed.iter().any(|l| l.starts_with("  2026-01-01T00:")
+            && l.contains(
+                "[resume by drctl as simulated operator] Execution moved from PAUSED to POLLING"
+            )),
+        "{trail}"
+    );
+}
+
+/// With `--json`, the report carries the trail (`events`, the store's, in its order) and the live
+/// lines on stderr show the same events, one each, in the same order.
+#[test]
+fn with_json_the_report_carries_the_trail_the_drill_showed() {
+    let run = drill(&["--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report = run.json();
+    let events = report["events"].as_array().unwrap();
+    let id = &report["executionId"];
+    assert!(events
+        .iter()
+        .all(|e| &e["executionId"] == id && e["planId"] == report["planId"]));
+    let ids: Vec<&str> = events
+        .iter()
+        .map(|e| e["eventId"].as_str().unwrap())
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    let cli = serde_json::json!({"type": "cli", "id": "simulated operator"});
+    let workflow = serde_json::json!({"type": "workflow"});
+    assert_eq!(
+        (
+            &events[0]["operation"],
+            &events[0]["actor"],
+            &events[0]["execution"]
+        ),
+        (&"start".into(), &cli, &serde_json::json!({"to": "PENDING"}))
+    );
+    let pause = events
+        .iter()
+        .position(|e| e["decision"] == "PLANNED_PAUSE")
+        .unwrap();
+    assert_eq!(
+        (
+            &events[pause]["operation"],
+            &events[pause]["actor"],
+            &events[pause]["pausedBeforeWave"]
+        ),
+        (&"pause".into(), &workflow, &1.into())
+    );
+    let resume = &events[pause + 1];
+    assert_eq!(
+        (&resume["operation"], &resume["actor"], &resume["execution"]),
+        (
+            &"resume".into(),
+            &cli,
+            &serde_json::json!({"from": "PAUSED", "to": "POLLING"})
+        )
+    );
+    assert_eq!(
+        resume["time"].as_i64().unwrap() - events[pause]["time"].as_i64().unwrap(),
+        120
+    );
+    let last = events.last().unwrap();
+    assert_eq!(
+        (&last["operation"], &last["execution"]["to"]),
+        (&"finalize".into(), &"COMPLETED".into())
+    );
+
+    let shown = trail_lines(&run.stderr);
+    assert_eq!(shown.len(), events.len(), "{}", run.stderr);
+    for ((_, operation, actor, _), event) in shown.iter().zip(events) {
+        assert_eq!(operation, event["operation"].as_str().unwrap());
+        let expected = if event["actor"] == cli {
+            "drctl as simulated operator"
+        } else {
+            "the workflow"
+        };
+        assert_eq!(actor, expected, "{event}");
+    }
+}
+
+/// A failed wave's pause waits for a decision (the workflow's event says so); the simulated
+/// operator's skip is its own event.
+#[test]
+fn the_decision_on_a_failed_wave_is_in_the_trail_with_who_took_it() {
+    let run = drill(&[
+        "--json",
+        "--fail-server",
+        "s-3f1e2d4c5b6a70819",
+        "--on-failure",
+        "skip",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let events = run.json()["events"].as_array().unwrap().clone();
+    let waiting = events
+        .iter()
+        .position(|e| e["decision"] == "WAVE_FAILED")
+        .unwrap();
+    assert_eq!(
+        (
+            &events[waiting]["failedWave"],
+            &events[waiting]["actor"]["type"]
+        ),
+        (&0.into(), &"workflow".into())
+    );
+    let skip = &events[waiting + 1];
+    assert_eq!(
+        (
+            &skip["operation"],
+            &skip["actor"]["id"],
+            &skip["waves"][0]["status"]
+        ),
+        (
+            &"skip".into(),
+            &"simulated operator".into(),
+            &serde_json::json!({"from": "FAILED", "to": "SKIPPED"})
+        )
+    );
+    assert!(
+        run.stderr
+            .contains("] [skip by drctl as simulated operator] Execution"),
+        "{}",
+        run.stderr
     );
 }

@@ -800,3 +800,178 @@ fn a_launch_whose_answer_cannot_be_printed_is_still_saved() {
         "the launch is saved"
     );
 }
+
+/// The trail of `id` in the saved world (empty when the record has none).
+fn trail(world: &Path, id: &str) -> Vec<Value> {
+    record(&saved(world), id)
+        .get("events")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// An invoke's change is recorded in the execution's trail as drctl's, offline (`local`), and
+/// saved with the world: a resume appends exactly its one event, and `events` answers the trail.
+#[test]
+fn a_resume_appends_exactly_one_event_to_the_saved_trail() {
+    let (_dir, w) = world();
+    assert!(trail(&w, A.0).is_empty(), "the example has no trails");
+    // An operator pause (no workflow waits at it: no task token to release on resume).
+    ok(&w, &payload("pause", A), true);
+    let paused = trail(&w, A.0);
+    assert_eq!(paused.len(), 1, "{paused:?}");
+    assert_eq!(paused[0]["decision"], "OPERATOR_PAUSE");
+
+    ok(&w, &payload("resume", A), true);
+    let events = trail(&w, A.0);
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[0], paused[0], "appended, the trail before it kept");
+    let resumed = &events[1];
+    assert_eq!(resumed["actor"], json!({"type": "cli", "id": "local"}));
+    assert_eq!(resumed["operation"], "resume");
+    assert_eq!(
+        resumed["execution"],
+        json!({"from": "PAUSED", "to": "POLLING"})
+    );
+    assert_eq!(resumed["executionId"], A.0);
+    assert_eq!(resumed["time"], 1_767_229_200, "the world's clock");
+    for other in [B, C, D, E] {
+        assert!(
+            trail(&w, other.0).is_empty(),
+            "only A's trail grew: {}",
+            other.0
+        );
+    }
+
+    let answer = ok(&w, &payload("events", A), false);
+    assert_eq!(
+        answer,
+        json!({"statusCode": 200, "executionId": A.0, "events": events})
+    );
+
+    // A refusal that changed nothing appends nothing.
+    let run = invoke(&w, &payload("resume", A), true);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert_eq!(trail(&w, A.0), events);
+}
+
+/// A resume that releases the waiting workflow makes two changes, so two events: the decision
+/// (PAUSED → POLLING, the release decided), then the release (the token cleared).
+#[test]
+fn a_resume_that_releases_the_workflow_records_the_decision_and_the_release() {
+    let (_dir, w) = world();
+    ok(&w, &payload("resume", B), true);
+    let events = trail(&w, B.0);
+    let what: Vec<(&Value, &Value)> = events
+        .iter()
+        .map(|e| (&e["operation"], &e["execution"]))
+        .collect();
+    assert_eq!(
+        what,
+        [
+            (
+                &json!("resume"),
+                &json!({"from": "PAUSED", "to": "POLLING"})
+            ),
+            (&json!("resume"), &Value::Null)
+        ]
+    );
+    assert_eq!(events[1]["notes"], json!(["the workflow was released"]));
+    assert!(
+        !Value::Array(events.clone()).to_string().contains(TOKEN),
+        "a trail never holds a task token"
+    );
+    ok(&w, &payload("launch", B), true);
+    let after = trail(&w, B.0);
+    assert_eq!(after[..2], events[..]);
+    assert!(
+        after[2..].iter().all(|e| e["operation"] == "launch"),
+        "{after:?}"
+    );
+}
+
+#[test]
+fn a_poll_that_changes_nothing_appends_no_event() {
+    let (_dir, w) = world();
+    ok(&w, &payload("poll", A), true);
+    let events = trail(&w, A.0);
+    assert_eq!(
+        events.len(),
+        1,
+        "the poll that completed wave 0: {events:?}"
+    );
+    assert_eq!(events[0]["actor"], json!({"type": "cli", "id": "local"}));
+    assert_eq!(events[0]["operation"], "poll");
+    assert_eq!(events[0]["waves"][0]["status"]["to"], "COMPLETED");
+    let before = fingerprint(&w);
+    ok(&w, &payload("poll", A), true);
+    assert_eq!(trail(&w, A.0), events);
+    assert_eq!(fingerprint(&w), before, "nothing changed, nothing saved");
+    ok(&w, &payload("poll", C), true);
+    assert!(trail(&w, C.0).is_empty());
+}
+
+#[test]
+fn events_answers_an_empty_trail_and_refuses_another_plan() {
+    let (_dir, w) = world();
+    let answer = ok(&w, &payload("events", C), false);
+    assert_eq!(
+        answer,
+        json!({"statusCode": 200, "executionId": C.0, "events": []})
+    );
+    let (code, answer) = error(&w, &payload("events", (C.0, A.1)));
+    assert_eq!((code, answer["statusCode"].as_u64()), (2, Some(404)));
+}
+
+/// A trail that is not the record's own, or not in event-id order, is refused like any other
+/// world that cannot be: exit 2, the path named, the file kept.
+#[test]
+fn a_trail_that_cannot_be_is_refused_and_the_file_kept() {
+    let (_dir, w) = world();
+    ok(&w, &payload("resume", B), true);
+    ok(&w, &payload("launch", B), true);
+    let events = trail(&w, B.0);
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let b_index = 1;
+    let cases: [(&str, &str, Edit); 3] = [
+        (
+            "another execution's events",
+            "executions[0].events[0]",
+            Box::new(move |d: &mut Value| d["executions"][0]["events"] = json!(events.clone())),
+        ),
+        (
+            "ids out of order",
+            "executions[1].events[1]",
+            Box::new(move |d: &mut Value| {
+                d["executions"][b_index]["events"]
+                    .as_array_mut()
+                    .unwrap()
+                    .swap(0, 1)
+            }),
+        ),
+        (
+            "a typo in an event",
+            "executions[1].events[0].operaton",
+            Box::new(move |d: &mut Value| {
+                d["executions"][b_index]["events"][0]["operaton"] = json!("resume")
+            }),
+        ),
+    ];
+    for (what, path, edit) in cases {
+        let mut doc = saved(&w);
+        edit(&mut doc);
+        let dir = tempfile::tempdir().unwrap();
+        let copy = dir.path().join("world.json");
+        std::fs::write(&copy, doc.to_string()).unwrap();
+        let before = fingerprint(&copy);
+        let run = invoke(&copy, &payload("poll", A), true);
+        assert_eq!((run.code, run.stdout.as_str()), (2, ""), "{what}");
+        assert!(
+            run.stderr.contains(&format!("world file: {path}"))
+                && run.stderr.contains("world.json"),
+            "{what}: {}",
+            run.stderr
+        );
+        assert_eq!(fingerprint(&copy), before, "{what}");
+    }
+}

@@ -3,20 +3,24 @@
 //!
 //! A world file is read strictly: an execution record may hold only the fields of
 //! `execution_core::model` (a typo is an error, at any depth), must be a record the engine could
-//! have written (`execution_core::invariants`), and no time in the world may lie outside
-//! 1970..9999 or after `now`. The DRS and EC2 items keep whatever other fields AWS's own output
-//! has. The model types themselves stay lenient: the store and the Lambda payloads must keep
-//! reading records of other versions.
+//! have written (`execution_core::invariants`), its audit trail (`events`, optional) must be the
+//! record's own and in event-id order, and no time in the world may lie outside 1970..9999 or
+//! after `now`. The DRS and EC2 items keep whatever other fields AWS's own output has. The model
+//! types themselves stay lenient: the store and the Lambda payloads must keep reading records of
+//! other versions.
 
 use std::collections::{BTreeMap, HashSet};
+use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
+use execution_core::audit::{self, AuditEvent, TrailProblem};
 use execution_core::ids::{ExecutionId, InstanceId, JobId, SourceServerId};
 use execution_core::invariants::{self, Violation};
 use execution_core::model::{Execution, Timestamp};
 use execution_core::ports::{Ec2Instance, ParticipatingServer, RecoveryInstance};
 use execution_core::rules::Policy;
 use execution_core::status::{JobStatus, LaunchStatus};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -30,13 +34,52 @@ pub struct WorldFile {
     /// The clock, in epoch seconds; it does not move during an `invoke`.
     pub now: i64,
     #[serde(default)]
-    pub executions: Vec<Execution>,
+    pub executions: Vec<ExecutionEntry>,
     #[serde(default)]
     pub drs: DrsWorld,
     #[serde(default)]
     pub ec2: Ec2World,
     #[serde(default)]
     pub sfn: SfnWorld,
+}
+
+/// An execution as a world file holds it: the record's fields, and beside them its audit trail,
+/// oldest first. `events` is optional (absent when empty), so a world written before trails
+/// loads unchanged; it derefs to the record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionEntry {
+    #[serde(flatten)]
+    pub record: Execution,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<AuditEvent>,
+}
+
+impl ExecutionEntry {
+    /// The field of an execution record that holds its trail.
+    pub const EVENTS: &'static str = "events";
+}
+
+impl From<Execution> for ExecutionEntry {
+    fn from(record: Execution) -> Self {
+        Self {
+            record,
+            events: Vec::new(),
+        }
+    }
+}
+
+impl Deref for ExecutionEntry {
+    type Target = Execution;
+
+    fn deref(&self) -> &Execution {
+        &self.record
+    }
+}
+
+impl DerefMut for ExecutionEntry {
+    fn deref_mut(&mut self) -> &mut Execution {
+        &mut self.record
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -172,6 +215,14 @@ pub enum WorldFileError {
     DuplicateExecution(ExecutionId),
     #[error("world file: drs.jobs[{index}]: job {job_id} appears more than once")]
     DuplicateJob { index: usize, job_id: JobId },
+    /// A trail that cannot be its record's ([`audit::check_trail`]): an event of another
+    /// execution or plan, ids that do not increase, status moves that do not chain to the record.
+    #[error("world file: {path} (the trail of execution {execution_id}) cannot be: {problem}")]
+    ImpossibleTrail {
+        path: String,
+        execution_id: ExecutionId,
+        problem: TrailProblem,
+    },
 }
 
 fn join(violations: &[Violation]) -> String {
@@ -191,11 +242,27 @@ impl WorldFile {
         let raw: Value =
             serde_json::from_str(text).map_err(|e| WorldFileError::Shape(e.to_string()))?;
         if let Some(records) = raw.get("executions").and_then(Value::as_array) {
-            for (i, (record, execution)) in records.iter().zip(&file.executions).enumerate() {
-                if let Some(path) = unknown_fields(record, execution, &format!("executions[{i}]"))?
-                    .into_iter()
-                    .next()
-                {
+            for (i, (record, entry)) in records.iter().zip(&file.executions).enumerate() {
+                let path = format!("executions[{i}]");
+                // The trail is read on its own: the record's fields without it, each event by
+                // the event's fields.
+                let mut fields = record.clone();
+                let events = fields
+                    .as_object_mut()
+                    .and_then(|o| o.remove(ExecutionEntry::EVENTS))
+                    .unwrap_or_default();
+                let mut unknown = unknown_fields(&fields, &entry.record, &path)?;
+                if let Some(raw_events) = events.as_array() {
+                    for (j, (raw_event, event)) in raw_events.iter().zip(&entry.events).enumerate()
+                    {
+                        unknown.extend(unknown_fields(
+                            raw_event,
+                            event,
+                            &format!("{path}.{}[{j}]", ExecutionEntry::EVENTS),
+                        )?);
+                    }
+                }
+                if let Some(path) = unknown.into_iter().next() {
                     return Err(WorldFileError::UnknownField { path });
                 }
             }
@@ -205,8 +272,9 @@ impl WorldFile {
     }
 
     /// Whether this world can be: `now` in range, every execution once and a record the engine
-    /// could have written ([`invariants::check`]), every time in range and none after `now`
-    /// (except a wave's `nextLaunchTime`), every DRS job once.
+    /// could have written ([`invariants::check`]) whose trail is its own and in event-id order,
+    /// every time in range and none after `now` (except a wave's `nextLaunchTime`), every DRS job
+    /// once.
     pub fn check(&self) -> Result<(), WorldFileError> {
         let now = Timestamp(self.now);
         in_range("now", now)?;
@@ -229,6 +297,7 @@ impl WorldFile {
             {
                 not_after(&format!("executions[{index}].{}", t.field), t.at, now)?;
             }
+            check_trail(index, execution, now)?;
         }
         let mut job_ids = HashSet::new();
         for (i, item) in self.drs.jobs.iter().enumerate() {
@@ -259,8 +328,13 @@ impl WorldFile {
         self.check()?;
         let clock = Arc::new(SimClock::at_secs(self.now));
         let calls = Arc::new(Calls::default());
-        let store = MemoryStore::with_executions(self.executions.clone())
-            .map_err(WorldFileError::DuplicateExecution)?;
+        let store = MemoryStore::with_executions(
+            self.executions.iter().map(|e| e.record.clone()).collect(),
+        )
+        .map_err(WorldFileError::DuplicateExecution)?;
+        for entry in self.executions.iter().filter(|e| !e.events.is_empty()) {
+            store.set_trail(entry.id(), entry.events.clone());
+        }
         let world = World::new(
             clock.clone(),
             calls.clone(),
@@ -323,11 +397,19 @@ impl WorldFile {
         ))
     }
 
-    /// This file as `sim` (built by [`WorldFile::to_sim`]) leaves it: executions as stored, the
-    /// jobs started since appended, every token's state.
+    /// This file as `sim` (built by [`WorldFile::to_sim`]) leaves it: executions as stored with
+    /// their trails, the jobs started since appended, every token's state.
     pub fn updated(&self, sim: &Sim) -> WorldFile {
         let mut out = self.clone();
-        out.executions = sim.store.executions();
+        out.executions = sim
+            .store
+            .executions()
+            .into_iter()
+            .map(|record| ExecutionEntry {
+                events: sim.store.trail(record.id()),
+                record,
+            })
+            .collect();
         out.drs.jobs.extend(
             sim.world
                 .jobs()
@@ -338,6 +420,40 @@ impl WorldFile {
         out.sfn.tokens = sim.workflow.tokens();
         out
     }
+}
+
+/// The trail of `executions[index]`: the record's own, in event-id order, its status moves
+/// chaining to the record ([`audit::check_trail`]; the first problem, named by the event's path);
+/// every event's time in range and none after `now`.
+fn check_trail(index: usize, entry: &ExecutionEntry, now: Timestamp) -> Result<(), WorldFileError> {
+    let events = &entry.events;
+    let path = |j: Option<usize>| match j {
+        Some(j) => format!("executions[{index}].{}[{j}]", ExecutionEntry::EVENTS),
+        None => format!("executions[{index}].{}", ExecutionEntry::EVENTS),
+    };
+    if let Some(problem) = audit::check_trail(&entry.record, events).into_iter().next() {
+        let at = |id: &str| events.iter().position(|e| e.event_id == id);
+        let j = match &problem {
+            // The event that follows the one it does not come after (an id given twice: the second).
+            TrailProblem::OutOfOrder { event, previous } => (1..events.len())
+                .find(|&j| events[j].event_id == *event && events[j - 1].event_id == *previous),
+            TrailProblem::Foreign { event, .. }
+            | TrailProblem::ExecutionBroken { event, .. }
+            | TrailProblem::WaveBroken { event, .. } => at(event),
+            TrailProblem::ExecutionEnds { .. } | TrailProblem::WaveEnds { .. } => None,
+        };
+        return Err(WorldFileError::ImpossibleTrail {
+            path: path(j),
+            execution_id: entry.id(),
+            problem,
+        });
+    }
+    for (j, event) in events.iter().enumerate() {
+        let at = format!("{}.time", path(Some(j)));
+        in_range(&at, event.time)?;
+        not_after(&at, event.time, now)?;
+    }
+    Ok(())
 }
 
 /// `raw` as a time, in range.
@@ -375,24 +491,23 @@ fn not_after(path: &str, at: Timestamp, now: Timestamp) -> Result<(), WorldFileE
     }
 }
 
-/// The fields of `raw` (an execution record as the file has it) that the model does not read,
-/// as paths under `path`. `execution` is the record as read from `raw`: written back, it carries
-/// every field the model read, but for those it leaves out (absent options, empty lists, zero
-/// counters, fields of version 1 read into others). A field `execution` does not carry is unknown
-/// when the record reads the same whatever it holds: replaced by values no field of the model
-/// takes both of (`{}` and `0`), it still reads.
-fn unknown_fields(
+/// The fields of `raw` (an execution record, or an event of its trail, as the file has it) that
+/// the model does not read, as paths under `path`. `read` is the value as read from `raw`:
+/// written back, it carries every field the model read, but for those it leaves out (absent
+/// options, empty lists, zero counters, fields of version 1 read into others). A field `read`
+/// does not carry is unknown when `raw` reads the same whatever it holds: replaced by values no
+/// field of the model takes both of (`{}` and `0`), it still reads.
+fn unknown_fields<T: Serialize + DeserializeOwned>(
     raw: &Value,
-    execution: &Execution,
+    read: &T,
     path: &str,
 ) -> Result<Vec<String>, WorldFileError> {
-    let written =
-        serde_json::to_value(execution).map_err(|e| WorldFileError::Shape(e.to_string()))?;
+    let written = serde_json::to_value(read).map_err(|e| WorldFileError::Shape(e.to_string()))?;
     let mut missing = Vec::new();
     absent_keys(raw, &written, String::new(), path.to_owned(), &mut missing);
     Ok(missing
         .into_iter()
-        .filter(|(pointer, _)| ignored(raw, pointer))
+        .filter(|(pointer, _)| ignored::<T>(raw, pointer))
         .map(|(_, path)| path)
         .collect())
 }
@@ -431,8 +546,8 @@ fn absent_keys(
     }
 }
 
-/// Whether the record `raw` reads whatever the field at `pointer` holds.
-fn ignored(raw: &Value, pointer: &str) -> bool {
+/// Whether `raw`, read as a `T`, reads whatever the field at `pointer` holds.
+fn ignored<T: DeserializeOwned>(raw: &Value, pointer: &str) -> bool {
     [Value::Object(Map::new()), Value::from(0)]
         .into_iter()
         .all(|probe| {
@@ -441,7 +556,7 @@ fn ignored(raw: &Value, pointer: &str) -> bool {
                 Some(slot) => *slot = probe,
                 None => return false,
             }
-            serde_json::from_value::<Execution>(changed).is_ok()
+            serde_json::from_value::<T>(changed).is_ok()
         })
 }
 
@@ -687,6 +802,122 @@ mod tests {
         let mut doc = example();
         doc["executions"][0]["waves"][0]["nextLaunchTime"] = json!(1_767_229_260);
         assert!(parse(&doc).is_ok());
+    }
+
+    /// examples/world.json after `resume` and `launch` of its execution B (index 1, paused
+    /// before wave 1), run as `drctl invoke` runs them: B's trail holds their events.
+    async fn with_a_trail() -> Value {
+        use execution_core::api::{Request, Target};
+        use execution_core::audit::Actor;
+        let file = parse(&example()).unwrap();
+        let sim = file.to_sim().unwrap();
+        let b = &file.executions[1];
+        let target = Target {
+            execution_id: b.id(),
+            plan_id: b.header.plan_id,
+        };
+        for request in [Request::Resume(target), Request::Launch(target)] {
+            let answer =
+                execution_core::ops::run(&sim.ports(), request, Actor::Cli("local".to_owned()))
+                    .await;
+            assert_eq!(answer["statusCode"], 200, "{answer}");
+        }
+        serde_json::to_value(file.updated(&sim)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_trail_is_saved_with_its_record_and_loads_into_the_store() {
+        let doc = with_a_trail().await;
+        let events = doc["executions"][1]["events"].as_array().unwrap();
+        assert!(events.len() >= 2, "{events:?}");
+        assert_eq!(events[0]["operation"], "resume");
+        assert_eq!(events[0]["actor"], json!({"type": "cli", "id": "local"}));
+        assert!(
+            doc["executions"][0].get("events").is_none(),
+            "a record without events is written as before"
+        );
+        let file = parse(&doc).unwrap();
+        assert_eq!(serde_json::to_value(&file).unwrap(), doc);
+        let sim = file.to_sim().unwrap();
+        assert_eq!(
+            sim.store.trail(file.executions[1].id()),
+            file.executions[1].events
+        );
+        assert_eq!(
+            file.updated(&sim),
+            file,
+            "an unchanged world keeps its trails"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_trail_that_is_not_the_record_s_own_or_not_in_order_is_refused() {
+        let doc = with_a_trail().await;
+        let refusal = |edit: &dyn Fn(&mut Value)| {
+            let mut doc = doc.clone();
+            edit(&mut doc);
+            parse(&doc).unwrap_err()
+        };
+        let other = doc["executions"][0]["executionId"].clone();
+        let other_plan = doc["executions"][0]["planId"].clone();
+        for (field, value) in [("executionId", other), ("planId", other_plan)] {
+            let e = refusal(&|d| d["executions"][1]["events"][1][field] = value.clone());
+            assert!(
+                matches!(&e, WorldFileError::ImpossibleTrail { path, problem: TrailProblem::Foreign { .. }, .. } if path == "executions[1].events[1]"),
+                "{e:?}"
+            );
+            assert!(
+                e.to_string().starts_with(
+                    "world file: executions[1].events[1] (the trail of execution 1b8f7c2d-4e3a-4b6c-8d9e-0f1a2b3c4d5e) cannot be: event "
+                ),
+                "{e}"
+            );
+        }
+        let swapped = refusal(&|d| {
+            d["executions"][1]["events"]
+                .as_array_mut()
+                .unwrap()
+                .swap(0, 1)
+        });
+        assert!(
+            matches!(&swapped, WorldFileError::ImpossibleTrail { path, problem: TrailProblem::OutOfOrder { .. }, .. } if path == "executions[1].events[1]"),
+            "{swapped:?}"
+        );
+        let twice = refusal(&|d| {
+            let first = d["executions"][1]["events"][0].clone();
+            d["executions"][1]["events"]
+                .as_array_mut()
+                .unwrap()
+                .insert(1, first)
+        });
+        assert!(
+            matches!(&twice, WorldFileError::ImpossibleTrail { path, problem: TrailProblem::OutOfOrder { .. }, .. } if path == "executions[1].events[1]"),
+            "{twice:?}"
+        );
+        // A trail whose status moves do not lead to the record as it stands.
+        let unchained = refusal(&|d| d["executions"][1]["status"] = json!("CANCELLING"));
+        assert!(
+            matches!(&unchained, WorldFileError::ImpossibleTrail { path, problem: TrailProblem::ExecutionEnds { .. }, .. } if path == "executions[1].events"),
+            "{unchained:?}"
+        );
+        let later = refusal(&|d| d["executions"][1]["events"][0]["time"] = json!(1_767_229_201));
+        assert!(
+            matches!(&later, WorldFileError::AfterNow { path, .. } if path == "executions[1].events[0].time"),
+            "{later:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_typo_in_an_event_is_refused_with_its_path() {
+        let mut doc = with_a_trail().await;
+        doc["executions"][1]["events"][0]["actr"] = json!("me");
+        assert_eq!(unknown(&doc), "executions[1].events[0].actr");
+        let mut doc = with_a_trail().await;
+        doc["executions"][1]["events"][0]["execution"]["form"] = json!("PAUSED");
+        assert_eq!(unknown(&doc), "executions[1].events[0].execution.form");
+        let mut doc = with_a_trail().await;
+        doc["executions"][1]["events"] = json!("none");
+        assert!(matches!(parse(&doc), Err(WorldFileError::Shape(_))));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! A bar per wave (servers launched of the wave's servers) and a status line, on a terminal.
 
 use drs_sim::driver::{Event, Observer};
+use execution_core::audit::AuditEvent;
 use execution_core::model::Timestamp;
 use execution_core::status::WaveStatus;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -121,6 +122,10 @@ impl Observer for Bars {
 }
 
 impl Progress for Bars {
+    fn trail(&mut self, event: &AuditEvent) {
+        let _ = self.multi.println(self.narrator.trail_line(event));
+    }
+
     fn finish(&mut self) {
         self.status.finish_and_clear();
         for bar in &self.waves {

@@ -1,5 +1,6 @@
 //! Live progress of a drill: plain lines (a pipe, a log, `--json`'s stderr) or bars per wave on a
-//! terminal. Both tell the same story, written by [`Narrator`].
+//! terminal. Both tell the same story, written by [`Narrator`]: what the driver saw, and each new
+//! event of the execution's audit trail as it is recorded.
 
 mod bars;
 
@@ -8,6 +9,7 @@ use std::sync::Arc;
 
 use drs_sim::driver::{Event, Observer};
 use execution_core::api::Operation;
+use execution_core::audit::AuditEvent;
 use execution_core::model::{PauseReason, ServerStatus, Timestamp};
 use execution_core::status::{LaunchStatus, WaveStatus};
 use tokio::sync::Notify;
@@ -17,6 +19,9 @@ use crate::text::{clean, count};
 
 /// An observer that also has something to tidy at the end (bars to close).
 pub trait Progress: Observer {
+    /// A new event of the execution's trail, as it was recorded.
+    fn trail(&mut self, event: &AuditEvent);
+
     fn finish(&mut self);
 
     /// Why progress could not be written to standard output (a closed pipe, a full disk), if so:
@@ -294,6 +299,12 @@ impl Narrator {
         w.dirty |= previous.launch_status != now.launch_status;
     }
 
+    /// One line for an event of the trail: when (as the drill shows times), which operation of
+    /// whom, and what happened. `[T+00:06:00] [pause by the workflow] Execution … is paused …`
+    pub(crate) fn trail_line(&self, event: &AuditEvent) -> String {
+        crate::report::trail_line(&self.clock(event.time), event)
+    }
+
     fn label(&self, wave_number: u32) -> String {
         self.waves
             .get(wave_number as usize)
@@ -379,6 +390,11 @@ impl<W: Write> Observer for Plain<W> {
 }
 
 impl<W: Write> Progress for Plain<W> {
+    fn trail(&mut self, event: &AuditEvent) {
+        let line = self.narrator.trail_line(event);
+        self.write(&line);
+    }
+
     fn finish(&mut self) {
         self.write("");
     }
