@@ -66,10 +66,11 @@ fn expected() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
     BTreeMap::from([
         (
             "FindFunction",
-            // Healing reads the execution, records the restart and the new run, asks about runs
-            // and starts one.
+            // Healing reads the execution, records the restart (with its audit event) and the new
+            // run, asks about runs and starts one.
             with_logs(&[
                 "dynamodb:Query",
+                "dynamodb:PutItem",
                 "dynamodb:UpdateItem",
                 "lambda:InvokeFunction",
                 "states:DescribeExecution",
@@ -91,10 +92,12 @@ fn expected() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
             "FinalizeFunction",
             with_logs(&["dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"]),
         ),
+        // Every header write carries its audit event: a Put beside the Update.
         (
             "PauseFunction",
             with_logs(&[
                 "dynamodb:Query",
+                "dynamodb:PutItem",
                 "dynamodb:UpdateItem",
                 "states:SendTaskSuccess",
             ]),
@@ -128,17 +131,57 @@ fn expected() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
                 "states:SendTaskSuccess",
             ]),
         ),
-        // cancel writes the header only, then releases the token.
+        // cancel writes the header (and its event), then releases the token.
         (
             "CancelFunction",
             with_logs(&[
                 "dynamodb:Query",
+                "dynamodb:PutItem",
                 "dynamodb:UpdateItem",
                 "states:SendTaskSuccess",
             ]),
         ),
+        // start creates the execution (several transactions for a large plan, each checking the
+        // header is still absent), records its run, or cancels and finalizes it when the run
+        // cannot start; it releases no token (a new execution holds none).
+        (
+            "StartFunction",
+            with_logs(&[
+                "dynamodb:Query",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:ConditionCheckItem",
+                "states:StartExecution",
+            ]),
+        ),
+        // The reads: the status index (list), the execution's partition (get), its trail and,
+        // for an empty one, the execution (events).
+        ("ListFunction", with_logs(&["dynamodb:Query"])),
+        ("GetFunction", with_logs(&["dynamodb:Query"])),
+        ("EventsFunction", with_logs(&["dynamodb:Query"])),
+        // publish reads the table's stream (its event source mapping does, with the function's
+        // role), puts notices on its bus, and records what it gave up on in its failure queue.
+        (
+            "PublishFunction",
+            with_logs(&[
+                "dynamodb:DescribeStream",
+                "dynamodb:GetRecords",
+                "dynamodb:GetShardIterator",
+                "dynamodb:ListStreams",
+                "events:PutEvents",
+                "sqs:SendMessage",
+            ]),
+        ),
     ])
 }
+
+/// The stream actions an event source mapping needs, on the table's stream only.
+const STREAM_READ: [&str; 4] = [
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+];
 
 /// Actions IAM authorises on `*` only (no resource-level permissions).
 fn resource_star_only(action: &str) -> bool {
@@ -357,6 +400,49 @@ fn find_heals_runs_of_this_state_machine_only() {
 }
 
 #[test]
+fn start_starts_runs_of_this_state_machine_only() {
+    let t = template();
+    let roles = function_roles(&t);
+    let name = render(&properties(&t, "ExecutionStateMachine")["Name"]);
+    let name = name
+        .strip_prefix("Sub ")
+        .expect("a Sub'd state machine name");
+    let machine = format!(
+        "Sub arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:stateMachine:{name}"
+    );
+    assert_eq!(
+        resources_for(&t, &roles["StartFunction"], "states:StartExecution"),
+        BTreeSet::from([machine.clone()])
+    );
+    let start = properties(&t, "StartFunction");
+    assert_eq!(
+        render(&start["Environment"]["Variables"]["STATE_MACHINE_ARN"]),
+        machine
+    );
+    assert_eq!(
+        resources_for(&t, &roles["StartFunction"], "dynamodb:PutItem"),
+        BTreeSet::from(["GetAtt ExecutionsTable.Arn".to_owned()])
+    );
+}
+
+#[test]
+fn list_reads_the_status_index_and_the_other_reads_the_table() {
+    let t = template();
+    let roles = function_roles(&t);
+    assert_eq!(
+        resources_for(&t, &roles["ListFunction"], "dynamodb:Query"),
+        BTreeSet::from(["Sub ${ExecutionsTable.Arn}/index/${StatusIndexName}".to_owned()])
+    );
+    for function in ["GetFunction", "EventsFunction"] {
+        assert_eq!(
+            resources_for(&t, &roles[function], "dynamodb:Query"),
+            BTreeSet::from(["GetAtt ExecutionsTable.Arn".to_owned()]),
+            "{function}"
+        );
+    }
+}
+
+#[test]
 fn table_access_is_to_the_executions_table_only() {
     let t = template();
     for (function, role) in function_roles(&t) {
@@ -369,14 +455,77 @@ fn table_access_is_to_the_executions_table_only() {
                 "{function}/{}: mixed grant",
                 g.sid
             );
+            let streams = g.actions.iter().all(|a| STREAM_READ.contains(&a.as_str()));
+            assert!(
+                streams || !g.actions.iter().any(|a| STREAM_READ.contains(&a.as_str())),
+                "{function}/{}: stream and table actions in one grant",
+                g.sid
+            );
             for r in &g.resources {
-                assert!(
-                    r == "GetAtt ExecutionsTable.Arn"
-                        || r == "Sub ${ExecutionsTable.Arn}/index/${StatusIndexName}",
-                    "{function}: {r}"
-                );
+                if streams {
+                    // The table's stream (ListStreams names the table's streams, not one).
+                    assert!(
+                        r == "GetAtt ExecutionsTable.StreamArn"
+                            || r == "Sub ${ExecutionsTable.Arn}/stream/*",
+                        "{function}: {r}"
+                    );
+                } else {
+                    assert!(
+                        r == "GetAtt ExecutionsTable.Arn"
+                            || r == "Sub ${ExecutionsTable.Arn}/index/${StatusIndexName}",
+                        "{function}: {r}"
+                    );
+                }
             }
         }
+    }
+}
+
+#[test]
+fn publish_puts_events_on_its_own_bus_only_and_reads_only_the_tables_stream() {
+    let t = template();
+    let roles = function_roles(&t);
+    let publish = &roles["PublishFunction"];
+    assert_eq!(
+        resources_for(&t, publish, "events:PutEvents"),
+        BTreeSet::from(["GetAtt NoticesBus.Arn".to_owned()])
+    );
+    let put = grants(&t, publish)
+        .into_iter()
+        .find(|g| g.actions == ["events:PutEvents"])
+        .expect("a PutEvents grant of its own");
+    let condition = serde_yaml::to_string(put.condition.as_ref().expect("a condition")).unwrap();
+    assert!(
+        condition.contains("events:source") && condition.contains(execution_core::audit::SOURCE),
+        "only the engine's source: {condition}"
+    );
+    assert_eq!(
+        render(&properties(&t, "PublishFunction")["Environment"]["Variables"]["EVENT_BUS_NAME"]),
+        "Ref NoticesBus",
+        "the bus it may put on is the bus it is told to"
+    );
+    for action in &STREAM_READ[..3] {
+        assert_eq!(
+            resources_for(&t, publish, action),
+            BTreeSet::from(["GetAtt ExecutionsTable.StreamArn".to_owned()]),
+            "{action}"
+        );
+    }
+    assert_eq!(
+        resources_for(&t, publish, "sqs:SendMessage"),
+        BTreeSet::from(["GetAtt PublishFailureQueue.Arn".to_owned()])
+    );
+    // Nothing else publishes notices or reads the stream.
+    for (function, role) in &roles {
+        let actions = actions_of(&grants(&t, role));
+        let touches = actions.iter().any(|a| {
+            a.starts_with("events:") || a.starts_with("sqs:") || STREAM_READ.contains(&a.as_str())
+        });
+        assert_eq!(
+            touches,
+            function == "PublishFunction",
+            "{function}: {actions:?}"
+        );
     }
 }
 
@@ -426,10 +575,14 @@ fn only_the_releasers_complete_tokens_and_only_of_this_state_machine() {
     }
     let machine_role = render(&properties(&t, "ExecutionStateMachine")["Role"]);
     for role in of_type(&t, "AWS::IAM::Role") {
-        if machine_role == format!("GetAtt {role}.Arn") || roles["FindFunction"] == role {
-            // The state machine's own role (continue as new) and find's (healing) start runs:
-            // the_state_machine_invokes_exactly_the_functions_its_definition_names and
-            // find_heals_runs_of_this_state_machine_only check them.
+        if machine_role == format!("GetAtt {role}.Arn")
+            || roles["FindFunction"] == role
+            || roles["StartFunction"] == role
+        {
+            // The state machine's own role (continue as new), find's (healing) and start's start
+            // runs: the_state_machine_invokes_exactly_the_functions_its_definition_names,
+            // find_heals_runs_of_this_state_machine_only and
+            // start_starts_runs_of_this_state_machine_only check them.
             continue;
         }
         let states: Vec<String> = actions_of(&grants(&t, &role))

@@ -73,7 +73,7 @@ fn the_table_is_on_demand_with_pitr_ttl_and_the_status_index() {
 }
 
 #[test]
-fn nine_arm64_functions_built_by_cargo_lambda() {
+fn every_function_is_an_arm64_binary_built_by_cargo_lambda() {
     let t = template();
     let globals = &t["Globals"]["Function"];
     assert_eq!(text(&globals["Runtime"]), "provided.al2023");
@@ -105,9 +105,12 @@ fn nine_arm64_functions_built_by_cargo_lambda() {
     }
     assert_eq!(
         binaries,
-        ["cancel", "finalize", "find", "launch", "pause", "poll", "resume", "retry", "skip",]
-            .map(String::from)
-            .into()
+        [
+            "cancel", "events", "finalize", "find", "get", "launch", "list", "pause", "poll",
+            "publish", "resume", "retry", "skip", "start",
+        ]
+        .map(String::from)
+        .into()
     );
 }
 
@@ -158,14 +161,15 @@ fn the_operator_routes_are_behind_an_iam_authorised_api() {
             }
         }
     }
-    // The path ends in the operation the function serves: lambda-shell refuses any other.
-    let want: BTreeSet<(String, String, String)> = ["Pause", "Resume", "Retry", "Skip", "Cancel"]
-        .into_iter()
-        .map(|op| {
+    // Each function serves the route lambda-shell reads its events by, and refuses any other.
+    let want: BTreeSet<(String, String, String)> = lambda_shell::event::API_ROUTES
+        .iter()
+        .map(|route| {
+            let op = route.operation.as_str();
             (
-                format!("{op}Function"),
-                "post".to_owned(),
-                format!("/executions/{{executionId}}/{}", op.to_lowercase()),
+                format!("{}{}Function", op[..1].to_uppercase(), &op[1..]),
+                route.method.to_lowercase(),
+                route.path.to_owned(),
             )
         })
         .collect();
@@ -366,4 +370,117 @@ async fn the_template_table_matches_the_adapters_layout() {
     non_key.sort();
     sdk_non_key.sort();
     assert_eq!(non_key, sdk_non_key);
+}
+
+/// SPEC's notifications: the trail is published from the table's stream by publish (at least
+/// once: retried from the record that failed, for as long as the stream keeps it, then recorded),
+/// and what pages someone is e-mailed through an SNS topic with an optional subscription.
+#[test]
+fn the_trail_is_published_from_the_stream_and_paging_notices_are_emailed() {
+    let t = template();
+    let table = properties(&t, "ExecutionsTable");
+    assert_eq!(
+        text(&table["StreamSpecification"]["StreamViewType"]),
+        "NEW_IMAGE",
+        "the publisher decodes each trail item from its new image"
+    );
+
+    let publish = properties(&t, "PublishFunction");
+    let events = publish["Events"].as_mapping().expect("Events");
+    assert_eq!(events.len(), 1);
+    let stream = events.values().next().unwrap();
+    assert_eq!(text(&stream["Type"]), "DynamoDB");
+    let p = &stream["Properties"];
+    assert_eq!(text(&p["Stream"]), "GetAtt ExecutionsTable.StreamArn");
+    assert_eq!(text(&p["StartingPosition"]), "TRIM_HORIZON");
+    assert_eq!(
+        p["FunctionResponseTypes"],
+        serde_yaml::from_str::<Value>("[ReportBatchItemFailures]").unwrap(),
+        "the answer's batchItemFailures are read"
+    );
+    assert_eq!(p["BisectBatchOnFunctionError"], Value::Bool(false));
+    assert_eq!(
+        p["MaximumRetryAttempts"].as_i64(),
+        Some(-1),
+        "never gives up early"
+    );
+    let age = p["MaximumRecordAgeInSeconds"]
+        .as_u64()
+        .expect("a record age");
+    assert!(
+        age < 24 * 3600,
+        "a record is handed to the failure destination before the stream's 24 h drop it: {age}"
+    );
+    assert_eq!(
+        text(&p["DestinationConfig"]["OnFailure"]["Destination"]),
+        "GetAtt PublishFailureQueue.Arn"
+    );
+    assert!(p["BatchSize"]
+        .as_u64()
+        .is_some_and(|n| (1..=10_000).contains(&n)));
+    let filters = p["FilterCriteria"]["Filters"]
+        .as_sequence()
+        .expect("filters");
+    assert_eq!(filters.len(), 1);
+    let pattern: serde_json::Value = serde_json::from_str(&text(&filters[0]["Pattern"])).unwrap();
+    assert_eq!(
+        pattern,
+        serde_json::json!({
+            "eventName": ["INSERT"],
+            "dynamodb": {"Keys": {"executionId": {"S": [{"prefix": aws_adapters::dynamodb::TRAIL_PREFIX}]}}}
+        }),
+        "only the trail's appends"
+    );
+
+    let rule = properties(&t, "PagingNoticesRule");
+    assert_eq!(text(&rule["EventBusName"]), "Ref NoticesBus");
+    assert_eq!(
+        rule["EventPattern"],
+        serde_yaml::from_str::<Value>(&format!(
+            "{{source: [{}], detail: {{pages: [true]}}}}",
+            execution_core::audit::SOURCE
+        ))
+        .unwrap()
+    );
+    let targets = rule["Targets"].as_sequence().expect("targets");
+    assert_eq!(targets.len(), 1);
+    assert_eq!(text(&targets[0]["Arn"]), "Ref NotificationsTopic");
+    let transformer = &targets[0]["InputTransformer"];
+    assert_eq!(
+        text(&transformer["InputPathsMap"]["message"]),
+        "$.detail.message"
+    );
+    assert_eq!(
+        text(&transformer["InputTemplate"]),
+        "<message>",
+        "the e-mail is the message"
+    );
+
+    let policy = properties(&t, "NotificationsTopicPolicy");
+    let statement = &policy["PolicyDocument"]["Statement"][0];
+    assert_eq!(
+        text(&statement["Principal"]["Service"]),
+        "events.amazonaws.com"
+    );
+    assert_eq!(text(&statement["Action"]), "sns:Publish");
+    assert_eq!(
+        text(&statement["Condition"]["ArnEquals"]["aws:SourceArn"]),
+        "GetAtt PagingNoticesRule.Arn",
+        "the paging rule publishes, nothing else"
+    );
+
+    let parameter = &t["Parameters"]["NotificationEmail"];
+    assert_eq!(text(&parameter["Default"]), "");
+    let subscription = &workspace_tests::cfn::resources(&t)["NotificationEmailSubscription"];
+    assert_eq!(text(&subscription["Condition"]), "HasNotificationEmail");
+    assert_eq!(text(&subscription["Properties"]["Protocol"]), "email");
+    assert_eq!(
+        text(&subscription["Properties"]["Endpoint"]),
+        "Ref NotificationEmail"
+    );
+
+    let outputs = t["Outputs"].as_mapping().unwrap();
+    for o in ["EventBusName", "EventBusArn", "NotificationTopicArn"] {
+        assert!(outputs.contains_key(o), "output {o}");
+    }
 }

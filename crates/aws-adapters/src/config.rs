@@ -70,6 +70,8 @@ pub struct Settings {
     pub poll_function: String,
     /// `STATE_MACHINE_ARN`, for whoever starts workflow runs.
     pub state_machine_arn: Option<String>,
+    /// `EVENT_BUS_NAME`: the bus the trail's notices are published on (the publish function).
+    pub event_bus_name: Option<String>,
     /// The core's policy with the deployment's limits: `MAX_SERVERS_PER_JOB` (1–200, default
     /// 100) and `MAX_WAVE_ATTEMPTS` (1–100, default 3), each optional.
     pub policy: Policy,
@@ -98,6 +100,7 @@ impl Settings {
                 .unwrap_or_else(|| DEFAULT_STATUS_INDEX.to_owned()),
             poll_function: get("POLL_FUNCTION_NAME")?.unwrap_or_default(),
             state_machine_arn: get("STATE_MACHINE_ARN")?,
+            event_bus_name: get("EVENT_BUS_NAME")?,
             policy: Policy::with_limits(
                 whole_number("MAX_SERVERS_PER_JOB", get("MAX_SERVERS_PER_JOB")?)?,
                 whole_number("MAX_WAVE_ATTEMPTS", get("MAX_WAVE_ATTEMPTS")?)?,
@@ -124,6 +127,13 @@ impl Settings {
         } else {
             Ok(&self.poll_function)
         }
+    }
+
+    /// The notices' bus, for the function that publishes them.
+    pub fn require_event_bus(&self) -> Result<&str, ConfigError> {
+        self.event_bus_name
+            .as_deref()
+            .ok_or(ConfigError::Missing("EVENT_BUS_NAME"))
     }
 }
 
@@ -162,6 +172,10 @@ mod tests {
         assert_eq!(s.status_index, "status-index-v2");
         assert_eq!(s.state_machine_arn, None);
         assert_eq!(
+            s.require_event_bus(),
+            Err(ConfigError::Missing("EVENT_BUS_NAME"))
+        );
+        assert_eq!(
             s.require_poll_function(),
             Err(ConfigError::Missing("POLL_FUNCTION_NAME"))
         );
@@ -180,6 +194,12 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(s.status_index, "by-status");
+        assert_eq!(
+            settings(&[("EXECUTIONS_TABLE", "t"), ("EVENT_BUS_NAME", "drs-notices")])
+                .unwrap()
+                .require_event_bus(),
+            Ok("drs-notices")
+        );
         assert_eq!(s.require_poll_function(), Ok("poll-fn"));
         assert_eq!(
             s.state_machine_arn.as_deref(),

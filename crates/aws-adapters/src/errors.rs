@@ -112,3 +112,19 @@ pub(crate) fn unreadable(what: &str, detail: impl std::fmt::Display) -> ServiceE
 pub(crate) fn build_error(what: &str, err: impl std::fmt::Display) -> ServiceError {
     ServiceError::Rejected(format!("{what}: could not build the request: {err}"))
 }
+
+/// An error a service reported by code inside a successful answer (a failed entry of a batch
+/// call): throttling codes → `Throttled`, transient codes → `Unavailable`, anything else →
+/// `Rejected`, as [`classify`] does for a failed call.
+pub(crate) fn by_code(code: &str, message: String) -> ServiceError {
+    if THROTTLING_CODES.contains(&code) {
+        ServiceError::Throttled {
+            retry_after: None,
+            message,
+        }
+    } else if TRANSIENT_CODES.contains(&code) {
+        ServiceError::unavailable(message)
+    } else {
+        ServiceError::Rejected(message)
+    }
+}

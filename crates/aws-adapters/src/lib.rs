@@ -6,6 +6,7 @@
 //! - [`DrsService`], [`Ec2Service`]: what poll and launch ask of DRS and EC2.
 //! - [`LambdaPollDispatch`]: find → poll over Lambda `Invoke`.
 //! - [`StepFunctionsWorkflow`]: task tokens, and starting one state machine run per execution.
+//! - [`EventBridgeNotifier`]: the trail's notices, published on the stack's bus.
 //! - [`SystemClock`]: the wall clock.
 
 mod clock;
@@ -14,6 +15,7 @@ mod drs;
 pub mod dynamodb;
 mod ec2;
 mod errors;
+mod eventbridge;
 mod lambda;
 mod sfn;
 
@@ -24,5 +26,6 @@ pub use config::{
 pub use drs::DrsService;
 pub use dynamodb::{create_table, DynamoDbStore, TableCreation};
 pub use ec2::Ec2Service;
+pub use eventbridge::{EventBridgeNotifier, MAX_ENTRIES_PER_CALL, MAX_REQUEST_BYTES};
 pub use lambda::LambdaPollDispatch;
 pub use sfn::StepFunctionsWorkflow;

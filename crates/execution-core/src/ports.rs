@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::audit::AuditEvent;
+use crate::audit::{AuditEvent, Notice};
 use crate::ids::{ExecutionId, InstanceId, JobId, PlanId, SourceServerId, TaskToken};
 use crate::model::{Execution, ExecutionHeader, Timestamp, Wave};
 use crate::status::{ExecutionStatus, JobStatus, LaunchStatus};
@@ -471,6 +471,23 @@ pub trait Workflow: Send + Sync {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Notifications (the trail, published)
+// ---------------------------------------------------------------------------------------------
+
+/// Where the trail's notices go (an EventBridge bus on AWS). Delivery is at least once: whoever
+/// publishes publishes again after an error, and consumers de-duplicate on each notice's
+/// `detail.notificationId`, which a re-published notice carries unchanged.
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    /// Publishes every notice, in order, with source [`crate::audit::SOURCE`], detail type
+    /// `notice.kind.detail_type()` and `notice.detail` as the detail. All or error: `Ok` means
+    /// every notice was accepted; after an error some may have been published and some not, and
+    /// the caller publishes them all again. A notice the service refuses for what it is (too
+    /// large, malformed) MUST be `Rejected`; throttling `Throttled`. No notice publishes nothing.
+    async fn publish(&self, notices: &[Notice]) -> Result<(), ServiceError>;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Clock
 // ---------------------------------------------------------------------------------------------
 
@@ -537,6 +554,14 @@ pub mod mocks {
             async fn send_task_success(&self, token: &TaskToken, output: &serde_json::Value) -> Result<(), WorkflowError>;
             async fn run_state(&self, run: &RunRef) -> Result<RunState, WorkflowError>;
             async fn start_run(&self, input: &crate::api::WorkflowInput, name: &str) -> Result<String, WorkflowError>;
+        }
+    }
+
+    mockall::mock! {
+        pub Notifier {}
+        #[async_trait]
+        impl Notifier for Notifier {
+            async fn publish(&self, notices: &[Notice]) -> Result<(), ServiceError>;
         }
     }
 

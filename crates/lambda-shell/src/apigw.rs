@@ -1,10 +1,24 @@
-//! API Gateway proxy events (REST API payload 1.0 and HTTP API payload 2.0) for the operator
-//! routes `POST /executions/{executionId}/pause|resume|cancel|retry|skip`, and the proxy response.
-//! The body is the operation's direct payload without `executionId` (the path names it): `planId`
-//! (or in the query string) and, for retry and skip, `waveNumber`.
+//! API Gateway proxy events (REST API payload 1.0 and HTTP API payload 2.0) for the API's routes
+//! ([`API_ROUTES`]), and the proxy response.
+//!
+//! - `POST /executions` (start): the body is the plan document, as a plan file holds it; the query
+//!   string may add `executionId` (a UUID the caller chooses, so that a retried start cannot start
+//!   twice) and `pollIntervalSeconds`.
+//! - `GET /executions` (list): `nextToken` in the query string.
+//! - `GET /executions/{executionId}` (get) and `GET /executions/{executionId}/events` (events):
+//!   `planId` (and for events `nextToken`) in the query string.
+//! - `POST /executions/{executionId}/pause|resume|cancel|retry|skip`: the body is the operation's
+//!   direct payload without `executionId` (the path names it): `planId` (or in the query string)
+//!   and, for retry and skip, `waveNumber`.
+//!
+//! Every route but start reads its body, when it has one, as the direct payload (a GET may send
+//! `planId` there too); a field the path or the query string also gives must agree. `taskToken`
+//! and `invokedBy` are refused in bodies: the caller is the IAM principal API Gateway
+//! authenticated. Each function serves its own route only: another function's route, a path that
+//! is no route, or another method is a 400 (INVALID_PARAMETER, final, as any malformed request).
 
 use aws_smithy_types::base64;
-use execution_core::api::{status_code_of, Operation};
+use execution_core::api::{status_code_of, Operation, PollInterval, NEXT_TOKEN};
 use execution_core::audit::Actor;
 use execution_core::ids::{ExecutionId, PlanId, TaskToken};
 use execution_core::OperationError;
@@ -12,8 +26,122 @@ use serde_json::{json, Map, Value};
 
 use crate::event::clip;
 
-/// Largest request body accepted (decoded); the operators' bodies are a few hundred bytes.
+/// Largest request body accepted (decoded) by every route but start: the operators' bodies are a
+/// few hundred bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Largest plan document start accepts: Lambda's synchronous payload limit (6 MB, the whole
+/// event), so that no plan the API can deliver is refused for its size. A plan of 99 waves of
+/// 1,000 servers is megabytes of JSON.
+pub const START_MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
+
+/// One route of the API: the function that serves it, its method and its path (as the template
+/// declares it), and the query parameters it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub operation: Operation,
+    pub method: &'static str,
+    pub path: &'static str,
+    pub query: &'static [&'static str],
+}
+
+const ID: &str = "{executionId}";
+const PLAN: &[&str] = &[PlanId::FIELD];
+
+/// Every route of the API, one per function that serves one.
+pub static API_ROUTES: [Route; 9] = [
+    route(
+        Operation::Start,
+        "POST",
+        "/executions",
+        &[ExecutionId::FIELD, PollInterval::FIELD],
+    ),
+    route(Operation::List, "GET", "/executions", &[NEXT_TOKEN]),
+    route(Operation::Get, "GET", "/executions/{executionId}", PLAN),
+    route(
+        Operation::Events,
+        "GET",
+        "/executions/{executionId}/events",
+        &[PlanId::FIELD, NEXT_TOKEN],
+    ),
+    route(
+        Operation::Pause,
+        "POST",
+        "/executions/{executionId}/pause",
+        PLAN,
+    ),
+    route(
+        Operation::Resume,
+        "POST",
+        "/executions/{executionId}/resume",
+        PLAN,
+    ),
+    route(
+        Operation::Cancel,
+        "POST",
+        "/executions/{executionId}/cancel",
+        PLAN,
+    ),
+    route(
+        Operation::Retry,
+        "POST",
+        "/executions/{executionId}/retry",
+        PLAN,
+    ),
+    route(
+        Operation::Skip,
+        "POST",
+        "/executions/{executionId}/skip",
+        PLAN,
+    ),
+];
+
+const fn route(
+    operation: Operation,
+    method: &'static str,
+    path: &'static str,
+    query: &'static [&'static str],
+) -> Route {
+    Route {
+        operation,
+        method,
+        path,
+        query,
+    }
+}
+
+impl Route {
+    /// The route `operation` is served on, if any.
+    pub fn of(operation: Operation) -> Option<&'static Route> {
+        API_ROUTES.iter().find(|r| r.operation == operation)
+    }
+
+    fn pattern(&self) -> impl Iterator<Item = &'static str> {
+        self.path.split('/').filter(|s| !s.is_empty())
+    }
+
+    /// Whether `segments` end with this route's path, and the execution id they name there. The
+    /// path is matched from its end: what comes before is the stage or a custom domain's base
+    /// path (an HTTP API's `rawPath` carries the stage).
+    fn matches<'p>(&self, segments: &[&'p str]) -> Option<Option<&'p str>> {
+        let pattern: Vec<&str> = self.pattern().collect();
+        let tail = segments.get(segments.len().checked_sub(pattern.len())?..)?;
+        let mut id = None;
+        for (p, s) in pattern.iter().zip(tail) {
+            if *p == ID {
+                id = Some(*s);
+            } else if p != s {
+                return None;
+            }
+        }
+        Some(id)
+    }
+}
+
+impl std::fmt::Display for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.method, self.path)
+    }
+}
 
 /// REST API events carry `httpMethod`; HTTP API events carry `requestContext.http`.
 pub(crate) fn is_proxy_event(fields: &Map<String, Value>) -> bool {
@@ -24,42 +152,16 @@ pub(crate) fn is_proxy_event(fields: &Map<String, Value>) -> bool {
             .is_some()
 }
 
-/// The direct payload the proxy event stands for: the JSON body, with `executionId` from the
-/// path and `planId` from the body or the query string.
+/// The direct payload the proxy event stands for, for the function that serves `serves`.
 pub(crate) fn payload(
     serves: Operation,
     fields: &Map<String, Value>,
 ) -> Result<Value, OperationError> {
     let http = Http::read(fields)?;
-    if !http.method.eq_ignore_ascii_case("POST") {
-        return Err(OperationError::invalid(
-            "httpMethod",
-            format!("only POST is served, not {}", clip(http.method)),
-        ));
+    let (route, path_id) = routed(serves, &http)?;
+    if serves == Operation::Start {
+        return start_payload(&http);
     }
-    let segments: Vec<&str> = http.path.split('/').filter(|s| !s.is_empty()).collect();
-    let (action, rest) = segments
-        .split_last()
-        .ok_or_else(|| OperationError::invalid("path", "empty path"))?;
-    if *action != serves.as_str() {
-        return Err(OperationError::invalid(
-            "path",
-            format!(
-                "'{}' does not end in /{serves}: this function serves {serves}",
-                clip(http.path)
-            ),
-        ));
-    }
-    let path_id = match http.path_parameters.and_then(|p| p.get(ExecutionId::FIELD)) {
-        Some(id) => id.as_str().ok_or_else(|| {
-            OperationError::invalid(ExecutionId::FIELD, "path parameter is not a string")
-        })?,
-        None => rest
-            .last()
-            .copied()
-            .ok_or(OperationError::MissingParameter(ExecutionId::FIELD))?,
-    };
-
     let mut body = body_object(http.body, http.base64)?;
     for field in [TaskToken::FIELD, Actor::FIELD] {
         if body.contains_key(field) {
@@ -71,25 +173,99 @@ pub(crate) fn payload(
             ));
         }
     }
-    agree(&mut body, ExecutionId::FIELD, Some(path_id), "the path")?;
-    let query_plan = match http.query.and_then(|q| q.get(PlanId::FIELD)) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.as_str()),
-        Some(_) => {
-            return Err(OperationError::invalid(
-                PlanId::FIELD,
-                "query parameter is not a string",
-            ))
-        }
-    };
-    agree(&mut body, PlanId::FIELD, query_plan, "the query string")?;
+    if let Some(segment) = path_id {
+        let id = match http.path_parameters.and_then(|p| p.get(ExecutionId::FIELD)) {
+            Some(id) => id.as_str().ok_or_else(|| {
+                OperationError::invalid(ExecutionId::FIELD, "path parameter is not a string")
+            })?,
+            None => segment,
+        };
+        agree(&mut body, ExecutionId::FIELD, Some(id), "the path")?;
+    }
+    for field in route.query {
+        let value = http.query.get(field)?;
+        agree(&mut body, field, value.as_deref(), "the query string")?;
+    }
     Ok(Value::Object(body))
+}
+
+/// start's payload: the body is the plan; `executionId` and `pollIntervalSeconds` come from the
+/// query string (a query parameter is text: the interval is read here as whole seconds).
+fn start_payload(http: &Http<'_>) -> Result<Value, OperationError> {
+    let mut payload = Map::new();
+    // No body: the core answers that the plan is missing.
+    if let Some(plan) = body_value(http.body, http.base64, START_MAX_BODY_BYTES)? {
+        payload.insert("plan".to_owned(), plan);
+    }
+    if let Some(id) = http.query.get(ExecutionId::FIELD)? {
+        payload.insert(ExecutionId::FIELD.to_owned(), Value::String(id));
+    }
+    if let Some(raw) = http.query.get(PollInterval::FIELD)? {
+        let interval: PollInterval = raw.parse()?;
+        payload.insert(PollInterval::FIELD.to_owned(), json!(interval.secs()));
+    }
+    Ok(Value::Object(payload))
+}
+
+/// The route of the event, which must be `serves`'s, and the execution id its path names.
+fn routed<'a>(
+    serves: Operation,
+    http: &Http<'a>,
+) -> Result<(&'static Route, Option<&'a str>), OperationError> {
+    let own = Route::of(serves).ok_or_else(|| {
+        OperationError::invalid(
+            "event",
+            format!("the {serves} function is not served through API Gateway"),
+        )
+    })?;
+    let segments: Vec<&str> = http.path.split('/').filter(|s| !s.is_empty()).collect();
+    let matched: Vec<(&Route, Option<&str>)> = API_ROUTES
+        .iter()
+        .filter_map(|r| r.matches(&segments).map(|id| (r, id)))
+        .collect();
+    // The longest route that matches: `/executions/executions` is the execution named
+    // "executions" (refused as no UUID), not the list.
+    let longest = matched.iter().map(|(r, _)| r.pattern().count()).max();
+    let on_path = matched
+        .iter()
+        .filter(|(r, _)| Some(r.pattern().count()) == longest);
+    let mut another_functions = false;
+    for (route, id) in on_path {
+        if route.operation != serves {
+            another_functions = true;
+            continue;
+        }
+        if route.method.eq_ignore_ascii_case(http.method) {
+            return Ok((route, *id));
+        }
+        return Err(OperationError::invalid(
+            "httpMethod",
+            format!(
+                "only {} is served on {} by this function, not {}",
+                route.method,
+                route.path,
+                clip(http.method)
+            ),
+        ));
+    }
+    let what = if another_functions {
+        "is not this function's route"
+    } else {
+        "is not a route of this API"
+    };
+    Err(OperationError::invalid(
+        "path",
+        format!(
+            "'{}' {what}: this function serves {serves} ({own})",
+            clip(http.path)
+        ),
+    ))
 }
 
 /// Puts `value` (from `place`) into `body[field]`, refusing a body that says otherwise.
 fn agree(
     body: &mut Map<String, Value>,
-    field: &'static str,
+    field: &str,
     value: Option<&str>,
     place: &str,
 ) -> Result<(), OperationError> {
@@ -107,45 +283,57 @@ fn agree(
     }
 }
 
-/// The body as a JSON object; no body is an empty object.
+/// The body as a JSON object (at most [`MAX_BODY_BYTES`]); no body is an empty object.
 fn body_object(
     body: Option<&str>,
     base64_encoded: bool,
 ) -> Result<Map<String, Value>, OperationError> {
+    match body_value(body, base64_encoded, MAX_BODY_BYTES)? {
+        None => Ok(Map::new()),
+        Some(Value::Object(map)) => Ok(map),
+        Some(_) => Err(OperationError::invalid("body", "expected a JSON object")),
+    }
+}
+
+/// The body as JSON, if there is one, refused when larger than `limit` bytes once decoded.
+fn body_value(
+    body: Option<&str>,
+    base64_encoded: bool,
+    limit: usize,
+) -> Result<Option<Value>, OperationError> {
     let Some(raw) = body.filter(|b| !b.trim().is_empty()) else {
-        return Ok(Map::new());
+        return Ok(None);
     };
-    let too_large =
-        || OperationError::invalid("body", format!("larger than {MAX_BODY_BYTES} bytes"));
+    let too_large = || OperationError::invalid("body", format!("larger than {limit} bytes"));
+    let decoded;
     let bytes = if base64_encoded {
-        if raw.len() > base64::encoded_length(MAX_BODY_BYTES) {
+        if raw.len() > base64::encoded_length(limit) {
             return Err(too_large());
         }
-        base64::decode(raw).map_err(|_| {
+        decoded = base64::decode(raw).map_err(|_| {
             OperationError::invalid(
                 "body",
                 "isBase64Encoded is true but the body is not valid base64",
             )
-        })?
+        })?;
+        decoded.as_slice()
     } else {
-        raw.as_bytes().to_vec()
+        raw.as_bytes()
     };
-    if bytes.len() > MAX_BODY_BYTES {
+    if bytes.len() > limit {
         return Err(too_large());
     }
-    match serde_json::from_slice::<Value>(&bytes) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(OperationError::invalid("body", "expected a JSON object")),
-        Err(e) => Err(OperationError::invalid("body", format!("not JSON: {e}"))),
-    }
+    serde_json::from_slice::<Value>(bytes)
+        .map(Some)
+        .map_err(|e| OperationError::invalid("body", format!("not JSON: {e}")))
 }
 
-/// The parts of a proxy event the operator routes read, from either payload version.
+/// The parts of a proxy event the routes read, from either payload version.
 struct Http<'a> {
     method: &'a str,
     path: &'a str,
     path_parameters: Option<&'a Map<String, Value>>,
-    query: Option<&'a Map<String, Value>>,
+    query: Query<'a>,
     body: Option<&'a str>,
     base64: bool,
 }
@@ -164,7 +352,15 @@ impl<'a> Http<'a> {
                 .ok_or(OperationError::MissingParameter("httpMethod"))?,
             path: text(path, "path")?.ok_or(OperationError::MissingParameter("path"))?,
             path_parameters: object(fields, "pathParameters")?,
-            query: object(fields, "queryStringParameters")?,
+            query: Query {
+                single: object(fields, "queryStringParameters")?,
+                multi: object(fields, "multiValueQueryStringParameters")?,
+                raw: if v2 {
+                    text(fields.get("rawQueryString"), "rawQueryString")?
+                } else {
+                    None
+                },
+            },
             body: text(fields.get("body"), "body")?,
             base64: match fields.get("isBase64Encoded") {
                 None | Some(Value::Null) => false,
@@ -178,6 +374,92 @@ impl<'a> Http<'a> {
             },
         })
     }
+}
+
+/// The query string as API Gateway hands it over: `queryStringParameters` (decoded; the last of
+/// repeated values in a REST API event, all of them joined by commas in an HTTP API event),
+/// `multiValueQueryStringParameters` (REST API) and `rawQueryString` (HTTP API).
+struct Query<'a> {
+    single: Option<&'a Map<String, Value>>,
+    multi: Option<&'a Map<String, Value>>,
+    raw: Option<&'a str>,
+}
+
+impl Query<'_> {
+    /// The one value of `key`. A parameter given more than once is refused (which one was meant?);
+    /// `rawQueryString` is read only to tell that, or when the event has no decoded parameters.
+    fn get(&self, key: &str) -> Result<Option<String>, OperationError> {
+        let repeated = || {
+            OperationError::invalid(
+                key,
+                "given more than once in the query string; give it once",
+            )
+        };
+        let multi = match self.multi.and_then(|m| m.get(key)) {
+            None | Some(Value::Null) => vec![],
+            Some(Value::Array(values)) => values.iter().collect(),
+            Some(_) => return Err(not_a_string(key)),
+        };
+        let raw = self.raw.map(|r| raw_values(r, key)).unwrap_or_default();
+        if multi.len() > 1 || raw.len() > 1 {
+            return Err(repeated());
+        }
+        match self.single.and_then(|m| m.get(key)) {
+            Some(Value::String(s)) => return Ok(Some(s.clone())),
+            Some(Value::Null) | None => {}
+            Some(_) => return Err(not_a_string(key)),
+        }
+        if self.single.is_some() {
+            return Ok(None);
+        }
+        match multi.first() {
+            Some(Value::String(s)) => return Ok(Some(s.clone())),
+            Some(_) => return Err(not_a_string(key)),
+            None => {}
+        }
+        raw.into_iter().next().transpose()
+    }
+}
+
+fn not_a_string(key: &str) -> OperationError {
+    OperationError::invalid(key, "query parameter is not a string")
+}
+
+/// The values `key` has in a raw query string (`a=1&b=2`), percent-decoded.
+fn raw_values(raw: &str, key: &str) -> Vec<Result<String, OperationError>> {
+    raw.split('&')
+        .filter(|pair| !pair.is_empty())
+        .filter_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decoded(k).as_deref() == Ok(key)).then(|| {
+                percent_decoded(v).map_err(|()| {
+                    OperationError::invalid(key, "query parameter is not percent-encoded UTF-8")
+                })
+            })
+        })
+        .collect()
+}
+
+/// `%XX` escapes decoded; anything else is taken as it is.
+fn percent_decoded(raw: &str) -> Result<String, ()> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    let hex = |b: &u8| (*b as char).to_digit(16);
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let high = bytes.get(i + 1).and_then(hex);
+            let low = bytes.get(i + 2).and_then(hex);
+            if let (Some(high), Some(low)) = (high, low) {
+                out.push((high * 16 + low) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| ())
 }
 
 fn text<'a>(

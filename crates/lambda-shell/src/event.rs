@@ -1,5 +1,7 @@
 //! Event decoding and answer encoding. Decoding is total: every JSON value gives a request or a
-//! 400 error, and the error is answered in the shape the caller understands.
+//! 400 error, and the error is answered in the shape the caller understands. API Gateway events
+//! are read by the route of the function that serves them ([`API_ROUTES`]); the caller they
+//! record is the IAM principal of the request context, or [`Actor::Anonymous`] without one.
 
 use execution_core::api::{parse_request, Operation, Request};
 use execution_core::audit::Actor;
@@ -8,9 +10,15 @@ use serde_json::{Map, Value};
 
 use crate::apigw;
 
-/// The operations an operator reaches through the API (`POST /executions/{executionId}/<op>`).
-/// Every other function refuses a proxy event, in a proxy answer.
-pub const API_OPERATIONS: [Operation; 5] = [
+pub use crate::apigw::{Route, API_ROUTES, MAX_BODY_BYTES, START_MAX_BODY_BYTES};
+
+/// The operations served through the API, one route each ([`API_ROUTES`]): start, the reads, and
+/// the operators' decisions. Every other function refuses a proxy event, in a proxy answer.
+pub const API_OPERATIONS: [Operation; 9] = [
+    Operation::Start,
+    Operation::List,
+    Operation::Get,
+    Operation::Events,
     Operation::Pause,
     Operation::Resume,
     Operation::Cancel,

@@ -28,12 +28,18 @@ pub async fn serve(serves: Operation, ports: &Ports<'_>, event: &Value) -> Value
     };
     let status_code = status_code_of(&answer);
     let error = answer.get("error").and_then(Value::as_str);
-    let execution_id = execution_id.map(tracing::field::display);
+    // start names a new execution in its answer only.
+    let execution_id = execution_id.map(|id| id.to_string()).or_else(|| {
+        answer
+            .get("executionId")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    });
     let source = decoded.source.as_str();
     if status_code >= 500 {
-        tracing::warn!(operation = %serves, source, execution_id, status_code, error, "answered");
+        tracing::warn!(operation = %serves, source, execution_id = execution_id.as_deref(), status_code, error, "answered");
     } else {
-        tracing::info!(operation = %serves, source, execution_id, status_code, error, "answered");
+        tracing::info!(operation = %serves, source, execution_id = execution_id.as_deref(), status_code, error, "answered");
     }
     encode(decoded.source, answer)
 }

@@ -2,20 +2,24 @@
 //! operation needs into [`Ports`], then [`serve_function`].
 //!
 //! - [`event`]: turns whatever invoked the function (a direct payload, the EventBridge schedule,
-//!   an API Gateway proxy event) into the core's [`Request`](execution_core::api::Request), and
-//!   the core's answer back into what that caller expects. A malformed event is a 400 answer.
+//!   an API Gateway proxy event on one of the API's routes, [`event::API_ROUTES`]) into the
+//!   core's [`Request`](execution_core::api::Request), and the core's answer back into what that
+//!   caller expects. A malformed event is a 400 answer.
 //! - [`handlers`]: the one handler, [`handlers::serve`]: decode, run the core's
 //!   [`ops::run`](execution_core::ops::run) over the ports given, encode, log one line. Tests run
 //!   it in-process with mocks.
 //! - [`logging`]: the tracing subscriber (AWS_LAMBDA_LOG_FORMAT / AWS_LAMBDA_LOG_LEVEL), built so
 //!   that no task token reaches a log.
 //! - [`config`]: find's deadline and concurrency from the Lambda context and environment.
+//! - [`stream`]: the publish function's handler: the table's stream in, the trail's notices out
+//!   (at least once, in order; Lambda's partial batch response says where to start again).
 
 mod apigw;
 pub mod config;
 pub mod event;
 pub mod handlers;
 pub mod logging;
+pub mod stream;
 
 pub use execution_core::api::Operation;
 pub use execution_core::ops::Ports;

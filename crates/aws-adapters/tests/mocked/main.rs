@@ -9,5 +9,6 @@ mod common;
 mod drs;
 mod dynamodb;
 mod ec2;
+mod eventbridge;
 mod lambda;
 mod sfn;

@@ -1,6 +1,6 @@
-//! The DynamoDB and EC2 adapters against a real protocol endpoint: the moto server started by
-//! `make test` (MOTO_PORT). Every test works in its own table (or its own instances), so they
-//! run in parallel.
+//! The DynamoDB, EC2 and EventBridge adapters against a real protocol endpoint: the moto server
+//! started by `make test` (MOTO_PORT). Every test works in its own table (or its own instances,
+//! or its own bus), so they run in parallel.
 
 #[macro_use]
 #[path = "../common/mod.rs"]
@@ -10,4 +10,6 @@ mod compat;
 mod dynamodb;
 mod dynamodb_poll;
 mod dynamodb_races;
+mod dynamodb_trail;
 mod ec2;
+mod eventbridge;

@@ -1,43 +1,132 @@
 //! Decoding every event shape, well-formed and not, and encoding the answers.
 
-use execution_core::api::{Operation, Request};
+use execution_core::api::{EventsRequest, Operation, PageRequest, Request, Target};
+use execution_core::audit::Actor;
 use execution_core::fixtures::{EXECUTION_ID as E, PLAN_ID as P};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::*;
-use crate::apigw::MAX_BODY_BYTES;
 
 pub(crate) const OTHER_ID: &str = "11111111-2222-4333-8444-555555555555";
 
+/// The IAM principal the signed test requests come from.
+pub(crate) const CALLER: &str = "arn:aws:sts::123456789012:assumed-role/dr-operator/alice";
+
 /// A REST API (payload 1.0) proxy event for `POST /executions/{id}/{action}`.
 pub(crate) fn rest_event(action: &str, body: Option<Value>, query: Option<Value>) -> Value {
+    let body = body.map(|b| b.to_string());
+    rest_request(
+        "POST",
+        &format!("/executions/{{executionId}}/{action}"),
+        body.as_deref(),
+        query,
+    )
+}
+
+/// An HTTP API (payload 2.0) proxy event for `POST /executions/{id}/{action}`.
+pub(crate) fn http_event(action: &str, body: Option<Value>, query: Option<Value>) -> Value {
+    let body = body.map(|b| b.to_string());
+    http_request(
+        "POST",
+        &format!("/executions/{{executionId}}/{action}"),
+        body.as_deref(),
+        query,
+    )
+}
+
+/// `route` (`/executions/{executionId}/...`) with [`E`] for the execution.
+fn concrete(route: &str) -> String {
+    route.replace("{executionId}", E)
+}
+
+fn path_parameters(route: &str) -> Value {
+    if route.contains("{executionId}") {
+        json!({"executionId": E})
+    } else {
+        Value::Null
+    }
+}
+
+/// A REST API (payload 1.0) proxy event for `method` on `route` (as the template declares it),
+/// without caller identity (see [`signed`]), with the query string in both its forms.
+pub(crate) fn rest_request(
+    method: &str,
+    route: &str,
+    body: Option<&str>,
+    query: Option<Value>,
+) -> Value {
+    let multi = query.as_ref().and_then(Value::as_object).map(|q| {
+        q.iter()
+            .map(|(k, v)| (k.clone(), json!([v])))
+            .collect::<Map<_, _>>()
+    });
     json!({
-        "resource": format!("/executions/{{executionId}}/{action}"),
-        "path": format!("/executions/{E}/{action}"),
-        "httpMethod": "POST",
+        "resource": route,
+        "path": concrete(route),
+        "httpMethod": method,
         "headers": {"content-type": "application/json"},
         "queryStringParameters": query,
-        "pathParameters": {"executionId": E},
-        "requestContext": {"resourcePath": format!("/executions/{{executionId}}/{action}"), "httpMethod": "POST", "stage": "prod"},
-        "body": body.map(|b| b.to_string()),
+        "multiValueQueryStringParameters": multi,
+        "pathParameters": path_parameters(route),
+        "requestContext": {"resourcePath": route, "httpMethod": method, "stage": "prod", "identity": {"sourceIp": "192.0.2.1"}},
+        "body": body,
         "isBase64Encoded": false
     })
 }
 
 /// An HTTP API (payload 2.0) proxy event; its raw path carries the stage.
-pub(crate) fn http_event(action: &str, body: Option<Value>, query: Option<Value>) -> Value {
+pub(crate) fn http_request(
+    method: &str,
+    route: &str,
+    body: Option<&str>,
+    query: Option<Value>,
+) -> Value {
+    let raw_query = query
+        .as_ref()
+        .and_then(Value::as_object)
+        .map(|q| {
+            q.iter()
+                .map(|(k, v)| format!("{k}={}", encoded(v.as_str().unwrap_or_default())))
+                .collect::<Vec<_>>()
+                .join("&")
+        })
+        .unwrap_or_default();
+    let path = format!("/prod{}", concrete(route));
     json!({
         "version": "2.0",
-        "routeKey": format!("POST /executions/{{executionId}}/{action}"),
-        "rawPath": format!("/prod/executions/{E}/{action}"),
-        "rawQueryString": "",
+        "routeKey": format!("{method} {route}"),
+        "rawPath": path,
+        "rawQueryString": raw_query,
         "headers": {"content-type": "application/json"},
         "queryStringParameters": query,
-        "pathParameters": {"executionId": E},
-        "requestContext": {"http": {"method": "POST", "path": format!("/prod/executions/{E}/{action}")}, "stage": "prod"},
-        "body": body.map(|b| b.to_string()),
+        "pathParameters": path_parameters(route),
+        "requestContext": {"http": {"method": method, "path": path}, "stage": "prod"},
+        "body": body,
         "isBase64Encoded": false
     })
+}
+
+/// `event` as API Gateway hands it over for a request signed by `arn` (IAM authorization).
+pub(crate) fn signed(mut event: Value, arn: &str) -> Value {
+    if event.get("version").and_then(Value::as_str) == Some("2.0") {
+        event["requestContext"]["authorizer"] =
+            json!({"iam": {"userArn": arn, "accountId": "123456789012"}});
+    } else {
+        event["requestContext"]["identity"]["userArn"] = json!(arn);
+    }
+    event
+}
+
+/// Percent-encoding of a query value, as a client sends it.
+fn encoded(raw: &str) -> String {
+    raw.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 pub(crate) fn scheduled_event() -> Value {
@@ -308,13 +397,17 @@ fn base64_bodies_are_decoded_and_bad_ones_refused() {
 }
 
 #[test]
-fn only_the_operator_operations_are_served_through_the_api() {
+fn only_the_api_operations_are_served_through_the_api() {
     for op in Operation::ALL {
-        let event = http_event(
-            op.as_str(),
-            Some(json!({"planId": P, "waveNumber": 1})),
-            None,
-        );
+        let route = Route::of(op).map_or("/executions/{executionId}/find", |r| r.path);
+        let method = Route::of(op).map_or("POST", |r| r.method);
+        let body = match op {
+            Operation::Start => fixture_plan(),
+            Operation::Retry | Operation::Skip => json!({"planId": P, "waveNumber": 1}),
+            Operation::List => json!({}),
+            _ => json!({"planId": P}),
+        };
+        let event = http_request(method, route, Some(&body.to_string()), None);
         let d = decode(op, &event);
         assert_eq!(
             d.source,
@@ -327,6 +420,413 @@ fn only_the_operator_operations_are_served_through_the_api() {
             let msg = d.request.expect_err("not served").to_string();
             assert!(msg.contains("not served through API Gateway"), "{msg}");
         }
+    }
+}
+
+#[test]
+fn every_api_operation_has_one_route_and_every_route_one_function() {
+    let served: Vec<Operation> = API_ROUTES.iter().map(|r| r.operation).collect();
+    assert_eq!(served, API_OPERATIONS);
+    for (i, a) in API_ROUTES.iter().enumerate() {
+        for b in &API_ROUTES[i + 1..] {
+            assert!(
+                (a.method, a.path) != (b.method, b.path),
+                "{a} is served twice"
+            );
+        }
+        assert!(a.path.starts_with("/executions"), "{a}");
+        assert_eq!(
+            a.path.contains("{executionId}"),
+            a.query.contains(&"planId"),
+            "{a}: a route that names an execution names its plan too"
+        );
+    }
+}
+
+/// The plan of [`execution_core::fixtures::plan`] as a plan file holds it.
+fn fixture_plan() -> Value {
+    serde_json::to_value(execution_core::fixtures::plan(&[2, 1])).unwrap()
+}
+
+#[test]
+fn every_route_decodes_from_rest_and_http_api_events() {
+    for make in [rest_request, http_request] {
+        // start: the body is the plan; the query names the execution and the interval.
+        let plan = fixture_plan().to_string();
+        let d = decode(
+            Operation::Start,
+            &make(
+                "POST",
+                "/executions",
+                Some(&plan),
+                Some(json!({"executionId": OTHER_ID, "pollIntervalSeconds": "15"})),
+            ),
+        );
+        assert_eq!(d.source, Source::ApiGateway);
+        let Ok(Request::Start(start)) = d.request else {
+            panic!("{:?}", d.request)
+        };
+        assert_eq!(*start.plan, execution_core::fixtures::plan(&[2, 1]));
+        assert_eq!(
+            start.execution_id.map(|id| id.to_string()).as_deref(),
+            Some(OTHER_ID)
+        );
+        assert_eq!(start.poll_interval_seconds.map(|p| p.secs()), Some(15));
+        let d = decode(
+            Operation::Start,
+            &make("POST", "/executions", Some(&plan), None),
+        );
+        let Ok(Request::Start(start)) = d.request else {
+            panic!("{:?}", d.request)
+        };
+        assert_eq!(
+            (start.execution_id, start.poll_interval_seconds),
+            (None, None)
+        );
+
+        // list: the first page, then the next.
+        let d = decode(Operation::List, &make("GET", "/executions", None, None));
+        assert_eq!(
+            d.request.unwrap(),
+            Request::List(PageRequest { next_token: None })
+        );
+        let d = decode(
+            Operation::List,
+            &make(
+                "GET",
+                "/executions",
+                None,
+                Some(json!({"nextToken": "POLLING|5|a b"})),
+            ),
+        );
+        assert_eq!(
+            d.request.unwrap(),
+            Request::List(PageRequest {
+                next_token: Some("POLLING|5|a b".into())
+            })
+        );
+
+        // get and events: the execution from the path, the plan (and page) from the query.
+        let d = decode(
+            Operation::Get,
+            &make(
+                "GET",
+                "/executions/{executionId}",
+                None,
+                Some(json!({"planId": P})),
+            ),
+        );
+        assert_eq!(d.request.unwrap(), Request::Get(target()));
+        let d = decode(
+            Operation::Events,
+            &make(
+                "GET",
+                "/executions/{executionId}/events",
+                None,
+                Some(json!({"planId": P, "nextToken": "after:x"})),
+            ),
+        );
+        assert_eq!(
+            d.request.unwrap(),
+            Request::Events(EventsRequest {
+                target: target(),
+                next_token: Some("after:x".into())
+            })
+        );
+        // A GET may carry the plan in a body too, as the POST routes do.
+        let d = decode(
+            Operation::Get,
+            &make(
+                "get",
+                "/executions/{executionId}",
+                Some(r#"{"planId":"0d9b7c6a-1111-4222-8333-944455556666"}"#),
+                None,
+            ),
+        );
+        assert_eq!(d.request.unwrap(), Request::Get(target()));
+    }
+}
+
+fn target() -> Target {
+    Target {
+        execution_id: execution_core::fixtures::execution_id(),
+        plan_id: execution_core::fixtures::plan_id(),
+    }
+}
+
+#[test]
+fn each_function_serves_its_own_route_only() {
+    for serves in API_OPERATIONS {
+        for route in API_ROUTES.iter().filter(|r| r.operation != serves) {
+            for make in [rest_request, http_request] {
+                let event = make(route.method, route.path, Some("{}"), None);
+                let (source, code, msg) = refused(serves, event);
+                assert_eq!((source, code), (Source::ApiGateway, "INVALID_PARAMETER"));
+                let own = Route::of(serves).unwrap();
+                if own.path == route.path {
+                    // The same path, another method: GET /executions to start, POST to list.
+                    assert!(
+                        msg.contains(&format!("only {} is served on {}", own.method, own.path)),
+                        "{serves} <- {route}: {msg}"
+                    );
+                } else {
+                    assert!(
+                        msg.contains("is not this function's route")
+                            && msg.contains(&format!("this function serves {serves} ({own})")),
+                        "{serves} <- {route}: {msg}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn unknown_routes_and_methods_are_400s() {
+    for serves in API_OPERATIONS {
+        let own = Route::of(serves).unwrap();
+        for make in [rest_request, http_request] {
+            for path in [
+                "/executions/{executionId}/explode",
+                "/plans",
+                "/",
+                "/executions/{executionId}/events/more",
+            ] {
+                let (_, code, msg) = refused(serves, make(own.method, path, None, None));
+                assert_eq!(code, "INVALID_PARAMETER");
+                assert!(msg.contains("is not a route of this API"), "{path}: {msg}");
+            }
+            for method in ["DELETE", "PUT", "PATCH", "HEAD", "OPTIONS"] {
+                let (_, code, msg) = refused(serves, make(method, own.path, None, None));
+                assert_eq!(code, "INVALID_PARAMETER");
+                assert!(
+                    msg.contains(&format!("only {} is served", own.method)) && msg.contains(method),
+                    "{serves} {method}: {msg}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn start_takes_the_plan_document_as_its_body() {
+    let start = |body: Option<&str>, query: Option<Value>| {
+        refused(
+            Operation::Start,
+            rest_request("POST", "/executions", body, query),
+        )
+    };
+    let plan = fixture_plan().to_string();
+    let (_, code, msg) = start(Some("{\"planId\": oops"), None);
+    assert_eq!(code, "INVALID_PARAMETER");
+    assert!(msg.contains("'body'") && msg.contains("not JSON"), "{msg}");
+    let (_, code, msg) = start(Some("[1, 2]"), None);
+    assert_eq!(code, "INVALID_PARAMETER");
+    assert!(msg.contains("plan document"), "{msg}");
+    assert_eq!(start(None, None).1, "MISSING_PARAMETER");
+    // Plans as code: a field no plan has is refused, the engine's own fields included.
+    for extra in ["taskToken", "invokedBy", "plan"] {
+        let mut doc = fixture_plan();
+        doc[extra] = json!("x");
+        let (_, code, msg) = start(Some(&doc.to_string()), None);
+        assert_eq!(code, "INVALID_PARAMETER", "{extra}");
+        assert!(msg.contains(extra), "{msg}");
+    }
+    let (_, code, msg) = start(Some(&plan), Some(json!({"executionId": "not-a-uuid"})));
+    assert_eq!(code, "INVALID_PARAMETER");
+    assert!(msg.contains("executionId"), "{msg}");
+    for bad in ["4", "1.5", "soon", "86401"] {
+        let (_, code, msg) = start(Some(&plan), Some(json!({"pollIntervalSeconds": bad})));
+        assert_eq!(code, "INVALID_PARAMETER", "{bad}");
+        assert!(msg.contains("pollIntervalSeconds"), "{msg}");
+    }
+    // Base64 bodies are decoded, as for the other routes.
+    let mut ev = http_request("POST", "/executions", None, None);
+    ev["body"] = json!(aws_smithy_types::base64::encode(&plan));
+    ev["isBase64Encoded"] = json!(true);
+    assert!(decode(Operation::Start, &ev).request.is_ok());
+}
+
+#[test]
+fn the_largest_plan_fits_starts_body_and_only_starts() {
+    // 99 waves of 1,000 servers, each named by its id alone: far beyond what the operators'
+    // routes take, within what Lambda delivers even once escaped into the event.
+    let mut plan = serde_json::to_value(execution_core::fixtures::plan(&[1000; 99])).unwrap();
+    for wave in plan["waves"].as_array_mut().unwrap() {
+        for server in wave["servers"].as_array_mut().unwrap() {
+            let id = server["sourceServerId"].clone();
+            *server = json!({"sourceServerId": id});
+        }
+    }
+    let plan = plan.to_string();
+    let event = http_request("POST", "/executions", Some(&plan), None);
+    let event_bytes = event.to_string().len();
+    assert!(
+        plan.len() > 50 * MAX_BODY_BYTES && event_bytes < START_MAX_BODY_BYTES,
+        "plan {} bytes, event {event_bytes} bytes",
+        plan.len()
+    );
+    let d = decode(Operation::Start, &event);
+    let Ok(Request::Start(start)) = d.request else {
+        panic!("{:?}", d.request.map(|_| ()))
+    };
+    assert_eq!(start.plan.waves.len(), 99);
+    // Beyond Lambda's payload limit nothing can arrive; a body that says so is refused unread.
+    let huge = format!("{{\"pad\": \"{}\"}}", "x".repeat(START_MAX_BODY_BYTES));
+    let (_, code, msg) = refused(
+        Operation::Start,
+        rest_request("POST", "/executions", Some(&huge), None),
+    );
+    assert_eq!(code, "INVALID_PARAMETER");
+    assert!(
+        msg.contains(&format!("larger than {START_MAX_BODY_BYTES} bytes")),
+        "{msg}"
+    );
+    // The other routes keep their small limit.
+    let padded = json!({"planId": P, "pad": "x".repeat(MAX_BODY_BYTES)}).to_string();
+    let (_, _, msg) = refused(
+        Operation::Get,
+        rest_request("GET", "/executions/{executionId}", Some(&padded), None),
+    );
+    assert!(msg.contains("larger than 65536 bytes"), "{msg}");
+}
+
+#[test]
+fn reads_refuse_malformed_requests() {
+    for make in [rest_request, http_request] {
+        let mut not_uuid = make(
+            "GET",
+            "/executions/{executionId}",
+            None,
+            Some(json!({"planId": P})),
+        );
+        not_uuid["pathParameters"] = json!({"executionId": "not-a-uuid"});
+        let (_, code, msg) = refused(Operation::Get, not_uuid);
+        assert_eq!(code, "INVALID_PARAMETER");
+        assert!(msg.contains("executionId"), "{msg}");
+        let (_, code, msg) = refused(
+            Operation::Events,
+            make(
+                "GET",
+                "/executions/{executionId}/events",
+                None,
+                Some(json!({"planId": "12"})),
+            ),
+        );
+        assert_eq!(code, "INVALID_PARAMETER");
+        assert!(msg.contains("planId"), "{msg}");
+        assert_eq!(
+            refused(
+                Operation::Get,
+                make("GET", "/executions/{executionId}", None, None)
+            )
+            .1,
+            "MISSING_PARAMETER",
+            "no planId anywhere"
+        );
+        let (_, code, msg) = refused(
+            Operation::List,
+            make(
+                "GET",
+                "/executions",
+                None,
+                Some(json!({"nextToken": "x".repeat(2000)})),
+            ),
+        );
+        assert_eq!(code, "INVALID_PARAMETER");
+        assert!(msg.contains("nextToken"), "{msg}");
+        let (_, _, msg) = refused(
+            Operation::Get,
+            make("GET", "/executions/{executionId}", Some("planId="), None),
+        );
+        assert!(msg.contains("not JSON"), "{msg}");
+        let (_, _, msg) = refused(
+            Operation::Get,
+            make(
+                "GET",
+                "/executions/{executionId}",
+                Some(r#"{"taskToken": "t"}"#),
+                Some(json!({"planId": P})),
+            ),
+        );
+        assert!(
+            msg.contains("taskToken") && msg.contains("not accepted"),
+            "{msg}"
+        );
+    }
+}
+
+#[test]
+fn query_strings_are_read_from_either_shape_and_a_repeated_parameter_is_refused() {
+    let route = "/executions/{executionId}/events";
+    // REST: API Gateway keeps the last of repeated values in queryStringParameters, all of them
+    // in multiValueQueryStringParameters.
+    let mut rest = rest_request(
+        "GET",
+        route,
+        None,
+        Some(json!({"planId": P, "nextToken": "b"})),
+    );
+    rest["multiValueQueryStringParameters"]["nextToken"] = json!(["a", "b"]);
+    let (_, code, msg) = refused(Operation::Events, rest);
+    assert_eq!(code, "INVALID_PARAMETER");
+    assert!(
+        msg.contains("nextToken") && msg.contains("more than once"),
+        "{msg}"
+    );
+    // HTTP API: it joins them with commas; rawQueryString says what was sent.
+    let mut http = http_request(
+        "GET",
+        route,
+        None,
+        Some(json!({"planId": P, "nextToken": "a,b"})),
+    );
+    http["rawQueryString"] = json!(format!("planId={P}&nextToken=a&nextToken=b"));
+    let (_, _, msg) = refused(Operation::Events, http);
+    assert!(
+        msg.contains("nextToken") && msg.contains("more than once"),
+        "{msg}"
+    );
+    // An HTTP API event without the decoded parameters: rawQueryString, percent-decoded.
+    let mut http = http_request("GET", route, None, None);
+    http["rawQueryString"] = json!(format!("planId={P}&nextToken=POLLING%7C17%7Cx%20y"));
+    let Ok(Request::Events(r)) = decode(Operation::Events, &http).request else {
+        panic!()
+    };
+    assert_eq!(r.next_token.as_deref(), Some("POLLING|17|x y"));
+    // A REST event without the single-valued map: the one value of the multi-valued one.
+    let mut rest = rest_request("GET", route, None, Some(json!({"planId": P})));
+    rest["queryStringParameters"] = Value::Null;
+    assert!(decode(Operation::Events, &rest).request.is_ok());
+    for bad in [json!({"planId": 7}), json!({"planId": [P]})] {
+        let mut ev = rest_request("GET", route, None, None);
+        ev["queryStringParameters"] = bad;
+        assert_eq!(refused(Operation::Events, ev).1, "INVALID_PARAMETER");
+    }
+}
+
+#[test]
+fn the_caller_is_the_iam_principal_or_anonymous() {
+    for make in [rest_request, http_request] {
+        let event = make("GET", "/executions", None, None);
+        assert_eq!(decode(Operation::List, &event).actor, Actor::Anonymous);
+        let d = decode(Operation::List, &signed(event, CALLER));
+        assert_eq!(d.actor, Actor::Iam(CALLER.into()));
+        // A body cannot name another caller.
+        let event = signed(
+            make(
+                "POST",
+                "/executions/{executionId}/cancel",
+                Some(
+                    r#"{"planId": "0d9b7c6a-1111-4222-8333-944455556666", "invokedBy": "workflow"}"#,
+                ),
+                None,
+            ),
+            CALLER,
+        );
+        let d = decode(Operation::Cancel, &event);
+        assert_eq!(d.actor, Actor::Iam(CALLER.into()));
+        assert!(d.request.unwrap_err().to_string().contains("invokedBy"));
     }
 }
 

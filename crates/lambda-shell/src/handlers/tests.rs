@@ -5,36 +5,32 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use execution_core::api::Operation;
+use drs_sim::MemoryStore;
+use execution_core::api::{Operation, WorkflowInput};
+use execution_core::audit::Actor;
 use execution_core::fixtures::{self, EXECUTION_ID as E, PLAN_ID as P};
-use execution_core::ids::TaskToken;
+use execution_core::ids::{ExecutionId, TaskToken};
 use execution_core::model::{Execution, FailurePolicy, HeldToken, PauseReason, Timestamp};
 use execution_core::ops::{FindConfig, Ports};
 use execution_core::ports::mocks::{
     FixedClock, MockDispatch, MockDrs, MockEc2, MockStore, MockWorkflow,
 };
-use execution_core::ports::{ActivePage, HeaderWrite, ServiceError};
+use execution_core::ports::{ActivePage, ExecutionStore, HeaderWrite, ServiceError, WorkflowError};
 use execution_core::rules::Policy;
 use execution_core::status::{ExecutionStatus, JobStatus, LaunchStatus, WaveStatus};
 use serde_json::{json, Value};
 
 use super::*;
-use crate::event::tests::{http_event, rest_event, scheduled_event};
+use crate::event::tests::{
+    http_event, http_request, rest_event, rest_request, scheduled_event, signed, CALLER, OTHER_ID,
+};
+use crate::event::{Route, API_OPERATIONS, API_ROUTES};
 
 const NOW: i64 = 2_000;
 const TOKEN: &str = "AQCEAAAAKgAAAAMAAAAAAAAAAfake+task/token==";
 
-/// The functions deployed, and so the operations [`serve`] is run for.
-const FUNCTIONS: [Operation; 8] = [
-    Operation::Find,
-    Operation::Poll,
-    Operation::Finalize,
-    Operation::Pause,
-    Operation::Resume,
-    Operation::Launch,
-    Operation::Retry,
-    Operation::Skip,
-];
+/// The functions deployed, and so the operations [`serve`] is run for: one per operation.
+const FUNCTIONS: [Operation; 13] = Operation::ALL;
 
 fn clock() -> FixedClock {
     FixedClock::at_secs(NOW)
@@ -48,9 +44,10 @@ fn config() -> FindConfig {
     }
 }
 
-/// A function's clients, each refusing every call unless the test says otherwise.
-struct Clients {
-    store: MockStore,
+/// A function's clients, each refusing every call unless the test says otherwise (the store may
+/// be a [`MemoryStore`] instead, for tests that read back what was written).
+struct Clients<S = MockStore> {
+    store: S,
     drs: MockDrs,
     ec2: MockEc2,
     dispatch: MockDispatch,
@@ -61,7 +58,13 @@ struct Clients {
 }
 
 impl Clients {
-    fn new(store: MockStore) -> Self {
+    fn untouched() -> Self {
+        Self::new(MockStore::new())
+    }
+}
+
+impl<S: ExecutionStore> Clients<S> {
+    fn new(store: S) -> Self {
         Self {
             store,
             drs: MockDrs::new(),
@@ -72,10 +75,6 @@ impl Clients {
             policy: Policy::default(),
             config: config(),
         }
-    }
-
-    fn untouched() -> Self {
-        Self::new(MockStore::new())
     }
 
     fn with_drs(self, drs: MockDrs) -> Self {
@@ -208,11 +207,23 @@ async fn every_function_answers_malformed_events_with_a_400_and_touches_nothing(
             json!({"operation": other, "executionId": E, "planId": P}),
         ];
         if op != Operation::Find {
+            bad.push(scheduled_event());
+        }
+        if !matches!(op, Operation::Find | Operation::List) {
             bad.extend([
                 json!({"executionId": E}),
                 json!({"executionId": "nope", "planId": P}),
-                scheduled_event(),
             ]);
+        }
+        match op {
+            Operation::List => bad.extend([json!({"nextToken": ""}), json!({"nextToken": 7})]),
+            // A plan that does not parse, and one that cannot run: refused before any write.
+            Operation::Start => bad.extend([
+                json!({"plan": [1]}),
+                json!({"plan": {"planId": P, "waves": []}}),
+                json!({"plan": fixtures::plan(&[1]), "executionId": "nope"}),
+            ]),
+            _ => {}
         }
         if matches!(op, Operation::Retry | Operation::Skip) {
             bad.extend([
@@ -616,6 +627,540 @@ async fn launch_refused_for_now_is_a_200_that_says_when_to_ask_again() {
             .is_some_and(|e| e.contains("ServiceQuotaExceeded")),
         "{answer}"
     );
+}
+
+/// A proxy event builder: [`rest_request`] or [`http_request`].
+type Request = fn(&str, &str, Option<&str>, Option<Value>) -> Value;
+const SHAPES: [Request; 2] = [rest_request, http_request];
+
+/// An in-memory store that checks every record written.
+fn memory(executions: Vec<Execution>) -> MemoryStore {
+    let store = MemoryStore::with_executions(executions).expect("distinct ids");
+    store.check_invariants();
+    store
+}
+
+fn run_of(id: &str) -> String {
+    format!("arn:aws:states:us-east-1:123456789012:execution:drs-executions-execution:{id}")
+}
+
+/// A workflow that starts `times` runs, each named after its execution, polling every `secs`.
+fn starting_workflow(times: usize, secs: Option<u64>) -> MockWorkflow {
+    let mut workflow = MockWorkflow::new();
+    workflow
+        .expect_start_run()
+        .withf(move |input: &WorkflowInput, name: &str| {
+            name == input.execution_id.to_string()
+                && input.plan_id == fixtures::plan_id()
+                && input.poll_interval_seconds.map(|p| p.secs()) == secs
+        })
+        .times(times)
+        .returning(|input, _| Ok(run_of(&input.execution_id.to_string())));
+    workflow
+}
+
+fn plan_body() -> String {
+    serde_json::to_string(&fixtures::plan(&[2, 1])).unwrap()
+}
+
+fn id(raw: &str) -> ExecutionId {
+    ExecutionId::parse(raw).unwrap()
+}
+
+/// Who each event of the trail of `execution` says made it, with its operation.
+fn authors(store: &MemoryStore, execution: ExecutionId) -> Vec<(Actor, String)> {
+    store
+        .trail(execution)
+        .into_iter()
+        .map(|e| (e.actor, e.operation))
+        .collect()
+}
+
+#[tokio::test]
+async fn start_through_either_api_creates_the_execution_and_starts_its_run() {
+    let caller = Actor::Iam(CALLER.into());
+    for (make, chosen) in [
+        (rest_request as Request, Some(OTHER_ID)),
+        (http_request, None),
+    ] {
+        let query = chosen.map(|id| json!({"executionId": id, "pollIntervalSeconds": "10"}));
+        let event = signed(
+            make("POST", "/executions", Some(&plan_body()), query),
+            CALLER,
+        );
+        let clients =
+            Clients::new(memory(vec![])).with_workflow(starting_workflow(1, chosen.map(|_| 10)));
+        let answer = clients.serve(Operation::Start, &event).await;
+        assert_eq!(answer["statusCode"], 200, "{answer}");
+        let body = proxy_body(&answer);
+        let started = body["executionId"]
+            .as_str()
+            .expect("the new execution's id");
+        if let Some(chosen) = chosen {
+            assert_eq!(
+                started, chosen,
+                "the caller's id, so that a retried start is safe"
+            );
+        }
+        assert_eq!(
+            body,
+            json!({"statusCode": 200, "executionId": started, "planId": P, "status": "PENDING",
+                   "workflowRun": run_of(started)})
+        );
+        let stored = clients.store.get(id(started)).expect("created");
+        assert_eq!(stored.status(), ExecutionStatus::Pending);
+        assert_eq!(stored.waves.len(), 2);
+        assert_eq!(
+            stored.header.workflow_run.as_deref(),
+            Some(run_of(started).as_str()),
+            "the run is recorded, so find knows it from the start"
+        );
+        assert_eq!(
+            authors(&clients.store, id(started)),
+            [(caller.clone(), "start".to_owned())]
+        );
+        assert_eq!(clients.store.violations(), []);
+    }
+}
+
+#[tokio::test]
+async fn a_request_without_iam_identity_is_recorded_as_anonymous() {
+    for make in SHAPES {
+        let event = make(
+            "POST",
+            "/executions",
+            Some(&plan_body()),
+            Some(json!({"executionId": OTHER_ID})),
+        );
+        let clients = Clients::new(memory(vec![])).with_workflow(starting_workflow(1, None));
+        let answer = clients.serve(Operation::Start, &event).await;
+        assert_eq!(answer["statusCode"], 200, "{answer}");
+        assert_eq!(
+            authors(&clients.store, id(OTHER_ID)),
+            [(Actor::Anonymous, "start".to_owned())]
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_start_whose_workflow_cannot_start_leaves_nothing_running() {
+    for make in SHAPES {
+        let mut workflow = MockWorkflow::new();
+        workflow.expect_start_run().times(1).returning(|_, _| {
+            Err(WorkflowError::Service(ServiceError::Rejected(
+                "StateMachineDoesNotExist: no such state machine".into(),
+            )))
+        });
+        let clients = Clients::new(memory(vec![])).with_workflow(workflow);
+        let event = signed(
+            make(
+                "POST",
+                "/executions",
+                Some(&plan_body()),
+                Some(json!({"executionId": OTHER_ID})),
+            ),
+            CALLER,
+        );
+        let answer = clients.serve(Operation::Start, &event).await;
+        assert_eq!(answer["statusCode"], 500, "{answer}");
+        let body = proxy_body(&answer);
+        assert_eq!(body["error"], "INTERNAL_ERROR");
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.contains("StateMachineDoesNotExist")
+                && message.contains(&format!("execution {OTHER_ID} was cancelled"))
+                && message.contains("nothing was launched"),
+            "{message}"
+        );
+        // Nothing find would pick up: the record is finished, and says who ended it.
+        let stored = clients.store.get(id(OTHER_ID)).expect("recorded");
+        assert_eq!(stored.status(), ExecutionStatus::Cancelled);
+        let trail = authors(&clients.store, id(OTHER_ID));
+        assert!(trail.len() >= 2, "{trail:?}");
+        assert!(
+            trail
+                .iter()
+                .all(|(actor, _)| *actor == Actor::Iam(CALLER.into())),
+            "{trail:?}"
+        );
+        assert_eq!(clients.store.violations(), []);
+    }
+}
+
+#[tokio::test]
+async fn an_invalid_plan_is_a_400_that_lists_every_problem_and_writes_nothing() {
+    let mut plan = fixtures::plan(&[1, 1, 1]);
+    plan.waves[1].servers = plan.waves[0].servers.clone();
+    plan.waves[2].servers.clear();
+    let plan = serde_json::to_string(&plan).unwrap();
+    for make in SHAPES {
+        // Untouched clients: a store or workflow call would fail the test.
+        let answer = Clients::untouched()
+            .serve(
+                Operation::Start,
+                &make("POST", "/executions", Some(&plan), None),
+            )
+            .await;
+        assert_eq!(answer["statusCode"], 400, "{answer}");
+        let body = proxy_body(&answer);
+        assert_eq!(body["error"], "INVALID_PARAMETER");
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.contains("wave 2 has no servers")
+                && message.contains(&format!(
+                    "server {} is in wave 0 and again in wave 1",
+                    fixtures::server(0)
+                )),
+            "{message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_second_start_with_the_same_execution_id_is_a_409_and_starts_nothing() {
+    let clients = Clients::new(memory(vec![])).with_workflow(starting_workflow(1, None));
+    let event = signed(
+        rest_request(
+            "POST",
+            "/executions",
+            Some(&plan_body()),
+            Some(json!({"executionId": OTHER_ID})),
+        ),
+        CALLER,
+    );
+    let first = clients.serve(Operation::Start, &event).await;
+    assert_eq!(first["statusCode"], 200, "{first}");
+    let again = clients.serve(Operation::Start, &event).await;
+    assert_eq!(again["statusCode"], 409, "{again}");
+    assert_eq!(proxy_body(&again)["error"], "CONFLICT");
+    assert_eq!(authors(&clients.store, id(OTHER_ID)).len(), 1);
+}
+
+/// A PENDING execution of the fixture plan named `raw`.
+fn pending(raw: &str) -> Execution {
+    fixtures::plan(&[1])
+        .new_execution(id(raw), Timestamp(1000))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn list_pages_the_active_executions_through_either_api() {
+    let mut done = pending("22222222-3333-4444-8555-666666666666");
+    done.header.status = ExecutionStatus::Completed;
+    for make in SHAPES {
+        let store = MemoryStore::with_page_size(1);
+        for e in [polling(), pending(OTHER_ID), done.clone()] {
+            store.create(&e, &[]).await.unwrap();
+        }
+        let clients = Clients::new(store);
+        let mut listed = Vec::new();
+        let mut token: Option<String> = None;
+        for page in 0.. {
+            assert!(page < 5, "the pages end");
+            let query = token.as_ref().map(|t| json!({"nextToken": t}));
+            let event = signed(make("GET", "/executions", None, query), CALLER);
+            let answer = clients.serve(Operation::List, &event).await;
+            assert_eq!(answer["statusCode"], 200, "{answer}");
+            let body = proxy_body(&answer);
+            for e in body["executions"].as_array().unwrap() {
+                listed.push((e["executionId"].clone(), e["status"].clone()));
+            }
+            match body["nextToken"].as_str() {
+                Some(next) => token = Some(next.to_owned()),
+                None => break,
+            }
+        }
+        listed.sort_by_key(|(id, _)| id.to_string());
+        assert_eq!(
+            listed,
+            [
+                (json!(OTHER_ID), json!("PENDING")),
+                (json!(E), json!("POLLING"))
+            ],
+            "the active executions, each once; not the finished one"
+        );
+        // A token this API did not give is the caller's mistake.
+        let event = make(
+            "GET",
+            "/executions",
+            None,
+            Some(json!({"nextToken": "POLLING|1700000000|someone-elses"})),
+        );
+        let answer = clients.serve(Operation::List, &event).await;
+        assert_eq!(answer["statusCode"], 400, "{answer}");
+        let body = proxy_body(&answer);
+        assert_eq!(body["error"], "INVALID_PARAMETER");
+        assert!(
+            body["message"].as_str().unwrap().contains("nextToken"),
+            "{body}"
+        );
+        assert!(
+            authors(&clients.store, fixtures::execution_id()).is_empty(),
+            "reads record nothing"
+        );
+    }
+}
+
+#[tokio::test]
+async fn get_answers_the_record_and_never_its_task_token() {
+    for make in SHAPES {
+        let clients = Clients::new(memory(vec![paused_with_token()]));
+        let event = signed(
+            make(
+                "GET",
+                "/executions/{executionId}",
+                None,
+                Some(json!({"planId": P})),
+            ),
+            CALLER,
+        );
+        let answer = clients.serve(Operation::Get, &event).await;
+        assert_eq!(answer["statusCode"], 200, "{answer}");
+        let text = answer["body"].as_str().unwrap();
+        assert!(
+            !text.contains(TOKEN) && !text.contains("taskToken"),
+            "the token is the workflow's alone: {text}"
+        );
+        let body = proxy_body(&answer);
+        assert_eq!(body["workflowWaiting"], true, "{body}");
+        assert_eq!(
+            (
+                body["execution"]["executionId"].clone(),
+                body["execution"]["status"].clone()
+            ),
+            (json!(E), json!("PAUSED"))
+        );
+        assert_eq!(body["execution"]["waves"].as_array().map(Vec::len), Some(2));
+        // Another plan's id, or an execution that does not exist: 404.
+        for (path, plan) in [
+            ("/executions/{executionId}", OTHER_ID),
+            ("/executions/{executionId}", P),
+        ] {
+            let mut event = make("GET", path, None, Some(json!({"planId": plan})));
+            if plan == P {
+                event["pathParameters"]["executionId"] = json!(OTHER_ID);
+            }
+            let answer = clients.serve(Operation::Get, &event).await;
+            assert_eq!(answer["statusCode"], 404, "{answer}");
+            assert_eq!(proxy_body(&answer)["error"], "NOT_FOUND");
+        }
+    }
+}
+
+#[tokio::test]
+async fn events_answer_the_trail_and_who_made_each_change() {
+    for make in SHAPES {
+        let store = MemoryStore::with_page_size(1);
+        store.create(&polling(), &[]).await.unwrap();
+        let clients = Clients::new(store);
+        let pause = signed(
+            make(
+                "POST",
+                "/executions/{executionId}/pause",
+                Some(r#"{}"#),
+                Some(json!({"planId": P})),
+            ),
+            CALLER,
+        );
+        let answer = clients.serve(Operation::Pause, &pause).await;
+        assert_eq!(answer["statusCode"], 200, "{answer}");
+        let cancel = make(
+            "POST",
+            "/executions/{executionId}/cancel",
+            None,
+            Some(json!({"planId": P})),
+        );
+        let answer = clients.serve(Operation::Cancel, &cancel).await;
+        assert_eq!(answer["statusCode"], 200, "{answer}");
+
+        let mut events = Vec::new();
+        let mut token: Option<String> = None;
+        for page in 0.. {
+            assert!(page < 5, "the pages end");
+            let mut query = json!({"planId": P});
+            if let Some(t) = &token {
+                query["nextToken"] = json!(t);
+            }
+            let event = signed(
+                make("GET", "/executions/{executionId}/events", None, Some(query)),
+                CALLER,
+            );
+            let answer = clients.serve(Operation::Events, &event).await;
+            assert_eq!(answer["statusCode"], 200, "{answer}");
+            let body = proxy_body(&answer);
+            assert_eq!(body["executionId"], E);
+            events.extend(body["events"].as_array().unwrap().iter().cloned());
+            match body["nextToken"].as_str() {
+                Some(next) => token = Some(next.to_owned()),
+                None => break,
+            }
+        }
+        let who: Vec<(Value, Value)> = events
+            .iter()
+            .map(|e| (e["operation"].clone(), e["actor"].clone()))
+            .collect();
+        assert_eq!(
+            who,
+            [
+                (json!("pause"), json!({"type": "iam", "id": CALLER})),
+                (json!("cancel"), json!({"type": "anonymous"}))
+            ]
+        );
+        assert_eq!(
+            events[1]["execution"],
+            json!({"from": "PAUSED", "to": "CANCELLING"})
+        );
+        // A foreign page token, another plan: refused, and nothing is read for it.
+        let foreign = make(
+            "GET",
+            "/executions/{executionId}/events",
+            None,
+            Some(json!({"planId": P, "nextToken": "1700000000000-x"})),
+        );
+        let answer = clients.serve(Operation::Events, &foreign).await;
+        assert_eq!(answer["statusCode"], 400, "{answer}");
+        assert!(proxy_body(&answer)["message"]
+            .as_str()
+            .unwrap()
+            .contains("nextToken"));
+        let other_plan = make(
+            "GET",
+            "/executions/{executionId}/events",
+            None,
+            Some(json!({"planId": OTHER_ID})),
+        );
+        let answer = clients.serve(Operation::Events, &other_plan).await;
+        assert_eq!(answer["statusCode"], 404, "{answer}");
+    }
+}
+
+#[tokio::test]
+async fn every_operator_route_records_its_caller() {
+    type Case = (Operation, fn() -> Execution, bool, &'static str);
+    let cases: [Case; 5] = [
+        (Operation::Pause, polling, false, "{}"),
+        (Operation::Resume, paused_with_token, true, "{}"),
+        (Operation::Cancel, polling, false, "{}"),
+        (
+            Operation::Retry,
+            paused_on_failed_wave,
+            true,
+            r#"{"waveNumber": 0}"#,
+        ),
+        (
+            Operation::Skip,
+            paused_on_failed_wave,
+            true,
+            r#"{"waveNumber": 0}"#,
+        ),
+    ];
+    for (op, held, releases, body) in cases {
+        let route = Route::of(op).unwrap();
+        for make in SHAPES {
+            for caller in [Some(CALLER), None] {
+                let event = make(
+                    route.method,
+                    route.path,
+                    Some(body),
+                    Some(json!({"planId": P})),
+                );
+                let event = match caller {
+                    Some(arn) => signed(event, arn),
+                    None => event,
+                };
+                let workflow = if releases {
+                    releasing_workflow()
+                } else {
+                    MockWorkflow::new()
+                };
+                let clients = Clients::new(memory(vec![held()])).with_workflow(workflow);
+                let answer = clients.serve(op, &event).await;
+                assert_eq!(answer["statusCode"], 200, "{op}: {answer}");
+                let want = caller.map_or(Actor::Anonymous, |arn| Actor::Iam(arn.into()));
+                let trail = authors(&clients.store, fixtures::execution_id());
+                assert!(!trail.is_empty(), "{op}: a change is recorded");
+                assert!(
+                    trail
+                        .iter()
+                        .all(|(actor, operation)| *actor == want && operation == op.as_str()),
+                    "{op}: {trail:?}"
+                );
+                assert_eq!(clients.store.violations(), [], "{op}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_api_function_refuses_bad_requests_in_the_seeds_shape_and_touches_nothing() {
+    for op in API_OPERATIONS {
+        let route = Route::of(op).unwrap();
+        let body = if op == Operation::Start {
+            plan_body()
+        } else {
+            "{}".to_owned()
+        };
+        let query = (op != Operation::Start).then(|| json!({"planId": P}));
+        for make in SHAPES {
+            let mut bad = vec![
+                (
+                    "unknown route",
+                    make(
+                        route.method,
+                        "/executions/{executionId}/explode",
+                        Some(&body),
+                        query.clone(),
+                    ),
+                ),
+                (
+                    "wrong method",
+                    make("DELETE", route.path, Some(&body), query.clone()),
+                ),
+                (
+                    "not JSON",
+                    make(
+                        route.method,
+                        route.path,
+                        Some("{planId: oops"),
+                        query.clone(),
+                    ),
+                ),
+            ];
+            // Every other function's route.
+            for other in API_ROUTES.iter().filter(|r| r.operation != op) {
+                bad.push((
+                    "another route",
+                    make(other.method, other.path, Some(&body), query.clone()),
+                ));
+            }
+            let mut not_uuid = make(route.method, route.path, Some(&body), query.clone());
+            if op == Operation::Start {
+                not_uuid["queryStringParameters"] = json!({"executionId": "nope"});
+                not_uuid["multiValueQueryStringParameters"] = Value::Null;
+                not_uuid["rawQueryString"] = json!("executionId=nope");
+                bad.push(("no UUID", not_uuid));
+            } else if route.path.contains("{executionId}") {
+                not_uuid["pathParameters"] = json!({"executionId": "nope"});
+                bad.push(("no UUID", not_uuid));
+            }
+            for (what, event) in bad {
+                let answer = Clients::untouched().serve(op, &signed(event, CALLER)).await;
+                assert_eq!(answer["statusCode"], 400, "{op} {what}: {answer}");
+                let body = proxy_body(&answer);
+                assert_eq!(body["error"], "INVALID_PARAMETER", "{op} {what}: {body}");
+                assert_eq!(
+                    body.as_object()
+                        .map(|b| b.keys().cloned().collect::<Vec<_>>()),
+                    Some(vec![
+                        "error".to_owned(),
+                        "message".to_owned(),
+                        "statusCode".to_owned()
+                    ]),
+                    "the seed's error shape"
+                );
+            }
+        }
+    }
 }
 
 /// Collects what a subscriber writes.

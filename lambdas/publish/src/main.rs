@@ -1,0 +1,17 @@
+//! publish: every audit event the executions table's trail gains is published to EventBridge as
+//! its notices, at least once and in order. Lambda runs it on batches of the table's stream
+//! (INSERTs of trail items); a batch that could not be published whole is answered with the
+//! record to deliver again from.
+
+use aws_adapters::dynamodb::decode_stream_record;
+use aws_adapters::{sdk_config, EventBridgeNotifier, Settings};
+use lambda_shell::{logging, stream, Error};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    logging::init()?;
+    let settings = Settings::from_env()?;
+    let sdk = sdk_config().await;
+    let notifier = EventBridgeNotifier::from_settings(&sdk, &settings)?;
+    stream::serve(&notifier, decode_stream_record).await
+}
