@@ -15,6 +15,10 @@
    program stopped but leaves the task's wait blocked until its heartbeat times out, so the run
    stayed RUNNING; the stop now also wakes every callback the run waits on, and the error the
    woken task then raises does not turn the stopped run into a failed one (it ends ABORTED).
+4. A DynamoDB transaction costs what it writes, as on AWS. moto keeps a copy of every table a
+   transaction names (once per action) to roll back a cancelled one, so a transaction's time grew
+   with the table: a test suite whose tables fill up with audit trails slowed to a crawl. Only the
+   items the actions name are kept now (and the table's stream length), and put back on rollback.
 
 Arguments are moto_server's.
 """
@@ -102,6 +106,67 @@ def _stop_wakes_callbacks():
 
 
 _stop_wakes_callbacks()
+
+
+def _transactions_keep_only_their_items():
+    import copy
+    import types
+
+    from moto.dynamodb import models
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    transact = models.DynamoDBBackend.transact_write_items
+    no_copy = types.SimpleNamespace(deepcopy=lambda value: value)
+
+    def _key(table, op):
+        attrs = op.get("Item") or op.get("Key") or {}
+        if table.hash_key_attr not in attrs:
+            return None
+        hash_key = DynamoType(attrs[table.hash_key_attr])
+        if table.range_key_attr is None:
+            return hash_key, None
+        if table.range_key_attr not in attrs:
+            return None
+        return hash_key, DynamoType(attrs[table.range_key_attr])
+
+    def _transact(self, transact_items):
+        kept = []
+        streams = {}
+        for action in transact_items[:100]:
+            op = next(iter(action.values()), None)
+            table = self.tables.get((op or {}).get("TableName"))
+            if table is None:
+                continue
+            key = _key(table, op)
+            if key is None:
+                continue
+            kept.append((table, key, copy.deepcopy(table.get_item(*key))))
+            if table.stream_shard is not None:
+                streams.setdefault(id(table), (table, len(table.stream_shard.items)))
+        # moto's own rollback then puts back the very tables it changed: a no-op, undone below.
+        models.copy = no_copy
+        try:
+            transact(self, transact_items)
+        except Exception:
+            for table, (hash_key, range_key), old in reversed(kept):
+                if range_key is None:
+                    table.items.pop(hash_key, None)
+                    if old is not None:
+                        table.items[hash_key] = old
+                else:
+                    table.items[hash_key].pop(range_key, None)
+                    if old is not None:
+                        table.items[hash_key][range_key] = old
+            for table, length in streams.values():
+                del table.stream_shard.items[length:]
+            raise
+        finally:
+            models.copy = copy
+
+    models.DynamoDBBackend.transact_write_items = _transact
+
+
+_transactions_keep_only_their_items()
 
 if __name__ == "__main__":
     server.main(sys.argv[1:])
