@@ -160,7 +160,8 @@ fn expected() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
         ("GetFunction", with_logs(&["dynamodb:Query"])),
         ("EventsFunction", with_logs(&["dynamodb:Query"])),
         // publish reads the table's stream (its event source mapping does, with the function's
-        // role), puts notices on its bus, and records what it gave up on in its failure queue.
+        // role), puts notices on its bus, pages through its topic (with the topic's key when the
+        // stack names one), and records what it gave up on in its failure queue.
         (
             "PublishFunction",
             with_logs(&[
@@ -169,6 +170,9 @@ fn expected() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
                 "dynamodb:GetShardIterator",
                 "dynamodb:ListStreams",
                 "events:PutEvents",
+                "sns:Publish",
+                "kms:GenerateDataKey",
+                "kms:Decrypt",
                 "sqs:SendMessage",
             ]),
         ),
@@ -183,10 +187,13 @@ const STREAM_READ: [&str; 4] = [
     "dynamodb:ListStreams",
 ];
 
-/// Actions IAM authorises on `*` only (no resource-level permissions).
+/// Actions IAM authorises on `*` only (no resource-level permissions, Service Authorization
+/// Reference).
 fn resource_star_only(action: &str) -> bool {
-    matches!(action, "drs:DescribeJobs" | "drs:DescribeRecoveryInstances")
-        || action.starts_with("ec2:Describe")
+    matches!(
+        action,
+        "drs:DescribeJobs" | "drs:DescribeRecoveryInstances" | "dynamodb:ListStreams"
+    ) || action.starts_with("ec2:Describe")
 }
 
 /// One Allow statement, rendered.
@@ -196,6 +203,32 @@ struct Grant {
     actions: Vec<String>,
     resources: Vec<String>,
     condition: Option<Value>,
+    /// The template condition a statement is granted under (`!If [Cond, statement, NoValue]`).
+    when: Option<String>,
+}
+
+/// A statement, or the statement an `!If [Cond, statement, !Ref AWS::NoValue]` grants under
+/// `Cond` (never another statement in its place).
+fn conditional(st: &Value) -> (Option<String>, &Value) {
+    let branches = match st {
+        Value::Tagged(t) if t.tag.to_string().trim_start_matches('!') == "If" => {
+            t.value.as_sequence()
+        }
+        Value::Mapping(m) => m.get("Fn::If").and_then(Value::as_sequence),
+        _ => None,
+    };
+    match branches {
+        Some(b) => {
+            assert_eq!(b.len(), 3, "!If [condition, statement, else]: {st:?}");
+            assert_eq!(
+                render(&b[2]),
+                "Ref AWS::NoValue",
+                "a conditional statement grants nothing otherwise: {st:?}"
+            );
+            (Some(render(&b[0])), &b[1])
+        }
+        None => (None, st),
+    }
 }
 
 /// The statements of a role's inline policies; a role with managed policies or a Deny fails.
@@ -215,6 +248,7 @@ fn grants(template: &Value, role: &str) -> Vec<Grant> {
             .as_sequence()
             .expect("a statement list")
         {
+            let (when, st) = conditional(st);
             assert_eq!(st["Effect"].as_str(), Some("Allow"), "{role}: {st:?}");
             assert!(
                 st.get("NotAction").is_none() && st.get("NotResource").is_none(),
@@ -225,6 +259,7 @@ fn grants(template: &Value, role: &str) -> Vec<Grant> {
                 actions: one_or_many(&st["Action"]),
                 resources: one_or_many(&st["Resource"]),
                 condition: st.get("Condition").cloned(),
+                when,
             });
         }
     }
@@ -328,9 +363,18 @@ fn no_action_is_a_wildcard_and_star_resources_are_only_where_iam_requires_them()
                 );
             }
             for r in &g.resources {
-                // Every other resource names this stack's resources or this account and region.
+                // Every other resource names this stack's resources or this account and region,
+                // or the stack's own key, granted only when the stack names one.
+                let stack_resource = r
+                    .strip_prefix("Ref ")
+                    .is_some_and(|id| workspace_tests::cfn::resources(&t).contains_key(id));
+                let the_stacks_key = r == "Ref KmsKeyArn" && g.when.as_deref() == Some("HasKmsKey");
                 assert!(
-                    r == "*" || r.starts_with("GetAtt ") || r.starts_with("Sub "),
+                    r == "*"
+                        || r.starts_with("GetAtt ")
+                        || r.starts_with("Sub ")
+                        || stack_resource
+                        || the_stacks_key,
                     "{role}/{}: resource {r}",
                     g.sid
                 );
@@ -463,10 +507,10 @@ fn table_access_is_to_the_executions_table_only() {
             );
             for r in &g.resources {
                 if streams {
-                    // The table's stream (ListStreams names the table's streams, not one).
+                    // The table's stream; ListStreams, which IAM authorises on * only, alone.
                     assert!(
                         r == "GetAtt ExecutionsTable.StreamArn"
-                            || r == "Sub ${ExecutionsTable.Arn}/stream/*",
+                            || (r == "*" && g.actions == ["dynamodb:ListStreams"]),
                         "{function}: {r}"
                     );
                 } else {
@@ -482,7 +526,8 @@ fn table_access_is_to_the_executions_table_only() {
 }
 
 #[test]
-fn publish_puts_events_on_its_own_bus_only_and_reads_only_the_tables_stream() {
+fn publish_puts_events_on_its_own_bus_pages_through_its_own_topic_and_reads_only_the_tables_stream()
+{
     let t = template();
     let roles = function_roles(&t);
     let publish = &roles["PublishFunction"];
@@ -511,15 +556,58 @@ fn publish_puts_events_on_its_own_bus_only_and_reads_only_the_tables_stream() {
             "{action}"
         );
     }
+    let list = grants(&t, publish)
+        .into_iter()
+        .find(|g| g.actions.iter().any(|a| a == "dynamodb:ListStreams"))
+        .expect("a ListStreams grant");
+    assert_eq!(
+        (list.actions, list.resources),
+        (
+            vec!["dynamodb:ListStreams".to_owned()],
+            vec!["*".to_owned()]
+        ),
+        "ListStreams has no resource-level permissions: alone, on *"
+    );
+
+    let page = grants(&t, publish)
+        .into_iter()
+        .find(|g| g.actions.iter().any(|a| a == "sns:Publish"))
+        .expect("an sns:Publish grant");
+    assert_eq!(page.actions, ["sns:Publish"], "a grant of its own");
+    assert_eq!(page.resources, ["Ref NotificationsTopic"], "its topic only");
+    assert!(page.when.is_none() && page.condition.is_none());
+    assert_eq!(
+        render(
+            &properties(&t, "PublishFunction")["Environment"]["Variables"]
+                ["NOTIFICATION_TOPIC_ARN"]
+        ),
+        "Ref NotificationsTopic",
+        "the topic it may publish to is the topic it is told to"
+    );
+    let key = grants(&t, publish)
+        .into_iter()
+        .filter(|g| g.actions.iter().any(|a| a.starts_with("kms:")))
+        .collect::<Vec<_>>();
+    assert_eq!(key.len(), 1, "{key:?}");
+    assert_eq!(key[0].actions, ["kms:GenerateDataKey", "kms:Decrypt"]);
+    assert_eq!(key[0].resources, ["Ref KmsKeyArn"]);
+    assert_eq!(
+        key[0].when.as_deref(),
+        Some("HasKmsKey"),
+        "the stack's key, only when it names one"
+    );
     assert_eq!(
         resources_for(&t, publish, "sqs:SendMessage"),
         BTreeSet::from(["GetAtt PublishFailureQueue.Arn".to_owned()])
     );
-    // Nothing else publishes notices or reads the stream.
+    // Nothing else publishes notices, pages, uses a key or reads the stream.
     for (function, role) in &roles {
         let actions = actions_of(&grants(&t, role));
         let touches = actions.iter().any(|a| {
-            a.starts_with("events:") || a.starts_with("sqs:") || STREAM_READ.contains(&a.as_str())
+            ["events:", "sqs:", "sns:", "kms:"]
+                .iter()
+                .any(|service| a.starts_with(service))
+                || STREAM_READ.contains(&a.as_str())
         });
         assert_eq!(
             touches,

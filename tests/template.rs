@@ -374,9 +374,10 @@ async fn the_template_table_matches_the_adapters_layout() {
 
 /// SPEC's notifications: the trail is published from the table's stream by publish (at least
 /// once: retried from the record that failed, for as long as the stream keeps it, then recorded),
-/// and what pages someone is e-mailed through an SNS topic with an optional subscription.
+/// and what pages someone is published by publish to an encrypted SNS topic with an optional
+/// e-mail subscription.
 #[test]
-fn the_trail_is_published_from_the_stream_and_paging_notices_are_emailed() {
+fn the_trail_is_published_from_the_stream_and_pages_are_emailed_through_the_topic() {
     let t = template();
     let table = properties(&t, "ExecutionsTable");
     assert_eq!(
@@ -432,41 +433,39 @@ fn the_trail_is_published_from_the_stream_and_paging_notices_are_emailed() {
         "only the trail's appends"
     );
 
-    let rule = properties(&t, "PagingNoticesRule");
-    assert_eq!(text(&rule["EventBusName"]), "Ref NoticesBus");
+    // The pages: publish publishes them to the topic itself (the message as written); no rule
+    // sends notices to the topic (an input transformer would escape the message's line breaks
+    // and quotes), and no one else may publish to it.
     assert_eq!(
-        rule["EventPattern"],
-        serde_yaml::from_str::<Value>(&format!(
-            "{{source: [{}], detail: {{pages: [true]}}}}",
-            execution_core::audit::SOURCE
-        ))
-        .unwrap()
+        text(&publish["Environment"]["Variables"]["NOTIFICATION_TOPIC_ARN"]),
+        "Ref NotificationsTopic"
     );
-    let targets = rule["Targets"].as_sequence().expect("targets");
-    assert_eq!(targets.len(), 1);
-    assert_eq!(text(&targets[0]["Arn"]), "Ref NotificationsTopic");
-    let transformer = &targets[0]["InputTransformer"];
-    assert_eq!(
-        text(&transformer["InputPathsMap"]["message"]),
-        "$.detail.message"
-    );
-    assert_eq!(
-        text(&transformer["InputTemplate"]),
-        "<message>",
-        "the e-mail is the message"
-    );
+    let resources = workspace_tests::cfn::resources(&t);
+    assert!(!resources.contains_key("PagingNoticesRule"));
+    for (id, r) in resources {
+        let id = id.as_str().unwrap_or_default();
+        let kind = text(&r["Type"]);
+        assert_ne!(
+            kind, "AWS::SNS::TopicPolicy",
+            "{id}: the topic needs no policy"
+        );
+        if kind == "AWS::Events::Rule" {
+            let targets = serde_yaml::to_string(&r["Properties"]["Targets"]).unwrap();
+            assert!(!targets.contains("NotificationsTopic"), "{id}: {targets}");
+        }
+    }
 
-    let policy = properties(&t, "NotificationsTopicPolicy");
-    let statement = &policy["PolicyDocument"]["Statement"][0];
+    // Always encrypted: the stack's key when it names one, else the AWS-managed key, which a role
+    // of this account may publish under (EventBridge could not).
+    let topic = properties(&t, "NotificationsTopic");
     assert_eq!(
-        text(&statement["Principal"]["Service"]),
-        "events.amazonaws.com"
+        topic["KmsMasterKeyId"],
+        serde_yaml::from_str::<Value>("!If [HasKmsKey, !Ref KmsKeyArn, alias/aws/sns]").unwrap()
     );
-    assert_eq!(text(&statement["Action"]), "sns:Publish");
-    assert_eq!(
-        text(&statement["Condition"]["ArnEquals"]["aws:SourceArn"]),
-        "GetAtt PagingNoticesRule.Arn",
-        "the paging rule publishes, nothing else"
+    let kms = text(&t["Parameters"]["KmsKeyArn"]["Description"]);
+    assert!(
+        kms.contains("aws/sns") && !kms.contains("EventBridge"),
+        "the key's description says what uses it: {kms}"
     );
 
     let parameter = &t["Parameters"]["NotificationEmail"];
@@ -477,6 +476,15 @@ fn the_trail_is_published_from_the_stream_and_paging_notices_are_emailed() {
     assert_eq!(
         text(&subscription["Properties"]["Endpoint"]),
         "Ref NotificationEmail"
+    );
+    assert_eq!(
+        text(&subscription["Properties"]["TopicArn"]),
+        "Ref NotificationsTopic"
+    );
+    assert_eq!(
+        t["Conditions"]["HasNotificationEmail"],
+        serde_yaml::from_str::<Value>(r#"!Not [!Equals [!Ref NotificationEmail, ""]]"#).unwrap(),
+        "subscribed only when an address is given"
     );
 
     let outputs = t["Outputs"].as_mapping().unwrap();

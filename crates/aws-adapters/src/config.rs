@@ -72,6 +72,9 @@ pub struct Settings {
     pub state_machine_arn: Option<String>,
     /// `EVENT_BUS_NAME`: the bus the trail's notices are published on (the publish function).
     pub event_bus_name: Option<String>,
+    /// `NOTIFICATION_TOPIC_ARN`: the topic the publish function pages through; unset, no one is
+    /// paged.
+    pub notification_topic_arn: Option<String>,
     /// The core's policy with the deployment's limits: `MAX_SERVERS_PER_JOB` (1–200, default
     /// 100) and `MAX_WAVE_ATTEMPTS` (1–100, default 3), each optional.
     pub policy: Policy,
@@ -101,6 +104,7 @@ impl Settings {
             poll_function: get("POLL_FUNCTION_NAME")?.unwrap_or_default(),
             state_machine_arn: get("STATE_MACHINE_ARN")?,
             event_bus_name: get("EVENT_BUS_NAME")?,
+            notification_topic_arn: get("NOTIFICATION_TOPIC_ARN")?,
             policy: Policy::with_limits(
                 whole_number("MAX_SERVERS_PER_JOB", get("MAX_SERVERS_PER_JOB")?)?,
                 whole_number("MAX_WAVE_ATTEMPTS", get("MAX_WAVE_ATTEMPTS")?)?,
@@ -171,6 +175,7 @@ mod tests {
         assert_eq!(s.table_name, "executions");
         assert_eq!(s.status_index, "status-index-v2");
         assert_eq!(s.state_machine_arn, None);
+        assert_eq!(s.notification_topic_arn, None, "no topic: no pages");
         assert_eq!(
             s.require_event_bus(),
             Err(ConfigError::Missing("EVENT_BUS_NAME"))
@@ -201,6 +206,26 @@ mod tests {
             Ok("drs-notices")
         );
         assert_eq!(s.require_poll_function(), Ok("poll-fn"));
+        assert_eq!(
+            settings(&[
+                ("EXECUTIONS_TABLE", "t"),
+                (
+                    "NOTIFICATION_TOPIC_ARN",
+                    " arn:aws:sns:us-east-1:123456789012:n "
+                )
+            ])
+            .unwrap()
+            .notification_topic_arn
+            .as_deref(),
+            Some("arn:aws:sns:us-east-1:123456789012:n")
+        );
+        assert_eq!(
+            settings(&[("EXECUTIONS_TABLE", "t"), ("NOTIFICATION_TOPIC_ARN", "")])
+                .unwrap()
+                .notification_topic_arn,
+            None,
+            "empty counts as unset"
+        );
         assert_eq!(
             s.state_machine_arn.as_deref(),
             Some("arn:aws:states:us-east-1:123456789012:stateMachine:x")

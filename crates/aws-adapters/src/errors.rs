@@ -18,6 +18,9 @@ const THROTTLING_CODES: &[&str] = &[
     "RequestThrottledException",
     "ProvisionedThroughputExceededException",
     "KMSThrottlingException",
+    // SNS: its own throttling, and KMS throttling on an encrypted topic.
+    "Throttled",
+    "KMSThrottling",
     "SlowDown",
 ];
 
@@ -26,6 +29,7 @@ const TRANSIENT_CODES: &[&str] = &[
     "InternalServerError",
     "InternalServerException",
     "InternalFailure",
+    "InternalError",
     "ServiceException",
     "ServiceUnavailable",
     "ServiceUnavailableException",

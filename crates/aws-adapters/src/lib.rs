@@ -7,6 +7,7 @@
 //! - [`LambdaPollDispatch`]: find → poll over Lambda `Invoke`.
 //! - [`StepFunctionsWorkflow`]: task tokens, and starting one state machine run per execution.
 //! - [`EventBridgeNotifier`]: the trail's notices, published on the stack's bus.
+//! - [`SnsPager`]: the pages (what must reach a person), published to the stack's topic.
 //! - [`SystemClock`]: the wall clock.
 
 mod clock;
@@ -18,6 +19,7 @@ mod errors;
 mod eventbridge;
 mod lambda;
 mod sfn;
+mod sns;
 
 pub use clock::SystemClock;
 pub use config::{
@@ -29,3 +31,4 @@ pub use ec2::Ec2Service;
 pub use eventbridge::{EventBridgeNotifier, MAX_ENTRIES_PER_CALL, MAX_REQUEST_BYTES};
 pub use lambda::LambdaPollDispatch;
 pub use sfn::StepFunctionsWorkflow;
+pub use sns::SnsPager;

@@ -668,7 +668,14 @@ impl AuditEvent {
 
     /// One sentence: what happened.
     pub fn summary(&self) -> String {
-        let who = format!("Execution {} (plan {})", self.execution_id, self.plan_id);
+        self.summary_of(&format!(
+            "Execution {} (plan {})",
+            self.execution_id, self.plan_id
+        ))
+    }
+
+    /// The summary, with `who` naming the execution.
+    fn summary_of(&self, who: &str) -> String {
         let wave = |n: u32| {
             let name = self
                 .waves
@@ -842,6 +849,16 @@ impl AuditEvent {
         format!("{}\n\n{}", self.summary(), commands.join("\n"))
     }
 
+    /// What pages a person about this event (when it [`pages`](Self::pages)): the subject
+    /// `drs-waves: Execution <id>` and what happened, in printable ASCII and clipped to
+    /// [`MAX_SUBJECT_CHARS`], and the [`message`](Self::message).
+    pub fn page(&self) -> Page {
+        Page {
+            subject: subject(&self.summary_of(&format!("Execution {}", self.execution_id))),
+            message: self.message(),
+        }
+    }
+
     /// The notices to publish for this event, one per kind that applies.
     pub fn notices(&self) -> Vec<Notice> {
         self.notice_kinds()
@@ -852,6 +869,70 @@ impl AuditEvent {
             })
             .collect()
     }
+}
+
+/// The last part of a fallback notice's `notificationId`.
+pub const FALLBACK_SLUG: &str = "unreadable";
+
+/// The notice published in place of what cannot be published as it is: a trail record the
+/// publisher cannot read (written by a newer version during a rolling deploy, or damaged), or a
+/// notice EventBridge refuses for good (over its size limit). Built from the record's keys alone,
+/// so it is small and can always be built: an `Execution Progress` notice whose detail holds
+/// `notificationId` (`{executionId}/{eventId}/unreadable`), `executionId`, `eventId` and a
+/// `summary` that says why and where to read the event. `why` is clipped.
+pub fn fallback_notice(execution_id: &str, event_id: &str, why: &str) -> Notice {
+    let summary = format!(
+        "Execution {execution_id}: the trail holds event {event_id}, which this publisher cannot \
+         read or publish as it is ({}); read it with drctl events {execution_id} --plan <planId> \
+         (a drctl as new as the stack).",
+        crate::text::clip(why, 300)
+    );
+    Notice {
+        kind: NoticeKind::Progress,
+        detail: json!({
+            "notificationId": format!("{execution_id}/{event_id}/{FALLBACK_SLUG}"),
+            "executionId": execution_id,
+            "eventId": event_id,
+            "summary": summary,
+        }),
+    }
+}
+
+/// SNS's limit on a subject: less than 100 characters, without line breaks or control characters
+/// (SNS API Reference, Publish); a page's subject also keeps to printable ASCII, which every
+/// statement of that limit accepts and every mail client shows.
+pub const MAX_SUBJECT_CHARS: usize = 99;
+
+/// What pages a person about one event: an e-mail's subject and text (SNS Publish's `Subject` and
+/// `Message`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// `drs-waves: ` and what happened, in at most [`MAX_SUBJECT_CHARS`] printable ASCII
+    /// characters.
+    pub subject: String,
+    /// [`AuditEvent::message`]: the summary, a blank line, one command per line.
+    pub message: String,
+}
+
+/// `drs-waves: {text}` as a subject: printable ASCII only (`…` becomes `...`, any other
+/// whitespace or control character a space, anything else `?`), clipped to
+/// [`MAX_SUBJECT_CHARS`] with `...` marking the cut.
+fn subject(text: &str) -> String {
+    let mut out = format!("{SOURCE}: ");
+    for c in text.chars() {
+        match c {
+            ' '..='~' => out.push(c),
+            '…' => out.push_str("..."),
+            c if c.is_whitespace() || c.is_control() => out.push(' '),
+            _ => out.push('?'),
+        }
+    }
+    if out.len() > MAX_SUBJECT_CHARS {
+        // ASCII: one byte per character.
+        out.truncate(MAX_SUBJECT_CHARS - 3);
+        out.push_str("...");
+    }
+    out
 }
 
 #[cfg(test)]

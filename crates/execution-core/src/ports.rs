@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::audit::{AuditEvent, Notice};
+use crate::audit::{AuditEvent, Notice, Page};
 use crate::ids::{ExecutionId, InstanceId, JobId, PlanId, SourceServerId, TaskToken};
 use crate::model::{Execution, ExecutionHeader, Timestamp, Wave};
 use crate::status::{ExecutionStatus, JobStatus, LaunchStatus};
@@ -483,8 +483,25 @@ pub trait Notifier: Send + Sync {
     /// `notice.kind.detail_type()` and `notice.detail` as the detail. All or error: `Ok` means
     /// every notice was accepted; after an error some may have been published and some not, and
     /// the caller publishes them all again. A notice the service refuses for what it is (too
-    /// large, malformed) MUST be `Rejected`; throttling `Throttled`. No notice publishes nothing.
+    /// large, malformed) MUST be `Rejected` (the publisher then sends it alone, and in its place
+    /// a small fallback if it is refused again: [`crate::ops::publish`]); throttling `Throttled`.
+    /// No notice publishes nothing.
     async fn publish(&self, notices: &[Notice]) -> Result<(), ServiceError>;
+}
+
+/// Where pages go: the people who must hear of an event ([`AuditEvent::pages`]), through the
+/// stack's SNS topic and its subscriptions (e-mail). A port of its own, not a method of
+/// [`Notifier`]: another service with another contract (one message, text, no de-duplication),
+/// and optional (a deployment without a topic pages no one). Delivery is at least once, like the
+/// notices': an event published again is paged again.
+#[async_trait]
+pub trait Pager: Send + Sync {
+    /// Sends `page` as it is: `page.subject` as the subject (it is within the service's limits:
+    /// [`crate::audit::MAX_SUBJECT_CHARS`] printable ASCII characters), `page.message` as the
+    /// text, its line breaks and quotes unchanged. `Ok` means the service accepted it. Throttling
+    /// MUST be `Throttled`; a refusal that will not clear (no such topic, access denied, a key
+    /// the topic cannot use) `Rejected`.
+    async fn page(&self, page: &Page) -> Result<(), ServiceError>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -562,6 +579,14 @@ pub mod mocks {
         #[async_trait]
         impl Notifier for Notifier {
             async fn publish(&self, notices: &[Notice]) -> Result<(), ServiceError>;
+        }
+    }
+
+    mockall::mock! {
+        pub Pager {}
+        #[async_trait]
+        impl Pager for Pager {
+            async fn page(&self, page: &Page) -> Result<(), ServiceError>;
         }
     }
 

@@ -11,8 +11,9 @@
 //! - [`logging`]: the tracing subscriber (AWS_LAMBDA_LOG_FORMAT / AWS_LAMBDA_LOG_LEVEL), built so
 //!   that no task token reaches a log.
 //! - [`config`]: find's deadline and concurrency from the Lambda context and environment.
-//! - [`stream`]: the publish function's handler: the table's stream in, the trail's notices out
-//!   (at least once, in order; Lambda's partial batch response says where to start again).
+//! - [`stream`]: the publish function's handler: the table's stream in, the trail's notices and
+//!   pages out (at least once, in order; Lambda's partial batch response says where to start
+//!   again).
 
 mod apigw;
 pub mod config;

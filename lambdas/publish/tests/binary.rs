@@ -1,9 +1,10 @@
 //! The publish binary under a stand-in Lambda Runtime API, against moto's EventBridge (a bus whose
-//! rule delivers to an SQS queue): the wiring of main.rs, Lambda's partial batch answer, and the
-//! records of a real table's stream (moto's DynamoDB Streams, read as its API answers them).
+//! rule delivers to an SQS queue) and SNS (a topic with an SQS subscription): the wiring of
+//! main.rs, Lambda's partial batch answer, and the records of a real table's stream (moto's
+//! DynamoDB Streams, read as its API answers them).
 
 use aws_adapters::dynamodb::{stream_image, trail_item};
-use execution_core::audit::{self, Actor, AuditEvent, Author, SOURCE};
+use execution_core::audit::{self, Actor, AuditEvent, Author, Decision, SOURCE};
 use execution_core::fixtures;
 use serde_json::{json, Value};
 use workspace_tests::moto::{credentials, endpoint};
@@ -31,6 +32,48 @@ fn sqs_client() -> aws_sdk_sqs::Client {
             .credentials_provider(credentials())
             .build(),
     )
+}
+
+fn sns_client() -> aws_sdk_sns::Client {
+    use aws_sdk_sns::config::{BehaviorVersion, Region};
+    aws_sdk_sns::Client::from_conf(
+        aws_sdk_sns::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(endpoint())
+            .credentials_provider(credentials())
+            .build(),
+    )
+}
+
+/// A topic whose one subscription is a queue (SNS's envelope, not raw): (topic ARN, queue URL).
+async fn topic_with_queue() -> (String, String) {
+    let name = format!("publish-pages-{}", uuid::Uuid::new_v4().simple());
+    let sns = sns_client();
+    let topic = sns
+        .create_topic()
+        .name(&name)
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let url = sqs_client()
+        .create_queue()
+        .queue_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint(format!("arn:aws:sqs:us-east-1:123456789012:{name}"))
+        .send()
+        .await
+        .unwrap();
+    (topic, url)
 }
 
 /// A bus whose one rule sends every notice to a queue: (bus, queue URL).
@@ -153,6 +196,76 @@ async fn publish_puts_the_trails_notices_on_its_bus() {
             notice.detail["notificationId"]
         );
     }
+}
+
+#[tokio::test]
+async fn publish_pages_what_must_reach_a_person_through_its_topic() {
+    let (bus, notices) = bus_with_queue().await;
+    let (topic, pages) = topic_with_queue().await;
+    let mut waiting = created();
+    waiting.event_id = audit::event_id(5, "h2");
+    waiting.decision = Some(Decision::PlannedPause);
+    waiting.paused_before_wave = Some(1);
+    let env = [
+        ("EXECUTIONS_TABLE", "unused"),
+        ("EVENT_BUS_NAME", bus.as_str()),
+        ("NOTIFICATION_TOPIC_ARN", topic.as_str()),
+    ];
+    let run = run_function(
+        env!("CARGO_BIN_EXE_publish"),
+        &env,
+        vec![batch(&created()), batch(&waiting)],
+    );
+    assert_eq!(
+        run.answers(),
+        [
+            json!({"batchItemFailures": []}),
+            json!({"batchItemFailures": []})
+        ],
+        "{}",
+        run.output
+    );
+    let got = received(&notices).await;
+    assert_eq!(
+        got.len(),
+        created().notices().len() + waiting.notices().len()
+    );
+    let envelopes = received(&pages).await;
+    assert_eq!(
+        envelopes.len(),
+        1,
+        "the creation does not page: {envelopes:#?}"
+    );
+    let page = waiting.page();
+    assert_eq!(envelopes[0]["TopicArn"], topic.as_str());
+    assert_eq!(envelopes[0]["Subject"], page.subject.as_str());
+    assert_eq!(
+        envelopes[0]["Message"].as_str(),
+        Some(page.message.as_str()),
+        "the message, lines and JSON bodies as written"
+    );
+    assert!(
+        page.message.contains("\n\ndrctl resume "),
+        "{}",
+        page.message
+    );
+
+    // A topic that does not exist: the record is delivered again (after its notices went out).
+    let env = [
+        ("EXECUTIONS_TABLE", "unused"),
+        ("EVENT_BUS_NAME", bus.as_str()),
+        (
+            "NOTIFICATION_TOPIC_ARN",
+            "arn:aws:sns:us-east-1:123456789012:no-such-topic",
+        ),
+    ];
+    let run = run_function(env!("CARGO_BIN_EXE_publish"), &env, vec![batch(&waiting)]);
+    assert_eq!(
+        run.answers(),
+        [json!({"batchItemFailures": [{"itemIdentifier": "100000000000000000002"}]})],
+        "{}",
+        run.output
+    );
 }
 
 #[tokio::test]

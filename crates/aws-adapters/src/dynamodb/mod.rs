@@ -14,7 +14,9 @@ mod write;
 use aws_sdk_dynamodb::Client;
 
 pub use events::{decode_event_item, trail_key, EVENTS_PAGE_SIZE, TRAIL_PREFIX};
-pub use stream::{decode_stream_record, item_from_stream_image, stream_image, trail_item};
+pub use stream::{
+    decode_stream_record, item_from_stream_image, read_stream_record, stream_image, trail_item,
+};
 pub use table::{create_table, TableCreation};
 
 /// DynamoDB's accounting of an item's size in bytes (what write units and the 400 KB limit count).

@@ -1,7 +1,8 @@
 //! The table's stream as Lambda delivers it: each record's `dynamodb` part holds `Keys` and
 //! `NewImage` in DynamoDB JSON (`{"S": "..."}`, `{"N": "1"}`, `{"M": {...}}`, ...). Converted to
 //! attribute values, an image is an item like any other, and a trail item decodes with
-//! [`decode_event_item`], as the store's own reads do.
+//! [`decode_event_item`], as the store's own reads do; one that does not is read by its keys
+//! ([`read_stream_record`]).
 
 use std::collections::HashMap;
 
@@ -9,10 +10,11 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_types::base64;
 use execution_core::audit::AuditEvent;
+use execution_core::ops::TrailRecord;
 use execution_core::ports::StoreError;
 use serde_json::{Map, Value};
 
-use super::codec::{Item, PK};
+use super::codec::{Item, PK, SK};
 use super::events::{decode_event_item, event_item, TRAIL_PREFIX};
 
 /// The item a stream image (`NewImage`, `OldImage` or `Keys`) describes.
@@ -68,6 +70,24 @@ pub fn decode_stream_record(record: &Value) -> Option<Result<AuditEvent, StoreEr
         decode_event_item(&item)
             .unwrap_or_else(|| Err(corrupt("its image is not a trail item".to_owned()))),
     )
+}
+
+/// A stream record's `dynamodb` part as the publisher reads it: `None` when its key is not a
+/// trail's; the event; or, when it does not decode, the record's keys (`executionId` from the
+/// `EVENTS#<id>` partition key, `eventId` from `sk`) and why, for the fallback notice the core
+/// publishes in its place.
+pub fn read_stream_record(record: &Value) -> Option<TrailRecord> {
+    Some(match decode_stream_record(record)? {
+        Ok(event) => TrailRecord::Event(event),
+        Err(e) => {
+            let key = |name: &str| record["Keys"][name]["S"].as_str().unwrap_or_default();
+            TrailRecord::Unreadable {
+                execution_id: key(PK).trim_start_matches(TRAIL_PREFIX).to_owned(),
+                event_id: key(SK).to_owned(),
+                why: e.to_string(),
+            }
+        }
+    })
 }
 
 fn kind(v: &Value) -> &'static str {
@@ -189,6 +209,52 @@ mod tests {
         assert_eq!(item["b"], AttributeValue::B(Blob::new("hello")));
         assert_eq!(item["n"], AttributeValue::N("12.5".into()));
         assert_eq!(stream_image(&item), image);
+    }
+
+    #[test]
+    fn a_trail_record_that_does_not_decode_is_read_by_its_keys() {
+        use execution_core::audit::{self, Actor, Author};
+        use execution_core::fixtures;
+
+        let by = Author {
+            actor: Actor::Workflow,
+            operation: "poll".into(),
+            at_millis: 1_767_225_600_000,
+        };
+        let event = audit::created(&fixtures::execution(&[1]), &by);
+        let image = stream_image(&trail_item(&event).unwrap());
+        let record = |image: Value| json!({"Keys": {"executionId": image["executionId"], "sk": image["sk"]}, "NewImage": image});
+        assert_eq!(
+            read_stream_record(&record(image.clone())),
+            Some(TrailRecord::Event(event.clone()))
+        );
+
+        // A status a newer version wrote (a rolling deploy): its keys and why.
+        let mut newer = image.clone();
+        newer["event"]["M"]["execution"]["M"]["to"] = json!({"S": "QUARANTINED"});
+        let Some(TrailRecord::Unreadable {
+            execution_id,
+            event_id,
+            why,
+        }) = read_stream_record(&record(newer))
+        else {
+            panic!("unreadable")
+        };
+        assert_eq!(execution_id, fixtures::EXECUTION_ID);
+        assert_eq!(event_id, event.event_id);
+        assert!(why.contains("QUARANTINED"), "{why}");
+
+        // Keys only (a stream without new images): likewise.
+        let keys_only = json!({"Keys": record(image)["Keys"].clone()});
+        assert!(matches!(
+            read_stream_record(&keys_only),
+            Some(TrailRecord::Unreadable { why, .. }) if why.contains("no NewImage")
+        ));
+
+        // Not a trail's: not read at all.
+        let header =
+            json!({"executionId": {"S": fixtures::EXECUTION_ID}, "sk": {"S": "EXECUTION"}});
+        assert_eq!(read_stream_record(&record(header)), None);
     }
 
     #[test]

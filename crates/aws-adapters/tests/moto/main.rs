@@ -1,6 +1,6 @@
-//! The DynamoDB, EC2 and EventBridge adapters against a real protocol endpoint: the moto server
+//! The DynamoDB, EC2, EventBridge and SNS adapters against a real protocol endpoint: the moto server
 //! started by `make test` (MOTO_PORT). Every test works in its own table (or its own instances,
-//! or its own bus), so they run in parallel.
+//! or its own bus or topic), so they run in parallel.
 
 #[macro_use]
 #[path = "../common/mod.rs"]
@@ -13,3 +13,4 @@ mod dynamodb_races;
 mod dynamodb_trail;
 mod ec2;
 mod eventbridge;
+mod sns;

@@ -322,3 +322,113 @@ fn a_trail_must_chain_to_the_record() {
         [TrailProblem::Foreign { .. }, ..]
     ));
 }
+
+/// A subject SNS accepts: fewer than 100 characters, printable ASCII (so no line break and no
+/// control character), beginning with the source.
+fn assert_valid_subject(subject: &str) {
+    assert!(
+        subject.len() <= MAX_SUBJECT_CHARS,
+        "{} chars: {subject}",
+        subject.len()
+    );
+    assert!(
+        subject.chars().all(|c| (' '..='~').contains(&c)),
+        "not printable ASCII: {subject:?}"
+    );
+    assert!(subject.starts_with("drs-waves: Execution "), "{subject}");
+}
+
+#[test]
+fn a_page_is_a_short_ascii_subject_and_the_whole_message() {
+    let mut e = fixtures::execution(&[1, 1]);
+    e.waves[1].wave_name =
+        Some("répertoire «app»\ttier, with a name long enough to be clipped".into());
+    let event = change(
+        &e,
+        &commit(&e, header(&e, paused_for(PauseReason::Planned)), vec![]),
+        &author(Actor::Workflow, "poll"),
+    )
+    .expect("an event");
+    let page = event.page();
+    assert_eq!(page.message, event.message());
+    assert!(
+        page.message.contains("\n\ndrctl resume ") && page.message.contains(r#"{"planId":"#),
+        "the message keeps its lines and its JSON bodies as they are: {}",
+        page.message
+    );
+    assert_valid_subject(&page.subject);
+    let id = e.id().to_string();
+    assert!(
+        page.subject.starts_with(&format!(
+            "drs-waves: Execution {id} is paused before wave 1"
+        )),
+        "{}",
+        page.subject
+    );
+    assert!(page.subject.ends_with("..."), "clipped: {}", page.subject);
+
+    // Short enough: as it is, no mark.
+    let mut short = event.clone();
+    short.decision = None;
+    short.execution = None;
+    short.notes = vec!["x".into()];
+    assert_eq!(
+        short.page().subject,
+        format!("drs-waves: Execution {id}: x.")
+    );
+}
+
+#[test]
+fn a_subject_keeps_to_printable_ascii_whatever_the_summary_holds() {
+    for text in [
+        "plain",
+        "wave 1 (caf\u{e9}) FAILED (line one\nline two\r\n\u{7}bell)",
+        "\u{1F4A5}\u{1F4A5}\u{1F4A5}",
+        &"x".repeat(500),
+        &"\u{e9}".repeat(500),
+        "clipped\u{2026}",
+    ] {
+        let s = subject(text);
+        assert!(s.len() <= MAX_SUBJECT_CHARS, "{s}");
+        assert!(s.chars().all(|c| (' '..='~').contains(&c)), "{s:?}");
+        assert!(s.starts_with("drs-waves: "), "{s}");
+    }
+    assert_eq!(subject("caf\u{e9}\nbar\u{2026}"), "drs-waves: caf? bar...");
+    let long = subject(&"x".repeat(500));
+    assert_eq!(long.len(), MAX_SUBJECT_CHARS);
+    assert!(long.ends_with("xxx..."));
+}
+
+#[test]
+fn a_fallback_notice_is_small_and_says_where_to_read_the_event() {
+    let id = fixtures::EXECUTION_ID;
+    let why = format!("it does not decode: {}", "unknown variant ".repeat(100));
+    let notice = fallback_notice(id, "000000000012-h4", &why);
+    assert_eq!(notice.kind, NoticeKind::Progress);
+    assert_eq!(notice.kind.detail_type(), "Execution Progress");
+    let d = notice.detail.as_object().unwrap();
+    let mut keys: Vec<&str> = d.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        ["eventId", "executionId", "notificationId", "summary"]
+    );
+    assert_eq!(
+        d["notificationId"],
+        format!("{id}/000000000012-h4/unreadable")
+    );
+    assert_eq!(d["executionId"], id);
+    assert_eq!(d["eventId"], "000000000012-h4");
+    let summary = d["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("cannot read")
+            && summary.contains("it does not decode")
+            && summary.contains(&format!("drctl events {id} --plan")),
+        "{summary}"
+    );
+    assert!(
+        notice.detail.to_string().len() < 1024,
+        "small: {}",
+        notice.detail
+    );
+}

@@ -32,7 +32,7 @@ pub use find::{find, find_and_heal, FindConfig};
 pub use launch::launch;
 pub use pause::pause;
 pub use poll::poll;
-pub use publish::{publish, Unpublished};
+pub use publish::{publish, TrailRecord, Unpublished};
 pub use read::{events, get, list};
 pub use resume::resume;
 pub use retry::{retry, skip};
