@@ -2,11 +2,15 @@
 //! (`ops::run`), as the caller identity the AWS credentials stand for (STS GetCallerIdentity's
 //! ARN: the actor of every event they record). Configuration: the standard AWS environment, plus
 //! EXECUTIONS_TABLE (and STATUS_INDEX_NAME, STATE_MACHINE_ARN for `start`; MAX_WAVE_ATTEMPTS and
-//! MAX_SERVERS_PER_JOB when the deployment changed them). Built with the `aws` feature only.
+//! MAX_SERVERS_PER_JOB when the deployment changed them). With `--api URL` they send the same
+//! requests to the stack's API instead (`api_client.rs`); either way [`Backend::answer`] yields
+//! the operation's answer and one function per command prints it. Built with the `aws` feature
+//! only.
 
 use aws_adapters::{DynamoDbStore, Settings, StepFunctionsWorkflow, SystemClock};
 use aws_config::SdkConfig;
 use aws_credential_types::provider::error::CredentialsError;
+use aws_credential_types::Credentials;
 use aws_sdk_sfn::config::ProvideCredentials;
 use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityError;
@@ -18,16 +22,16 @@ use execution_core::audit::{Actor, AuditEvent};
 use execution_core::error::OperationError;
 use execution_core::model::Execution;
 use execution_core::ops::{self, Ports};
-use execution_core::ports::ExecutionStore;
 use execution_core::rules::Policy;
 use serde_json::{json, Value};
 
+use crate::api_client::{self, ApiUrl};
 use crate::cli::{StartArgs, TargetArgs, WaveArgs};
 use crate::exit::{print, print_json, CliError, Exit};
 use crate::plan_file;
 use crate::report::{trail_line, Report};
 
-/// The clients a command needs, built once.
+/// The clients a command needs on the direct path, built once.
 struct Aws {
     settings: Settings,
     store: DynamoDbStore,
@@ -36,7 +40,69 @@ struct Aws {
     actor: Actor,
 }
 
-async fn connect() -> Result<Aws, CliError> {
+/// Where a command's requests go: the core's use case against the table and Step Functions
+/// (`ops::run`, as the functions run it, as the caller identity), or the stack's API (`--api`,
+/// where the actor is the IAM principal API Gateway authenticated). The answer has the same shape
+/// either way.
+enum Backend {
+    Direct(Box<Aws>),
+    Api(Box<api_client::Client>),
+}
+
+/// `--api` (or DRS_WAVES_API_URL), when given and not empty.
+fn api_given(api: Option<&str>) -> Option<&str> {
+    api.map(str::trim).filter(|a| !a.is_empty())
+}
+
+/// The backend `--api` asks for: checks the URL first (nothing is read before), then the
+/// credentials and region (and for the direct path the table's configuration and the caller).
+async fn connect(api: Option<&str>) -> Result<Backend, CliError> {
+    let Some(raw) = api_given(api) else {
+        return Ok(Backend::Direct(Box::new(connect_direct().await?)));
+    };
+    let url = ApiUrl::parse(raw)?;
+    let config = aws_adapters::sdk_config().await;
+    let credentials = credentials(&config).await?;
+    // An execute-api host names its region: a request signed for another is refused.
+    let region = match url.region() {
+        Some(region) => region.to_owned(),
+        None => config
+            .region()
+            .map(|r| r.as_ref().to_owned())
+            .ok_or_else(|| CliError::invalid(NO_REGION))?,
+    };
+    let client = api_client::Client::new(url, credentials, region)?;
+    Ok(Backend::Api(Box::new(client)))
+}
+
+impl Backend {
+    /// `request`'s answer, as the function that serves it gives it: the success document or
+    /// `{"statusCode", "error", "message"}`. An error is what stopped the request before it had
+    /// an answer (configuration, the API unreachable or answering something else).
+    async fn answer(&self, request: Request) -> Result<Value, CliError> {
+        match self {
+            Self::Direct(aws) => {
+                let workflow = match &request {
+                    Request::Start(_) => {
+                        let arn = aws.settings.state_machine_arn.clone().ok_or_else(|| {
+                            CliError::invalid(
+                                "configuration: environment variable STATE_MACHINE_ARN is not set",
+                            )
+                        })?;
+                        aws.workflow.clone().with_state_machine(arn)
+                    }
+                    _ => aws.workflow.clone(),
+                };
+                let ports =
+                    Ports::new(&aws.store, &SystemClock, &aws.policy).with_workflow(&workflow);
+                Ok(ops::run(&ports, request, aws.actor.clone()).await)
+            }
+            Self::Api(client) => client.answer(&request).await,
+        }
+    }
+}
+
+async fn connect_direct() -> Result<Aws, CliError> {
     let settings =
         Settings::from_env().map_err(|e| CliError::invalid(format!("configuration: {e}")))?;
     // The deployment's limits, as its functions have them: retry counts attempts as they do.
@@ -109,7 +175,7 @@ where
 }
 
 /// `text` on one line.
-fn flat(text: &str) -> String {
+pub(crate) fn flat(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
@@ -129,17 +195,22 @@ pub async fn sdk_config() -> Result<SdkConfig, CliError> {
 /// Asks the credentials provider once (the clients ask it again: nothing is cached in between),
 /// then checks the region.
 async fn ready(config: &SdkConfig) -> Result<(), CliError> {
+    credentials(config).await?;
+    if config.region().is_none() {
+        return Err(CliError::invalid(NO_REGION));
+    }
+    Ok(())
+}
+
+/// The credentials the configuration gives, or one line saying what to fix.
+async fn credentials(config: &SdkConfig) -> Result<Credentials, CliError> {
     let provider = config
         .credentials_provider()
         .ok_or_else(|| CliError::invalid(NO_CREDENTIALS))?;
     provider.provide_credentials().await.map_err(|e| {
         let profile = std::env::var("AWS_PROFILE").ok();
         credentials_error(&e, profile.as_deref().filter(|p| !p.trim().is_empty()))
-    })?;
-    if config.region().is_none() {
-        return Err(CliError::invalid(NO_REGION));
-    }
-    Ok(())
+    })
 }
 
 /// Nothing configured, or configured wrong (an expired SSO token is a provider error), is the
@@ -165,7 +236,7 @@ fn credentials_error(e: &CredentialsError, profile: Option<&str>) -> CliError {
 }
 
 /// An error and its sources, `: `-separated, on one line.
-fn one_line(e: &dyn std::error::Error) -> String {
+pub(crate) fn one_line(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
@@ -189,25 +260,20 @@ fn op_error(e: OperationError) -> CliError {
 /// The core's start (`ops::run`, as the API's `POST /executions`): the execution is created
 /// PENDING and its state machine run started, named after it; when the run cannot start, the
 /// core cancels the new execution and says so (or how to clear it).
-pub async fn start(args: StartArgs, json: bool) -> Result<Exit, CliError> {
+pub async fn start(args: StartArgs, api: Option<&str>, json: bool) -> Result<Exit, CliError> {
     let plan = plan_file::load(&args.plan)?;
     let problems = plan.problems();
     if !problems.is_empty() {
         return Err(plan_file::problems_error(&args.plan, &problems));
     }
-    let aws = connect().await?;
-    let arn = aws.settings.state_machine_arn.clone().ok_or_else(|| {
-        CliError::invalid("configuration: environment variable STATE_MACHINE_ARN is not set")
-    })?;
-    let workflow = aws.workflow.clone().with_state_machine(arn);
-    let ports = Ports::new(&aws.store, &SystemClock, &aws.policy).with_workflow(&workflow);
+    let backend = connect(api).await?;
     let (plan_id, waves) = (plan.plan_id, plan.waves.len());
     let request = Request::Start(StartRequest {
         plan: Box::new(plan),
         execution_id: None,
         poll_interval_seconds: args.poll_interval,
     });
-    let mut answer = ops::run(&ports, request, aws.actor.clone()).await;
+    let mut answer = backend.answer(request).await?;
     if api::status_code_of(&answer) != 200 {
         return refused(&answer, json);
     }
@@ -231,26 +297,28 @@ pub async fn start(args: StartArgs, json: bool) -> Result<Exit, CliError> {
     Ok(Exit::Success)
 }
 
-pub async fn status(args: TargetArgs, json: bool) -> Result<Exit, CliError> {
-    let aws = connect().await?;
-    let execution: Execution = aws
-        .store
-        .load(args.execution_id)
-        .await
-        .map_err(|e| op_error(e.into()))?
-        .filter(|e| e.header.plan_id == args.plan_id)
-        .ok_or_else(|| {
-            CliError::invalid(format!(
-                "404 NOT_FOUND: execution {} not found in plan {}",
-                args.execution_id, args.plan_id
-            ))
-        })?;
+/// The record as `get` answers it (no task token), and its whole trail.
+pub async fn status(args: TargetArgs, api: Option<&str>, json: bool) -> Result<Exit, CliError> {
+    let backend = connect(api).await?;
     let target = Target {
         execution_id: args.execution_id,
         plan_id: args.plan_id,
     };
+    let answer = backend.answer(Request::Get(target)).await?;
+    if api::status_code_of(&answer) != 200 {
+        return refused(&answer, json);
+    }
+    let execution: Execution = match serde_json::from_value(answer["execution"].clone()) {
+        Ok(execution) => execution,
+        Err(e) => {
+            return refused(
+                &unreadable(&format!("an execution record that cannot be read: {e}")),
+                json,
+            )
+        }
+    };
     let mut report = Report::of(&execution);
-    report.events = match whole_trail(&aws, target).await {
+    report.events = match whole_trail(&backend, target).await? {
         Ok(events) => events,
         Err(answer) => return refused(&answer, json),
     };
@@ -262,14 +330,14 @@ pub async fn status(args: TargetArgs, json: bool) -> Result<Exit, CliError> {
     Ok(Exit::Success)
 }
 
-/// The execution's trail, oldest first, every page (`events` through `ops::run`).
-pub async fn events(args: TargetArgs, json: bool) -> Result<Exit, CliError> {
-    let aws = connect().await?;
+/// The execution's trail, oldest first, every page (`events` through `ops::run` or the API).
+pub async fn events(args: TargetArgs, api: Option<&str>, json: bool) -> Result<Exit, CliError> {
+    let backend = connect(api).await?;
     let target = Target {
         execution_id: args.execution_id,
         plan_id: args.plan_id,
     };
-    let events = match whole_trail(&aws, target).await {
+    let events = match whole_trail(&backend, target).await? {
         Ok(events) => events,
         Err(answer) => return refused(&answer, json),
     };
@@ -295,29 +363,38 @@ pub async fn events(args: TargetArgs, json: bool) -> Result<Exit, CliError> {
     Ok(Exit::Success)
 }
 
-/// Every page of `target`'s trail: `events` through `ops::run`, following `nextToken` to the end.
-/// An error answer (404, 5xx, ...) is handed back as it is, to be shown and exited on.
-async fn whole_trail(aws: &Aws, target: Target) -> Result<Vec<AuditEvent>, Value> {
-    let ports = Ports::new(&aws.store, &SystemClock, &aws.policy);
+/// Every page of `target`'s trail: `events` (through `ops::run` or the API), following
+/// `nextToken` to the end. An error answer (404, 5xx, ...) is handed back as it is, to be shown
+/// and exited on; the outer error is a request that had no answer.
+async fn whole_trail(
+    backend: &Backend,
+    target: Target,
+) -> Result<Result<Vec<AuditEvent>, Value>, CliError> {
     let mut events = Vec::new();
     let mut next_token: Option<String> = None;
     let mut tokens = std::collections::HashSet::new();
     loop {
         let request = Request::Events(EventsRequest { target, next_token });
-        let answer = ops::run(&ports, request, aws.actor.clone()).await;
+        let answer = backend.answer(request).await?;
         if api::status_code_of(&answer) != 200 {
-            return Err(answer);
+            return Ok(Err(answer));
         }
-        let page: Vec<AuditEvent> = serde_json::from_value(answer["events"].clone())
-            .map_err(|e| unreadable(&format!("an events page that cannot be read: {e}")))?;
+        let page: Vec<AuditEvent> = match serde_json::from_value(answer["events"].clone()) {
+            Ok(page) => page,
+            Err(e) => {
+                return Ok(Err(unreadable(&format!(
+                    "an events page that cannot be read: {e}"
+                ))))
+            }
+        };
         events.extend(page);
         next_token = match answer.get(api::NEXT_TOKEN).and_then(Value::as_str) {
-            None => return Ok(events),
+            None => return Ok(Ok(events)),
             // A store that hands out a page it gave before would keep this loop going for ever.
             Some(t) if !tokens.insert(t.to_owned()) => {
-                return Err(unreadable(&format!(
+                return Ok(Err(unreadable(&format!(
                     "the store gave the page token {t} twice"
-                )))
+                ))))
             }
             Some(t) => Some(t.to_owned()),
         };
@@ -353,7 +430,12 @@ pub enum Op {
 }
 
 /// pause, resume or cancel, answered exactly as the Lambda (or API) would answer.
-pub async fn operate(op: Op, args: TargetArgs, json: bool) -> Result<Exit, CliError> {
+pub async fn operate(
+    op: Op,
+    args: TargetArgs,
+    api: Option<&str>,
+    json: bool,
+) -> Result<Exit, CliError> {
     let target = Target {
         execution_id: args.execution_id,
         plan_id: args.plan_id,
@@ -366,7 +448,7 @@ pub async fn operate(op: Op, args: TargetArgs, json: bool) -> Result<Exit, CliEr
         Op::Resume => Request::Resume(target),
         Op::Cancel => Request::Cancel(target),
     };
-    run(request, json).await
+    run(request, api, json).await
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -376,7 +458,12 @@ pub enum Decision {
 }
 
 /// retry or skip of a failed wave, answered exactly as the Lambda (or API) would answer.
-pub async fn decide(decision: Decision, args: WaveArgs, json: bool) -> Result<Exit, CliError> {
+pub async fn decide(
+    decision: Decision,
+    args: WaveArgs,
+    api: Option<&str>,
+    json: bool,
+) -> Result<Exit, CliError> {
     let on = WaveTarget {
         target: Target {
             execution_id: args.execution_id,
@@ -388,14 +475,18 @@ pub async fn decide(decision: Decision, args: WaveArgs, json: bool) -> Result<Ex
         Decision::Retry => Request::Retry(on),
         Decision::Skip => Request::Skip(on),
     };
-    run(request, json).await
+    run(request, api, json).await
 }
 
 /// A new workflow run for an execution whose run has ended, as find's healing starts one (but not
 /// limited to three an hour: the operator decides), recorded in the trail as the caller's
-/// `restart`.
-pub async fn restart(args: TargetArgs, json: bool) -> Result<Exit, CliError> {
-    let aws = connect().await?;
+/// `restart`. The API has no route for it: with `--api` it is refused rather than sent around
+/// the API with other permissions than the caller meant to use.
+pub async fn restart(args: TargetArgs, api: Option<&str>, json: bool) -> Result<Exit, CliError> {
+    if api_given(api).is_some() {
+        return Err(CliError::invalid(NO_RESTART_ROUTE));
+    }
+    let aws = connect_direct().await?;
     let arn = aws.settings.state_machine_arn.clone().ok_or_else(|| {
         CliError::invalid("configuration: environment variable STATE_MACHINE_ARN is not set")
     })?;
@@ -437,12 +528,14 @@ pub async fn restart(args: TargetArgs, json: bool) -> Result<Exit, CliError> {
     Ok(Exit::Success)
 }
 
-/// Runs one operator operation through `ops::run` and prints its answer.
-async fn run(request: Request, json: bool) -> Result<Exit, CliError> {
+/// What `restart` answers with `--api`.
+const NO_RESTART_ROUTE: &str = "restart has no route in the API: run it without --api (and with DRS_WAVES_API_URL unset or empty), with credentials allowed the executions table and the state machine";
+
+/// Runs one operator operation (through `ops::run` or the API) and prints its answer.
+async fn run(request: Request, api: Option<&str>, json: bool) -> Result<Exit, CliError> {
     let execution_id = request.execution_id();
-    let aws = connect().await?;
-    let ports = Ports::new(&aws.store, &SystemClock, &aws.policy).with_workflow(&aws.workflow);
-    let answer: Value = ops::run(&ports, request, aws.actor.clone()).await;
+    let backend = connect(api).await?;
+    let answer: Value = backend.answer(request).await?;
     if api::status_code_of(&answer) != 200 {
         return refused(&answer, json);
     }

@@ -23,6 +23,12 @@ pub struct Args {
     /// Print JSON on stdout instead of text (progress, if any, goes to stderr).
     #[arg(long, global = true)]
     pub json: bool,
+    /// AWS commands: send each request to the stack's HTTPS API at URL (its ApiUrl output),
+    /// SigV4-signed with your AWS credentials, instead of to the table and Step Functions
+    /// directly. Empty: directly. restart has no route (refused); validate --check-aws asks DRS.
+    #[arg(long, global = true, value_name = "URL", env = "DRS_WAVES_API_URL")]
+    #[cfg_attr(not(feature = "aws"), allow(dead_code))]
+    pub api: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }

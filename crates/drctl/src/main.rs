@@ -4,6 +4,8 @@
 //! rebuild (exit 2).
 
 #[cfg(feature = "aws")]
+mod api_client;
+#[cfg(feature = "aws")]
 mod aws;
 mod cli;
 mod drill;
@@ -27,28 +29,30 @@ use cli::{Args, Command};
 async fn main() -> ExitCode {
     let args = Args::parse();
     let json = args.json;
+    #[cfg(feature = "aws")]
+    let api = args.api.as_deref();
     let result = match args.command {
         Command::Drill(a) => drill::run(*a, json).await,
         Command::Invoke(a) => invoke::run(a).await,
         Command::Validate(a) => validate::run(a, json).await,
         #[cfg(feature = "aws")]
-        Command::Start(a) => aws::start(a, json).await,
+        Command::Start(a) => aws::start(a, api, json).await,
         #[cfg(feature = "aws")]
-        Command::Status(a) => aws::status(a, json).await,
+        Command::Status(a) => aws::status(a, api, json).await,
         #[cfg(feature = "aws")]
-        Command::Events(a) => aws::events(a, json).await,
+        Command::Events(a) => aws::events(a, api, json).await,
         #[cfg(feature = "aws")]
-        Command::Pause(a) => aws::operate(aws::Op::Pause, a, json).await,
+        Command::Pause(a) => aws::operate(aws::Op::Pause, a, api, json).await,
         #[cfg(feature = "aws")]
-        Command::Resume(a) => aws::operate(aws::Op::Resume, a, json).await,
+        Command::Resume(a) => aws::operate(aws::Op::Resume, a, api, json).await,
         #[cfg(feature = "aws")]
-        Command::Cancel(a) => aws::operate(aws::Op::Cancel, a, json).await,
+        Command::Cancel(a) => aws::operate(aws::Op::Cancel, a, api, json).await,
         #[cfg(feature = "aws")]
-        Command::Retry(a) => aws::decide(aws::Decision::Retry, a, json).await,
+        Command::Retry(a) => aws::decide(aws::Decision::Retry, a, api, json).await,
         #[cfg(feature = "aws")]
-        Command::Skip(a) => aws::decide(aws::Decision::Skip, a, json).await,
+        Command::Skip(a) => aws::decide(aws::Decision::Skip, a, api, json).await,
         #[cfg(feature = "aws")]
-        Command::Restart(a) => aws::restart(a, json).await,
+        Command::Restart(a) => aws::restart(a, api, json).await,
         #[cfg(not(feature = "aws"))]
         Command::Start(_) => Err(exit::aws_left_out("start")),
         #[cfg(not(feature = "aws"))]

@@ -37,6 +37,8 @@ pub fn drctl(args: &[&str]) -> Run {
 /// Runs drctl with extra environment variables and, optionally, standard input.
 pub fn drctl_with(args: &[&str], env: &[(&str, String)], stdin: Option<&str>) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_drctl"));
+    // The AWS commands go to the table unless a test says otherwise.
+    cmd.env_remove("DRS_WAVES_API_URL");
     cmd.args(args)
         .stdin(if stdin.is_some() {
             Stdio::piped()
