@@ -743,27 +743,34 @@ impl AuditEvent {
         if !moved.is_empty() {
             return format!("{who}: {}.", moved.join(", "));
         }
-        let launched: usize = self
-            .waves
-            .iter()
-            .flat_map(|w| &w.servers)
-            .filter(|m| m.to == LaunchStatus::Launched)
-            .map(|m| m.source_server_ids.len())
-            .sum();
-        if launched > 0 {
-            return format!(
-                "{who}: {launched} more server{} launched.",
-                plural(launched)
-            );
+        // Progress: what moved, wave by wave (servers by move, jobs recorded, anything else).
+        let mut parts: Vec<String> = self.notes.clone();
+        for w in &self.waves {
+            let mut said: Vec<String> = w
+                .servers
+                .iter()
+                .map(|m| {
+                    let n = m.source_server_ids.len();
+                    format!("{n} server{} {} → {}", plural(n), m.from, m.to)
+                })
+                .collect();
+            if !w.job_ids.is_empty() {
+                let jobs: Vec<&str> = w.job_ids.iter().map(|j| j.as_str()).collect();
+                said.push(format!(
+                    "job{} {} recorded",
+                    plural(jobs.len()),
+                    jobs.join(", ")
+                ));
+            }
+            said.extend(w.notes.iter().cloned());
+            if !said.is_empty() {
+                parts.push(format!("{}: {}", wave(w.wave_number), said.join(", ")));
+            }
         }
-        let first_note = self
-            .notes
-            .iter()
-            .chain(self.waves.iter().flat_map(|w| &w.notes))
-            .next()
-            .cloned()
-            .unwrap_or_else(|| format!("changed by {}", self.operation));
-        format!("{who}: {first_note}.")
+        if parts.is_empty() {
+            parts.push(format!("changed by {}", self.operation));
+        }
+        format!("{who}: {}.", parts.join("; "))
     }
 
     /// The commands that act on the event: `drctl` lines and API routes, for a person who must

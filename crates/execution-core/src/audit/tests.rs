@@ -168,7 +168,10 @@ fn jobs_and_launched_servers_are_progress() {
     assert_eq!(event.waves[0].job_ids, vec![job]);
     assert_eq!(event.notice_kinds(), vec![NoticeKind::Progress]);
     assert!(
-        event.summary().contains("1 more server launched"),
+        event.summary().ends_with(&format!(
+            "wave 0: 1 server PENDING → LAUNCHED, job {} recorded.",
+            fixtures::job(7)
+        )),
         "{}",
         event.summary()
     );
