@@ -11,9 +11,7 @@ use execution_core::ops;
 use execution_core::ports::{Notifier, ServiceError};
 use serde_json::{json, Value};
 
-fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
-}
+use crate::queues::{drain, queue, unique};
 
 /// A queue and a rule on `bus` that sends it what `pattern` matches; the queue's URL.
 async fn rule_to_queue(
@@ -23,15 +21,7 @@ async fn rule_to_queue(
     pattern: Value,
 ) -> String {
     let name = unique("notices");
-    let url = sqs
-        .create_queue()
-        .queue_name(&name)
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let arn = format!("arn:aws:sqs:us-east-1:123456789012:{name}");
+    let (url, arn) = queue(sqs, &name).await;
     events
         .put_rule()
         .name(&name)
@@ -55,33 +45,6 @@ async fn rule_to_queue(
         .await
         .unwrap();
     url
-}
-
-/// Every message the queue holds (moto delivers synchronously, within PutEvents).
-async fn drain(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<Value> {
-    let mut bodies = Vec::new();
-    loop {
-        let out = sqs
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .unwrap();
-        let messages = out.messages.unwrap_or_default();
-        if messages.is_empty() {
-            return bodies;
-        }
-        for m in messages {
-            bodies.push(serde_json::from_str(m.body().unwrap()).unwrap());
-            sqs.delete_message()
-                .queue_url(url)
-                .receipt_handle(m.receipt_handle().unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
-    }
 }
 
 /// A creation (one quiet notice) and a wave failure that waits (three notices, one that pages).

@@ -13,4 +13,5 @@ mod dynamodb_races;
 mod dynamodb_trail;
 mod ec2;
 mod eventbridge;
+mod queues;
 mod sns;

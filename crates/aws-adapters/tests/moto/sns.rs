@@ -8,11 +8,8 @@ use execution_core::audit::{self, Actor, Author, Decision, Page};
 use execution_core::fixtures;
 use execution_core::ops::{self, TrailRecord};
 use execution_core::ports::{Notifier, Pager, ServiceError};
-use serde_json::Value;
 
-fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
-}
+use crate::queues::{drain, queue, unique};
 
 /// A topic whose one subscription is a queue: (topic ARN, queue URL).
 async fn topic_with_queue(
@@ -28,50 +25,15 @@ async fn topic_with_queue(
         .unwrap()
         .topic_arn
         .unwrap();
-    let url = sqs
-        .create_queue()
-        .queue_name(&name)
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
+    let (url, arn) = queue(sqs, &name).await;
     sns.subscribe()
         .topic_arn(&topic)
         .protocol("sqs")
-        .endpoint(format!("arn:aws:sqs:us-east-1:123456789012:{name}"))
+        .endpoint(arn)
         .send()
         .await
         .unwrap();
     (topic, url)
-}
-
-/// Every envelope the queue holds (moto delivers within Publish).
-async fn envelopes(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    loop {
-        let messages = sqs
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .unwrap()
-            .messages
-            .unwrap_or_default();
-        if messages.is_empty() {
-            return out;
-        }
-        for m in messages {
-            out.push(serde_json::from_str(m.body().unwrap()).unwrap());
-            sqs.delete_message()
-                .queue_url(url)
-                .receipt_handle(m.receipt_handle().unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
-    }
 }
 
 /// A wave that failed and waits: the page a person gets, with commands and JSON bodies.
@@ -103,7 +65,7 @@ async fn a_page_reaches_the_topics_subscribers_as_written() {
     let pager = SnsPager::new(sns, topic.clone());
     pager.page(&page).await.unwrap();
 
-    let got = envelopes(&sqs, &queue).await;
+    let got = drain(&sqs, &queue).await;
     assert_eq!(got.len(), 1, "{got:#?}");
     assert_eq!(got[0]["Type"], "Notification");
     assert_eq!(got[0]["TopicArn"], topic.as_str());
@@ -133,7 +95,7 @@ async fn the_publisher_pages_each_paging_event_once_after_its_notices() {
     ops::publish(&notifier as &dyn Notifier, Some(&pager), &trail)
         .await
         .unwrap();
-    let got = envelopes(&sqs, &queue).await;
+    let got = drain(&sqs, &queue).await;
     let subjects: Vec<&str> = got.iter().map(|e| e["Subject"].as_str().unwrap()).collect();
     assert_eq!(
         subjects,
