@@ -126,6 +126,21 @@ fn with_event(before: &Execution, mut commit: Commit, n: u64) -> Commit {
 }
 
 /// The whole trail of `id`, following every page.
+/// `e` is stored as it was, and its trail is its creation's event alone: a refused commit wrote
+/// neither its writes nor its events.
+async fn unchanged(store: &dyn ExecutionStore, e: &Execution, creation: &AuditEvent, what: &str) {
+    assert_eq!(
+        load(store, e.id(), what).await.as_ref(),
+        Some(e),
+        "{what}: no write"
+    );
+    assert_eq!(
+        trail(store, e.id(), what).await,
+        std::slice::from_ref(creation),
+        "{what}: no event"
+    );
+}
+
 async fn trail(store: &dyn ExecutionStore, id: ExecutionId, case: &str) -> Vec<AuditEvent> {
     let (mut events, mut cursor, mut pages) = (vec![], None, 0);
     loop {
@@ -656,16 +671,7 @@ pub async fn a_conflicting_commit_writes_neither_its_writes_nor_its_events(
             Err(StoreError::Conflict),
             "{CASE}: {what}"
         );
-        assert_eq!(
-            load(store, e.id(), CASE).await.as_ref(),
-            Some(&e),
-            "{CASE}: {what}: no write"
-        );
-        assert_eq!(
-            trail(store, e.id(), CASE).await,
-            std::slice::from_ref(&creation),
-            "{CASE}: {what}: no event"
-        );
+        unchanged(store, &e, &creation, &format!("{CASE}: {what}")).await;
     }
 
     // A missing execution gets neither a record nor a trail.
@@ -725,16 +731,7 @@ pub async fn a_commit_carrying_an_event_already_in_the_trail_conflicts_and_write
             Err(StoreError::Conflict),
             "{CASE}: {what}"
         );
-        assert_eq!(
-            load(store, e.id(), CASE).await.as_ref(),
-            Some(&e),
-            "{CASE}: {what}: no write"
-        );
-        assert_eq!(
-            trail(store, e.id(), CASE).await,
-            std::slice::from_ref(&creation),
-            "{CASE}: {what}: the trail as it was"
-        );
+        unchanged(store, &e, &creation, &format!("{CASE}: {what}")).await;
     }
 
     // The same writes with a fresh event land; a later change that reuses that event's id does not.
