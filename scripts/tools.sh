@@ -5,6 +5,7 @@
 #     aws-sam-cli, cargo-lambda (+ ziglang)      (scripts/requirements-tools.txt)
 #   - npm asl-validator in <repo>/tools/node     (tools/node/package-lock.json)
 #   - checkov in <repo>/.venv/checkov             (pinned below)
+#   - Debian's chromium (apt-get), for the HTML report's browser test
 # Work is skipped when a stamp (hash of the pin files) matches.
 
 _tools_main() (
@@ -64,6 +65,38 @@ _tools_main() (
     want="$(hash_files "$node_dir/package.json" "$node_dir/package-lock.json")"
     echo "$want" > "$node_stamp"
     echo "tools: node tools installed"
+  fi
+
+  # ---- Chromium: the HTML report's browser test (crates/drctl/tests/report.rs) -------------
+  # Debian's package, through apt-get (as root, or with sudo that asks no password). Not fatal:
+  # without it that one test skips with a banner, except in CI (CI=true), where it fails.
+  if command -v chromium >/dev/null 2>&1; then
+    echo "tools: chromium present ($(command -v chromium))"
+  elif command -v apt-get >/dev/null 2>&1; then
+    as_root=()
+    if [ "$(id -u)" -ne 0 ]; then
+      if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+        as_root=(sudo -n)
+      else
+        as_root=(false)
+      fi
+    fi
+    if [ "${as_root[0]:-}" = false ]; then
+      echo "tools: chromium is missing and apt-get needs root (no password-less sudo): install Debian's chromium package by hand" >&2
+    else
+      echo "tools: apt-get installing chromium (Debian's package, for the HTML report's browser test)..."
+      log=$(mktemp)
+      if "${as_root[@]}" apt-get update -q >"$log" 2>&1 &&
+         DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -q --no-install-recommends chromium >>"$log" 2>&1; then
+        echo "tools: chromium installed"
+      else
+        echo "tools: apt-get could not install chromium; its output:" >&2
+        tail -n 20 "$log" >&2
+      fi
+      rm -f "$log"
+    fi
+  else
+    echo "tools: chromium is missing and there is no apt-get: install Chromium (or set CHROMIUM=/path/to/chrome)" >&2
   fi
 
   # ---- checkov, in a venv of its own (its pins would fight moto's and cfn-lint's) ----

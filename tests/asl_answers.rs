@@ -18,14 +18,17 @@ use std::collections::BTreeMap;
 
 use execution_core::api::AnswerClass;
 use execution_core::error::{OperationError, Refusal};
+use execution_core::fixtures;
+use execution_core::preflight::{Preflight, PreflightProblem};
 use serde_json::{json, Map, Value};
 use workspace_tests::cfn::definition_text;
 
-/// The three task answers the definition checks: (task state, its Choice state, ResultPath).
-const CHECKS: [(&str, &str, &str); 3] = [
+/// The task answers the definition checks: (task state, its Choice state, ResultPath).
+const CHECKS: [(&str, &str, &str); 4] = [
     ("Poll", "CheckPollAnswer", "poll"),
     ("Launch", "CheckLaunchAnswer", "launch"),
     ("Finalize", "CheckFinalizeAnswer", "finalize"),
+    ("Cleanup", "CheckCleanupAnswer", "cleanup"),
 ];
 
 /// The consecutive transient failures after which the definition gives up (its Fail states say
@@ -45,6 +48,22 @@ fn every_operation_error() -> Vec<OperationError> {
         OperationError::Conflict("the record changed".into()),
         OperationError::TokenRejected("token timed out".into()),
         OperationError::Internal("store 503".into()),
+        // start's refusals, 409 when a server is busy elsewhere, else 400: final either way.
+        OperationError::Preflight(Preflight {
+            problems: vec![PreflightProblem::InRunningJob {
+                source_server_id: fixtures::server(0),
+                job_id: None,
+            }],
+            warnings: vec![],
+        }),
+        OperationError::Preflight(Preflight {
+            problems: vec![PreflightProblem::ReplicationUnhealthy {
+                source_server_id: fixtures::server(0),
+                state: "STALLED".into(),
+                error: None,
+            }],
+            warnings: vec![],
+        }),
     ];
     for e in &all {
         match e {
@@ -54,7 +73,8 @@ fn every_operation_error() -> Vec<OperationError> {
             | OperationError::InvalidState(_)
             | OperationError::Conflict(_)
             | OperationError::TokenRejected(_)
-            | OperationError::Internal(_) => {}
+            | OperationError::Internal(_)
+            | OperationError::Preflight(_) => {}
         }
     }
     all
@@ -187,6 +207,12 @@ fn evaluate(rule: &Value, doc: &Value, state: &str) -> bool {
             .as_str()
             .unwrap_or_else(|| panic!("{state}: {variable} is not a string: {value}"));
         return Some(x) == operand.as_str();
+    }
+    if op == "BooleanEquals" {
+        let x = value
+            .as_bool()
+            .unwrap_or_else(|| panic!("{state}: {variable} is not a boolean: {value}"));
+        return Some(x) == operand.as_bool();
     }
     panic!("{state}: {op} is not evaluated here; add it")
 }
@@ -484,4 +510,147 @@ fn the_pause_heartbeat_is_the_one_find_counts_on() {
     );
     // find ticks every minute: a dead paused run is noticed within five minutes.
     const { assert!(execution_core::ops::heal::PAUSED_STALE_AFTER_SECS + 60 <= 300) };
+}
+
+/// finalize's answer, as the finalize function serialises it, for a drill whose plan sets
+/// `cleanupAfterSeconds` (or not).
+fn finalized(cleanup_after_seconds: Option<u64>) -> Value {
+    use execution_core::api::FinalizeResponse;
+    use execution_core::status::ExecutionStatus;
+    serde_json::to_value(FinalizeResponse {
+        status_code: 200,
+        execution_id: fixtures::execution_id(),
+        status: ExecutionStatus::Completed,
+        total_waves: 1,
+        already_finalized: false,
+        recovery_time_seconds: None,
+        cleanup_after_seconds,
+    })
+    .expect("an answer")
+}
+
+/// After finalize (2xx), a drill whose answer carries `cleanupAfterSeconds` waits that long (the
+/// Wait reads it from the answer), then calls cleanup with its own count of failures; any other
+/// answer routes the outcome at once, as before cleanup existed. A malformed delay is final.
+#[test]
+fn finalize_hands_a_drill_to_cleanup_after_its_delay_and_nothing_else() {
+    let states = definition_states();
+    // 2xx: on to CleanupDue, where the dispatch on the answer's content begins.
+    let done = follow(
+        &states,
+        "CheckFinalizeAnswer",
+        run_state("finalize", finalized(Some(60)), 2),
+    );
+    assert_eq!(done.end, "CleanupDue", "{:?}", done.states);
+
+    let route = |answer: Value| follow(&states, "CleanupDue", run_state("finalize", answer, 2));
+    let drill = route(finalized(Some(60)));
+    assert_eq!(
+        (drill.states.clone(), drill.failures),
+        (
+            [
+                "CleanupDue",
+                "StartCleanup",
+                "StartCleanupRounds",
+                "WaitBeforeCleanup",
+                "Cleanup"
+            ]
+            .map(String::from)
+            .to_vec(),
+            0
+        ),
+        "the cleanup's failures are counted from 0"
+    );
+    assert_eq!(
+        states["WaitBeforeCleanup"]["SecondsPath"], "$.finalize.answer.cleanupAfterSeconds",
+        "the delay is the one finalize answered"
+    );
+    let kept = route(finalized(None));
+    assert_eq!(
+        (kept.states.clone(), kept.failures),
+        (["CleanupDue", "RouteOutcome"].map(String::from).to_vec(), 2),
+        "no cleanupAfterSeconds: the outcome at once"
+    );
+    let mut malformed = finalized(None);
+    malformed["cleanupAfterSeconds"] = json!("soon");
+    assert_eq!(route(malformed).end, "FinalizeRejected");
+
+    // cleanup is called as the other tasks are, and only from there.
+    let cleanup = &states["Cleanup"];
+    assert_eq!(
+        cleanup["Parameters"]["FunctionName"],
+        "${CleanupFunctionArn}"
+    );
+    assert_eq!(
+        cleanup["Parameters"]["Payload"],
+        json!({"operation": "cleanup", "invokedBy": "workflow",
+               "executionId.$": "$.executionId", "planId.$": "$.planId"})
+    );
+    assert_eq!(cleanup["Retry"], states["Launch"]["Retry"]);
+    assert_eq!(cleanup["ResultPath"], "$.cleanup");
+    let into = |target: &str| -> Vec<&String> {
+        states
+            .iter()
+            .filter(|(_, s)| {
+                s.get("Next").and_then(Value::as_str) == Some(target)
+                    || s.get("Default").and_then(Value::as_str) == Some(target)
+                    || s.get("Choices")
+                        .and_then(Value::as_array)
+                        .is_some_and(|rules| {
+                            rules
+                                .iter()
+                                .any(|r| r.get("Next").and_then(Value::as_str) == Some(target))
+                        })
+            })
+            .map(|(name, _)| name)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    };
+    assert_eq!(into("StartCleanup"), ["CleanupDue"]);
+    assert_eq!(
+        into("Cleanup"),
+        [
+            "WaitBeforeCleanup",
+            "WaitThenCleanup",
+            "WaitThenConfirmCleanup"
+        ]
+    );
+    // A 2xx cleanup answer goes on to CleanupConfirmed, where its content is read: complete (or
+    // silent on it) routes the outcome, as a drill without cleanup does.
+    let done = follow(
+        &states,
+        "CheckCleanupAnswer",
+        run_state("cleanup", json!({"statusCode": 200}), 0),
+    );
+    assert_eq!(done.end, "CleanupConfirmed", "{:?}", done.states);
+    for answer in [
+        json!({"statusCode": 200, "complete": true}),
+        json!({"statusCode": 200}),
+    ] {
+        let cleaned = follow(&states, "CleanupConfirmed", run_state("cleanup", answer, 0));
+        assert_eq!(cleaned.end, "RouteOutcome", "{:?}", cleaned.states);
+    }
+    // Not yet complete: cleanup again a poll interval later (it only confirms then), its failures
+    // counted from 0, at most 20 rounds; past them the outcome is routed anyway.
+    let mut pending = run_state("cleanup", json!({"statusCode": 200, "complete": false}), 2);
+    set(&mut pending, "$.cleanupRounds", json!({"count": 3}));
+    let again = follow(&states, "CleanupConfirmed", pending.clone());
+    assert_eq!(
+        again.states,
+        [
+            "CleanupConfirmed",
+            "CleanupRecovered",
+            "CountCleanupRound",
+            "CleanupRoundsLeft",
+            "WaitThenConfirmCleanup",
+            "Cleanup"
+        ]
+        .map(String::from)
+        .to_vec()
+    );
+    assert_eq!(again.failures, 0);
+    set(&mut pending, "$.cleanupRounds", json!({"count": 20}));
+    let past = follow(&states, "CleanupConfirmed", pending);
+    assert_eq!(past.end, "RouteOutcome", "{:?}", past.states);
 }

@@ -553,6 +553,7 @@ fn vocabulary() -> Vec<(&'static str, String)> {
         OperationError::Conflict("x".into()),
         OperationError::TokenRejected("x".into()),
         OperationError::Internal("x".into()),
+        OperationError::Preflight(execution_core::preflight::Preflight::default()),
     ] {
         match e {
             OperationError::MissingParameter(_)
@@ -561,7 +562,8 @@ fn vocabulary() -> Vec<(&'static str, String)> {
             | OperationError::InvalidState(_)
             | OperationError::Conflict(_)
             | OperationError::TokenRejected(_)
-            | OperationError::Internal(_) => {}
+            | OperationError::Internal(_)
+            | OperationError::Preflight(_) => {}
         }
         out.push(("error code", e.code().to_owned()));
     }

@@ -46,6 +46,23 @@ const EC2_FOR_START_RECOVERY: [&str; 32] = [
     "ec2:TerminateInstances",
 ];
 
+/// What cleanup asks DRS: TerminateRecoveryInstances, and what it and its dependent actions read.
+const DRS_FOR_CLEANUP: [&str; 4] = [
+    "drs:TerminateRecoveryInstances",
+    "drs:DescribeRecoveryInstances",
+    "drs:DescribeJobs",
+    "drs:DescribeSourceServers",
+];
+
+/// TerminateRecoveryInstances' EC2 dependent actions (Service Authorization Reference): DRS
+/// terminates the instances and deletes their volumes with the caller's permissions.
+const EC2_FOR_TERMINATE_RECOVERY_INSTANCES: [&str; 4] = [
+    "ec2:DescribeInstances",
+    "ec2:DescribeVolumes",
+    "ec2:TerminateInstances",
+    "ec2:DeleteVolume",
+];
+
 /// The actions each function's role must grant, no more, no fewer.
 fn expected() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
     let with_logs = |actions: &[&'static str]| -> BTreeSet<&'static str> {
@@ -77,6 +94,7 @@ fn expected() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
                 "states:StartExecution",
             ]),
         ),
+        // poll reads a failed server's reason from its job's log.
         (
             "PollFunction",
             with_logs(&[
@@ -84,6 +102,7 @@ fn expected() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
                 "dynamodb:PutItem",
                 "dynamodb:UpdateItem",
                 "drs:DescribeJobs",
+                "drs:DescribeJobLogItems",
                 "drs:DescribeRecoveryInstances",
                 "ec2:DescribeInstances",
             ]),
@@ -141,9 +160,11 @@ fn expected() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
                 "states:SendTaskSuccess",
             ]),
         ),
-        // start creates the execution (several transactions for a large plan, each checking the
-        // header is still absent), records its run, or cancels and finalizes it when the run
-        // cannot start; it releases no token (a new execution holds none).
+        // start checks the plan's servers in DRS (pre-flight), holds them (read, taken in one
+        // transaction, given back when refused), creates the execution (several transactions for
+        // a large plan, each checking the header is still absent), records its run, or cancels
+        // and finalizes it when the run cannot start; it releases no token (a new execution
+        // holds none).
         (
             "StartFunction",
             with_logs(&[
@@ -151,9 +172,27 @@ fn expected() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
                 "dynamodb:PutItem",
                 "dynamodb:UpdateItem",
                 "dynamodb:ConditionCheckItem",
+                "dynamodb:BatchGetItem",
+                "dynamodb:DeleteItem",
+                "drs:DescribeSourceServers",
                 "states:StartExecution",
             ]),
         ),
+        // cleanup records each server's cleanup (waves and their events), asks DRS which instance
+        // is still the server's and for an earlier request's job, and terminates; DRS terminates
+        // the instance and deletes its volumes with cleanup's permissions (the dependent actions
+        // of TerminateRecoveryInstances).
+        ("CleanupFunction", {
+            let mut cleanup = with_logs(&[
+                "dynamodb:Query",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+            ]);
+            cleanup.extend(DRS_FOR_CLEANUP);
+            cleanup.extend(EC2_FOR_TERMINATE_RECOVERY_INSTANCES);
+            cleanup
+        }),
         // The reads: the status index (list), the execution's partition (get), its trail and,
         // for an empty one, the execution (events).
         ("ListFunction", with_logs(&["dynamodb:Query"])),
@@ -192,7 +231,10 @@ const STREAM_READ: [&str; 4] = [
 fn resource_star_only(action: &str) -> bool {
     matches!(
         action,
-        "drs:DescribeJobs" | "drs:DescribeRecoveryInstances" | "dynamodb:ListStreams"
+        "drs:DescribeJobs"
+            | "drs:DescribeRecoveryInstances"
+            | "drs:DescribeSourceServers"
+            | "dynamodb:ListStreams"
     ) || action.starts_with("ec2:Describe")
 }
 
@@ -765,13 +807,13 @@ fn the_state_machine_invokes_exactly_the_functions_its_definition_names() {
         .filter(|v| v.starts_with("GetAtt "))
         .collect();
     assert_eq!(granted, substituted);
-    let functions: BTreeSet<String> = ["Poll", "Launch", "Pause", "Finalize"]
+    let functions: BTreeSet<String> = ["Poll", "Launch", "Pause", "Finalize", "Cleanup"]
         .iter()
         .map(|f| format!("GetAtt {f}Function.Arn"))
         .collect();
     assert_eq!(
         granted, functions,
-        "not find, not the operators' resume, retry, skip and cancel"
+        "not find, not the operators' resume, retry, skip and cancel; cleanup after a drill"
     );
     // Every placeholder of the definition is substituted, and nothing else is.
     let text = workspace_tests::cfn::definition_text();
@@ -783,4 +825,104 @@ fn the_state_machine_invokes_exactly_the_functions_its_definition_names() {
         .collect();
     let keys: BTreeSet<String> = substitutions.keys().map(render).collect();
     assert_eq!(placeholders, keys);
+}
+
+/// Only cleanup terminates, and what it may terminate is narrow: DRS recovery instances of this
+/// account and region, and the EC2 instances and volumes DRS created (tagged
+/// AWSElasticDisasterRecoveryManaged), only when DRS acts for it. No other role may terminate a
+/// recovery instance; launch's EC2 grant (what StartRecovery needs) is launch's alone.
+#[test]
+fn only_cleanup_terminates_and_only_what_drs_manages_through_drs() {
+    let t = template();
+    let roles = function_roles(&t);
+    for (function, role) in &roles {
+        let actions = actions_of(&grants(&t, role));
+        assert_eq!(
+            actions.contains("drs:TerminateRecoveryInstances"),
+            function == "CleanupFunction",
+            "{function}"
+        );
+    }
+    let cleanup = grants(&t, &roles["CleanupFunction"]);
+    let arn = |service_and_type: &str| format!("Sub arn:${{AWS::Partition}}:{service_and_type}");
+    assert_eq!(
+        resources_for(
+            &t,
+            &roles["CleanupFunction"],
+            "drs:TerminateRecoveryInstances"
+        ),
+        BTreeSet::from([arn(
+            "drs:${AWS::Region}:${AWS::AccountId}:recovery-instance/*"
+        )])
+    );
+    for (action, resource) in [
+        ("ec2:TerminateInstances", "instance"),
+        ("ec2:DeleteVolume", "volume"),
+    ] {
+        let grant = cleanup
+            .iter()
+            .find(|g| g.actions.iter().any(|a| a == action))
+            .unwrap_or_else(|| panic!("cleanup may not {action}"));
+        assert_eq!(grant.actions, [action], "{action}: a grant of its own");
+        assert_eq!(
+            grant.resources,
+            [arn(&format!(
+                "ec2:${{AWS::Region}}:${{AWS::AccountId}}:{resource}/*"
+            ))],
+            "{action}"
+        );
+        let condition: serde_json::Value = serde_json::to_value(
+            grant
+                .condition
+                .as_ref()
+                .unwrap_or_else(|| panic!("{action}: no condition")),
+        )
+        .expect("a condition as JSON");
+        assert_eq!(
+            condition,
+            serde_json::json!({
+                "Null": {"aws:ResourceTag/AWSElasticDisasterRecoveryManaged": "false"},
+                "Bool": {"aws:ViaAWSService": "true"}
+            }),
+            "{action}: only DRS's own resources, only through DRS"
+        );
+        assert_eq!(grant.when, None, "{action}");
+    }
+}
+
+/// start's new grants: the holds on the executions table only, the pre-flight's read of DRS;
+/// poll's job logs on DRS jobs only.
+#[test]
+fn start_holds_servers_in_the_table_and_poll_reads_only_job_logs() {
+    let t = template();
+    let roles = function_roles(&t);
+    for action in [
+        "dynamodb:BatchGetItem",
+        "dynamodb:PutItem",
+        "dynamodb:DeleteItem",
+    ] {
+        assert_eq!(
+            resources_for(&t, &roles["StartFunction"], action),
+            BTreeSet::from(["GetAtt ExecutionsTable.Arn".to_owned()]),
+            "{action}"
+        );
+    }
+    for (function, role) in &roles {
+        let actions = actions_of(&grants(&t, role));
+        assert_eq!(
+            actions.contains("dynamodb:DeleteItem") || actions.contains("dynamodb:BatchGetItem"),
+            function == "StartFunction",
+            "{function}: only start holds servers"
+        );
+    }
+    assert_eq!(
+        resources_for(&t, &roles["StartFunction"], "drs:DescribeSourceServers"),
+        BTreeSet::from(["*".to_owned()])
+    );
+    assert_eq!(
+        resources_for(&t, &roles["PollFunction"], "drs:DescribeJobLogItems"),
+        BTreeSet::from([
+            "Sub arn:${AWS::Partition}:drs:${AWS::Region}:${AWS::AccountId}:job/*".to_owned()
+        ])
+    );
 }

@@ -428,6 +428,7 @@ struct Run<'a> {
 fn plan(rng: &mut ChaCha8Rng) -> Plan {
     let waves = (0..3u32)
         .map(|w| PlanWave {
+            target_rto_seconds: None,
             wave_name: None,
             pause_before_wave: w > 0 && rng.random_bool(0.3),
             timeout_seconds: None,
@@ -451,6 +452,8 @@ fn plan(rng: &mut ChaCha8Rng) -> Plan {
         })
         .collect();
     Plan {
+        target_rto_seconds: None,
+        cleanup_after_seconds: None,
         plan_id: PlanId::from_uuid(uuid::Uuid::from_u128(rng.random())),
         plan_name: None,
         is_drill: true,

@@ -9,7 +9,8 @@
 //!   dispatch), runs each function on them in that order, queues the answers, runs the state
 //!   machine, and checks that it made exactly those calls and took the path they imply. At a
 //!   pause the real token is handed to the real pause handler, and an operator's retry or skip
-//!   releases the run through aws-adapters' Step Functions client.
+//!   releases the run through aws-adapters' Step Functions client. A drill whose plan sets
+//!   `cleanupAfterSeconds` is cleaned up by the run after finalize, that long after.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -20,12 +21,13 @@ use aws_sdk_sfn::types::{ExecutionStatus as SfnStatus, HistoryEvent, HistoryEven
 use aws_sdk_sfn::Client;
 use drs_sim::{Api, FaultScript, Progression, Refusals, Sim, SimConfig, Spread, Timings};
 use execution_core::api::{
-    FinalizeResponse, LaunchResponse, Operation, PauseResponse, PollResponse, PollWaves,
+    CleanupResponse, FinalizeResponse, LaunchResponse, Operation, PauseResponse, PollResponse,
+    PollWaves,
 };
 use execution_core::audit::Actor;
 use execution_core::fixtures::{self, execution_id, job, plan_id, server};
 use execution_core::ids::TaskToken;
-use execution_core::model::{Execution, FailurePolicy, PauseReason};
+use execution_core::model::{CleanupState, Execution, FailurePolicy, PauseReason};
 use execution_core::ops::Ports;
 use execution_core::ports::{ExecutionStore, Workflow, WorkflowError};
 use execution_core::rules::NextAction;
@@ -36,11 +38,12 @@ use serde_json::{json, Value};
 use workspace_tests::cfn::definition_text;
 use workspace_tests::moto::{queue_lambda_replies, sfn_client};
 
-const FUNCTIONS: [&str; 4] = [
+const FUNCTIONS: [&str; 5] = [
     "PollFunctionArn",
     "LaunchFunctionArn",
     "PauseFunctionArn",
     "FinalizeFunctionArn",
+    "CleanupFunctionArn",
 ];
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -94,6 +97,11 @@ fn paused(before: u32) -> Value {
 }
 
 fn finalized(status: ExecutionStatus) -> Value {
+    finalized_drill(status, None)
+}
+
+/// finalize's answer for a drill whose plan sets `cleanupAfterSeconds` (`None`: it does not).
+fn finalized_drill(status: ExecutionStatus, cleanup_after_seconds: Option<u64>) -> Value {
     serde_json::to_value(FinalizeResponse {
         status_code: 200,
         execution_id: execution_id(),
@@ -101,6 +109,29 @@ fn finalized(status: ExecutionStatus) -> Value {
         total_waves: 3,
         already_finalized: false,
         recovery_time_seconds: None,
+        cleanup_after_seconds,
+    })
+    .unwrap()
+}
+
+/// cleanup's answer: DRS is terminating the drill's instances.
+/// cleanup's answer: DRS asked to terminate server 0's instance, or (`complete`) it is gone.
+fn cleaned_up(complete: bool) -> Value {
+    let (requested, terminated) = if complete {
+        (vec![], vec![server(0)])
+    } else {
+        (vec![server(0)], vec![])
+    };
+    serde_json::to_value(CleanupResponse {
+        status_code: 200,
+        execution_id: execution_id(),
+        status: ExecutionStatus::Completed,
+        requested,
+        terminated,
+        gone: vec![],
+        job_ids: vec![job(9)],
+        complete,
+        message: "DRS is terminating 1 recovery instance".into(),
     })
     .unwrap()
 }
@@ -148,7 +179,34 @@ const LAUNCH: [&str; 5] = [
 ];
 const WAIT: [&str; 3] = ["WaitThenPoll", "CountCycle", "HandOverDue"];
 const PAUSE: [&str; 3] = ["CountPauseCycle", "PauseHandOverDue", "Pause"];
-const FINALIZE: [&str; 3] = ["Finalize", "CheckFinalizeAnswer", "RouteOutcome"];
+/// Finalize for an execution that is not cleaned up (no `cleanupAfterSeconds` in the answer).
+const FINALIZE: [&str; 4] = [
+    "Finalize",
+    "CheckFinalizeAnswer",
+    "CleanupDue",
+    "RouteOutcome",
+];
+/// Finalize for a drill that is: the wait its plan asks for, then cleanup, then the outcome.
+const FINALIZE_THEN_CLEAN_UP: [&str; 3] = ["Finalize", "CheckFinalizeAnswer", "CleanupDue"];
+const CLEANUP: [&str; 7] = [
+    "StartCleanup",
+    "StartCleanupRounds",
+    "WaitBeforeCleanup",
+    "Cleanup",
+    "CheckCleanupAnswer",
+    "CleanupConfirmed",
+    "RouteOutcome",
+];
+/// A cleanup that answered "not yet complete": a confirming call a poll interval later.
+const CLEANUP_AGAIN: [&str; 7] = [
+    "CleanupRecovered",
+    "CountCleanupRound",
+    "CleanupRoundsLeft",
+    "WaitThenConfirmCleanup",
+    "Cleanup",
+    "CheckCleanupAnswer",
+    "CleanupConfirmed",
+];
 
 fn path(parts: &[&[&str]]) -> Vec<String> {
     parts
@@ -672,6 +730,171 @@ async fn the_poll_interval_defaults_to_30_seconds() {
     assert_eq!(state["pollIntervalSeconds"], 30);
 }
 
+/// A drill whose plan sets `cleanupAfterSeconds`: finalize's answer carries it, the run waits that
+/// long after finalize, then calls cleanup (retried after a transient failure, with a count of its
+/// own), then ends with the drill's outcome, a failed one included. The same drill without it ends
+/// at finalize, as before, and calls no cleanup.
+#[tokio::test]
+async fn a_drill_is_cleaned_up_after_finalize_when_its_plan_says_when() {
+    let region = "eu-south-1";
+    let sfn = sfn_client(region);
+    let machine = create_machine(&sfn, region).await;
+    let cleanup_payload = json!({"operation": "cleanup", "invokedBy": "workflow",
+                                 "executionId": execution_id(), "planId": plan_id()});
+
+    // Cleaned up one second after it completed; cleanup's first answer is a 500.
+    queue_lambda_replies(
+        region,
+        &[
+            poll(NextAction::Finalize),
+            finalized_drill(ExecutionStatus::Completed, Some(1)),
+            internal_error(),
+            cleaned_up(false),
+            cleaned_up(true),
+        ],
+    )
+    .await;
+    let run = start(&sfn, &machine, &workflow_input()).await;
+    let (status, error, entered) = outcome(&sfn, &run).await;
+    assert_eq!((status, error), (SfnStatus::Succeeded, None), "{entered:?}");
+    // A 500, then DRS asked (not yet complete), then a confirming call finds it complete.
+    let retried = [
+        "StartCleanup",
+        "StartCleanupRounds",
+        "WaitBeforeCleanup",
+        "Cleanup",
+        "CheckCleanupAnswer",
+        "CountCleanupFailure",
+        "CleanupRetryAllowed",
+        "WaitThenCleanup",
+        "Cleanup",
+        "CheckCleanupAnswer",
+        "CleanupConfirmed",
+        "CleanupRecovered",
+        "CountCleanupRound",
+        "CleanupRoundsLeft",
+        "WaitThenConfirmCleanup",
+        "Cleanup",
+        "CheckCleanupAnswer",
+        "CleanupConfirmed",
+        "RouteOutcome",
+    ];
+    assert_eq!(
+        entered,
+        path(&[
+            &START,
+            &POLL,
+            &FINALIZE_THEN_CLEAN_UP,
+            &retried,
+            &["RecoveryCompleted"]
+        ])
+    );
+    let sent = payloads_sent(&sfn, &run).await;
+    let ops: Vec<&str> = sent.iter().map(|(op, _)| op.as_str()).collect();
+    assert_eq!(ops, ["poll", "finalize", "cleanup", "cleanup", "cleanup"]);
+    for (_, payload) in &sent[2..] {
+        assert_eq!(payload, &cleanup_payload);
+    }
+    // The wait is the one finalize answered.
+    let events = history(&sfn, &run).await;
+    let waited = events
+        .iter()
+        .filter_map(|e| e.state_entered_event_details.as_ref())
+        .find(|d| d.name == "WaitBeforeCleanup")
+        .and_then(|d| d.input.as_deref())
+        .map(|input| serde_json::from_str::<Value>(input).expect("JSON"))
+        .expect("WaitBeforeCleanup entered with its input");
+    assert_eq!(waited["finalize"]["answer"]["cleanupAfterSeconds"], 1);
+    let entered_at = |name: &str| {
+        events
+            .iter()
+            .find(|e| {
+                e.state_entered_event_details
+                    .as_ref()
+                    .is_some_and(|d| d.name == name)
+            })
+            .map(|e| e.timestamp.to_millis().unwrap_or_default())
+            .unwrap_or_else(|| panic!("{name} entered"))
+    };
+    assert!(
+        entered_at("Cleanup") - entered_at("WaitBeforeCleanup") >= 1_000,
+        "the run waited cleanupAfterSeconds before cleanup"
+    );
+
+    // A failed drill is cleaned up too (here at once), and still ends as a failure.
+    queue_lambda_replies(
+        region,
+        &[
+            poll(NextAction::Finalize),
+            finalized_drill(ExecutionStatus::Failed, Some(0)),
+            cleaned_up(true),
+        ],
+    )
+    .await;
+    let run = start(&sfn, &machine, &workflow_input()).await;
+    let (status, error, entered) = outcome(&sfn, &run).await;
+    assert_eq!(
+        (status, error.as_deref()),
+        (SfnStatus::Failed, Some("RecoveryFailed")),
+        "{entered:?}"
+    );
+    assert_eq!(
+        entered,
+        path(&[
+            &START,
+            &POLL,
+            &FINALIZE_THEN_CLEAN_UP,
+            &CLEANUP,
+            &["RecoveryFailed"]
+        ])
+    );
+
+    // Without cleanupAfterSeconds the run ends at finalize: no cleanup, no wait. The reply queued
+    // after finalize's is left for no one.
+    queue_lambda_replies(
+        region,
+        &[
+            poll(NextAction::Finalize),
+            finalized_drill(ExecutionStatus::Completed, None),
+            cleaned_up(true),
+        ],
+    )
+    .await;
+    let run = start(&sfn, &machine, &workflow_input()).await;
+    let (status, error, entered) = outcome(&sfn, &run).await;
+    assert_eq!((status, error), (SfnStatus::Succeeded, None));
+    assert_eq!(
+        entered,
+        path(&[&START, &POLL, &FINALIZE, &["RecoveryCompleted"]])
+    );
+    let ops: Vec<String> = payloads_sent(&sfn, &run)
+        .await
+        .into_iter()
+        .map(|(op, _)| op)
+        .collect();
+    assert_eq!(ops, ["poll", "finalize"]);
+
+    // A cleanup refused for good fails the run (the execution has ended; an operator cleans up).
+    let refused =
+        serde_json::to_value(OperationError::NotFound("execution not found".into()).body())
+            .unwrap();
+    queue_lambda_replies(
+        region,
+        &[
+            poll(NextAction::Finalize),
+            finalized_drill(ExecutionStatus::Completed, Some(0)),
+            refused,
+        ],
+    )
+    .await;
+    let run = start(&sfn, &machine, &workflow_input()).await;
+    let (status, error, _) = outcome(&sfn, &run).await;
+    assert_eq!(
+        (status, error.as_deref()),
+        (SfnStatus::Failed, Some("CleanupRejected"))
+    );
+}
+
 /// Continue as new, executed as deployed: each run's HandOver starts the next run itself
 /// (`states:startExecution`, which scripts/moto_server.py teaches moto to name as Step Functions
 /// does), and the execution completes in its third run.
@@ -1010,6 +1233,8 @@ impl Script {
     /// The states the definition enters for these answers (after START, or after a pause).
     fn path(&self) -> Vec<String> {
         let mut parts: Vec<&[&str]> = Vec::new();
+        let mut outcome: &[&str] = &[];
+        let mut cleaned = false;
         for (op, _, answer) in &self.calls {
             match op {
                 Operation::Poll => {
@@ -1022,14 +1247,32 @@ impl Script {
                 }
                 Operation::Launch => parts.push(&LAUNCH),
                 Operation::Finalize => {
-                    parts.push(&FINALIZE);
-                    parts.push(match answer["status"].as_str() {
+                    outcome = match answer["status"].as_str() {
                         Some("COMPLETED") => &["RecoveryCompleted"],
                         Some("COMPLETED_WITH_ERRORS") => &["RecoveryCompletedWithErrors"],
                         Some("FAILED") => &["RecoveryFailed"],
                         Some("CANCELLED") => &["RecoveryCancelled"],
                         other => panic!("finalize answered {other:?}"),
+                    };
+                    if answer.get("cleanupAfterSeconds").is_some() {
+                        // The outcome is routed once cleanup has answered.
+                        parts.push(&FINALIZE_THEN_CLEAN_UP);
+                    } else {
+                        parts.push(&FINALIZE);
+                        parts.push(outcome);
+                    }
+                }
+                Operation::Cleanup => {
+                    parts.push(if cleaned {
+                        &CLEANUP_AGAIN
+                    } else {
+                        &CLEANUP[..6]
                     });
+                    cleaned = true;
+                    if answer["complete"] != json!(false) {
+                        parts.push(&["RouteOutcome"]);
+                        parts.push(outcome);
+                    }
                 }
                 other => panic!("the run does not call {other}"),
             }
@@ -1057,6 +1300,11 @@ impl Stack {
     /// An execution of `sizes[i]` servers in wave `i` whose failed waves wait for a decision,
     /// created in the store; DRS jobs take about a minute and a half.
     async fn new(sizes: &[usize], faults: FaultScript) -> Self {
+        Self::of_plan(fixtures::plan(sizes), faults).await
+    }
+
+    /// An execution of `plan` (its failed waves wait for a decision), created in the store.
+    async fn of_plan(mut plan: execution_core::plan::Plan, faults: FaultScript) -> Self {
         let sim = Sim::new(SimConfig {
             progression: Progression::Timed(Timings {
                 job_start: Spread::fixed(10),
@@ -1067,7 +1315,6 @@ impl Stack {
             faults,
             ..SimConfig::default()
         });
-        let mut plan = fixtures::plan(sizes);
         plan.on_wave_failure = Some(FailurePolicy::Pause);
         let execution = plan
             .new_execution(execution_id(), sim.clock.now())
@@ -1085,13 +1332,17 @@ impl Stack {
         let ports = Ports::new(sim.store.as_ref(), sim.clock.as_ref(), &sim.policy);
         match op {
             Operation::Poll => ports.with_drs(&sim.drs).with_ec2(&sim.ec2),
-            Operation::Launch => ports.with_drs(&sim.drs),
+            Operation::Launch | Operation::Cleanup => ports.with_drs(&sim.drs),
+            // The holds are kept by the store, as on AWS.
+            Operation::Start => ports
+                .with_drs(&sim.drs)
+                .with_locks(sim.store.as_ref())
+                .with_workflow(&self.held),
             Operation::Pause
             | Operation::Resume
             | Operation::Cancel
             | Operation::Retry
-            | Operation::Skip
-            | Operation::Start => ports.with_workflow(&self.held),
+            | Operation::Skip => ports.with_workflow(&self.held),
             Operation::Finalize
             | Operation::Find
             | Operation::List
@@ -1110,8 +1361,9 @@ impl Stack {
     }
 
     /// The run from its next poll until it parks or ends, as the definition dispatches: poll, then
-    /// LAUNCH → launch and wait, WAIT → wait, PAUSE → park, FINALIZE → finalize and end. A wait
-    /// moves the simulated clock on by [`STEP_SECS`].
+    /// LAUNCH → launch and wait, WAIT → wait, PAUSE → park, FINALIZE → finalize (then, for a drill
+    /// whose plan sets `cleanupAfterSeconds`, that long later, cleanup) and end. A wait moves the
+    /// simulated clock on by [`STEP_SECS`].
     async fn script(&self) -> Script {
         let target = json!({"executionId": execution_id(), "planId": plan_id()});
         let payload = |op: Operation| {
@@ -1148,6 +1400,18 @@ impl Stack {
                 Some("FINALIZE") => {
                     let answer = call(Operation::Finalize).await;
                     let status = answer["status"].as_str().unwrap_or_default().to_owned();
+                    // A drill whose plan says when: the run waits that long, then cleans up.
+                    if let Some(delay) = answer["cleanupAfterSeconds"].as_u64() {
+                        self.sim.clock.advance_secs(delay);
+                        // Again a poll interval later until it is complete (at most 21 calls).
+                        for _ in 0..21 {
+                            let cleanup = call(Operation::Cleanup).await;
+                            if cleanup["complete"] != json!(false) {
+                                break;
+                            }
+                            self.sim.clock.advance_secs(STEP_SECS);
+                        }
+                    }
                     return Script {
                         calls,
                         end: End::Finished(status),
@@ -1493,4 +1757,119 @@ async fn a_launch_refused_for_now_is_ridden_out() {
     let record = stack.record();
     assert_eq!(record.status(), ExecutionStatus::Completed);
     assert_eq!(record.waves[0].launch_attempts, 3);
+}
+
+/// The functions themselves: a drill whose plan sets `cleanupAfterSeconds` is launched, polled and
+/// finalized, and the run then waits and calls the real cleanup, which asks the simulated DRS to
+/// terminate every recovery instance the drill launched and records it. The same drill without
+/// the setting ends at finalize with its instances left running.
+#[tokio::test]
+async fn the_workflow_cleans_up_a_drill_with_the_real_functions_and_only_when_asked() {
+    let region = "me-south-1";
+    let sfn = sfn_client(region);
+    let machine = create_machine(&sfn, region).await;
+    for delay in [Some(1), None] {
+        let mut plan = fixtures::plan(&[2, 1]);
+        plan.cleanup_after_seconds = delay;
+        let stack = Stack::of_plan(plan, FaultScript::default()).await;
+
+        let script = stack.script().await;
+        assert_eq!(script.end, End::Finished("COMPLETED".into()), "{delay:?}");
+        let finalize = script
+            .calls
+            .iter()
+            .find(|(op, _, _)| *op == Operation::Finalize)
+            .map(|(_, _, answer)| answer.clone())
+            .expect("finalized");
+        assert_eq!(
+            finalize["cleanupAfterSeconds"].as_i64(),
+            delay,
+            "finalize says when: {finalize}"
+        );
+        queue_lambda_replies(region, &script.answers()).await;
+        let run = start(&sfn, &machine, &workflow_input()).await;
+        let (status, error, entered) = outcome(&sfn, &run).await;
+        assert_eq!((status, error), (SfnStatus::Succeeded, None), "{delay:?}");
+        assert_eq!(entered, run_path(&[&script]), "{delay:?}");
+        let sent = payloads_sent(&sfn, &run).await;
+        let want: Vec<(String, Value)> = script
+            .calls
+            .iter()
+            .map(|(op, p, _)| (op.as_str().to_owned(), p.clone()))
+            .collect();
+        assert_eq!(sent, want, "{delay:?}");
+
+        let cleanups: Vec<&Value> = script
+            .calls
+            .iter()
+            .filter(|(op, _, _)| *op == Operation::Cleanup)
+            .map(|(_, _, answer)| answer)
+            .collect();
+        let record = stack.record();
+        assert_eq!(record.status(), ExecutionStatus::Completed);
+        let servers: Vec<_> = record
+            .waves
+            .iter()
+            .flat_map(|w| &w.server_statuses)
+            .collect();
+        assert!(
+            servers.iter().all(|s| s.recovery_instance_id.is_some()),
+            "every server launched an instance: {servers:?}"
+        );
+        if delay.is_some() {
+            assert!(
+                cleanups.len() >= 2,
+                "cleanup asks, then confirms: {cleanups:?}"
+            );
+            assert_eq!(
+                sent.last().map(|(op, _)| op.as_str()),
+                Some("cleanup"),
+                "the last call"
+            );
+            let answer = cleanups[0];
+            assert_eq!(
+                answer["requested"].as_array().map(Vec::len),
+                Some(3),
+                "{answer}"
+            );
+            let last = cleanups[cleanups.len() - 1];
+            assert_eq!(last["complete"], true, "{last}");
+            assert_eq!(
+                last["terminated"].as_array().map(Vec::len),
+                Some(3),
+                "{last}"
+            );
+            for server in &servers {
+                let cleanup = server
+                    .cleanup
+                    .as_ref()
+                    .unwrap_or_else(|| panic!("{} was not cleaned up", server.source_server_id));
+                assert_eq!(cleanup.state, CleanupState::Terminated);
+                assert!(cleanup.job_id.is_some(), "the TERMINATE job is recorded");
+                assert!(
+                    cleanup.terminated_time.is_some(),
+                    "and when it was confirmed"
+                );
+                assert_eq!(
+                    Some(&cleanup.recovery_instance_id),
+                    server.recovery_instance_id.as_ref()
+                );
+            }
+            let trail = stack.sim.store.trail(execution_id());
+            assert!(
+                trail
+                    .iter()
+                    .any(|e| e.operation == "cleanup" && e.actor == Actor::Workflow),
+                "the cleanup is recorded as the workflow's"
+            );
+            assert!(execution_core::audit::check_trail(&record, &trail).is_empty());
+        } else {
+            assert!(cleanups.is_empty());
+            assert!(sent.iter().all(|(op, _)| op != "cleanup"));
+            assert!(
+                servers.iter().all(|s| s.cleanup.is_none()),
+                "a drill that does not ask keeps its instances"
+            );
+        }
+    }
 }

@@ -106,8 +106,8 @@ fn every_function_is_an_arm64_binary_built_by_cargo_lambda() {
     assert_eq!(
         binaries,
         [
-            "cancel", "events", "finalize", "find", "get", "launch", "list", "pause", "poll",
-            "publish", "resume", "retry", "skip", "start",
+            "cancel", "cleanup", "events", "finalize", "find", "get", "launch", "list", "pause",
+            "poll", "publish", "resume", "retry", "skip", "start",
         ]
         .map(String::from)
         .into()

@@ -130,6 +130,8 @@ fn active(n: usize) -> Result<Execution, String> {
             task_token: None,
             status_message: None,
             recovery_time_seconds: None,
+            target_rto_seconds: None,
+            cleanup_after_seconds: None,
             version: 0,
         },
         waves: Vec::new(),

@@ -172,6 +172,8 @@ pub fn finished(shape: Shape) -> Result<Execution, String> {
 /// server IN_PROGRESS, the rest PENDING.
 fn record(shape: Shape, in_flight: Range<usize>) -> Result<Execution, String> {
     let plan = Plan {
+        cleanup_after_seconds: None,
+        target_rto_seconds: None,
         plan_id: PlanId::parse("9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d")
             .map_err(|e| e.to_string())?,
         plan_name: Some(format!("benchmark {}", shape.name)),
@@ -180,6 +182,7 @@ fn record(shape: Shape, in_flight: Range<usize>) -> Result<Execution, String> {
         on_wave_failure: None,
         waves: (0..shape.waves)
             .map(|w| PlanWave {
+                target_rto_seconds: None,
                 wave_name: Some(format!("tier-{w:02}")),
                 pause_before_wave: false,
                 timeout_seconds: None,
@@ -210,6 +213,8 @@ fn record(shape: Shape, in_flight: Range<usize>) -> Result<Execution, String> {
         wave.launch_time = Some(Timestamp(LAUNCHED_AT));
         wave.attempt_time = Some(Timestamp(LAUNCHED_AT));
         wave.jobs = vec![WaveJob {
+            created_time: None,
+            ended_time: None,
             job_id: job_id(w),
             attempt: 1,
             part: 0,

@@ -7,7 +7,7 @@
 //! the operation's answer and one function per command prints it. Built with the `aws` feature
 //! only.
 
-use aws_adapters::{DynamoDbStore, Settings, StepFunctionsWorkflow, SystemClock};
+use aws_adapters::{DrsService, DynamoDbStore, Settings, StepFunctionsWorkflow, SystemClock};
 use aws_config::SdkConfig;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::Credentials;
@@ -16,12 +16,12 @@ use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityError;
 use drs_sim::time_fmt::format_utc;
 use execution_core::api::{
-    self, AnswerClass, EventsRequest, PauseRequest, Request, StartRequest, Target, WaveTarget,
+    self, AnswerClass, PauseRequest, Request, StartRequest, Target, WaveTarget,
 };
 use execution_core::audit::{Actor, AuditEvent};
 use execution_core::error::OperationError;
-use execution_core::model::Execution;
 use execution_core::ops::{self, Ports};
+use execution_core::report::Report;
 use execution_core::rules::Policy;
 use serde_json::{json, Value};
 
@@ -29,12 +29,15 @@ use crate::api_client::{self, ApiUrl};
 use crate::cli::{StartArgs, TargetArgs, WaveArgs};
 use crate::exit::{print, print_json, CliError, Exit};
 use crate::plan_file;
-use crate::report::{trail_line, Report};
+use crate::report::{
+    record_and_trail, trail_line, whole_trail as trail_pages, Document, Format, Loaded,
+};
 
 /// The clients a command needs on the direct path, built once.
 struct Aws {
     settings: Settings,
     store: DynamoDbStore,
+    drs: DrsService,
     workflow: StepFunctionsWorkflow,
     policy: Policy,
     actor: Actor,
@@ -93,8 +96,10 @@ impl Backend {
                     }
                     _ => aws.workflow.clone(),
                 };
-                let ports =
-                    Ports::new(&aws.store, &SystemClock, &aws.policy).with_workflow(&workflow);
+                let ports = Ports::new(&aws.store, &SystemClock, &aws.policy)
+                    .with_workflow(&workflow)
+                    .with_drs(&aws.drs)
+                    .with_locks(&aws.store);
                 Ok(ops::run(&ports, request, aws.actor.clone()).await)
             }
             Self::Api(client) => client.answer(&request).await,
@@ -111,9 +116,11 @@ async fn connect_direct() -> Result<Aws, CliError> {
     let actor = caller(&aws_sdk_sts::Client::new(&config)).await?;
     let store = DynamoDbStore::from_settings(&config, &settings);
     let workflow = StepFunctionsWorkflow::new(aws_sdk_sfn::Client::new(&config));
+    let drs = DrsService::new(aws_sdk_drs::Client::new(&config));
     Ok(Aws {
         settings,
         store,
+        drs,
         workflow,
         policy,
         actor,
@@ -291,43 +298,35 @@ pub async fn start(args: StartArgs, api: Option<&str>, json: bool) -> Result<Exi
         print_json(&answer)?;
     } else {
         print(&format!(
-            "Started execution {id} of plan {plan_id} ({waves} waves): {run}\nFollow it with: drctl status {id} --plan {plan_id} (its trail: drctl events {id} --plan {plan_id})\n"
+            "Started execution {id} of plan {plan_id} ({waves} waves): {run}\n{}Follow it with: drctl status {id} --plan {plan_id} (its trail: drctl events {id} --plan {plan_id})\n",
+            preflight_lines(&answer)
         ))?;
     }
     Ok(Exit::Success)
 }
 
-/// The record as `get` answers it (no task token), and its whole trail.
+/// The record as `get` answers it (no task token), and its whole trail: the same report as a
+/// drill's end and `drctl report` (text or JSON).
 pub async fn status(args: TargetArgs, api: Option<&str>, json: bool) -> Result<Exit, CliError> {
-    let backend = connect(api).await?;
     let target = Target {
         execution_id: args.execution_id,
         plan_id: args.plan_id,
     };
-    let answer = backend.answer(Request::Get(target)).await?;
-    if api::status_code_of(&answer) != 200 {
-        return refused(&answer, json);
-    }
-    let execution: Execution = match serde_json::from_value(answer["execution"].clone()) {
-        Ok(execution) => execution,
-        Err(e) => {
-            return refused(
-                &unreadable(&format!("an execution record that cannot be read: {e}")),
-                json,
-            )
-        }
-    };
-    let mut report = Report::of(&execution);
-    report.events = match whole_trail(&backend, target).await? {
-        Ok(events) => events,
+    let (execution, events) = match fetch(target, api).await? {
+        Ok(found) => found,
         Err(answer) => return refused(&answer, json),
     };
-    if json {
-        print_json(&report)?;
-    } else {
-        print(&report.to_text())?;
-    }
+    let report = Document::of(Report::build(&execution, &events));
+    print(&report.render(if json { Format::Json } else { Format::Text }))?;
     Ok(Exit::Success)
+}
+
+/// The record as `get` answers it and its whole trail (`events`, every page), through the table
+/// or, with `--api`, the stack's API: what `status` and `drctl report` show. An error answer is
+/// handed back as it is, to be shown and exited on.
+pub async fn fetch(target: Target, api: Option<&str>) -> Result<Loaded, CliError> {
+    let backend = connect(api).await?;
+    record_and_trail(async |request| backend.answer(request).await, target).await
 }
 
 /// The execution's trail, oldest first, every page (`events` through `ops::run` or the API).
@@ -370,40 +369,7 @@ async fn whole_trail(
     backend: &Backend,
     target: Target,
 ) -> Result<Result<Vec<AuditEvent>, Value>, CliError> {
-    let mut events = Vec::new();
-    let mut next_token: Option<String> = None;
-    let mut tokens = std::collections::HashSet::new();
-    loop {
-        let request = Request::Events(EventsRequest { target, next_token });
-        let answer = backend.answer(request).await?;
-        if api::status_code_of(&answer) != 200 {
-            return Ok(Err(answer));
-        }
-        let page: Vec<AuditEvent> = match serde_json::from_value(answer["events"].clone()) {
-            Ok(page) => page,
-            Err(e) => {
-                return Ok(Err(unreadable(&format!(
-                    "an events page that cannot be read: {e}"
-                ))))
-            }
-        };
-        events.extend(page);
-        next_token = match answer.get(api::NEXT_TOKEN).and_then(Value::as_str) {
-            None => return Ok(Ok(events)),
-            // A store that hands out a page it gave before would keep this loop going for ever.
-            Some(t) if !tokens.insert(t.to_owned()) => {
-                return Ok(Err(unreadable(&format!(
-                    "the store gave the page token {t} twice"
-                ))))
-            }
-            Some(t) => Some(t.to_owned()),
-        };
-    }
-}
-
-/// An internal error answer, as the Lambda would give it.
-fn unreadable(why: &str) -> Value {
-    api::answer::<()>(&Err(OperationError::Internal(why.to_owned())))
+    trail_pages(async |request| backend.answer(request).await, target).await
 }
 
 /// An operation's error answer: as it is with `--json`, else one line on stderr; the exit code by
@@ -412,14 +378,33 @@ fn refused(answer: &Value, json: bool) -> Result<Exit, CliError> {
     if json {
         print_json(answer)?;
     } else {
+        let listed = answer["problems"].as_array().is_some_and(|p| !p.is_empty());
+        let message = if listed {
+            // The message lists them too, on one line: here they get a line each.
+            "pre-flight refused the start; nothing was created or launched".to_owned()
+        } else {
+            crate::text::clean(answer["message"].as_str().unwrap_or("")).into_owned()
+        };
         eprintln!(
-            "drctl: {} {}: {}",
+            "drctl: {} {}: {message}",
             api::status_code_of(answer),
             answer["error"].as_str().unwrap_or("ERROR"),
-            answer["message"].as_str().unwrap_or("")
         );
+        eprint!("{}", preflight_lines(answer));
     }
     Ok(Exit::for_answer(answer))
+}
+
+/// A pre-flight's problems and warnings, one line each (a refused or warned start).
+fn preflight_lines(answer: &Value) -> String {
+    let mut out = String::new();
+    for (field, label) in [("problems", "problem"), ("warnings", "warning")] {
+        for item in answer[field].as_array().into_iter().flatten() {
+            let message = item["message"].as_str().unwrap_or_default();
+            out.push_str(&format!("  {label}: {}\n", crate::text::clean(message)));
+        }
+    }
+    out
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -427,9 +412,10 @@ pub enum Op {
     Pause,
     Resume,
     Cancel,
+    Cleanup,
 }
 
-/// pause, resume or cancel, answered exactly as the Lambda (or API) would answer.
+/// pause, resume, cancel or cleanup, answered exactly as the Lambda (or API) would answer.
 pub async fn operate(
     op: Op,
     args: TargetArgs,
@@ -447,6 +433,7 @@ pub async fn operate(
         }),
         Op::Resume => Request::Resume(target),
         Op::Cancel => Request::Cancel(target),
+        Op::Cleanup => Request::Cleanup(target),
     };
     run(request, api, json).await
 }
@@ -567,6 +554,9 @@ fn summary(answer: &Value) -> String {
             .map(|a| format!(", attempt {a}"))
             .unwrap_or_default();
         format!(" (wave {n} {wave_status}{attempt})")
+    } else if let Some(message) = answer["message"].as_str() {
+        // cleanup says in a sentence what it did and what is left.
+        format!(": {}", crate::text::clean(message))
     } else {
         String::new()
     };

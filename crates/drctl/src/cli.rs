@@ -16,7 +16,7 @@ use execution_core::ids::{ExecutionId, PlanId, SourceServerId};
 #[cfg_attr(
     not(feature = "aws"),
     command(
-        after_help = "This build leaves the AWS commands out (start, status, events, pause, resume, cancel, retry, skip, restart, validate --check-aws). Build them in with the aws feature: cargo install --locked --path crates/drctl --features aws"
+        after_help = "This build leaves the AWS commands out (start, status, events, pause, resume, cancel, retry, skip, restart, cleanup, validate --check-aws). Build them in with the aws feature: cargo install --locked --path crates/drctl --features aws"
     )
 )]
 pub struct Args {
@@ -41,6 +41,11 @@ pub enum Command {
     Invoke(InvokeArgs),
     /// Check a plan file; with --check-aws, also that its source servers exist in DRS.
     Validate(ValidateArgs),
+    /// The report of an execution, for an auditor: recovery times on DRS's and EC2's clocks
+    /// against the plan's targets, pauses, decisions, timeline, failures, instances, cleanup and
+    /// trail, as text, JSON, Markdown or one HTML file. From AWS (--plan), or from a world file
+    /// (--world).
+    Report(ReportArgs),
     /// AWS: create an execution of PLAN and start its state machine.
     Start(StartArgs),
     /// AWS: show an execution as its record stands (waves, servers, instances, times, its trail).
@@ -63,6 +68,9 @@ pub enum Command {
     /// AWS: start a new state machine run for an execution whose run has ended (refused for a
     /// finished execution and while its run still runs); the run carries on from the record.
     Restart(TargetArgs),
+    /// AWS: terminate the recovery instances a finished drill launched (DRS
+    /// TerminateRecoveryInstances); run it again to confirm they are gone. Refused for a recovery.
+    Cleanup(TargetArgs),
 }
 
 // Read by the AWS commands only.
@@ -194,6 +202,42 @@ pub struct DrillArgs {
     /// Simulated seconds per wall-clock second; 0 runs as fast as possible.
     #[arg(long, value_name = "X", default_value_t = 600.0, value_parser = parse_speed)]
     pub speed: f64,
+    /// Also write the drill's report to FILE, in the format its extension names (.html, .md,
+    /// .json, .txt), even when the drill stops early.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// What DRS reports of the server's replication (`dataReplicationState`: STALLED,
+    /// DISCONNECTED, INITIAL_SYNC, BACKLOG, ...), as the start's pre-flight reads it; repeatable.
+    #[arg(long, value_name = "ID=STATE", value_parser = parse_replication)]
+    pub replication: Vec<(SourceServerId, String)>,
+    /// Terminate the drill's recovery instances when it ends (cleanup), as a plan's
+    /// `cleanupAfterSeconds` does (which, when the plan sets it, says when).
+    #[arg(long)]
+    pub cleanup: bool,
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct ReportArgs {
+    /// The execution's id.
+    #[arg(value_name = "EXECUTION_ID")]
+    pub execution_id: ExecutionId,
+    /// The id of the plan the execution runs (on AWS; with --world, the record's by default).
+    #[arg(
+        long = "plan",
+        value_name = "PLAN_ID",
+        required_unless_present = "world"
+    )]
+    pub plan_id: Option<PlanId>,
+    /// Read the execution and its trail from this world file (docs/world-file.md) instead of AWS.
+    #[arg(long, value_name = "FILE")]
+    pub world: Option<PathBuf>,
+    /// text, json, markdown or html [default: the --output file's extension, else text; json
+    /// with --json].
+    #[arg(long, value_enum)]
+    pub format: Option<crate::report::Format>,
+    /// Write the report to FILE instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, ClapArgs)]
@@ -227,6 +271,22 @@ fn parse_api_count(raw: &str) -> Result<(Api, u32), String> {
         .parse()
         .map_err(|_| format!("'{n}' is not a number of calls"))?;
     Ok((api, n))
+}
+
+fn parse_replication(raw: &str) -> Result<(SourceServerId, String), String> {
+    let (id, state) = raw
+        .split_once('=')
+        .ok_or_else(|| format!("'{raw}' is not ID=STATE (e.g. s-3f1e2d4c5b6a70819=STALLED)"))?;
+    let server = SourceServerId::parse(id).map_err(|e| e.to_string())?;
+    let valid = !state.is_empty()
+        && state.len() <= 64
+        && state.chars().all(|c| c.is_ascii_uppercase() || c == '_');
+    if !valid {
+        return Err(format!(
+            "'{state}' is not a replication state (upper-case letters and _, like CONTINUOUS or STALLED)"
+        ));
+    }
+    Ok((server, state.to_owned()))
 }
 
 fn parse_fail_server(raw: &str) -> Result<FailServer, String> {

@@ -6,10 +6,13 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use drs_sim::driver::{drive, DriverConfig, Event, Observer, OnFailure, Resume};
-use drs_sim::{FaultScript, Sim, SimConfig};
+use drs_sim::{FaultScript, Sim, SimConfig, SourceServers};
 use execution_core::audit::AuditEvent;
+use execution_core::error::OperationError;
 use execution_core::ids::ExecutionId;
-use execution_core::model::{Execution, Timestamp};
+use execution_core::model::Timestamp;
+use execution_core::preflight::Preflight;
+use execution_core::report::Report;
 use execution_core::rules::Policy;
 use execution_core::status::ExecutionStatus;
 use serde_json::json;
@@ -18,8 +21,8 @@ use tokio::sync::{oneshot, Notify};
 use crate::cli::DrillArgs;
 use crate::exit::{CliError, Exit};
 use crate::progress::Progress;
-use crate::report::{duration, Report, Stopped};
-use crate::text::count;
+use crate::report::{self, duration, Document, Format, Stopped};
+use crate::text::{clean, count};
 use crate::{output, plan_file, progress};
 
 /// The simulated Retry-After of a scripted throttle.
@@ -31,7 +34,16 @@ pub async fn run(args: DrillArgs, json: bool) -> Result<Exit, CliError> {
             "--resume-on-key waits for Enter on standard input, which `-` reads the plan from: give the plan as a file",
         ));
     }
-    let plan = plan_file::load(&args.plan)?;
+    let mut plan = plan_file::load(&args.plan)?;
+    if args.cleanup {
+        if !plan.is_drill {
+            return Err(CliError::invalid(
+                "--cleanup: this plan is a recovery (isDrill false); a recovery's instances are production and are never cleaned up",
+            ));
+        }
+        // As soon as it ends, unless the plan says when.
+        plan.cleanup_after_seconds.get_or_insert(0);
+    }
     let problems = plan.problems();
     if !problems.is_empty() {
         return Err(plan_file::problems_error(&args.plan, &problems));
@@ -46,7 +58,8 @@ pub async fn run(args: DrillArgs, json: bool) -> Result<Exit, CliError> {
         .fail_servers
         .iter()
         .map(|f| ("--fail-server", &f.server))
-        .chain(args.omit_servers.iter().map(|s| ("--omit-server", s)));
+        .chain(args.omit_servers.iter().map(|s| ("--omit-server", s)))
+        .chain(args.replication.iter().map(|(s, _)| ("--replication", s)));
     for (option, server) in named {
         if !in_plan.contains(server) {
             return Err(CliError::invalid(format!(
@@ -56,6 +69,8 @@ pub async fn run(args: DrillArgs, json: bool) -> Result<Exit, CliError> {
     }
     let policy = Policy::with_limits(args.max_servers_per_job, args.max_wave_attempts)
         .map_err(|e| CliError::invalid(e.to_string()))?;
+    // Before the drill: a file whose format cannot be told is refused at once.
+    let report_file = report::drill_report_file(args.report.as_ref())?;
 
     let faults = FaultScript {
         failing_servers: args
@@ -77,10 +92,17 @@ pub async fn run(args: DrillArgs, json: bool) -> Result<Exit, CliError> {
         job_missing_polls: args.job_missing_polls,
         omit_recovery_instance_ids: args.no_recovery_instance_ids,
     };
+    let source_servers = args
+        .replication
+        .iter()
+        .fold(SourceServers::default(), |servers, (id, state)| {
+            servers.replicating(id.clone(), state, None)
+        });
     let sim = Sim::new(SimConfig {
         seed: args.seed,
         faults,
         policy,
+        source_servers,
         ..SimConfig::default()
     });
     for &(api, n) in &args.throttle {
@@ -91,10 +113,16 @@ pub async fn run(args: DrillArgs, json: bool) -> Result<Exit, CliError> {
     }
 
     let execution_id = Sim::execution_id_for_seed(args.seed);
-    let target = sim
-        .create(&plan, execution_id)
-        .await
-        .map_err(|e| CliError::invalid(format!("cannot create the execution: {e}")))?;
+    // As the API's start: the pre-flight against the simulated DRS, the holds, the execution.
+    let target = match sim.start(&plan, execution_id).await {
+        Ok(target) => target,
+        Err(OperationError::Preflight(found)) => return refused(&found, json),
+        Err(e) => {
+            return Err(CliError::invalid(format!(
+                "cannot start the execution: {e}"
+            )))
+        }
+    };
 
     let resume_after = args.resume_after.unwrap_or(120);
     let on_failure = OnFailure::from(args.on_failure);
@@ -183,11 +211,8 @@ pub async fn run(args: DrillArgs, json: bool) -> Result<Exit, CliError> {
 
     let (mut report, exit) = match &ending {
         Ok(outcome) => {
-            let mut report = Report::of(&outcome.execution);
-            report.events = sim.store.trail(target.execution_id);
-            report.paused_seconds = report
-                .recovery_time_seconds
-                .map(|_| tally.paused_in_recovery(&outcome.execution));
+            let trail = sim.store.trail(target.execution_id);
+            let report = Document::of(Report::build(&outcome.execution, &trail));
             let exit = match outcome.execution.status() {
                 ExecutionStatus::Completed => Exit::Success,
                 ExecutionStatus::CompletedWithErrors => Exit::CompletedWithErrors,
@@ -199,8 +224,8 @@ pub async fn run(args: DrillArgs, json: bool) -> Result<Exit, CliError> {
             let execution = sim.store.get(target.execution_id).ok_or_else(|| {
                 CliError::infrastructure(format!("{}; the execution is gone", stop.message))
             })?;
-            let mut report = Report::of(&execution);
-            report.events = sim.store.trail(target.execution_id);
+            let trail = sim.store.trail(target.execution_id);
+            let mut report = Document::of(Report::build(&execution, &trail));
             report.stopped = Some(Stopped {
                 partial: true,
                 error: stop.error,
@@ -229,6 +254,11 @@ pub async fn run(args: DrillArgs, json: bool) -> Result<Exit, CliError> {
         "calls": sim.calls.counts(),
         "store": sim.store.counts(),
     }));
+    // The report file before standard output, which may be a pipe already closed; also when the
+    // drill stopped early (the report says it is partial).
+    let file_error = report_file
+        .as_ref()
+        .and_then(|(path, format)| report::write_file(path, &report.render(*format)).err());
     let printed = if json {
         output::print_json(&report)
     } else {
@@ -249,7 +279,7 @@ pub async fn run(args: DrillArgs, json: bool) -> Result<Exit, CliError> {
         };
         output::print(&format!(
             "{}\nSimulated {} in {wall_secs:.1}s of wall time (seed {}): {}{refused}; service calls: {}\n",
-            report.to_text(),
+            report.render(Format::Text),
             duration(simulated_secs),
             args.seed,
             count(polls, "poll", "polls"),
@@ -262,6 +292,14 @@ pub async fn run(args: DrillArgs, json: bool) -> Result<Exit, CliError> {
     if let (Err(stop), false) = (&ending, json) {
         let _ = writeln!(std::io::stderr(), "drctl: {}", stop.message);
     }
+    // A report file that could not be written fails a drill that otherwise succeeded (exit 2 or
+    // 4, as the error says).
+    if let Some(e) = file_error {
+        let _ = writeln!(std::io::stderr(), "drctl: {}", e.message);
+        if matches!(exit, Exit::Success | Exit::CompletedWithErrors) {
+            return Ok(e.exit);
+        }
+    }
     Ok(exit)
 }
 
@@ -269,6 +307,31 @@ pub async fn run(args: DrillArgs, json: bool) -> Result<Exit, CliError> {
 /// with `tokio::signal::ctrl_c`), so that a Ctrl-C once the drill runs is always the drill's.
 /// Without a handler (it could not be set up), Ctrl-C ends drctl as it always does.
 #[cfg(unix)]
+/// The start's pre-flight refused the drill: every problem (and warning), nothing launched.
+fn refused(found: &Preflight, json: bool) -> Result<Exit, CliError> {
+    if json {
+        // The API's answer to the same start: {statusCode, error, message, problems, warnings}.
+        if let Err(e) = output::print_json(&OperationError::Preflight(found.clone()).body()) {
+            return Ok(output::failed(&e));
+        }
+    } else {
+        let mut text = format!(
+            "The start's pre-flight refused the drill ({}); nothing was created or launched:\n",
+            count(found.problems.len() as u64, "problem", "problems")
+        );
+        for p in &found.problems {
+            text.push_str(&format!("  problem: {}\n", clean(&p.to_string())));
+        }
+        for w in &found.warnings {
+            text.push_str(&format!("  warning: {}\n", clean(&w.to_string())));
+        }
+        if let Err(e) = output::print(&text) {
+            return Ok(output::failed(&e));
+        }
+    }
+    Ok(Exit::Invalid)
+}
+
 fn interrupts() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
     let sigint = signal(SignalKind::interrupt());
@@ -329,18 +392,16 @@ impl Stop {
 }
 
 /// What the drill counts from the driver's events, for a report of a drill that stopped early
-/// (the driver's own counts come with its outcome only) and for the time paused.
+/// (the driver's own counts come with its outcome only). Time paused comes from the trail.
 #[derive(Debug, Default, Clone)]
 struct Tally {
     polls: u64,
     launch_refusals: u32,
     launch_wait_secs: u64,
-    /// Each pause, from when it began to when it ended (simulated epoch seconds).
-    pauses: Vec<(i64, i64)>,
 }
 
 impl Tally {
-    fn count(&mut self, at: Timestamp, event: &Event) {
+    fn count(&mut self, event: &Event) {
         match event {
             Event::Polled { .. } => self.polls += 1,
             Event::LaunchDeferred {
@@ -349,30 +410,8 @@ impl Tally {
                 self.launch_refusals += 1;
                 self.launch_wait_secs += retry_after_secs;
             }
-            Event::Resumed { paused_secs, .. } | Event::Decided { paused_secs, .. } => {
-                let end = at.secs();
-                let secs = i64::try_from(*paused_secs).unwrap_or(i64::MAX);
-                self.pauses.push((end.saturating_sub(secs), end));
-            }
             _ => {}
         }
-    }
-
-    /// The seconds paused within the execution's recovery time (first launch to last wave
-    /// settled): a pause before the first launch does not count in it.
-    fn paused_in_recovery(&self, execution: &Execution) -> u64 {
-        let first = execution.waves.iter().filter_map(|w| w.launch_time).min();
-        let last = execution.waves.iter().filter_map(|w| w.end_time).max();
-        let (Some(first), Some(last)) = (first, last) else {
-            return 0;
-        };
-        self.pauses
-            .iter()
-            .map(|&(from, to)| {
-                let overlap = to.min(last.secs()) - from.max(first.secs());
-                u64::try_from(overlap).unwrap_or(0)
-            })
-            .sum()
     }
 }
 
@@ -404,7 +443,7 @@ impl Observer for Shared {
         if w.silenced {
             return;
         }
-        w.tally.count(at, event);
+        w.tally.count(event);
         if matches!(event, Event::Started { .. }) {
             w.progress.observe(at, event);
             w.show_new_events();

@@ -36,6 +36,10 @@ async fn main() -> ExitCode {
         Command::Invoke(a) => invoke::run(a).await,
         Command::Validate(a) => validate::run(a, json).await,
         #[cfg(feature = "aws")]
+        Command::Report(a) => report::run(a, api, json).await,
+        #[cfg(not(feature = "aws"))]
+        Command::Report(a) => report::run(a, None, json).await,
+        #[cfg(feature = "aws")]
         Command::Start(a) => aws::start(a, api, json).await,
         #[cfg(feature = "aws")]
         Command::Status(a) => aws::status(a, api, json).await,
@@ -53,6 +57,8 @@ async fn main() -> ExitCode {
         Command::Skip(a) => aws::decide(aws::Decision::Skip, a, api, json).await,
         #[cfg(feature = "aws")]
         Command::Restart(a) => aws::restart(a, api, json).await,
+        #[cfg(feature = "aws")]
+        Command::Cleanup(a) => aws::operate(aws::Op::Cleanup, a, api, json).await,
         #[cfg(not(feature = "aws"))]
         Command::Start(_) => Err(exit::aws_left_out("start")),
         #[cfg(not(feature = "aws"))]
@@ -71,6 +77,8 @@ async fn main() -> ExitCode {
         Command::Skip(_) => Err(exit::aws_left_out("skip")),
         #[cfg(not(feature = "aws"))]
         Command::Restart(_) => Err(exit::aws_left_out("restart")),
+        #[cfg(not(feature = "aws"))]
+        Command::Cleanup(_) => Err(exit::aws_left_out("cleanup")),
     };
     exit::finish(result, json)
 }

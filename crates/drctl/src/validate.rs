@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::cli::ValidateArgs;
 use crate::exit::{CliError, Exit};
-use crate::text::count;
+use crate::text::{clean, count};
 use crate::{output, plan_file};
 
 /// DRS launches rarely finish in less; a shorter wave timeout fails healthy waves.
@@ -17,17 +17,18 @@ pub async fn run(args: ValidateArgs, json: bool) -> Result<Exit, CliError> {
     let plan = plan_file::load(&args.plan)?;
     let problems: Vec<String> = plan.problems().iter().map(ToString::to_string).collect();
     let warnings = warnings(&plan);
-    let missing = if args.check_aws && problems.is_empty() {
-        Some(crate::source_servers::missing(&plan).await?)
+    let checked = if args.check_aws && problems.is_empty() {
+        Some(crate::source_servers::check(&plan).await?)
     } else {
         None
     };
     let servers: usize = plan.waves.iter().map(|w| w.servers.len()).sum();
-    let valid = problems.is_empty() && missing.as_ref().is_none_or(Vec::is_empty);
+    let valid = problems.is_empty() && checked.as_ref().is_none_or(|c| c.preflight.passed());
     if json {
         let mut doc = json!({"valid": valid, "planId": plan.plan_id, "waves": plan.waves.len(), "servers": servers, "problems": problems, "warnings": warnings});
-        if let Some(missing) = &missing {
-            doc["missingSourceServers"] = json!(missing);
+        if let Some(checked) = &checked {
+            doc["preflight"] = json!(checked.preflight);
+            doc["holdsChecked"] = json!(checked.holds_checked);
         }
         if let Err(e) = output::print_json(&doc) {
             return Ok(output::failed(&e));
@@ -43,14 +44,19 @@ pub async fn run(args: ValidateArgs, json: bool) -> Result<Exit, CliError> {
         for p in &problems {
             let _ = writeln!(text, "  problem: {p}");
         }
-        for s in missing.iter().flatten() {
-            let _ = writeln!(
-                text,
-                "  problem: source server {s} does not exist in DRS (this account and region)"
-            );
-        }
         for w in &warnings {
             let _ = writeln!(text, "  warning: {w}");
+        }
+        if let Some(checked) = &checked {
+            for p in &checked.preflight.problems {
+                let _ = writeln!(text, "  problem: {}", clean(&p.to_string()));
+            }
+            for w in &checked.preflight.warnings {
+                let _ = writeln!(text, "  warning: {}", clean(&w.to_string()));
+            }
+            if !checked.holds_checked {
+                let _ = writeln!(text, "  note: EXECUTIONS_TABLE is not set, so other executions' holds on these servers were not checked");
+            }
         }
         if let Err(e) = output::print(&text) {
             return Ok(output::failed(&e));

@@ -4,6 +4,11 @@
 //! how to rebuild.
 
 mod common;
+// moto has no DRS: start's pre-flight asks this stand-in (the workspace tests' own).
+#[cfg(feature = "aws")]
+#[allow(dead_code)]
+#[path = "../../../tests/drs_stub.rs"]
+mod drs_stub;
 
 /// The AWS commands, with arguments they accept.
 fn aws_commands() -> Vec<Vec<String>> {
@@ -229,8 +234,14 @@ mod on_moto {
             .send()
             .await
             .unwrap();
+        // Every server DRS is asked about replicates continuously, in no job.
+        let drs = super::drs_stub::DrsStub::serve(|operation, request| match operation {
+            "DescribeSourceServers" => super::drs_stub::replicating(request),
+            other => super::drs_stub::unexpected(other),
+        });
         let env = vec![
             ("AWS_ENDPOINT_URL", endpoint),
+            ("AWS_ENDPOINT_URL_DRS", drs.endpoint()),
             ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
             ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
             ("AWS_REGION", "us-east-1".to_owned()),
@@ -415,6 +426,8 @@ mod on_moto {
         wave.status_message =
             Some("1 of 2 critical servers did not launch (1 FAILED, 0 TERMINATED)".into());
         wave.jobs.push(WaveJob {
+            created_time: None,
+            ended_time: None,
             job_id: job.clone(),
             attempt: 1,
             part: 0,

@@ -1163,15 +1163,19 @@ fn the_drill_shows_the_pause_and_the_operator_s_resume_as_they_happen() {
             "Execution was created (PENDING) by drctl as simulated operator."
         )
     );
+    // finalize ends it; the plan's cleanupAfterSeconds then cleans it up, and that is the last.
+    let finalized = shown
+        .iter()
+        .position(|l| l.1 == "finalize")
+        .expect("finalize in the trail");
     assert_eq!(
-        (
-            shown.last().unwrap().1.as_str(),
-            shown.last().unwrap().3.as_str()
-        ),
-        (
-            "finalize",
-            "Execution moved from POLLING to COMPLETED (finalize)."
-        )
+        shown[finalized].3.as_str(),
+        "Execution moved from POLLING to COMPLETED (finalize)."
+    );
+    assert!(
+        !shown[finalized + 1..].is_empty()
+            && shown[finalized + 1..].iter().all(|l| l.1 == "cleanup"),
+        "{shown:?}"
     );
     // The report ends with the trail, every event once, with its time.
     let report = &run.stdout[run.stdout.find("\nExecution ").unwrap()..];
@@ -1246,10 +1250,19 @@ fn with_json_the_report_carries_the_trail_the_drill_showed() {
         resume["time"].as_i64().unwrap() - events[pause]["time"].as_i64().unwrap(),
         120
     );
-    let last = events.last().unwrap();
+    let last = events
+        .iter()
+        .rev()
+        .find(|e| e["operation"] != "cleanup")
+        .unwrap();
     assert_eq!(
         (&last["operation"], &last["execution"]["to"]),
         (&"finalize".into(), &"COMPLETED".into())
+    );
+    assert_eq!(
+        events.last().unwrap()["operation"],
+        "cleanup",
+        "the plan's cleanupAfterSeconds: cleaned up after it ended"
     );
 
     let shown = trail_lines(&run.stderr);

@@ -1,5 +1,6 @@
 //! Every simulated service call is counted by API, and any API can be scripted to answer its next
-//! calls with throttling or a 5xx, or to take a fixed time.
+//! calls with throttling or a 5xx (before acting), to lose its answer after acting, or to take a
+//! fixed time.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -21,10 +22,16 @@ pub enum Api {
     SendTaskSuccess,
     /// find's Lambda Invoke of poll.
     InvokePoll,
+    DescribeSourceServers,
+    DescribeJobLogItems,
+    TerminateRecoveryInstances,
+    /// DescribeJobs searched for the TERMINATE job of some recovery instances (cleanup's crash
+    /// recovery).
+    FindTerminateJob,
 }
 
 impl Api {
-    pub const ALL: [Api; 7] = [
+    pub const ALL: [Api; 11] = [
         Self::DescribeJobs,
         Self::DescribeRecoveryInstances,
         Self::StartRecovery,
@@ -32,6 +39,10 @@ impl Api {
         Self::DescribeInstances,
         Self::SendTaskSuccess,
         Self::InvokePoll,
+        Self::DescribeSourceServers,
+        Self::DescribeJobLogItems,
+        Self::TerminateRecoveryInstances,
+        Self::FindTerminateJob,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -43,6 +54,10 @@ impl Api {
             Self::DescribeInstances => "DescribeInstances",
             Self::SendTaskSuccess => "SendTaskSuccess",
             Self::InvokePoll => "InvokePoll",
+            Self::DescribeSourceServers => "DescribeSourceServers",
+            Self::DescribeJobLogItems => "DescribeJobLogItems",
+            Self::TerminateRecoveryInstances => "TerminateRecoveryInstances",
+            Self::FindTerminateJob => "FindTerminateJob",
         }
     }
 
@@ -69,6 +84,7 @@ struct CallState {
     counts: BTreeMap<Api, u64>,
     throttled: HashMap<Api, (u32, Option<Duration>)>,
     unavailable: HashMap<Api, u32>,
+    lost: HashMap<Api, u32>,
     latency: Option<Duration>,
 }
 
@@ -81,6 +97,13 @@ impl Calls {
     /// The next `calls` calls of `api` fail as a 5xx would.
     pub fn fail_with_5xx(&self, api: Api, calls: u32) {
         lock(&self.0).unavailable.insert(api, calls);
+    }
+
+    /// The next `calls` calls of `api` act, then their answer is lost (a timeout after the
+    /// service acted): they fail as a 5xx would, with whatever they did done. DRS and EC2 calls
+    /// only (the calls that go through the simulated world).
+    pub fn lose_answers(&self, api: Api, calls: u32) {
+        lock(&self.0).lost.insert(api, calls);
     }
 
     /// Every call waits this long (real time) before answering; `None` (the default) answers at once.
@@ -113,6 +136,17 @@ impl Calls {
             tokio::time::sleep(latency).await;
         }
         fault.map_or(Ok(()), Err)
+    }
+
+    /// Uses up one lost answer of `api`, if any is scripted: the error the caller gets in place of
+    /// the answer.
+    pub(crate) fn lose_answer(&self, api: Api) -> Option<ServiceError> {
+        let mut s = lock(&self.0);
+        let left = s.lost.get_mut(&api).filter(|left| **left > 0)?;
+        *left -= 1;
+        Some(ServiceError::unavailable(format!(
+            "simulated: {api} acted, but its answer was lost (timed out)"
+        )))
     }
 }
 

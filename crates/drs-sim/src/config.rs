@@ -1,6 +1,6 @@
 //! How the simulated DRS behaves: how long things take, and which faults it plays.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use execution_core::ids::SourceServerId;
@@ -126,10 +126,145 @@ impl Refusals {
 impl FaultScript {
     /// Whether `server` ends FAILED in attempt `attempt` (1 for the first) of its wave.
     pub fn fails(&self, server: &SourceServerId, attempt: u32) -> bool {
-        self.failing_servers.contains(server)
-            || self
-                .flaky_servers
+        self.failure(server, attempt, &SourceServers::default())
+            .is_some()
+    }
+
+    /// The `rawError` with which `server` ends FAILED in attempt `attempt` of its wave, if it
+    /// does: `servers`' launch error for it, else the default of its kind of failure.
+    pub fn failure(
+        &self,
+        server: &SourceServerId,
+        attempt: u32,
+        servers: &SourceServers,
+    ) -> Option<String> {
+        let default = if self.failing_servers.contains(server) {
+            DEFAULT_LAUNCH_ERROR
+        } else if self
+            .flaky_servers
+            .get(server)
+            .is_some_and(|first_attempts| attempt <= *first_attempts)
+        {
+            DEFAULT_TRANSIENT_LAUNCH_ERROR
+        } else {
+            return None;
+        };
+        Some(
+            servers
+                .launch_errors
                 .get(server)
-                .is_some_and(|first_attempts| attempt <= *first_attempts)
+                .cloned()
+                .unwrap_or_else(|| default.to_owned()),
+        )
     }
 }
+
+/// The replication states from which DRS cannot launch a server: no consistent point in time to
+/// launch from, or replication not running (the states the engine's pre-flight refuses).
+pub const UNHEALTHY_REPLICATION: [&str; 6] = [
+    "STALLED",
+    "DISCONNECTED",
+    "INITIATING",
+    "PAUSED",
+    "STOPPED",
+    "INITIAL_SYNC",
+];
+
+/// A source server's replication as DescribeSourceServers reports it (`dataReplicationInfo`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replication {
+    /// `dataReplicationState`: STOPPED, INITIATING, INITIAL_SYNC, BACKLOG, CREATING_SNAPSHOT,
+    /// CONTINUOUS, PAUSED, RESCAN, STALLED, DISCONNECTED.
+    pub state: String,
+    /// `dataReplicationError` (its `error`, and `rawError` after a colon), when DRS reports one.
+    pub error: Option<String>,
+}
+
+impl Replication {
+    /// What every server DRS knows replicates unless told otherwise.
+    pub const CONTINUOUS: &'static str = "CONTINUOUS";
+
+    pub fn new(state: impl Into<String>, error: Option<String>) -> Self {
+        Self {
+            state: state.into(),
+            error,
+        }
+    }
+
+    pub fn continuous() -> Self {
+        Self::new(Self::CONTINUOUS, None)
+    }
+
+    /// Whether DRS can launch the server from it (not one of [`UNHEALTHY_REPLICATION`]).
+    pub fn launchable(&self) -> bool {
+        !UNHEALTHY_REPLICATION.contains(&self.state.as_str())
+    }
+}
+
+impl Default for Replication {
+    fn default() -> Self {
+        Self::continuous()
+    }
+}
+
+/// The source servers as DRS knows them, server by server: what DescribeSourceServers says of
+/// them, and the words a scripted failure of their launch logs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceServers {
+    /// Replication by server; every other server DRS knows replicates CONTINUOUS. A server whose
+    /// replication is unhealthy ([`UNHEALTHY_REPLICATION`]) ends FAILED in any job that launches
+    /// it, its job log saying why.
+    pub replication: BTreeMap<SourceServerId, Replication>,
+    /// Servers DRS does not know: absent from DescribeSourceServers, FAILED in a job asked to
+    /// launch them.
+    pub unknown: BTreeSet<SourceServerId>,
+    /// The `rawError` a scripted failure of the server logs (`LAUNCH_FAILED`) in place of the
+    /// default: an EC2 vCPU limit for [`FaultScript::failing_servers`], a capacity shortage for
+    /// [`FaultScript::flaky_servers`].
+    pub launch_errors: BTreeMap<SourceServerId, String>,
+}
+
+impl SourceServers {
+    /// `server` replicates `state` (with `error`, if any).
+    pub fn replicating(mut self, server: SourceServerId, state: &str, error: Option<&str>) -> Self {
+        self.replication
+            .insert(server, Replication::new(state, error.map(str::to_owned)));
+        self
+    }
+
+    /// The server's replication (CONTINUOUS unless set).
+    pub fn replication_of(&self, server: &SourceServerId) -> Replication {
+        self.replication.get(server).cloned().unwrap_or_default()
+    }
+}
+
+/// How long a TERMINATE job (TerminateRecoveryInstances) takes, when the world moves with the
+/// clock ([`Progression::Timed`]); a static world's TERMINATE job stays PENDING.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TerminateTimings {
+    /// Job PENDING → STARTED.
+    pub job_start: Spread,
+    /// Job STARTED → one instance terminated: gone from DRS and EC2.
+    pub terminate: Spread,
+    /// Every instance gone → job COMPLETED.
+    pub job_complete_lag_secs: u64,
+}
+
+impl Default for TerminateTimings {
+    /// Roughly what DRS takes to terminate small drill instances: one to three minutes.
+    fn default() -> Self {
+        Self {
+            job_start: Spread::new(5, 20),
+            terminate: Spread::new(45, 150),
+            job_complete_lag_secs: 10,
+        }
+    }
+}
+
+/// The `rawError` of a server [`FaultScript::failing_servers`] fails, unless
+/// [`SourceServers::launch_errors`] says another.
+pub const DEFAULT_LAUNCH_ERROR: &str = "Failed to launch recovery instance: VcpuLimitExceeded: You have requested more vCPU capacity than your current vCPU limit of 32 allows for the instance bucket that the specified instance type belongs to. Please visit http://aws.amazon.com/contact-us/ec2-request to request an adjustment to this limit.";
+
+/// The `rawError` of a server [`FaultScript::flaky_servers`] fails in its first attempts, unless
+/// [`SourceServers::launch_errors`] says another: a shortage that passes.
+pub const DEFAULT_TRANSIENT_LAUNCH_ERROR: &str = "Failed to launch recovery instance: InsufficientInstanceCapacity: We currently do not have sufficient capacity for the requested instance type in the Availability Zone you requested. Our system will be working on provisioning additional capacity.";

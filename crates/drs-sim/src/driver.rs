@@ -1,6 +1,8 @@
 //! Runs an execution exactly as the state machine does: poll, then by `nextAction` launch, wait,
 //! pause (holding a task token until a resume, or for a failed wave an operator's retry, skip or
-//! cancel, releases it) or finalize. Every answer is decided on by `AnswerClass`, as the state
+//! cancel, releases it) or finalize; after finalize, when its answer has `cleanupAfterSeconds` (a
+//! drill whose plan asks for it), wait that long and clean up (terminate the drill's recovery
+//! instances), again until cleanup says it is complete. Every answer is decided on by `AnswerClass`, as the state
 //! machine's Choice states decide: a retry-later answer (5xx, 409 CONFLICT) is retried a bounded
 //! number of times in a row, a poll-again answer (400 INVALID_STATE) goes back to polling.
 //! Every operation goes through [`execution_core::ops::run`] and is read back from its JSON
@@ -12,7 +14,7 @@ use execution_core::api::{
     status_code_of, AnswerClass, Operation, PauseRequest, PollRequest, Request, Target, WaveTarget,
 };
 use execution_core::audit::Actor;
-use execution_core::ids::{ExecutionId, JobId};
+use execution_core::ids::{ExecutionId, JobId, SourceServerId};
 use execution_core::model::{Execution, PauseReason, ServerStatus, Timestamp, Wave};
 use execution_core::ops;
 use execution_core::rules::NextAction;
@@ -60,6 +62,10 @@ pub struct DriverConfig {
     pub max_transient_failures: u32,
     /// Simulated seconds before the first retry, doubled for each next one (up to a minute).
     pub retry_backoff_secs: u64,
+    /// cleanup calls (the poll interval apart) until it is complete: past them the drive ends
+    /// as the state machine's run does (after 21: one and 20 confirming rounds), with cleanup's
+    /// last answer not complete in [`Outcome::cleanup`] (what DRS was asked is recorded).
+    pub max_cleanup_rounds: u32,
 }
 
 impl Default for DriverConfig {
@@ -71,6 +77,7 @@ impl Default for DriverConfig {
             on_failure: OnFailure::default(),
             max_transient_failures: 6,
             retry_backoff_secs: 2,
+            max_cleanup_rounds: 21,
         }
     }
 }
@@ -162,6 +169,28 @@ pub enum Event {
         status: ExecutionStatus,
         recovery_time_seconds: Option<u64>,
     },
+    /// cleanup answered (after the plan's `cleanupAfterSeconds`, then until it is complete).
+    CleanedUp(Cleanup),
+}
+
+/// What cleanup answered: the drill's recovery instances, where their termination stands.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Cleanup {
+    /// Servers whose instance DRS was asked to terminate (not yet confirmed gone).
+    #[serde(default)]
+    pub requested: Vec<SourceServerId>,
+    /// Servers whose instance is gone after the request.
+    #[serde(default)]
+    pub terminated: Vec<SourceServerId>,
+    /// Servers whose instance was no longer the drill's: nothing was terminated.
+    #[serde(default)]
+    pub gone: Vec<SourceServerId>,
+    #[serde(default)]
+    pub job_ids: Vec<JobId>,
+    pub complete: bool,
+    #[serde(default)]
+    pub message: String,
 }
 
 pub trait Observer {
@@ -190,6 +219,8 @@ pub struct Outcome {
     /// seconds the driver waited on them.
     pub launch_refusals: u32,
     pub launch_wait_secs: u64,
+    /// cleanup's last answer, when the plan asked for one (`cleanupAfterSeconds`).
+    pub cleanup: Option<Cleanup>,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -259,6 +290,7 @@ pub async fn drive(
         paused_secs: 0,
         launch_refusals: 0,
         launch_wait_secs: 0,
+        cleanup: None,
     };
     d.run(limit).await?;
     let execution = sim
@@ -271,6 +303,7 @@ pub async fn drive(
         simulated_secs: sim.clock.now().secs_since(started),
         launch_refusals: d.launch_refusals,
         launch_wait_secs: d.launch_wait_secs,
+        cleanup: d.cleanup,
     })
 }
 
@@ -323,6 +356,7 @@ struct DecisionAnswer {
 struct FinalizeAnswer {
     status: ExecutionStatus,
     recovery_time_seconds: Option<u64>,
+    cleanup_after_seconds: Option<u64>,
 }
 
 fn next_action(raw: &str) -> Option<NextAction> {
@@ -347,6 +381,7 @@ struct Driver<'a> {
     paused_secs: u64,
     launch_refusals: u32,
     launch_wait_secs: u64,
+    cleanup: Option<Cleanup>,
 }
 
 impl Driver<'_> {
@@ -401,6 +436,9 @@ impl Driver<'_> {
                             status: r.status,
                             recovery_time_seconds: r.recovery_time_seconds,
                         });
+                        if let Some(after) = r.cleanup_after_seconds {
+                            self.clean_up(after).await?;
+                        }
                         return Ok(());
                     }
                 }
@@ -440,6 +478,34 @@ impl Driver<'_> {
             None => self.wait(self.config.poll_interval_secs).await,
         }
         Ok(())
+    }
+
+    /// The state machine's cleanup of a drill: wait `after_secs`, then clean up, again the poll
+    /// interval apart until cleanup says it is complete (DRS terminates the instances it asked
+    /// for a little later), at most `max_cleanup_rounds` times.
+    async fn clean_up(&mut self, after_secs: u64) -> Result<(), DriveError> {
+        self.wait(after_secs).await;
+        let mut rounds = 0;
+        loop {
+            rounds += 1;
+            // A poll-again answer has waited the poll interval already.
+            let answer = self.call::<Cleanup>(Request::Cleanup(self.target)).await?;
+            if let Some(answer) = &answer {
+                self.observe_record();
+                self.emit(Event::CleanedUp(answer.clone()));
+                self.cleanup = Some(answer.clone());
+                if answer.complete {
+                    return Ok(());
+                }
+            }
+            if rounds >= self.config.max_cleanup_rounds {
+                // As the state machine: the outcome stands; cleanup can be confirmed by hand.
+                return Ok(());
+            }
+            if answer.is_some() {
+                self.wait(self.config.poll_interval_secs).await;
+            }
+        }
     }
 
     /// The state machine's pause: park a fresh task token, wait for the operator, check that the

@@ -1,10 +1,12 @@
 //! A simulated AWS for local runs of the execution engine: execution-core's ports implemented in
 //! memory, over a world whose clock moves only when told to.
 //!
-//! - [`MemoryStore`]: the execution store (the DynamoDB table's contract, in a `HashMap`).
-//! - [`World`] with [`SimDrs`] and [`SimEc2`]: DRS jobs that progress with simulated time, the
-//!   recovery instances and EC2 instances they launch, and scriptable faults ([`FaultScript`],
-//!   [`Calls`]).
+//! - [`MemoryStore`]: the execution store (the DynamoDB table's contract, in a `HashMap`) and the
+//!   source servers' holds (`ServerLocks`).
+//! - [`World`] with [`SimDrs`] and [`SimEc2`]: DRS jobs that progress with simulated time and log
+//!   what they do, the recovery instances and EC2 instances they launch (one per source server)
+//!   and terminate, the source servers and their replication ([`SourceServers`]), and scriptable
+//!   faults ([`FaultScript`], [`Calls`]).
 //! - [`SimWorkflow`] (Step Functions task tokens) and [`SimDispatch`] (find → poll in-process).
 //! - [`Sim`]: all of the above wired together; [`driver`] runs an execution through it exactly as
 //!   the state machine would; [`world_file`] loads and saves a world as JSON.
@@ -24,13 +26,16 @@ pub mod world_file;
 
 pub use calls::{Api, Calls};
 pub use clock::SimClock;
-pub use config::{FaultScript, Progression, Refusals, Spread, Timings};
+pub use config::{
+    FaultScript, Progression, Refusals, Replication, SourceServers, Spread, TerminateTimings,
+    Timings, DEFAULT_LAUNCH_ERROR, DEFAULT_TRANSIENT_LAUNCH_ERROR, UNHEALTHY_REPLICATION,
+};
 pub use dispatch::SimDispatch;
 pub use ports::{SimDrs, SimEc2};
 pub use sim::{Sim, SimConfig};
 pub use store::{MemoryStore, StoreCounts};
 pub use workflow::{sim_run_id, SimWorkflow, TokenState};
-pub use world::{Job, JobServer, World};
+pub use world::{Job, JobServer, JobType, World};
 
 /// Locks a mutex, carrying on after a panic elsewhere: the simulator's state stays usable (every
 /// update under these locks is a plain field write that cannot be left half done).

@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use execution_core::ids::{InstanceId, JobId, SourceServerId};
 use execution_core::model::Timestamp;
 use execution_core::ports::{
-    Drs, DrsJob, Ec2, Ec2Instance, JobTag, RecoveryInstance, RecoveryRequest, ServiceError,
+    Drs, DrsJob, Ec2, Ec2Instance, JobLogEntry, JobTag, RecoveryInstance, RecoveryRequest,
+    ServiceError, SourceServer,
 };
 
 use crate::calls::Api;
@@ -50,6 +51,46 @@ impl Drs for SimDrs {
     ) -> Result<Option<DrsJob>, ServiceError> {
         self.0
             .call(Api::FindTaggedJob, |s, _| Ok(s.find_tagged_job(tag, since)))
+            .await
+    }
+
+    async fn describe_source_servers(
+        &self,
+        ids: &[SourceServerId],
+    ) -> Result<Vec<SourceServer>, ServiceError> {
+        self.0
+            .call(Api::DescribeSourceServers, |s, _| {
+                s.describe_source_servers(ids)
+            })
+            .await
+    }
+
+    async fn job_log(&self, job: &JobId) -> Result<Vec<JobLogEntry>, ServiceError> {
+        self.0
+            .call(Api::DescribeJobLogItems, |s, _| Ok(s.job_log(job)))
+            .await
+    }
+
+    async fn terminate_recovery_instances(
+        &self,
+        instances: &[InstanceId],
+    ) -> Result<DrsJob, ServiceError> {
+        self.0
+            .call(Api::TerminateRecoveryInstances, |s, now| {
+                s.terminate_recovery_instances(instances, now)
+            })
+            .await
+    }
+
+    async fn find_terminate_job(
+        &self,
+        instances: &[InstanceId],
+        since: Timestamp,
+    ) -> Result<Option<DrsJob>, ServiceError> {
+        self.0
+            .call(Api::FindTerminateJob, |s, _| {
+                Ok(s.find_terminate_job(instances, since))
+            })
             .await
     }
 }

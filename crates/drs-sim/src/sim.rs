@@ -7,7 +7,7 @@ use execution_core::rules::Policy;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::config::{FaultScript, Progression, Timings};
+use crate::config::{FaultScript, Progression, SourceServers, TerminateTimings, Timings};
 use crate::{Calls, MemoryStore, SimClock, SimDispatch, SimDrs, SimEc2, SimWorkflow, World};
 
 /// How to build a [`Sim`].
@@ -19,6 +19,10 @@ pub struct SimConfig {
     pub seed: u64,
     pub progression: Progression,
     pub faults: FaultScript,
+    /// What DRS says of the source servers: replication, unknown, launch errors.
+    pub source_servers: SourceServers,
+    /// How long TerminateRecoveryInstances' jobs take (with a timed progression).
+    pub terminate_timings: TerminateTimings,
     pub store_page_size: usize,
     pub policy: Policy,
 }
@@ -35,6 +39,8 @@ impl Default for SimConfig {
             seed: 42,
             progression: Progression::Timed(Timings::default()),
             faults: FaultScript::default(),
+            source_servers: SourceServers::default(),
+            terminate_timings: TerminateTimings::default(),
             store_page_size: MemoryStore::DEFAULT_PAGE_SIZE,
             policy: Policy::default(),
         }
@@ -64,7 +70,9 @@ impl Sim {
             config.seed,
             config.progression,
             config.faults,
-        );
+        )
+        .with_source_servers(config.source_servers)
+        .with_terminate_timings(config.terminate_timings);
         let store = MemoryStore::with_page_size(config.store_page_size);
         Self::assemble(clock, calls, store, world, BTreeMap::new(), config.policy)
     }
@@ -105,7 +113,8 @@ impl Sim {
     }
 
     /// Creates a PENDING execution of `plan` in this world's store, at its clock's time, as the
-    /// simulated operator's start (its trail begins with that).
+    /// simulated operator's start (its trail begins with that), without a pre-flight or holds
+    /// (see [`Sim::start`] for those).
     pub async fn create(
         &self,
         plan: &execution_core::plan::Plan,
@@ -125,13 +134,50 @@ impl Sim {
         })
     }
 
-    /// The ports every operation but find runs against ([`execution_core::ops::run`]); find also
-    /// needs [`Ports::with_find`] with [`Sim::dispatch`].
+    /// Starts `plan` as the simulated operator would through the API (`start`): the pre-flight
+    /// against this world's DRS (every server known, replicating healthily, in no running job,
+    /// held by no other active execution), the holds on its servers, the PENDING execution and
+    /// its first workflow run. [`Sim::create`] skips all but the execution.
+    pub async fn start(
+        &self,
+        plan: &execution_core::plan::Plan,
+        id: ExecutionId,
+    ) -> Result<execution_core::api::Target, execution_core::OperationError> {
+        let store = execution_core::ops::Audited::new(
+            self.store.as_ref(),
+            self.clock.as_ref(),
+            execution_core::audit::Actor::Cli(crate::driver::SIMULATED_OPERATOR.to_owned()),
+            execution_core::api::Operation::Start.as_str(),
+        );
+        let ports = execution_core::ops::StartPorts {
+            store: &store,
+            locks: self.store.as_ref(),
+            drs: &self.drs,
+            workflow: self.workflow.as_ref(),
+            clock: self.clock.as_ref(),
+            policy: &self.policy,
+        };
+        let request = execution_core::api::StartRequest {
+            plan: Box::new(plan.clone()),
+            execution_id: Some(id),
+            poll_interval_seconds: None,
+        };
+        let started = execution_core::ops::start(ports, &request).await?;
+        Ok(execution_core::api::Target {
+            execution_id: started.execution_id,
+            plan_id: started.plan_id,
+        })
+    }
+
+    /// The ports every operation but find runs against ([`execution_core::ops::run`]): the store
+    /// (which also holds the source servers' holds), DRS, EC2 and the workflow; find also needs
+    /// [`Ports::with_find`] with [`Sim::dispatch`].
     pub fn ports(&self) -> Ports<'_> {
         Ports::new(self.store.as_ref(), self.clock.as_ref(), &self.policy)
             .with_drs(&self.drs)
             .with_ec2(&self.ec2)
             .with_workflow(self.workflow.as_ref())
+            .with_locks(self.store.as_ref())
     }
 
     /// find's poll dispatch, answered by an in-process poll against this sim.

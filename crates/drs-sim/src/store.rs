@@ -1,31 +1,33 @@
-//! The execution store in memory, honouring the [`ExecutionStore`] contract to the letter.
+//! The execution store in memory, honouring the [`ExecutionStore`] contract to the letter, and the
+//! source servers' holds ([`ServerLocks`]) beside it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use execution_core::audit::AuditEvent;
-use execution_core::ids::ExecutionId;
+use execution_core::ids::{ExecutionId, SourceServerId};
 use execution_core::invariants::{self, Violation};
 use execution_core::model::Execution;
 use execution_core::ports::{
-    ActiveExecution, ActivePage, Commit, EventPage, ExecutionStore, HeaderWrite, ServiceError,
-    StoreError, Touch, MAX_COMMIT_ITEMS,
+    ActiveExecution, ActivePage, Commit, EventPage, ExecutionStore, HeaderWrite, HoldClaim,
+    ServerHold, ServerLocks, ServiceError, StoreError, Touch, MAX_COMMIT_ITEMS,
 };
 use execution_core::status::ExecutionStatus;
 use serde::Serialize;
 
 use crate::lock;
 
-/// Executions in insertion order (so a saved world keeps its order) with an index by id, and
-/// each execution's audit trail, oldest first.
+/// Executions in insertion order (so a saved world keeps its order) with an index by id, each
+/// execution's audit trail, oldest first, and the source servers' holds.
 #[derive(Debug, Default)]
 struct Table {
     order: Vec<ExecutionId>,
     by_id: HashMap<ExecutionId, Execution>,
     trails: HashMap<ExecutionId, Vec<AuditEvent>>,
+    holds: BTreeMap<SourceServerId, ServerHold>,
 }
 
 #[derive(Debug)]
@@ -53,10 +55,14 @@ pub struct StoreCounts {
     pub header_writes: u64,
     pub wave_writes: u64,
     pub touches: u64,
+    /// `holds` calls.
+    pub hold_reads: u64,
+    /// `hold` and `release` calls (refused ones too).
+    pub hold_writes: u64,
 }
 
 #[derive(Debug, Default)]
-struct Counters([AtomicU64; 8]);
+struct Counters([AtomicU64; 10]);
 
 #[derive(Clone, Copy)]
 enum Count {
@@ -68,6 +74,8 @@ enum Count {
     HeaderWrite,
     WaveWrite,
     Touch,
+    HoldRead,
+    HoldWrite,
 }
 
 impl Counters {
@@ -164,6 +172,19 @@ impl MemoryStore {
             .collect()
     }
 
+    /// Every hold, by source server (a world file's).
+    pub fn all_holds(&self) -> Vec<ServerHold> {
+        lock(&self.table).holds.values().cloned().collect()
+    }
+
+    /// Sets the holds (a world file's), replacing any; a server given twice keeps its last hold.
+    pub fn set_holds(&self, holds: Vec<ServerHold>) {
+        lock(&self.table).holds = holds
+            .into_iter()
+            .map(|h| (h.source_server_id.clone(), h))
+            .collect();
+    }
+
     pub fn get(&self, id: ExecutionId) -> Option<Execution> {
         lock(&self.table).by_id.get(&id).cloned()
     }
@@ -192,6 +213,8 @@ impl MemoryStore {
             header_writes: c.get(Count::HeaderWrite),
             wave_writes: c.get(Count::WaveWrite),
             touches: c.get(Count::Touch),
+            hold_reads: c.get(Count::HoldRead),
+            hold_writes: c.get(Count::HoldWrite),
         }
     }
 }
@@ -387,6 +410,79 @@ impl ExecutionStore for MemoryStore {
             stored.header.workflow_polled_time = Some(mark.at);
         }
         self.audit(stored);
+        Ok(())
+    }
+}
+
+/// Holds as the executions table keeps them on AWS: one item per source server, taken all or
+/// nothing in one transaction, each on the condition that it is free, the claimant's already, or
+/// the one the claim replaces.
+#[async_trait]
+impl ServerLocks for MemoryStore {
+    async fn holds(&self, servers: &[SourceServerId]) -> Result<Vec<ServerHold>, StoreError> {
+        self.enter(Count::HoldRead).await;
+        let t = lock(&self.table);
+        let mut seen = BTreeSet::new();
+        Ok(servers
+            .iter()
+            .filter(|s| seen.insert(*s))
+            .filter_map(|s| t.holds.get(s).cloned())
+            .collect())
+    }
+
+    async fn hold(&self, claims: &[HoldClaim]) -> Result<(), StoreError> {
+        self.enter(Count::HoldWrite).await;
+        if claims.len() > MAX_COMMIT_ITEMS {
+            return Err(StoreError::Service(ServiceError::Rejected(format!(
+                "a hold of {} servers (at most {MAX_COMMIT_ITEMS} in one write)",
+                claims.len()
+            ))));
+        }
+        let mut servers = BTreeSet::new();
+        if let Some(twice) = claims
+            .iter()
+            .find(|c| !servers.insert(&c.hold.source_server_id))
+        {
+            // As DynamoDB's: one transaction cannot write an item twice.
+            return Err(StoreError::Service(ServiceError::Rejected(format!(
+                "a hold that claims source server {} twice",
+                twice.hold.source_server_id
+            ))));
+        }
+        let mut t = lock(&self.table);
+        let free = |claim: &HoldClaim| {
+            t.holds
+                .get(&claim.hold.source_server_id)
+                .is_none_or(|held| {
+                    held.execution_id == claim.hold.execution_id
+                        || Some(held.execution_id) == claim.replaces
+                })
+        };
+        if !claims.iter().all(free) {
+            return Err(StoreError::Conflict);
+        }
+        for claim in claims {
+            t.holds
+                .insert(claim.hold.source_server_id.clone(), claim.hold.clone());
+        }
+        Ok(())
+    }
+
+    async fn release(
+        &self,
+        execution: ExecutionId,
+        servers: &[SourceServerId],
+    ) -> Result<(), StoreError> {
+        self.enter(Count::HoldWrite).await;
+        let mut t = lock(&self.table);
+        for server in servers {
+            if t.holds
+                .get(server)
+                .is_some_and(|h| h.execution_id == execution)
+            {
+                t.holds.remove(server);
+            }
+        }
         Ok(())
     }
 }

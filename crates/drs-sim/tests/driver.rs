@@ -827,3 +827,267 @@ async fn a_server_its_job_omits_fails_the_wave_as_not_in_the_job() {
         .filter(|s| s.source_server_id != fixtures::server(4))
         .all(|s| s.launch_status == LaunchStatus::Launched));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Cleanup after a drill whose plan asks for it
+// ---------------------------------------------------------------------------------------------
+
+fn cleaning_up(after: i64) -> Plan {
+    let mut plan = three_tier();
+    plan.cleanup_after_seconds = Some(after);
+    plan
+}
+
+fn terminate_jobs(sim: &Sim) -> Vec<drs_sim::Job> {
+    sim.world
+        .jobs()
+        .into_iter()
+        .filter(|j| j.job_type == drs_sim::JobType::Terminate)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_drill_that_asks_for_cleanup_terminates_its_instances_after_the_delay() {
+    let sim = Sim::new(SimConfig::default());
+    sim.store.check_invariants();
+    let (result, events) = run_with(&sim, &cleaning_up(900), DriverConfig::default()).await;
+    let outcome = result.unwrap();
+    assert_completed_with_every_instance(&outcome);
+    let finalized = events
+        .iter()
+        .find(|(_, e)| matches!(e, Event::Finalized { .. }))
+        .map(|(t, _)| *t)
+        .unwrap();
+    let terminations = terminate_jobs(&sim);
+    assert_eq!(
+        terminations.len(),
+        1,
+        "one TERMINATE job for the 7 instances"
+    );
+    assert_eq!(
+        terminations[0].created.secs_since(finalized),
+        900,
+        "cleanup waits cleanupAfterSeconds on the simulated clock"
+    );
+    assert_eq!(terminations[0].servers.len(), 7);
+    assert!(
+        sim.world.recovery_instances().is_empty() && sim.world.instances().is_empty(),
+        "every instance of the drill is gone from DRS and EC2"
+    );
+    let cleanup = outcome.cleanup.clone().unwrap();
+    assert!(cleanup.complete, "{cleanup:?}");
+    assert_eq!(cleanup.terminated.len(), 7);
+    assert_eq!(cleanup.job_ids, [terminations[0].job_id.clone()]);
+    let rounds = count(&events, |e| matches!(e, Event::CleanedUp(_)));
+    assert!(rounds >= 2, "asked, then confirmed: {rounds}");
+    assert!(matches!(
+        events.last(),
+        Some((_, Event::CleanedUp(c))) if c.complete
+    ));
+    let record = sim.store.get(outcome.execution.id()).unwrap();
+    assert!(record
+        .waves
+        .iter()
+        .flat_map(|w| &w.server_statuses)
+        .all(|s| s
+            .cleanup
+            .as_ref()
+            .is_some_and(|c| c.state == execution_core::model::CleanupState::Terminated)));
+    assert_eq!(
+        outcome.execution, record,
+        "the outcome is the record as cleanup left it"
+    );
+    assert_eq!(sim.store.violations(), []);
+    for n in 0..7 {
+        let server = sim.world.source_server(&fixtures::server(n)).unwrap();
+        assert_eq!(server.recovery_instance_id, None);
+        assert_eq!(
+            server.last_launch.and_then(|l| l.status),
+            Some(LaunchStatus::Terminated)
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_drill_without_cleanup_leaves_its_instances_running() {
+    let sim = Sim::new(SimConfig::default());
+    let (result, events) = run_with(&sim, &three_tier(), DriverConfig::default()).await;
+    let outcome = result.unwrap();
+    assert_eq!(outcome.cleanup, None);
+    assert_eq!(count(&events, |e| matches!(e, Event::CleanedUp(_))), 0);
+    assert_eq!(sim.calls.count(Api::TerminateRecoveryInstances), 0);
+    assert_eq!(sim.world.recovery_instances().len(), 7);
+}
+
+#[tokio::test]
+async fn a_lost_terminate_answer_is_settled_by_the_job_it_started() {
+    let sim = Sim::new(SimConfig::default());
+    sim.calls.lose_answers(Api::TerminateRecoveryInstances, 1);
+    let (result, events) = run_with(&sim, &cleaning_up(60), DriverConfig::default()).await;
+    let outcome = result.unwrap();
+    assert!(outcome.cleanup.as_ref().is_some_and(|c| c.complete));
+    assert_eq!(
+        terminate_jobs(&sim).len(),
+        1,
+        "the job of the lost answer was found, not asked for again"
+    );
+    assert!(sim.calls.count(Api::FindTerminateJob) >= 1);
+    assert!(sim.world.recovery_instances().is_empty());
+    assert!(
+        count(&events, |e| matches!(
+            e,
+            Event::Retrying {
+                operation: Operation::Cleanup,
+                ..
+            }
+        )) >= 1,
+        "the lost answer made cleanup answer an error worth retrying"
+    );
+}
+
+#[tokio::test]
+async fn cleanup_that_never_completes_ends_the_drive_with_its_last_answer() {
+    let sim = Sim::new(SimConfig {
+        terminate_timings: drs_sim::TerminateTimings {
+            job_start: drs_sim::Spread::fixed(5),
+            terminate: drs_sim::Spread::fixed(100_000),
+            job_complete_lag_secs: 5,
+        },
+        ..SimConfig::default()
+    });
+    let config = DriverConfig {
+        max_cleanup_rounds: 3,
+        ..DriverConfig::default()
+    };
+    let (result, events) = run_with(&sim, &cleaning_up(0), config).await;
+    let outcome = result.expect("the drive ends as the run does");
+    let last = outcome.cleanup.expect("cleanup's last answer");
+    assert!(!last.complete);
+    assert_eq!(last.requested.len(), 7);
+    assert_eq!(count(&events, |e| matches!(e, Event::CleanedUp(_))), 3);
+}
+
+#[tokio::test]
+async fn a_failed_server_s_reason_comes_from_its_job_log() {
+    let sim = Sim::new(SimConfig {
+        faults: FaultScript {
+            failing_servers: HashSet::from([fixtures::server(3)]),
+            ..FaultScript::default()
+        },
+        ..SimConfig::default()
+    });
+    let (result, _) = run_with(&sim, &three_tier(), DriverConfig::default()).await;
+    result.unwrap();
+    let job = sim
+        .world
+        .jobs()
+        .into_iter()
+        .find(|j| {
+            j.servers
+                .iter()
+                .any(|s| s.source_server_id == fixtures::server(3))
+        })
+        .unwrap();
+    let failed: Vec<_> = job
+        .log
+        .iter()
+        .filter(|e| e.event == "LAUNCH_FAILED")
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].source_server_id, Some(fixtures::server(3)));
+    assert_eq!(
+        failed[0].raw_error.as_deref(),
+        Some(drs_sim::DEFAULT_LAUNCH_ERROR)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The operator's start: pre-flight against the simulated DRS, and holds
+// ---------------------------------------------------------------------------------------------
+
+fn problems(
+    e: &execution_core::OperationError,
+) -> Vec<execution_core::preflight::PreflightProblem> {
+    match e {
+        execution_core::OperationError::Preflight(p) => p.problems.clone(),
+        other => panic!("not a pre-flight refusal: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn start_refuses_servers_drs_does_not_know_or_cannot_launch() {
+    use execution_core::preflight::PreflightProblem as P;
+    let sim = Sim::new(SimConfig {
+        source_servers: drs_sim::SourceServers {
+            unknown: [fixtures::server(0)].into(),
+            ..drs_sim::SourceServers::default()
+        }
+        .replicating(fixtures::server(1), "DISCONNECTED", Some("AGENT_NOT_SEEN"))
+        .replicating(fixtures::server(2), "INITIAL_SYNC", None),
+        ..SimConfig::default()
+    });
+    let refused = sim
+        .start(&three_tier(), ExecutionId::new_random())
+        .await
+        .unwrap_err();
+    let found = problems(&refused);
+    assert!(found.contains(&P::NotInDrs {
+        source_server_id: fixtures::server(0)
+    }));
+    assert!(found.contains(&P::ReplicationUnhealthy {
+        source_server_id: fixtures::server(1),
+        state: "DISCONNECTED".into(),
+        error: Some("AGENT_NOT_SEEN".into()),
+    }));
+    assert!(found.iter().any(|p| matches!(
+        p,
+        P::ReplicationUnhealthy { source_server_id, state, .. }
+            if *source_server_id == fixtures::server(2) && state == "INITIAL_SYNC"
+    )));
+    assert!(sim.store.executions().is_empty(), "nothing was created");
+    assert!(sim.store.all_holds().is_empty(), "nor held");
+    assert_eq!(sim.calls.count(Api::DescribeSourceServers), 1);
+}
+
+#[tokio::test]
+async fn a_started_drill_holds_its_servers_until_it_ends() {
+    let sim = Sim::new(SimConfig::default());
+    let first = sim
+        .start(&three_tier(), ExecutionId::new_random())
+        .await
+        .unwrap();
+    assert_eq!(sim.store.all_holds().len(), 7);
+    // Another plan over one of its servers is refused while the first is active.
+    let overlapping = fixtures::plan(&[3]);
+    let refused = sim
+        .start(&overlapping, ExecutionId::new_random())
+        .await
+        .unwrap_err();
+    assert!(
+        problems(&refused).iter().any(|p| matches!(
+            p,
+            execution_core::preflight::PreflightProblem::HeldByExecution { execution_id, .. }
+                if *execution_id == first.execution_id
+        )),
+        "{refused:?}"
+    );
+    let mut events = Events::new();
+    let outcome = drive(&sim, first, DriverConfig::default(), &mut events)
+        .await
+        .unwrap();
+    assert_completed_with_every_instance(&outcome);
+    // Once it has ended its holds no longer bind: the next start takes them over.
+    let second = sim
+        .start(&overlapping, ExecutionId::new_random())
+        .await
+        .unwrap();
+    let holds = sim.store.all_holds();
+    assert_eq!(
+        holds
+            .iter()
+            .filter(|h| h.execution_id == second.execution_id)
+            .count(),
+        3
+    );
+    assert_eq!(holds.len(), 7);
+}

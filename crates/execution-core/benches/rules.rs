@@ -29,6 +29,8 @@ fn big_execution() -> Execution {
 fn job_for(e: &Execution, wave: usize) -> DrsJob {
     let w = &e.waves[wave];
     DrsJob {
+        created_time: None,
+        ended_time: None,
         job_id: fixtures::job(wave),
         status: JobStatus::Started,
         participating_servers: w

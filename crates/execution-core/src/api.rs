@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::OperationError;
-use crate::ids::{ExecutionId, JobId, PlanId, TaskToken};
+use crate::ids::{ExecutionId, JobId, PlanId, SourceServerId, TaskToken};
 use crate::model::{PauseReason, Timestamp, Wave, WaveFailure};
 use crate::rules::NextAction;
 use crate::status::{ExecutionStatus, LaunchStatus, WaveStatus};
@@ -28,10 +28,11 @@ pub enum Operation {
     List,
     Get,
     Events,
+    Cleanup,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 13] = [
+    pub const ALL: [Operation; 14] = [
         Self::Find,
         Self::Poll,
         Self::Finalize,
@@ -45,6 +46,7 @@ impl Operation {
         Self::List,
         Self::Get,
         Self::Events,
+        Self::Cleanup,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -62,6 +64,7 @@ impl Operation {
             Self::List => "list",
             Self::Get => "get",
             Self::Events => "events",
+            Self::Cleanup => "cleanup",
         }
     }
 
@@ -159,6 +162,7 @@ pub enum Request {
     List(PageRequest),
     Get(Target),
     Events(EventsRequest),
+    Cleanup(Target),
 }
 
 impl Request {
@@ -177,6 +181,7 @@ impl Request {
             Self::List(_) => Operation::List,
             Self::Get(_) => Operation::Get,
             Self::Events(_) => Operation::Events,
+            Self::Cleanup(_) => Operation::Cleanup,
         }
     }
 
@@ -189,9 +194,11 @@ impl Request {
             Self::Events(r) => Some(r.target.execution_id),
             Self::Poll(r) => Some(r.target.execution_id),
             Self::Pause(r) => Some(r.target.execution_id),
-            Self::Finalize(t) | Self::Resume(t) | Self::Launch(t) | Self::Cancel(t) => {
-                Some(t.execution_id)
-            }
+            Self::Finalize(t)
+            | Self::Resume(t)
+            | Self::Launch(t)
+            | Self::Cancel(t)
+            | Self::Cleanup(t) => Some(t.execution_id),
             Self::Retry(w) | Self::Skip(w) => Some(w.target.execution_id),
         }
     }
@@ -279,6 +286,7 @@ fn build(op: Operation, fields: &Map<String, Value>) -> Result<Request, Operatio
             target: target(fields)?,
             next_token: next_token(fields)?,
         }),
+        Operation::Cleanup => Request::Cleanup(target(fields)?),
     })
 }
 
@@ -722,6 +730,9 @@ pub struct FinalizeResponse {
     pub already_finalized: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_time_seconds: Option<u64>,
+    /// A drill whose plan asks for it: the workflow cleans up this long after the end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cleanup_after_seconds: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -806,6 +817,33 @@ pub struct StartResponse {
     pub status: ExecutionStatus,
     /// The Step Functions run that conducts the execution.
     pub workflow_run: String,
+    /// What the pre-flight found worth a second look (the start went on).
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        serialize_with = "crate::preflight::with_messages"
+    )]
+    pub warnings: Vec<crate::preflight::PreflightWarning>,
+}
+
+/// cleanup's answer: what it did with each recovery instance of the drill.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CleanupResponse {
+    pub status_code: u16,
+    pub execution_id: ExecutionId,
+    pub status: ExecutionStatus,
+    /// Servers whose instance this call asked DRS to terminate (or whose earlier request it found).
+    pub requested: Vec<SourceServerId>,
+    /// Servers whose instance is confirmed gone after a request (this call or an earlier one).
+    pub terminated: Vec<SourceServerId>,
+    /// Servers whose instance was no longer this execution's: nothing was terminated.
+    pub gone: Vec<SourceServerId>,
+    /// The TERMINATE jobs of this execution's cleanup.
+    pub job_ids: Vec<JobId>,
+    /// Every server of the execution that had a recovery instance is terminated or gone.
+    pub complete: bool,
+    /// A plain sentence: what happened and what is left.
+    pub message: String,
 }
 
 /// One active execution, as the status index lists it.

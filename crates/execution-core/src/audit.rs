@@ -12,7 +12,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::ids::{ExecutionId, JobId, PlanId, SourceServerId};
-use crate::model::{Execution, ExecutionHeader, PauseReason, Timestamp, Wave, WaveFailure};
+use crate::model::{
+    CleanupState, Execution, ExecutionHeader, PauseReason, ServerCleanup, Timestamp, Wave,
+    WaveFailure,
+};
 use crate::ports::Commit;
 use crate::status::{ExecutionStatus, LaunchStatus, WaveStatus};
 
@@ -100,6 +103,16 @@ pub struct ServerChange {
     pub source_server_ids: Vec<SourceServerId>,
 }
 
+/// The servers whose recovery instance cleanup moved to the same state (with the same DRS job).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CleanupChange {
+    pub state: CleanupState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<JobId>,
+    pub source_server_ids: Vec<SourceServerId>,
+}
+
 /// What one change did to one wave.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -118,6 +131,9 @@ pub struct WaveChange {
     /// Servers whose launch status moved, by move (in the order first seen).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub servers: Vec<ServerChange>,
+    /// Servers whose recovery instance cleanup moved on, by state and job.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cleanup: Vec<CleanupChange>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<WaveFailure>,
     /// The wave's message or DRS's refusal, when the change set it.
@@ -363,6 +379,7 @@ fn wave_change(was: &Wave, now: &Wave) -> Option<WaveChange> {
             .map(|j| j.job_id.clone())
             .collect(),
         servers: server_moves(was, now),
+        cleanup: cleanup_moves(was, now),
         failure_reason: (was.failure_reason != now.failure_reason)
             .then_some(now.failure_reason)
             .flatten(),
@@ -406,9 +423,23 @@ fn wave_change(was: &Wave, now: &Wave) -> Option<WaveChange> {
             plural(newly_described)
         ));
     }
+    let reasons = |w: &Wave| {
+        w.server_statuses
+            .iter()
+            .filter(|s| s.drs_reason.is_some())
+            .count()
+    };
+    let newly_explained = reasons(now).saturating_sub(reasons(was));
+    if newly_explained > 0 {
+        change.notes.push(format!(
+            "DRS's reason read from the job log for {newly_explained} failed server{}",
+            plural(newly_explained)
+        ));
+    }
     let specific = change.status.is_some()
         || !change.job_ids.is_empty()
         || !change.servers.is_empty()
+        || !change.cleanup.is_empty()
         || change.failure_reason.is_some()
         || change.reason.is_some()
         || !change.notes.is_empty();
@@ -569,6 +600,39 @@ fn server_moves(was: &Wave, now: &Wave) -> Vec<ServerChange> {
             None => moves.push(ServerChange {
                 from: (*from).clone(),
                 to: s.launch_status.clone(),
+                source_server_ids: vec![s.source_server_id.clone()],
+            }),
+        }
+    }
+    moves
+}
+
+/// The cleanup moves from `was` to `now`, grouped by new state and job.
+fn cleanup_moves(was: &Wave, now: &Wave) -> Vec<CleanupChange> {
+    let before: std::collections::HashMap<&SourceServerId, &ServerCleanup> = was
+        .server_statuses
+        .iter()
+        .filter_map(|s| s.cleanup.as_ref().map(|c| (&s.source_server_id, c)))
+        .collect();
+    let mut moves: Vec<CleanupChange> = vec![];
+    for s in &now.server_statuses {
+        let Some(cleanup) = &s.cleanup else {
+            continue;
+        };
+        if before
+            .get(&s.source_server_id)
+            .is_some_and(|b| b.state == cleanup.state && b.job_id == cleanup.job_id)
+        {
+            continue;
+        }
+        match moves
+            .iter_mut()
+            .find(|m| m.state == cleanup.state && m.job_id == cleanup.job_id)
+        {
+            Some(m) => m.source_server_ids.push(s.source_server_id.clone()),
+            None => moves.push(CleanupChange {
+                state: cleanup.state,
+                job_id: cleanup.job_id.clone(),
                 source_server_ids: vec![s.source_server_id.clone()],
             }),
         }
@@ -754,6 +818,23 @@ impl AuditEvent {
                     format!("{n} server{} {} → {}", plural(n), m.from, m.to)
                 })
                 .collect();
+            for c in &w.cleanup {
+                let n = c.source_server_ids.len();
+                let what = match c.state {
+                    CleanupState::Requesting => "to be terminated",
+                    CleanupState::Requested => "termination asked of DRS",
+                    CleanupState::Terminated => "recovery instance terminated",
+                    CleanupState::Gone => {
+                        "recovery instance no longer this execution's, left alone"
+                    }
+                };
+                let job = c
+                    .job_id
+                    .as_ref()
+                    .map(|j| format!(" (job {j})"))
+                    .unwrap_or_default();
+                said.push(format!("{n} server{}: {what}{job}", plural(n)));
+            }
             if !w.job_ids.is_empty() {
                 let jobs: Vec<&str> = w.job_ids.iter().map(|j| j.as_str()).collect();
                 said.push(format!(

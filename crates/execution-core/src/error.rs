@@ -5,6 +5,7 @@ use serde::Serialize;
 use crate::ids::InvalidId;
 use crate::lifecycle::InvalidTransition;
 use crate::ports::{DispatchError, ServiceError, StoreError, WorkflowError};
+use crate::preflight::{Preflight, PreflightProblem};
 use crate::status::ExecutionStatus;
 
 /// An operation's refusal or failure. Each case maps to one `statusCode` and one `error` code.
@@ -27,6 +28,11 @@ pub enum OperationError {
     /// Infrastructure failed (store, DRS, EC2, Lambda, Step Functions); retrying may help.
     #[error("{0}")]
     Internal(String),
+    /// The pre-flight checks found problems: nothing was created or launched. 409 when a server
+    /// is busy elsewhere (held by another execution, in a running DRS job): the same start works
+    /// once that has ended; 400 otherwise.
+    #[error("pre-flight refused the start: {}", .0.summary())]
+    Preflight(Preflight),
 }
 
 impl OperationError {
@@ -38,6 +44,8 @@ impl OperationError {
             Self::NotFound(_) => 404,
             Self::Conflict(_) | Self::TokenRejected(_) => 409,
             Self::Internal(_) => 500,
+            Self::Preflight(p) if p.problems.iter().any(PreflightProblem::is_busy) => 409,
+            Self::Preflight(_) => 400,
         }
     }
 
@@ -50,6 +58,7 @@ impl OperationError {
             Self::Conflict(_) => "CONFLICT",
             Self::TokenRejected(_) => "TOKEN_REJECTED",
             Self::Internal(_) => "INTERNAL_ERROR",
+            Self::Preflight(_) => "PREFLIGHT_FAILED",
         }
     }
 
@@ -58,6 +67,10 @@ impl OperationError {
             status_code: self.status_code(),
             error: self.code(),
             message: self.to_string(),
+            preflight: match self {
+                Self::Preflight(p) => Some(p.clone()),
+                _ => None,
+            },
         }
     }
 
@@ -111,6 +124,12 @@ pub enum Refusal {
     /// A restart while the workflow run that conducts the execution is still running.
     #[error("the workflow run {run} is still running; only an execution whose run has ended can be restarted")]
     RunStillRunning { run: String },
+    /// cleanup of a real recovery: its instances are production now.
+    #[error("execution is a recovery, not a drill: its recovery instances are production and cleanup never terminates them")]
+    CleanupOfRecovery,
+    /// cleanup before the execution ended.
+    #[error("execution is {status}; cleanup terminates a drill's instances only once it has ended (cancel it first to stop it)")]
+    CleanupBeforeEnd { status: ExecutionStatus },
     #[error(transparent)]
     Transition(#[from] InvalidTransition),
 }
@@ -122,6 +141,9 @@ pub struct ErrorBody {
     pub status_code: u16,
     pub error: &'static str,
     pub message: String,
+    /// A refused start: every problem and warning, as data.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub preflight: Option<Preflight>,
 }
 
 impl From<Refusal> for OperationError {

@@ -45,6 +45,7 @@ pub fn plan(sizes: &[usize]) -> Plan {
                 .collect();
             next += size;
             PlanWave {
+                target_rto_seconds: None,
                 wave_name: None,
                 pause_before_wave: false,
                 timeout_seconds: None,
@@ -54,6 +55,8 @@ pub fn plan(sizes: &[usize]) -> Plan {
         })
         .collect();
     Plan {
+        target_rto_seconds: None,
+        cleanup_after_seconds: None,
         plan_id: plan_id(),
         plan_name: Some("test plan".into()),
         is_drill: true,
@@ -75,6 +78,8 @@ pub fn execution(sizes: &[usize]) -> Execution {
 /// A DRS job with the given launch statuses for the given servers, no recovery instances.
 pub fn drs_job(id: usize, status: JobStatus, servers: &[(SourceServerId, LaunchStatus)]) -> DrsJob {
     DrsJob {
+        created_time: None,
+        ended_time: None,
         job_id: job(id),
         status,
         participating_servers: servers
@@ -98,6 +103,8 @@ pub fn give_job(wave: &mut Wave, job_id: JobId, at: Timestamp) {
         server.job_id = Some(job_id.clone());
     }
     wave.jobs.push(WaveJob {
+        created_time: None,
+        ended_time: None,
         job_id,
         attempt: wave.attempt,
         part: 0,

@@ -14,8 +14,8 @@ use std::collections::{HashMap, HashSet};
 
 use crate::ids::{JobId, SourceServerId};
 use crate::model::{
-    Execution, ExecutionHeader, Impact, LaunchClaim, PauseReason, ServerStatus, Timestamp, Wave,
-    WaveJob,
+    Execution, ExecutionHeader, Impact, LaunchClaim, PauseReason, ServerCleanup, ServerStatus,
+    Timestamp, Wave, WaveJob,
 };
 use crate::status::{ExecutionStatus, LaunchStatus, WaveStatus};
 
@@ -207,6 +207,8 @@ pub fn times(execution: &Execution) -> Vec<RecordTime> {
         task_token: _,
         status_message: _,
         recovery_time_seconds: _,
+        target_rto_seconds: _,
+        cleanup_after_seconds: _,
         version: _,
     } = &execution.header;
     put("createdTime".into(), Some(*created_time), false);
@@ -236,6 +238,7 @@ pub fn times(execution: &Execution) -> Vec<RecordTime> {
             attempt_time,
             end_time,
             recovery_time_seconds: _,
+            target_rto_seconds: _,
             optional_not_launched: _,
             failure_reason: _,
             status_message: _,
@@ -253,6 +256,9 @@ pub fn times(execution: &Execution) -> Vec<RecordTime> {
                 attempt: _,
                 part: _,
                 recorded_time,
+                // DRS's clock, not ours: a skew between them is no fault of the record.
+                created_time: _,
+                ended_time: _,
             } = job;
             put(
                 at(&format!("jobs[{j}].recordedTime")),
@@ -287,12 +293,33 @@ pub fn times(execution: &Execution) -> Vec<RecordTime> {
                 instance_type: _,
                 instance_state: _,
                 launch_time,
+                drs_reason: _,
+                cleanup,
             } = server;
             put(
                 at(&format!("serverStatuses[{s}].launchTime")),
                 *launch_time,
                 false,
             );
+            if let Some(ServerCleanup {
+                state: _,
+                recovery_instance_id: _,
+                job_id: _,
+                requested_time,
+                terminated_time,
+            }) = cleanup
+            {
+                put(
+                    at(&format!("serverStatuses[{s}].cleanup.requestedTime")),
+                    Some(*requested_time),
+                    false,
+                );
+                put(
+                    at(&format!("serverStatuses[{s}].cleanup.terminatedTime")),
+                    *terminated_time,
+                    false,
+                );
+            }
         }
     }
     out

@@ -15,6 +15,8 @@ pub mod model;
 pub mod ops;
 pub mod plan;
 pub mod ports;
+pub mod preflight;
+pub mod report;
 pub mod rules;
 pub mod status;
 pub mod text;

@@ -80,6 +80,9 @@ pub enum WaveTransition {
     Skip,
     /// A cancelled execution's wave: never ran (CANCELLED), or its launch stops where it stands.
     Cancel,
+    /// A finished wave records what cleanup did with its servers' recovery instances; its status
+    /// never moves.
+    CleanUp,
 }
 
 use WaveStatus as W;
@@ -109,6 +112,10 @@ pub const WAVE_TABLE: &[(WaveTransition, WaveStatus, WaveStatus)] = &[
     (WaveTransition::Cancel, W::Launching, W::Failed),
     // Some parts reached DRS: they run on, the rest never will.
     (WaveTransition::Cancel, W::Launching, W::Started),
+    (WaveTransition::CleanUp, W::Completed, W::Completed),
+    (WaveTransition::CleanUp, W::Failed, W::Failed),
+    (WaveTransition::CleanUp, W::Skipped, W::Skipped),
+    (WaveTransition::CleanUp, W::Cancelled, W::Cancelled),
 ];
 
 /// A move a table does not list.

@@ -81,6 +81,14 @@ pub struct ExecutionHeader {
     /// First wave launched → last wave's servers all launched, when the execution COMPLETED.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery_time_seconds: Option<u64>,
+    /// The plan's recovery time objective for the whole execution (first launch → every wave
+    /// settled), held for the report; absent when the plan sets none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_rto_seconds: Option<u64>,
+    /// A drill's plan asks the workflow to clean up (terminate the drill's recovery instances)
+    /// this long after the execution ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cleanup_after_seconds: Option<u64>,
     /// Optimistic-concurrency version of the header; every header write bumps it by one.
     #[serde(default)]
     pub version: u64,
@@ -163,6 +171,12 @@ pub struct WaveJob {
     pub part: u32,
     /// When launch recorded it (the job-not-found grace runs from here).
     pub recorded_time: Timestamp,
+    /// DRS's own `creationDateTime` of the job (the report's clock starts here, not at a poll).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_time: Option<Timestamp>,
+    /// DRS's own `endDateTime` of the job, once DRS has ended it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_time: Option<Timestamp>,
 }
 
 /// A launcher's hold on the next part of a wave's attempt: the first `size` servers of the attempt
@@ -232,6 +246,10 @@ pub struct Wave {
     /// First attempt → every critical server launched: the wave's achieved recovery time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery_time_seconds: Option<u64>,
+    /// The plan's recovery time objective for this wave (first attempt → every critical server
+    /// launched), held for the report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_rto_seconds: Option<u64>,
     /// OPTIONAL servers that did not launch when the wave COMPLETED.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub optional_not_launched: u32,
@@ -292,6 +310,8 @@ struct StoredWave {
     #[serde(default)]
     recovery_time_seconds: Option<u64>,
     #[serde(default)]
+    target_rto_seconds: Option<u64>,
+    #[serde(default)]
     optional_not_launched: u32,
     #[serde(default)]
     failure_reason: Option<WaveFailure>,
@@ -322,6 +342,7 @@ impl From<StoredWave> for Wave {
             attempt_time: w.attempt_time,
             end_time: w.end_time,
             recovery_time_seconds: w.recovery_time_seconds,
+            target_rto_seconds: w.target_rto_seconds,
             optional_not_launched: w.optional_not_launched,
             failure_reason: w.failure_reason,
             status_message: w.status_message,
@@ -346,6 +367,8 @@ impl From<StoredWave> for Wave {
                         attempt: 1,
                         part: 0,
                         recorded_time: wave.launch_time.unwrap_or(Timestamp(0)),
+                        created_time: None,
+                        ended_time: None,
                     });
                 }
                 // A version-1 claim: its launcher may have started the job and died.
@@ -438,6 +461,52 @@ pub struct ServerStatus {
     pub instance_state: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub launch_time: Option<Timestamp>,
+    /// DRS's own reason a FAILED server did not launch, from its job's log (DescribeJobLogItems,
+    /// read once, for failed servers only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drs_reason: Option<String>,
+    /// What cleanup did with the server's recovery instance (drills only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cleanup: Option<ServerCleanup>,
+}
+
+/// Where the cleanup of one server's recovery instance stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CleanupState {
+    /// Cleanup is about to ask DRS to terminate the instance (or asked, and its answer was lost):
+    /// the next cleanup looks for the TERMINATE job before asking again.
+    Requesting,
+    /// DRS accepted `TerminateRecoveryInstances` for it (`jobId` is the TERMINATE job).
+    Requested,
+    /// A later cleanup found the instance gone from DRS after the request: terminated.
+    Terminated,
+    /// The instance was no longer this execution's when cleanup looked (terminated by someone
+    /// else, or replaced by a later launch of the server): nothing was terminated.
+    Gone,
+}
+
+impl CleanupState {
+    /// Nothing is left for cleanup to do for the server.
+    pub fn is_done(self) -> bool {
+        matches!(self, Self::Terminated | Self::Gone)
+    }
+}
+
+/// One server's cleanup: which recovery instance, which DRS job terminated it, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerCleanup {
+    pub state: CleanupState,
+    pub recovery_instance_id: InstanceId,
+    /// The DRS TERMINATE job, once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<JobId>,
+    /// When cleanup first decided to terminate it (or found it gone).
+    pub requested_time: Timestamp,
+    /// When cleanup saw the instance gone after its request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminated_time: Option<Timestamp>,
 }
 
 impl ServerStatus {
@@ -456,6 +525,8 @@ impl ServerStatus {
             instance_type: None,
             instance_state: None,
             launch_time: None,
+            drs_reason: None,
+            cleanup: None,
         }
     }
 }

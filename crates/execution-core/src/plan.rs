@@ -35,8 +35,17 @@ pub struct Plan {
     /// What a failed wave does, for waves that do not say: PAUSE (the default) or STOP.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_wave_failure: Option<FailurePolicy>,
+    /// The recovery time objective of the whole plan, in seconds (the report says met or missed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_rto_seconds: Option<i64>,
+    /// Drills only: terminate the drill's recovery instances this many seconds after it ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cleanup_after_seconds: Option<i64>,
     pub waves: Vec<PlanWave>,
 }
+
+/// The longest `cleanupAfterSeconds`: a Step Functions standard run lasts at most a year.
+pub const MAX_CLEANUP_AFTER_SECONDS: i64 = 365 * 24 * 3600;
 
 fn yes() -> bool {
     true
@@ -54,6 +63,9 @@ pub struct PlanWave {
     /// PAUSE (wait for an operator's retry, skip or cancel) or STOP (finalize FAILED).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_failure: Option<FailurePolicy>,
+    /// This wave's recovery time objective, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_rto_seconds: Option<i64>,
     pub servers: Vec<PlanServer>,
 }
 
@@ -90,6 +102,15 @@ pub enum PlanProblem {
     ZeroTimeout(u32),
     #[error("{what} is {chars} characters long; at most {MAX_NAME_CHARS} are allowed")]
     NameTooLong { what: String, chars: usize },
+    /// `what` is `targetRtoSeconds` or `the targetRtoSeconds of wave N`.
+    #[error("{what} is {value}; a recovery time objective is a positive number of seconds")]
+    NonPositiveTarget { what: String, value: i64 },
+    #[error(
+        "cleanupAfterSeconds is {0}; it must be between 0 and {MAX_CLEANUP_AFTER_SECONDS} seconds"
+    )]
+    CleanupDelayOutOfRange(i64),
+    #[error("cleanupAfterSeconds is set on a recovery (isDrill false): a recovery's instances are production and are never cleaned up")]
+    CleanupOfRecovery,
 }
 
 /// Something in a plan worth a second look; the plan still runs.
@@ -156,6 +177,28 @@ impl Plan {
         }
         if self.wave_timeout_seconds == Some(0) {
             problems.push(PlanProblem::ZeroTimeout(0));
+        }
+        if let Some(value) = self.target_rto_seconds.filter(|v| *v <= 0) {
+            problems.push(PlanProblem::NonPositiveTarget {
+                what: "targetRtoSeconds".into(),
+                value,
+            });
+        }
+        if let Some(delay) = self.cleanup_after_seconds {
+            if !(0..=MAX_CLEANUP_AFTER_SECONDS).contains(&delay) {
+                problems.push(PlanProblem::CleanupDelayOutOfRange(delay));
+            }
+            if !self.is_drill {
+                problems.push(PlanProblem::CleanupOfRecovery);
+            }
+        }
+        for (n, wave) in self.waves.iter().enumerate() {
+            if let Some(value) = wave.target_rto_seconds.filter(|v| *v <= 0) {
+                problems.push(PlanProblem::NonPositiveTarget {
+                    what: format!("the targetRtoSeconds of wave {n}"),
+                    value,
+                });
+            }
         }
         let mut name = |what: &dyn Fn() -> String, value: &Option<String>| {
             let chars = value.as_deref().map_or(0, |v| v.chars().count());
@@ -238,6 +281,7 @@ impl Plan {
                 attempt_time: None,
                 end_time: None,
                 recovery_time_seconds: None,
+                target_rto_seconds: w.target_rto_seconds.and_then(|v| u64::try_from(v).ok()),
                 optional_not_launched: 0,
                 failure_reason: None,
                 status_message: None,
@@ -272,6 +316,10 @@ impl Plan {
                 task_token: None,
                 status_message: None,
                 recovery_time_seconds: None,
+                target_rto_seconds: self.target_rto_seconds.and_then(|v| u64::try_from(v).ok()),
+                cleanup_after_seconds: self
+                    .cleanup_after_seconds
+                    .and_then(|v| u64::try_from(v).ok()),
                 version: 0,
             },
             waves,
@@ -293,6 +341,7 @@ mod tests {
 
     fn wave(servers: std::ops::Range<usize>) -> PlanWave {
         PlanWave {
+            target_rto_seconds: None,
             wave_name: None,
             pause_before_wave: false,
             timeout_seconds: None,
@@ -303,6 +352,8 @@ mod tests {
 
     fn plan(waves: Vec<PlanWave>) -> Plan {
         Plan {
+            target_rto_seconds: None,
+            cleanup_after_seconds: None,
             plan_id: PlanId::new_random(),
             plan_name: None,
             is_drill: true,
@@ -514,5 +565,59 @@ mod tests {
         let typo =
             serde_json::json!({"planId": "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00", "wavez": []});
         assert!(serde_json::from_value::<Plan>(typo).is_err());
+    }
+
+    #[test]
+    fn targets_and_cleanup_are_checked_and_carried_into_the_record() {
+        let json = serde_json::json!({
+            "planId": "6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00",
+            "targetRtoSeconds": 0,
+            "cleanupAfterSeconds": -5,
+            "waves": [{"targetRtoSeconds": -60, "servers": [{"sourceServerId": "s-00000000000000001"}]}]
+        });
+        let p: Plan = serde_json::from_value(json).unwrap();
+        let problems = p.problems();
+        assert_eq!(
+            problems,
+            [
+                PlanProblem::NonPositiveTarget {
+                    what: "targetRtoSeconds".into(),
+                    value: 0
+                },
+                PlanProblem::CleanupDelayOutOfRange(-5),
+                PlanProblem::NonPositiveTarget {
+                    what: "the targetRtoSeconds of wave 0".into(),
+                    value: -60
+                },
+            ]
+        );
+        assert!(problems[0]
+            .to_string()
+            .contains("positive number of seconds"));
+
+        let mut recovery = plan(vec![wave(0..1)]);
+        recovery.is_drill = false;
+        recovery.cleanup_after_seconds = Some(60);
+        assert_eq!(recovery.problems(), [PlanProblem::CleanupOfRecovery]);
+        recovery.cleanup_after_seconds = Some(MAX_CLEANUP_AFTER_SECONDS + 1);
+        recovery.is_drill = true;
+        assert_eq!(
+            recovery.problems(),
+            [PlanProblem::CleanupDelayOutOfRange(
+                MAX_CLEANUP_AFTER_SECONDS + 1
+            )]
+        );
+
+        let mut drill = plan(vec![wave(0..1), wave(1..2)]);
+        drill.target_rto_seconds = Some(3600);
+        drill.cleanup_after_seconds = Some(0);
+        drill.waves[1].target_rto_seconds = Some(600);
+        let e = drill
+            .new_execution(ExecutionId::new_random(), Timestamp(5))
+            .unwrap();
+        assert_eq!(e.header.target_rto_seconds, Some(3600));
+        assert_eq!(e.header.cleanup_after_seconds, Some(0));
+        assert_eq!(e.waves[0].target_rto_seconds, None);
+        assert_eq!(e.waves[1].target_rto_seconds, Some(600));
     }
 }

@@ -236,6 +236,10 @@ pub struct DrsJob {
     pub job_id: JobId,
     pub status: JobStatus,
     pub participating_servers: Vec<ParticipatingServer>,
+    /// DRS's `creationDateTime` (absent when DRS did not say).
+    pub created_time: Option<Timestamp>,
+    /// DRS's `endDateTime`: set once the job has ended.
+    pub ended_time: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -322,6 +326,49 @@ pub const TAG_WAVE_NUMBER: &str = "waveNumber";
 pub const TAG_ATTEMPT: &str = "attempt";
 pub const TAG_PART: &str = "part";
 
+/// A source server as DescribeSourceServers returns it: what the pre-flight checks read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceServer {
+    pub source_server_id: SourceServerId,
+    /// `sourceProperties.identificationHints.hostname`.
+    pub hostname: Option<String>,
+    /// `dataReplicationInfo.dataReplicationState`, as DRS says it (STOPPED, INITIATING,
+    /// INITIAL_SYNC, BACKLOG, CREATING_SNAPSHOT, CONTINUOUS, PAUSED, RESCAN, STALLED,
+    /// DISCONNECTED, or a value DRS adds later); `None` when DRS did not say.
+    pub replication_state: Option<String>,
+    /// `dataReplicationInfo.dataReplicationError.error` (and its `rawError`), when DRS reports one.
+    pub replication_error: Option<String>,
+    /// `lifeCycle.lastLaunch`: the job of the server's last launch and its `status` (a status of
+    /// PENDING or IN_PROGRESS means the server is in a running job).
+    pub last_launch: Option<LastLaunch>,
+    /// `recoveryInstanceId`: the server's current recovery instance, if it has one.
+    pub recovery_instance_id: Option<InstanceId>,
+}
+
+/// A source server's last launch (`lifeCycle.lastLaunch`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastLaunch {
+    /// `initiated.jobID`.
+    pub job_id: Option<JobId>,
+    /// `initiated.type`: RECOVERY or DRILL.
+    pub kind: Option<String>,
+    /// `status`: PENDING, IN_PROGRESS, LAUNCHED, FAILED, TERMINATED.
+    pub status: Option<LaunchStatus>,
+}
+
+/// One entry of a DRS job's log (DescribeJobLogItems).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobLogEntry {
+    /// `event`: JOB_START, LAUNCH_START, LAUNCH_FAILED, CONVERSION_FAIL, SNAPSHOT_FAIL, ...
+    pub event: String,
+    /// `eventData.sourceServerID`.
+    pub source_server_id: Option<SourceServerId>,
+    /// `eventData.rawError`: DRS's own words.
+    pub raw_error: Option<String>,
+    /// `logDateTime`.
+    pub time: Option<Timestamp>,
+}
+
 #[async_trait]
 pub trait Drs: Send + Sync {
     /// The jobs with these ids (at most [`DRS_FILTER_MAX`]), following every page. A job DRS
@@ -349,6 +396,78 @@ pub trait Drs: Send + Sync {
         tag: &JobTag,
         since: Timestamp,
     ) -> Result<Option<DrsJob>, ServiceError>;
+
+    /// The source servers with these ids (at most [`DRS_FILTER_MAX`]), every page. A server DRS
+    /// does not know is absent from the answer.
+    async fn describe_source_servers(
+        &self,
+        ids: &[SourceServerId],
+    ) -> Result<Vec<SourceServer>, ServiceError>;
+
+    /// Every entry of the job's log, oldest first, every page.
+    async fn job_log(&self, job: &JobId) -> Result<Vec<JobLogEntry>, ServiceError>;
+
+    /// TerminateRecoveryInstances for these recovery instances (1 to [`DRS_FILTER_MAX`]): returns
+    /// the TERMINATE job. Like StartRecovery it MUST go out at most once per call (no retry of
+    /// its own): an answer that did not arrive is `Unavailable`, settled with
+    /// [`Drs::find_terminate_job`]. Throttling and conflicts MUST be `Throttled`.
+    async fn terminate_recovery_instances(
+        &self,
+        instances: &[InstanceId],
+    ) -> Result<DrsJob, ServiceError>;
+
+    /// The first TERMINATE job created at or after `since` (less the clock skew between hosts)
+    /// whose participating servers name one of these recovery instances, if DRS lists one.
+    async fn find_terminate_job(
+        &self,
+        instances: &[InstanceId],
+        since: Timestamp,
+    ) -> Result<Option<DrsJob>, ServiceError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server holds (one active execution per source server)
+// ---------------------------------------------------------------------------------------------
+
+/// An execution's hold on a source server: no other active execution may launch it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerHold {
+    pub source_server_id: SourceServerId,
+    pub execution_id: ExecutionId,
+    /// When the hold was taken.
+    pub since: Timestamp,
+}
+
+/// Take a hold: the server must be held by no one, by `hold.execution_id` already (a retried
+/// start), or by `replaces` (a hold the caller found free: its execution has ended).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HoldClaim {
+    pub hold: ServerHold,
+    pub replaces: Option<ExecutionId>,
+}
+
+/// Where holds live (items of the executions table on AWS; memory in the simulator). A hold is a
+/// record of who last took a server, not a lease: whether it still binds is decided by the core
+/// from the holder's execution ([`crate::ops::holds`]), so an execution that ends releases its
+/// servers without a write, and a crash never leaves one held by an execution that has ended.
+#[async_trait]
+pub trait ServerLocks: Send + Sync {
+    /// The holds on these servers, strongly consistent (any number of servers; one without a
+    /// hold is absent).
+    async fn holds(&self, servers: &[SourceServerId]) -> Result<Vec<ServerHold>, StoreError>;
+
+    /// Takes every claim, all or nothing (at most [`MAX_COMMIT_ITEMS`]). MUST return `Conflict`
+    /// and write nothing when a server is held by an execution other than the claimant and the
+    /// claim's `replaces`.
+    async fn hold(&self, claims: &[HoldClaim]) -> Result<(), StoreError>;
+
+    /// Drops `execution`'s holds on these servers (a refused start gives back what it took);
+    /// a hold of another execution is left as it is, a missing one is no error.
+    async fn release(
+        &self,
+        execution: ExecutionId,
+        servers: &[SourceServerId],
+    ) -> Result<(), StoreError>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -545,6 +664,20 @@ pub mod mocks {
             async fn describe_recovery_instances(&self, servers: &[SourceServerId]) -> Result<Vec<RecoveryInstance>, ServiceError>;
             async fn start_recovery(&self, request: &RecoveryRequest) -> Result<DrsJob, ServiceError>;
             async fn find_tagged_job(&self, tag: &JobTag, since: Timestamp) -> Result<Option<DrsJob>, ServiceError>;
+            async fn describe_source_servers(&self, ids: &[SourceServerId]) -> Result<Vec<SourceServer>, ServiceError>;
+            async fn job_log(&self, job: &JobId) -> Result<Vec<JobLogEntry>, ServiceError>;
+            async fn terminate_recovery_instances(&self, instances: &[InstanceId]) -> Result<DrsJob, ServiceError>;
+            async fn find_terminate_job(&self, instances: &[InstanceId], since: Timestamp) -> Result<Option<DrsJob>, ServiceError>;
+        }
+    }
+
+    mockall::mock! {
+        pub Locks {}
+        #[async_trait]
+        impl ServerLocks for Locks {
+            async fn holds(&self, servers: &[SourceServerId]) -> Result<Vec<ServerHold>, StoreError>;
+            async fn hold(&self, claims: &[HoldClaim]) -> Result<(), StoreError>;
+            async fn release(&self, execution: ExecutionId, servers: &[SourceServerId]) -> Result<(), StoreError>;
         }
     }
 

@@ -141,6 +141,13 @@ pub type JobsById = HashMap<JobId, DrsJob>;
 /// job was asked for and does not list is not launched: once the job is COMPLETED it is FAILED
 /// ("not in the DRS job"). Returns the servers the job lists that the wave does not hold.
 pub fn apply_job(wave: &mut Wave, job: &DrsJob) -> Vec<SourceServerId> {
+    // DRS's own clock for the report: when the job was created, and when it ended.
+    if let Some(recorded) = wave.jobs.iter_mut().find(|j| j.job_id == job.job_id) {
+        recorded.created_time = recorded.created_time.or(job.created_time);
+        if job.ended_time.is_some() {
+            recorded.ended_time = job.ended_time;
+        }
+    }
     let listed: HashMap<&SourceServerId, &ParticipatingServer> = job
         .participating_servers
         .iter()
@@ -605,3 +612,34 @@ pub fn outcome(execution: &Execution) -> Result<ExecutionStatus, Vec<u32>> {
 
 #[cfg(test)]
 mod tests;
+
+/// DRS's reason a server did not launch, from its job's log: the last entry about the server that
+/// reports a failure (an event ending in `_FAIL` or `_FAILED`, `SERVER_SKIPPED`, or any raw error),
+/// as "EVENT: rawError"; when the log has none, a sentence that says so (the log is read once).
+pub fn failure_reason(
+    log: &[crate::ports::JobLogEntry],
+    server: &SourceServerId,
+    job: &crate::ids::JobId,
+) -> String {
+    let failed = |e: &crate::ports::JobLogEntry| {
+        e.raw_error.is_some()
+            || e.event.ends_with("_FAIL")
+            || e.event.ends_with("_FAILED")
+            || e.event == "SERVER_SKIPPED"
+    };
+    match log
+        .iter()
+        .rev()
+        .find(|e| e.source_server_id.as_ref() == Some(server) && failed(e))
+    {
+        Some(entry) => match &entry.raw_error {
+            Some(raw) => crate::text::clip(&format!("{}: {raw}", entry.event), REASON_MAX_CHARS),
+            None => entry.event.clone(),
+        },
+        None => format!("DRS job {job}'s log gives no reason for this server"),
+    }
+}
+
+/// The longest reason kept from a job log (DRS's raw errors can be long; 1,000 failed servers
+/// of one wave must fit one wave item).
+pub const REASON_MAX_CHARS: usize = 200;

@@ -4,24 +4,25 @@
 //!
 //! [`run_all`] takes a factory of fresh, empty stores whose `list_active` pages hold at most two
 //! executions and whose `events` pages hold at most two events (so that paging is exercised).
+//! Every store also keeps the servers' holds ([`ServerLocks`]): the `hold` cases check them.
 
 use std::collections::BTreeMap;
 use std::future::Future;
 
 use crate::audit::{self, Actor, AuditEvent, Author};
 use crate::fixtures;
-use crate::ids::{ExecutionId, TaskToken};
+use crate::ids::{ExecutionId, SourceServerId, TaskToken};
 use crate::model::{Execution, ExecutionHeader, HeldToken, Timestamp, Wave};
 use crate::ports::{
-    ActiveExecution, Commit, EventPage, ExecutionStore, HeaderWrite, ServiceError, StoreError,
-    Touch, WaveWrite,
+    ActiveExecution, Commit, EventPage, ExecutionStore, HeaderWrite, HoldClaim, ServerHold,
+    ServerLocks, ServiceError, StoreError, Touch, WaveWrite, MAX_COMMIT_ITEMS,
 };
 use crate::status::{ExecutionStatus, LaunchStatus, WaveStatus};
 
 /// Runs every case, each on a store of its own from `fresh`.
 pub async fn run_all<S, F, Fut>(fresh: F)
 where
-    S: ExecutionStore,
+    S: ExecutionStore + ServerLocks,
     F: Fn() -> Fut,
     Fut: Future<Output = S>,
 {
@@ -42,6 +43,13 @@ where
     events_pages_over_the_whole_trail_in_order(&fresh().await).await;
     events_refuses_a_cursor_it_did_not_give(&fresh().await).await;
     an_execution_without_a_trail_answers_an_empty_page(&fresh().await).await;
+    hold_of_unheld_servers_is_empty(&fresh().await).await;
+    a_hold_reads_back(&fresh().await).await;
+    hold_on_a_server_another_execution_holds_conflicts_and_takes_nothing(&fresh().await).await;
+    hold_again_by_the_same_execution_is_fine(&fresh().await).await;
+    hold_replacing_an_ended_holder_takes_its_servers_over(&fresh().await).await;
+    release_drops_only_the_releasing_executions_holds(&fresh().await).await;
+    hold_of_more_than_a_transaction_is_rejected_and_takes_nothing(&fresh().await).await;
 }
 
 /// A new PENDING execution of waves of these sizes, with a random id.
@@ -918,4 +926,224 @@ pub async fn an_execution_without_a_trail_answers_an_empty_page(store: &dyn Exec
             .unwrap_or_else(|err| panic!("{CASE}: {what}: {err}"));
         assert_eq!(page, EventPage::default(), "{CASE}: {what}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server holds
+// ---------------------------------------------------------------------------------------------
+
+/// `execution`'s claim on server `n`, taken at `since`.
+fn claim(execution: ExecutionId, n: usize, since: i64) -> HoldClaim {
+    HoldClaim {
+        hold: ServerHold {
+            source_server_id: fixtures::server(n),
+            execution_id: execution,
+            since: Timestamp(since),
+        },
+        replaces: None,
+    }
+}
+
+fn servers(numbers: impl IntoIterator<Item = usize>) -> Vec<SourceServerId> {
+    numbers.into_iter().map(fixtures::server).collect()
+}
+
+/// The holds on `numbers`, by server (a store answers in any order).
+async fn holds_on(
+    locks: &dyn ServerLocks,
+    numbers: impl IntoIterator<Item = usize>,
+    case: &str,
+) -> Vec<ServerHold> {
+    let mut holds = locks
+        .holds(&servers(numbers))
+        .await
+        .unwrap_or_else(|err| panic!("{case}: holds: {err}"));
+    holds.sort_by(|a, b| a.source_server_id.cmp(&b.source_server_id));
+    holds
+}
+
+/// Who holds each of `numbers`, by server; `None` for a server without a hold.
+async fn holders(
+    locks: &dyn ServerLocks,
+    numbers: &[usize],
+    case: &str,
+) -> Vec<Option<ExecutionId>> {
+    let holds = holds_on(locks, numbers.iter().copied(), case).await;
+    numbers
+        .iter()
+        .map(|&n| {
+            holds
+                .iter()
+                .find(|h| h.source_server_id == fixtures::server(n))
+                .map(|h| h.execution_id)
+        })
+        .collect()
+}
+
+async fn take(locks: &dyn ServerLocks, claims: &[HoldClaim], case: &str) {
+    locks
+        .hold(claims)
+        .await
+        .unwrap_or_else(|err| panic!("{case}: hold {claims:?}: {err}"));
+}
+
+pub async fn hold_of_unheld_servers_is_empty(locks: &dyn ServerLocks) {
+    const CASE: &str = "the holds of servers no one holds are none";
+    assert_eq!(holds_on(locks, 0..3, CASE).await, [], "{CASE}");
+    assert_eq!(holds_on(locks, [], CASE).await, [], "{CASE}: no servers");
+}
+
+pub async fn a_hold_reads_back(locks: &dyn ServerLocks) {
+    const CASE: &str = "a hold reads back as it was taken";
+    let e = ExecutionId::new_random();
+    let claims = [claim(e, 0, 1000), claim(e, 1, 1000)];
+    take(locks, &claims, CASE).await;
+    assert_eq!(
+        holds_on(locks, [2, 1, 0, 1], CASE).await,
+        [claims[0].hold.clone(), claims[1].hold.clone()],
+        "{CASE}: each held server once, an unheld one absent"
+    );
+}
+
+pub async fn hold_on_a_server_another_execution_holds_conflicts_and_takes_nothing(
+    locks: &dyn ServerLocks,
+) {
+    const CASE: &str = "a claim on a server another execution holds conflicts and takes nothing";
+    let (first, second, third) = (
+        ExecutionId::new_random(),
+        ExecutionId::new_random(),
+        ExecutionId::new_random(),
+    );
+    take(locks, &[claim(first, 0, 1000)], CASE).await;
+    // Server 1 is free, server 0 is not: all or nothing.
+    assert_eq!(
+        locks
+            .hold(&[claim(second, 1, 2000), claim(second, 0, 2000)])
+            .await,
+        Err(StoreError::Conflict),
+        "{CASE}"
+    );
+    // Replacing an execution that does not hold it is no right to it either.
+    let mut stale = claim(second, 0, 2000);
+    stale.replaces = Some(third);
+    assert_eq!(
+        locks.hold(&[claim(second, 2, 2000), stale]).await,
+        Err(StoreError::Conflict),
+        "{CASE}: replacing an execution that is not the holder"
+    );
+    assert_eq!(
+        holds_on(locks, 0..3, CASE).await,
+        [claim(first, 0, 1000).hold],
+        "{CASE}: the holder keeps its hold and the free servers stay free"
+    );
+}
+
+pub async fn hold_again_by_the_same_execution_is_fine(locks: &dyn ServerLocks) {
+    const CASE: &str = "the same execution claiming again is fine (a retried start)";
+    let e = ExecutionId::new_random();
+    take(locks, &[claim(e, 0, 1000), claim(e, 1, 1000)], CASE).await;
+    take(
+        locks,
+        &[claim(e, 0, 1000), claim(e, 1, 1060), claim(e, 2, 1060)],
+        CASE,
+    )
+    .await;
+    assert_eq!(
+        holders(locks, &[0, 1, 2], CASE).await,
+        [Some(e), Some(e), Some(e)],
+        "{CASE}"
+    );
+}
+
+pub async fn hold_replacing_an_ended_holder_takes_its_servers_over(locks: &dyn ServerLocks) {
+    const CASE: &str = "a claim that replaces the holder takes its hold over";
+    let (old, new, late) = (
+        ExecutionId::new_random(),
+        ExecutionId::new_random(),
+        ExecutionId::new_random(),
+    );
+    take(locks, &[claim(old, 0, 1000), claim(old, 1, 1000)], CASE).await;
+    let mut over = claim(new, 0, 5000);
+    over.replaces = Some(old);
+    // A free server may be claimed with a `replaces` too.
+    let mut free = claim(new, 2, 5000);
+    free.replaces = Some(old);
+    take(locks, &[over.clone(), free.clone()], CASE).await;
+    assert_eq!(
+        holds_on(locks, 0..3, CASE).await,
+        [over.hold, claim(old, 1, 1000).hold, free.hold],
+        "{CASE}: server 0 is the new execution's, server 1 still the old one's"
+    );
+    // The old holder has lost it, and one replacing the old holder now is too late.
+    let mut again = claim(late, 0, 6000);
+    again.replaces = Some(old);
+    for (what, claims) in [
+        ("the old holder", vec![claim(old, 0, 6000)]),
+        ("a second replacer of the old holder", vec![again]),
+    ] {
+        assert_eq!(
+            locks.hold(&claims).await,
+            Err(StoreError::Conflict),
+            "{CASE}: {what}"
+        );
+    }
+    assert_eq!(
+        holders(locks, &[0, 1, 2], CASE).await,
+        [Some(new), Some(old), Some(new)],
+        "{CASE}: the refused claims took nothing"
+    );
+}
+
+pub async fn release_drops_only_the_releasing_executions_holds(locks: &dyn ServerLocks) {
+    const CASE: &str = "release drops the releasing execution's holds and no other";
+    let (mine, theirs) = (ExecutionId::new_random(), ExecutionId::new_random());
+    take(locks, &[claim(mine, 0, 1000), claim(mine, 1, 1000)], CASE).await;
+    take(locks, &[claim(theirs, 2, 1000)], CASE).await;
+    // Server 2 is another's, server 3 no one's: neither is an error.
+    locks
+        .release(mine, &servers([0, 2, 3]))
+        .await
+        .unwrap_or_else(|err| panic!("{CASE}: release: {err}"));
+    assert_eq!(
+        holders(locks, &[0, 1, 2, 3], CASE).await,
+        [None, Some(mine), Some(theirs), None],
+        "{CASE}"
+    );
+    locks
+        .release(mine, &[])
+        .await
+        .unwrap_or_else(|err| panic!("{CASE}: release of nothing: {err}"));
+    // A released server is free for anyone.
+    take(locks, &[claim(theirs, 0, 2000)], CASE).await;
+    assert_eq!(
+        holders(locks, &[0], CASE).await,
+        [Some(theirs)],
+        "{CASE}: a released server is free"
+    );
+}
+
+pub async fn hold_of_more_than_a_transaction_is_rejected_and_takes_nothing(
+    locks: &dyn ServerLocks,
+) {
+    const CASE: &str = "a hold of more claims than one transaction takes is rejected";
+    let e = ExecutionId::new_random();
+    let too_many: Vec<HoldClaim> = (0..=MAX_COMMIT_ITEMS).map(|n| claim(e, n, 1000)).collect();
+    let answer = locks.hold(&too_many).await;
+    assert!(
+        matches!(answer, Err(StoreError::Service(ServiceError::Rejected(_)))),
+        "{CASE}: {} claims gave {answer:?}",
+        too_many.len()
+    );
+    assert_eq!(
+        holds_on(locks, 0..=MAX_COMMIT_ITEMS, CASE).await,
+        [],
+        "{CASE}: nothing taken"
+    );
+    // The most one hold may take.
+    take(locks, &too_many[..MAX_COMMIT_ITEMS], CASE).await;
+    assert_eq!(
+        holds_on(locks, 0..=MAX_COMMIT_ITEMS, CASE).await.len(),
+        MAX_COMMIT_ITEMS,
+        "{CASE}: {MAX_COMMIT_ITEMS} claims are one hold"
+    );
 }

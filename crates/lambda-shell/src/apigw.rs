@@ -7,9 +7,10 @@
 //! - `GET /executions` (list): `nextToken` in the query string.
 //! - `GET /executions/{executionId}` (get) and `GET /executions/{executionId}/events` (events):
 //!   `planId` (and for events `nextToken`) in the query string.
-//! - `POST /executions/{executionId}/pause|resume|cancel|retry|skip`: the body is the operation's
-//!   direct payload without `executionId` (the path names it): `planId` (or in the query string)
-//!   and, for retry and skip, `waveNumber`.
+//! - `POST /executions/{executionId}/pause|resume|cancel|retry|skip|cleanup`: the body is the
+//!   operation's direct payload without `executionId` (the path names it): `planId` (or in the
+//!   query string) and, for retry and skip, `waveNumber`. cleanup terminates an ended drill's
+//!   recovery instances (the state machine also calls it, directly, when the plan says when).
 //!
 //! Every route but start reads its body, when it has one, as the direct payload (a GET may send
 //! `planId` there too); a field the path or the query string also gives must agree. `taskToken`
@@ -48,7 +49,7 @@ const ID: &str = "{executionId}";
 const PLAN: &[&str] = &[PlanId::FIELD];
 
 /// Every route of the API, one per function that serves one.
-pub static API_ROUTES: [Route; 9] = [
+pub static API_ROUTES: [Route; 10] = [
     route(
         Operation::Start,
         "POST",
@@ -91,6 +92,12 @@ pub static API_ROUTES: [Route; 9] = [
         Operation::Skip,
         "POST",
         "/executions/{executionId}/skip",
+        PLAN,
+    ),
+    route(
+        Operation::Cleanup,
+        "POST",
+        "/executions/{executionId}/cleanup",
         PLAN,
     ),
 ];

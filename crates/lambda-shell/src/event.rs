@@ -12,9 +12,10 @@ use crate::apigw;
 
 pub use crate::apigw::{Route, API_ROUTES, MAX_BODY_BYTES, START_MAX_BODY_BYTES};
 
-/// The operations served through the API, one route each ([`API_ROUTES`]): start, the reads, and
-/// the operators' decisions. Every other function refuses a proxy event, in a proxy answer.
-pub const API_OPERATIONS: [Operation; 9] = [
+/// The operations served through the API, one route each ([`API_ROUTES`]): start, the reads, the
+/// operators' decisions and a drill's cleanup. Every other function refuses a proxy event, in a
+/// proxy answer.
+pub const API_OPERATIONS: [Operation; 10] = [
     Operation::Start,
     Operation::List,
     Operation::Get,
@@ -24,6 +25,7 @@ pub const API_OPERATIONS: [Operation; 9] = [
     Operation::Cancel,
     Operation::Retry,
     Operation::Skip,
+    Operation::Cleanup,
 ];
 
 /// Who invoked the function, which decides the shape of the answer.

@@ -17,7 +17,7 @@ use execution_core::fixtures::{EXECUTION_ID as E, PLAN_ID as P};
 use execution_core::ids::ExecutionId;
 use execution_core::ops::{FindConfig, Ports};
 use execution_core::ports::mocks::{
-    FixedClock, MockDispatch, MockDrs, MockEc2, MockStore, MockWorkflow,
+    FixedClock, MockDispatch, MockDrs, MockEc2, MockLocks, MockStore, MockWorkflow,
 };
 use execution_core::rules::Policy;
 use lambda_shell::event::{decode, Source, API_OPERATIONS};
@@ -59,6 +59,7 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 /// Runs the handler for `op` with every port, each failing the test on any call.
 fn untouched(op: Operation, event: &Value) -> Value {
     let (store, drs, ec2) = (MockStore::new(), MockDrs::new(), MockEc2::new());
+    let locks = MockLocks::new();
     let (dispatch, workflow) = (MockDispatch::new(), MockWorkflow::new());
     let (clock, policy) = (FixedClock::at_secs(2_000), Policy::default());
     let config = FindConfig {
@@ -69,6 +70,7 @@ fn untouched(op: Operation, event: &Value) -> Value {
     let ports = Ports::new(&store, &clock, &policy)
         .with_drs(&drs)
         .with_ec2(&ec2)
+        .with_locks(&locks)
         .with_workflow(&workflow)
         .with_find(&dispatch, &config);
     runtime().block_on(handlers::serve(op, &ports, event))

@@ -1,14 +1,24 @@
 //! The start binary under a stand-in Lambda Runtime API, against moto's DynamoDB and Step
-//! Functions: the wiring of main.rs (the state machine from STATE_MACHINE_ARN) and its API route.
+//! Functions and a stand-in DRS: the wiring of main.rs (the state machine from STATE_MACHINE_ARN,
+//! the DRS client of the pre-flight, the holds in the executions table) and its API route.
 
 use execution_core::audit::Actor;
 use execution_core::fixtures::{self, PLAN_ID as P};
 use execution_core::ids::ExecutionId;
-use execution_core::ports::ExecutionStore;
+use execution_core::ports::{ExecutionStore, ServerLocks};
 use execution_core::status::ExecutionStatus;
 use serde_json::{json, Value};
+use workspace_tests::drs_stub::{self, DrsStub};
 use workspace_tests::moto::{sfn_client, store_holding};
 use workspace_tests::runtime_api::{proxy_body, run_function};
+
+/// DRS as the pre-flight finds the plan's servers: replicating, in no job.
+fn drs() -> DrsStub {
+    DrsStub::serve(|operation, request| match operation {
+        "DescribeSourceServers" => drs_stub::replicating(request),
+        other => drs_stub::unexpected(other),
+    })
+}
 
 const CALLER: &str = "arn:aws:iam::123456789012:user/operator";
 const CHOSEN: &str = "11111111-2222-4333-8444-555555555555";
@@ -56,9 +66,12 @@ async fn start_creates_the_execution_and_starts_its_run() {
         start_event(&invalid, ""),
         start_event(&plan(), ""),
     ];
+    let drs = drs();
+    let drs_endpoint = drs.endpoint();
     let env = [
         ("EXECUTIONS_TABLE", table.as_str()),
         ("STATE_MACHINE_ARN", machine.as_str()),
+        ("AWS_ENDPOINT_URL_DRS", drs_endpoint.as_str()),
     ];
     let run = run_function(env!("CARGO_BIN_EXE_start"), &env, events);
     let answers = run.answers();
@@ -66,8 +79,22 @@ async fn start_creates_the_execution_and_starts_its_run() {
     let statuses: Vec<Value> = answers.iter().map(|a| a["statusCode"].clone()).collect();
     assert_eq!(
         statuses,
-        [json!(200), json!(409), json!(400), json!(200)],
+        [json!(200), json!(409), json!(400), json!(409)],
         "{answers:?}"
+    );
+    // The pre-flight asked DRS about the plan's servers (the invalid plan never got that far).
+    let servers: Vec<String> = (0..3).map(|n| fixtures::server(n).to_string()).collect();
+    let asked = drs.requests_of("DescribeSourceServers");
+    assert!(!asked.is_empty(), "{:?}", drs.requests());
+    for request in &asked {
+        let mut filtered = drs_stub::filtered_servers(request);
+        filtered.sort();
+        assert_eq!(filtered, servers, "{request}");
+    }
+    assert_eq!(
+        drs.requests().len(),
+        asked.len(),
+        "nothing else asked of DRS"
     );
 
     let first = proxy_body(&answers[0]);
@@ -110,20 +137,35 @@ async fn start_creates_the_execution_and_starts_its_run() {
             .contains("wave 1 has no servers"),
         "{refused}"
     );
-    let fresh = proxy_body(&answers[3])["executionId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_ne!(fresh, CHOSEN, "a new id when the caller names none");
+    // The servers are held for the first execution, in the table: another start of them is
+    // refused while it is active.
+    let held = store
+        .holds(&(0..3).map(fixtures::server).collect::<Vec<_>>())
+        .await
+        .expect("the holds");
+    assert_eq!(held.len(), 3, "{held:?}");
+    assert!(held.iter().all(|h| h.execution_id == chosen), "{held:?}");
+    let busy = proxy_body(&answers[3]);
+    assert_eq!(busy["error"], "PREFLIGHT_FAILED", "{busy}");
+    assert!(
+        busy["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(CHOSEN),
+        "names the holder: {busy}"
+    );
 }
 
 #[tokio::test]
 async fn a_start_whose_run_cannot_start_leaves_the_execution_cancelled() {
     let (table, store) = store_holding("start-binary", &fixtures::execution(&[1])).await;
     let missing = "arn:aws:states:us-east-1:123456789012:stateMachine:no-such-machine";
+    let drs = drs();
+    let drs_endpoint = drs.endpoint();
     let env = [
         ("EXECUTIONS_TABLE", table.as_str()),
         ("STATE_MACHINE_ARN", missing),
+        ("AWS_ENDPOINT_URL_DRS", drs_endpoint.as_str()),
     ];
     let events = vec![start_event(&plan(), &format!("executionId={CHOSEN}"))];
     let run = run_function(env!("CARGO_BIN_EXE_start"), &env, events);

@@ -1,8 +1,8 @@
 use execution_core::fixtures;
 use execution_core::ids::{ExecutionId, InstanceId, JobId, TaskToken};
 use execution_core::model::{
-    FailurePolicy, HeldToken, Impact, LaunchClaim, PauseReason, ServerStatus, Timestamp,
-    WaveFailure, WaveJob,
+    CleanupState, FailurePolicy, HeldToken, Impact, LaunchClaim, PauseReason, ServerCleanup,
+    ServerStatus, Timestamp, WaveFailure, WaveJob,
 };
 use execution_core::status::{ExecutionStatus, LaunchStatus, WaveStatus};
 
@@ -61,6 +61,15 @@ pub(crate) fn launched_server(n: usize) -> ServerStatus {
         instance_type: Some("m5.2xlarge".into()),
         instance_state: Some("running".into()),
         launch_time: Some(Timestamp(1_700_000_000 + n as i64)),
+        drs_reason: None,
+        // After a drill's cleanup: its TERMINATE job and both times.
+        cleanup: Some(ServerCleanup {
+            state: CleanupState::Terminated,
+            recovery_instance_id: fixtures::instance(n),
+            job_id: Some(fixtures::job(90_000 + n / 200)),
+            requested_time: Timestamp(1_700_003_600),
+            terminated_time: Some(Timestamp(1_700_003_700 + n as i64)),
+        }),
     }
 }
 
@@ -79,12 +88,16 @@ fn full_wave(servers: usize) -> Wave {
             attempt: 1,
             part: 0,
             recorded_time: Timestamp(1301),
+            created_time: Some(Timestamp(1300)),
+            ended_time: Some(Timestamp(1340)),
         },
         WaveJob {
             job_id: fixtures::job(1),
             attempt: 2,
             part: 1,
             recorded_time: Timestamp(1351),
+            created_time: Some(Timestamp(1350)),
+            ended_time: None,
         },
     ];
     w.claim = Some(LaunchClaim {
@@ -111,6 +124,17 @@ fn full_wave(servers: usize) -> Wave {
         // A value DRS added after this version, and a server its job did not list.
         s.launch_status = LaunchStatus::Other("RECOVERY_PAUSED".into());
         s.status_message = Some("not in the DRS job".into());
+    }
+    // Failed servers with DRS's reason, as long as the record keeps one.
+    for s in w.server_statuses.iter_mut().skip(2).step_by(10) {
+        s.launch_status = LaunchStatus::Failed;
+        s.drs_reason = Some(execution_core::text::clip(
+            &format!(
+                "LAUNCH_FAILED: Failed to launch recovery instance for {}: An error occurred (InsufficientInstanceCapacity) when calling the RunInstances operation: We currently do not have sufficient m5.2xlarge capacity in the Availability Zone you requested (us-east-1a).",
+                s.source_server_id
+            ),
+            execution_core::rules::REASON_MAX_CHARS,
+        ));
     }
     w
 }
@@ -369,7 +393,9 @@ fn a_version_1_wave_reads_as_one_job_of_critical_servers_that_stops() {
             job_id: job.clone(),
             attempt: 1,
             part: 0,
-            recorded_time: Timestamp(1100)
+            recorded_time: Timestamp(1100),
+            created_time: None,
+            ended_time: None,
         }]
     );
     assert_eq!(wave.failure_policy(), FailurePolicy::Stop);

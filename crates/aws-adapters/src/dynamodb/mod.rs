@@ -1,10 +1,12 @@
 //! `ExecutionStore` on one DynamoDB table: a header item and one item per wave for each
-//! execution, and a sparse status index over the headers. `docs/storage.md` is the layout.
+//! execution, and a sparse status index over the headers; `ServerLocks` on the same table (one
+//! hold item per held source server). `docs/storage.md` is the layout.
 
 mod codec;
 mod create;
 mod events;
 mod expression;
+mod holds;
 mod list;
 mod store;
 mod stream;
@@ -14,6 +16,7 @@ mod write;
 use aws_sdk_dynamodb::Client;
 
 pub use events::{decode_event_item, trail_key, EVENTS_PAGE_SIZE, TRAIL_PREFIX};
+pub use holds::{decode_hold_item, hold_pk, HOLDER, HOLD_PREFIX, HOLD_SK, SINCE};
 pub use stream::{
     decode_stream_record, item_from_stream_image, read_stream_record, stream_image, trail_item,
 };

@@ -138,11 +138,15 @@ async fn describe_jobs_follows_next_token_and_maps_every_field() {
                         recovery_instance_id: None
                     },
                 ],
+                created_time: Some(Timestamp(1_714_557_600)),
+                ended_time: None,
             },
             DrsJob {
                 job_id: job(2),
                 status: JobStatus::Completed,
-                participating_servers: vec![]
+                participating_servers: vec![],
+                created_time: Some(Timestamp(1_714_557_600)),
+                ended_time: None,
             },
         ]
     );

@@ -7,7 +7,9 @@
 mod common;
 
 mod drs;
+mod drs_servers;
 mod dynamodb;
+mod dynamodb_holds;
 mod ec2;
 mod eventbridge;
 mod lambda;

@@ -153,6 +153,8 @@ async fn a_version_1_record_loads_with_the_behaviour_it_was_created_with() {
             attempt: 1,
             part: 0,
             recorded_time: Timestamp(1100),
+            created_time: None,
+            ended_time: None,
         }],
         "the one jobId is the one job of attempt 1, part 0"
     );

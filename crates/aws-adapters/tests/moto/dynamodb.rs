@@ -153,6 +153,8 @@ async fn a_50_by_200_execution_creates_loads_commits_and_finalizes() {
             attempt: 1,
             part,
             recorded_time: Timestamp(1100),
+            created_time: Some(Timestamp(1099)),
+            ended_time: None,
         })
         .collect();
     started.server_statuses = old

@@ -89,6 +89,8 @@ async fn a_poll_that_sees_no_change_writes_only_last_polled_time() {
         attempt: 1,
         part: 0,
         recorded_time: Timestamp(1100),
+        created_time: None,
+        ended_time: None,
     }];
     wave.launch_time = Some(Timestamp(1100));
     wave.attempt_time = Some(Timestamp(1100));

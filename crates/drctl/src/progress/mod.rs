@@ -279,6 +279,9 @@ impl Narrator {
                     .unwrap_or_default();
                 lines.push(format!("{t} finalized: {status}{total}"));
             }
+            Event::CleanedUp(cleanup) => {
+                lines.push(format!("{t} cleanup: {}", clean(&cleanup.message)));
+            }
         }
         lines
     }

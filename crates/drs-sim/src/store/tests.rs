@@ -86,6 +86,99 @@ async fn calls_can_be_given_a_fixed_latency() {
     assert_eq!(store.counts().loads, 1);
 }
 
+fn hold(server: usize, execution: ExecutionId, since: i64) -> execution_core::ports::ServerHold {
+    execution_core::ports::ServerHold {
+        source_server_id: fixtures::server(server),
+        execution_id: execution,
+        since: Timestamp(since),
+    }
+}
+
+fn claim(
+    server: usize,
+    execution: ExecutionId,
+    replaces: Option<ExecutionId>,
+) -> execution_core::ports::HoldClaim {
+    execution_core::ports::HoldClaim {
+        hold: hold(server, execution, 2000),
+        replaces,
+    }
+}
+
+#[tokio::test]
+async fn holds_are_taken_all_or_nothing_and_released_only_by_their_holder() {
+    use execution_core::ports::ServerLocks;
+    let store = MemoryStore::default();
+    let (a, b) = (ExecutionId::new_random(), ExecutionId::new_random());
+    let servers: Vec<_> = (0..4).map(fixtures::server).collect();
+    assert_eq!(store.holds(&servers).await.unwrap(), []);
+
+    store
+        .hold(&[claim(0, a, None), claim(1, a, None)])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.holds(&servers).await.unwrap(),
+        [hold(0, a, 2000), hold(1, a, 2000)]
+    );
+    // b wants server 1 (a's) and 2 (free): refused, and 2 stays free.
+    assert_eq!(
+        store.hold(&[claim(2, b, None), claim(1, b, None)]).await,
+        Err(StoreError::Conflict)
+    );
+    assert_eq!(store.holds(&servers[2..]).await.unwrap(), []);
+    // Replacing an execution that does not hold it is no licence either.
+    let c = ExecutionId::new_random();
+    assert_eq!(
+        store.hold(&[claim(1, b, Some(c))]).await,
+        Err(StoreError::Conflict)
+    );
+    // A retried start takes its own holds again.
+    store.hold(&[claim(0, a, None)]).await.unwrap();
+    // b takes over a's hold on server 1 once it found a ended.
+    store.hold(&[claim(1, b, Some(a))]).await.unwrap();
+    assert_eq!(
+        store
+            .holds(&[servers[1].clone(), servers[0].clone(), servers[1].clone()])
+            .await
+            .unwrap(),
+        [hold(1, b, 2000), hold(0, a, 2000)],
+        "in the order asked, each once"
+    );
+    // a gives back what it holds; b's hold and a missing one are left as they are.
+    store.release(a, &servers).await.unwrap();
+    assert_eq!(store.holds(&servers).await.unwrap(), [hold(1, b, 2000)]);
+    store.release(a, &servers).await.unwrap();
+    assert_eq!(store.all_holds(), [hold(1, b, 2000)]);
+
+    let many: Vec<_> = (0..=MAX_COMMIT_ITEMS).map(|n| claim(n, a, None)).collect();
+    assert!(matches!(
+        store.hold(&many).await,
+        Err(StoreError::Service(ServiceError::Rejected(_)))
+    ));
+    assert!(matches!(
+        store.hold(&[claim(5, a, None), claim(5, a, None)]).await,
+        Err(StoreError::Service(ServiceError::Rejected(_)))
+    ));
+    assert!(
+        store.hold(&many[..MAX_COMMIT_ITEMS]).await.is_err(),
+        "server 1 is b's"
+    );
+    assert_eq!(store.all_holds().len(), 1, "refused holds wrote nothing");
+    let counts = store.counts();
+    assert_eq!((counts.hold_reads, counts.hold_writes), (5, 10));
+}
+
+#[test]
+fn set_holds_replaces_every_hold() {
+    let store = MemoryStore::default();
+    let a = ExecutionId::new_random();
+    store.set_holds(vec![hold(3, a, 10), hold(1, a, 11)]);
+    assert_eq!(store.all_holds(), [hold(1, a, 11), hold(3, a, 10)]);
+    store.set_holds(vec![]);
+    assert_eq!(store.all_holds(), []);
+}
+
 /// The invariants of `execution_core::invariants` against every record the operations write, in
 /// every drill the simulator plays (as the driver tests do): checked after each create, commit
 /// and touch, so a rule that raised a false alarm on any step would show here.

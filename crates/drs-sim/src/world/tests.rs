@@ -565,3 +565,784 @@ async fn quota_and_conflict_refusals_clear_after_n_calls() {
     assert!(f.drs.start_recovery(&request(0..2)).await.is_ok());
     assert_eq!(f.calls.count(Api::StartRecovery), 4);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Source servers, job logs, replaced instances, TerminateRecoveryInstances
+// ---------------------------------------------------------------------------------------------
+
+use execution_core::ports::{JobLogEntry, LastLaunch, SourceServer};
+
+use crate::config::{SourceServers, TerminateTimings};
+
+/// A TERMINATE job starts at +5 and its instances are gone at +65; it completes at +70.
+fn fixed_terminate() -> TerminateTimings {
+    TerminateTimings {
+        job_start: Spread::fixed(5),
+        terminate: Spread::fixed(60),
+        job_complete_lag_secs: 5,
+    }
+}
+
+fn world_with(faults: FaultScript, servers: SourceServers) -> Fixture {
+    let clock = Arc::new(SimClock::at_secs(T0));
+    let calls = Arc::new(Calls::default());
+    let world = Arc::new(
+        World::new(
+            clock.clone(),
+            calls.clone(),
+            1,
+            Progression::Timed(fixed_timings()),
+            faults,
+        )
+        .with_source_servers(servers)
+        .with_terminate_timings(fixed_terminate()),
+    );
+    Fixture {
+        drs: SimDrs(world.clone()),
+        ec2: SimEc2(world.clone()),
+        clock,
+        calls,
+        world,
+    }
+}
+
+async fn described(f: &Fixture, n: usize) -> Option<SourceServer> {
+    let mut found = f
+        .drs
+        .describe_source_servers(&[fixtures::server(n)])
+        .await
+        .unwrap();
+    assert!(found.len() <= 1);
+    found.pop()
+}
+
+/// The job's log as (event, server number, rawError, seconds after T0).
+async fn log_of(f: &Fixture, id: &JobId) -> Vec<(String, Option<usize>, Option<String>, i64)> {
+    let number = |s: &execution_core::ids::SourceServerId| {
+        (0..100).find(|n| &fixtures::server(*n) == s).unwrap()
+    };
+    f.drs
+        .job_log(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e: JobLogEntry| {
+            (
+                e.event,
+                e.source_server_id.as_ref().map(number),
+                e.raw_error,
+                e.time.unwrap().secs() - T0,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn source_servers_are_described_with_their_replication_and_absence() {
+    let servers = SourceServers::default()
+        .replicating(
+            fixtures::server(1),
+            "STALLED",
+            Some("FAILED_TO_CONNECT_AGENT_TO_REPLICATION_SERVER"),
+        )
+        .replicating(fixtures::server(2), "DISCONNECTED", Some("AGENT_NOT_SEEN"))
+        .replicating(fixtures::server(4), "BACKLOG", None);
+    let servers = SourceServers {
+        unknown: [fixtures::server(3)].into(),
+        ..servers
+    };
+    let f = world_with(FaultScript::default(), servers);
+    let ids: Vec<_> = [0, 1, 2, 3, 4, 0]
+        .into_iter()
+        .map(fixtures::server)
+        .collect();
+    let found = f.drs.describe_source_servers(&ids).await.unwrap();
+    let summary: Vec<_> = found
+        .iter()
+        .map(|s| {
+            (
+                s.source_server_id.clone(),
+                s.replication_state.clone(),
+                s.replication_error.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (fixtures::server(0), Some("CONTINUOUS".into()), None),
+            (
+                fixtures::server(1),
+                Some("STALLED".into()),
+                Some("FAILED_TO_CONNECT_AGENT_TO_REPLICATION_SERVER".into()),
+            ),
+            (
+                fixtures::server(2),
+                Some("DISCONNECTED".into()),
+                Some("AGENT_NOT_SEEN".into()),
+            ),
+            (fixtures::server(4), Some("BACKLOG".into()), None),
+        ],
+        "an unknown server is absent, a server asked twice is described once"
+    );
+    assert!(found
+        .iter()
+        .all(|s| s.last_launch.is_none() && s.recovery_instance_id.is_none()));
+    let too_many: Vec<_> = (0..201).map(fixtures::server).collect();
+    assert!(matches!(
+        f.drs.describe_source_servers(&too_many).await,
+        Err(ServiceError::Rejected(_))
+    ));
+    assert_eq!(f.calls.count(Api::DescribeSourceServers), 2);
+
+    // The script can change while the world runs.
+    f.world.script_source_servers(|s| {
+        s.replication
+            .insert(fixtures::server(0), crate::Replication::new("PAUSED", None));
+    });
+    assert_eq!(
+        described(&f, 0).await.unwrap().replication_state.as_deref(),
+        Some("PAUSED")
+    );
+}
+
+#[tokio::test]
+async fn a_server_s_last_launch_follows_its_job_and_names_its_recovery_instance() {
+    let faults = FaultScript {
+        failing_servers: HashSet::from([fixtures::server(1)]),
+        ..FaultScript::default()
+    };
+    let f = world_with(faults, SourceServers::default());
+    let id = f.drs.start_recovery(&request(0..2)).await.unwrap().job_id;
+    let last = |status: LaunchStatus| LastLaunch {
+        job_id: Some(id.clone()),
+        kind: Some("DRILL".into()),
+        status: Some(status),
+    };
+    for n in 0..2 {
+        assert_eq!(
+            described(&f, n).await.unwrap().last_launch,
+            Some(last(LaunchStatus::Pending)),
+            "in a job that has not started"
+        );
+    }
+    f.clock.advance_secs(30);
+    assert_eq!(
+        described(&f, 0).await.unwrap().last_launch,
+        Some(last(LaunchStatus::InProgress))
+    );
+    f.clock.advance_secs(100);
+    let launched = described(&f, 0).await.unwrap();
+    assert_eq!(launched.last_launch, Some(last(LaunchStatus::Launched)));
+    let j = job(&f, &id).await;
+    assert_eq!(
+        launched.recovery_instance_id,
+        j.participating_servers[0].recovery_instance_id
+    );
+    assert!(launched.recovery_instance_id.is_some());
+    let failed = described(&f, 1).await.unwrap();
+    assert_eq!(failed.last_launch, Some(last(LaunchStatus::Failed)));
+    assert_eq!(failed.recovery_instance_id, None);
+
+    // A recovery is a RECOVERY launch.
+    let mut recovery = request(2..3);
+    recovery.is_drill = false;
+    let r = f.drs.start_recovery(&recovery).await.unwrap().job_id;
+    assert_eq!(
+        described(&f, 2).await.unwrap().last_launch,
+        Some(LastLaunch {
+            job_id: Some(r),
+            kind: Some("RECOVERY".into()),
+            status: Some(LaunchStatus::Pending),
+        })
+    );
+}
+
+#[tokio::test]
+async fn a_server_drs_cannot_launch_fails_in_its_job_and_its_log_says_why() {
+    let mut servers = SourceServers {
+        unknown: [fixtures::server(9)].into(),
+        ..SourceServers::default()
+    };
+    for (n, state) in crate::UNHEALTHY_REPLICATION.iter().enumerate() {
+        servers = servers.replicating(fixtures::server(n + 1), state, None);
+    }
+    // A disconnected server, with the error DRS reports.
+    servers = servers.replicating(fixtures::server(8), "DISCONNECTED", Some("AGENT_NOT_SEEN"));
+    // Replication that is only behind still launches.
+    servers = servers
+        .replicating(fixtures::server(10), "BACKLOG", None)
+        .replicating(fixtures::server(11), "RESCAN", None)
+        .replicating(fixtures::server(12), "CREATING_SNAPSHOT", None);
+    let f = world_with(FaultScript::default(), servers);
+    let id = f.drs.start_recovery(&request(0..13)).await.unwrap().job_id;
+    f.clock.advance_secs(200);
+    let j = job(&f, &id).await;
+    let failed: Vec<usize> = (0..13)
+        .filter(|&n| j.participating_servers[n].launch_status == LaunchStatus::Failed)
+        .collect();
+    assert_eq!(failed, [1, 2, 3, 4, 5, 6, 8, 9]);
+    let log = log_of(&f, &id).await;
+    let reason = |n: usize| {
+        log.iter()
+            .find(|(event, server, ..)| event == "LAUNCH_FAILED" && *server == Some(n))
+            .and_then(|(_, _, raw, _)| raw.clone())
+            .unwrap_or_default()
+    };
+    for (n, state) in crate::UNHEALTHY_REPLICATION.iter().enumerate() {
+        let why = reason(n + 1);
+        assert!(
+            why.contains(&format!("data replication is {state}"))
+                && why.contains(fixtures::server(n + 1).as_str()),
+            "{why}"
+        );
+    }
+    assert!(
+        reason(8).contains("data replication is DISCONNECTED (AGENT_NOT_SEEN)"),
+        "{}",
+        reason(8)
+    );
+    assert!(reason(9).contains("not found"), "{}", reason(9));
+    assert_eq!(
+        log.iter().filter(|(e, ..)| e == "LAUNCH_FAILED").count(),
+        8,
+        "only the servers that failed"
+    );
+    assert_eq!(described(&f, 9).await, None, "still unknown after the job");
+    assert_eq!(
+        described(&f, 3).await.unwrap().last_launch.unwrap().status,
+        Some(LaunchStatus::Failed)
+    );
+}
+
+#[tokio::test]
+async fn a_job_logs_its_start_each_launch_a_failure_s_reason_and_its_end() {
+    let faults = FaultScript {
+        failing_servers: HashSet::from([fixtures::server(1)]),
+        flaky_servers: HashMap::from([(fixtures::server(2), 1), (fixtures::server(3), 1)]),
+        ..FaultScript::default()
+    };
+    let servers = SourceServers {
+        launch_errors: [(
+            fixtures::server(3),
+            "CONVERSION_FAIL: the boot volume has no supported operating system".to_owned(),
+        )]
+        .into(),
+        ..SourceServers::default()
+    };
+    let f = world_with(faults, servers);
+    let id = f.drs.start_recovery(&request(0..4)).await.unwrap().job_id;
+    assert_eq!(
+        log_of(&f, &id).await,
+        [],
+        "a job that has not started logs nothing"
+    );
+    f.clock.advance_secs(10);
+    assert_eq!(
+        log_of(&f, &id).await,
+        [("JOB_START".to_owned(), None, None, 10)]
+    );
+    // One jump of the clock over every other entry: they are logged in the order they happened.
+    f.clock.advance_secs(500);
+    let s = |x: &str| Some(x.to_owned());
+    let mut expected = vec![("JOB_START".to_owned(), None, None, 10)];
+    expected.extend((0..4).map(|n| ("LAUNCH_START".to_owned(), Some(n), None, 30)));
+    expected.extend([
+        (
+            "LAUNCH_FAILED".to_owned(),
+            Some(1),
+            s(crate::DEFAULT_LAUNCH_ERROR),
+            130,
+        ),
+        (
+            "LAUNCH_FAILED".to_owned(),
+            Some(2),
+            s(crate::DEFAULT_TRANSIENT_LAUNCH_ERROR),
+            130,
+        ),
+        (
+            "LAUNCH_FAILED".to_owned(),
+            Some(3),
+            s("CONVERSION_FAIL: the boot volume has no supported operating system"),
+            130,
+        ),
+        ("JOB_END".to_owned(), None, None, 135),
+    ]);
+    assert_eq!(log_of(&f, &id).await, expected);
+    assert_eq!(
+        f.drs.job_log(&fixtures::job(99)).await.unwrap(),
+        [],
+        "a job DRS does not list has no log"
+    );
+    assert_eq!(f.calls.count(Api::DescribeJobLogItems), 4);
+
+    // The flaky server's retry launches, and says nothing of a failure.
+    let mut retry = request(2..3);
+    retry.attempt = 2;
+    let again = f.drs.start_recovery(&retry).await.unwrap().job_id;
+    f.clock.advance_secs(200);
+    assert!(log_of(&f, &again)
+        .await
+        .iter()
+        .all(|(event, ..)| event != "LAUNCH_FAILED"));
+}
+
+#[tokio::test]
+async fn jobs_carry_their_creation_and_end_times() {
+    let f = world_with(FaultScript::default(), SourceServers::default());
+    let started = f.drs.start_recovery(&request(0..1)).await.unwrap();
+    assert_eq!(started.created_time, Some(Timestamp(T0)));
+    assert_eq!(started.ended_time, None);
+    f.clock.advance_secs(134);
+    assert_eq!(job(&f, &started.job_id).await.ended_time, None);
+    f.clock.advance_secs(100);
+    let j = job(&f, &started.job_id).await;
+    assert_eq!(
+        (j.status.clone(), j.created_time, j.ended_time),
+        (
+            JobStatus::Completed,
+            Some(Timestamp(T0)),
+            Some(Timestamp(T0 + 135))
+        ),
+        "the end is when the job completed, not when it was asked about"
+    );
+}
+
+#[tokio::test]
+async fn a_new_launch_of_a_server_replaces_its_recovery_instance() {
+    let f = world_with(FaultScript::default(), SourceServers::default());
+    let first = f.drs.start_recovery(&request(0..2)).await.unwrap().job_id;
+    f.clock.advance_secs(200);
+    let old = job(&f, &first).await.participating_servers[0]
+        .recovery_instance_id
+        .clone()
+        .unwrap();
+    let second = f.drs.start_recovery(&request(0..1)).await.unwrap().job_id;
+    f.clock.advance_secs(129);
+    let ris = f
+        .drs
+        .describe_recovery_instances(&[fixtures::server(0)])
+        .await
+        .unwrap();
+    assert_eq!(
+        ris.iter()
+            .map(|r| r.recovery_instance_id.clone())
+            .collect::<Vec<_>>(),
+        std::slice::from_ref(&old),
+        "the old instance runs until the new one launches"
+    );
+    f.clock.advance_secs(1);
+    let new = job(&f, &second).await.participating_servers[0]
+        .recovery_instance_id
+        .clone()
+        .unwrap();
+    assert_ne!(new, old);
+    let ris = f
+        .drs
+        .describe_recovery_instances(&[fixtures::server(0), fixtures::server(1)])
+        .await
+        .unwrap();
+    let of_0: Vec<_> = ris
+        .iter()
+        .filter(|r| r.source_server_id == fixtures::server(0))
+        .collect();
+    assert_eq!(of_0.len(), 1, "{ris:?}");
+    assert_eq!(of_0[0].recovery_instance_id, new);
+    assert_eq!(of_0[0].job_id.as_ref(), Some(&second));
+    assert_eq!(ris.len(), 2, "server 1 keeps its own");
+    assert_eq!(
+        f.ec2
+            .describe_instances(&[old.clone(), new.clone()])
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|i| i.instance_id)
+            .collect::<Vec<_>>(),
+        std::slice::from_ref(&new),
+        "DRS terminated the old EC2 instance"
+    );
+    assert_eq!(f.world.instances().len(), 2);
+    let server = described(&f, 0).await.unwrap();
+    assert_eq!(server.recovery_instance_id, Some(new));
+    assert_eq!(server.last_launch.unwrap().job_id, Some(second));
+}
+
+/// Launches servers 0..n and lets them settle: their recovery instances.
+async fn launched(f: &Fixture, n: usize) -> Vec<InstanceId> {
+    let id = f.drs.start_recovery(&request(0..n)).await.unwrap().job_id;
+    f.clock.advance_secs(200);
+    job(f, &id)
+        .await
+        .participating_servers
+        .into_iter()
+        .map(|p| p.recovery_instance_id.unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn terminated_instances_are_gone_from_drs_and_ec2_after_the_delay() {
+    let f = world_with(FaultScript::default(), SourceServers::default());
+    let instances = launched(&f, 3).await;
+    let at = f.clock.now().secs() - T0;
+    let asked = &instances[..2];
+    let job_id = {
+        let started = f.drs.terminate_recovery_instances(asked).await.unwrap();
+        assert_eq!(started.status, JobStatus::Pending);
+        assert_eq!(started.created_time, Some(f.clock.now()));
+        assert_eq!(
+            started
+                .participating_servers
+                .iter()
+                .map(|p| (
+                    p.source_server_id.clone(),
+                    p.recovery_instance_id.clone(),
+                    p.launch_status.clone()
+                ))
+                .collect::<Vec<_>>(),
+            [0, 1]
+                .map(|n| (
+                    fixtures::server(n),
+                    Some(instances[n].clone()),
+                    LaunchStatus::Pending
+                ))
+                .to_vec()
+        );
+        started.job_id
+    };
+    let kept = f.world.jobs().into_iter().last().unwrap();
+    assert_eq!(
+        (kept.job_type, kept.initiated_by(), kept.tags.len()),
+        (crate::JobType::Terminate, "TERMINATE_RECOVERY_INSTANCES", 0)
+    );
+    let servers: Vec<_> = (0..3).map(fixtures::server).collect();
+    f.clock.advance_secs(64);
+    assert_eq!(
+        f.drs
+            .describe_recovery_instances(&servers)
+            .await
+            .unwrap()
+            .len(),
+        3,
+        "not yet"
+    );
+    assert_eq!(job(&f, &job_id).await.status, JobStatus::Started);
+    f.clock.advance_secs(1);
+    let left = f.drs.describe_recovery_instances(&servers).await.unwrap();
+    assert_eq!(
+        left.iter()
+            .map(|r| r.recovery_instance_id.clone())
+            .collect::<Vec<_>>(),
+        [instances[2].clone()]
+    );
+    assert_eq!(
+        f.ec2
+            .describe_instances(&instances)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|i| i.instance_id)
+            .collect::<Vec<_>>(),
+        [instances[2].clone()]
+    );
+    for n in 0..2 {
+        let server = described(&f, n).await.unwrap();
+        assert_eq!(server.recovery_instance_id, None);
+        assert_eq!(
+            server.last_launch.unwrap().status,
+            Some(LaunchStatus::Terminated)
+        );
+    }
+    assert_eq!(
+        described(&f, 2).await.unwrap().last_launch.unwrap().status,
+        Some(LaunchStatus::Launched)
+    );
+    f.clock.advance_secs(5);
+    let j = job(&f, &job_id).await;
+    assert_eq!(j.status, JobStatus::Completed);
+    assert_eq!(j.ended_time, Some(Timestamp(T0 + at + 70)));
+    assert_eq!(statuses(&j), vec![LaunchStatus::Terminated; 2]);
+    assert!(j
+        .participating_servers
+        .iter()
+        .all(|p| p.recovery_instance_id.is_some()));
+    let mut expected = vec![("JOB_START".to_owned(), None, None, at + 5)];
+    expected.extend((0..2).map(|n| ("CLEANUP_START".to_owned(), Some(n), None, at + 5)));
+    expected.extend((0..2).map(|n| ("CLEANUP_END".to_owned(), Some(n), None, at + 65)));
+    expected.push(("JOB_END".to_owned(), None, None, at + 70));
+    assert_eq!(log_of(&f, &job_id).await, expected);
+}
+
+#[tokio::test]
+async fn terminate_refuses_what_drs_refuses() {
+    let f = world_with(FaultScript::default(), SourceServers::default());
+    let instances = launched(&f, 2).await;
+    for count in [0, 201] {
+        let ids: Vec<_> = (0..count).map(fixtures::instance).collect();
+        let refused = f.drs.terminate_recovery_instances(&ids).await.unwrap_err();
+        assert!(
+            matches!(&refused, ServiceError::Rejected(m) if m.starts_with("ValidationException")),
+            "{refused:?}"
+        );
+    }
+    let stranger = fixtures::instance(7);
+    let refused = f
+        .drs
+        .terminate_recovery_instances(&[instances[0].clone(), stranger.clone()])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, ServiceError::Rejected(m) if m.starts_with("ValidationException") && m.contains(stranger.as_str())),
+        "{refused:?}"
+    );
+    assert_eq!(f.world.jobs().len(), 1, "a refusal starts no job");
+    assert_eq!(f.world.recovery_instances().len(), 2);
+
+    // The same instance twice in one request is one participant.
+    let first = f
+        .drs
+        .terminate_recovery_instances(&[instances[0].clone(), instances[0].clone()])
+        .await
+        .unwrap();
+    assert_eq!(first.participating_servers.len(), 1);
+    // While its TERMINATE job runs, asking again is a conflict, which clears.
+    let conflict = f
+        .drs
+        .terminate_recovery_instances(&instances[..1])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&conflict, ServiceError::Throttled { message, .. } if message.starts_with("ConflictException") && message.contains(first.job_id.as_str())),
+        "{conflict:?}"
+    );
+    f.clock.advance_secs(100);
+    let gone = f
+        .drs
+        .terminate_recovery_instances(&instances[..1])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&gone, ServiceError::Rejected(m) if m.starts_with("ValidationException")),
+        "a terminated instance is no recovery instance any more: {gone:?}"
+    );
+    assert!(f
+        .drs
+        .terminate_recovery_instances(&instances[1..])
+        .await
+        .is_ok());
+}
+
+#[tokio::test]
+async fn find_terminate_job_finds_the_first_terminate_job_naming_an_instance() {
+    let f = world_with(FaultScript::default(), SourceServers::default());
+    let instances = launched(&f, 3).await;
+    let found = |ids: Vec<InstanceId>, since: i64| {
+        let drs = f.drs.clone();
+        async move {
+            drs.find_terminate_job(&ids, Timestamp(since))
+                .await
+                .unwrap()
+                .map(|j| j.job_id)
+        }
+    };
+    let (a, b, c) = (
+        instances[0].clone(),
+        instances[1].clone(),
+        instances[2].clone(),
+    );
+    assert_eq!(found(vec![a.clone()], T0).await, None);
+    let at = f.clock.now().secs();
+    let first = f
+        .drs
+        .terminate_recovery_instances(std::slice::from_ref(&a))
+        .await
+        .unwrap()
+        .job_id;
+    f.clock.advance_secs(10);
+    let second = f
+        .drs
+        .terminate_recovery_instances(std::slice::from_ref(&b))
+        .await
+        .unwrap()
+        .job_id;
+    assert_eq!(found(vec![a.clone()], T0).await, Some(first.clone()));
+    assert_eq!(found(vec![b.clone()], T0).await, Some(second.clone()));
+    assert_eq!(
+        found(vec![c.clone(), b.clone(), a.clone()], T0).await,
+        Some(first.clone()),
+        "the first created"
+    );
+    assert_eq!(found(vec![c], T0).await, None, "not asked for");
+    assert_eq!(
+        found(vec![a.clone(), b.clone()], at + 1).await,
+        Some(second),
+        "created before `since`"
+    );
+    // Still found once the job has run and the instance is gone.
+    f.clock.advance_secs(200);
+    assert_eq!(found(vec![a], at).await, Some(first));
+    // A TERMINATE job has no tags: it is never a launch's tagged job.
+    assert_eq!(
+        f.drs
+            .find_tagged_job(&tag(0, 1, 0), Timestamp(T0))
+            .await
+            .unwrap()
+            .map(|j| j.participating_servers.len()),
+        Some(3)
+    );
+    assert_eq!(f.calls.count(Api::FindTerminateJob), 7);
+}
+
+#[tokio::test]
+async fn terminate_can_be_throttled_fail_before_acting_or_lose_its_answer_after() {
+    let f = world_with(FaultScript::default(), SourceServers::default());
+    let instances = launched(&f, 1).await;
+    let jobs = |f: &Fixture| {
+        f.world
+            .jobs()
+            .into_iter()
+            .filter(|j| j.job_type == crate::JobType::Terminate)
+            .count()
+    };
+    f.calls.throttle(
+        Api::TerminateRecoveryInstances,
+        1,
+        Some(Duration::from_secs(3)),
+    );
+    assert!(matches!(
+        f.drs.terminate_recovery_instances(&instances).await,
+        Err(ServiceError::Throttled { retry_after: Some(d), .. }) if d == Duration::from_secs(3)
+    ));
+    f.calls.fail_with_5xx(Api::TerminateRecoveryInstances, 1);
+    assert!(matches!(
+        f.drs.terminate_recovery_instances(&instances).await,
+        Err(ServiceError::Unavailable { .. })
+    ));
+    assert_eq!(jobs(&f), 0, "neither acted");
+
+    f.calls.lose_answers(Api::TerminateRecoveryInstances, 1);
+    let lost = f
+        .drs
+        .terminate_recovery_instances(&instances)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&lost, ServiceError::Unavailable { message, .. } if message.contains("lost")),
+        "{lost:?}"
+    );
+    assert_eq!(jobs(&f), 1, "it acted before its answer was lost");
+    let found = f
+        .drs
+        .find_terminate_job(&instances, Timestamp(T0))
+        .await
+        .unwrap();
+    assert!(found.is_some(), "the lost answer's job is found");
+    f.clock.advance_secs(100);
+    assert!(f.world.recovery_instances().is_empty());
+    assert_eq!(f.calls.count(Api::TerminateRecoveryInstances), 3);
+
+    // StartRecovery can lose its answer after acting too.
+    f.calls.lose_answers(Api::StartRecovery, 1);
+    assert!(matches!(
+        f.drs.start_recovery(&request(5..6)).await,
+        Err(ServiceError::Unavailable { .. })
+    ));
+    assert!(f
+        .drs
+        .find_tagged_job(&tag(0, 1, 0), Timestamp(f.clock.now().secs()))
+        .await
+        .unwrap()
+        .is_some());
+}
+
+#[tokio::test]
+async fn a_static_world_s_terminate_job_stays_as_it_was_asked() {
+    let f = world(1, Progression::Static, FaultScript::default());
+    f.world
+        .add_recovery_instance(execution_core::ports::RecoveryInstance {
+            recovery_instance_id: fixtures::instance(1),
+            ec2_instance_id: Some(fixtures::instance(1)),
+            source_server_id: fixtures::server(0),
+            job_id: None,
+            is_drill: Some(true),
+        });
+    let id = f
+        .drs
+        .terminate_recovery_instances(&[fixtures::instance(1)])
+        .await
+        .unwrap()
+        .job_id;
+    f.clock.advance_secs(100_000);
+    let j = job(&f, &id).await;
+    assert_eq!(
+        (j.status.clone(), statuses(&j), j.ended_time),
+        (JobStatus::Pending, vec![LaunchStatus::Pending], None)
+    );
+    assert_eq!(f.world.recovery_instances().len(), 1);
+    assert_eq!(
+        described(&f, 0).await.unwrap().recovery_instance_id,
+        Some(fixtures::instance(1))
+    );
+}
+
+#[tokio::test]
+async fn a_seed_decides_launches_terminations_and_logs() {
+    async fn run(seed: u64) -> Vec<crate::Job> {
+        let f = world(
+            seed,
+            Progression::Timed(Timings::default()),
+            FaultScript {
+                failing_servers: HashSet::from([fixtures::server(3)]),
+                ..FaultScript::default()
+            },
+        );
+        f.drs.start_recovery(&request(0..10)).await.unwrap();
+        f.clock.advance_secs(800);
+        let ids: Vec<_> = f
+            .world
+            .recovery_instances()
+            .into_iter()
+            .map(|r| r.recovery_instance_id)
+            .collect();
+        f.drs.terminate_recovery_instances(&ids).await.unwrap();
+        f.clock.advance_secs(60);
+        f.world.jobs()
+    }
+    let a = run(3).await;
+    assert_eq!(a, run(3).await);
+    assert_ne!(a, run(4).await);
+    assert!(a.iter().all(|j| !j.log.is_empty()));
+}
+
+#[tokio::test]
+async fn a_termination_leaves_a_later_launch_of_the_server_as_its_last() {
+    let f = world_with(FaultScript::default(), SourceServers::default());
+    let instances = launched(&f, 1).await;
+    f.drs
+        .terminate_recovery_instances(&instances)
+        .await
+        .unwrap();
+    f.clock.advance_secs(1);
+    let relaunch = f.drs.start_recovery(&request(0..1)).await.unwrap().job_id;
+    f.clock.advance_secs(64);
+    let server = described(&f, 0).await.unwrap();
+    assert_eq!(
+        server.recovery_instance_id, None,
+        "the old instance is gone"
+    );
+    assert_eq!(
+        server.last_launch,
+        Some(LastLaunch {
+            job_id: Some(relaunch.clone()),
+            kind: Some("DRILL".into()),
+            status: Some(LaunchStatus::InProgress),
+        }),
+        "the running launch is the server's last, not the terminated one"
+    );
+    f.clock.advance_secs(100);
+    let server = described(&f, 0).await.unwrap();
+    assert_eq!(
+        server.last_launch.and_then(|l| l.status),
+        Some(LaunchStatus::Launched)
+    );
+    assert!(server.recovery_instance_id.is_some());
+}

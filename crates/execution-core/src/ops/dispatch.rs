@@ -8,7 +8,7 @@ use super::{Audited, FindConfig};
 use crate::api::{answer, Request};
 use crate::audit::Actor;
 use crate::error::OperationError;
-use crate::ports::{Clock, Drs, Ec2, ExecutionStore, PollDispatch, Workflow};
+use crate::ports::{Clock, Drs, Ec2, ExecutionStore, PollDispatch, ServerLocks, Workflow};
 use crate::rules::Policy;
 
 /// What the operations run against. A Lambda function builds only the clients its operation
@@ -23,6 +23,8 @@ pub struct Ports<'a> {
     pub workflow: Option<&'a dyn Workflow>,
     pub polls: Option<&'a dyn PollDispatch>,
     pub find: Option<&'a FindConfig>,
+    /// The servers' holds (start takes them; usually the store itself).
+    pub locks: Option<&'a dyn ServerLocks>,
 }
 
 impl<'a> Ports<'a> {
@@ -37,6 +39,14 @@ impl<'a> Ports<'a> {
             workflow: None,
             polls: None,
             find: None,
+            locks: None,
+        }
+    }
+
+    pub fn with_locks(self, locks: &'a dyn ServerLocks) -> Self {
+        Self {
+            locks: Some(locks),
+            ..self
         }
     }
 
@@ -122,12 +132,30 @@ pub async fn run(ports: &Ports<'_>, request: Request, actor: Actor) -> Value {
             Ok(wf) => answer(&super::skip(store, wf, &w).await),
             Err(e) => answer::<()>(&Err(e)),
         },
-        Request::Start(r) => match workflow {
-            Ok(wf) => answer(&super::start(store, wf, clock, &r).await),
-            Err(e) => answer::<()>(&Err(e)),
+        Request::Start(r) => match (
+            workflow,
+            drs,
+            ports.locks.ok_or_else(|| missing("server holds")),
+        ) {
+            (Ok(workflow), Ok(drs), Ok(locks)) => {
+                let ports = super::StartPorts {
+                    store,
+                    locks,
+                    drs,
+                    workflow,
+                    clock,
+                    policy,
+                };
+                answer(&super::start(ports, &r).await)
+            }
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => answer::<()>(&Err(e)),
         },
         Request::List(page) => answer(&super::list(store, &page).await),
         Request::Get(t) => answer(&super::get(store, &t).await),
         Request::Events(r) => answer(&super::events(store, &r).await),
+        Request::Cleanup(t) => match drs {
+            Ok(drs) => answer(&super::cleanup(store, drs, clock, &t).await),
+            Err(e) => answer::<()>(&Err(e)),
+        },
     }
 }

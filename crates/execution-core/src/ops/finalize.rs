@@ -105,5 +105,9 @@ fn answer(
         total_waves: execution.waves.len(),
         already_finalized,
         recovery_time_seconds,
+        cleanup_after_seconds: execution
+            .header
+            .cleanup_after_seconds
+            .filter(|_| execution.header.is_drill),
     }
 }

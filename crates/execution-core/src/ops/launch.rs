@@ -313,6 +313,8 @@ impl Launcher<'_> {
                     attempt: w.attempt,
                     part: claim.part,
                     recorded_time: at,
+                    created_time: job.created_time,
+                    ended_time: job.ended_time,
                 });
                 w.claim = None;
                 w.next_launch_time = None;

@@ -6,6 +6,7 @@
 
 mod audited;
 mod cancel;
+mod cleanup;
 mod create;
 mod dispatch;
 mod finalize;
@@ -14,6 +15,7 @@ pub mod heal;
 mod launch;
 mod pause;
 mod poll;
+mod preflight;
 mod publish;
 mod read;
 mod resume;
@@ -25,6 +27,7 @@ use std::future::Future;
 
 pub use audited::Audited;
 pub use cancel::cancel;
+pub use cleanup::cleanup;
 pub use create::create_execution;
 pub use dispatch::{run, Ports};
 pub use finalize::finalize;
@@ -32,11 +35,12 @@ pub use find::{find, find_and_heal, FindConfig};
 pub use launch::launch;
 pub use pause::pause;
 pub use poll::poll;
+pub use preflight::{preflight, release_holds, take_holds, Holds};
 pub use publish::{publish, TrailRecord, Unpublished};
 pub use read::{events, get, list};
 pub use resume::resume;
 pub use retry::{retry, skip};
-pub use start::start;
+pub use start::{start, StartPorts};
 
 use crate::api::Target;
 use crate::error::OperationError;

@@ -19,6 +19,55 @@ use crate::status::{LaunchStatus, WaveStatus};
 
 /// How many DescribeRecoveryInstances / DescribeInstances batches run at once.
 const BATCH_CONCURRENCY: usize = 8;
+/// The most job logs one poll reads (a wave of 1,000 servers has at most 10 jobs at 100 each; a
+/// later poll reads the rest).
+const JOB_LOGS_PER_POLL: usize = 10;
+
+/// DRS's own reason for every server of a wave in flight that FAILED and has none yet, from its
+/// job's log (DescribeJobLogItems): read once per server, and only for failed servers, so a
+/// healthy poll never pays for it. A log that cannot be read now is read by a later poll.
+async fn explain_failures(drs: &dyn Drs, execution: &mut Execution, warnings: &mut Vec<String>) {
+    let mut jobs: Vec<JobId> = Vec::new();
+    for server in execution
+        .waves
+        .iter()
+        .filter(|w| w.status.is_in_flight())
+        .flat_map(|w| &w.server_statuses)
+        .filter(|s| s.launch_status == LaunchStatus::Failed && s.drs_reason.is_none())
+    {
+        if let Some(job) = &server.job_id {
+            if !jobs.contains(job) {
+                jobs.push(job.clone());
+            }
+        }
+    }
+    for job in jobs.into_iter().take(JOB_LOGS_PER_POLL) {
+        let log = match drs.job_log(&job).await {
+            Ok(log) => log,
+            Err(e) => {
+                warnings.push(format!("could not read the log of DRS job {job}: {e}"));
+                continue;
+            }
+        };
+        for server in execution
+            .waves
+            .iter_mut()
+            .filter(|w| w.status.is_in_flight())
+            .flat_map(|w| w.server_statuses.iter_mut())
+            .filter(|s| {
+                s.launch_status == LaunchStatus::Failed
+                    && s.drs_reason.is_none()
+                    && s.job_id.as_ref() == Some(&job)
+            })
+        {
+            server.drs_reason = Some(crate::rules::failure_reason(
+                &log,
+                &server.source_server_id,
+                &job,
+            ));
+        }
+    }
+}
 
 /// poll: refresh the waves in flight from DRS and EC2, apply the wave rules, write only the waves
 /// that changed (and `lastPolledTime`), answer with `nextAction`. Never changes the execution's
@@ -128,6 +177,7 @@ async fn refresh(
             }
         }
     }
+    explain_failures(drs, execution, warnings).await;
     enrich_recovery_instances(drs, execution, &refreshed, warnings).await;
     enrich_ec2(ec2, execution, &refreshed, warnings).await;
 

@@ -1,24 +1,75 @@
 //! start: a plan becomes a PENDING execution and the workflow run that conducts it.
 
-use super::{cancel, create_execution, finalize};
+use super::{cancel, create_execution, finalize, preflight, release_holds, take_holds};
 use crate::api::{StartRequest, StartResponse, Target, WorkflowInput, OK};
 use crate::error::OperationError;
 use crate::ids::ExecutionId;
-use crate::ports::{now, Clock, ExecutionStore, Touch, Workflow, WorkflowMark};
+use crate::ports::{now, Clock, Drs, ExecutionStore, ServerLocks, Touch, Workflow, WorkflowMark};
+use crate::rules::Policy;
 
-/// Creates the execution (the plan's structure is checked first: a plan that cannot run is a 400
-/// and nothing is written), then starts its first run, named after the execution (a start that is
-/// retried with the same `executionId` cannot start a second run). When the run cannot start, the
-/// execution is cancelled and finalized at once, so nothing is left that find would later start,
-/// and the answer says so; should that fail too, it says how to clear the execution by hand.
+/// What start runs against.
+#[derive(Clone, Copy)]
+pub struct StartPorts<'a> {
+    pub store: &'a dyn ExecutionStore,
+    pub locks: &'a dyn ServerLocks,
+    pub drs: &'a dyn Drs,
+    pub workflow: &'a dyn Workflow,
+    pub clock: &'a dyn Clock,
+    pub policy: &'a Policy,
+}
+
+/// Checks the plan (its structure, then the pre-flight: every server known to DRS, replicating
+/// healthily, in no running DRS job, held by no other active execution), takes the holds on its
+/// servers, creates the execution and starts its first run, named after the execution (a start
+/// that is retried with the same `executionId` cannot start a second run). A refusal writes
+/// nothing (holds taken are given back). When the run cannot start, the execution is cancelled
+/// and finalized at once, so nothing is left that find would later start (and its holds bind no
+/// one), and the answer says so; should that fail too, it says how to clear the execution by hand.
 pub async fn start(
-    store: &dyn ExecutionStore,
-    workflow: &dyn Workflow,
-    clock: &dyn Clock,
+    ports: StartPorts<'_>,
     request: &StartRequest,
 ) -> Result<StartResponse, OperationError> {
+    let StartPorts {
+        store,
+        locks,
+        drs,
+        workflow,
+        clock,
+        policy,
+    } = ports;
+    let plan = &request.plan;
+    let problems = plan.problems();
+    if !problems.is_empty() {
+        return Err(super::create::plan_problems(&problems));
+    }
     let execution_id = request.execution_id.unwrap_or_else(ExecutionId::new_random);
-    let execution = create_execution(store, clock, &request.plan, execution_id).await?;
+    if store.load(execution_id).await?.is_some() {
+        return Err(OperationError::Conflict(format!(
+            "execution {execution_id} already exists"
+        )));
+    }
+    let verdict = preflight(
+        Some((store, locks)),
+        Some(drs),
+        clock,
+        policy,
+        plan,
+        Some(execution_id),
+    )
+    .await?;
+    if !verdict.passed() {
+        return Err(OperationError::Preflight(verdict));
+    }
+    take_holds(store, locks, clock, policy, plan, execution_id).await?;
+    let execution = match create_execution(store, clock, plan, execution_id).await {
+        Ok(execution) => execution,
+        Err(e) => {
+            if !matches!(e, OperationError::Conflict(_)) {
+                release_holds(locks, plan, execution_id).await;
+            }
+            return Err(e);
+        }
+    };
     let target = Target {
         execution_id,
         plan_id: request.plan.plan_id,
@@ -50,6 +101,7 @@ pub async fn start(
         plan_id: target.plan_id,
         status: execution.status(),
         workflow_run: run,
+        warnings: verdict.warnings,
     })
 }
 

@@ -15,7 +15,7 @@ use crate::api::{
 use crate::audit::{Actor, AuditEvent};
 use crate::error::OperationError;
 use crate::fixtures;
-use crate::ids::TaskToken;
+use crate::ids::{ExecutionId, SourceServerId, TaskToken};
 use crate::invariants::{self, Violation};
 use crate::model::{Execution, Timestamp};
 use crate::ops::heal::{RestartBy, Restarted};
@@ -23,8 +23,9 @@ use crate::ops::{Audited, FindConfig, Ports};
 use crate::plan::Plan;
 use crate::ports::mocks::{FixedClock, MockDispatch, MockDrs, MockEc2, MockStore, MockWorkflow};
 use crate::ports::{
-    ActiveExecution, ActivePage, Commit, Drs, Ec2, ExecutionStore, HeaderWrite, PollDispatch,
-    StoreError, Workflow,
+    ActiveExecution, ActivePage, Commit, Drs, Ec2, ExecutionStore, HeaderWrite, HoldClaim,
+    PollDispatch, ServerHold, ServerLocks, ServiceError, SourceServer, StoreError, Workflow,
+    MAX_COMMIT_ITEMS,
 };
 use crate::rules::Policy;
 
@@ -45,6 +46,96 @@ pub struct StoreState {
     pub loads: usize,
     /// The trail: every event the creates and commits carried.
     pub events: Vec<AuditEvent>,
+    /// The server holds ([`TestLocks`]).
+    pub holds: Vec<ServerHold>,
+}
+
+/// The holds of the fake store, kept beside its record.
+pub struct TestLocks(pub Shared);
+
+#[async_trait::async_trait]
+impl ServerLocks for TestLocks {
+    async fn holds(&self, servers: &[SourceServerId]) -> Result<Vec<ServerHold>, StoreError> {
+        let state = self.0.lock().unwrap();
+        Ok(state
+            .holds
+            .iter()
+            .filter(|h| servers.contains(&h.source_server_id))
+            .cloned()
+            .collect())
+    }
+
+    async fn hold(&self, claims: &[HoldClaim]) -> Result<(), StoreError> {
+        let mut state = self.0.lock().unwrap();
+        if claims.len() > MAX_COMMIT_ITEMS {
+            return Err(StoreError::Service(ServiceError::Rejected(
+                "too many claims".into(),
+            )));
+        }
+        for claim in claims {
+            let held = state
+                .holds
+                .iter()
+                .find(|h| h.source_server_id == claim.hold.source_server_id);
+            if let Some(h) = held {
+                if h.execution_id != claim.hold.execution_id
+                    && Some(h.execution_id) != claim.replaces
+                {
+                    return Err(StoreError::Conflict);
+                }
+            }
+        }
+        for claim in claims {
+            state
+                .holds
+                .retain(|h| h.source_server_id != claim.hold.source_server_id);
+            state.holds.push(claim.hold.clone());
+        }
+        Ok(())
+    }
+
+    async fn release(
+        &self,
+        execution: ExecutionId,
+        servers: &[SourceServerId],
+    ) -> Result<(), StoreError> {
+        self.0
+            .lock()
+            .unwrap()
+            .holds
+            .retain(|h| h.execution_id != execution || !servers.contains(&h.source_server_id));
+        Ok(())
+    }
+}
+
+/// Step Functions that starts any run it is asked for.
+pub fn starts_any_run() -> MockWorkflow {
+    let mut m = MockWorkflow::new();
+    m.expect_start_run().returning(|_, name| {
+        Ok(format!(
+            "arn:aws:states:us-east-1:123456789012:execution:drs-waves:{name}"
+        ))
+    });
+    m
+}
+
+/// DRS that knows every server asked about, replicating healthily, in no job.
+pub fn healthy_drs() -> MockDrs {
+    let mut m = MockDrs::new();
+    m.expect_describe_source_servers().returning(|ids| {
+        Ok(ids
+            .iter()
+            .map(|id| SourceServer {
+                source_server_id: id.clone(),
+                hostname: None,
+                replication_state: Some("CONTINUOUS".into()),
+                replication_error: None,
+                last_launch: None,
+                recovery_instance_id: None,
+            })
+            .collect())
+    });
+    m
 }
 
 pub type Shared = Arc<Mutex<StoreState>>;
@@ -301,6 +392,7 @@ pub struct World {
     ec2: Box<dyn Ec2>,
     workflow: Box<dyn Workflow>,
     dispatch: Box<dyn PollDispatch>,
+    locks: TestLocks,
     pub clock: FixedClock,
     pub policy: Policy,
     pub target: Target,
@@ -332,6 +424,17 @@ impl World {
         Self::with_state(shared(record), given)
     }
 
+    /// `record` in the store, whether or not it passes [`invariants::check`].
+    pub fn odd_or_new(record: Execution) -> Self {
+        let given = invariants::check(&record);
+        Self::with_state(shared(record), given)
+    }
+
+    /// The fake store, unaudited.
+    pub fn store(&self) -> &dyn ExecutionStore {
+        &*self.store
+    }
+
     /// An empty store, for [`World::create`].
     pub fn empty() -> Self {
         Self::with_state(empty(), Vec::new())
@@ -340,6 +443,7 @@ impl World {
     fn with_state(state: Shared, given: Vec<Violation>) -> Self {
         Self {
             store: Box::new(store(&state)),
+            locks: TestLocks(state.clone()),
             state,
             drs: Box::new(no_drs()),
             ec2: Box::new(no_ec2()),
@@ -508,6 +612,13 @@ impl World {
         self.checked("finalize", r)
     }
 
+    pub async fn cleanup(&self, at: i64) -> Result<crate::api::CleanupResponse, OperationError> {
+        self.clock.set_secs(at);
+        let audited = self.audited(Operation::Cleanup);
+        let r = crate::ops::cleanup(&audited, &*self.drs, &self.clock, &self.target).await;
+        self.checked("cleanup", r)
+    }
+
     pub async fn retry(&self, at: i64, wave: u32) -> Result<DecisionResponse, OperationError> {
         self.clock.set_secs(at);
         let audited = self.audited(Operation::Retry);
@@ -555,7 +666,8 @@ impl World {
             .with_drs(&*self.drs)
             .with_ec2(&*self.ec2)
             .with_workflow(&*self.workflow)
-            .with_find(&*self.dispatch, &self.find_config);
+            .with_find(&*self.dispatch, &self.find_config)
+            .with_locks(&self.locks);
         let actor = self.audited(request.operation()).actor().clone();
         let answer = crate::ops::run(&ports, request, actor).await;
         self.check(&what);

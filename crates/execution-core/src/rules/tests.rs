@@ -262,6 +262,8 @@ fn each_server_is_read_from_its_own_job() {
     }
     for (n, part) in [(1, 0), (2, 1)] {
         wave.jobs.push(crate::model::WaveJob {
+            created_time: None,
+            ended_time: None,
             job_id: job(n),
             attempt: 1,
             part,
@@ -315,6 +317,8 @@ fn a_server_launched_in_an_earlier_attempt_stays_launched() {
     wave.attempt = 2;
     wave.server_statuses[1].job_id = Some(job(2));
     wave.jobs.push(crate::model::WaveJob {
+        created_time: None,
+        ended_time: None,
         job_id: job(2),
         attempt: 2,
         part: 0,

@@ -150,7 +150,7 @@ fn target_of(request: &Request) -> (String, String) {
             p.target.execution_id.to_string(),
             p.target.plan_id.to_string(),
         ),
-        Request::Resume(t) | Request::Cancel(t) => {
+        Request::Resume(t) | Request::Cancel(t) | Request::Cleanup(t) => {
             (t.execution_id.to_string(), t.plan_id.to_string())
         }
         other => panic!("{other:?}"),
@@ -267,6 +267,97 @@ fn rest_and_http_api_events_name_the_execution_in_the_path() {
         );
         assert!(d.request.is_ok());
     }
+}
+
+/// `POST /executions/{executionId}/cleanup`: the plan in the body or the query string (as cancel),
+/// never a caller's name; only POST, only on the cleanup function.
+#[test]
+fn cleanup_is_served_on_its_route_with_the_plan_in_the_body_or_the_query() {
+    for make in [rest_event, http_event] {
+        for (body, query) in [
+            (Some(json!({"planId": P})), None),
+            (None, Some(json!({"planId": P}))),
+            (
+                Some(json!({"planId": P, "executionId": E})),
+                Some(json!({"planId": P})),
+            ),
+        ] {
+            let d = decode(Operation::Cleanup, &make("cleanup", body, query));
+            assert_eq!(d.source, Source::ApiGateway);
+            assert_eq!(d.request.unwrap(), Request::Cleanup(target()));
+        }
+        let d = decode(
+            Operation::Cleanup,
+            &signed(make("cleanup", Some(json!({"planId": P})), None), CALLER),
+        );
+        assert_eq!(
+            d.actor,
+            Actor::Iam(CALLER.into()),
+            "the caller is the signer"
+        );
+
+        let (source, code, _) = refused(Operation::Cleanup, make("cleanup", None, None));
+        assert_eq!((source, code), (Source::ApiGateway, "MISSING_PARAMETER"));
+        let (_, code, msg) = refused(
+            Operation::Cleanup,
+            make(
+                "cleanup",
+                Some(json!({"planId": P})),
+                Some(json!({"planId": OTHER_ID})),
+            ),
+        );
+        assert_eq!(code, "INVALID_PARAMETER");
+        assert!(msg.contains("planId") && msg.contains("different"), "{msg}");
+        let (_, code, msg) = refused(
+            Operation::Cleanup,
+            make(
+                "cleanup",
+                Some(json!({"planId": P, "invokedBy": "workflow"})),
+                None,
+            ),
+        );
+        assert_eq!(code, "INVALID_PARAMETER");
+        assert!(
+            msg.contains("invokedBy") && msg.contains("not accepted through the API"),
+            "{msg}"
+        );
+        // Another function's route, and cleanup's route on another function.
+        assert!(refused(
+            Operation::Cleanup,
+            make("cancel", Some(json!({"planId": P})), None)
+        )
+        .2
+        .contains("this function serves cleanup (POST /executions/{executionId}/cleanup)"));
+        assert!(refused(
+            Operation::Cancel,
+            make("cleanup", Some(json!({"planId": P})), None)
+        )
+        .2
+        .contains("is not this function's route"));
+    }
+    let mut get = rest_event("cleanup", Some(json!({"planId": P})), None);
+    get["httpMethod"] = json!("GET");
+    assert!(refused(Operation::Cleanup, get).2.contains("only POST"));
+    let mut not_uuid = http_event("cleanup", Some(json!({"planId": P})), None);
+    not_uuid["pathParameters"] = json!({"executionId": "i-0123456789abcdef0"});
+    assert!(refused(Operation::Cleanup, not_uuid)
+        .2
+        .contains("executionId"));
+    // The state machine calls it directly, naming itself.
+    let d = decode(
+        Operation::Cleanup,
+        &json!({"operation": "cleanup", "invokedBy": "workflow", "executionId": E, "planId": P}),
+    );
+    assert_eq!(
+        (d.source, d.request.unwrap(), d.actor),
+        (Source::Direct, Request::Cleanup(target()), Actor::Workflow)
+    );
+    assert_eq!(
+        Route::of(Operation::Cleanup)
+            .map(ToString::to_string)
+            .as_deref(),
+        Some("POST /executions/{executionId}/cleanup")
+    );
 }
 
 #[test]

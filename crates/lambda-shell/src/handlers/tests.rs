@@ -13,9 +13,11 @@ use execution_core::ids::{ExecutionId, TaskToken};
 use execution_core::model::{Execution, FailurePolicy, HeldToken, PauseReason, Timestamp};
 use execution_core::ops::{FindConfig, Ports};
 use execution_core::ports::mocks::{
-    FixedClock, MockDispatch, MockDrs, MockEc2, MockStore, MockWorkflow,
+    FixedClock, MockDispatch, MockDrs, MockEc2, MockLocks, MockStore, MockWorkflow,
 };
-use execution_core::ports::{ActivePage, ExecutionStore, HeaderWrite, ServiceError, WorkflowError};
+use execution_core::ports::{
+    ActivePage, ExecutionStore, HeaderWrite, ServerLocks, ServiceError, WorkflowError,
+};
 use execution_core::rules::Policy;
 use execution_core::status::{ExecutionStatus, JobStatus, LaunchStatus, WaveStatus};
 use serde_json::{json, Value};
@@ -30,7 +32,7 @@ const NOW: i64 = 2_000;
 const TOKEN: &str = "AQCEAAAAKgAAAAMAAAAAAAAAAfake+task/token==";
 
 /// The functions deployed, and so the operations [`serve`] is run for: one per operation.
-const FUNCTIONS: [Operation; 13] = Operation::ALL;
+const FUNCTIONS: [Operation; 14] = Operation::ALL;
 
 fn clock() -> FixedClock {
     FixedClock::at_secs(NOW)
@@ -44,10 +46,29 @@ fn config() -> FindConfig {
     }
 }
 
+/// Where a store's server holds live: the store itself when it keeps them (as the DynamoDB store
+/// does, and start's main wires it), else `None` and the clients' [`MockLocks`] stand in.
+trait HoldsOf {
+    fn own_locks(&self) -> Option<&dyn ServerLocks>;
+}
+
+impl HoldsOf for MockStore {
+    fn own_locks(&self) -> Option<&dyn ServerLocks> {
+        None
+    }
+}
+
+impl HoldsOf for MemoryStore {
+    fn own_locks(&self) -> Option<&dyn ServerLocks> {
+        Some(self)
+    }
+}
+
 /// A function's clients, each refusing every call unless the test says otherwise (the store may
 /// be a [`MemoryStore`] instead, for tests that read back what was written).
 struct Clients<S = MockStore> {
     store: S,
+    locks: MockLocks,
     drs: MockDrs,
     ec2: MockEc2,
     dispatch: MockDispatch,
@@ -63,10 +84,11 @@ impl Clients {
     }
 }
 
-impl<S: ExecutionStore> Clients<S> {
+impl<S: ExecutionStore + HoldsOf> Clients<S> {
     fn new(store: S) -> Self {
         Self {
             store,
+            locks: MockLocks::new(),
             drs: MockDrs::new(),
             ec2: MockEc2::new(),
             dispatch: MockDispatch::new(),
@@ -96,13 +118,16 @@ impl<S: ExecutionStore> Clients<S> {
         match op {
             Operation::Find => ports.with_find(&self.dispatch, &self.config),
             Operation::Poll => ports.with_drs(&self.drs).with_ec2(&self.ec2),
-            Operation::Launch => ports.with_drs(&self.drs),
+            Operation::Launch | Operation::Cleanup => ports.with_drs(&self.drs),
+            Operation::Start => ports
+                .with_drs(&self.drs)
+                .with_locks(self.store.own_locks().unwrap_or(&self.locks))
+                .with_workflow(&self.workflow),
             Operation::Pause
             | Operation::Resume
             | Operation::Cancel
             | Operation::Retry
-            | Operation::Skip
-            | Operation::Start => ports.with_workflow(&self.workflow),
+            | Operation::Skip => ports.with_workflow(&self.workflow),
             Operation::Finalize | Operation::List | Operation::Get | Operation::Events => ports,
         }
     }
@@ -640,6 +665,27 @@ fn memory(executions: Vec<Execution>) -> MemoryStore {
     store
 }
 
+/// DRS as start's pre-flight finds a plan's servers: each known, replicating continuously, in no
+/// running job.
+fn replicating_drs() -> MockDrs {
+    use execution_core::ports::SourceServer;
+    let mut drs = MockDrs::new();
+    drs.expect_describe_source_servers().returning(|ids| {
+        Ok(ids
+            .iter()
+            .map(|id| SourceServer {
+                source_server_id: id.clone(),
+                hostname: None,
+                replication_state: Some("CONTINUOUS".into()),
+                replication_error: None,
+                last_launch: None,
+                recovery_instance_id: None,
+            })
+            .collect())
+    });
+    drs
+}
+
 fn run_of(id: &str) -> String {
     format!("arn:aws:states:us-east-1:123456789012:execution:drs-executions-execution:{id}")
 }
@@ -688,8 +734,9 @@ async fn start_through_either_api_creates_the_execution_and_starts_its_run() {
             make("POST", "/executions", Some(&plan_body()), query),
             CALLER,
         );
-        let clients =
-            Clients::new(memory(vec![])).with_workflow(starting_workflow(1, chosen.map(|_| 10)));
+        let clients = Clients::new(memory(vec![]))
+            .with_drs(replicating_drs())
+            .with_workflow(starting_workflow(1, chosen.map(|_| 10)));
         let answer = clients.serve(Operation::Start, &event).await;
         assert_eq!(answer["statusCode"], 200, "{answer}");
         let body = proxy_body(&answer);
@@ -720,7 +767,63 @@ async fn start_through_either_api_creates_the_execution_and_starts_its_run() {
             [(caller.clone(), "start".to_owned())]
         );
         assert_eq!(clients.store.violations(), []);
+        // The plan's servers are held for it, in the store (start's locks port).
+        let servers: Vec<_> = (0..3).map(fixtures::server).collect();
+        let held = clients.store.holds(&servers).await.expect("the holds");
+        assert_eq!(held.len(), 3, "{held:?}");
+        assert!(
+            held.iter().all(|h| h.execution_id == id(started)),
+            "{held:?}"
+        );
     }
+}
+
+/// A start whose servers another active execution holds is refused by the pre-flight (409: the
+/// same start works once that execution has ended), before anything is created or started.
+#[tokio::test]
+async fn a_start_of_servers_another_execution_holds_is_a_409_and_creates_nothing() {
+    let clients = Clients::new(memory(vec![]))
+        .with_drs(replicating_drs())
+        .with_workflow(starting_workflow(1, None));
+    let start = |chosen: &str| {
+        signed(
+            rest_request(
+                "POST",
+                "/executions",
+                Some(&plan_body()),
+                Some(json!({"executionId": chosen})),
+            ),
+            CALLER,
+        )
+    };
+    let first = clients.serve(Operation::Start, &start(OTHER_ID)).await;
+    assert_eq!(first["statusCode"], 200, "{first}");
+    let second_id = "22222222-3333-4444-8555-666666666666";
+    let second = clients.serve(Operation::Start, &start(second_id)).await;
+    assert_eq!(second["statusCode"], 409, "{second}");
+    let body = proxy_body(&second);
+    assert_eq!(body["error"], "PREFLIGHT_FAILED", "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(OTHER_ID),
+        "names the holder: {body}"
+    );
+    assert!(
+        clients.store.get(id(second_id)).is_none(),
+        "nothing created"
+    );
+    let held = clients
+        .store
+        .holds(&[fixtures::server(0)])
+        .await
+        .expect("the holds");
+    assert_eq!(
+        held.iter().map(|h| h.execution_id).collect::<Vec<_>>(),
+        [id(OTHER_ID)],
+        "the first start's holds stand"
+    );
 }
 
 #[tokio::test]
@@ -732,7 +835,9 @@ async fn a_request_without_iam_identity_is_recorded_as_anonymous() {
             Some(&plan_body()),
             Some(json!({"executionId": OTHER_ID})),
         );
-        let clients = Clients::new(memory(vec![])).with_workflow(starting_workflow(1, None));
+        let clients = Clients::new(memory(vec![]))
+            .with_drs(replicating_drs())
+            .with_workflow(starting_workflow(1, None));
         let answer = clients.serve(Operation::Start, &event).await;
         assert_eq!(answer["statusCode"], 200, "{answer}");
         assert_eq!(
@@ -751,7 +856,9 @@ async fn a_start_whose_workflow_cannot_start_leaves_nothing_running() {
                 "StateMachineDoesNotExist: no such state machine".into(),
             )))
         });
-        let clients = Clients::new(memory(vec![])).with_workflow(workflow);
+        let clients = Clients::new(memory(vec![]))
+            .with_drs(replicating_drs())
+            .with_workflow(workflow);
         let event = signed(
             make(
                 "POST",
@@ -818,7 +925,9 @@ async fn an_invalid_plan_is_a_400_that_lists_every_problem_and_writes_nothing() 
 
 #[tokio::test]
 async fn a_second_start_with_the_same_execution_id_is_a_409_and_starts_nothing() {
-    let clients = Clients::new(memory(vec![])).with_workflow(starting_workflow(1, None));
+    let clients = Clients::new(memory(vec![]))
+        .with_drs(replicating_drs())
+        .with_workflow(starting_workflow(1, None));
     let event = signed(
         rest_request(
             "POST",
@@ -1279,6 +1388,117 @@ fn the_log_level_follows_lambda_but_stops_at_debug() {
         assert!(
             !text.starts_with('{'),
             "text format unless JSON is asked for"
+        );
+    }
+}
+
+/// A drill that completed: wave 0's one server launched recovery instance 0.
+fn completed_drill() -> Execution {
+    let mut e = fixtures::execution(&[1]);
+    e.header.status = ExecutionStatus::Completed;
+    e.header.start_time = Some(Timestamp(1_100));
+    e.header.end_time = Some(Timestamp(1_900));
+    let wave = &mut e.waves[0];
+    fixtures::give_job(wave, fixtures::job(0), Timestamp(1_100));
+    wave.status = WaveStatus::Completed;
+    wave.end_time = Some(Timestamp(1_900));
+    for server in &mut wave.server_statuses {
+        server.launch_status = LaunchStatus::Launched;
+        server.recovery_instance_id = Some(fixtures::instance(0));
+        server.instance_id = Some(fixtures::instance(0));
+    }
+    e
+}
+
+/// DRS as cleanup finds it: the drill's instance is still its server's, and the one call to
+/// TerminateRecoveryInstances answers with job 9.
+fn terminating_drs() -> MockDrs {
+    use execution_core::ports::{DrsJob, RecoveryInstance};
+    let mut drs = MockDrs::new();
+    drs.expect_describe_recovery_instances().returning(|_| {
+        Ok(vec![RecoveryInstance {
+            recovery_instance_id: fixtures::instance(0),
+            ec2_instance_id: Some(fixtures::instance(0)),
+            source_server_id: fixtures::server(0),
+            job_id: Some(fixtures::job(0)),
+            is_drill: Some(true),
+        }])
+    });
+    drs.expect_terminate_recovery_instances()
+        .withf(|instances| instances == [fixtures::instance(0)])
+        .times(1)
+        .returning(|_| {
+            Ok(DrsJob {
+                job_id: fixtures::job(9),
+                status: JobStatus::Pending,
+                participating_servers: vec![],
+                created_time: Some(Timestamp(NOW)),
+                ended_time: None,
+            })
+        });
+    drs
+}
+
+#[tokio::test]
+async fn cleanup_through_either_api_terminates_an_ended_drills_instances_for_its_caller() {
+    let route = Route::of(Operation::Cleanup).expect("cleanup has a route");
+    assert_eq!(
+        (route.method, route.path),
+        ("POST", "/executions/{executionId}/cleanup")
+    );
+    for make in SHAPES {
+        let event = signed(
+            make(route.method, route.path, None, Some(json!({"planId": P}))),
+            CALLER,
+        );
+        let clients = Clients::new(memory(vec![completed_drill()])).with_drs(terminating_drs());
+        let answer = clients.serve(Operation::Cleanup, &event).await;
+        assert_eq!(answer["statusCode"], 200, "{answer}");
+        let body = proxy_body(&answer);
+        assert_eq!(
+            (
+                body["status"].clone(),
+                body["requested"].clone(),
+                body["jobIds"].clone(),
+                body["complete"].clone()
+            ),
+            (
+                json!("COMPLETED"),
+                json!([fixtures::server(0)]),
+                json!([fixtures::job(9)]),
+                json!(false)
+            ),
+            "{body}"
+        );
+        let trail = authors(&clients.store, fixtures::execution_id());
+        assert!(
+            trail.contains(&(Actor::Iam(CALLER.into()), "cleanup".to_owned())),
+            "{trail:?}"
+        );
+        assert_eq!(clients.store.violations(), []);
+    }
+}
+
+#[tokio::test]
+async fn cleanup_refuses_a_recovery_and_a_drill_still_running_before_asking_drs() {
+    let mut recovery = completed_drill();
+    recovery.header.is_drill = false;
+    for execution in [recovery, polling()] {
+        let status = execution.status();
+        // Untouched DRS: a call would fail the test.
+        let clients = Clients::new(memory(vec![execution]));
+        let event = signed(
+            rest_event("cleanup", Some(json!({"planId": P})), None),
+            CALLER,
+        );
+        let answer = clients.serve(Operation::Cleanup, &event).await;
+        assert_eq!(answer["statusCode"], 400, "{status}: {answer}");
+        assert_eq!(proxy_body(&answer)["error"], "INVALID_STATE", "{status}");
+        assert!(
+            authors(&clients.store, fixtures::execution_id())
+                .iter()
+                .all(|(_, op)| op != "cleanup"),
+            "{status}: nothing recorded"
         );
     }
 }

@@ -70,6 +70,7 @@ async fn a_version_1_execution_polls_fails_and_finalizes_as_it_was_created_to() 
                 ],
             )])
         });
+    drs.expect_job_log().times(1).returning(|_| Ok(vec![]));
     drs.expect_describe_recovery_instances()
         .returning(|_| Ok(vec![]));
     let w = World::new(version_1(started_v1())).with_drs(drs);

@@ -132,7 +132,14 @@ impl ExecutionStore for CrashStore {
 #[derive(Default)]
 struct Jobs(Mutex<Vec<(DrsJob, JobTag)>>);
 
-struct CrashDrs(Arc<Jobs>, Arc<Crash>);
+/// DRS's recovery instances and the TERMINATE jobs that ended them.
+#[derive(Default)]
+struct Fleet {
+    instances: Mutex<Vec<RecoveryInstance>>,
+    terminations: Mutex<Vec<(DrsJob, Vec<crate::ids::InstanceId>)>>,
+}
+
+struct CrashDrs(Arc<Jobs>, Arc<Crash>, Arc<Fleet>);
 #[async_trait]
 impl Drs for CrashDrs {
     async fn describe_jobs(&self, ids: &[JobId]) -> Result<Vec<DrsJob>, ServiceError> {
@@ -152,9 +159,68 @@ impl Drs for CrashDrs {
     }
     async fn describe_recovery_instances(
         &self,
-        _: &[SourceServerId],
+        servers: &[SourceServerId],
     ) -> Result<Vec<RecoveryInstance>, ServiceError> {
+        guarded!(
+            self.1,
+            Ok(self
+                .2
+                .instances
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|i| servers.contains(&i.source_server_id))
+                .cloned()
+                .collect()),
+            died()
+        )
+    }
+    async fn describe_source_servers(
+        &self,
+        _: &[SourceServerId],
+    ) -> Result<Vec<SourceServer>, ServiceError> {
+        unreachable!("nothing here starts an execution")
+    }
+    async fn job_log(&self, _: &JobId) -> Result<Vec<JobLogEntry>, ServiceError> {
         guarded!(self.1, Ok(vec![]), died())
+    }
+    async fn terminate_recovery_instances(
+        &self,
+        ids: &[crate::ids::InstanceId],
+    ) -> Result<DrsJob, ServiceError> {
+        guarded!(
+            self.1,
+            {
+                let mut terminations = self.2.terminations.lock().unwrap();
+                let job = drs_job(900 + terminations.len(), JobStatus::Pending, &[]);
+                terminations.push((job.clone(), ids.to_vec()));
+                self.2
+                    .instances
+                    .lock()
+                    .unwrap()
+                    .retain(|i| !ids.contains(&i.recovery_instance_id));
+                Ok(job)
+            },
+            died()
+        )
+    }
+    async fn find_terminate_job(
+        &self,
+        ids: &[crate::ids::InstanceId],
+        _since: Timestamp,
+    ) -> Result<Option<DrsJob>, ServiceError> {
+        guarded!(
+            self.1,
+            Ok(self
+                .2
+                .terminations
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|(_, terminated)| terminated.iter().any(|i| ids.contains(i)))
+                .map(|(job, _)| job.clone())),
+            died()
+        )
     }
     async fn start_recovery(&self, req: &RecoveryRequest) -> Result<DrsJob, ServiceError> {
         guarded!(
@@ -238,24 +304,27 @@ struct Dying {
     crash: Arc<Crash>,
     jobs: Arc<Jobs>,
     tokens: Arc<Tokens>,
+    fleet: Arc<Fleet>,
 }
 
 impl Dying {
     fn new(start: Execution, crash: Arc<Crash>) -> Self {
         let jobs = Arc::new(Jobs::default());
+        let fleet = Arc::new(Fleet::default());
         let tokens = Arc::new(Tokens(Mutex::new(HashMap::from([(
             "tok".to_owned(),
             "WAITING",
         )]))));
         let w = World::new(start)
             .with_store(|store| CrashStore(store, crash.clone()))
-            .with_drs(CrashDrs(jobs.clone(), crash.clone()))
+            .with_drs(CrashDrs(jobs.clone(), crash.clone(), fleet.clone()))
             .with_workflow(CrashWorkflow(tokens.clone(), crash.clone()));
         Self {
             w,
             crash,
             jobs,
             tokens,
+            fleet,
         }
     }
 
@@ -617,5 +686,107 @@ async fn a_retry_or_skip_that_dies_anywhere_is_finished_by_the_next_one_and_take
                 "{context}: one decision, recorded once, as the operator's"
             );
         }
+    }
+}
+
+// ---- cleanup ---------------------------------------------------------------------------------
+
+/// A COMPLETED drill of 2 + 2 servers, each LAUNCHED with the recovery instance its job launched,
+/// and DRS holding those instances.
+fn finished_drill(fleet: &Fleet) -> Execution {
+    let mut e = exec(E::Completed, &[W::Completed, W::Completed]);
+    let mut n = 100;
+    for wave in &mut e.waves {
+        for server in &mut wave.server_statuses {
+            n += 1;
+            server.launch_status = crate::status::LaunchStatus::Launched;
+            let instance = crate::fixtures::instance(n);
+            server.recovery_instance_id = Some(instance.clone());
+            server.instance_id = Some(crate::fixtures::instance(n + 500));
+            fleet.instances.lock().unwrap().push(RecoveryInstance {
+                recovery_instance_id: instance,
+                ec2_instance_id: server.instance_id.clone(),
+                source_server_id: server.source_server_id.clone(),
+                job_id: server.job_id.clone(),
+                is_drill: Some(true),
+            });
+        }
+    }
+    e
+}
+
+/// Every instance was asked for exactly once, and every server records the job that ended it.
+fn terminated_once(r: &Execution, fleet: &Fleet, context: &str) {
+    let terminations = fleet.terminations.lock().unwrap();
+    let mut asked: Vec<_> = terminations
+        .iter()
+        .flat_map(|(_, ids)| ids.clone())
+        .collect();
+    let total = asked.len();
+    asked.sort();
+    asked.dedup();
+    assert_eq!(
+        asked.len(),
+        total,
+        "{context}: an instance was asked for twice"
+    );
+    for server in r.waves.iter().flat_map(|w| &w.server_statuses) {
+        let instance = server.recovery_instance_id.clone().unwrap();
+        assert!(
+            asked.contains(&instance),
+            "{context}: {instance} never terminated"
+        );
+        let cleanup = server
+            .cleanup
+            .as_ref()
+            .unwrap_or_else(|| panic!("{context}: no cleanup"));
+        let job = terminations
+            .iter()
+            .find(|(_, ids)| ids.contains(&instance))
+            .map(|(job, _)| job.job_id.clone());
+        assert_eq!(cleanup.job_id, job, "{context}: {instance}");
+    }
+    assert!(fleet.instances.lock().unwrap().is_empty(), "{context}");
+}
+
+#[tokio::test]
+async fn cleanup_that_dies_anywhere_terminates_every_instance_once() {
+    let clean_calls = {
+        let probe = Arc::new(Fleet::default());
+        let run = Dying::new(finished_drill(&probe), Crash::never());
+        *run.fleet.instances.lock().unwrap() =
+            std::mem::take(&mut *probe.instances.lock().unwrap());
+        let answer = run.w.cleanup(5000).await.unwrap();
+        assert_eq!(answer.requested.len(), 4);
+        terminated_once(&run.w.record(), &run.fleet, "clean run");
+        trail_matches(&run.w, "clean run");
+        run.crash.calls()
+    };
+    assert!(
+        clean_calls >= 5,
+        "load, describe, commit, terminate, load, commit: {clean_calls}"
+    );
+    for (k, mode) in modes(clean_calls) {
+        let context = format!("crash at {k} {mode:?}");
+        let probe = Arc::new(Fleet::default());
+        let run = Dying::new(finished_drill(&probe), Crash::new(k, mode));
+        *run.fleet.instances.lock().unwrap() =
+            std::mem::take(&mut *probe.instances.lock().unwrap());
+        assert!(
+            run.w.cleanup(5000).await.is_err(),
+            "{context} went unnoticed"
+        );
+        run.crash.recover();
+        let again = run.w.cleanup(5100).await.unwrap();
+        assert!(
+            again.terminated.len() + again.requested.len() == 4,
+            "{context}: {again:?}"
+        );
+        // A third call confirms: every instance is gone from DRS now.
+        let last = run.w.cleanup(5200).await.unwrap();
+        assert!(last.complete, "{context}: {last:?}");
+        assert_eq!(last.terminated.len(), 4, "{context}: {last:?}");
+        terminated_once(&run.w.record(), &run.fleet, &context);
+        trail_matches(&run.w, &context);
     }
 }

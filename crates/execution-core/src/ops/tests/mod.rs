@@ -1,6 +1,7 @@
 //! Use-case tests against mockall mocks of the ports.
 
 mod cancel;
+mod cleanup;
 mod compat;
 mod crash;
 mod create;
@@ -11,6 +12,7 @@ mod heal;
 mod launch;
 mod pause_resume;
 mod poll;
+mod preflight;
 mod scenario;
 mod start_read;
 

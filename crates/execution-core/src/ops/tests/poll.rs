@@ -16,6 +16,8 @@ use crate::status::{ExecutionStatus as E, JobStatus, LaunchStatus as L, WaveStat
 fn job_of(e: &Execution, wave: usize, status: JobStatus, launch: &[L], with_ids: bool) -> DrsJob {
     let w = &e.waves[wave];
     DrsJob {
+        created_time: None,
+        ended_time: None,
         job_id: w.jobs[0].job_id.clone(),
         status,
         participating_servers: w
@@ -56,6 +58,7 @@ fn ec2_instance(id: &InstanceId) -> Ec2Instance {
 
 fn drs_answering(jobs: Vec<DrsJob>) -> MockDrs {
     let mut drs = MockDrs::new();
+    drs.expect_job_log().returning(|_| Ok(vec![]));
     drs.expect_describe_jobs().times(1).returning(move |ids| {
         Ok(jobs
             .iter()
@@ -112,6 +115,104 @@ async fn a_wave_whose_servers_all_launched_completes_with_ec2_details() {
     assert!(commits[0].header.is_none(), "poll never writes the header");
     assert_eq!(commits[0].waves.len(), 1);
     assert_eq!(w.touches(), vec![Timestamp(1300)]);
+}
+
+/// A log entry of DRS's about `server`.
+fn logged(event: &str, server: &SourceServerId, raw: Option<&str>) -> crate::ports::JobLogEntry {
+    crate::ports::JobLogEntry {
+        event: event.into(),
+        source_server_id: Some(server.clone()),
+        raw_error: raw.map(Into::into),
+        time: Some(Timestamp(1200)),
+    }
+}
+
+#[tokio::test]
+async fn a_failed_server_gets_drs_reason_from_the_job_log_once_and_a_healthy_poll_never_asks() {
+    // Healthy: the job log is never read.
+    let e = exec(E::Polling, &[W::Started, W::Pending]);
+    let mut drs = MockDrs::new();
+    let mut job = job_of(
+        &e,
+        0,
+        JobStatus::Started,
+        &[L::Launched, L::InProgress],
+        true,
+    );
+    job.created_time = Some(Timestamp(990));
+    let answer = vec![job.clone()];
+    drs.expect_describe_jobs()
+        .returning(move |_| Ok(answer.clone()));
+    drs.expect_job_log().times(0);
+    drs.expect_describe_recovery_instances()
+        .returning(|_| Ok(vec![]));
+    let w = World::new(e.clone())
+        .with_drs(drs)
+        .with_ec2(ec2_knowing_all());
+    w.poll(1100).await.unwrap();
+    let r = w.record();
+    assert_eq!(
+        r.waves[0].jobs[0].created_time,
+        Some(Timestamp(990)),
+        "DRS's own creation time is kept for the report"
+    );
+
+    // One server fails: its job's log is read once, and DRS's words are kept.
+    let mut drs = MockDrs::new();
+    let mut failed = job_of(&r, 0, JobStatus::Completed, &[L::Launched, L::Failed], true);
+    failed.ended_time = Some(Timestamp(1190));
+    let answer = vec![failed];
+    drs.expect_describe_jobs()
+        .returning(move |_| Ok(answer.clone()));
+    let (s0, s1) = (server(0), server(1));
+    drs.expect_job_log().times(1).returning(move |_| {
+        Ok(vec![
+            logged("LAUNCH_START", &s1, None),
+            logged("LAUNCH_START", &s0, None),
+            logged(
+                "LAUNCH_FAILED",
+                &s1,
+                Some("Failed to launch instance: InsufficientInstanceCapacity"),
+            ),
+        ])
+    });
+    drs.expect_describe_recovery_instances()
+        .returning(|_| Ok(vec![]));
+    let mut w = w;
+    w.set_drs(drs);
+    w.poll(1200).await.unwrap();
+    let r = w.record();
+    let wave = &r.waves[0];
+    assert_eq!(wave.status, W::Failed);
+    assert_eq!(
+        wave.server_statuses[1].drs_reason.as_deref(),
+        Some("LAUNCH_FAILED: Failed to launch instance: InsufficientInstanceCapacity")
+    );
+    assert_eq!(
+        wave.server_statuses[0].drs_reason, None,
+        "launched: no reason asked"
+    );
+    assert_eq!(wave.jobs[0].ended_time, Some(Timestamp(1190)));
+    assert!(
+        w.events()
+            .iter()
+            .flat_map(|e| &e.waves)
+            .flat_map(|c| &c.notes)
+            .any(|n| n.contains("DRS's reason")),
+        "the trail says the reason was read"
+    );
+}
+
+#[test]
+fn a_job_log_without_a_reason_says_so() {
+    let log = vec![logged("LAUNCH_START", &server(1), None)];
+    let reason = crate::rules::failure_reason(&log, &server(1), &job(3));
+    assert!(reason.contains("gives no reason"), "{reason}");
+    let long = "x".repeat(500);
+    let log = vec![logged("CONVERSION_FAIL", &server(1), Some(&long))];
+    let reason = crate::rules::failure_reason(&log, &server(1), &job(3));
+    assert!(reason.starts_with("CONVERSION_FAIL: xxx"));
+    assert!(reason.chars().count() <= crate::rules::REASON_MAX_CHARS + 1);
 }
 
 #[tokio::test]
@@ -736,6 +837,8 @@ async fn every_job_of_a_wave_is_asked_for_in_one_describe_jobs() {
     }
     for part in 0..3 {
         w.jobs.push(crate::model::WaveJob {
+            created_time: None,
+            ended_time: None,
             job_id: job(part),
             attempt: 1,
             part: part as u32,
@@ -744,6 +847,8 @@ async fn every_job_of_a_wave_is_asked_for_in_one_describe_jobs() {
     }
     let jobs: Vec<DrsJob> = (0..3)
         .map(|part| DrsJob {
+            created_time: None,
+            ended_time: None,
             job_id: job(part),
             status: JobStatus::Completed,
             participating_servers: e.waves[0]

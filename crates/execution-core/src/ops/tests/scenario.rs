@@ -32,6 +32,8 @@ fn drs(jobs: &Jobs) -> MockDrs {
             })
             .collect();
         let new = DrsJob {
+            created_time: None,
+            ended_time: None,
             job_id: id.clone(),
             status: JobStatus::Pending,
             participating_servers: servers,

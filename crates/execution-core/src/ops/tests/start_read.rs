@@ -37,7 +37,9 @@ fn starting(answer: Result<String, WorkflowError>) -> MockWorkflow {
 
 #[tokio::test]
 async fn start_creates_the_execution_and_starts_its_run_named_after_it() {
-    let w = World::empty().with_workflow(starting(Ok(RUN.into())));
+    let w = World::empty()
+        .with_drs(healthy_drs())
+        .with_workflow(starting(Ok(RUN.into())));
     let answer = w.run(100, start_request(&[2, 1])).await;
     assert_eq!(answer["statusCode"], 200, "{answer}");
     assert_eq!(answer["executionId"], json!(fixtures::execution_id()));
@@ -64,7 +66,9 @@ async fn start_creates_the_execution_and_starts_its_run_named_after_it() {
 #[tokio::test]
 async fn a_start_whose_run_cannot_start_leaves_nothing_running_and_says_so() {
     let refused = WorkflowError::Service(ServiceError::Rejected("AccessDenied".into()));
-    let w = World::empty().with_workflow(starting(Err(refused)));
+    let w = World::empty()
+        .with_drs(healthy_drs())
+        .with_workflow(starting(Err(refused)));
     let answer = w.run(100, start_request(&[1, 1])).await;
     assert_eq!(answer["statusCode"], 500, "{answer}");
     let message = answer["message"].as_str().unwrap_or_default();

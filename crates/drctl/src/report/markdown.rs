@@ -1,0 +1,501 @@
+//! The report as Markdown (CommonMark with GitHub's tables): for a ticket, a wiki or a pull
+//! request. Every name and message from the record goes through [`md`], which escapes what
+//! Markdown (and GitHub's autolinks) would read as markup, and the control and bidi characters
+//! [`clean`] escapes for a terminal.
+
+use std::fmt::Write as _;
+
+use execution_core::report::{Bar, Outcome, RecoveryTime, Report, Verdict};
+
+use super::{
+    decision_text, duration, offset, pause_end_text, pause_text, source_name, utc, wave_label,
+    wire, Document,
+};
+use crate::text::clean;
+
+/// `raw` as literal Markdown text, fit for a table cell or a heading: control and bidi
+/// characters escaped as [`clean`] shows them, then every character Markdown gives a meaning
+/// (emphasis, code, links, HTML, tables, headings, entities, autolinks) backslash-escaped.
+pub fn md(raw: &str) -> String {
+    let cleaned = clean(raw);
+    let mut out = String::with_capacity(cleaned.len() + 8);
+    for c in cleaned.chars() {
+        let www = c == '.'
+            && out
+                .get(out.len().saturating_sub(3)..)
+                .is_some_and(|end| end.eq_ignore_ascii_case("www"));
+        // `www.` would be linked by GitHub's extended autolinks, `x://` and `a@b` by others.
+        if www
+            || matches!(
+                c,
+                '\\' | '`'
+                    | '*'
+                    | '_'
+                    | '['
+                    | ']'
+                    | '<'
+                    | '>'
+                    | '|'
+                    | '#'
+                    | '!'
+                    | '~'
+                    | '&'
+                    | ':'
+                    | '@'
+                    | '{'
+                    | '}'
+                    | '('
+                    | ')'
+                    | '$'
+            )
+        {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+pub fn render(doc: &Document) -> String {
+    let r = &doc.report;
+    let mut out = String::new();
+    let kind = if r.is_drill { "Drill" } else { "Recovery" };
+    let title = r
+        .plan_name
+        .as_deref()
+        .map_or_else(|| r.plan_id.to_string(), md);
+    let _ = writeln!(out, "# {kind} report: {title}\n");
+    if let Some(note) = doc.partial_note() {
+        let _ = writeln!(out, "> **{}**\n", md(&note));
+    }
+    let _ = writeln!(out, "| | |\n|---|---|");
+    let row = |out: &mut String, k: &str, v: String| {
+        let _ = writeln!(out, "| {k} | {v} |");
+    };
+    row(&mut out, "Execution", format!("`{}`", r.execution_id));
+    row(
+        &mut out,
+        "Plan",
+        match &r.plan_name {
+            Some(n) => format!("{} (`{}`)", md(n), r.plan_id),
+            None => format!("`{}`", r.plan_id),
+        },
+    );
+    row(&mut out, "Kind", wire(&r.kind));
+    row(&mut out, "Status", format!("**{}**", r.status));
+    row(&mut out, "Created", utc(r.created_time));
+    if let Some(t) = r.start_time {
+        row(&mut out, "Started", utc(t));
+    }
+    if let Some(t) = r.end_time {
+        row(&mut out, "Ended", utc(t));
+    }
+    row(&mut out, "Report as of", utc(r.as_of));
+    if let Some(m) = &r.status_message {
+        row(&mut out, "Note", md(m));
+    }
+
+    let _ = writeln!(out, "\n## Recovery time against the objective\n");
+    let _ = writeln!(
+        out,
+        "| Scope | Target | Achieved | Verdict | Measured on | From | To | Paused | Running | Engine's record |\n|---|---|---|---|---|---|---|---|---|---|"
+    );
+    objective_row(&mut out, "**Execution**", &r.recovery);
+    for w in &r.waves {
+        objective_row(
+            &mut out,
+            &md(&wave_label(w.wave_number, w.wave_name.as_deref())),
+            &w.recovery,
+        );
+    }
+    let notes: Vec<String> = std::iter::once(("Execution".to_owned(), &r.recovery))
+        .chain(r.waves.iter().map(|w| {
+            (
+                wave_label(w.wave_number, w.wave_name.as_deref()),
+                &w.recovery,
+            )
+        }))
+        .filter_map(|(scope, rt)| {
+            rt.note
+                .as_deref()
+                .map(|n| format!("- {}: {}", md(&scope), md(n)))
+        })
+        .collect();
+    if !notes.is_empty() {
+        let _ = writeln!(out, "\n{}", notes.join("\n"));
+    }
+    let _ = writeln!(
+        out,
+        "\nTimes are DRS's job creation and EC2's instance launch times where the services gave them (*DRS*), else the engine's (*engine*); time paused is included in the achieved time."
+    );
+
+    timeline(&mut out, r);
+    pauses(&mut out, r);
+    decisions(&mut out, r);
+    waves(&mut out, r);
+    failures(&mut out, r);
+    instances(&mut out, r);
+    cleanup(&mut out, r);
+    trail(&mut out, r);
+    if let Some(sim) = &doc.simulation {
+        let _ = writeln!(out, "\n## Simulation\n");
+        let get = |k: &str| sim.get(k).map(ToString::to_string).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "Seed {}, {} polls, {} simulated seconds in {} s of wall time.",
+            md(&get("seed")),
+            md(&get("polls")),
+            md(&get("simulatedSeconds")),
+            md(&get("wallSeconds"))
+        );
+    }
+    out
+}
+
+fn figure(secs: Option<u64>) -> String {
+    secs.map_or_else(|| "–".to_owned(), duration)
+}
+
+fn verdict(v: Verdict) -> String {
+    match v {
+        Verdict::Met => "✅ **MET**".to_owned(),
+        Verdict::Missed => "❌ **MISSED**".to_owned(),
+        other => other.as_str().to_owned(),
+    }
+}
+
+fn objective_row(out: &mut String, scope: &str, rt: &RecoveryTime) {
+    let point = |p: &Option<execution_core::report::TimePoint>| {
+        p.as_ref().map_or_else(
+            || "–".to_owned(),
+            |p| format!("{} ({})", utc(p.time), md(p.field)),
+        )
+    };
+    let _ = writeln!(
+        out,
+        "| {scope} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+        figure(rt.target_rto_seconds),
+        figure(rt.seconds),
+        verdict(rt.verdict),
+        rt.source.map_or_else(|| "–".to_owned(), |s| wire(&s)),
+        point(&rt.start),
+        point(&rt.end),
+        figure(rt.paused_seconds),
+        figure(rt.running_seconds),
+        figure(rt.record_seconds),
+    );
+}
+
+fn timeline(out: &mut String, r: &Report) {
+    let t = &r.timeline;
+    let Some(origin) = t.start else {
+        return;
+    };
+    let _ = writeln!(out, "\n## Timeline\n\nT+0 is {}.\n", utc(origin));
+    let _ = writeln!(
+        out,
+        "| Wave / server | From | To | Took | Outcome |\n|---|---|---|---|---|"
+    );
+    let cells = |bar: &Bar| {
+        let from = bar
+            .start
+            .as_ref()
+            .map_or_else(|| "–".to_owned(), |p| offset(origin, p.time));
+        let to = bar
+            .end
+            .as_ref()
+            .map_or_else(|| "–".to_owned(), |p| offset(origin, p.time));
+        let took = match (&bar.start, &bar.end) {
+            (Some(s), Some(e)) => duration(e.time.secs_since(s.time)),
+            _ => "–".to_owned(),
+        };
+        let outcome = match bar.outcome {
+            Outcome::Launched => "launched",
+            Outcome::Failed => "**FAILED**",
+            Outcome::InProgress => "in progress",
+            Outcome::NotStarted => "not started",
+        };
+        format!("{from} | {to} | {took} | {outcome}")
+    };
+    for w in &t.waves {
+        let _ = writeln!(
+            out,
+            "| **{}** | {} |",
+            md(&wave_label(w.wave_number, w.wave_name.as_deref())),
+            cells(&w.bar)
+        );
+        for s in &w.servers {
+            let name = s
+                .server_name
+                .as_deref()
+                .map(|n| format!(" {}", md(n)))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "| ↳ `{}`{name} | {} |",
+                s.source_server_id,
+                cells(&s.bar)
+            );
+        }
+    }
+    for m in &t.marks {
+        let _ = writeln!(out, "\n{}: {}", offset(origin, m.time), md(&m.label));
+    }
+}
+
+fn pauses(out: &mut String, r: &Report) {
+    let _ = writeln!(out, "\n## Time paused\n");
+    if r.pauses.is_empty() {
+        let _ = writeln!(out, "The execution never stood paused.");
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "| From | To | Paused | Why | Paused by | Ended by |\n|---|---|---|---|---|---|"
+    );
+    for p in &r.pauses {
+        let why = match &p.reason {
+            Some(m) => format!("{}: {}", md(&pause_text(p)), md(m)),
+            None => md(&pause_text(p)),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {why} | {} | {} |",
+            p.start.map_or_else(|| "(before the trail)".to_owned(), utc),
+            p.end.map_or_else(|| "still paused".to_owned(), utc),
+            figure(p.seconds),
+            p.paused_by.as_deref().map_or_else(|| "–".to_owned(), md),
+            md(&pause_end_text(p)),
+        );
+    }
+    if let (Some(paused), Some(running)) = (r.recovery.paused_seconds, r.recovery.running_seconds) {
+        let _ = writeln!(
+            out,
+            "\nWithin the recovery: {} paused, {} running.",
+            duration(paused),
+            duration(running)
+        );
+    }
+}
+
+fn decisions(out: &mut String, r: &Report) {
+    let d = &r.timeline.decisions;
+    if d.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n## Decisions\n\n| Time | Waited for | Operation | By | What happened |\n|---|---|---|---|---|"
+    );
+    for m in d {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {}{} | {} |",
+            utc(m.time),
+            m.decision.map_or("–", decision_text),
+            md(&m.operation),
+            md(&m.actor),
+            if m.by_person { " (person)" } else { "" },
+            md(&m.summary)
+        );
+    }
+}
+
+fn waves(out: &mut String, r: &Report) {
+    let _ = writeln!(out, "\n## Waves");
+    for w in &r.waves {
+        let attempts = if w.attempts > 1 {
+            format!(", {} attempts", w.attempts)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "\n### Wave {}{}: {}{attempts}\n",
+            w.wave_number,
+            w.wave_name
+                .as_deref()
+                .map(|n| format!(" {}", md(n)))
+                .unwrap_or_default(),
+            w.status
+        );
+        if !w.jobs.is_empty() {
+            let jobs: Vec<String> = w
+                .jobs
+                .iter()
+                .map(|j| {
+                    format!(
+                        "`{}` (attempt {}, part {}, {} servers{})",
+                        j.job_id,
+                        j.attempt,
+                        j.part,
+                        j.servers,
+                        j.created_time
+                            .map(|t| format!(", created {}", utc(t)))
+                            .unwrap_or_default()
+                    )
+                })
+                .collect();
+            let _ = writeln!(out, "DRS jobs: {}\n", jobs.join(", "));
+        }
+        if let Some(e) = &w.last_launch_error {
+            let _ = writeln!(
+                out,
+                "{} StartRecovery calls; DRS's last refusal: {}\n",
+                w.launch_attempts,
+                md(e)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "| Source server | Name | Impact | Status | Instance | Private IP | Hostname | Type |\n|---|---|---|---|---|---|---|---|"
+        );
+        for s in &w.servers {
+            let opt = |v: Option<&str>| v.map_or_else(|| "–".to_owned(), md);
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} | {} | {} | {} | {} |",
+                s.source_server_id,
+                opt(s.server_name.as_deref()),
+                wire(&s.impact),
+                md(s.launch_status.as_str()),
+                s.instance_id
+                    .as_ref()
+                    .map_or_else(|| "–".to_owned(), |i| format!("`{i}`")),
+                opt(s.private_ip.as_deref()),
+                opt(s.hostname.as_deref()),
+                opt(s.instance_type.as_deref()),
+            );
+        }
+    }
+}
+
+fn failures(out: &mut String, r: &Report) {
+    let _ = writeln!(out, "\n## Failures\n");
+    if r.failures.is_empty() && r.failed_servers.is_empty() {
+        let _ = writeln!(
+            out,
+            "None: no wave failed and every server that was launched launched."
+        );
+        return;
+    }
+    for f in &r.failures {
+        let _ = writeln!(
+            out,
+            "- **{}** {}{}: {}{}",
+            md(&wave_label(f.wave_number, f.wave_name.as_deref())),
+            f.status,
+            if f.attempts > 1 {
+                format!(" after {} attempts", f.attempts)
+            } else {
+                String::new()
+            },
+            f.reason.map(|x| wire(&x)).unwrap_or_default(),
+            f.message
+                .as_deref()
+                .map(|m| format!(" — {}", md(m)))
+                .unwrap_or_default()
+        );
+    }
+    if !r.failed_servers.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n| Wave | Source server | Name | Impact | DRS job | Failed at | Reason |\n|---|---|---|---|---|---|---|"
+        );
+        for s in &r.failed_servers {
+            let _ = writeln!(
+                out,
+                "| {} | `{}` | {} | {} | {} | {} | {} |",
+                s.wave_number,
+                s.source_server_id,
+                s.server_name.as_deref().map_or_else(|| "–".to_owned(), md),
+                wire(&s.impact),
+                s.job_id
+                    .as_ref()
+                    .map_or_else(|| "–".to_owned(), |j| format!("`{j}`")),
+                s.failed_at.as_ref().map_or_else(
+                    || "–".to_owned(),
+                    |p| format!("{} ({})", utc(p.time), source_name(p.source))
+                ),
+                md(&s.reason)
+            );
+        }
+    }
+}
+
+fn instances(out: &mut String, r: &Report) {
+    if r.instances.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n## Instances\n\n| Wave | Source server | Name | Recovery instance | EC2 instance | Private IP | Hostname | Type | Launched (EC2) |\n|---|---|---|---|---|---|---|---|---|"
+    );
+    let opt = |v: Option<&str>| v.map_or_else(|| "–".to_owned(), md);
+    for i in &r.instances {
+        let id = |v: Option<&execution_core::ids::InstanceId>| {
+            v.map_or_else(|| "–".to_owned(), |i| format!("`{i}`"))
+        };
+        let _ = writeln!(
+            out,
+            "| {} | `{}` | {} | {} | {} | {} | {} | {} | {} |",
+            i.wave_number,
+            i.source_server_id,
+            opt(i.server_name.as_deref()),
+            id(i.recovery_instance_id.as_ref()),
+            id(i.instance_id.as_ref()),
+            opt(i.private_ip.as_deref()),
+            opt(i.hostname.as_deref()),
+            opt(i.instance_type.as_deref()),
+            i.launch_time.map_or_else(|| "–".to_owned(), utc),
+        );
+    }
+}
+
+fn cleanup(out: &mut String, r: &Report) {
+    let c = &r.cleanup;
+    let _ = writeln!(out, "\n## Cleanup\n\n{}", md(&c.summary.text));
+    if c.servers.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n| Wave | Source server | Recovery instance | State | DRS TERMINATE job | Asked | Gone |\n|---|---|---|---|---|---|---|"
+    );
+    for s in &c.servers {
+        let _ = writeln!(
+            out,
+            "| {} | `{}` | `{}` | {} | {} | {} | {} |",
+            s.wave_number,
+            s.source_server_id,
+            s.recovery_instance_id,
+            wire(&s.state),
+            s.job_id
+                .as_ref()
+                .map_or_else(|| "–".to_owned(), |j| format!("`{j}`")),
+            utc(s.requested_time),
+            s.terminated_time.map_or_else(|| "–".to_owned(), utc),
+        );
+    }
+}
+
+fn trail(out: &mut String, r: &Report) {
+    if r.events.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n## Audit trail\n\n{} events, oldest first.\n\n| Time (UTC) | Actor | Operation | What happened |\n|---|---|---|---|",
+        r.events.len()
+    );
+    for e in &r.events {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            utc(e.time),
+            md(&e.actor.to_string()),
+            md(&e.operation),
+            md(&execution_core::report::short_summary(e))
+        );
+    }
+}

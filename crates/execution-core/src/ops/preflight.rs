@@ -1,0 +1,200 @@
+//! Pre-flight and holds: the facts [`crate::preflight::check`] judges, gathered from DRS and the
+//! holds, and the holds a start takes so that two active executions never launch one server.
+
+use std::collections::{HashMap, HashSet};
+
+use super::MAX_ATTEMPTS;
+use crate::error::OperationError;
+use crate::ids::{ExecutionId, SourceServerId};
+use crate::plan::Plan;
+use crate::ports::{
+    now, Clock, Drs, ExecutionStore, HoldClaim, ServerHold, ServerLocks, SourceServer, StoreError,
+    DRS_FILTER_MAX, MAX_COMMIT_ITEMS,
+};
+use crate::preflight::{check, HeldServer, Holder, Preflight};
+use crate::rules::Policy;
+
+/// Every source server of the plan, in plan order.
+fn plan_servers(plan: &Plan) -> Vec<SourceServerId> {
+    plan.waves
+        .iter()
+        .flat_map(|w| &w.servers)
+        .map(|s| s.source_server_id.clone())
+        .collect()
+}
+
+/// What DRS says of the plan's servers (200 per call).
+async fn describe(
+    drs: &dyn Drs,
+    servers: &[SourceServerId],
+) -> Result<Vec<SourceServer>, OperationError> {
+    let mut out = Vec::with_capacity(servers.len());
+    for chunk in servers.chunks(DRS_FILTER_MAX) {
+        out.extend(drs.describe_source_servers(chunk).await.map_err(|e| {
+            OperationError::Internal(format!("pre-flight: DRS DescribeSourceServers: {e}"))
+        })?);
+    }
+    Ok(out)
+}
+
+/// The holds on `servers` by executions other than `me`, with where each holder stands.
+async fn held_by_others(
+    store: &dyn ExecutionStore,
+    locks: &dyn ServerLocks,
+    clock: &dyn Clock,
+    servers: &[SourceServerId],
+    me: Option<ExecutionId>,
+) -> Result<Vec<(ServerHold, Holder)>, OperationError> {
+    let holds = locks.holds(servers).await?;
+    let at = now(clock);
+    let mut holders: HashMap<ExecutionId, Option<crate::status::ExecutionStatus>> = HashMap::new();
+    let mut out = Vec::new();
+    for hold in holds {
+        if Some(hold.execution_id) == me {
+            continue;
+        }
+        let status = match holders.get(&hold.execution_id) {
+            Some(status) => *status,
+            None => {
+                let status = store.load(hold.execution_id).await?.map(|e| e.status());
+                holders.insert(hold.execution_id, status);
+                status
+            }
+        };
+        let holder = match status {
+            Some(s) if s.is_terminal() => Holder::Ended,
+            Some(s) => Holder::Active(s),
+            None => Holder::Missing {
+                age_secs: at.secs_since(hold.since),
+            },
+        };
+        out.push((hold, holder));
+    }
+    Ok(out)
+}
+
+fn as_held(holds: &[(ServerHold, Holder)]) -> Vec<HeldServer> {
+    holds
+        .iter()
+        .map(|(h, holder)| HeldServer {
+            source_server_id: h.source_server_id.clone(),
+            execution_id: h.execution_id,
+            holder: *holder,
+        })
+        .collect()
+}
+
+/// Where the holds are read: the executions store and its holds.
+pub type Holds<'a> = (&'a dyn ExecutionStore, &'a dyn ServerLocks);
+
+/// The pre-flight verdict on `plan`: DRS's view of every server (when `drs` is given), the holds
+/// of other executions (when `holds` is given), the job sizes. Reads only.
+pub async fn preflight(
+    holds: Option<Holds<'_>>,
+    drs: Option<&dyn Drs>,
+    clock: &dyn Clock,
+    policy: &Policy,
+    plan: &Plan,
+    me: Option<ExecutionId>,
+) -> Result<Preflight, OperationError> {
+    let servers = plan_servers(plan);
+    let described = match drs {
+        Some(drs) => Some(describe(drs, &servers).await?),
+        None => None,
+    };
+    let held = match holds {
+        Some((store, locks)) => held_by_others(store, locks, clock, &servers, me).await?,
+        None => Vec::new(),
+    };
+    Ok(check(
+        plan,
+        policy.max_servers_per_job,
+        described.as_deref(),
+        &as_held(&held),
+    ))
+}
+
+/// Takes `execution_id`'s hold on every server of `plan`, all or nothing: a server held by an
+/// active execution refuses the start (naming them); a hold whose execution has ended (or never
+/// came to exist) is taken over. Claims go out in server order, in transactions of at most
+/// [`MAX_COMMIT_ITEMS`]; a claim that loses a race re-reads and decides again, and whatever was
+/// taken is given back before a refusal.
+pub async fn take_holds(
+    store: &dyn ExecutionStore,
+    locks: &dyn ServerLocks,
+    clock: &dyn Clock,
+    policy: &Policy,
+    plan: &Plan,
+    execution_id: ExecutionId,
+) -> Result<(), OperationError> {
+    let mut servers = plan_servers(plan);
+    servers.sort();
+    let mut taken: Vec<SourceServerId> = Vec::new();
+    let mut taken_set: HashSet<SourceServerId> = HashSet::new();
+    let outcome = async {
+        for _ in 0..MAX_ATTEMPTS {
+            let held = held_by_others(store, locks, clock, &servers, Some(execution_id)).await?;
+            let verdict = check(plan, policy.max_servers_per_job, None, &as_held(&held));
+            if !verdict.passed() {
+                return Err(OperationError::Preflight(verdict));
+            }
+            let replaces: HashMap<&SourceServerId, ExecutionId> = held
+                .iter()
+                .map(|(h, _)| (&h.source_server_id, h.execution_id))
+                .collect();
+            let since = now(clock);
+            let claims: Vec<HoldClaim> = servers
+                .iter()
+                .filter(|s| !taken_set.contains(*s))
+                .map(|s| HoldClaim {
+                    hold: ServerHold {
+                        source_server_id: s.clone(),
+                        execution_id,
+                        since,
+                    },
+                    replaces: replaces.get(s).copied(),
+                })
+                .collect();
+            let mut lost = false;
+            for chunk in claims.chunks(MAX_COMMIT_ITEMS) {
+                match locks.hold(chunk).await {
+                    Ok(()) => {
+                        for c in chunk {
+                            taken.push(c.hold.source_server_id.clone());
+                            taken_set.insert(c.hold.source_server_id.clone());
+                        }
+                    }
+                    Err(StoreError::Conflict) => {
+                        lost = true;
+                        break;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            if !lost {
+                return Ok(());
+            }
+            tracing::info!(%execution_id, "lost a race for a server hold; re-reading");
+        }
+        Err(OperationError::Conflict(format!(
+            "start: the holds on this plan's servers kept changing under this call ({MAX_ATTEMPTS} attempts); retry"
+        )))
+    }
+    .await;
+    if outcome.is_err() && !taken.is_empty() {
+        if let Err(e) = locks.release(execution_id, &taken).await {
+            // Harmless: a hold of an execution that never came to exist binds no one after the
+            // grace period.
+            tracing::warn!(%execution_id, error = %e, "could not give back the holds of a refused start");
+        }
+    }
+    outcome
+}
+
+/// Gives back `execution_id`'s holds on the plan's servers (a start that did not create its
+/// execution).
+pub async fn release_holds(locks: &dyn ServerLocks, plan: &Plan, execution_id: ExecutionId) {
+    if let Err(e) = locks.release(execution_id, &plan_servers(plan)).await {
+        tracing::warn!(%execution_id, error = %e, "could not give back the holds of a failed start");
+    }
+}

@@ -1,0 +1,713 @@
+use super::*;
+use crate::audit::{StatusChange, WaveChange};
+use crate::fixtures::{execution, execution_id, instance, job, plan_id, server};
+use crate::model::{CleanupState, ServerCleanup, WaveJob};
+
+const T0: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z
+
+fn at(secs: i64) -> Timestamp {
+    Timestamp(T0 + secs)
+}
+
+/// A job of `attempt` recorded at `recorded`, created by DRS at `created`, ended at `ended`.
+fn wave_job(
+    n: usize,
+    attempt: u32,
+    recorded: i64,
+    created: Option<i64>,
+    ended: Option<i64>,
+) -> WaveJob {
+    WaveJob {
+        job_id: job(n),
+        attempt,
+        part: 0,
+        recorded_time: at(recorded),
+        created_time: created.map(at),
+        ended_time: ended.map(at),
+    }
+}
+
+/// Wave `w` of `e` launched by the engine at `launched`, every server in job `job_n` and
+/// LAUNCHED with EC2 launch times `launch_times` (seconds after T0, one per server).
+fn launched(e: &mut Execution, w: usize, launched: i64, job: WaveJob, launch_times: &[i64]) {
+    let wave = &mut e.waves[w];
+    wave.status = WaveStatus::Completed;
+    wave.attempt = job.attempt.max(1);
+    wave.launch_time = Some(at(launched));
+    wave.attempt_time = Some(at(launched));
+    for (s, t) in wave.server_statuses.iter_mut().zip(launch_times) {
+        s.job_id = Some(job.job_id.clone());
+        s.launch_status = LaunchStatus::Launched;
+        s.launch_time = Some(at(*t));
+        s.instance_id = Some(instance(1 + *t as usize));
+        s.recovery_instance_id = Some(instance(100_000 + *t as usize));
+    }
+    wave.jobs.push(job);
+}
+
+fn event(secs: i64, n: u32, op: &str, actor: Actor) -> AuditEvent {
+    AuditEvent {
+        event_id: format!("{n:012}-h{n}"),
+        execution_id: execution_id(),
+        plan_id: plan_id(),
+        time: at(secs),
+        actor,
+        operation: op.to_owned(),
+        execution: None,
+        decision: None,
+        paused_before_wave: None,
+        failed_wave: None,
+        waves: vec![],
+        reason: None,
+        notes: vec![],
+    }
+}
+
+fn moved(mut e: AuditEvent, from: ExecutionStatus, to: ExecutionStatus) -> AuditEvent {
+    e.execution = Some(StatusChange {
+        from: Some(from),
+        to,
+    });
+    e
+}
+
+fn operator() -> Actor {
+    Actor::Iam("arn:aws:sts::123456789012:assumed-role/dr-operator/alice".into())
+}
+
+/// The real case: the engine's record says 564 s (its claim to the poll that noticed), DRS's and
+/// EC2's own clocks say 534 s. The report shows DRS's.
+#[test]
+fn a_recovery_time_is_measured_on_drs_and_ec2_clocks_not_on_polls() {
+    let mut e = execution(&[2]);
+    // The engine claimed at +0 and its poll saw the wave complete at +564; DRS created the job
+    // at +12, and the instances launched at +530 and +546.
+    launched(
+        &mut e,
+        0,
+        0,
+        wave_job(1, 1, 3, Some(12), Some(560)),
+        &[530, 546],
+    );
+    e.waves[0].end_time = Some(at(564));
+    e.waves[0].recovery_time_seconds = Some(564);
+    e.header.status = ExecutionStatus::Completed;
+    e.header.start_time = Some(at(0));
+    e.header.end_time = Some(at(570));
+    e.header.recovery_time_seconds = Some(564);
+
+    let r = Report::build(&e, &[]);
+    let w = &r.waves[0].recovery;
+    assert_eq!(w.seconds, Some(534));
+    assert_eq!(w.source, Some(FigureSource::Drs));
+    assert_eq!(w.record_seconds, Some(564));
+    assert_eq!(
+        w.start,
+        Some(TimePoint::new(
+            at(12),
+            TimeSource::Drs,
+            "DRS job creationDateTime"
+        ))
+    );
+    assert_eq!(
+        w.end,
+        Some(TimePoint::new(at(546), TimeSource::Ec2, "EC2 launchTime"))
+    );
+    assert_eq!(r.waves[0].recovery_time_seconds, Some(534));
+    assert_eq!(r.recovery.seconds, Some(534));
+    assert_eq!(r.recovery_time_seconds, Some(534));
+    assert_eq!(r.recovery.record_seconds, Some(564));
+    assert_eq!((w.paused_seconds, w.running_seconds), (Some(0), Some(534)));
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["recovery"]["source"], "DRS");
+    assert_eq!(json["recovery"]["start"]["source"], "DRS");
+    assert_eq!(json["recovery"]["end"]["source"], "EC2");
+    assert_eq!(json["recovery"]["verdict"], "NO_TARGET");
+    assert_eq!(json["waves"][0]["recovery"]["recordSeconds"], 564);
+}
+
+#[test]
+fn without_the_services_times_the_engines_stand_in_and_say_so() {
+    // No DRS creation time: the wave's launch (engine). EC2 times all there: EC2.
+    let mut e = execution(&[2]);
+    launched(&mut e, 0, 5, wave_job(1, 1, 6, None, None), &[300, 320]);
+    e.waves[0].end_time = Some(at(330));
+    let w = &Report::build(&e, &[]).waves[0].recovery;
+    assert_eq!(
+        w.start.as_ref().map(|s| (s.time, s.source)),
+        Some((at(5), TimeSource::Engine))
+    );
+    assert_eq!(w.source, Some(FigureSource::Engine));
+    assert_eq!(w.seconds, Some(315));
+
+    // A critical server without an EC2 launch time: the jobs' DRS end.
+    let mut e = execution(&[2]);
+    launched(
+        &mut e,
+        0,
+        5,
+        wave_job(1, 1, 6, Some(8), Some(400)),
+        &[300, 320],
+    );
+    e.waves[0].server_statuses[1].launch_time = None;
+    e.waves[0].end_time = Some(at(410));
+    let w = &Report::build(&e, &[]).waves[0].recovery;
+    assert_eq!(
+        w.end.as_ref().map(|p| (p.time, p.source)),
+        Some((at(400), TimeSource::Drs))
+    );
+    assert_eq!((w.seconds, w.source), (Some(392), Some(FigureSource::Drs)));
+
+    // Nor a DRS end: the engine's end of the wave.
+    e.waves[0].jobs[0].ended_time = None;
+    let w = &Report::build(&e, &[]).waves[0].recovery;
+    assert_eq!(
+        w.end.as_ref().map(|p| (p.time, p.source)),
+        Some((at(410), TimeSource::Engine))
+    );
+    assert_eq!(w.source, Some(FigureSource::Engine));
+
+    // An OPTIONAL server's late launch does not count; only critical ones do.
+    let mut e = execution(&[2]);
+    launched(&mut e, 0, 0, wave_job(1, 1, 1, Some(2), None), &[100, 900]);
+    e.waves[0].server_statuses[1].impact = Impact::Optional;
+    assert_eq!(Report::build(&e, &[]).waves[0].recovery.seconds, Some(98));
+}
+
+#[test]
+fn a_retried_wave_counts_from_its_first_attempt() {
+    let mut e = execution(&[1]);
+    launched(&mut e, 0, 0, wave_job(2, 2, 400, Some(405), None), &[900]);
+    e.waves[0]
+        .jobs
+        .insert(0, wave_job(1, 1, 1, Some(10), Some(300)));
+    e.waves[0].attempt = 2;
+    let w = &Report::build(&e, &[]).waves[0];
+    assert_eq!(w.recovery.start.as_ref().map(|s| s.time), Some(at(10)));
+    assert_eq!(w.recovery.seconds, Some(890));
+    assert_eq!(w.jobs.len(), 2);
+    assert_eq!(
+        (w.jobs[0].servers, w.jobs[1].servers),
+        (0, 1),
+        "a server counts in its latest job"
+    );
+}
+
+#[test]
+fn targets_are_met_missed_not_set_or_not_finished() {
+    let completed = |target: Option<u64>| {
+        let mut e = execution(&[1, 1]);
+        launched(&mut e, 0, 0, wave_job(1, 1, 1, Some(0), None), &[300]);
+        launched(&mut e, 1, 400, wave_job(2, 1, 401, Some(400), None), &[700]);
+        e.waves[0].target_rto_seconds = Some(300);
+        e.waves[1].target_rto_seconds = Some(299);
+        e.header.status = ExecutionStatus::Completed;
+        e.header.target_rto_seconds = target;
+        Report::build(&e, &[])
+    };
+    let r = completed(Some(700));
+    assert_eq!(r.waves[0].recovery.verdict, Verdict::Met, "300 <= 300");
+    assert_eq!(r.waves[1].recovery.verdict, Verdict::Missed, "300 > 299");
+    assert_eq!(
+        r.waves[1].recovery.note.as_deref(),
+        Some("1s over the target")
+    );
+    assert_eq!(
+        (r.recovery.seconds, r.recovery.verdict),
+        (Some(700), Verdict::Met)
+    );
+    assert_eq!(completed(Some(699)).recovery.verdict, Verdict::Missed);
+    assert_eq!(completed(None).recovery.verdict, Verdict::NoTarget);
+
+    // Under way: not finished while within the target, missed once past it.
+    let mut e = execution(&[1, 1]);
+    launched(&mut e, 0, 0, wave_job(1, 1, 1, Some(0), None), &[300]);
+    e.waves[1].status = WaveStatus::Started;
+    e.waves[1].launch_time = Some(at(400));
+    e.waves[1].target_rto_seconds = Some(600);
+    e.header.status = ExecutionStatus::Polling;
+    e.header.target_rto_seconds = Some(3600);
+    e.header.last_polled_time = Some(at(900));
+    let r = Report::build(&e, &[]);
+    assert!(!r.finished);
+    assert_eq!(r.as_of, at(900));
+    assert_eq!(r.waves[1].recovery.verdict, Verdict::NotFinished);
+    assert_eq!(r.recovery.verdict, Verdict::NotFinished);
+    assert_eq!(r.recovery.seconds, None);
+    assert_eq!(
+        (r.recovery.paused_seconds, r.recovery.running_seconds),
+        (Some(0), Some(900)),
+        "measured up to the report's as-of"
+    );
+    e.header.last_polled_time = Some(at(1001));
+    let r = Report::build(&e, &[]);
+    assert_eq!(r.waves[1].recovery.verdict, Verdict::Missed, "601s > 600s");
+
+    // A skipped wave: the execution is not wholly recovered, whatever its time.
+    let mut e = execution(&[1, 1]);
+    launched(&mut e, 1, 400, wave_job(2, 1, 401, Some(400), None), &[700]);
+    e.waves[0].status = WaveStatus::Skipped;
+    e.waves[0].attempt = 1;
+    e.waves[0].launch_time = Some(at(0));
+    e.waves[0].target_rto_seconds = Some(10_000);
+    e.header.status = ExecutionStatus::CompletedWithErrors;
+    e.header.target_rto_seconds = Some(10_000);
+    let r = Report::build(&e, &[]);
+    assert_eq!(r.recovery.verdict, Verdict::Missed);
+    assert!(r
+        .recovery
+        .note
+        .as_deref()
+        .is_some_and(|n| n.contains("wave 0 skipped")));
+    assert_eq!(r.waves[0].recovery.verdict, Verdict::Missed);
+
+    // A failed execution missed its target; a wave it never reached too.
+    e.header.status = ExecutionStatus::Failed;
+    e.waves[0].status = WaveStatus::Failed;
+    e.waves[1].status = WaveStatus::Cancelled;
+    e.waves[1].target_rto_seconds = Some(10);
+    let r = Report::build(&e, &[]);
+    assert_eq!(
+        (r.recovery.verdict, r.recovery.seconds),
+        (Verdict::Missed, None)
+    );
+    assert_eq!(r.waves[1].recovery.verdict, Verdict::Missed);
+}
+
+/// The three-tier drill's shape: a planned pause before wave 1 (resumed by an operator), wave 1
+/// failed and waited for a decision (skipped by another), and an operator's pause still standing.
+fn paused_trail() -> Vec<AuditEvent> {
+    let mut created = event(0, 1, "start", Actor::Cli("alice".into()));
+    created.execution = Some(StatusChange {
+        from: None,
+        to: ExecutionStatus::Pending,
+    });
+    let mut planned = moved(
+        event(600, 5, "pause", Actor::Workflow),
+        ExecutionStatus::Polling,
+        ExecutionStatus::Paused,
+    );
+    planned.decision = Some(Decision::PlannedPause);
+    planned.paused_before_wave = Some(1);
+    let resume = moved(
+        event(720, 6, "resume", operator()),
+        ExecutionStatus::Paused,
+        ExecutionStatus::Polling,
+    );
+    let mut failed = moved(
+        event(1300, 9, "poll", Actor::Workflow),
+        ExecutionStatus::Polling,
+        ExecutionStatus::Paused,
+    );
+    failed.decision = Some(Decision::WaveFailed);
+    failed.failed_wave = Some(1);
+    failed.waves.push(WaveChange {
+        wave_number: 1,
+        wave_name: Some("app".into()),
+        status: Some(StatusChange {
+            from: Some(WaveStatus::Started),
+            to: WaveStatus::Failed,
+        }),
+        attempt: 1,
+        job_ids: vec![],
+        servers: vec![],
+        cleanup: vec![],
+        failure_reason: Some(WaveFailure::ServersFailed),
+        reason: Some("1 of 2 servers failed".into()),
+        notes: vec![],
+    });
+    let mut skip = moved(
+        event(1500, 10, "skip", Actor::Cli("bob".into())),
+        ExecutionStatus::Paused,
+        ExecutionStatus::Polling,
+    );
+    skip.waves.push(WaveChange {
+        wave_number: 1,
+        wave_name: Some("app".into()),
+        status: Some(StatusChange {
+            from: Some(WaveStatus::Failed),
+            to: WaveStatus::Skipped,
+        }),
+        attempt: 1,
+        job_ids: vec![],
+        servers: vec![],
+        cleanup: vec![],
+        failure_reason: None,
+        reason: None,
+        notes: vec![],
+    });
+    let mut operator_pause = moved(
+        event(2000, 12, "pause", operator()),
+        ExecutionStatus::Polling,
+        ExecutionStatus::Paused,
+    );
+    operator_pause.decision = Some(Decision::OperatorPause);
+    operator_pause.paused_before_wave = Some(2);
+    vec![created, planned, resume, failed, skip, operator_pause]
+}
+
+#[test]
+fn pauses_come_from_the_trail_with_who_paused_and_who_decided() {
+    let mut e = execution(&[1, 2, 1]);
+    launched(&mut e, 0, 0, wave_job(1, 1, 1, Some(10), None), &[500]);
+    e.header.status = ExecutionStatus::Paused;
+    e.header.pause_reason = Some(PauseReason::Operator);
+    e.header.paused_before_wave = Some(2);
+    e.header.last_polled_time = Some(at(2100));
+    let trail = paused_trail();
+    let r = Report::build(&e, &trail);
+    assert_eq!(r.as_of, at(2100));
+    assert_eq!(r.pauses.len(), 3);
+    let p = &r.pauses[0];
+    assert_eq!(
+        (p.start, p.end, p.seconds, p.decision, p.paused_before_wave),
+        (
+            Some(at(600)),
+            Some(at(720)),
+            Some(120),
+            Some(Decision::PlannedPause),
+            Some(1)
+        )
+    );
+    assert_eq!(p.paused_by.as_deref(), Some("the workflow"));
+    assert_eq!(
+        (p.ended_by.as_deref(), p.ended_with.as_deref(), p.ended_to),
+        (
+            Some("arn:aws:sts::123456789012:assumed-role/dr-operator/alice"),
+            Some("resume"),
+            Some(ExecutionStatus::Polling)
+        )
+    );
+    let p = &r.pauses[1];
+    assert_eq!(
+        (p.seconds, p.decision, p.failed_wave, p.reason.as_deref()),
+        (
+            Some(200),
+            Some(Decision::WaveFailed),
+            Some(1),
+            Some("1 of 2 servers failed")
+        )
+    );
+    assert_eq!(
+        (p.ended_by.as_deref(), p.ended_with.as_deref()),
+        (Some("drctl as bob"), Some("skip"))
+    );
+    // Still standing: measured to the report's as-of.
+    let p = &r.pauses[2];
+    assert_eq!((p.end, p.seconds), (None, Some(100)));
+    assert_eq!(
+        p.paused_by.as_deref(),
+        Some("arn:aws:sts::123456789012:assumed-role/dr-operator/alice")
+    );
+
+    // Within the recovery (from +10, DRS's creation of wave 0's job, to +2100): every pause.
+    assert_eq!(r.recovery.paused_seconds, Some(120 + 200 + 100));
+    assert_eq!(r.recovery.running_seconds, Some(2090 - 420));
+    assert_eq!(r.paused_seconds, Some(420));
+
+    // Decisions: each wait for a person and each person's answer, with who.
+    let d: Vec<(Option<Decision>, &str, bool)> = r
+        .timeline
+        .decisions
+        .iter()
+        .map(|d| (d.decision, d.operation.as_str(), d.by_person))
+        .collect();
+    assert_eq!(
+        d,
+        [
+            (Some(Decision::PlannedPause), "pause", false),
+            (None, "resume", true),
+            (Some(Decision::WaveFailed), "poll", false),
+            (None, "skip", true),
+            (Some(Decision::OperatorPause), "pause", true),
+        ]
+    );
+    assert_eq!(r.timeline.decisions[3].wave_number, Some(1));
+    assert!(r.timeline.decisions[1]
+        .summary
+        .starts_with("Execution moved from PAUSED to POLLING"));
+    assert_eq!(
+        r.timeline.end,
+        Some(at(2100)),
+        "an open pause runs to as-of"
+    );
+}
+
+#[test]
+fn a_pause_before_the_first_launch_is_not_in_the_recovery_time() {
+    let mut e = execution(&[1]);
+    launched(&mut e, 0, 200, wave_job(1, 1, 200, Some(205), None), &[505]);
+    e.header.status = ExecutionStatus::Completed;
+    let mut pause = moved(
+        event(10, 2, "pause", Actor::Workflow),
+        ExecutionStatus::Polling,
+        ExecutionStatus::Paused,
+    );
+    pause.decision = Some(Decision::PlannedPause);
+    let resume = moved(
+        event(190, 3, "resume", operator()),
+        ExecutionStatus::Paused,
+        ExecutionStatus::Polling,
+    );
+    let r = Report::build(&e, &[pause, resume]);
+    assert_eq!(r.pauses[0].seconds, Some(180));
+    assert_eq!(r.recovery.seconds, Some(300));
+    assert_eq!(
+        (r.recovery.paused_seconds, r.recovery.running_seconds),
+        (Some(0), Some(300))
+    );
+    assert_eq!(r.timeline.start, Some(at(10)), "the axis shows the pause");
+}
+
+#[test]
+fn a_trail_that_begins_inside_a_pause_still_says_who_ended_it() {
+    let e = execution(&[1]);
+    let resume = moved(
+        event(50, 3, "resume", operator()),
+        ExecutionStatus::Paused,
+        ExecutionStatus::Polling,
+    );
+    let r = Report::build(&e, &[resume]);
+    assert_eq!(r.pauses.len(), 1);
+    assert_eq!(
+        (r.pauses[0].start, r.pauses[0].seconds),
+        (None, None),
+        "its start is not known"
+    );
+    assert_eq!(r.pauses[0].ended_with.as_deref(), Some("resume"));
+}
+
+#[test]
+fn every_failure_is_listed_with_drs_reason_or_says_drs_gave_none() {
+    let mut e = execution(&[2, 3]);
+    launched(
+        &mut e,
+        0,
+        0,
+        wave_job(1, 1, 1, Some(2), Some(300)),
+        &[250, 260],
+    );
+    // Wave 0 completed although its OPTIONAL server failed.
+    let s = &mut e.waves[0].server_statuses[1];
+    s.impact = Impact::Optional;
+    s.launch_status = LaunchStatus::Failed;
+    s.launch_time = None;
+    s.instance_id = None;
+    s.recovery_instance_id = None;
+    s.drs_reason = Some("Failed to launch: insufficient capacity in us-east-1a".into());
+    // Wave 1 failed: one server with DRS's reason, one without, one the job left out.
+    let w = &mut e.waves[1];
+    w.status = WaveStatus::Failed;
+    w.attempt = 1;
+    w.launch_time = Some(at(400));
+    w.end_time = Some(at(900));
+    w.failure_reason = Some(WaveFailure::ServersFailed);
+    w.status_message = Some("3 of 3 servers did not launch".into());
+    w.jobs.push(wave_job(2, 1, 401, Some(402), Some(880)));
+    for s in &mut w.server_statuses {
+        s.job_id = Some(job(2));
+        s.launch_status = LaunchStatus::Failed;
+    }
+    w.server_statuses[0].drs_reason = Some("Conversion failed".into());
+    w.server_statuses[2].status_message = Some("not in the DRS job".into());
+    w.server_statuses[2].job_id = None;
+    e.header.status = ExecutionStatus::Failed;
+
+    let r = Report::build(&e, &[]);
+    assert_eq!(r.failures.len(), 1);
+    let f = &r.failures[0];
+    assert_eq!(
+        (
+            f.wave_number,
+            f.reason,
+            f.message.as_deref(),
+            f.servers.len()
+        ),
+        (
+            1,
+            Some(WaveFailure::ServersFailed),
+            Some("3 of 3 servers did not launch"),
+            3
+        )
+    );
+    let reasons: Vec<(u32, &str)> = r
+        .failed_servers
+        .iter()
+        .map(|s| (s.wave_number, s.reason.as_str()))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            (0, "Failed to launch: insufficient capacity in us-east-1a"),
+            (1, "Conversion failed"),
+            (1, NO_DRS_REASON),
+            (1, "DRS gave no reason; the engine: not in the DRS job"),
+        ]
+    );
+    assert_eq!(
+        r.failed_servers[1].failed_at.as_ref().map(|p| p.source),
+        Some(TimeSource::Drs)
+    );
+    assert_eq!(
+        r.failed_servers[3].failed_at.as_ref().map(|p| p.source),
+        Some(TimeSource::Engine),
+        "no job: the wave's end"
+    );
+    // The failed wave's bar is in another colour; its servers' bars end at the job's end.
+    let tw = &r.timeline.waves[1];
+    assert_eq!(tw.bar.outcome, Outcome::Failed);
+    assert_eq!(
+        tw.servers.iter().map(|s| s.bar.outcome).collect::<Vec<_>>(),
+        [Outcome::Failed, Outcome::Failed, Outcome::NotStarted]
+    );
+    assert_eq!(
+        tw.servers[0].bar.end.as_ref().map(|p| p.time),
+        Some(at(880))
+    );
+    assert_eq!(r.waves[0].optional_not_launched.len(), 1);
+    assert_eq!(
+        (r.recovery.verdict, r.recovery.note.as_deref()),
+        (
+            Verdict::NoTarget,
+            Some("the execution ended FAILED: not recovered")
+        )
+    );
+}
+
+#[test]
+fn the_timeline_has_a_bar_per_server_from_its_job_to_its_instance() {
+    let mut e = execution(&[2, 1]);
+    launched(&mut e, 0, 0, wave_job(1, 1, 3, Some(12), None), &[530, 546]);
+    e.waves[1].status = WaveStatus::Started;
+    e.waves[1].attempt = 1;
+    e.waves[1].launch_time = Some(at(700));
+    e.waves[1].jobs.push(wave_job(2, 1, 701, None, None));
+    e.waves[1].server_statuses[0].job_id = Some(job(2));
+    e.waves[1].server_statuses[0].launch_status = LaunchStatus::InProgress;
+    e.header.status = ExecutionStatus::Polling;
+    e.header.last_polled_time = Some(at(760));
+    let r = Report::build(&e, &[]);
+    let t = &r.timeline;
+    assert_eq!((t.start, t.end), (Some(at(12)), Some(at(760))));
+    let bars: Vec<(Option<Timestamp>, Option<Timestamp>, Outcome)> = t
+        .waves
+        .iter()
+        .flat_map(|w| &w.servers)
+        .map(|s| {
+            (
+                s.bar.start.as_ref().map(|p| p.time),
+                s.bar.end.as_ref().map(|p| p.time),
+                s.bar.outcome,
+            )
+        })
+        .collect();
+    assert_eq!(
+        bars,
+        [
+            (Some(at(12)), Some(at(530)), Outcome::Launched),
+            (Some(at(12)), Some(at(546)), Outcome::Launched),
+            (Some(at(701)), None, Outcome::InProgress),
+        ]
+    );
+    assert_eq!(
+        t.waves[1].servers[0].bar.start.as_ref().map(|p| p.source),
+        Some(TimeSource::Engine)
+    );
+    assert_eq!(t.waves[1].bar.outcome, Outcome::InProgress);
+    assert!(t.marks.is_empty(), "not ended: no end mark");
+    // The instances, per server.
+    assert_eq!(r.instances.len(), 2);
+    assert_eq!(r.instances[0].launch_time, Some(at(530)));
+}
+
+#[test]
+fn cleanup_says_what_it_did_per_server_and_in_sum() {
+    let mut e = execution(&[3]);
+    launched(
+        &mut e,
+        0,
+        0,
+        wave_job(1, 1, 1, Some(2), None),
+        &[100, 110, 120],
+    );
+    e.header.status = ExecutionStatus::Completed;
+    e.header.end_time = Some(at(130));
+    e.header.cleanup_after_seconds = Some(3600);
+    let r = Report::build(&e, &[]);
+    assert_eq!(r.cleanup.summary.instances, 3);
+    assert!(r
+        .cleanup
+        .summary
+        .text
+        .starts_with("Cleanup has not run yet"));
+    assert_eq!(r.timeline.marks[0].kind, "EXECUTION_ENDED");
+
+    let ri = |s: &ServerStatus| {
+        s.recovery_instance_id
+            .clone()
+            .unwrap_or_else(|| instance(0))
+    };
+    let servers = &mut e.waves[0].server_statuses;
+    let first = ri(&servers[0]);
+    servers[0].cleanup = Some(ServerCleanup {
+        state: CleanupState::Terminated,
+        recovery_instance_id: first,
+        job_id: Some(job(9)),
+        requested_time: at(3730),
+        terminated_time: Some(at(3800)),
+    });
+    let second = ri(&servers[1]);
+    servers[1].cleanup = Some(ServerCleanup {
+        state: CleanupState::Gone,
+        recovery_instance_id: second,
+        job_id: None,
+        requested_time: at(3730),
+        terminated_time: None,
+    });
+    let r = Report::build(&e, &[]);
+    let s = &r.cleanup.summary;
+    assert_eq!(
+        (s.terminated, s.gone, s.untouched, s.complete),
+        (1, 1, 1, false)
+    );
+    assert_eq!(r.cleanup.servers[0].job_id, Some(job(9)));
+    assert_eq!(r.as_of, at(3800));
+    let third = ri(&e.waves[0].server_statuses[2]);
+    e.waves[0].server_statuses[2].cleanup = Some(ServerCleanup {
+        state: CleanupState::Terminated,
+        recovery_instance_id: third,
+        job_id: Some(job(9)),
+        requested_time: at(3730),
+        terminated_time: Some(at(3800)),
+    });
+    let s = Report::build(&e, &[]).cleanup.summary;
+    assert!(s.complete);
+    assert_eq!(
+        s.text,
+        "Cleanup is complete: 2 terminated, 1 already gone, of 3 recovery instances."
+    );
+
+    e.header.is_drill = false;
+    assert!(Report::build(&e, &[])
+        .cleanup
+        .summary
+        .text
+        .contains("production"));
+}
+
+#[test]
+fn the_report_keeps_the_names_and_the_trail_as_they_are() {
+    let mut e = execution(&[1]);
+    e.header.plan_name = Some("<script>alert(1)</script>|x".into());
+    e.waves[0].server_statuses[0].server_name = Some("db\u{1b}[31m".into());
+    let trail = paused_trail();
+    let r = Report::build(&e, &trail);
+    assert_eq!(r.plan_name.as_deref(), Some("<script>alert(1)</script>|x"));
+    assert_eq!(r.server_name(&server(0)), Some("db\u{1b}[31m"));
+    assert_eq!(r.events, trail);
+    assert_eq!(r.kind, Kind::Drill);
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["kind"], "DRILL");
+    assert_eq!(json["events"].as_array().map(Vec::len), Some(trail.len()));
+    assert!(json["timeline"]["marks"].is_array());
+}
