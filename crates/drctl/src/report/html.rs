@@ -8,7 +8,7 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 use execution_core::audit::Decision;
 use execution_core::model::Timestamp;
 use execution_core::report::{
-    Bar, DecisionMark, FigureSource, Outcome, Pause, RecoveryTime, Report, TimePoint, Verdict,
+    Bar, DecisionMark, FigureSource, Kind, Outcome, Pause, RecoveryTime, Report, TimePoint, Verdict,
 };
 
 use super::{
@@ -122,6 +122,9 @@ fn summary(r: &Report) -> Markup {
             dt { "Paused / running" } dd {
                 (figure(r.recovery.paused_seconds)) " paused, "
                 (figure(r.recovery.running_seconds)) " running"
+            }
+            @if r.kind == Kind::Drill {
+                dt { "Cleanup" } dd #cleanup-summary { (r.cleanup.summary.text) }
             }
             @if let Some(m) = &r.status_message { dt { "Note" } dd { (m) } }
             @if !r.servers_without_ec2_details.is_empty() {
