@@ -10,4 +10,5 @@ pub mod latency;
 pub mod report;
 pub mod shapes;
 pub mod sizes;
+pub mod start;
 pub mod writes;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use bench::report::{repo_root, Report};
-use bench::{calls, coldstart, core_cost, fanout, latency, writes};
+use bench::{calls, coldstart, core_cost, fanout, latency, start, writes};
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -48,6 +48,13 @@ enum Bench {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+    /// 7. A start's pre-flight and holds: its calls, and its wall time against the serial bound.
+    Start {
+        #[arg(long, default_value_t = 20)]
+        latency_ms: u64,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
     /// Every benchmark above, with its defaults.
     All,
 }
@@ -62,6 +69,9 @@ async fn one(bench: Bench) -> Result<Report, String> {
         Bench::Fanout => fanout::run(&fanout::CASES).await,
         Bench::Coldstart { runs } => coldstart::run(runs.max(1)),
         Bench::Core { runs } => core_cost::run(runs.max(1)),
+        Bench::Start { latency_ms, runs } => {
+            start::run(Duration::from_millis(latency_ms), runs.max(1)).await
+        }
         Bench::All => Err("`all` is not one benchmark".into()),
     }
 }
@@ -83,6 +93,10 @@ async fn main() -> ExitCode {
             Bench::Fanout,
             Bench::Coldstart { runs: 9 },
             Bench::Core { runs: 3 },
+            Bench::Start {
+                latency_ms: 20,
+                runs: 5,
+            },
         ],
         one => vec![one],
     };

@@ -168,10 +168,10 @@ pub fn finished(shape: Shape) -> Result<Execution, String> {
     record(shape, shape.waves..shape.waves)
 }
 
-/// POLLING, waves before `in_flight` COMPLETED and described, those in it STARTED with every
-/// server IN_PROGRESS, the rest PENDING.
-fn record(shape: Shape, in_flight: Range<usize>) -> Result<Execution, String> {
-    let plan = Plan {
+/// The plan of `shape`: `waves` waves of `servers_per_wave` CRITICAL servers each, a drill, with
+/// the ids every benchmark uses (server `n` of the plan is always the same source server).
+pub fn plan(shape: Shape) -> Result<Plan, String> {
+    Ok(Plan {
         cleanup_after_seconds: None,
         target_rto_seconds: None,
         plan_id: PlanId::parse("9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d")
@@ -196,7 +196,13 @@ fn record(shape: Shape, in_flight: Range<usize>) -> Result<Execution, String> {
                     .collect(),
             })
             .collect(),
-    };
+    })
+}
+
+/// POLLING, waves before `in_flight` COMPLETED and described, those in it STARTED with every
+/// server IN_PROGRESS, the rest PENDING.
+fn record(shape: Shape, in_flight: Range<usize>) -> Result<Execution, String> {
+    let plan = plan(shape)?;
     let id =
         ExecutionId::parse("6f1c1f0e-8a5b-4c1e-9d4e-2b7a4c9d1e00").map_err(|e| e.to_string())?;
     let mut e = plan

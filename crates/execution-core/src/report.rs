@@ -631,27 +631,37 @@ fn job_of<'a>(wave: &'a Wave, server: &ServerStatus) -> Option<&'a WaveJob> {
 /// Where a wave's recovery starts: the earliest DRS `creationDateTime` of its first attempt's
 /// jobs, else the engine's start of its first attempt.
 fn wave_start(w: &Wave) -> Option<TimePoint> {
-    let first = w.jobs.iter().map(|j| j.attempt).min();
+    // The first attempt's jobs, as DRS dated them.
     let drs = w
         .jobs
         .iter()
-        .filter(|j| Some(j.attempt) == first)
+        .filter(|j| j.attempt == 1)
         .filter_map(|j| j.created_time)
         .min();
-    if let Some(t) = drs {
-        return Some(TimePoint::new(
-            t,
-            TimeSource::Drs,
-            "DRS job creationDateTime",
-        ));
-    }
-    w.launch_time
+    let engine = w
+        .launch_time
         .map(|t| TimePoint::new(t, TimeSource::Engine, "engine: wave launchTime"))
         .or_else(|| {
             w.attempt_time
                 .map(|t| TimePoint::new(t, TimeSource::Engine, "engine: wave attemptTime"))
-        })
+        });
+    match (drs, &engine) {
+        // The recovery runs from the first attempt: when DRS created its first job, unless the
+        // launch was held up before it (refusals that cleared, a retry's first job): then from
+        // when the engine first asked.
+        (Some(t), Some(e)) if t.secs_since(e.time) > HELD_UP_SECS => engine,
+        (Some(t), _) => Some(TimePoint::new(
+            t,
+            TimeSource::Drs,
+            "DRS job creationDateTime",
+        )),
+        (None, _) => engine,
+    }
 }
+
+/// A first job created this long after the engine first asked means the launch was held up (DRS
+/// refused for a while, or the first attempt started no job): the recovery is timed from the ask.
+const HELD_UP_SECS: u64 = 60;
 
 /// The latest DRS `endDateTime` of the wave's jobs.
 fn last_job_end(w: &Wave) -> Option<TimePoint> {

@@ -587,13 +587,22 @@ pub fn lacks_details(server: &ServerStatus) -> bool {
         && (server.instance_id.is_none() || server.instance_state.is_none())
 }
 
-/// Some wave settled less than the details grace ago with a launched server still lacking details:
-/// one more poll may fill them in.
+/// A FAILED server whose reason DRS's job log has not given yet (poll reads it once).
+pub fn lacks_reason(server: &ServerStatus) -> bool {
+    server.launch_status == LaunchStatus::Failed
+        && server.job_id.is_some()
+        && server.drs_reason.is_none()
+}
+
+/// Some wave settled less than the details grace ago with a launched server still lacking details,
+/// or a failed one its reason: one more poll may fill them in.
 fn awaiting_details(execution: &Execution, now: Timestamp, policy: &Policy) -> bool {
     execution.waves.iter().any(|w| {
         w.end_time
             .is_some_and(|end| now.secs_since(end) <= policy.details_grace_secs)
-            && w.server_statuses.iter().any(lacks_details)
+            && w.server_statuses
+                .iter()
+                .any(|s| lacks_details(s) || lacks_reason(s))
     })
 }
 
@@ -627,11 +636,18 @@ pub fn failure_reason(
             || e.event.ends_with("_FAILED")
             || e.event == "SERVER_SKIPPED"
     };
-    match log
+    // What stopped the launch first: a launch, conversion or snapshot failure (or the server
+    // skipped) over what followed it (a CLEANUP_FAIL, a fallback to a previous snapshot).
+    let rank = |e: &crate::ports::JobLogEntry| match e.event.as_str() {
+        "LAUNCH_FAILED" | "CONVERSION_FAIL" | "SNAPSHOT_FAIL" | "SERVER_SKIPPED" => 0,
+        _ => 1,
+    };
+    let about: Vec<&crate::ports::JobLogEntry> = log
         .iter()
-        .rev()
-        .find(|e| e.source_server_id.as_ref() == Some(server) && failed(e))
-    {
+        .filter(|e| e.source_server_id.as_ref() == Some(server) && failed(e))
+        .collect();
+    let best = about.iter().map(|e| rank(e)).min();
+    match about.iter().rev().find(|e| Some(rank(e)) == best).copied() {
         Some(entry) => match &entry.raw_error {
             Some(raw) => crate::text::clip(&format!("{}: {raw}", entry.event), REASON_MAX_CHARS),
             None => entry.event.clone(),

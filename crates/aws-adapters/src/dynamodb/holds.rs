@@ -45,6 +45,8 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(25);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 /// DeleteItems of one release in flight at once.
 const RELEASE_CONCURRENCY: usize = 16;
+/// BatchGetItem calls of one `holds` at once.
+const HOLD_READ_CONCURRENCY: usize = 8;
 
 /// `SERVER#<id>`: the partition of a server's hold.
 pub fn hold_pk(server: &SourceServerId) -> String {
@@ -228,11 +230,18 @@ impl ServerLocks for DynamoDbStore {
     /// absent from the answer.
     async fn holds(&self, servers: &[SourceServerId]) -> Result<Vec<ServerHold>, StoreError> {
         let servers = distinct(servers);
+        // The batches are independent: a few at once (a 10,000-server plan is 100 of them).
+        let calls: Vec<_> = servers
+            .chunks(MAX_BATCH_GET_KEYS)
+            .map(|chunk| self.hold_batch(chunk))
+            .collect();
+        let batches: Vec<Vec<_>> = stream::iter(calls)
+            .buffered(HOLD_READ_CONCURRENCY)
+            .try_collect()
+            .await?;
         let mut holds = Vec::with_capacity(servers.len());
-        for chunk in servers.chunks(MAX_BATCH_GET_KEYS) {
-            for item in self.hold_batch(chunk).await? {
-                holds.push(decode_hold_item(&item)?);
-            }
+        for item in batches.iter().flatten() {
+            holds.push(decode_hold_item(item)?);
         }
         Ok(holds)
     }

@@ -13,7 +13,8 @@ use crate::ports::{
     DRS_FILTER_MAX, EC2_FILTER_MAX,
 };
 use crate::rules::{
-    apply_job, apply_verdict, judge_wave, lacks_details, next_action, JobsById, Policy,
+    apply_job, apply_verdict, judge_wave, lacks_details, lacks_reason, next_action, JobsById,
+    Policy,
 };
 use crate::status::{LaunchStatus, WaveStatus};
 
@@ -23,17 +24,21 @@ const BATCH_CONCURRENCY: usize = 8;
 /// later poll reads the rest).
 const JOB_LOGS_PER_POLL: usize = 10;
 
-/// DRS's own reason for every server of a wave in flight that FAILED and has none yet, from its
+/// DRS's own reason for every server of a refreshed wave that FAILED and has none yet, from its
 /// job's log (DescribeJobLogItems): read once per server, and only for failed servers, so a
-/// healthy poll never pays for it. A log that cannot be read now is read by a later poll.
-async fn explain_failures(drs: &dyn Drs, execution: &mut Execution, warnings: &mut Vec<String>) {
+/// healthy poll never pays for it. A log that cannot be read now (or past the per-poll cap) is
+/// read by a later poll: a settled wave with such a server is refreshed, and finalize waits for
+/// it as for EC2's details (the details grace).
+async fn explain_failures(
+    drs: &dyn Drs,
+    execution: &mut Execution,
+    refreshed: &[u32],
+    warnings: &mut Vec<String>,
+) {
     let mut jobs: Vec<JobId> = Vec::new();
-    for server in execution
-        .waves
-        .iter()
-        .filter(|w| w.status.is_in_flight())
-        .flat_map(|w| &w.server_statuses)
-        .filter(|s| s.launch_status == LaunchStatus::Failed && s.drs_reason.is_none())
+    for server in waves_mut(execution, refreshed)
+        .flat_map(|w| w.server_statuses.iter())
+        .filter(|s| lacks_reason(s))
     {
         if let Some(job) = &server.job_id {
             if !jobs.contains(job) {
@@ -49,16 +54,9 @@ async fn explain_failures(drs: &dyn Drs, execution: &mut Execution, warnings: &m
                 continue;
             }
         };
-        for server in execution
-            .waves
-            .iter_mut()
-            .filter(|w| w.status.is_in_flight())
+        for server in waves_mut(execution, refreshed)
             .flat_map(|w| w.server_statuses.iter_mut())
-            .filter(|s| {
-                s.launch_status == LaunchStatus::Failed
-                    && s.drs_reason.is_none()
-                    && s.job_id.as_ref() == Some(&job)
-            })
+            .filter(|s| lacks_reason(s) && s.job_id.as_ref() == Some(&job))
         {
             server.drs_reason = Some(crate::rules::failure_reason(
                 &log,
@@ -177,7 +175,7 @@ async fn refresh(
             }
         }
     }
-    explain_failures(drs, execution, warnings).await;
+    explain_failures(drs, execution, &refreshed, warnings).await;
     enrich_recovery_instances(drs, execution, &refreshed, warnings).await;
     enrich_ec2(ec2, execution, &refreshed, warnings).await;
 
@@ -198,9 +196,10 @@ async fn refresh(
 fn worth_refreshing(wave: &Wave) -> bool {
     match wave.status {
         WaveStatus::Started | WaveStatus::Launching => true,
-        WaveStatus::Completed | WaveStatus::Failed => {
-            wave.server_statuses.iter().any(lacks_details)
-        }
+        WaveStatus::Completed | WaveStatus::Failed => wave
+            .server_statuses
+            .iter()
+            .any(|s| lacks_details(s) || lacks_reason(s)),
         _ => false,
     }
 }

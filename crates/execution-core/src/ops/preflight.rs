@@ -3,6 +3,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use futures::stream::{self, StreamExt, TryStreamExt};
+
 use super::MAX_ATTEMPTS;
 use crate::error::OperationError;
 use crate::ids::{ExecutionId, SourceServerId};
@@ -23,18 +25,26 @@ fn plan_servers(plan: &Plan) -> Vec<SourceServerId> {
         .collect()
 }
 
-/// What DRS says of the plan's servers (200 per call).
+/// DescribeSourceServers calls of one pre-flight at once (a 10,000-server plan makes 50).
+const DESCRIBE_CONCURRENCY: usize = 4;
+
+/// What DRS says of the plan's servers (200 per call, a few calls at once).
 async fn describe(
     drs: &dyn Drs,
     servers: &[SourceServerId],
 ) -> Result<Vec<SourceServer>, OperationError> {
-    let mut out = Vec::with_capacity(servers.len());
-    for chunk in servers.chunks(DRS_FILTER_MAX) {
-        out.extend(drs.describe_source_servers(chunk).await.map_err(|e| {
+    let calls: Vec<_> = servers
+        .chunks(DRS_FILTER_MAX)
+        .map(|chunk| drs.describe_source_servers(chunk))
+        .collect();
+    let answers: Vec<Vec<SourceServer>> = stream::iter(calls)
+        .buffered(DESCRIBE_CONCURRENCY)
+        .try_collect()
+        .await
+        .map_err(|e| {
             OperationError::Internal(format!("pre-flight: DRS DescribeSourceServers: {e}"))
-        })?);
-    }
-    Ok(out)
+        })?;
+    Ok(answers.into_iter().flatten().collect())
 }
 
 /// The holds on `servers` by executions other than `me`, with where each holder stands.
@@ -87,6 +97,9 @@ fn as_held(holds: &[(ServerHold, Holder)]) -> Vec<HeldServer> {
 /// Where the holds are read: the executions store and its holds.
 pub type Holds<'a> = (&'a dyn ExecutionStore, &'a dyn ServerLocks);
 
+/// The holds of other executions on a plan's servers, as a pre-flight read them.
+pub(crate) type HeldByOthers = Vec<(ServerHold, Holder)>;
+
 /// The pre-flight verdict on `plan`: DRS's view of every server (when `drs` is given), the holds
 /// of other executions (when `holds` is given), the job sizes. Reads only.
 pub async fn preflight(
@@ -97,21 +110,41 @@ pub async fn preflight(
     plan: &Plan,
     me: Option<ExecutionId>,
 ) -> Result<Preflight, OperationError> {
+    Ok(gather(holds, drs, clock, policy, plan, me).await?.0)
+}
+
+/// The verdict and the holds it read (DRS and the holds are asked at once).
+pub(crate) async fn gather(
+    holds: Option<Holds<'_>>,
+    drs: Option<&dyn Drs>,
+    clock: &dyn Clock,
+    policy: &Policy,
+    plan: &Plan,
+    me: Option<ExecutionId>,
+) -> Result<(Preflight, HeldByOthers), OperationError> {
     let servers = plan_servers(plan);
-    let described = match drs {
-        Some(drs) => Some(describe(drs, &servers).await?),
-        None => None,
-    };
-    let held = match holds {
-        Some((store, locks)) => held_by_others(store, locks, clock, &servers, me).await?,
-        None => Vec::new(),
-    };
-    Ok(check(
+    let (described, held) = futures::join!(
+        async {
+            match drs {
+                Some(drs) => describe(drs, &servers).await.map(Some),
+                None => Ok(None),
+            }
+        },
+        async {
+            match holds {
+                Some((store, locks)) => held_by_others(store, locks, clock, &servers, me).await,
+                None => Ok(Vec::new()),
+            }
+        }
+    );
+    let (described, held) = (described?, held?);
+    let verdict = check(
         plan,
         policy.max_servers_per_job,
         described.as_deref(),
         &as_held(&held),
-    ))
+    );
+    Ok((verdict, held))
 }
 
 /// Takes `execution_id`'s hold on every server of `plan`, all or nothing: a server held by an
@@ -127,13 +160,30 @@ pub async fn take_holds(
     plan: &Plan,
     execution_id: ExecutionId,
 ) -> Result<(), OperationError> {
+    take(store, locks, clock, policy, plan, execution_id, None).await
+}
+
+/// [`take_holds`], deciding its first attempt on `first` (the holds the pre-flight has just read)
+/// when given, rather than reading them again.
+pub(crate) async fn take(
+    store: &dyn ExecutionStore,
+    locks: &dyn ServerLocks,
+    clock: &dyn Clock,
+    policy: &Policy,
+    plan: &Plan,
+    execution_id: ExecutionId,
+    mut first: Option<HeldByOthers>,
+) -> Result<(), OperationError> {
     let mut servers = plan_servers(plan);
     servers.sort();
     let mut taken: Vec<SourceServerId> = Vec::new();
     let mut taken_set: HashSet<SourceServerId> = HashSet::new();
     let outcome = async {
         for _ in 0..MAX_ATTEMPTS {
-            let held = held_by_others(store, locks, clock, &servers, Some(execution_id)).await?;
+            let held = match first.take() {
+                Some(held) => held,
+                None => held_by_others(store, locks, clock, &servers, Some(execution_id)).await?,
+            };
             let verdict = check(plan, policy.max_servers_per_job, None, &as_held(&held));
             if !verdict.passed() {
                 return Err(OperationError::Preflight(verdict));
@@ -155,6 +205,8 @@ pub async fn take_holds(
                     replaces: replaces.get(s).copied(),
                 })
                 .collect();
+            // One transaction after another, in server order: of two starts that race for the
+            // same servers, the one whose first contested transaction lands wins them all.
             let mut lost = false;
             for chunk in claims.chunks(MAX_COMMIT_ITEMS) {
                 match locks.hold(chunk).await {

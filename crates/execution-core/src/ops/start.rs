@@ -1,6 +1,6 @@
 //! start: a plan becomes a PENDING execution and the workflow run that conducts it.
 
-use super::{cancel, create_execution, finalize, preflight, release_holds, take_holds};
+use super::{cancel, create_execution, finalize, release_holds};
 use crate::api::{StartRequest, StartResponse, Target, WorkflowInput, OK};
 use crate::error::OperationError;
 use crate::ids::ExecutionId;
@@ -48,7 +48,7 @@ pub async fn start(
             "execution {execution_id} already exists"
         )));
     }
-    let verdict = preflight(
+    let (verdict, held) = super::preflight::gather(
         Some((store, locks)),
         Some(drs),
         clock,
@@ -60,11 +60,16 @@ pub async fn start(
     if !verdict.passed() {
         return Err(OperationError::Preflight(verdict));
     }
-    take_holds(store, locks, clock, policy, plan, execution_id).await?;
+    super::preflight::take(store, locks, clock, policy, plan, execution_id, Some(held)).await?;
     let execution = match create_execution(store, clock, plan, execution_id).await {
         Ok(execution) => execution,
         Err(e) => {
-            if !matches!(e, OperationError::Conflict(_)) {
+            // Give the holds back only when the execution surely does not exist: a create whose
+            // answer was lost may have landed, and its execution must keep its servers (a hold of
+            // one that never came to exist binds no one after the grace period anyway).
+            let absent = !matches!(e, OperationError::Conflict(_))
+                && matches!(store.load(execution_id).await, Ok(None));
+            if absent {
                 release_holds(locks, plan, execution_id).await;
             }
             return Err(e);

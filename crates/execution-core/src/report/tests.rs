@@ -193,6 +193,28 @@ fn a_retried_wave_counts_from_its_first_attempt() {
     );
 }
 
+/// The first attempt never reached DRS (refused until its timeout); the retry's job came much
+/// later: the recovery still runs from the first attempt, on the engine's clock, and says so.
+#[test]
+fn a_wave_whose_first_attempt_started_no_job_counts_from_the_engines_first_ask() {
+    let mut e = execution(&[1]);
+    launched(&mut e, 0, 0, wave_job(2, 2, 4000, Some(4010), None), &[4600]);
+    e.waves[0].attempt = 2;
+    e.waves[0].target_rto_seconds = Some(900);
+    let w = &Report::build(&e, &[]).waves[0];
+    let start = w.recovery.start.as_ref().expect("a start");
+    assert_eq!((start.time, start.source), (at(0), TimeSource::Engine));
+    assert_eq!(w.recovery.seconds, Some(4600));
+    assert_eq!(w.recovery.verdict, Verdict::Missed);
+
+    // Held up by refusals that cleared: the first job a while after the first ask.
+    let mut e = execution(&[1]);
+    launched(&mut e, 0, 0, wave_job(1, 1, 300, Some(300), None), &[800]);
+    let w = &Report::build(&e, &[]).waves[0];
+    assert_eq!(w.recovery.start.as_ref().map(|s| s.time), Some(at(0)));
+    assert_eq!(w.recovery.seconds, Some(800));
+}
+
 #[test]
 fn targets_are_met_missed_not_set_or_not_finished() {
     let completed = |target: Option<u64>| {

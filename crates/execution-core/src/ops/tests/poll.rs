@@ -203,6 +203,78 @@ async fn a_failed_server_gets_drs_reason_from_the_job_log_once_and_a_healthy_pol
     );
 }
 
+#[tokio::test]
+async fn a_job_log_drs_would_not_give_is_read_by_a_later_poll_and_finalize_waits_for_it() {
+    let e = exec(E::Polling, &[W::Started]);
+    let failed = job_of(&e, 0, JobStatus::Completed, &[L::Launched, L::Failed], true);
+    let mut drs = MockDrs::new();
+    let answer = vec![failed];
+    drs.expect_describe_jobs()
+        .returning(move |_| Ok(answer.clone()));
+    drs.expect_job_log().times(1).returning(|_| {
+        Err(crate::ports::ServiceError::Throttled {
+            retry_after: None,
+            message: "Rate exceeded".into(),
+        })
+    });
+    drs.expect_describe_recovery_instances()
+        .returning(|_| Ok(vec![]));
+    let w = World::new(e).with_drs(drs).with_ec2(ec2_knowing_all());
+    let settled = w.poll(1200).await.unwrap();
+    let r = w.record();
+    assert_eq!(r.waves[0].status, W::Failed);
+    assert_eq!(r.waves[0].server_statuses[1].drs_reason, None);
+    assert_eq!(
+        settled.next_action,
+        NextAction::Wait,
+        "finalize waits for the reason as for EC2's details"
+    );
+
+    // The next poll reads it, though the wave has settled.
+    let mut drs = MockDrs::new();
+    let s1 = server(1);
+    drs.expect_job_log().times(1).returning(move |_| {
+        Ok(vec![logged(
+            "CONVERSION_FAIL",
+            &s1,
+            Some("Failed to convert the boot volume"),
+        )])
+    });
+    drs.expect_describe_recovery_instances()
+        .returning(|_| Ok(vec![]));
+    let mut w = w;
+    w.set_drs(drs);
+    let later = w.poll(1230).await.unwrap();
+    let r = w.record();
+    assert_eq!(
+        r.waves[0].server_statuses[1].drs_reason.as_deref(),
+        Some("CONVERSION_FAIL: Failed to convert the boot volume")
+    );
+    assert_eq!(later.next_action, NextAction::Finalize);
+}
+
+#[test]
+fn the_failure_that_stopped_the_launch_is_kept_over_what_followed_it() {
+    let s1 = server(1);
+    let log = vec![
+        logged("LAUNCH_FAILED", &s1, Some("InsufficientInstanceCapacity")),
+        logged(
+            "CLEANUP_FAIL",
+            &s1,
+            Some("could not delete the conversion server"),
+        ),
+    ];
+    assert_eq!(
+        crate::rules::failure_reason(&log, &s1, &job(3)),
+        "LAUNCH_FAILED: InsufficientInstanceCapacity"
+    );
+    let only_cleanup = vec![logged("CLEANUP_FAIL", &s1, Some("no delete"))];
+    assert_eq!(
+        crate::rules::failure_reason(&only_cleanup, &s1, &job(3)),
+        "CLEANUP_FAIL: no delete"
+    );
+}
+
 #[test]
 fn a_job_log_without_a_reason_says_so() {
     let log = vec![logged("LAUNCH_START", &server(1), None)];

@@ -273,3 +273,67 @@ async fn holds_of_ended_or_long_missing_executions_are_taken_over() {
         }
     }
 }
+
+/// A store whose create lands but whose answer is lost.
+struct LostCreate(Box<dyn crate::ports::ExecutionStore>);
+
+#[async_trait::async_trait]
+impl crate::ports::ExecutionStore for LostCreate {
+    async fn load(
+        &self,
+        id: ExecutionId,
+    ) -> Result<Option<crate::model::Execution>, crate::ports::StoreError> {
+        self.0.load(id).await
+    }
+    async fn create(
+        &self,
+        e: &crate::model::Execution,
+        events: &[crate::audit::AuditEvent],
+    ) -> Result<(), crate::ports::StoreError> {
+        self.0.create(e, events).await?;
+        Err(crate::ports::StoreError::Service(
+            crate::ports::ServiceError::unavailable("the answer was lost"),
+        ))
+    }
+    async fn list_active(
+        &self,
+        c: Option<String>,
+    ) -> Result<crate::ports::ActivePage, crate::ports::StoreError> {
+        self.0.list_active(c).await
+    }
+    async fn commit(&self, c: &crate::ports::Commit) -> Result<(), crate::ports::StoreError> {
+        self.0.commit(c).await
+    }
+    async fn events(
+        &self,
+        id: ExecutionId,
+        c: Option<String>,
+    ) -> Result<crate::ports::EventPage, crate::ports::StoreError> {
+        self.0.events(id, c).await
+    }
+    async fn touch(
+        &self,
+        id: ExecutionId,
+        t: &crate::ports::Touch,
+    ) -> Result<(), crate::ports::StoreError> {
+        self.0.touch(id, t).await
+    }
+}
+
+#[tokio::test]
+async fn a_create_whose_answer_is_lost_keeps_the_holds_of_the_execution_it_may_have_made() {
+    let w = World::empty()
+        .with_drs(healthy_drs())
+        .with_store(LostCreate);
+    let answer = w.run(100, start(fixtures::execution_id())).await;
+    assert_eq!(answer["statusCode"], 500, "{answer}");
+    assert!(
+        w.state().lock().unwrap().record.is_some(),
+        "the create landed"
+    );
+    let holds = w.state().lock().unwrap().holds.clone();
+    assert_eq!(holds.len(), 3, "its servers stay held: {holds:?}");
+    assert!(holds
+        .iter()
+        .all(|h| h.execution_id == fixtures::execution_id()));
+}
