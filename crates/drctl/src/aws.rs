@@ -515,6 +515,45 @@ pub async fn restart(args: TargetArgs, api: Option<&str>, json: bool) -> Result<
     Ok(Exit::Success)
 }
 
+/// Takes the holds of every active execution that lacks them (`ops::backfill_holds`): the step
+/// after upgrading from a version without holds. Like restart, not a route of the API.
+pub async fn backfill_holds(api: Option<&str>, json: bool) -> Result<Exit, CliError> {
+    if api_given(api).is_some() {
+        return Err(CliError::invalid(
+            "backfill-holds has no route in the API: run it without --api, with credentials allowed the executions table",
+        ));
+    }
+    let aws = connect_direct().await?;
+    let done = ops::backfill_holds(&aws.store, &aws.store, &SystemClock)
+        .await
+        .map_err(op_error)?;
+    let contested = done.iter().any(|d| !d.held_by_others.is_empty() || d.raced);
+    if json {
+        print_json(&json!({"statusCode": 200, "executions": done}))?;
+    } else {
+        let mut text = String::new();
+        for d in &done {
+            text.push_str(&format!(
+                "Execution {}: {} holds taken, {} held already\n",
+                d.execution_id, d.taken, d.held
+            ));
+            for (server, other) in &d.held_by_others {
+                text.push_str(&format!(
+                    "  server {server} is held by execution {other} as well: cancel one of them\n"
+                ));
+            }
+            if d.raced {
+                text.push_str("  another writer raced this call: run it again\n");
+            }
+        }
+        if done.is_empty() {
+            text.push_str("No active execution.\n");
+        }
+        print(&text)?;
+    }
+    Ok(if contested { Exit::Invalid } else { Exit::Success })
+}
+
 /// What `restart` answers with `--api`.
 const NO_RESTART_ROUTE: &str = "restart has no route in the API: run it without --api (and with DRS_WAVES_API_URL unset or empty), with credentials allowed the executions table and the state machine";
 

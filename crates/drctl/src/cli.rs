@@ -16,7 +16,7 @@ use execution_core::ids::{ExecutionId, PlanId, SourceServerId};
 #[cfg_attr(
     not(feature = "aws"),
     command(
-        after_help = "This build leaves the AWS commands out (start, status, events, pause, resume, cancel, retry, skip, restart, cleanup, validate --check-aws). Build them in with the aws feature: cargo install --locked --path crates/drctl --features aws"
+        after_help = "This build leaves the AWS commands out (start, status, events, pause, resume, cancel, retry, skip, restart, cleanup, backfill-holds, validate --check-aws). Build them in with the aws feature: cargo install --locked --path crates/drctl --features aws"
     )
 )]
 pub struct Args {
@@ -71,6 +71,9 @@ pub enum Command {
     /// AWS: terminate the recovery instances a finished drill launched (DRS
     /// TerminateRecoveryInstances); run it again to confirm they are gone. Refused for a recovery.
     Cleanup(TargetArgs),
+    /// AWS: take the server holds of every active execution that has none (executions started
+    /// before holds existed); run once after upgrading. Reports servers two executions claim.
+    BackfillHolds,
 }
 
 // Read by the AWS commands only.

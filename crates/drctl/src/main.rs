@@ -59,6 +59,8 @@ async fn main() -> ExitCode {
         Command::Restart(a) => aws::restart(a, api, json).await,
         #[cfg(feature = "aws")]
         Command::Cleanup(a) => aws::operate(aws::Op::Cleanup, a, api, json).await,
+        #[cfg(feature = "aws")]
+        Command::BackfillHolds => aws::backfill_holds(api, json).await,
         #[cfg(not(feature = "aws"))]
         Command::Start(_) => Err(exit::aws_left_out("start")),
         #[cfg(not(feature = "aws"))]
@@ -79,6 +81,8 @@ async fn main() -> ExitCode {
         Command::Restart(_) => Err(exit::aws_left_out("restart")),
         #[cfg(not(feature = "aws"))]
         Command::Cleanup(_) => Err(exit::aws_left_out("cleanup")),
+        #[cfg(not(feature = "aws"))]
+        Command::BackfillHolds => Err(exit::aws_left_out("backfill-holds")),
     };
     exit::finish(result, json)
 }

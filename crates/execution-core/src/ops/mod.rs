@@ -35,7 +35,7 @@ pub use find::{find, find_and_heal, FindConfig};
 pub use launch::launch;
 pub use pause::pause;
 pub use poll::poll;
-pub use preflight::{preflight, release_holds, take_holds, Holds};
+pub use preflight::{backfill_holds, preflight, release_holds, take_holds, Backfilled, Holds};
 pub use publish::{publish, TrailRecord, Unpublished};
 pub use read::{events, get, list};
 pub use resume::resume;

@@ -8,6 +8,7 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use super::MAX_ATTEMPTS;
 use crate::error::OperationError;
 use crate::ids::{ExecutionId, SourceServerId};
+use crate::model::Wave;
 use crate::plan::Plan;
 use crate::ports::{
     now, Clock, Drs, ExecutionStore, HoldClaim, ServerHold, ServerLocks, SourceServer, StoreError,
@@ -248,5 +249,106 @@ pub(crate) async fn take(
 pub async fn release_holds(locks: &dyn ServerLocks, plan: &Plan, execution_id: ExecutionId) {
     if let Err(e) = locks.release(execution_id, &plan_servers(plan)).await {
         tracing::warn!(%execution_id, error = %e, "could not give back the holds of a failed start");
+    }
+}
+
+/// What [`backfill_holds`] did for one active execution.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Backfilled {
+    pub execution_id: ExecutionId,
+    /// Holds taken now.
+    pub taken: usize,
+    /// Servers it held already.
+    pub held: usize,
+    /// Servers another active execution holds: both executions may launch them; an operator
+    /// must decide (cancel one).
+    pub held_by_others: Vec<(SourceServerId, ExecutionId)>,
+    /// The holds could not be taken because another writer raced this call: run it again.
+    pub raced: bool,
+}
+
+/// Takes the holds of every active execution on its servers, where it has none: executions
+/// started by a version of the engine without holds hold nothing, and a start could otherwise
+/// launch their servers. Run once after upgrading (`drctl backfill-holds`); running it again
+/// changes nothing. A server another active execution holds is reported, never taken.
+pub async fn backfill_holds(
+    store: &dyn ExecutionStore,
+    locks: &dyn ServerLocks,
+    clock: &dyn Clock,
+) -> Result<Vec<Backfilled>, OperationError> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store.list_active(cursor).await?;
+        for active in &page.executions {
+            let Some(execution) = store.load(active.execution_id).await? else {
+                continue;
+            };
+            if execution.status().is_terminal() {
+                continue;
+            }
+            let id = execution.id();
+            let mut servers: Vec<SourceServerId> = execution
+                .waves
+                .iter()
+                .flat_map(Wave::source_server_ids)
+                .cloned()
+                .collect();
+            servers.sort();
+            let mine: HashSet<SourceServerId> = locks
+                .holds(&servers)
+                .await?
+                .into_iter()
+                .filter(|h| h.execution_id == id)
+                .map(|h| h.source_server_id)
+                .collect();
+            let others = held_by_others(store, locks, clock, &servers, Some(id)).await?;
+            let mut report = Backfilled {
+                execution_id: id,
+                taken: 0,
+                held: mine.len(),
+                held_by_others: others
+                    .iter()
+                    .filter(|(_, holder)| holder.binds())
+                    .map(|(h, _)| (h.source_server_id.clone(), h.execution_id))
+                    .collect(),
+                raced: false,
+            };
+            let bound: HashSet<&SourceServerId> =
+                report.held_by_others.iter().map(|(s, _)| s).collect();
+            let replaces: HashMap<&SourceServerId, ExecutionId> = others
+                .iter()
+                .map(|(h, _)| (&h.source_server_id, h.execution_id))
+                .collect();
+            let since = now(clock);
+            let claims: Vec<HoldClaim> = servers
+                .iter()
+                .filter(|s| !mine.contains(*s) && !bound.contains(s))
+                .map(|s| HoldClaim {
+                    hold: ServerHold {
+                        source_server_id: s.clone(),
+                        execution_id: id,
+                        since,
+                    },
+                    replaces: replaces.get(s).copied(),
+                })
+                .collect();
+            for chunk in claims.chunks(MAX_COMMIT_ITEMS) {
+                match locks.hold(chunk).await {
+                    Ok(()) => report.taken += chunk.len(),
+                    Err(StoreError::Conflict) => {
+                        report.raced = true;
+                        break;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            out.push(report);
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(out),
+        }
     }
 }

@@ -337,3 +337,34 @@ async fn a_create_whose_answer_is_lost_keeps_the_holds_of_the_execution_it_may_h
         .iter()
         .all(|h| h.execution_id == fixtures::execution_id()));
 }
+
+/// An execution started before holds existed holds nothing: the backfill takes its free servers,
+/// reports the one another execution holds, and changes nothing when run again.
+#[tokio::test]
+async fn the_backfill_gives_an_older_active_execution_its_holds() {
+    let mut e = crate::fixtures::execution(&[2]);
+    e.header.status = E::Polling;
+    let w = World::new(e);
+    w.clock.set_secs(1000);
+    w.state().lock().unwrap().holds = vec![ServerHold {
+        source_server_id: server(1),
+        execution_id: other(),
+        since: Timestamp(990),
+    }];
+    let locks = TestLocks(w.state());
+    let done = crate::ops::backfill_holds(w.store(), &locks, &w.clock)
+        .await
+        .unwrap();
+    assert_eq!(done.len(), 1);
+    assert_eq!((done[0].taken, done[0].held, done[0].raced), (1, 0, false));
+    assert_eq!(done[0].held_by_others, [(server(1), other())]);
+    let holds = locks.holds(&[server(0), server(1)]).await.unwrap();
+    assert!(holds
+        .iter()
+        .any(|h| h.source_server_id == server(0) && h.execution_id == fixtures::execution_id()));
+
+    let again = crate::ops::backfill_holds(w.store(), &locks, &w.clock)
+        .await
+        .unwrap();
+    assert_eq!((again[0].taken, again[0].held), (0, 1), "nothing changes");
+}
