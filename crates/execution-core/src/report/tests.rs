@@ -198,7 +198,13 @@ fn a_retried_wave_counts_from_its_first_attempt() {
 #[test]
 fn a_wave_whose_first_attempt_started_no_job_counts_from_the_engines_first_ask() {
     let mut e = execution(&[1]);
-    launched(&mut e, 0, 0, wave_job(2, 2, 4000, Some(4010), None), &[4600]);
+    launched(
+        &mut e,
+        0,
+        0,
+        wave_job(2, 2, 4000, Some(4010), None),
+        &[4600],
+    );
     e.waves[0].attempt = 2;
     e.waves[0].target_rto_seconds = Some(900);
     let w = &Report::build(&e, &[]).waves[0];
