@@ -551,7 +551,11 @@ pub async fn backfill_holds(api: Option<&str>, json: bool) -> Result<Exit, CliEr
         }
         print(&text)?;
     }
-    Ok(if contested { Exit::Invalid } else { Exit::Success })
+    Ok(if contested {
+        Exit::Invalid
+    } else {
+        Exit::Success
+    })
 }
 
 /// What `restart` answers with `--api`.

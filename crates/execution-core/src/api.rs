@@ -832,7 +832,8 @@ pub struct CleanupResponse {
     pub status_code: u16,
     pub execution_id: ExecutionId,
     pub status: ExecutionStatus,
-    /// Servers whose instance this call asked DRS to terminate (or whose earlier request it found).
+    /// Servers whose instance DRS was asked to terminate (by this call, an earlier one, or another
+    /// cleanup still asking) and is not yet confirmed gone.
     pub requested: Vec<SourceServerId>,
     /// Servers whose instance is confirmed gone after a request (this call or an earlier one).
     pub terminated: Vec<SourceServerId>,
@@ -840,7 +841,8 @@ pub struct CleanupResponse {
     pub gone: Vec<SourceServerId>,
     /// The TERMINATE jobs of this execution's cleanup.
     pub job_ids: Vec<JobId>,
-    /// Every server of the execution that had a recovery instance is terminated or gone.
+    /// Every instance of the execution, recorded or found by its job, is terminated or gone, and
+    /// no server was left for a later call.
     pub complete: bool,
     /// A plain sentence: what happened and what is left.
     pub message: String,

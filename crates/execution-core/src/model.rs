@@ -474,8 +474,9 @@ pub struct ServerStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum CleanupState {
-    /// Cleanup is about to ask DRS to terminate the instance (or asked, and its answer was lost):
-    /// the next cleanup looks for the TERMINATE job before asking again.
+    /// Cleanup is about to ask DRS to terminate the instance (or asked, and its answer was lost).
+    /// A lease: another cleanup leaves a young mark alone, and on an old one looks for the
+    /// TERMINATE job before asking again.
     Requesting,
     /// DRS accepted `TerminateRecoveryInstances` for it (`jobId` is the TERMINATE job).
     Requested,
@@ -502,7 +503,7 @@ pub struct ServerCleanup {
     /// The DRS TERMINATE job, once known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_id: Option<JobId>,
-    /// When cleanup first decided to terminate it (or found it gone).
+    /// When cleanup last marked it (or found it gone).
     pub requested_time: Timestamp,
     /// When cleanup saw the instance gone after its request.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -132,11 +132,14 @@ impl ExecutionStore for CrashStore {
 #[derive(Default)]
 struct Jobs(Mutex<Vec<(DrsJob, JobTag)>>);
 
-/// DRS's recovery instances and the TERMINATE jobs that ended them.
+/// DRS's recovery instances and the TERMINATE jobs asked for them (each job naming its
+/// instances, as DRS's do). A TERMINATE job terminates its instances at once, unless it is one of
+/// the next `failing`: those end (COMPLETED) without terminating anything.
 #[derive(Default)]
 struct Fleet {
     instances: Mutex<Vec<RecoveryInstance>>,
     terminations: Mutex<Vec<(DrsJob, Vec<crate::ids::InstanceId>)>>,
+    failing: AtomicUsize,
 }
 
 struct CrashDrs(Arc<Jobs>, Arc<Crash>, Arc<Fleet>);
@@ -151,8 +154,10 @@ impl Drs for CrashDrs {
                 .lock()
                 .unwrap()
                 .iter()
-                .filter(|j| ids.contains(&j.0.job_id))
-                .map(|j| j.0.clone())
+                .map(|j| &j.0)
+                .chain(self.2.terminations.lock().unwrap().iter().map(|t| &t.0))
+                .filter(|j| ids.contains(&j.job_id))
+                .cloned()
                 .collect()),
             died()
         )
@@ -192,13 +197,31 @@ impl Drs for CrashDrs {
             self.1,
             {
                 let mut terminations = self.2.terminations.lock().unwrap();
-                let job = drs_job(900 + terminations.len(), JobStatus::Pending, &[]);
+                let mut instances = self.2.instances.lock().unwrap();
+                let fails = self
+                    .2
+                    .failing
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok();
+                let (status, launch) = if fails {
+                    (JobStatus::Completed, crate::status::LaunchStatus::Failed)
+                } else {
+                    (JobStatus::Pending, crate::status::LaunchStatus::Pending)
+                };
+                let mut job = drs_job(900 + terminations.len(), status, &[]);
+                job.participating_servers = instances
+                    .iter()
+                    .filter(|i| ids.contains(&i.recovery_instance_id))
+                    .map(|i| ParticipatingServer {
+                        source_server_id: i.source_server_id.clone(),
+                        launch_status: launch.clone(),
+                        recovery_instance_id: Some(i.recovery_instance_id.clone()),
+                    })
+                    .collect();
                 terminations.push((job.clone(), ids.to_vec()));
-                self.2
-                    .instances
-                    .lock()
-                    .unwrap()
-                    .retain(|i| !ids.contains(&i.recovery_instance_id));
+                if !fails {
+                    instances.retain(|i| !ids.contains(&i.recovery_instance_id));
+                }
                 Ok(job)
             },
             died()
@@ -692,7 +715,8 @@ async fn a_retry_or_skip_that_dies_anywhere_is_finished_by_the_next_one_and_take
 // ---- cleanup ---------------------------------------------------------------------------------
 
 /// A COMPLETED drill of 2 + 2 servers, each LAUNCHED with the recovery instance its job launched,
-/// and DRS holding those instances.
+/// and DRS holding those instances; the record never learned the last server's (the execution
+/// ended before poll described it): cleanup finds it by its job.
 fn finished_drill(fleet: &Fleet) -> Execution {
     let mut e = exec(E::Completed, &[W::Completed, W::Completed]);
     let mut n = 100;
@@ -701,52 +725,71 @@ fn finished_drill(fleet: &Fleet) -> Execution {
             n += 1;
             server.launch_status = crate::status::LaunchStatus::Launched;
             let instance = crate::fixtures::instance(n);
-            server.recovery_instance_id = Some(instance.clone());
-            server.instance_id = Some(crate::fixtures::instance(n + 500));
             fleet.instances.lock().unwrap().push(RecoveryInstance {
-                recovery_instance_id: instance,
-                ec2_instance_id: server.instance_id.clone(),
+                recovery_instance_id: instance.clone(),
+                ec2_instance_id: Some(crate::fixtures::instance(n + 500)),
                 source_server_id: server.source_server_id.clone(),
                 job_id: server.job_id.clone(),
                 is_drill: Some(true),
             });
+            if n < 104 {
+                server.recovery_instance_id = Some(instance);
+                server.instance_id = Some(crate::fixtures::instance(n + 500));
+            }
         }
     }
     e
 }
 
-/// Every instance was asked for exactly once, and every server records the job that ended it.
-fn terminated_once(r: &Execution, fleet: &Fleet, context: &str) {
+/// Every instance was asked for exactly `times` (the TERMINATE jobs that failed, and the one that
+/// terminated it), and every server records the last job asked for its instance.
+fn terminated_times(r: &Execution, fleet: &Fleet, times: usize, context: &str) {
     let terminations = fleet.terminations.lock().unwrap();
-    let mut asked: Vec<_> = terminations
-        .iter()
-        .flat_map(|(_, ids)| ids.clone())
-        .collect();
-    let total = asked.len();
-    asked.sort();
-    asked.dedup();
-    assert_eq!(
-        asked.len(),
-        total,
-        "{context}: an instance was asked for twice"
-    );
     for server in r.waves.iter().flat_map(|w| &w.server_statuses) {
-        let instance = server.recovery_instance_id.clone().unwrap();
-        assert!(
-            asked.contains(&instance),
-            "{context}: {instance} never terminated"
-        );
         let cleanup = server
             .cleanup
             .as_ref()
-            .unwrap_or_else(|| panic!("{context}: no cleanup"));
-        let job = terminations
+            .unwrap_or_else(|| panic!("{context}: {} no cleanup", server.source_server_id));
+        let instance = &cleanup.recovery_instance_id;
+        let asked: Vec<_> = terminations
             .iter()
-            .find(|(_, ids)| ids.contains(&instance))
-            .map(|(job, _)| job.job_id.clone());
-        assert_eq!(cleanup.job_id, job, "{context}: {instance}");
+            .filter(|(_, ids)| ids.contains(instance))
+            .map(|(job, _)| job.job_id.clone())
+            .collect();
+        assert_eq!(asked.len(), times, "{context}: {instance} asked {asked:?}");
+        assert_eq!(
+            cleanup.job_id.as_ref(),
+            asked.last(),
+            "{context}: {instance}"
+        );
+        assert_eq!(
+            cleanup.state,
+            crate::model::CleanupState::Terminated,
+            "{context}"
+        );
     }
+    let asked: usize = terminations.iter().map(|(_, ids)| ids.len()).sum();
+    assert_eq!(asked, 4 * times, "{context}: an instance no server records");
     assert!(fleet.instances.lock().unwrap().is_empty(), "{context}");
+}
+
+/// Calls cleanup (a minute apart, from `at`) until it says it is complete.
+async fn clean_up_until_complete(
+    w: &World,
+    mut at: i64,
+    context: &str,
+) -> crate::api::CleanupResponse {
+    for _ in 0..12 {
+        let answer = w
+            .cleanup(at)
+            .await
+            .unwrap_or_else(|e| panic!("{context}: {e}"));
+        if answer.complete {
+            return answer;
+        }
+        at += 60;
+    }
+    panic!("{context}: cleanup never completes");
 }
 
 #[tokio::test]
@@ -758,13 +801,21 @@ async fn cleanup_that_dies_anywhere_terminates_every_instance_once() {
             std::mem::take(&mut *probe.instances.lock().unwrap());
         let answer = run.w.cleanup(5000).await.unwrap();
         assert_eq!(answer.requested.len(), 4);
-        terminated_once(&run.w.record(), &run.fleet, "clean run");
+        assert_eq!(
+            run.w.commits().len(),
+            4,
+            "per wave: the marks, then the job"
+        );
+        let calls = run.crash.calls();
+        let last = clean_up_until_complete(&run.w, 5060, "clean run").await;
+        assert_eq!(last.terminated.len(), 4);
+        terminated_times(&run.w.record(), &run.fleet, 1, "clean run");
         trail_matches(&run.w, "clean run");
-        run.crash.calls()
+        calls
     };
     assert!(
-        clean_calls >= 5,
-        "load, describe, commit, terminate, load, commit: {clean_calls}"
+        clean_calls >= 8,
+        "load, describe (twice), commit (twice), terminate, commit (twice): {clean_calls}"
     );
     for (k, mode) in modes(clean_calls) {
         let context = format!("crash at {k} {mode:?}");
@@ -776,17 +827,35 @@ async fn cleanup_that_dies_anywhere_terminates_every_instance_once() {
             run.w.cleanup(5000).await.is_err(),
             "{context} went unnoticed"
         );
+        // The workflow (or the operator) calls cleanup again, a minute apart, until complete: a
+        // mark the dead call left is in flight for the lease, then settled by its job.
         run.crash.recover();
-        let again = run.w.cleanup(5100).await.unwrap();
-        assert!(
-            again.terminated.len() + again.requested.len() == 4,
-            "{context}: {again:?}"
-        );
-        // A third call confirms: every instance is gone from DRS now.
-        let last = run.w.cleanup(5200).await.unwrap();
-        assert!(last.complete, "{context}: {last:?}");
+        let last = clean_up_until_complete(&run.w, 5060, &context).await;
         assert_eq!(last.terminated.len(), 4, "{context}: {last:?}");
-        terminated_once(&run.w.record(), &run.fleet, &context);
+        terminated_times(&run.w.record(), &run.fleet, 1, &context);
         trail_matches(&run.w, &context);
     }
+}
+
+#[tokio::test]
+async fn a_terminate_job_that_ends_without_terminating_is_asked_again() {
+    let probe = Arc::new(Fleet::default());
+    let run = Dying::new(finished_drill(&probe), Crash::never());
+    *run.fleet.instances.lock().unwrap() = std::mem::take(&mut *probe.instances.lock().unwrap());
+    run.fleet.failing.store(1, Ordering::SeqCst);
+    let first = run.w.cleanup(5000).await.unwrap();
+    assert_eq!(
+        first.job_ids,
+        [drs_job(900, JobStatus::Pending, &[]).job_id]
+    );
+    let again = run.w.cleanup(5060).await.unwrap();
+    assert!(
+        again.message.contains("asked for again"),
+        "{}",
+        again.message
+    );
+    let last = clean_up_until_complete(&run.w, 5120, "failed job").await;
+    assert_eq!(last.terminated.len(), 4);
+    terminated_times(&run.w.record(), &run.fleet, 2, "failed job");
+    trail_matches(&run.w, "failed job");
 }
