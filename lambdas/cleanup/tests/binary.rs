@@ -61,8 +61,27 @@ fn running_drill(id: ExecutionId) -> Execution {
 
 /// DRS as cleanup finds the completed drill: server 0's recovery instance is instance 0, and
 /// TerminateRecoveryInstances answers with TERMINATE job 9.
+/// The TERMINATE job DRS started for `instance`, still running.
+fn terminate_job(instance: &Value) -> Value {
+    json!({
+        "jobID": fixtures::job(9).to_string(), "type": "TERMINATE", "status": "PENDING",
+        "initiatedBy": "TERMINATE_RECOVERY_INSTANCES",
+        "creationDateTime": "2025-01-01T00:00:00Z",
+        "participatingServers": [{
+            "sourceServerID": fixtures::server(0).to_string(),
+            "recoveryInstanceID": instance,
+            "launchStatus": "PENDING"
+        }]
+    })
+}
+
 fn drs() -> DrsStub {
     DrsStub::serve(|operation, request| match operation {
+        // A later cleanup reads its TERMINATE job: still running, so it waits.
+        "DescribeJobs" => (
+            200,
+            json!({"items": [terminate_job(&json!(fixtures::instance(0).to_string()))]}),
+        ),
         "DescribeRecoveryInstances" => {
             let items: Vec<Value> = drs_stub::filtered_servers(request)
                 .into_iter()
@@ -78,16 +97,7 @@ fn drs() -> DrsStub {
         }
         "TerminateRecoveryInstances" => (
             200,
-            json!({"job": {
-                "jobID": fixtures::job(9).to_string(), "type": "TERMINATE", "status": "PENDING",
-                "initiatedBy": "TERMINATE_RECOVERY_INSTANCES",
-                "creationDateTime": "2025-01-01T00:00:00Z",
-                "participatingServers": [{
-                    "sourceServerID": fixtures::server(0).to_string(),
-                    "recoveryInstanceID": request["recoveryInstanceIDs"][0],
-                    "launchStatus": "PENDING"
-                }]
-            }}),
+            json!({"job": terminate_job(&request["recoveryInstanceIDs"][0])}),
         ),
         other => drs_stub::unexpected(other),
     })
@@ -199,10 +209,16 @@ async fn cleanup_terminates_only_an_ended_drills_instances_through_the_api() {
         [json!({"recoveryInstanceIDs": [fixtures::instance(0)]})],
         "one request for the one instance, never two"
     );
-    assert!(
-        drs.requests()
-            .iter()
-            .all(|(op, _)| op == "DescribeRecoveryInstances" || op == "TerminateRecoveryInstances"),
+    // The second call reads the TERMINATE job of its request (running: nothing to do).
+    let ops: Vec<String> = drs.requests().into_iter().map(|(op, _)| op).collect();
+    assert_eq!(
+        ops,
+        [
+            "DescribeRecoveryInstances",
+            "TerminateRecoveryInstances",
+            "DescribeRecoveryInstances",
+            "DescribeJobs"
+        ],
         "{:?}",
         drs.requests()
     );

@@ -165,10 +165,17 @@ fn header(out: &mut String, r: &Report) {
         let _ = writeln!(out, "Note: {}", clean(m));
     }
     if !r.servers_without_ec2_details.is_empty() {
+        // Names by id once: a report of 10,000 servers may list many.
+        let names: std::collections::HashMap<&SourceServerId, &str> = r
+            .waves
+            .iter()
+            .flat_map(|w| &w.servers)
+            .filter_map(|s| s.server_name.as_deref().map(|n| (&s.source_server_id, n)))
+            .collect();
         let servers: Vec<String> = r
             .servers_without_ec2_details
             .iter()
-            .map(|id| server_label(r, id))
+            .map(|id| format!("{id}{}", name(&names.get(id).map(|n| (*n).to_owned()))))
             .collect();
         let (have, not) = if servers.len() == 1 {
             ("has", "its instance")
@@ -438,11 +445,6 @@ fn cleanup(out: &mut String, r: &Report) {
             utc(s.requested_time)
         );
     }
-}
-
-/// `s-… (name)` for a server of the report.
-fn server_label(r: &Report, id: &SourceServerId) -> String {
-    format!("{id}{}", name(&r.server_name(id).map(str::to_owned)))
 }
 
 fn server_table(out: &mut String, servers: &[ServerReport]) {

@@ -363,6 +363,8 @@ async fn poll_of_a_failed_wave_whose_policy_is_pause_says_pause() {
     let mut drs = MockDrs::new();
     drs.expect_describe_recovery_instances()
         .returning(|_| Ok(vec![]));
+    // The failed servers' reasons are read from their job's log (none here).
+    drs.expect_job_log().returning(|_| Ok(vec![]));
     drs.expect_describe_jobs().returning(|_| Ok(vec![]));
     let event = json!({"executionId": E, "planId": P, "summary": true});
     let answer = Clients::new(store)
