@@ -259,6 +259,14 @@ pub struct ServerReport {
     pub drs_reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub job_id: Option<JobId>,
+    #[serde(flatten)]
+    pub instance: InstanceFacts,
+}
+
+/// A server's recovery instance and the EC2 instance behind it, as the record knows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstanceFacts {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_instance_id: Option<InstanceId>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -269,9 +277,25 @@ pub struct ServerReport {
     pub hostname: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instance_type: Option<String>,
-    /// EC2's `launchTime` of its instance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_state: Option<String>,
+    /// EC2's `launchTime` of the instance.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub launch_time: Option<Timestamp>,
+}
+
+impl InstanceFacts {
+    fn of(s: &ServerStatus) -> Self {
+        Self {
+            recovery_instance_id: s.recovery_instance_id.clone(),
+            instance_id: s.instance_id.clone(),
+            private_ip: s.private_ip.clone(),
+            hostname: s.hostname.clone(),
+            instance_type: s.instance_type.clone(),
+            instance_state: s.instance_state.clone(),
+            launch_time: s.launch_time,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -452,20 +476,8 @@ pub struct InstanceReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_name: Option<String>,
     pub launch_status: LaunchStatus,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub recovery_instance_id: Option<InstanceId>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub instance_id: Option<InstanceId>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub private_ip: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub hostname: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub instance_type: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub instance_state: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub launch_time: Option<Timestamp>,
+    #[serde(flatten)]
+    pub instance: InstanceFacts,
 }
 
 /// What cleanup did with a drill's recovery instances.
@@ -1025,12 +1037,7 @@ fn server_report(s: &ServerStatus) -> ServerReport {
         status_message: s.status_message.clone(),
         drs_reason: s.drs_reason.clone(),
         job_id: s.job_id.clone(),
-        recovery_instance_id: s.recovery_instance_id.clone(),
-        instance_id: s.instance_id.clone(),
-        private_ip: s.private_ip.clone(),
-        hostname: s.hostname.clone(),
-        instance_type: s.instance_type.clone(),
-        launch_time: s.launch_time,
+        instance: InstanceFacts::of(s),
     }
 }
 
@@ -1093,13 +1100,7 @@ fn instances(execution: &Execution) -> Vec<InstanceReport> {
                     source_server_id: s.source_server_id.clone(),
                     server_name: s.server_name.clone(),
                     launch_status: s.launch_status.clone(),
-                    recovery_instance_id: s.recovery_instance_id.clone(),
-                    instance_id: s.instance_id.clone(),
-                    private_ip: s.private_ip.clone(),
-                    hostname: s.hostname.clone(),
-                    instance_type: s.instance_type.clone(),
-                    instance_state: s.instance_state.clone(),
-                    launch_time: s.launch_time,
+                    instance: InstanceFacts::of(s),
                 })
         })
         .collect()

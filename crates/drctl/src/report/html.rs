@@ -576,10 +576,10 @@ fn waves(r: &Report) -> Markup {
                                     td.server-name { (dash(s.server_name.as_deref())) }
                                     td { (wire(&s.impact)) }
                                     td { (s.launch_status.as_str()) }
-                                    td { (dash(s.instance_id.as_ref().map(|i| i.as_str()))) }
-                                    td { (dash(s.private_ip.as_deref())) }
-                                    td { (dash(s.hostname.as_deref())) }
-                                    td { (dash(s.instance_type.as_deref())) }
+                                    td { (dash(s.instance.instance_id.as_ref().map(|i| i.as_str()))) }
+                                    td { (dash(s.instance.private_ip.as_deref())) }
+                                    td { (dash(s.instance.hostname.as_deref())) }
+                                    td { (dash(s.instance.instance_type.as_deref())) }
                                 }
                             }
                         }
@@ -648,12 +648,12 @@ fn instances(r: &Report) -> Markup {
                                 td { (i.wave_number) }
                                 td { code { (i.source_server_id) } }
                                 td { (dash(i.server_name.as_deref())) }
-                                td { code { (dash(i.recovery_instance_id.as_ref().map(|x| x.as_str()))) } }
-                                td { code { (dash(i.instance_id.as_ref().map(|x| x.as_str()))) } }
-                                td { (dash(i.private_ip.as_deref())) }
-                                td { (dash(i.hostname.as_deref())) }
-                                td { (dash(i.instance_type.as_deref())) }
-                                td.nowrap { (i.launch_time.map_or_else(|| "–".to_owned(), utc)) }
+                                td { code { (dash(i.instance.recovery_instance_id.as_ref().map(|x| x.as_str()))) } }
+                                td { code { (dash(i.instance.instance_id.as_ref().map(|x| x.as_str()))) } }
+                                td { (dash(i.instance.private_ip.as_deref())) }
+                                td { (dash(i.instance.hostname.as_deref())) }
+                                td { (dash(i.instance.instance_type.as_deref())) }
+                                td.nowrap { (i.instance.launch_time.map_or_else(|| "–".to_owned(), utc)) }
                             }
                         }
                     }

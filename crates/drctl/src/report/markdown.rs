@@ -359,12 +359,13 @@ fn waves(out: &mut String, r: &Report) {
                 opt(s.server_name.as_deref()),
                 wire(&s.impact),
                 md(s.launch_status.as_str()),
-                s.instance_id
+                s.instance
+                    .instance_id
                     .as_ref()
                     .map_or_else(|| "–".to_owned(), |i| format!("`{i}`")),
-                opt(s.private_ip.as_deref()),
-                opt(s.hostname.as_deref()),
-                opt(s.instance_type.as_deref()),
+                opt(s.instance.private_ip.as_deref()),
+                opt(s.instance.hostname.as_deref()),
+                opt(s.instance.instance_type.as_deref()),
             );
         }
     }
@@ -442,12 +443,12 @@ fn instances(out: &mut String, r: &Report) {
             i.wave_number,
             i.source_server_id,
             opt(i.server_name.as_deref()),
-            id(i.recovery_instance_id.as_ref()),
-            id(i.instance_id.as_ref()),
-            opt(i.private_ip.as_deref()),
-            opt(i.hostname.as_deref()),
-            opt(i.instance_type.as_deref()),
-            i.launch_time.map_or_else(|| "–".to_owned(), utc),
+            id(i.instance.recovery_instance_id.as_ref()),
+            id(i.instance.instance_id.as_ref()),
+            opt(i.instance.private_ip.as_deref()),
+            opt(i.instance.hostname.as_deref()),
+            opt(i.instance.instance_type.as_deref()),
+            i.instance.launch_time.map_or_else(|| "–".to_owned(), utc),
         );
     }
 }

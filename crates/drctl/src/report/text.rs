@@ -460,10 +460,10 @@ fn server_table(out: &mut String, servers: &[ServerReport]) {
                     (n, Impact::Critical) => dash(n),
                 },
                 clean(s.launch_status.as_str()).into_owned(),
-                dash(s.instance_id.as_ref().map(InstanceId::as_str)),
-                dash(s.private_ip.as_deref()),
-                dash(s.hostname.as_deref()),
-                dash(s.instance_type.as_deref()),
+                dash(s.instance.instance_id.as_ref().map(InstanceId::as_str)),
+                dash(s.instance.private_ip.as_deref()),
+                dash(s.instance.hostname.as_deref()),
+                dash(s.instance.instance_type.as_deref()),
             ]
         })
         .collect();

@@ -645,7 +645,7 @@ fn the_timeline_has_a_bar_per_server_from_its_job_to_its_instance() {
     assert!(t.marks.is_empty(), "not ended: no end mark");
     // The instances, per server.
     assert_eq!(r.instances.len(), 2);
-    assert_eq!(r.instances[0].launch_time, Some(at(530)));
+    assert_eq!(r.instances[0].instance.launch_time, Some(at(530)));
 }
 
 #[test]
