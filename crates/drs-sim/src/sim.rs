@@ -112,6 +112,17 @@ impl Sim {
         ExecutionId::from_uuid(uuid::Builder::from_random_bytes(bytes).into_uuid())
     }
 
+    /// The store as the simulated operator's start writes through it (its changes recorded as
+    /// theirs).
+    fn operators_start(&self) -> execution_core::ops::Audited<'_> {
+        execution_core::ops::Audited::new(
+            self.store.as_ref(),
+            self.clock.as_ref(),
+            execution_core::audit::Actor::Cli(crate::driver::SIMULATED_OPERATOR.to_owned()),
+            execution_core::api::Operation::Start.as_str(),
+        )
+    }
+
     /// Creates a PENDING execution of `plan` in this world's store, at its clock's time, as the
     /// simulated operator's start (its trail begins with that), without a pre-flight or holds
     /// (see [`Sim::start`] for those).
@@ -120,12 +131,7 @@ impl Sim {
         plan: &execution_core::plan::Plan,
         id: ExecutionId,
     ) -> Result<execution_core::api::Target, execution_core::OperationError> {
-        let store = execution_core::ops::Audited::new(
-            self.store.as_ref(),
-            self.clock.as_ref(),
-            execution_core::audit::Actor::Cli(crate::driver::SIMULATED_OPERATOR.to_owned()),
-            execution_core::api::Operation::Start.as_str(),
-        );
+        let store = self.operators_start();
         let e =
             execution_core::ops::create_execution(&store, self.clock.as_ref(), plan, id).await?;
         Ok(execution_core::api::Target {
@@ -143,12 +149,7 @@ impl Sim {
         plan: &execution_core::plan::Plan,
         id: ExecutionId,
     ) -> Result<execution_core::api::Target, execution_core::OperationError> {
-        let store = execution_core::ops::Audited::new(
-            self.store.as_ref(),
-            self.clock.as_ref(),
-            execution_core::audit::Actor::Cli(crate::driver::SIMULATED_OPERATOR.to_owned()),
-            execution_core::api::Operation::Start.as_str(),
-        );
+        let store = self.operators_start();
         let ports = execution_core::ops::StartPorts {
             store: &store,
             locks: self.store.as_ref(),

@@ -189,23 +189,12 @@ pub(crate) async fn take(
             if !verdict.passed() {
                 return Err(OperationError::Preflight(verdict));
             }
-            let replaces: HashMap<&SourceServerId, ExecutionId> = held
-                .iter()
-                .map(|(h, _)| (&h.source_server_id, h.execution_id))
-                .collect();
-            let since = now(clock);
-            let claims: Vec<HoldClaim> = servers
-                .iter()
-                .filter(|s| !taken_set.contains(*s))
-                .map(|s| HoldClaim {
-                    hold: ServerHold {
-                        source_server_id: s.clone(),
-                        execution_id,
-                        since,
-                    },
-                    replaces: replaces.get(s).copied(),
-                })
-                .collect();
+            let claims = claims_for(
+                execution_id,
+                now(clock),
+                servers.iter().filter(|s| !taken_set.contains(*s)),
+                &held,
+            );
             // One transaction after another, in server order: of two starts that race for the
             // same servers, the one whose first contested transaction lands wins them all.
             let mut lost = false;
@@ -242,6 +231,30 @@ pub(crate) async fn take(
         }
     }
     outcome
+}
+
+/// `execution_id`'s claims on `servers` at `since`, each replacing the hold another execution
+/// has on it (`held`: holds that bind no one, or the claim fails as it should).
+fn claims_for<'a>(
+    execution_id: ExecutionId,
+    since: crate::model::Timestamp,
+    servers: impl Iterator<Item = &'a SourceServerId>,
+    held: &HeldByOthers,
+) -> Vec<HoldClaim> {
+    let replaces: HashMap<&SourceServerId, ExecutionId> = held
+        .iter()
+        .map(|(h, _)| (&h.source_server_id, h.execution_id))
+        .collect();
+    servers
+        .map(|s| HoldClaim {
+            hold: ServerHold {
+                source_server_id: s.clone(),
+                execution_id,
+                since,
+            },
+            replaces: replaces.get(s).copied(),
+        })
+        .collect()
 }
 
 /// Gives back `execution_id`'s holds on the plan's servers (a start that did not create its
@@ -317,23 +330,14 @@ pub async fn backfill_holds(
             };
             let bound: HashSet<&SourceServerId> =
                 report.held_by_others.iter().map(|(s, _)| s).collect();
-            let replaces: HashMap<&SourceServerId, ExecutionId> = others
-                .iter()
-                .map(|(h, _)| (&h.source_server_id, h.execution_id))
-                .collect();
-            let since = now(clock);
-            let claims: Vec<HoldClaim> = servers
-                .iter()
-                .filter(|s| !mine.contains(*s) && !bound.contains(s))
-                .map(|s| HoldClaim {
-                    hold: ServerHold {
-                        source_server_id: s.clone(),
-                        execution_id: id,
-                        since,
-                    },
-                    replaces: replaces.get(s).copied(),
-                })
-                .collect();
+            let claims = claims_for(
+                id,
+                now(clock),
+                servers
+                    .iter()
+                    .filter(|s| !mine.contains(*s) && !bound.contains(s)),
+                &others,
+            );
             for chunk in claims.chunks(MAX_COMMIT_ITEMS) {
                 match locks.hold(chunk).await {
                     Ok(()) => report.taken += chunk.len(),
