@@ -2,7 +2,7 @@
 //! (pre-flight), takes a hold on each (one active execution per server), creates a PENDING
 //! execution and starts the state machine run that conducts it (named after the execution);
 //! answers the executionId. A run that cannot start leaves the execution CANCELLED, nothing
-//! launched, its holds given back.
+//! launched, its holds binding no one.
 
 use aws_adapters::{
     sdk_config, ConfigError, DrsService, DynamoDbStore, Settings, StepFunctionsWorkflow,
