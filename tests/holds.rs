@@ -6,7 +6,9 @@
 //! - a refused start is a 409 `PREFLIGHT_FAILED` naming the servers it wanted that another
 //!   execution holds, and that execution; it created nothing, held nothing, launched nothing;
 //! - once the started executions have ended (cancelled and finalized), the next round's starts
-//!   take their servers over: an execution that ended holds nothing.
+//!   take their servers over: an execution that ended holds nothing;
+//! - of two starts of large plans (several hold transactions each) that overlap, exactly one
+//!   starts: the transactions go out one after another in server order.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -211,5 +213,80 @@ async fn racing_starts_never_hold_one_server_twice_and_an_ended_execution_holds_
         refused_total > 0 && started_total > ROUNDS as usize,
         "the races happened: {started_total} started, {refused_total} refused"
     );
+    let _ = client.delete_table().table_name(&table).send().await;
+}
+
+/// Two starts of large plans (250 servers: three hold transactions each) that overlap in part:
+/// the holds go out one transaction after another in server order, so of the two exactly one
+/// starts, and the other, refused, holds nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn of_two_large_starts_that_overlap_exactly_one_starts() {
+    let client = moto::dynamodb_client();
+    let table = format!("holds-large-{}", uuid::Uuid::new_v4().simple());
+    create_table(&client, &table, INDEX)
+        .await
+        .expect("create the table in moto");
+    let store = DynamoDbStore::new(client.clone(), table.clone(), INDEX.into());
+    let sim = Sim::new(SimConfig::default());
+    let ports = Ports::new(&store, sim.clock.as_ref(), &sim.policy)
+        .with_drs(&sim.drs)
+        .with_workflow(sim.workflow.as_ref())
+        .with_locks(&store);
+    let large = |first: usize, n: usize| {
+        let mut p = fixtures::plan(&[250]);
+        p.plan_id = execution_core::ids::PlanId::from_uuid(uuid::Uuid::from_u128(
+            0x7100_0000_0000_4000_8000_0000_0000_0000 + n as u128,
+        ));
+        for (i, s) in p.waves[0].servers.iter_mut().enumerate() {
+            s.source_server_id = fixtures::server(first + i);
+        }
+        p
+    };
+    for round in 0..4usize {
+        // Round r: the second plan starts 60·(r+1) servers in, so the overlap varies.
+        let base = round * 1000;
+        let plans = [
+            large(base, 2 * round),
+            large(base + 60 * (round + 1), 2 * round + 1),
+        ];
+        let ids: Vec<ExecutionId> = (0..2)
+            .map(|k| ExecutionId::from_uuid(uuid::Uuid::from_u128((round * 10 + k + 1) as u128)))
+            .collect();
+        let answers: Vec<Value> = join_all(plans.iter().zip(&ids).map(|(plan, id)| {
+            ops::run(
+                &ports,
+                Request::Start(StartRequest {
+                    plan: Box::new(plan.clone()),
+                    execution_id: Some(*id),
+                    poll_interval_seconds: None,
+                }),
+                Actor::Cli("racer".into()),
+            )
+        }))
+        .await;
+        let won: Vec<usize> = (0..2)
+            .filter(|k| answers[*k]["statusCode"] == 200)
+            .collect();
+        assert_eq!(won.len(), 1, "round {round}: {answers:?}");
+        let (winner, loser) = (ids[won[0]], ids[1 - won[0]]);
+        assert_eq!(answers[1 - won[0]]["error"], "PREFLIGHT_FAILED");
+        let servers: Vec<SourceServerId> = plans
+            .iter()
+            .flat_map(servers_of)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let holds = store.holds(&servers).await.expect("the holds");
+        assert!(
+            holds.iter().all(|h| h.execution_id == winner),
+            "round {round}"
+        );
+        assert_eq!(
+            holds.len(),
+            250,
+            "round {round}: the winner holds all of its servers"
+        );
+        assert!(store.load(loser).await.expect("load").is_none());
+    }
     let _ = client.delete_table().table_name(&table).send().await;
 }
