@@ -25,24 +25,30 @@ pub fn credentials() -> aws_sdk_sfn::config::Credentials {
     aws_sdk_sfn::config::Credentials::new("testing", "testing", None, None, "moto")
 }
 
+/// A client of the SDK crate `$sdk` on moto, in `$region` (us-east-1 when not given).
+#[macro_export]
+macro_rules! moto_client {
+    ($sdk:ident) => {
+        $crate::moto_client!($sdk, "us-east-1")
+    };
+    ($sdk:ident, $region:expr) => {
+        $sdk::Client::from_conf(
+            $sdk::Config::builder()
+                .behavior_version($sdk::config::BehaviorVersion::latest())
+                .region($sdk::config::Region::new(String::from($region)))
+                .endpoint_url($crate::moto::endpoint())
+                .credentials_provider($crate::moto::credentials())
+                .build(),
+        )
+    };
+}
+
 pub fn sfn_client(region: &str) -> aws_sdk_sfn::Client {
-    let config = aws_sdk_sfn::Config::builder()
-        .behavior_version(aws_sdk_sfn::config::BehaviorVersion::latest())
-        .region(aws_sdk_sfn::config::Region::new(region.to_owned()))
-        .endpoint_url(endpoint())
-        .credentials_provider(credentials())
-        .build();
-    aws_sdk_sfn::Client::from_conf(config)
+    crate::moto_client!(aws_sdk_sfn, region)
 }
 
 fn lambda_client(region: &str) -> aws_sdk_lambda::Client {
-    let config = aws_sdk_lambda::Config::builder()
-        .behavior_version(aws_sdk_lambda::config::BehaviorVersion::latest())
-        .region(aws_sdk_lambda::config::Region::new(region.to_owned()))
-        .endpoint_url(endpoint())
-        .credentials_provider(credentials())
-        .build();
-    aws_sdk_lambda::Client::from_conf(config)
+    crate::moto_client!(aws_sdk_lambda, region)
 }
 
 /// Queues `replies` for the next Lambda invocations in `region`, in order, after emptying the
@@ -96,13 +102,7 @@ fn post(port: u16, path: &str, body: &str) -> u16 {
 
 /// A DynamoDB client on moto (us-east-1).
 pub fn dynamodb_client() -> aws_sdk_dynamodb::Client {
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-        .endpoint_url(endpoint())
-        .credentials_provider(credentials())
-        .build();
-    aws_sdk_dynamodb::Client::from_conf(config)
+    crate::moto_client!(aws_sdk_dynamodb)
 }
 
 /// A fresh executions table in moto (named `{prefix}-…`) holding `execution`, and the store on it.

@@ -284,16 +284,7 @@ fn launch_sizes_jobs_and_retry_counts_attempts_from_the_parameters() {
 /// must be the same layout: the adapter's queries are written against it.
 #[tokio::test]
 async fn the_template_table_matches_the_adapters_layout() {
-    use aws_sdk_dynamodb::config::{BehaviorVersion, Region};
-    use workspace_tests::moto::{credentials, endpoint};
-
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint())
-        .credentials_provider(credentials())
-        .build();
-    let client = aws_sdk_dynamodb::Client::from_conf(config);
+    let client = workspace_tests::moto::dynamodb_client();
     let name = format!("layout-{}", uuid::Uuid::new_v4().simple());
     aws_adapters::create_table(&client, &name, aws_adapters::DEFAULT_STATUS_INDEX)
         .await

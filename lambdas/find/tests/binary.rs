@@ -3,19 +3,12 @@
 
 use aws_adapters::{create_table, DEFAULT_STATUS_INDEX};
 use serde_json::json;
-use workspace_tests::moto::{credentials, endpoint};
 use workspace_tests::runtime_api::{run_function, Reply};
 
 async fn table() -> String {
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-        .endpoint_url(endpoint())
-        .credentials_provider(credentials())
-        .build();
     let name = format!("find-binary-{}", uuid::Uuid::new_v4().simple());
     create_table(
-        &aws_sdk_dynamodb::Client::from_conf(config),
+        &workspace_tests::moto::dynamodb_client(),
         &name,
         DEFAULT_STATUS_INDEX,
     )

@@ -7,19 +7,12 @@ use execution_core::fixtures::{self, EXECUTION_ID as E, PLAN_ID as P};
 use execution_core::ports::ExecutionStore;
 use execution_core::status::ExecutionStatus;
 use serde_json::{json, Value};
-use workspace_tests::moto::{credentials, endpoint};
 use workspace_tests::runtime_api::run_function;
 
 const TOKEN: &str = "AAAAKgAAAAIAAAAAAAAAAbinary+test/token==";
 
 fn dynamodb() -> aws_sdk_dynamodb::Client {
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-        .endpoint_url(endpoint())
-        .credentials_provider(credentials())
-        .build();
-    aws_sdk_dynamodb::Client::from_conf(config)
+    workspace_tests::moto::dynamodb_client()
 }
 
 #[tokio::test]

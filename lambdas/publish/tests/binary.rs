@@ -7,43 +7,18 @@ use aws_adapters::dynamodb::{stream_image, trail_item};
 use execution_core::audit::{self, Actor, AuditEvent, Author, Decision, SOURCE};
 use execution_core::fixtures;
 use serde_json::{json, Value};
-use workspace_tests::moto::{credentials, endpoint};
 use workspace_tests::runtime_api::{run_function, Reply};
 
 fn events_client() -> aws_sdk_eventbridge::Client {
-    use aws_sdk_eventbridge::config::{BehaviorVersion, Region};
-    aws_sdk_eventbridge::Client::from_conf(
-        aws_sdk_eventbridge::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(endpoint())
-            .credentials_provider(credentials())
-            .build(),
-    )
+    workspace_tests::moto_client!(aws_sdk_eventbridge)
 }
 
 fn sqs_client() -> aws_sdk_sqs::Client {
-    use aws_sdk_sqs::config::{BehaviorVersion, Region};
-    aws_sdk_sqs::Client::from_conf(
-        aws_sdk_sqs::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(endpoint())
-            .credentials_provider(credentials())
-            .build(),
-    )
+    workspace_tests::moto_client!(aws_sdk_sqs)
 }
 
 fn sns_client() -> aws_sdk_sns::Client {
-    use aws_sdk_sns::config::{BehaviorVersion, Region};
-    aws_sdk_sns::Client::from_conf(
-        aws_sdk_sns::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(endpoint())
-            .credentials_provider(credentials())
-            .build(),
-    )
+    workspace_tests::moto_client!(aws_sdk_sns)
 }
 
 /// A topic whose one subscription is a queue (SNS's envelope, not raw): (topic ARN, queue URL).

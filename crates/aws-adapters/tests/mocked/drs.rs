@@ -441,29 +441,7 @@ async fn find_tagged_job_matches_execution_wave_attempt_and_part() {
         // A tag that is not a number matches nothing.
         j(8, &tags4(&exec, "5", "one", "0")),
     ];
-    let page1 = mock!(Client::describe_jobs)
-        .match_requests(|r| {
-            r.next_token().is_none()
-                && r.filters().and_then(|f| f.from_date()) == Some("2024-05-01T09:55:00Z")
-        })
-        .then_output(move || {
-            DescribeJobsOutput::builder()
-                .set_items(Some(page1_items.clone()))
-                .next_token("p2")
-                .build()
-        });
-    let page2 = mock!(Client::describe_jobs)
-        .match_requests(|r| r.next_token() == Some("p2"))
-        .then_output(move || {
-            DescribeJobsOutput::builder()
-                .set_items(Some(page2_items.clone()))
-                .build()
-        });
-    let drs = DrsService::new(mocked_client!(
-        aws_sdk_drs,
-        RuleMode::MatchAny,
-        [&page1, &page2]
-    ));
+    let (drs, _) = job_listing(page1_items, page2_items);
     // 2024-05-01T10:00:00Z; the listing starts five minutes earlier for clock skew.
     let since = Timestamp(1_714_557_600);
     let cases = [
@@ -863,4 +841,37 @@ async fn an_internal_error_keeps_drs_retry_after() {
             ..
         })
     ));
+}
+
+/// DRS answering a listing of jobs (DescribeJobs by `fromDate`, no ids) from 2024-05-01T09:55:00Z,
+/// five minutes of clock skew before 10:00, in two pages; and the pages' rules (they count calls).
+pub(crate) fn job_listing(
+    page1: Vec<drs::Job>,
+    page2: Vec<drs::Job>,
+) -> (DrsService, [aws_smithy_mocks::Rule; 2]) {
+    let first = mock!(Client::describe_jobs)
+        .match_requests(|r| {
+            r.next_token().is_none()
+                && r.filters().and_then(|f| f.from_date()) == Some("2024-05-01T09:55:00Z")
+                && r.filters().is_some_and(|f| f.job_ids().is_empty())
+        })
+        .then_output(move || {
+            DescribeJobsOutput::builder()
+                .set_items(Some(page1.clone()))
+                .next_token("p2")
+                .build()
+        });
+    let second = mock!(Client::describe_jobs)
+        .match_requests(|r| r.next_token() == Some("p2"))
+        .then_output(move || {
+            DescribeJobsOutput::builder()
+                .set_items(Some(page2.clone()))
+                .build()
+        });
+    let drs = DrsService::new(mocked_client!(
+        aws_sdk_drs,
+        RuleMode::MatchAny,
+        [&first, &second]
+    ));
+    (drs, [first, second])
 }

@@ -731,30 +731,7 @@ async fn find_terminate_job_finds_the_first_terminate_of_these_instances_since_t
         ),
         sdk_job(7, JobType::Launch, "2024-05-01T09:56:00Z", &[instance(1)]),
     ];
-    let page1 = mock!(Client::describe_jobs)
-        .match_requests(|r| {
-            r.next_token().is_none()
-                && r.filters().and_then(|f| f.from_date()) == Some("2024-05-01T09:55:00Z")
-                && r.filters().is_some_and(|f| f.job_ids().is_empty())
-        })
-        .then_output(move || {
-            DescribeJobsOutput::builder()
-                .set_items(Some(page1_items.clone()))
-                .next_token("p2")
-                .build()
-        });
-    let page2 = mock!(Client::describe_jobs)
-        .match_requests(|r| r.next_token() == Some("p2"))
-        .then_output(move || {
-            DescribeJobsOutput::builder()
-                .set_items(Some(page2_items.clone()))
-                .build()
-        });
-    let drs = DrsService::new(mocked_client!(
-        aws_sdk_drs,
-        RuleMode::MatchAny,
-        [&page1, &page2]
-    ));
+    let (drs, [page1, page2]) = crate::drs::job_listing(page1_items, page2_items);
     let since = Timestamp(T10);
     let cases: [(&[InstanceId], Option<_>); 5] = [
         (&[instance(0), instance(1)], Some(job(4))),

@@ -230,17 +230,10 @@ fn json_is_the_model_and_a_stopped_drill_is_marked_partial_everywhere() {
     assert!(json.get("partial").is_none());
 
     doc.report.finished = false;
-    let says = |format: Format, text: &str| {
-        let shown = if format == Format::Markdown {
-            md(text)
-        } else {
-            text.to_owned()
-        };
-        doc.render(format).contains(&shown)
-    };
     for format in [Format::Text, Format::Markdown, Format::Html] {
         assert!(
             says(
+                &doc,
                 format,
                 "PARTIAL REPORT: the execution has not finished (FAILED)"
             ),
@@ -253,17 +246,10 @@ fn json_is_the_model_and_a_stopped_drill_is_marked_partial_everywhere() {
         exit_code: 130,
         message: "interrupted by Ctrl-C".into(),
     });
-    let says = |format: Format, text: &str| {
-        let shown = if format == Format::Markdown {
-            md(text)
-        } else {
-            text.to_owned()
-        };
-        doc.render(format).contains(&shown)
-    };
     for format in [Format::Text, Format::Markdown, Format::Html] {
         assert!(
             says(
+                &doc,
                 format,
                 "PARTIAL REPORT (interrupted by Ctrl-C): the execution as it stood"
             ),
@@ -299,4 +285,14 @@ fn the_format_follows_the_file_extension() {
     assert_eq!(chosen_format(None, true, None).ok(), Some(Format::Json));
     assert_eq!(chosen_format(None, false, None).ok(), Some(Format::Text));
     assert!(chosen_format(None, false, Some(Path::new("r.pdf"))).is_err());
+}
+
+/// Whether `doc` rendered as `format` shows `text` (escaped as Markdown escapes it).
+fn says(doc: &Document, format: Format, text: &str) -> bool {
+    let shown = if format == Format::Markdown {
+        md(text)
+    } else {
+        text.to_owned()
+    };
+    doc.render(format).contains(&shown)
 }
