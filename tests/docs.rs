@@ -8,6 +8,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
 
+use execution_core::actions::{ActionKind, ActionOnFailure, ActionStatus, ActionWhen};
 use execution_core::api::{AnswerClass, Operation};
 use execution_core::error::OperationError;
 use execution_core::lifecycle::{TABLE, WAVE_TABLE};
@@ -496,10 +497,15 @@ fn vocabulary() -> Vec<(&'static str, String)> {
         NextAction::Launch,
         NextAction::Wait,
         NextAction::Pause,
+        NextAction::Act,
         NextAction::Finalize,
     ] {
         match a {
-            NextAction::Launch | NextAction::Wait | NextAction::Pause | NextAction::Finalize => {}
+            NextAction::Launch
+            | NextAction::Wait
+            | NextAction::Pause
+            | NextAction::Act
+            | NextAction::Finalize => {}
         }
         out.push(("nextAction", a.as_str().to_owned()));
     }
@@ -521,6 +527,7 @@ fn vocabulary() -> Vec<(&'static str, String)> {
         WaveFailure::LaunchBlocked,
         WaveFailure::LaunchRejected,
         WaveFailure::RetryCancelled,
+        WaveFailure::ActionFailed,
     ] {
         match f {
             WaveFailure::ServersFailed
@@ -529,7 +536,8 @@ fn vocabulary() -> Vec<(&'static str, String)> {
             | WaveFailure::TimedOut
             | WaveFailure::LaunchBlocked
             | WaveFailure::LaunchRejected
-            | WaveFailure::RetryCancelled => {}
+            | WaveFailure::RetryCancelled
+            | WaveFailure::ActionFailed => {}
         }
         out.push(("failureReason", wire(serde_json::to_value(f).unwrap())));
     }
@@ -538,6 +546,38 @@ fn vocabulary() -> Vec<(&'static str, String)> {
             FailurePolicy::Pause | FailurePolicy::Stop => {}
         }
         out.push(("onFailure", wire(serde_json::to_value(p).unwrap())));
+    }
+    for w in [ActionWhen::BeforeLaunch, ActionWhen::AfterComplete] {
+        match w {
+            ActionWhen::BeforeLaunch | ActionWhen::AfterComplete => {}
+        }
+        out.push(("action when", w.as_str().to_owned()));
+    }
+    for k in [ActionKind::Lambda, ActionKind::SsmAutomation] {
+        match k {
+            ActionKind::Lambda | ActionKind::SsmAutomation => {}
+        }
+        out.push(("action type", k.as_str().to_owned()));
+    }
+    for o in [ActionOnFailure::Fail, ActionOnFailure::Continue] {
+        match o {
+            ActionOnFailure::Fail | ActionOnFailure::Continue => {}
+        }
+        out.push(("action onFailure", wire(serde_json::to_value(o).unwrap())));
+    }
+    for s in [
+        ActionStatus::Running,
+        ActionStatus::Succeeded,
+        ActionStatus::Failed,
+        ActionStatus::TimedOut,
+    ] {
+        match s {
+            ActionStatus::Running
+            | ActionStatus::Succeeded
+            | ActionStatus::Failed
+            | ActionStatus::TimedOut => {}
+        }
+        out.push(("action run status", s.as_str().to_owned()));
     }
     for i in [Impact::Critical, Impact::Optional] {
         match i {

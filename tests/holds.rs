@@ -59,6 +59,7 @@ fn plan(rng: &mut ChaCha8Rng, n: usize) -> Plan {
             timeout_seconds: None,
             on_failure: None,
             target_rto_seconds: None,
+            actions: Vec::new(),
             servers: chunk.to_vec(),
         })
         .collect();

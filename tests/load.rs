@@ -530,7 +530,16 @@ async fn an_execution_of_50_waves_of_200_servers_completes_in_moto_under_throttl
         workflow_run: None,
     };
     for _ in 0..5_000 {
-        let polled = ops::poll(&store, &sim.drs, &sim.ec2, clock, &sim.policy, &request).await;
+        let polled = ops::poll(
+            &store,
+            &sim.drs,
+            &sim.ec2,
+            None,
+            clock,
+            &sim.policy,
+            &request,
+        )
+        .await;
         let action = match polled {
             Ok(answer) => answer.next_action,
             Err(e) if e.status_code() == 500 => NextAction::Wait,
@@ -544,6 +553,7 @@ async fn an_execution_of_50_waves_of_200_servers_completes_in_moto_under_throttl
                     .expect("launch");
             }
             NextAction::Pause => panic!("the plan has no pause"),
+            NextAction::Act => panic!("the plan has no wave actions"),
             NextAction::Finalize => {
                 let done = ops::finalize(&store, clock, &target)
                     .await

@@ -147,6 +147,7 @@ impl Fixture {
             s.store.as_ref(),
             &s.drs,
             &s.ec2,
+            None,
             s.clock.as_ref(),
             &s.policy,
             &self.request,
@@ -187,6 +188,7 @@ pub fn plan(shape: Shape) -> Result<Plan, String> {
                 pause_before_wave: false,
                 timeout_seconds: None,
                 on_failure: None,
+                actions: Vec::new(),
                 servers: (0..shape.servers_per_wave)
                     .map(|j| PlanServer {
                         source_server_id: server_id(w * shape.servers_per_wave + j),

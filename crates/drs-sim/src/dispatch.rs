@@ -49,6 +49,7 @@ impl PollDispatch for SimDispatch {
             &store,
             &sim.drs,
             &sim.ec2,
+            None,
             sim.clock.as_ref(),
             &sim.policy,
             &request,

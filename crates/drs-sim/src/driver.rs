@@ -10,6 +10,7 @@
 
 use std::time::{Duration, Instant};
 
+use execution_core::actions::{ActionKind, ActionStatus, ActionWhen};
 use execution_core::api::{
     status_code_of, AnswerClass, Operation, PauseRequest, PollRequest, Request, Target, WaveTarget,
 };
@@ -138,6 +139,9 @@ pub enum Event {
     Polled {
         next_action: NextAction,
     },
+    /// act ran a wave action (invoked a function, started or re-sent a runbook), or recorded its
+    /// refusal for now.
+    Acted(ActAnswer),
     Warning {
         message: String,
     },
@@ -330,6 +334,26 @@ struct LaunchAnswer {
     last_launch_error: Option<String>,
 }
 
+/// act's answer: the wave action it ran, and where its run stands.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActAnswer {
+    pub wave_number: u32,
+    pub wave_status: WaveStatus,
+    pub action: String,
+    pub when: ActionWhen,
+    #[serde(rename = "type")]
+    pub kind: ActionKind,
+    pub attempt: u32,
+    pub action_status: ActionStatus,
+    #[serde(default)]
+    pub automation_execution_id: Option<String>,
+    #[serde(default)]
+    pub retry_after_seconds: Option<u64>,
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct PauseAnswer {
@@ -426,6 +450,7 @@ impl Driver<'_> {
             });
             match action {
                 NextAction::Launch => self.launch().await?,
+                NextAction::Act => self.act().await?,
                 NextAction::Wait => self.wait(self.config.poll_interval_secs).await,
                 NextAction::Pause => self.pause().await?,
                 NextAction::Finalize => {
@@ -476,6 +501,24 @@ impl Driver<'_> {
                 self.wait(secs).await;
             }
             None => self.wait(self.config.poll_interval_secs).await,
+        }
+        Ok(())
+    }
+
+    /// The state machine's act: run the wave action that is due, then poll again (at once: an
+    /// action that ended lets the execution go on; one that runs is followed by polls).
+    async fn act(&mut self) -> Result<(), DriveError> {
+        let Some(r) = self.call::<ActAnswer>(Request::Act(self.target)).await? else {
+            return Ok(());
+        };
+        self.observe_record();
+        let wait = r.retry_after_seconds;
+        let running = r.action_status == ActionStatus::Running;
+        self.emit(Event::Acted(r));
+        match wait {
+            Some(secs) => self.wait(secs.max(1)).await,
+            None if running => self.wait(self.config.poll_interval_secs).await,
+            None => {}
         }
         Ok(())
     }

@@ -192,9 +192,17 @@ async fn the_documented_example_behaves_as_documented() {
         summary: false,
         workflow_run: None,
     };
-    let polled = ops::poll(store, &sim.drs, &sim.ec2, clock, &sim.policy, &request)
-        .await
-        .unwrap();
+    let polled = ops::poll(
+        store,
+        &sim.drs,
+        &sim.ec2,
+        None,
+        clock,
+        &sim.policy,
+        &request,
+    )
+    .await
+    .unwrap();
     assert_eq!(polled.next_action, execution_core::rules::NextAction::Pause);
     let record = sim.store.get(first.execution_id).unwrap();
     assert_eq!(record.waves[0].status, WaveStatus::Completed);

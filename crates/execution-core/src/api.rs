@@ -29,10 +29,11 @@ pub enum Operation {
     Get,
     Events,
     Cleanup,
+    Act,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 14] = [
+    pub const ALL: [Operation; 15] = [
         Self::Find,
         Self::Poll,
         Self::Finalize,
@@ -47,6 +48,7 @@ impl Operation {
         Self::Get,
         Self::Events,
         Self::Cleanup,
+        Self::Act,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -65,6 +67,7 @@ impl Operation {
             Self::Get => "get",
             Self::Events => "events",
             Self::Cleanup => "cleanup",
+            Self::Act => "act",
         }
     }
 
@@ -163,6 +166,7 @@ pub enum Request {
     Get(Target),
     Events(EventsRequest),
     Cleanup(Target),
+    Act(Target),
 }
 
 impl Request {
@@ -182,6 +186,7 @@ impl Request {
             Self::Get(_) => Operation::Get,
             Self::Events(_) => Operation::Events,
             Self::Cleanup(_) => Operation::Cleanup,
+            Self::Act(_) => Operation::Act,
         }
     }
 
@@ -198,7 +203,8 @@ impl Request {
             | Self::Resume(t)
             | Self::Launch(t)
             | Self::Cancel(t)
-            | Self::Cleanup(t) => Some(t.execution_id),
+            | Self::Cleanup(t)
+            | Self::Act(t) => Some(t.execution_id),
             Self::Retry(w) | Self::Skip(w) => Some(w.target.execution_id),
         }
     }
@@ -287,6 +293,7 @@ fn build(op: Operation, fields: &Map<String, Value>) -> Result<Request, Operatio
             next_token: next_token(fields)?,
         }),
         Operation::Cleanup => Request::Cleanup(target(fields)?),
+        Operation::Act => Request::Act(target(fields)?),
     })
 }
 
@@ -783,6 +790,30 @@ pub struct LaunchResponse {
     pub retry_after_seconds: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_launch_error: Option<String>,
+}
+
+/// act's answer: the action it ran (or sent again), and where its run stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActResponse {
+    pub status_code: u16,
+    pub execution_id: ExecutionId,
+    pub status: ExecutionStatus,
+    pub wave_number: u32,
+    pub wave_status: WaveStatus,
+    pub action: String,
+    pub when: crate::actions::ActionWhen,
+    #[serde(rename = "type")]
+    pub kind: crate::actions::ActionKind,
+    pub attempt: u32,
+    pub action_status: crate::actions::ActionStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub automation_execution_id: Option<String>,
+    /// The start was refused for now: act is asked again after this long.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_seconds: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// retry's and skip's answer.

@@ -11,6 +11,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::actions::{ActionStatus, ActionWhen};
 use crate::ids::{ExecutionId, JobId, PlanId, SourceServerId};
 use crate::model::{
     CleanupState, Execution, ExecutionHeader, PauseReason, ServerCleanup, Timestamp, Wave,
@@ -113,6 +114,25 @@ pub struct CleanupChange {
     pub source_server_ids: Vec<SourceServerId>,
 }
 
+/// What one change did to one run of a wave action: taken (RUNNING), started as an automation,
+/// refused for now, or ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionChange {
+    pub name: String,
+    pub when: ActionWhen,
+    pub attempt: u32,
+    pub status: ActionStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub automation_execution_id: Option<String>,
+    /// The answer's summary (an ended run that succeeded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// Why it failed, or the refusal that clears on its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
 /// What one change did to one wave.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -134,6 +154,9 @@ pub struct WaveChange {
     /// Servers whose recovery instance cleanup moved on, by state and job.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cleanup: Vec<CleanupChange>,
+    /// Wave actions' runs that this change took, started or ended.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<ActionChange>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<WaveFailure>,
     /// The wave's message or DRS's refusal, when the change set it.
@@ -380,6 +403,7 @@ fn wave_change(was: &Wave, now: &Wave) -> Option<WaveChange> {
             .collect(),
         servers: server_moves(was, now),
         cleanup: cleanup_moves(was, now),
+        actions: action_moves(was, now),
         failure_reason: (was.failure_reason != now.failure_reason)
             .then_some(now.failure_reason)
             .flatten(),
@@ -440,6 +464,7 @@ fn wave_change(was: &Wave, now: &Wave) -> Option<WaveChange> {
         || !change.job_ids.is_empty()
         || !change.servers.is_empty()
         || !change.cleanup.is_empty()
+        || !change.actions.is_empty()
         || change.failure_reason.is_some()
         || change.reason.is_some()
         || !change.notes.is_empty();
@@ -640,6 +665,58 @@ fn cleanup_moves(was: &Wave, now: &Wave) -> Vec<CleanupChange> {
     moves
 }
 
+/// The runs `now` holds that `was` did not hold as they are: taken, started, refused, ended.
+fn action_moves(was: &Wave, now: &Wave) -> Vec<ActionChange> {
+    now.action_runs
+        .iter()
+        .filter(|run| {
+            let before = was
+                .action_runs
+                .iter()
+                .find(|r| r.name == run.name && r.attempt == run.attempt);
+            before.is_none_or(|b| {
+                b.status != run.status
+                    || b.automation_execution_id != run.automation_execution_id
+                    || (b.retry_time != run.retry_time && run.retry_time.is_some())
+            })
+        })
+        .map(|run| ActionChange {
+            name: run.name.clone(),
+            when: run.when,
+            attempt: run.attempt,
+            status: run.status,
+            automation_execution_id: run.automation_execution_id.clone(),
+            summary: run.summary.clone(),
+            error: run.error.clone(),
+        })
+        .collect()
+}
+
+impl ActionChange {
+    /// "action dns-switch (AFTER_COMPLETE, attempt 1) SUCCEEDED", and what came with it.
+    pub fn describe(&self) -> String {
+        let mut line = format!(
+            "action {} ({}, attempt {}) {}",
+            crate::text::clip(&self.name, 64),
+            self.when.as_str(),
+            self.attempt,
+            match self.status {
+                ActionStatus::Running if self.automation_execution_id.is_some() => "started",
+                ActionStatus::Running if self.error.is_some() => "refused for now",
+                ActionStatus::Running => "taken",
+                other => other.as_str(),
+            }
+        );
+        if let Some(id) = &self.automation_execution_id {
+            line.push_str(&format!(" as automation {id}"));
+        }
+        if let Some(e) = &self.error {
+            line.push_str(&format!(": {}", crate::text::clip(e, 200)));
+        }
+        line
+    }
+}
+
 fn plural(n: usize) -> &'static str {
     if n == 1 {
         ""
@@ -662,15 +739,18 @@ pub enum NoticeKind {
     NeedsDecision,
     ExecutionStatus,
     WaveStatus,
+    /// A wave action was taken, started or ended.
+    ActionStatus,
     /// A change that moved no status: jobs recorded, servers launched, a refusal, the token.
     Progress,
 }
 
 impl NoticeKind {
-    pub const ALL: [NoticeKind; 4] = [
+    pub const ALL: [NoticeKind; 5] = [
         Self::NeedsDecision,
         Self::ExecutionStatus,
         Self::WaveStatus,
+        Self::ActionStatus,
         Self::Progress,
     ];
 
@@ -679,6 +759,7 @@ impl NoticeKind {
             Self::NeedsDecision => "Execution Needs Decision",
             Self::ExecutionStatus => "Execution Status Change",
             Self::WaveStatus => "Wave Status Change",
+            Self::ActionStatus => "Wave Action Status Change",
             Self::Progress => "Execution Progress",
         }
     }
@@ -688,6 +769,7 @@ impl NoticeKind {
             Self::NeedsDecision => "decision",
             Self::ExecutionStatus => "execution",
             Self::WaveStatus => "waves",
+            Self::ActionStatus => "actions",
             Self::Progress => "progress",
         }
     }
@@ -702,14 +784,15 @@ pub struct Notice {
 
 impl AuditEvent {
     /// Whether the event pages someone (the SNS topic's subscription): the execution needs a
-    /// decision, a wave failed, or the execution finished.
+    /// decision, a wave failed, a wave action failed (even one whose policy goes on: a DNS switch
+    /// that did not happen needs a person), or the execution finished.
     pub fn pages(&self) -> bool {
         self.decision.is_some()
             || self.execution.as_ref().is_some_and(|c| c.to.is_terminal())
-            || self
-                .waves
-                .iter()
-                .any(|w| w.status.as_ref().map(|s| s.to) == Some(WaveStatus::Failed))
+            || self.waves.iter().any(|w| {
+                w.status.as_ref().map(|s| s.to) == Some(WaveStatus::Failed)
+                    || w.actions.iter().any(|a| a.status.is_failure())
+            })
     }
 
     /// The kinds of notice this event publishes: each that applies, or progress alone.
@@ -723,6 +806,9 @@ impl AuditEvent {
         }
         if self.waves.iter().any(|w| w.status.is_some()) {
             kinds.push(NoticeKind::WaveStatus);
+        }
+        if self.waves.iter().any(|w| !w.actions.is_empty()) {
+            kinds.push(NoticeKind::ActionStatus);
         }
         if kinds.is_empty() {
             kinds.push(NoticeKind::Progress);
@@ -799,9 +885,15 @@ impl AuditEvent {
             .waves
             .iter()
             .filter_map(|w| {
-                w.status
-                    .as_ref()
-                    .map(|s| format!("{} {}", wave(w.wave_number), s.to))
+                w.status.as_ref().map(|s| {
+                    let by = w
+                        .actions
+                        .iter()
+                        .find(|a| a.status.is_failure())
+                        .map(|a| format!(" ({})", a.describe()))
+                        .unwrap_or_default();
+                    format!("{} {}{by}", wave(w.wave_number), s.to)
+                })
             })
             .collect();
         if !moved.is_empty() {
@@ -835,6 +927,7 @@ impl AuditEvent {
                     .unwrap_or_default();
                 said.push(format!("{n} server{}: {what}{job}", plural(n)));
             }
+            said.extend(w.actions.iter().map(ActionChange::describe));
             if !w.job_ids.is_empty() {
                 let jobs: Vec<&str> = w.job_ids.iter().map(|j| j.as_str()).collect();
                 said.push(format!(

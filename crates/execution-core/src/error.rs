@@ -110,6 +110,19 @@ pub enum Refusal {
     },
     #[error("no wave is left to launch")]
     NothingToLaunch,
+    #[error("act refused: nextAction is {next_action} ({why}); no wave action is due")]
+    ActNotDue {
+        next_action: &'static str,
+        why: String,
+    },
+    /// retry of a failed action that has run as often as a wave may be attempted.
+    #[error("action {action} of wave {wave} has run {runs} times; at most {max} runs are allowed (maxWaveAttempts)")]
+    ActionRunsExhausted {
+        wave: u32,
+        action: String,
+        runs: u32,
+        max: u32,
+    },
     /// retry or skip while the execution does not wait on a decision about that wave.
     #[error("cannot {operation} wave {wave}: {waiting}")]
     NoDecisionPending {

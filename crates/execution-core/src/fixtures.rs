@@ -50,6 +50,7 @@ pub fn plan(sizes: &[usize]) -> Plan {
                 pause_before_wave: false,
                 timeout_seconds: None,
                 on_failure: None,
+                actions: Vec::new(),
                 servers,
             }
         })

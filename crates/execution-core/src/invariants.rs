@@ -12,10 +12,11 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::actions::{ActionRun, ActionStatus, ActionWhen};
 use crate::ids::{JobId, SourceServerId};
 use crate::model::{
     Execution, ExecutionHeader, Impact, LaunchClaim, PauseReason, ServerCleanup, ServerStatus,
-    Timestamp, Wave, WaveJob,
+    Timestamp, Wave, WaveFailure, WaveJob,
 };
 use crate::status::{ExecutionStatus, LaunchStatus, WaveStatus};
 
@@ -161,6 +162,34 @@ pub enum Violation {
         recorded: u32,
         actual: u32,
     },
+    #[error(
+        "wave {wave} records a run of action {action}, which the wave does not have (at that time)"
+    )]
+    RunOfUnknownAction { wave: u32, action: String },
+    #[error("wave {wave}: run {attempt} of action {action} does not follow the one before it")]
+    RunAttemptsOutOfOrder {
+        wave: u32,
+        action: String,
+        attempt: u32,
+    },
+    #[error("wave {wave} is {status} while its action {action} is RUNNING (actions run on PENDING and COMPLETED waves)")]
+    RunningActionOnWave {
+        wave: u32,
+        action: String,
+        status: WaveStatus,
+    },
+    #[error("wave {wave}: a run of action {action} ended without an endTime")]
+    EndedRunWithoutEndTime { wave: u32, action: String },
+    #[error("wave {wave} has two actions RUNNING (actions run one at a time)")]
+    TwoActionsRunning { wave: u32 },
+    #[error("wave {wave} failed by an action (ACTION_FAILED) but no run of an action with onFailure FAIL failed")]
+    ActionFailureWithoutRun { wave: u32 },
+    #[error("the execution is {status} but wave {wave}'s action {action} is RUNNING")]
+    ActionRunningAfterEnd {
+        status: ExecutionStatus,
+        wave: u32,
+        action: String,
+    },
 }
 
 /// A time of a record: the field it is in (a path in the record's JSON, e.g.
@@ -242,10 +271,39 @@ pub fn times(execution: &Execution) -> Vec<RecordTime> {
             optional_not_launched: _,
             failure_reason: _,
             status_message: _,
+            actions: _,
+            action_runs,
             version: _,
             server_statuses,
         } = wave;
         let at = |field: &str| format!("waves[{w}].{field}");
+        for (r, run) in action_runs.iter().enumerate() {
+            let ActionRun {
+                name: _,
+                when: _,
+                attempt: _,
+                status: _,
+                start_time,
+                claimed_time,
+                end_time,
+                automation_execution_id: _,
+                retry_time,
+                summary: _,
+                error: _,
+            } = run;
+            put(
+                at(&format!("actionRuns[{r}].startTime")),
+                Some(*start_time),
+                false,
+            );
+            put(
+                at(&format!("actionRuns[{r}].claimedTime")),
+                Some(*claimed_time),
+                false,
+            );
+            put(at(&format!("actionRuns[{r}].endTime")), *end_time, false);
+            put(at(&format!("actionRuns[{r}].retryTime")), *retry_time, true);
+        }
         put(at("nextLaunchTime"), *next_launch_time, true);
         put(at("launchTime"), *launch_time, false);
         put(at("attemptTime"), *attempt_time, false);
@@ -471,6 +529,15 @@ fn header_rules(execution: &Execution, found: &mut Vec<Violation>) {
                 });
             }
         }
+        for w in waves {
+            if let Some(run) = w.running_action() {
+                found.push(Violation::ActionRunningAfterEnd {
+                    status,
+                    wave: w.wave_number,
+                    action: run.name.clone(),
+                });
+            }
+        }
         let waves_say = outcome_of_waves(waves);
         if !waves.is_empty() && waves_say != status {
             found.push(Violation::OutcomeDisagrees { status, waves_say });
@@ -605,9 +672,10 @@ fn wave_rules(wave: &Wave, found: &mut Vec<Violation>) {
                 });
             }
         }
-    } else if status != WaveStatus::Cancelled && wave.attempt == 0 {
+    } else if status != WaveStatus::Cancelled && wave.attempt == 0 && !failed_before_launch(wave) {
         found.push(Violation::LaunchedWaveWithoutAttempt { wave: n, status });
     }
+    action_rules(wave, found);
     if status == WaveStatus::Launching && wave.servers_without_job().next().is_none() {
         found.push(Violation::LaunchingWithEveryJob { wave: n });
     }
@@ -703,6 +771,75 @@ fn wave_rules(wave: &Wave, found: &mut Vec<Violation>) {
                 actual: optional_not_launched,
             });
         }
+    }
+}
+
+/// A wave a BEFORE_LAUNCH action failed before it was ever launched (then FAILED, or SKIPPED).
+fn failed_before_launch(wave: &Wave) -> bool {
+    matches!(wave.status, WaveStatus::Failed | WaveStatus::Skipped)
+        && wave.jobs.is_empty()
+        && wave
+            .action_runs
+            .iter()
+            .any(|r| r.when == ActionWhen::BeforeLaunch && r.status.is_failure())
+}
+
+/// Runs name the wave's actions and run when those do, numbered 1, 2, ... per action; a RUNNING run
+/// is the only one of its wave and stands on a wave where actions run; a wave failed by an action
+/// has the failed run.
+fn action_rules(wave: &Wave, found: &mut Vec<Violation>) {
+    let n = wave.wave_number;
+    let mut runs_of: HashMap<&str, u32> = HashMap::new();
+    for run in &wave.action_runs {
+        match wave.actions.iter().find(|a| a.name == run.name) {
+            None => found.push(Violation::RunOfUnknownAction {
+                wave: n,
+                action: run.name.clone(),
+            }),
+            Some(a) if a.when != run.when => found.push(Violation::RunOfUnknownAction {
+                wave: n,
+                action: run.name.clone(),
+            }),
+            Some(_) => {}
+        }
+        let last = runs_of.entry(run.name.as_str()).or_insert(0);
+        if run.attempt != *last + 1 {
+            found.push(Violation::RunAttemptsOutOfOrder {
+                wave: n,
+                action: run.name.clone(),
+                attempt: run.attempt,
+            });
+        }
+        *last = run.attempt;
+        if run.status == ActionStatus::Running {
+            if run.when.wave_status() != wave.status {
+                found.push(Violation::RunningActionOnWave {
+                    wave: n,
+                    action: run.name.clone(),
+                    status: wave.status,
+                });
+            }
+        } else if run.end_time.is_none() {
+            found.push(Violation::EndedRunWithoutEndTime {
+                wave: n,
+                action: run.name.clone(),
+            });
+        }
+    }
+    if wave
+        .action_runs
+        .iter()
+        .filter(|r| r.status == ActionStatus::Running)
+        .count()
+        > 1
+    {
+        found.push(Violation::TwoActionsRunning { wave: n });
+    }
+    if wave.status == WaveStatus::Failed
+        && wave.failure_reason == Some(WaveFailure::ActionFailed)
+        && wave.failed_action().is_none()
+    {
+        found.push(Violation::ActionFailureWithoutRun { wave: n });
     }
 }
 

@@ -5,6 +5,7 @@
 //! Start with [`rules`] (the wave rules and `nextAction`), [`lifecycle`] (the status table) and
 //! [`ports`] (what the core asks of the world); the use cases are in [`ops`].
 
+pub mod actions;
 pub mod api;
 pub mod audit;
 pub mod error;

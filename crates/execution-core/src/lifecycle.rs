@@ -14,6 +14,10 @@ pub enum Transition {
     /// launch claims a wave or a part of one (the first claim moves the execution out of PENDING;
     /// every claim moves the header's version on, so a status change decided before it wins).
     Launch,
+    /// act takes a wave action (the first moves the execution out of PENDING; like a launch claim
+    /// it moves the header's version on, so a pause or cancel decided before it wins), or settles
+    /// a run it must send again.
+    Act,
     /// An operator asked to pause, or the workflow parked its token at a wave boundary.
     Pause,
     Resume,
@@ -33,6 +37,11 @@ pub const TABLE: &[(Transition, ExecutionStatus, ExecutionStatus)] = &[
     (Transition::Launch, Polling, Polling),
     // The parts of a wave already in flight go on launching while an operator's pause stands.
     (Transition::Launch, Paused, Paused),
+    (Transition::Act, Pending, Polling),
+    (Transition::Act, Polling, Polling),
+    // A runbook start whose answer was lost is sent again (or settled) whatever came since.
+    (Transition::Act, Paused, Paused),
+    (Transition::Act, Cancelling, Cancelling),
     // PENDING → PAUSED only for the workflow's token at a pause before wave 0.
     (Transition::Pause, Pending, Paused),
     (Transition::Pause, Polling, Paused),
@@ -74,6 +83,9 @@ pub enum WaveTransition {
     Refuse,
     /// poll applies the wave rules, or refreshes what DRS and EC2 say of a settled wave.
     Judge,
+    /// act records a wave action's run (taken, sent, ended), or poll its end: the wave stays as it
+    /// is, or fails when an action whose policy is FAIL failed.
+    Act,
     /// resume approves the planned pause before a wave.
     Approve,
     Retry,
@@ -103,8 +115,16 @@ pub const WAVE_TABLE: &[(WaveTransition, WaveStatus, WaveStatus)] = &[
     (WaveTransition::Judge, W::Started, W::Failed),
     (WaveTransition::Judge, W::Completed, W::Completed),
     (WaveTransition::Judge, W::Failed, W::Failed),
+    (WaveTransition::Act, W::Pending, W::Pending),
+    (WaveTransition::Act, W::Pending, W::Failed),
+    (WaveTransition::Act, W::Completed, W::Completed),
+    (WaveTransition::Act, W::Completed, W::Failed),
     (WaveTransition::Approve, W::Pending, W::Pending),
     (WaveTransition::Retry, W::Failed, W::Launching),
+    // A retry of a failed action goes back to where it failed: before the launch, or after the
+    // wave completed (its servers keep their instances).
+    (WaveTransition::Retry, W::Failed, W::Pending),
+    (WaveTransition::Retry, W::Failed, W::Completed),
     (WaveTransition::Skip, W::Failed, W::Skipped),
     (WaveTransition::Cancel, W::Pending, W::Cancelled),
     (WaveTransition::Cancel, W::Launching, W::Cancelled),
@@ -222,8 +242,9 @@ pub fn wave_write(
 mod tests {
     use super::*;
 
-    const ALL_TRANSITIONS: [Transition; 8] = [
+    const ALL_TRANSITIONS: [Transition; 9] = [
         Transition::Launch,
+        Transition::Act,
         Transition::Pause,
         Transition::Resume,
         Transition::Retry,
@@ -260,9 +281,14 @@ mod tests {
     }
 
     #[test]
-    fn settled_waves_move_only_by_an_operator() {
+    fn settled_waves_move_only_by_an_operator_or_a_failed_action() {
         for &(t, from, to) in WAVE_TABLE {
             if from.is_settled() && from != to {
+                if t == WaveTransition::Act {
+                    // An AFTER_COMPLETE action with policy FAIL fails its completed wave.
+                    assert_eq!((from, to), (W::Completed, W::Failed));
+                    continue;
+                }
                 assert!(
                     matches!(t, WaveTransition::Retry | WaveTransition::Skip),
                     "{t:?}: {from} → {to}"
@@ -272,7 +298,7 @@ mod tests {
         }
         for to in WaveStatus::ALL {
             for from in [W::Completed, W::Skipped, W::Cancelled] {
-                if from != *to {
+                if from != *to && !(from == W::Completed && *to == W::Failed) {
                     assert!(
                         !WAVE_TABLE.iter().any(|&(_, f, n)| f == from && n == *to),
                         "{from} → {to}"

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::actions::{ActionRun, WaveAction};
 use crate::ids::{ExecutionId, InstanceId, JobId, PlanId, SourceServerId, TaskToken};
 use crate::status::{ExecutionStatus, LaunchStatus, WaveStatus};
 
@@ -158,6 +159,8 @@ pub enum WaveFailure {
     LaunchRejected,
     /// The execution was cancelled before the wave's retry reached DRS: it stays failed.
     RetryCancelled,
+    /// A wave action with `onFailure: FAIL` failed or timed out (SPEC §11).
+    ActionFailed,
 }
 
 /// One DRS job of a wave: which attempt and part of the wave it launched.
@@ -257,6 +260,12 @@ pub struct Wave {
     pub failure_reason: Option<WaveFailure>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_message: Option<String>,
+    /// The plan's actions for this wave, in order (absent in a record of an older version).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<WaveAction>,
+    /// Every run of those actions, in the order act took them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub action_runs: Vec<ActionRun>,
     /// Optimistic-concurrency version of this wave; every write of it bumps it by one.
     #[serde(default)]
     pub version: u64,
@@ -318,6 +327,10 @@ struct StoredWave {
     #[serde(default)]
     status_message: Option<String>,
     #[serde(default)]
+    actions: Vec<WaveAction>,
+    #[serde(default)]
+    action_runs: Vec<ActionRun>,
+    #[serde(default)]
     version: u64,
     server_statuses: Vec<ServerStatus>,
 }
@@ -346,6 +359,8 @@ impl From<StoredWave> for Wave {
             optional_not_launched: w.optional_not_launched,
             failure_reason: w.failure_reason,
             status_message: w.status_message,
+            actions: w.actions,
+            action_runs: w.action_runs,
             version: w.version,
             server_statuses: w.server_statuses,
         };

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::actions::{ActionFault, PlanAction, WaveAction, MAX_ACTIONS_PER_WAVE};
 use crate::ids::{ExecutionId, PlanId, SourceServerId};
 use crate::model::{
     Execution, ExecutionHeader, FailurePolicy, Impact, ServerStatus, Timestamp, Wave,
@@ -68,6 +69,9 @@ pub struct PlanWave {
     /// This wave's recovery time objective, in seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_rto_seconds: Option<i64>,
+    /// Checks and changes run before the wave launches or after it completed (at most 10).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<PlanAction>,
     pub servers: Vec<PlanServer>,
 }
 
@@ -113,6 +117,58 @@ pub enum PlanProblem {
     CleanupDelayOutOfRange(i64),
     #[error("cleanupAfterSeconds is set on a recovery (isDrill false): a recovery's instances are production and are never cleaned up")]
     CleanupOfRecovery,
+    #[error("wave {wave} has {count} actions; a wave runs at most {MAX_ACTIONS_PER_WAVE}")]
+    TooManyActions { wave: u32, count: usize },
+    /// `action` is the action's name, or `#N` (1-based) when it has none.
+    #[error("action {action} of wave {wave} {fault}")]
+    Action {
+        wave: u32,
+        action: String,
+        fault: ActionFault,
+    },
+}
+
+/// The actions of wave `n`, checked, or every problem they have.
+fn action_problems(
+    n: u32,
+    wave: &PlanWave,
+    wave_timeout: u64,
+) -> Result<Vec<WaveAction>, Vec<PlanProblem>> {
+    let mut problems = Vec::new();
+    if wave.actions.len() > MAX_ACTIONS_PER_WAVE {
+        problems.push(PlanProblem::TooManyActions {
+            wave: n,
+            count: wave.actions.len(),
+        });
+    }
+    let mut actions = Vec::new();
+    for (i, action) in wave.actions.iter().enumerate() {
+        let label = if action.name.is_empty() {
+            format!("#{}", i + 1)
+        } else {
+            format!("'{}'", crate::text::clip(&action.name, 64))
+        };
+        let mut faults = match action.check(wave_timeout) {
+            Ok(checked) => {
+                actions.push(checked);
+                Vec::new()
+            }
+            Err(faults) => faults,
+        };
+        if !action.name.is_empty() && wave.actions[..i].iter().any(|a| a.name == action.name) {
+            faults.push(ActionFault::DuplicateName);
+        }
+        problems.extend(faults.into_iter().map(|fault| PlanProblem::Action {
+            wave: n,
+            action: label.clone(),
+            fault,
+        }));
+    }
+    if problems.is_empty() {
+        Ok(actions)
+    } else {
+        Err(problems)
+    }
 }
 
 /// Something in a plan worth a second look; the plan still runs.
@@ -235,6 +291,11 @@ impl Plan {
             if wave.timeout_seconds == Some(0) {
                 problems.push(PlanProblem::ZeroTimeout(n));
             }
+            problems.extend(
+                action_problems(n, wave, self.wave_timeout(wave))
+                    .err()
+                    .unwrap_or_default(),
+            );
             for server in &wave.servers {
                 if let Some(first) = seen.insert(&server.source_server_id, n) {
                     problems.push(PlanProblem::DuplicateServer {
@@ -246,6 +307,13 @@ impl Plan {
             }
         }
         problems
+    }
+
+    /// The timeout of `wave`: its own, else the plan's, else the default.
+    pub fn wave_timeout(&self, wave: &PlanWave) -> u64 {
+        wave.timeout_seconds
+            .or(self.wave_timeout_seconds)
+            .unwrap_or(DEFAULT_WAVE_TIMEOUT_SECONDS)
     }
 
     /// A new execution of this plan: PENDING, every wave PENDING, every server PENDING.
@@ -287,6 +355,8 @@ impl Plan {
                 optional_not_launched: 0,
                 failure_reason: None,
                 status_message: None,
+                actions: action_problems(n, w, self.wave_timeout(w)).unwrap_or_default(),
+                action_runs: Vec::new(),
                 version: 0,
                 server_statuses: w
                     .servers
@@ -348,6 +418,7 @@ mod tests {
             pause_before_wave: false,
             timeout_seconds: None,
             on_failure: None,
+            actions: Vec::new(),
             servers: servers.map(server).collect(),
         }
     }

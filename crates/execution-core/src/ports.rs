@@ -497,6 +497,66 @@ pub trait Ec2: Send + Sync {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Wave actions (Lambda functions, SSM Automation)
+// ---------------------------------------------------------------------------------------------
+
+/// A Lambda function's answer to a synchronous invocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvokeAnswer {
+    /// `X-Amz-Function-Error` (`Unhandled`, `Handled`): the function failed; the payload says how.
+    pub function_error: Option<String>,
+    /// The answer's bytes as the function returned them (not necessarily JSON).
+    pub payload: Vec<u8>,
+}
+
+#[async_trait]
+pub trait FunctionInvoker: Send + Sync {
+    /// Invokes `function` (a name or ARN) once, synchronously (`RequestResponse`), with `payload`,
+    /// waiting at most `timeout` for the answer. MUST NOT retry: a second attempt could run the
+    /// function twice. `Throttled` MUST mean that the function did not run (Lambda refused the
+    /// invocation: throttled, or the function not ready); any other error means it may have.
+    async fn invoke(
+        &self,
+        function: &str,
+        payload: &[u8],
+        timeout: Duration,
+    ) -> Result<InvokeAnswer, ServiceError>;
+}
+
+/// A StartAutomationExecution request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutomationRequest {
+    /// The document's name or ARN.
+    pub document: String,
+    pub parameters: std::collections::BTreeMap<String, Vec<String>>,
+    /// SSM's idempotency token (a UUID): a second start with the same token and parameters
+    /// starts nothing and answers the first one's id.
+    pub client_token: String,
+    pub tags: Vec<(String, String)>,
+}
+
+/// What GetAutomationExecution says of an automation execution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutomationState {
+    /// `AutomationExecutionStatus` as SSM words it (`InProgress`, `Success`, `Failed`, ...).
+    pub status: String,
+    pub failure_message: Option<String>,
+}
+
+#[async_trait]
+pub trait AutomationRunner: Send + Sync {
+    /// Starts the runbook; answers the automation execution id. Idempotent on the client token.
+    /// `Throttled` means nothing was started (a quota of running automations, throttling).
+    async fn start_automation(&self, request: &AutomationRequest) -> Result<String, ServiceError>;
+
+    /// The automation execution's state; `Ok(None)` when SSM does not know the id.
+    async fn automation(&self, id: &str) -> Result<Option<AutomationState>, ServiceError>;
+
+    /// Asks SSM to stop the automation execution (`Cancel`); stopping one that ended is no error.
+    async fn stop_automation(&self, id: &str) -> Result<(), ServiceError>;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Poll dispatch (find → poll)
 // ---------------------------------------------------------------------------------------------
 
@@ -686,6 +746,24 @@ pub mod mocks {
         #[async_trait]
         impl Ec2 for Ec2 {
             async fn describe_instances(&self, ids: &[InstanceId]) -> Result<Vec<Ec2Instance>, ServiceError>;
+        }
+    }
+
+    mockall::mock! {
+        pub Invoker {}
+        #[async_trait]
+        impl FunctionInvoker for Invoker {
+            async fn invoke(&self, function: &str, payload: &[u8], timeout: Duration) -> Result<InvokeAnswer, ServiceError>;
+        }
+    }
+
+    mockall::mock! {
+        pub Automation {}
+        #[async_trait]
+        impl AutomationRunner for Automation {
+            async fn start_automation(&self, request: &AutomationRequest) -> Result<String, ServiceError>;
+            async fn automation(&self, id: &str) -> Result<Option<AutomationState>, ServiceError>;
+            async fn stop_automation(&self, id: &str) -> Result<(), ServiceError>;
         }
     }
 

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
+use crate::actions::{action_step, ActionStep, ActionWhen};
 use crate::ids::{JobId, SourceServerId};
 use crate::model::{
     Execution, FailurePolicy, Impact, PauseReason, ServerStatus, Timestamp, Wave, WaveFailure,
@@ -422,6 +423,8 @@ pub enum NextAction {
     Launch,
     Wait,
     Pause,
+    /// A wave action must start (or be sent again): call act.
+    Act,
     Finalize,
 }
 
@@ -431,14 +434,18 @@ impl NextAction {
             Self::Launch => "LAUNCH",
             Self::Wait => "WAIT",
             Self::Pause => "PAUSE",
+            Self::Act => "ACT",
             Self::Finalize => "FINALIZE",
         }
     }
 }
 
-/// SPEC §3's `nextAction`: the first of FINALIZE, WAIT, PAUSE, LAUNCH that applies. A wave in
+/// SPEC §3's `nextAction`: the first of FINALIZE, WAIT, PAUSE, ACT, LAUNCH that applies. A wave in
 /// flight asks for LAUNCH while it still has servers to start and no launcher holds it (after a
-/// refusal's backoff, or when its launcher died), so launch can carry on where it stopped.
+/// refusal's backoff, or when its launcher died), so launch can carry on where it stopped. A wave
+/// action running counts as in flight (WAIT; ACT when its start must be sent again). A wave's
+/// AFTER_COMPLETE actions belong to it: they run before the next wave's planned pause; an
+/// operator's pause or a failed wave waiting on a decision stops them like anything new.
 pub fn next_action(execution: &Execution, now: Timestamp, policy: &Policy) -> NextAction {
     if execution.status().is_terminal() {
         return NextAction::Finalize;
@@ -457,8 +464,25 @@ pub fn next_action(execution: &Execution, now: Timestamp, policy: &Policy) -> Ne
             NextAction::Wait
         };
     }
+    let step = |before_launch| {
+        action_step(
+            execution,
+            now,
+            policy.launch_claim_grace_secs,
+            policy.details_grace_secs,
+            before_launch,
+        )
+    };
+    match step(false) {
+        Some(ActionStep::Running { .. }) => return NextAction::Wait,
+        Some(ActionStep::Due { resend: true, .. }) => return NextAction::Act,
+        _ => {}
+    }
     if pause_due(execution).is_some() {
         return NextAction::Pause;
+    }
+    if step(true).is_some() {
+        return NextAction::Act;
     }
     match execution.next_pending() {
         // Not reachable for a well-formed record (nothing pending, in flight or waiting means
@@ -466,6 +490,18 @@ pub fn next_action(execution: &Execution, now: Timestamp, policy: &Policy) -> Ne
         None => NextAction::Finalize,
         Some(_) => NextAction::Launch,
     }
+}
+
+/// A wave action is RUNNING somewhere in the execution.
+pub fn action_running(execution: &Execution) -> bool {
+    execution.waves.iter().any(|w| w.running_action().is_some())
+}
+
+/// A COMPLETED wave has AFTER_COMPLETE actions still to run.
+pub fn after_actions_pending(execution: &Execution) -> bool {
+    execution.waves.iter().any(|w| {
+        w.status == WaveStatus::Completed && w.next_action_of(ActionWhen::AfterComplete).is_some()
+    })
 }
 
 /// The outcome when the execution has nothing left to do, the one definition of "finished" that
@@ -477,7 +513,11 @@ pub fn finished(execution: &Execution) -> Option<ExecutionStatus> {
     if execution.status().is_terminal() {
         return Some(execution.status());
     }
-    if execution.in_flight().next().is_some() {
+    let cancelling = execution.status() == ExecutionStatus::Cancelling;
+    if execution.in_flight().next().is_some()
+        || action_running(execution)
+        || (!cancelling && after_actions_pending(execution))
+    {
         return None;
     }
     if execution.all_waves_complete() {
@@ -491,7 +531,6 @@ pub fn finished(execution: &Execution) -> Option<ExecutionStatus> {
             ExecutionStatus::Completed
         });
     }
-    let cancelling = execution.status() == ExecutionStatus::Cancelling;
     let failed = execution
         .waves
         .iter()
@@ -512,6 +551,7 @@ pub fn awaiting_decision(execution: &Execution) -> Option<&Wave> {
     if execution.status().is_terminal()
         || execution.status() == ExecutionStatus::Cancelling
         || execution.in_flight().next().is_some()
+        || action_running(execution)
     {
         return None;
     }
@@ -532,10 +572,12 @@ pub struct PauseDue {
 }
 
 /// Whether the execution must stand paused now: a failed wave waits on a decision (that comes
-/// first), an operator's pause stands, or the next wave's planned pause is not approved yet.
+/// first), an operator's pause stands, or the next wave's planned pause is not approved yet (once
+/// the AFTER_COMPLETE actions of the wave before it have run).
 pub fn pause_due(execution: &Execution) -> Option<PauseDue> {
     if execution.status() == ExecutionStatus::Cancelling
         || execution.in_flight().next().is_some()
+        || action_running(execution)
         || finished(execution).is_some()
     {
         return None;
@@ -557,6 +599,9 @@ pub fn pause_due(execution: &Execution) -> Option<PauseDue> {
                 .or(next.map(|w| w.wave_number)),
             failed_wave: None,
         });
+    }
+    if after_actions_pending(execution) {
+        return None;
     }
     next.filter(|w| w.pause_before_wave && !w.pause_approved)
         .map(|w| PauseDue {
@@ -613,7 +658,13 @@ pub fn outcome(execution: &Execution) -> Result<ExecutionStatus, Vec<u32>> {
         execution
             .waves
             .iter()
-            .filter(|w| !w.status.is_settled() || w.status == WaveStatus::Failed)
+            .filter(|w| {
+                !w.status.is_settled()
+                    || w.status == WaveStatus::Failed
+                    || w.running_action().is_some()
+                    || (w.status == WaveStatus::Completed
+                        && w.next_action_of(ActionWhen::AfterComplete).is_some())
+            })
             .map(|w| w.wave_number)
             .collect()
     })

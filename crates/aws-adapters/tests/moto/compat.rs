@@ -282,10 +282,17 @@ async fn a_version_1_record_runs_on_through_the_core() {
         workflow_run: None,
     };
     let clock = FixedClock::at_secs(1300);
-    let answer =
-        execution_core::ops::poll(&store, &drs, &ec2, &clock, &Policy::default(), &request)
-            .await
-            .unwrap();
+    let answer = execution_core::ops::poll(
+        &store,
+        &drs,
+        &ec2,
+        None,
+        &clock,
+        &Policy::default(),
+        &request,
+    )
+    .await
+    .unwrap();
     assert_eq!(answer.status, ExecutionStatus::Polling);
     let stored = store.load(exec.id()).await.unwrap().unwrap();
     assert_eq!(stored.waves[0].status, WaveStatus::Completed);

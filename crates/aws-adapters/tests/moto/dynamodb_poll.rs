@@ -115,10 +115,17 @@ async fn a_poll_that_sees_no_change_writes_only_last_polled_time() {
     // DRS reports what the record already says.
     let clock = FixedClock::at_secs(1200);
     let drs = drs_reporting(&exec, std::array::from_fn(|_| LaunchStatus::InProgress));
-    let answer =
-        execution_core::ops::poll(&store, &drs, &ec2, &clock, &Policy::default(), &request)
-            .await
-            .unwrap();
+    let answer = execution_core::ops::poll(
+        &store,
+        &drs,
+        &ec2,
+        None,
+        &clock,
+        &Policy::default(),
+        &request,
+    )
+    .await
+    .unwrap();
     assert_eq!(answer.status, ExecutionStatus::Polling);
     assert!(
         store.commits.lock().unwrap().is_empty(),
@@ -149,9 +156,17 @@ async fn a_poll_that_sees_no_change_writes_only_last_polled_time() {
             LaunchStatus::InProgress,
         ],
     );
-    execution_core::ops::poll(&store, &drs, &ec2, &clock, &Policy::default(), &request)
-        .await
-        .unwrap();
+    execution_core::ops::poll(
+        &store,
+        &drs,
+        &ec2,
+        None,
+        &clock,
+        &Policy::default(),
+        &request,
+    )
+    .await
+    .unwrap();
     let commits = store.commits.lock().unwrap().clone();
     assert_eq!(commits.len(), 1);
     assert!(commits[0].header.is_none());

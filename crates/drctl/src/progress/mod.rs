@@ -141,6 +141,29 @@ impl Narrator {
                     self.label(*wave_number)
                 ));
             }
+            Event::Acted(a) => {
+                let what = match (&a.automation_execution_id, a.action_status) {
+                    (Some(id), execution_core::actions::ActionStatus::Running) => {
+                        format!("started (automation {})", clean(id))
+                    }
+                    (_, status) => status.to_string(),
+                };
+                let more = match (&a.error, a.retry_after_seconds) {
+                    (Some(e), Some(secs)) => {
+                        format!(": {}; again in {}", clean(e), duration(secs))
+                    }
+                    (Some(e), None) => format!(": {}", clean(e)),
+                    _ => String::new(),
+                };
+                lines.push(format!(
+                    "{t} {}: action {} ({}, {}, attempt {}) {what}{more}",
+                    self.label(a.wave_number),
+                    clean(&a.action),
+                    a.when.as_str(),
+                    a.kind.as_str(),
+                    a.attempt
+                ));
+            }
             Event::LaunchDeferred {
                 wave_number,
                 retry_after_secs,

@@ -8,7 +8,10 @@ use super::{Audited, FindConfig};
 use crate::api::{answer, Request};
 use crate::audit::Actor;
 use crate::error::OperationError;
-use crate::ports::{Clock, Drs, Ec2, ExecutionStore, PollDispatch, ServerLocks, Workflow};
+use crate::ports::{
+    AutomationRunner, Clock, Drs, Ec2, ExecutionStore, FunctionInvoker, PollDispatch, ServerLocks,
+    Workflow,
+};
 use crate::rules::Policy;
 
 /// What the operations run against. A Lambda function builds only the clients its operation
@@ -25,6 +28,10 @@ pub struct Ports<'a> {
     pub find: Option<&'a FindConfig>,
     /// The servers' holds (start takes them; usually the store itself).
     pub locks: Option<&'a dyn ServerLocks>,
+    /// Wave actions: Lambda functions (act invokes them) and SSM Automation (act starts runbooks,
+    /// poll follows them).
+    pub invoker: Option<&'a dyn FunctionInvoker>,
+    pub automation: Option<&'a dyn AutomationRunner>,
 }
 
 impl<'a> Ports<'a> {
@@ -40,6 +47,21 @@ impl<'a> Ports<'a> {
             polls: None,
             find: None,
             locks: None,
+            invoker: None,
+            automation: None,
+        }
+    }
+
+    /// The clients of wave actions: Lambda (invoke) and SSM (Automation).
+    pub fn with_actions(
+        self,
+        invoker: &'a dyn FunctionInvoker,
+        automation: &'a dyn AutomationRunner,
+    ) -> Self {
+        Self {
+            invoker: Some(invoker),
+            automation: Some(automation),
+            ..self
         }
     }
 
@@ -104,7 +126,9 @@ pub async fn run(ports: &Ports<'_>, request: Request, actor: Actor) -> Value {
             _ => answer::<()>(&Err(missing("poll dispatch"))),
         },
         Request::Poll(r) => match (drs, ec2) {
-            (Ok(drs), Ok(ec2)) => answer(&super::poll(store, drs, ec2, clock, policy, &r).await),
+            (Ok(drs), Ok(ec2)) => {
+                answer(&super::poll(store, drs, ec2, ports.automation, clock, policy, &r).await)
+            }
             (Err(e), _) | (_, Err(e)) => answer::<()>(&Err(e)),
         },
         Request::Finalize(t) => answer(&super::finalize(store, clock, &t).await),
@@ -157,5 +181,12 @@ pub async fn run(ports: &Ports<'_>, request: Request, actor: Actor) -> Value {
             Ok(drs) => answer(&super::cleanup(store, drs, clock, &t).await),
             Err(e) => answer::<()>(&Err(e)),
         },
+        Request::Act(t) => {
+            let actions = super::ActionPorts {
+                invoker: ports.invoker,
+                automation: ports.automation,
+            };
+            answer(&super::act(store, actions, clock, policy, &t).await)
+        }
     }
 }

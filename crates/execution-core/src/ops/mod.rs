@@ -4,6 +4,7 @@
 //! Every write is conditional; a use case that loses a race re-reads and decides again (at most
 //! [`MAX_ATTEMPTS`] times), so its decision is always made on the record as it stands.
 
+mod act;
 mod audited;
 mod cancel;
 mod cleanup;
@@ -25,6 +26,7 @@ mod token;
 
 use std::future::Future;
 
+pub use act::{act, ActionPorts};
 pub use audited::Audited;
 pub use cancel::cancel;
 pub use cleanup::cleanup;

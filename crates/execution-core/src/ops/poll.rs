@@ -3,14 +3,15 @@ use std::collections::HashMap;
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::{load_target, with_retries, Failure};
+use crate::actions::{automation_ended, run_overdue, settle_run, ActionKind, RunEnd};
 use crate::api::{PollRequest, PollResponse, PollWaves, WaveSummary, OK};
 use crate::error::OperationError;
 use crate::ids::{InstanceId, JobId, SourceServerId};
 use crate::lifecycle::{wave_write, WaveTransition};
 use crate::model::{Execution, ServerStatus, Timestamp, Wave};
 use crate::ports::{
-    now, Clock, Commit, Drs, Ec2, Ec2Instance, ExecutionStore, RecoveryInstance, Touch, WaveWrite,
-    DRS_FILTER_MAX, EC2_FILTER_MAX,
+    now, AutomationRunner, Clock, Commit, Drs, Ec2, Ec2Instance, ExecutionStore, RecoveryInstance,
+    Touch, WaveWrite, DRS_FILTER_MAX, EC2_FILTER_MAX,
 };
 use crate::rules::{
     apply_job, apply_verdict, judge_wave, lacks_details, lacks_reason, next_action, JobsById,
@@ -70,21 +71,30 @@ async fn explain_failures(
 /// poll: refresh the waves in flight from DRS and EC2, apply the wave rules, write only the waves
 /// that changed (and `lastPolledTime`), answer with `nextAction`. Never changes the execution's
 /// status and never finalizes.
+///
+/// poll also follows the wave actions that run: a runbook's state (GetAutomationExecution, when an
+/// SSM client is given), and the time of every run (a run past its timeout ends TIMED_OUT; a
+/// runbook still running then is stopped).
 pub async fn poll(
     store: &dyn ExecutionStore,
     drs: &dyn Drs,
     ec2: &dyn Ec2,
+    automation: Option<&dyn AutomationRunner>,
     clock: &dyn Clock,
     policy: &Policy,
     request: &PollRequest,
 ) -> Result<PollResponse, OperationError> {
-    with_retries("poll", || attempt(store, drs, ec2, clock, policy, request)).await
+    with_retries("poll", || {
+        attempt(store, drs, ec2, automation, clock, policy, request)
+    })
+    .await
 }
 
 async fn attempt(
     store: &dyn ExecutionStore,
     drs: &dyn Drs,
     ec2: &dyn Ec2,
+    automation: Option<&dyn AutomationRunner>,
     clock: &dyn Clock,
     policy: &Policy,
     request: &PollRequest,
@@ -94,7 +104,16 @@ async fn attempt(
     let mut warnings = Vec::new();
 
     if !execution.status().is_terminal() {
-        let changed = refresh(drs, ec2, &mut execution, at, policy, &mut warnings).await?;
+        let changed = refresh(
+            drs,
+            ec2,
+            automation,
+            &mut execution,
+            at,
+            policy,
+            &mut warnings,
+        )
+        .await?;
         // The touch races with nothing, so it runs beside the wave commit: one round trip.
         let commit = Commit {
             execution_id: execution.id(),
@@ -131,6 +150,7 @@ async fn attempt(
 async fn refresh(
     drs: &dyn Drs,
     ec2: &dyn Ec2,
+    automation: Option<&dyn AutomationRunner>,
     execution: &mut Execution,
     at: Timestamp,
     policy: &Policy,
@@ -142,7 +162,7 @@ async fn refresh(
         .filter(|w| worth_refreshing(w))
         .map(|w| w.wave_number)
         .collect();
-    if refreshed.is_empty() {
+    if refreshed.is_empty() && !crate::rules::action_running(execution) {
         return Ok(Vec::new());
     }
     let job_ids: Vec<JobId> = execution
@@ -175,9 +195,12 @@ async fn refresh(
             }
         }
     }
-    explain_failures(drs, execution, &refreshed, warnings).await;
-    enrich_recovery_instances(drs, execution, &refreshed, warnings).await;
-    enrich_ec2(ec2, execution, &refreshed, warnings).await;
+    if !refreshed.is_empty() {
+        explain_failures(drs, execution, &refreshed, warnings).await;
+        enrich_recovery_instances(drs, execution, &refreshed, warnings).await;
+        enrich_ec2(ec2, execution, &refreshed, warnings).await;
+    }
+    let settled = follow_actions(automation, execution, at, warnings).await;
 
     let mut writes = Vec::new();
     for (old, new) in before.iter().zip(execution.waves.iter_mut()) {
@@ -185,12 +208,105 @@ async fn refresh(
         apply_verdict(new, &verdict, at);
         if old != new {
             let changed = new.clone();
-            let write = wave_write(old, WaveTransition::Judge, verdict.status, |w| *w = changed)?;
+            // A wave action's end is the action's change (it may fail the wave); the rest is
+            // the wave rules'.
+            let (transition, to) = match settled.iter().find(|(n, _)| *n == old.wave_number) {
+                Some((_, to)) if verdict.status == old.status => (WaveTransition::Act, *to),
+                _ => (WaveTransition::Judge, verdict.status),
+            };
+            let write = wave_write(old, transition, to, |w| *w = changed)?;
             *new = write.wave.clone();
             writes.push(write);
         }
     }
     Ok(writes)
+}
+
+/// Follows every RUNNING wave action: a runbook's state from SSM, and every run's time. Ends the
+/// runs that ended (a failed one with policy FAIL fails its wave) and returns, per wave changed,
+/// the status that leads to. A runbook past its timeout is stopped; an SSM error only warns.
+async fn follow_actions(
+    automation: Option<&dyn AutomationRunner>,
+    execution: &mut Execution,
+    at: Timestamp,
+    warnings: &mut Vec<String>,
+) -> Vec<(u32, WaveStatus)> {
+    let mut settled = Vec::new();
+    for wave in &mut execution.waves {
+        let Some(run) = wave.running_action().cloned() else {
+            continue;
+        };
+        let Some(action) = wave.actions.iter().find(|a| a.name == run.name).cloned() else {
+            continue;
+        };
+        let overdue = run_overdue(&action, &run, at);
+        let mut end = None;
+        if let (Some(id), ActionKind::SsmAutomation) = (&run.automation_execution_id, action.kind) {
+            match automation {
+                None => warnings.push(format!(
+                    "automation {id} of action {} is not followed: this function has no SSM client",
+                    run.name
+                )),
+                Some(ssm) => match ssm.automation(id).await {
+                    Ok(Some(state)) => {
+                        end = automation_ended(&state.status).map(|ok| {
+                            if ok {
+                                RunEnd::Succeeded {
+                                    summary: Some(format!("automation {id}: {}", state.status)),
+                                }
+                            } else {
+                                RunEnd::Failed {
+                                    error: format!(
+                                        "automation {id} ended {}{}",
+                                        state.status,
+                                        state
+                                            .failure_message
+                                            .as_deref()
+                                            .map(|m| format!(": {m}"))
+                                            .unwrap_or_default()
+                                    ),
+                                }
+                            }
+                        });
+                    }
+                    Ok(None) => warnings.push(format!("SSM does not know automation {id} (yet)")),
+                    Err(e) => warnings.push(format!("could not read automation {id}: {e}")),
+                },
+            }
+            if end.is_none() && overdue {
+                if let Some(ssm) = automation {
+                    if let Err(e) = ssm.stop_automation(id).await {
+                        warnings.push(format!("could not stop automation {id}: {e}"));
+                    }
+                }
+            }
+        }
+        if end.is_none() && overdue {
+            end = Some(RunEnd::TimedOut {
+                error: match (action.kind, &run.automation_execution_id) {
+                    (ActionKind::Lambda, _) if run.retry_time.is_none() => format!(
+                        "no answer recorded within {} s: its invoker stopped; the function may have run, so it is not invoked again for this attempt",
+                        action.timeout_seconds
+                    ),
+                    (ActionKind::SsmAutomation, Some(id)) => format!(
+                        "automation {id} still running after {} s; stopped",
+                        action.timeout_seconds
+                    ),
+                    _ => format!(
+                        "not started within {} s{}",
+                        action.timeout_seconds,
+                        run.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()
+                    ),
+                },
+            });
+        }
+        if let Some(end) = end {
+            if let Some(to) = settle_run(wave, &run.name, run.attempt, &end, at) {
+                settled.push((wave.wave_number, to));
+            }
+        }
+    }
+    settled
 }
 
 fn worth_refreshing(wave: &Wave) -> bool {

@@ -4,10 +4,11 @@
 
 use super::token::{leave_pause, release_pending_token, Released};
 use super::{after_write, load_target, with_retries, Failure};
+use crate::actions::ActionOnFailure;
 use crate::api::{DecisionResponse, WaveTarget, OK};
 use crate::error::{OperationError, Refusal};
 use crate::lifecycle::{header_write, wave_write, Transition, WaveTransition};
-use crate::model::{Execution, Wave};
+use crate::model::{Execution, Wave, WaveFailure};
 use crate::ports::{now, Clock, Commit, ExecutionStore, WaveWrite, Workflow};
 use crate::rules::{awaiting_decision, Policy};
 use crate::status::{ExecutionStatus, LaunchStatus, WaveStatus};
@@ -59,7 +60,16 @@ impl Decision<'_> {
     /// still under way.
     fn already_made(self, wave: &Wave) -> bool {
         match self {
-            Self::Retry { .. } => wave.attempt > 1 && wave.status.is_in_flight(),
+            Self::Retry { .. } => {
+                (wave.attempt > 1 && wave.status.is_in_flight())
+                    || (wave.status != WaveStatus::Failed
+                        && wave.action_runs.iter().any(|r| {
+                            r.status.is_failure()
+                                && wave.actions.iter().any(|a| {
+                                    a.name == r.name && a.on_failure == ActionOnFailure::Fail
+                                })
+                        }))
+            }
             Self::Skip => wave.status == WaveStatus::Skipped,
         }
     }
@@ -113,6 +123,11 @@ async fn decide(
         .into());
     }
     let (transition, wave_write) = match decision {
+        Decision::Retry { policy, .. }
+            if wave.failure_reason == Some(WaveFailure::ActionFailed) =>
+        {
+            (Transition::Retry, rerun_action(wave, policy)?)
+        }
         Decision::Retry { clock, policy } => {
             if wave.attempt >= policy.max_wave_attempts {
                 return Err(Refusal::AttemptsExhausted {
@@ -195,6 +210,41 @@ fn next_attempt(wave: &Wave, at: crate::model::Timestamp) -> Result<WaveWrite, F
             }
         },
     )?)
+}
+
+/// A wave failed by an action: back to where the action ran (PENDING before the launch, COMPLETED
+/// after it), so that act runs the failed action again as its next attempt. At most
+/// `maxWaveAttempts` runs of one action.
+fn rerun_action(wave: &Wave, policy: &Policy) -> Result<WaveWrite, Failure> {
+    let Some((action, run)) = wave.failed_action() else {
+        return Err(OperationError::Internal(format!(
+            "wave {} failed by an action, but no action's run failed",
+            wave.wave_number
+        ))
+        .into());
+    };
+    if run.attempt >= policy.max_wave_attempts {
+        return Err(Refusal::ActionRunsExhausted {
+            wave: wave.wave_number,
+            action: action.name.clone(),
+            runs: run.attempt,
+            max: policy.max_wave_attempts,
+        }
+        .into());
+    }
+    let to = action.when.wave_status();
+    Ok(wave_write(wave, WaveTransition::Retry, to, |w| {
+        w.failure_reason = None;
+        w.status_message = (w.optional_not_launched > 0).then(|| {
+            format!(
+                "{} optional servers did not launch",
+                w.optional_not_launched
+            )
+        });
+        if to == WaveStatus::Pending {
+            w.end_time = None;
+        }
+    })?)
 }
 
 /// What the execution waits for, for a refusal's message.

@@ -557,7 +557,7 @@ impl World {
         };
         let audited = self.audited(Operation::Poll);
         let (store, drs, ec2) = (&audited, &*self.drs, &*self.ec2);
-        let r = crate::ops::poll(store, drs, ec2, &self.clock, &self.policy, &request).await;
+        let r = crate::ops::poll(store, drs, ec2, None, &self.clock, &self.policy, &request).await;
         self.checked("poll", r)
     }
 

@@ -32,7 +32,7 @@ const NOW: i64 = 2_000;
 const TOKEN: &str = "AQCEAAAAKgAAAAMAAAAAAAAAAfake+task/token==";
 
 /// The functions deployed, and so the operations [`serve`] is run for: one per operation.
-const FUNCTIONS: [Operation; 14] = Operation::ALL;
+const FUNCTIONS: [Operation; 15] = Operation::ALL;
 
 fn clock() -> FixedClock {
     FixedClock::at_secs(NOW)
@@ -128,7 +128,11 @@ impl<S: ExecutionStore + HoldsOf> Clients<S> {
             | Operation::Cancel
             | Operation::Retry
             | Operation::Skip => ports.with_workflow(&self.workflow),
-            Operation::Finalize | Operation::List | Operation::Get | Operation::Events => ports,
+            Operation::Finalize
+            | Operation::List
+            | Operation::Get
+            | Operation::Events
+            | Operation::Act => ports,
         }
     }
 

@@ -838,7 +838,7 @@ fn every_operation_future_is_send() {
         target: t,
         task_token: None,
     };
-    send(poll(&store, &drs, &ec2, &clock, &policy, &p));
+    send(poll(&store, &drs, &ec2, None, &clock, &policy, &p));
     send(crate::ops::launch(&store, &drs, &clock, &policy, &t));
     send(crate::ops::finalize(&store, &clock, &t));
     send(crate::ops::pause(&store, &wf, &pause_req));
