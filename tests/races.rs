@@ -437,6 +437,7 @@ fn plan(rng: &mut ChaCha8Rng) -> Plan {
                 2 => Some(FailurePolicy::Pause),
                 _ => None, // the plan's: PAUSE
             },
+            actions: Vec::new(),
             servers: (0..rng.random_range(1..=3u32))
                 .map(|s| PlanServer {
                     source_server_id: SourceServerId::parse(&format!("s-{:017}", w * 10 + s))
@@ -599,6 +600,8 @@ fn workflow_step(record: &Execution, sim: &Sim) -> Option<(Op, Option<u32>)> {
         NextAction::Launch => Op::Launch,
         NextAction::Wait => Op::Poll,
         NextAction::Pause => Op::PauseWithToken,
+        // These plans have no wave actions.
+        NextAction::Act => Op::Poll,
         NextAction::Finalize if record.status().is_terminal() => return None,
         NextAction::Finalize => Op::Finalize,
     };

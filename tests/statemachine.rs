@@ -1347,7 +1347,8 @@ impl Stack {
             | Operation::Find
             | Operation::List
             | Operation::Get
-            | Operation::Events => ports,
+            | Operation::Events
+            | Operation::Act => ports,
         }
     }
 
