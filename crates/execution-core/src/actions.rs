@@ -566,9 +566,19 @@ pub fn automation_tags(
 /// How a run ended, as act or poll found it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunEnd {
-    Succeeded { summary: Option<String> },
-    Failed { error: String },
-    TimedOut { error: String },
+    Succeeded {
+        summary: Option<String>,
+    },
+    Failed {
+        error: String,
+    },
+    TimedOut {
+        error: String,
+    },
+    /// Given up because the execution was cancelled: FAILED, and the wave left to the cancel.
+    Abandoned {
+        error: String,
+    },
 }
 
 /// What a Lambda action's synchronous answer means: a function error fails it; an answer that is
@@ -812,13 +822,16 @@ pub fn settle_run(
             run.summary.clone_from(summary);
             (ActionStatus::Succeeded, None)
         }
-        RunEnd::Failed { error } => (ActionStatus::Failed, Some(error)),
+        RunEnd::Failed { error } | RunEnd::Abandoned { error } => {
+            (ActionStatus::Failed, Some(error))
+        }
         RunEnd::TimedOut { error } => (ActionStatus::TimedOut, Some(error)),
     };
+    let abandoned = matches!(end, RunEnd::Abandoned { .. });
     run.status = status;
     run.error = error.map(|e| crate::text::clip(e, SUMMARY_MAX_CHARS));
     let when = run.when;
-    if status.is_failure() && on_failure == ActionOnFailure::Fail {
+    if status.is_failure() && on_failure == ActionOnFailure::Fail && !abandoned {
         wave.failure_reason = Some(crate::model::WaveFailure::ActionFailed);
         wave.status_message = Some(crate::text::clip(
             &format!(

@@ -147,7 +147,7 @@ async fn take(
         // Cancelled while a runbook's start was in doubt: it is not sent again (that could start
         // it now); the run ends failed, naming the token to look it up by.
         let token = client_token(&execution, number, &action.name, attempt);
-        let end = RunEnd::Failed {
+        let end = RunEnd::Abandoned {
             error: format!(
                 "the execution was cancelled before SSM confirmed the start; it was not sent again (client token {token})"
             ),

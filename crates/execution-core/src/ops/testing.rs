@@ -23,9 +23,9 @@ use crate::ops::{Audited, FindConfig, Ports};
 use crate::plan::Plan;
 use crate::ports::mocks::{FixedClock, MockDispatch, MockDrs, MockEc2, MockStore, MockWorkflow};
 use crate::ports::{
-    ActiveExecution, ActivePage, Commit, Drs, Ec2, ExecutionStore, HeaderWrite, HoldClaim,
-    PollDispatch, ServerHold, ServerLocks, ServiceError, SourceServer, StoreError, Workflow,
-    MAX_COMMIT_ITEMS,
+    ActiveExecution, ActivePage, AutomationRunner, Commit, Drs, Ec2, ExecutionStore,
+    FunctionInvoker, HeaderWrite, HoldClaim, PollDispatch, ServerHold, ServerLocks, ServiceError,
+    SourceServer, StoreError, Workflow, MAX_COMMIT_ITEMS,
 };
 use crate::rules::Policy;
 
@@ -392,6 +392,8 @@ pub struct World {
     ec2: Box<dyn Ec2>,
     workflow: Box<dyn Workflow>,
     dispatch: Box<dyn PollDispatch>,
+    invoker: Option<Box<dyn FunctionInvoker>>,
+    automation: Option<Box<dyn AutomationRunner>>,
     locks: TestLocks,
     pub clock: FixedClock,
     pub policy: Policy,
@@ -449,6 +451,8 @@ impl World {
             ec2: Box::new(no_ec2()),
             workflow: Box::new(no_workflow()),
             dispatch: Box::new(MockDispatch::new()),
+            invoker: None,
+            automation: None,
             clock: FixedClock::at_secs(0),
             policy: Policy::default(),
             target: target(),
@@ -478,6 +482,18 @@ impl World {
 
     pub fn with_dispatch(mut self, dispatch: impl PollDispatch + 'static) -> Self {
         self.dispatch = Box::new(dispatch);
+        self
+    }
+
+    /// Lambda functions for wave actions (none by default: act answers 500 for a LAMBDA action).
+    pub fn with_invoker(mut self, invoker: impl FunctionInvoker + 'static) -> Self {
+        self.invoker = Some(Box::new(invoker));
+        self
+    }
+
+    /// SSM Automation for wave actions (none by default; poll then follows no runbook).
+    pub fn with_automation(mut self, automation: impl AutomationRunner + 'static) -> Self {
+        self.automation = Some(Box::new(automation));
         self
     }
 
@@ -557,8 +573,30 @@ impl World {
         };
         let audited = self.audited(Operation::Poll);
         let (store, drs, ec2) = (&audited, &*self.drs, &*self.ec2);
-        let r = crate::ops::poll(store, drs, ec2, None, &self.clock, &self.policy, &request).await;
+        let automation = self.automation.as_deref();
+        let r = crate::ops::poll(
+            store,
+            drs,
+            ec2,
+            automation,
+            &self.clock,
+            &self.policy,
+            &request,
+        )
+        .await;
         self.checked("poll", r)
+    }
+
+    /// The workflow's act.
+    pub async fn act(&self, at: i64) -> Result<crate::api::ActResponse, OperationError> {
+        self.clock.set_secs(at);
+        let audited = self.audited(Operation::Act);
+        let ports = crate::ops::ActionPorts {
+            invoker: self.invoker.as_deref(),
+            automation: self.automation.as_deref(),
+        };
+        let r = crate::ops::act(&audited, ports, &self.clock, &self.policy, &self.target).await;
+        self.checked("act", r)
     }
 
     pub async fn launch(&self, at: i64) -> Result<LaunchResponse, OperationError> {
@@ -668,6 +706,11 @@ impl World {
             .with_workflow(&*self.workflow)
             .with_find(&*self.dispatch, &self.find_config)
             .with_locks(&self.locks);
+        let ports = Ports {
+            invoker: self.invoker.as_deref(),
+            automation: self.automation.as_deref(),
+            ..ports
+        };
         let actor = self.audited(request.operation()).actor().clone();
         let answer = crate::ops::run(&ports, request, actor).await;
         self.check(&what);

@@ -1,5 +1,6 @@
 //! Use-case tests against mockall mocks of the ports.
 
+mod act;
 mod cancel;
 mod cleanup;
 mod compat;
