@@ -1279,6 +1279,127 @@ mod tests {
         )));
     }
 
+    fn with_run(e: &mut Execution, wave: usize, when: ActionWhen, status: ActionStatus) {
+        let name = format!("step-{}", e.waves[wave].actions.len());
+        e.waves[wave].actions.push(crate::actions::WaveAction {
+            name: name.clone(),
+            when,
+            kind: crate::actions::ActionKind::Lambda,
+            target: "fn".into(),
+            parameters: None,
+            timeout_seconds: 60,
+            on_failure: crate::actions::ActionOnFailure::Fail,
+        });
+        e.waves[wave].action_runs.push(ActionRun {
+            name,
+            when,
+            attempt: 1,
+            status,
+            start_time: Timestamp(1050),
+            claimed_time: Timestamp(1050),
+            end_time: (status != ActionStatus::Running).then_some(Timestamp(1060)),
+            automation_execution_id: None,
+            retry_time: None,
+            summary: None,
+            error: None,
+        });
+    }
+
+    #[test]
+    fn action_runs_agree_with_their_actions_and_waves() {
+        // The operations' records pass: a before-launch run on a PENDING wave of a running
+        // execution, after-complete runs on completed waves.
+        let mut running = fresh();
+        running.header.status = ExecutionStatus::Polling;
+        with_run(
+            &mut running,
+            0,
+            ActionWhen::BeforeLaunch,
+            ActionStatus::Running,
+        );
+        assert_eq!(check(&running), []);
+        let mut done = completed();
+        with_run(
+            &mut done,
+            1,
+            ActionWhen::AfterComplete,
+            ActionStatus::Succeeded,
+        );
+        assert_eq!(check(&done), []);
+        // A wave a before-launch action failed was never launched: no attempt is right.
+        let mut failed = fresh();
+        failed.header.status = ExecutionStatus::Polling;
+        with_run(
+            &mut failed,
+            0,
+            ActionWhen::BeforeLaunch,
+            ActionStatus::Failed,
+        );
+        failed.waves[0].status = WaveStatus::Failed;
+        failed.waves[0].failure_reason = Some(WaveFailure::ActionFailed);
+        failed.waves[0].end_time = Some(Timestamp(1060));
+        assert_eq!(check(&failed), []);
+
+        let mut e = done.clone();
+        e.waves[1].action_runs[0].status = ActionStatus::Running;
+        e.waves[1].action_runs[0].end_time = None;
+        assert!(has(&e, |v| matches!(
+            v,
+            Violation::ActionRunningAfterEnd { wave: 1, .. }
+        )));
+        let mut e = running.clone();
+        e.waves[0].action_runs[0].when = ActionWhen::AfterComplete;
+        assert!(has(&e, |v| matches!(
+            v,
+            Violation::RunOfUnknownAction { wave: 0, .. }
+        )));
+        assert!(has(&e, |v| matches!(
+            v,
+            Violation::RunningActionOnWave {
+                wave: 0,
+                status: WaveStatus::Pending,
+                ..
+            }
+        )));
+        let mut e = running.clone();
+        e.waves[0].action_runs[0].attempt = 2;
+        assert!(has(&e, |v| matches!(
+            v,
+            Violation::RunAttemptsOutOfOrder { attempt: 2, .. }
+        )));
+        let mut e = running.clone();
+        with_run(&mut e, 0, ActionWhen::BeforeLaunch, ActionStatus::Running);
+        assert!(has(&e, |v| matches!(
+            v,
+            Violation::TwoActionsRunning { wave: 0 }
+        )));
+        let mut e = done.clone();
+        e.waves[1].action_runs[0].end_time = None;
+        assert!(has(&e, |v| matches!(
+            v,
+            Violation::EndedRunWithoutEndTime { wave: 1, .. }
+        )));
+        let mut e = failed.clone();
+        e.waves[0].action_runs[0].status = ActionStatus::Succeeded;
+        assert!(has(&e, |v| matches!(
+            v,
+            Violation::ActionFailureWithoutRun { wave: 0 }
+        )));
+        assert!(has(&e, |v| matches!(
+            v,
+            Violation::LaunchedWaveWithoutAttempt { wave: 0, .. }
+        )));
+        // Every run's times are listed; a retry time is scheduled.
+        let mut e = running.clone();
+        e.waves[0].action_runs[0].retry_time = Some(Timestamp(9999));
+        let fields: Vec<(String, bool)> = times(&e)
+            .into_iter()
+            .map(|t| (t.field, t.scheduled))
+            .collect();
+        assert!(fields.contains(&("waves[0].actionRuns[0].startTime".into(), false)));
+        assert!(fields.contains(&("waves[0].actionRuns[0].retryTime".into(), true)));
+    }
+
     #[test]
     fn every_violation_says_what_is_wrong() {
         let mut e = fresh();

@@ -855,3 +855,61 @@ async fn a_crash_at_every_commit_never_runs_an_action_twice_for_one_attempt() {
         }
     }
 }
+
+#[tokio::test]
+async fn an_after_complete_failure_is_retried_on_the_completed_wave_or_skipped() {
+    for skip in [false, true] {
+        let f = Functions::answering(vec![
+            Ok(InvokeAnswer {
+                function_error: None,
+                payload: br#"{"ok": false, "error": "Route 53 throttled"}"#.to_vec(),
+            }),
+            Functions::ok(),
+        ]);
+        let mut e = wave_0_done();
+        e.waves[0].on_failure = Some(FailurePolicy::Pause);
+        e.waves[0].end_time = Some(Timestamp(1500));
+        e.waves[0].actions = vec![action(
+            "dns",
+            ActionWhen::AfterComplete,
+            ActionKind::Lambda,
+            ActionOnFailure::Fail,
+        )];
+        let mut wf = crate::ports::mocks::MockWorkflow::new();
+        wf.expect_send_task_success().never();
+        let w = World::new(e).with_invoker(f.clone()).with_workflow(wf);
+        assert_eq!(next(&w, 2000).await, NextAction::Act);
+        let r = w.act(2000).await.unwrap();
+        assert_eq!(
+            (r.action_status, r.wave_status),
+            (ActionStatus::Failed, W::Failed)
+        );
+        let failed = w.record();
+        assert_eq!(
+            failed.waves[0].end_time,
+            Some(Timestamp(1500)),
+            "its servers settled when they did"
+        );
+        assert_eq!(next(&w, 2001).await, NextAction::Pause);
+        if skip {
+            assert_eq!(w.skip(0).await.unwrap().wave_status, W::Skipped);
+            assert_eq!(next(&w, 2002).await, NextAction::Launch);
+            assert_eq!(f.calls().len(), 1);
+            continue;
+        }
+        let decided = w.retry(2002, 0).await.unwrap();
+        assert_eq!(decided.wave_status, W::Completed);
+        assert_eq!(
+            decided.attempt, 1,
+            "no new launch attempt: its servers keep their instances"
+        );
+        let record = w.record();
+        assert_eq!(record.waves[0].failure_reason, None);
+        assert_eq!(record.waves[0].jobs.len(), 1);
+        assert_eq!(next(&w, 2003).await, NextAction::Act);
+        let r = w.act(2003).await.unwrap();
+        assert_eq!((r.attempt, r.action_status), (2, ActionStatus::Succeeded));
+        assert_eq!(next(&w, 2004).await, NextAction::Launch);
+        assert_eq!(f.attempts(), vec![1, 2]);
+    }
+}
