@@ -22,8 +22,14 @@ pub const MAX_ACTIONS_PER_WAVE: usize = 10;
 /// A Lambda action is invoked synchronously by the `act` function, whose own limit is Lambda's
 /// 900 s: the action must answer within 840 s so that act can still record the answer.
 pub const MAX_LAMBDA_TIMEOUT_SECONDS: u64 = 840;
-/// An action's `parameters`, as JSON: small enough for a wave item of 1,000 servers.
-pub const MAX_PARAMETERS_BYTES: usize = 8 * 1024;
+/// An action's `parameters`, as JSON: ten of them keep a wave item of 1,000 servers far below
+/// DynamoDB's 400 KB.
+pub const MAX_PARAMETERS_BYTES: usize = 4 * 1024;
+/// How deep `parameters` may nest (DynamoDB stores at most 32 levels in an item).
+pub const MAX_PARAMETERS_DEPTH: usize = 8;
+/// The most runs of one action (a retry past it is refused, whatever `maxWaveAttempts` allows):
+/// ten actions of ten runs each stay a small part of a wave item.
+pub const MAX_RUNS_PER_ACTION: u32 = 10;
 /// Action names: short, and safe in a trail line, a tag and a command line.
 pub const MAX_ACTION_NAME_CHARS: usize = 64;
 /// Lambda's `FunctionName` (a name, a partial or a full ARN, with an optional qualifier).
@@ -249,6 +255,8 @@ pub enum ActionFault {
     },
     #[error("has parameters of {0} bytes as JSON; at most {MAX_PARAMETERS_BYTES} are allowed")]
     ParametersTooLarge(usize),
+    #[error("has parameters nested {0} levels deep; at most {MAX_PARAMETERS_DEPTH} are allowed")]
+    ParametersTooDeep(usize),
 }
 
 impl PlanAction {
@@ -375,6 +383,10 @@ fn check_parameters(
     if bytes > MAX_PARAMETERS_BYTES {
         faults.push(ActionFault::ParametersTooLarge(bytes));
     }
+    let deep = depth(parameters);
+    if deep > MAX_PARAMETERS_DEPTH {
+        faults.push(ActionFault::ParametersTooDeep(deep));
+    }
     if kind != Some(ActionKind::SsmAutomation) {
         return;
     }
@@ -402,6 +414,15 @@ fn check_parameters(
                 }
             }
         }
+    }
+}
+
+/// How many levels of objects and arrays `value` nests (a scalar is 0).
+fn depth(value: &Value) -> usize {
+    match value {
+        Value::Object(m) => 1 + m.values().map(depth).max().unwrap_or(0),
+        Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
+        _ => 0,
     }
 }
 

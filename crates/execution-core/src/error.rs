@@ -116,7 +116,7 @@ pub enum Refusal {
         why: String,
     },
     /// retry of a failed action that has run as often as a wave may be attempted.
-    #[error("action {action} of wave {wave} has run {runs} times; at most {max} runs are allowed (maxWaveAttempts)")]
+    #[error("action {action} of wave {wave} has run {runs} times; at most {max} runs are allowed (maxWaveAttempts, and never more than 10)")]
     ActionRunsExhausted {
         wave: u32,
         action: String,

@@ -135,6 +135,12 @@ fn every_fault_of_every_action_is_a_plan_problem() {
         )[..],
         [ActionFault::UnknownPlaceholder { .. }]
     ));
+    assert_eq!(
+        bad(
+            json!({"parameters": {"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": {"i": 1}}}}}}}}}})
+        ),
+        [ActionFault::ParametersTooDeep(9)]
+    );
     let big = "x".repeat(MAX_PARAMETERS_BYTES);
     assert!(matches!(
         bad(json!({"parameters": {"blob": big}}))[..],

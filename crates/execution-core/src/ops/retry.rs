@@ -223,12 +223,15 @@ fn rerun_action(wave: &Wave, policy: &Policy) -> Result<WaveWrite, Failure> {
         ))
         .into());
     };
-    if run.attempt >= policy.max_wave_attempts {
+    let max = policy
+        .max_wave_attempts
+        .min(crate::actions::MAX_RUNS_PER_ACTION);
+    if run.attempt >= max {
         return Err(Refusal::ActionRunsExhausted {
             wave: wave.wave_number,
             action: action.name.clone(),
             runs: run.attempt,
-            max: policy.max_wave_attempts,
+            max,
         }
         .into());
     }
