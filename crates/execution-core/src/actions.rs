@@ -36,6 +36,11 @@ pub const MAX_ACTION_NAME_CHARS: usize = 64;
 pub const MAX_FUNCTION_CHARS: usize = 170;
 /// SSM's `DocumentName`: 3 to 128 of `a-zA-Z0-9_-.:/` (a name or an ARN).
 pub const DOCUMENT_CHARS: std::ops::RangeInclusive<usize> = 3..=128;
+/// SSM's limits on StartAutomationExecution's `Parameters`: a name of 1 to 50 characters, at most
+/// 50 values, each of 1 to 512 characters.
+pub const SSM_PARAMETER_NAME_CHARS: usize = 50;
+pub const SSM_PARAMETER_VALUES: usize = 50;
+pub const SSM_PARAMETER_VALUE_CHARS: usize = 512;
 /// What a run keeps of an answer or an error.
 pub const SUMMARY_MAX_CHARS: usize = 300;
 /// A Lambda run that has no recorded answer this long after its timeout lost its invoker (act
@@ -174,6 +179,10 @@ pub struct ActionRun {
     /// from this time on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_time: Option<Timestamp>,
+    /// A runbook's parameters as first sent, kept until SSM answers with the automation's id: a
+    /// start sent again sends exactly these (SSM refuses the same token with other parameters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_parameters: Option<BTreeMap<String, Vec<String>>>,
     /// The answer (clipped), or the runbook's final status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
@@ -257,12 +266,24 @@ pub enum ActionFault {
     ParametersTooLarge(usize),
     #[error("has parameters nested {0} levels deep; at most {MAX_PARAMETERS_DEPTH} are allowed")]
     ParametersTooDeep(usize),
+    #[error(
+        "has parameter '{0}' whose name SSM refuses (1 to {SSM_PARAMETER_NAME_CHARS} characters)"
+    )]
+    SsmParameterName(String),
+    #[error("has parameter '{0}' with a value SSM refuses (1 to {SSM_PARAMETER_VALUE_CHARS} characters)")]
+    SsmParameterValue(String),
+    #[error("has parameter '{name}' of up to {count} values (one per server of the wave for a list placeholder); SSM takes at most {SSM_PARAMETER_VALUES}")]
+    SsmParameterValues { name: String, count: usize },
 }
 
 impl PlanAction {
     /// The action as an execution holds it, or every fault it has. `wave_timeout` is the wave's
     /// own timeout (an action may not outlast its wave).
-    pub fn check(&self, wave_timeout: u64) -> Result<WaveAction, Vec<ActionFault>> {
+    pub fn check(
+        &self,
+        wave_timeout: u64,
+        wave_servers: usize,
+    ) -> Result<WaveAction, Vec<ActionFault>> {
         let mut faults = Vec::new();
         let name_chars = self.name.chars().count();
         if self.name.is_empty() {
@@ -333,7 +354,7 @@ impl PlanAction {
                 }
             },
         };
-        check_parameters(self.parameters.as_ref(), kind, &mut faults);
+        check_parameters(self.parameters.as_ref(), kind, wave_servers, &mut faults);
         match (when, kind, on_failure, timeout) {
             (Some(when), Some(kind), Some(on_failure), Some(timeout_seconds))
                 if faults.is_empty() =>
@@ -370,6 +391,7 @@ fn is_document(target: &str) -> bool {
 fn check_parameters(
     parameters: Option<&Value>,
     kind: Option<ActionKind>,
+    wave_servers: usize,
     faults: &mut Vec<ActionFault>,
 ) {
     let Some(parameters) = parameters else {
@@ -403,16 +425,36 @@ fn check_parameters(
                 continue;
             }
         };
+        if name.is_empty() || name.chars().count() > SSM_PARAMETER_NAME_CHARS {
+            faults.push(ActionFault::SsmParameterName(crate::text::clip(name, 60)));
+        }
+        // As many values as SSM will get: a list placeholder gives one per server at most.
+        let mut count = 0;
         for value in values {
-            if let Some(placeholder) = placeholder(value) {
-                if Placeholder::parse(placeholder).is_none() {
+            match placeholder(value).map(|p| (p, Placeholder::parse(p))) {
+                Some((_, Some(p))) if p.is_list() => count += wave_servers,
+                Some((_, Some(_))) => count += 1,
+                Some((unknown, None)) => {
+                    count += 1;
                     faults.push(ActionFault::UnknownPlaceholder {
                         name: crate::text::clip(name, 60),
-                        placeholder: crate::text::clip(placeholder, 40),
+                        placeholder: crate::text::clip(unknown, 40),
                         known: Placeholder::KNOWN,
                     });
                 }
+                None => {
+                    count += 1;
+                    if value.is_empty() || value.chars().count() > SSM_PARAMETER_VALUE_CHARS {
+                        faults.push(ActionFault::SsmParameterValue(crate::text::clip(name, 60)));
+                    }
+                }
             }
+        }
+        if count > SSM_PARAMETER_VALUES {
+            faults.push(ActionFault::SsmParameterValues {
+                name: crate::text::clip(name, 60),
+                count,
+            });
         }
     }
 }
@@ -462,6 +504,11 @@ impl Placeholder {
         })
     }
 
+    /// One value per server that has one.
+    fn is_list(self) -> bool {
+        matches!(self, Self::InstanceIds | Self::PrivateIps | Self::Hostnames)
+    }
+
     fn values(self, execution: &Execution, wave: &Wave) -> Vec<String> {
         let each = |f: fn(&ServerStatus) -> Option<String>| -> Vec<String> {
             wave.server_statuses.iter().filter_map(f).collect()
@@ -471,7 +518,12 @@ impl Placeholder {
             Self::PlanId => vec![execution.header.plan_id.to_string()],
             Self::IsDrill => vec![execution.header.is_drill.to_string()],
             Self::WaveNumber => vec![wave.wave_number.to_string()],
-            Self::WaveName => vec![wave.wave_name.clone().unwrap_or_default()],
+            // SSM takes no empty value: an unnamed wave is "wave N".
+            Self::WaveName => vec![wave
+                .wave_name
+                .clone()
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| format!("wave {}", wave.wave_number))],
             Self::InstanceIds => each(|s| s.instance_id.as_ref().map(ToString::to_string)),
             Self::PrivateIps => each(|s| s.private_ip.clone()),
             Self::Hostnames => each(|s| s.hostname.clone()),

@@ -288,6 +288,7 @@ pub fn times(execution: &Execution) -> Vec<RecordTime> {
                 end_time,
                 automation_execution_id: _,
                 retry_time,
+                sent_parameters: _,
                 summary: _,
                 error: _,
             } = run;
@@ -1300,6 +1301,7 @@ mod tests {
             end_time: (status != ActionStatus::Running).then_some(Timestamp(1060)),
             automation_execution_id: None,
             retry_time: None,
+            sent_parameters: None,
             summary: None,
             error: None,
         });

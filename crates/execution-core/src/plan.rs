@@ -148,7 +148,7 @@ fn action_problems(
         } else {
             format!("'{}'", crate::text::clip(&action.name, 64))
         };
-        let mut faults = match action.check(wave_timeout) {
+        let mut faults = match action.check(wave_timeout, wave.servers.len()) {
             Ok(checked) => {
                 actions.push(checked);
                 Vec::new()

@@ -46,7 +46,7 @@ pub(crate) fn action(
 
 #[test]
 fn a_good_action_is_checked_into_what_the_execution_holds() {
-    let checked = plan_action(lambda_doc()).check(3600).unwrap();
+    let checked = plan_action(lambda_doc()).check(3600, 2).unwrap();
     assert_eq!(checked.when, ActionWhen::BeforeLaunch);
     assert_eq!(checked.kind, ActionKind::Lambda);
     assert_eq!(checked.on_failure, ActionOnFailure::Fail, "FAIL by default");
@@ -68,7 +68,7 @@ fn every_fault_of_every_action_is_a_plan_problem() {
                 doc[k] = v.clone();
             }
         }
-        plan_action(doc).check(600).unwrap_err()
+        plan_action(doc).check(600, 2).unwrap_err()
     };
     assert_eq!(
         bad(json!({"when": "AFTER_LAUNCH"})),
@@ -115,7 +115,7 @@ fn every_fault_of_every_action_is_a_plan_problem() {
     // A Lambda action answers within act's own 900 s, whatever the wave allows.
     assert!(matches!(
         plan_action(json!({"name": "x", "when": "BEFORE_LAUNCH", "type": "LAMBDA", "target": "f", "timeoutSeconds": 841}))
-            .check(3600)
+            .check(3600, 2)
             .unwrap_err()[..],
         [ActionFault::TimeoutOutOfRange { value: 841, max: MAX_LAMBDA_TIMEOUT_SECONDS, .. }]
     ));
@@ -140,6 +140,41 @@ fn every_fault_of_every_action_is_a_plan_problem() {
             json!({"parameters": {"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": {"i": 1}}}}}}}}}})
         ),
         [ActionFault::ParametersTooDeep(9)]
+    );
+    // SSM's own limits on parameters.
+    let ssm = |params: serde_json::Value, servers: usize| {
+        plan_action(
+            json!({"name": "dns", "when": "AFTER_COMPLETE", "type": "SSM_AUTOMATION",
+            "target": "dns-switch", "timeoutSeconds": 60, "parameters": params}),
+        )
+        .check(600, servers)
+    };
+    assert!(ssm(json!({"InstanceIds": "${instanceIds}"}), 50).is_ok());
+    assert_eq!(
+        ssm(json!({"InstanceIds": "${instanceIds}"}), 51).unwrap_err(),
+        [ActionFault::SsmParameterValues {
+            name: "InstanceIds".into(),
+            count: 51
+        }]
+    );
+    assert_eq!(
+        ssm(json!({"Ids": ["${hostnames}", "extra"]}), 50).unwrap_err(),
+        [ActionFault::SsmParameterValues {
+            name: "Ids".into(),
+            count: 51
+        }]
+    );
+    assert_eq!(
+        ssm(json!({"Zone": ""}), 1).unwrap_err(),
+        [ActionFault::SsmParameterValue("Zone".into())]
+    );
+    assert_eq!(
+        ssm(json!({"Zone": "z".repeat(513)}), 1).unwrap_err(),
+        [ActionFault::SsmParameterValue("Zone".into())]
+    );
+    assert_eq!(
+        ssm(json!({"N".repeat(51): "x"}), 1).unwrap_err(),
+        [ActionFault::SsmParameterName("N".repeat(51))]
     );
     let big = "x".repeat(MAX_PARAMETERS_BYTES);
     assert!(matches!(
@@ -310,6 +345,7 @@ fn run(name: &str, when: ActionWhen, attempt: u32, status: ActionStatus, at: i64
         end_time: (status != ActionStatus::Running).then_some(Timestamp(at + 5)),
         automation_execution_id: None,
         retry_time: None,
+        sent_parameters: None,
         summary: None,
         error: None,
     }
@@ -615,6 +651,17 @@ fn what_an_action_is_given() {
     assert_eq!(params["Zone"], vec!["corp.example.com"]);
     assert_eq!(params["Wave"], vec!["0"]);
     assert_eq!(params["Literal"], vec!["${notAPlaceholder"]);
+    // SSM takes no empty value: an unnamed wave is named by its number.
+    let mut unnamed = e.clone();
+    unnamed.waves[0].wave_name = None;
+    a.parameters = Some(json!({"Wave": "${waveName}"}));
+    assert_eq!(
+        automation_parameters(&unnamed, &unnamed.waves[0], &a)["Wave"],
+        vec!["wave 0"]
+    );
+    a.parameters = Some(
+        json!({"InstanceIds": "${instanceIds}", "Ips": ["${privateIps}", "extra"], "Zone": "corp.example.com"}),
+    );
 
     let input = lambda_input(&e, &e.waves[0], &a, 2);
     assert_eq!(input["executionId"], json!(e.id()));

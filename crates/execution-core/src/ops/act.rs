@@ -163,6 +163,9 @@ async fn take(
     let header = header_write(header, Transition::Act, to, |_| {})?;
     let name = action.name.clone();
     let when = action.when;
+    // A runbook's parameters are fixed when it is first taken: a start sent again sends them.
+    let sent_parameters = (action.kind == ActionKind::SsmAutomation)
+        .then(|| automation_parameters(&execution, wave, &action));
     let claim = wave_write(wave, WaveTransition::Act, wave.status, |w| {
         match w
             .action_runs
@@ -183,6 +186,7 @@ async fn take(
                 end_time: None,
                 automation_execution_id: None,
                 retry_time: None,
+                sent_parameters,
                 summary: None,
                 error: None,
             }),
@@ -242,6 +246,11 @@ async fn send(ports: ActionPorts<'_>, clock: &dyn Clock, policy: &Policy, sent: 
                     retry_after,
                     &format!("Lambda refused the invocation for now: {message}"),
                 ),
+                // Refused outright (no such function, access denied, a bad request): it did not
+                // run, and sending it again will not help.
+                Err(ServiceError::Rejected(message)) => Outcome::Ended(RunEnd::Failed {
+                    error: format!("Lambda refused to invoke {}: {message}", sent.action.target),
+                }),
                 Err(e) => {
                     let took = now(clock).secs_since(sent.at);
                     let error = format!(
@@ -266,9 +275,14 @@ async fn send(ports: ActionPorts<'_>, clock: &dyn Clock, policy: &Policy, sent: 
                     error: "no SSM client".into(),
                 });
             };
+            let sent_before = wave
+                .running_action()
+                .filter(|r| r.name == sent.action.name && r.attempt == sent.attempt)
+                .and_then(|r| r.sent_parameters.clone());
             let request = AutomationRequest {
                 document: sent.action.target.clone(),
-                parameters: automation_parameters(&sent.execution, wave, &sent.action),
+                parameters: sent_before
+                    .unwrap_or_else(|| automation_parameters(&sent.execution, wave, &sent.action)),
                 client_token: client_token(
                     &sent.execution,
                     sent.wave,
@@ -347,6 +361,7 @@ async fn record(
                         run.automation_execution_id = Some(id.clone());
                         run.retry_time = None;
                         run.error = None;
+                        run.sent_parameters = None;
                     }
                     Outcome::Refused { retry_time, error } => {
                         run.retry_time = Some(*retry_time);

@@ -586,6 +586,7 @@ async fn a_lost_runbook_start_is_sent_again_with_the_same_token_and_starts_nothi
         ActionKind::SsmAutomation,
         ActionOnFailure::Fail,
     )];
+    e.waves[1].actions[0].parameters = Some(serde_json::json!({"Wave": "${waveName}"}));
     let w = World::new(e).with_automation(ssm.clone());
     // SSM started it, and act's answer was lost (a dead act): no id recorded.
     ssm.refuse
@@ -598,7 +599,9 @@ async fn a_lost_runbook_start_is_sent_again_with_the_same_token_and_starts_nothi
         (ActionStatus::Running, None)
     );
     assert!(r.retry_after_seconds.is_some());
-    // Sent again after the backoff, with the same token: the automation SSM knows.
+    // What the parameters are made of changes before the start is sent again.
+    w.edit(|e| e.waves[1].wave_name = Some("renamed".into()));
+    // Sent again after the backoff, with the same token and parameters: the automation SSM knows.
     let due = 2000 + i64::try_from(r.retry_after_seconds.unwrap()).unwrap();
     assert_eq!(next(&w, due - 1).await, NextAction::Wait);
     assert_eq!(next(&w, due).await, NextAction::Act);
@@ -608,6 +611,16 @@ async fn a_lost_runbook_start_is_sent_again_with_the_same_token_and_starts_nothi
         (1, Some("auto-0"))
     );
     let starts = ssm.starts.lock().unwrap().clone();
+    assert_eq!(starts[0].parameters["Wave"], vec!["wave 1"]);
+    assert_eq!(
+        starts[0].parameters, starts[1].parameters,
+        "SSM refuses a token with other parameters"
+    );
+    assert_eq!(
+        w.record().waves[1].action_runs[0].sent_parameters,
+        None,
+        "kept only until SSM answers"
+    );
     assert_eq!(starts.len(), 2);
     assert_eq!(starts[0].client_token, starts[1].client_token);
     assert_eq!(ssm.started(), 1);
