@@ -1,16 +1,22 @@
-//! `PollDispatch` on Lambda: find invokes the poll function synchronously for each execution.
+//! Lambda `Invoke`: `PollDispatch` (find invokes the poll function synchronously for each
+//! execution) and `FunctionInvoker` (act invokes a wave action's function, once).
 
 use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
+use aws_sdk_lambda::config::http::HttpResponse;
+use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::operation::invoke::InvokeError;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
 use aws_sdk_lambda::Client;
 use execution_core::audit::Actor;
 use execution_core::ids::{ExecutionId, PlanId};
-use execution_core::ports::{DispatchError, PollDispatch};
+use execution_core::ports::{
+    DispatchError, FunctionInvoker, InvokeAnswer, PollDispatch, ServiceError,
+};
 use execution_core::status::ExecutionStatus;
 use execution_core::text::clip;
 use serde_json::{json, Value};
@@ -97,6 +103,137 @@ impl PollDispatch for LambdaPollDispatch {
             )));
         }
         decode_answer(body)
+    }
+}
+
+/// `FunctionInvoker` on Lambda `Invoke` (`RequestResponse`): one attempt, no SDK retry, within
+/// the caller's timeout.
+#[derive(Debug, Clone)]
+pub struct LambdaInvoker {
+    client: Client,
+}
+
+impl LambdaInvoker {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+}
+
+#[async_trait]
+impl FunctionInvoker for LambdaInvoker {
+    async fn invoke(
+        &self,
+        function: &str,
+        payload: &[u8],
+        timeout: Duration,
+    ) -> Result<InvokeAnswer, ServiceError> {
+        let what = "Lambda Invoke";
+        // The client's attempt and operation limits are the SDK-wide ones (seconds); an action
+        // may take minutes. No retry: a second attempt after a 5xx or a lost answer could run the
+        // function twice.
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .operation_attempt_timeout(timeout)
+            .operation_timeout(timeout)
+            .build();
+        let out = self
+            .client
+            .invoke()
+            .function_name(function)
+            .invocation_type(InvocationType::RequestResponse)
+            .payload(Blob::new(payload))
+            .customize()
+            .config_override(
+                aws_sdk_lambda::config::Builder::default()
+                    .timeout_config(timeouts)
+                    .retry_config(RetryConfig::disabled()),
+            )
+            .send()
+            .await
+            .map_err(|e| invoke_error(what, &e))?;
+        Ok(InvokeAnswer {
+            function_error: out.function_error,
+            payload: out.payload.map(Blob::into_inner).unwrap_or_default(),
+        })
+    }
+}
+
+/// Invoke's errors as the core needs them. `Throttled`: Lambda refused the invocation for now and
+/// the function did not run (throttling, a quota, a function not ready yet: Pending, Inactive, its
+/// network interface, SnapStart snapshot or code artifact user being prepared). `Unavailable`:
+/// Lambda's own failures, set-up failures that may pass, a file system error while the function
+/// ran, other 5xx, timeouts, lost connections. `Rejected`: refusals that waiting does not clear (no
+/// such function, a bad request, the function's VPC, KMS, code, runtime or recursion settings),
+/// whatever their HTTP status. A code this SDK does not know goes by its status ([`classify`]).
+fn invoke_error(what: &str, err: &SdkError<InvokeError, HttpResponse>) -> ServiceError {
+    let Some(e) = err.as_service_error() else {
+        return classify(what, err);
+    };
+    // A service error comes with an answer; should its status be missing, 429 stands in.
+    let status = http_status(err).unwrap_or(429);
+    let code = e.code().unwrap_or_default();
+    match e {
+        InvokeError::TooManyRequestsException(t) => {
+            throttled(what, code, e.message(), t.retry_after_seconds(), status)
+        }
+        InvokeError::ResourceNotReadyException(_)
+        | InvokeError::ResourceConflictException(_)
+        | InvokeError::Ec2ThrottledException(_)
+        | InvokeError::EniNotReadyException(_)
+        | InvokeError::SnapStartNotReadyException(_)
+        | InvokeError::CodeArtifactUserPendingException(_)
+        | InvokeError::ServiceQuotaExceededException(_) => {
+            throttled(what, code, e.message(), None, status)
+        }
+        InvokeError::ServiceException(_)
+        | InvokeError::Ec2UnexpectedException(_)
+        | InvokeError::EfsioException(_)
+        | InvokeError::EfsMountConnectivityException(_)
+        | InvokeError::EfsMountTimeoutException(_)
+        | InvokeError::S3FilesMountConnectivityException(_)
+        | InvokeError::S3FilesMountTimeoutException(_)
+        | InvokeError::SnapStartTimeoutException(_) => {
+            ServiceError::unavailable(message(what, err))
+        }
+        InvokeError::CodeArtifactUserDeletedException(_)
+        | InvokeError::CodeArtifactUserFailedException(_)
+        | InvokeError::DurableExecutionAlreadyStartedException(_)
+        | InvokeError::Ec2AccessDeniedException(_)
+        | InvokeError::EfsMountFailureException(_)
+        | InvokeError::EniLimitReachedException(_)
+        | InvokeError::InvalidParameterValueException(_)
+        | InvokeError::InvalidRequestContentException(_)
+        | InvokeError::InvalidRuntimeException(_)
+        | InvokeError::InvalidSecurityGroupIdException(_)
+        | InvokeError::InvalidSubnetIdException(_)
+        | InvokeError::InvalidZipFileException(_)
+        | InvokeError::KmsAccessDeniedException(_)
+        | InvokeError::KmsDisabledException(_)
+        | InvokeError::KmsInvalidStateException(_)
+        | InvokeError::KmsNotFoundException(_)
+        | InvokeError::ModeNotSupportedException(_)
+        | InvokeError::NoPublishedVersionException(_)
+        | InvokeError::RecursiveInvocationException(_)
+        | InvokeError::RequestTooLargeException(_)
+        | InvokeError::ResourceNotFoundException(_)
+        | InvokeError::S3FilesMountFailureException(_)
+        | InvokeError::SerializedRequestEntityTooLargeException(_)
+        | InvokeError::SnapStartException(_)
+        | InvokeError::SnapStartRegenerationFailureException(_)
+        | InvokeError::SubnetIpAddressLimitReachedException(_)
+        | InvokeError::UnsupportedMediaTypeException(_) => {
+            ServiceError::Rejected(message(what, err))
+        }
+        _ => classify(what, err),
+    }
+}
+
+/// The service's words for an error: `what: code: message (HTTP status)`.
+fn message(what: &str, err: &SdkError<InvokeError, HttpResponse>) -> String {
+    match classify(what, err) {
+        ServiceError::Rejected(m)
+        | ServiceError::Throttled { message: m, .. }
+        | ServiceError::Unavailable { message: m, .. } => m,
     }
 }
 

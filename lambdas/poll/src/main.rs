@@ -1,7 +1,10 @@
-//! poll: refreshes one execution's waves from DRS and EC2, writes what changed and answers with
-//! `nextAction`. Invoked by find and by the state machine.
+//! poll: refreshes one execution's waves from DRS and EC2 (and the runbooks of its wave actions
+//! from SSM), writes what changed and answers with `nextAction`. Invoked by find and by the state
+//! machine.
 
-use aws_adapters::{sdk_config, DrsService, DynamoDbStore, Ec2Service, Settings, SystemClock};
+use aws_adapters::{
+    sdk_config, DrsService, DynamoDbStore, Ec2Service, Settings, SsmAutomation, SystemClock,
+};
 use lambda_shell::{logging, serve_function, Error, Operation, Ports};
 
 #[tokio::main]
@@ -12,8 +15,10 @@ async fn main() -> Result<(), Error> {
     let store = DynamoDbStore::from_settings(&sdk, &settings);
     let drs = DrsService::new(aws_sdk_drs::Client::new(&sdk));
     let ec2 = Ec2Service::new(aws_sdk_ec2::Client::new(&sdk));
+    let automation = SsmAutomation::new(aws_sdk_ssm::Client::new(&sdk));
     let ports = Ports::new(&store, &SystemClock, settings.policy())
         .with_drs(&drs)
-        .with_ec2(&ec2);
+        .with_ec2(&ec2)
+        .with_automation(&automation);
     serve_function(Operation::Poll, &ports).await
 }

@@ -1,4 +1,4 @@
-//! The DRS, EC2, Lambda, Step Functions, EventBridge and SNS adapters through the real SDK clients, answered by
+//! The DRS, EC2, Lambda, SSM, Step Functions, EventBridge and SNS adapters through the real SDK clients, answered by
 //! aws-smithy-mocks rules (the services have no local endpoint worth the name): request shapes,
 //! batching, pagination and every error mapping.
 
@@ -12,6 +12,8 @@ mod dynamodb;
 mod dynamodb_holds;
 mod ec2;
 mod eventbridge;
+mod invoke;
 mod lambda;
 mod sfn;
 mod sns;
+mod ssm;

@@ -65,6 +65,14 @@ impl<'a> Ports<'a> {
         }
     }
 
+    /// SSM Automation only: what poll needs to follow the runbooks act started.
+    pub fn with_automation(self, automation: &'a dyn AutomationRunner) -> Self {
+        Self {
+            automation: Some(automation),
+            ..self
+        }
+    }
+
     pub fn with_locks(self, locks: &'a dyn ServerLocks) -> Self {
         Self {
             locks: Some(locks),

@@ -6,6 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use drs_sim::MemoryStore;
+use execution_core::actions::{
+    ActionKind, ActionOnFailure, ActionRun, ActionStatus, ActionWhen, WaveAction,
+};
 use execution_core::api::{Operation, WorkflowInput};
 use execution_core::audit::Actor;
 use execution_core::fixtures::{self, EXECUTION_ID as E, PLAN_ID as P};
@@ -13,10 +16,12 @@ use execution_core::ids::{ExecutionId, TaskToken};
 use execution_core::model::{Execution, FailurePolicy, HeldToken, PauseReason, Timestamp};
 use execution_core::ops::{FindConfig, Ports};
 use execution_core::ports::mocks::{
-    FixedClock, MockDispatch, MockDrs, MockEc2, MockLocks, MockStore, MockWorkflow,
+    FixedClock, MockAutomation, MockDispatch, MockDrs, MockEc2, MockInvoker, MockLocks, MockStore,
+    MockWorkflow,
 };
 use execution_core::ports::{
-    ActivePage, ExecutionStore, HeaderWrite, ServerLocks, ServiceError, WorkflowError,
+    ActivePage, AutomationState, ExecutionStore, HeaderWrite, InvokeAnswer, ServerLocks,
+    ServiceError, WorkflowError,
 };
 use execution_core::rules::Policy;
 use execution_core::status::{ExecutionStatus, JobStatus, LaunchStatus, WaveStatus};
@@ -73,6 +78,8 @@ struct Clients<S = MockStore> {
     ec2: MockEc2,
     dispatch: MockDispatch,
     workflow: MockWorkflow,
+    invoker: MockInvoker,
+    automation: MockAutomation,
     clock: FixedClock,
     policy: Policy,
     config: FindConfig,
@@ -93,6 +100,8 @@ impl<S: ExecutionStore + HoldsOf> Clients<S> {
             ec2: MockEc2::new(),
             dispatch: MockDispatch::new(),
             workflow: MockWorkflow::new(),
+            invoker: MockInvoker::new(),
+            automation: MockAutomation::new(),
             clock: clock(),
             policy: Policy::default(),
             config: config(),
@@ -111,13 +120,24 @@ impl<S: ExecutionStore + HoldsOf> Clients<S> {
         Self { workflow, ..self }
     }
 
+    fn with_invoker(self, invoker: MockInvoker) -> Self {
+        Self { invoker, ..self }
+    }
+
+    fn with_automation(self, automation: MockAutomation) -> Self {
+        Self { automation, ..self }
+    }
+
     /// The ports the Lambda function that serves `op` is built with (`lambdas/<op>/src/main.rs`):
     /// only the clients its operation uses.
     fn ports(&self, op: Operation) -> Ports<'_> {
         let ports = Ports::new(&self.store, &self.clock, &self.policy);
         match op {
             Operation::Find => ports.with_find(&self.dispatch, &self.config),
-            Operation::Poll => ports.with_drs(&self.drs).with_ec2(&self.ec2),
+            Operation::Poll => ports
+                .with_drs(&self.drs)
+                .with_ec2(&self.ec2)
+                .with_automation(&self.automation),
             Operation::Launch | Operation::Cleanup => ports.with_drs(&self.drs),
             Operation::Start => ports
                 .with_drs(&self.drs)
@@ -128,11 +148,8 @@ impl<S: ExecutionStore + HoldsOf> Clients<S> {
             | Operation::Cancel
             | Operation::Retry
             | Operation::Skip => ports.with_workflow(&self.workflow),
-            Operation::Finalize
-            | Operation::List
-            | Operation::Get
-            | Operation::Events
-            | Operation::Act => ports,
+            Operation::Act => ports.with_actions(&self.invoker, &self.automation),
+            Operation::Finalize | Operation::List | Operation::Get | Operation::Events => ports,
         }
     }
 
@@ -658,6 +675,160 @@ async fn launch_refused_for_now_is_a_200_that_says_when_to_ask_again() {
             .is_some_and(|e| e.contains("ServiceQuotaExceeded")),
         "{answer}"
     );
+}
+
+/// Two PENDING waves of one server; wave 0 runs one action of `kind` on `target` before its launch.
+fn with_action_before_wave_0(kind: ActionKind, target: &str) -> Execution {
+    let mut e = fixtures::execution(&[1, 1]);
+    e.waves[0].actions = vec![WaveAction {
+        name: "pre-check".into(),
+        when: ActionWhen::BeforeLaunch,
+        kind,
+        target: target.into(),
+        parameters: Some(json!({"Ticket": "CHG-1"})),
+        timeout_seconds: 60,
+        on_failure: ActionOnFailure::Fail,
+    }];
+    e
+}
+
+/// The runs the store holds of wave `wave`.
+fn runs_of(store: &MemoryStore, wave: usize) -> Vec<ActionRun> {
+    store
+        .get(id(E))
+        .map(|e| e.waves[wave].action_runs.clone())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn act_invokes_the_due_function_once_and_records_its_answer() {
+    let store = memory(vec![with_action_before_wave_0(
+        ActionKind::Lambda,
+        "check-dns",
+    )]);
+    let mut invoker = MockInvoker::new();
+    invoker
+        .expect_invoke()
+        .withf(|function, payload, timeout| {
+            let input: Value = serde_json::from_slice(payload).unwrap_or_default();
+            function == "check-dns"
+                && *timeout == Duration::from_secs(60)
+                && input["executionId"] == E
+                && input["action"]["name"] == "pre-check"
+                && input["parameters"] == json!({"Ticket": "CHG-1"})
+        })
+        .times(1)
+        .returning(|_, _, _| {
+            Ok(InvokeAnswer {
+                function_error: None,
+                payload: br#"{"ok": true, "checked": 1}"#.to_vec(),
+            })
+        });
+    let clients = Clients::new(store).with_invoker(invoker);
+    let answer = clients
+        .serve(
+            Operation::Act,
+            &json!({"operation": "act", "executionId": E, "planId": P}),
+        )
+        .await;
+    assert_eq!(answer["statusCode"], 200, "{answer}");
+    assert_eq!(
+        (
+            answer["action"].clone(),
+            answer["type"].clone(),
+            answer["attempt"].clone(),
+            answer["actionStatus"].clone()
+        ),
+        (
+            json!("pre-check"),
+            json!("LAMBDA"),
+            json!(1),
+            json!("SUCCEEDED")
+        )
+    );
+    let runs = runs_of(&clients.store, 0);
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0].status, ActionStatus::Succeeded);
+}
+
+#[tokio::test]
+async fn act_starts_the_runbook_and_poll_follows_it_to_its_end() {
+    let execution = with_action_before_wave_0(ActionKind::SsmAutomation, "AWS-RestartEC2Instance");
+    let token = execution_core::actions::client_token(&execution, 0, "pre-check", 1);
+    let store = memory(vec![execution]);
+    let mut automation = MockAutomation::new();
+    automation
+        .expect_start_automation()
+        .withf(move |r| {
+            r.document == "AWS-RestartEC2Instance"
+                && r.parameters.get("Ticket") == Some(&vec!["CHG-1".to_owned()])
+                && r.client_token == token
+                && r.tags
+                    .iter()
+                    .any(|(k, v)| k == "drs-waves:executionId" && v == E)
+        })
+        .times(1)
+        .returning(|_| Ok("0a1b2c3d-0000-4000-8000-000000000001".into()));
+    automation
+        .expect_automation()
+        .withf(|id| id == "0a1b2c3d-0000-4000-8000-000000000001")
+        .times(1)
+        .returning(|_| {
+            Ok(Some(AutomationState {
+                status: "Success".into(),
+                failure_message: None,
+            }))
+        });
+    let clients = Clients::new(store).with_automation(automation);
+    let answer = clients
+        .serve(Operation::Act, &json!({"executionId": E, "planId": P}))
+        .await;
+    assert_eq!(answer["statusCode"], 200, "{answer}");
+    assert_eq!(
+        (
+            answer["type"].clone(),
+            answer["actionStatus"].clone(),
+            answer["automationExecutionId"].clone()
+        ),
+        (
+            json!("SSM_AUTOMATION"),
+            json!("RUNNING"),
+            json!("0a1b2c3d-0000-4000-8000-000000000001")
+        )
+    );
+
+    // poll's function is built with the SSM client: it reads the runbook's end.
+    let answer = clients
+        .serve(Operation::Poll, &json!({"executionId": E, "planId": P}))
+        .await;
+    assert_eq!(answer["statusCode"], 200, "{answer}");
+    let runs = runs_of(&clients.store, 0);
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0].status, ActionStatus::Succeeded, "{runs:?}");
+}
+
+#[tokio::test]
+async fn act_is_not_served_through_the_api() {
+    assert!(!API_OPERATIONS.contains(&Operation::Act));
+    assert!(API_ROUTES.iter().all(|r| r.operation != Operation::Act));
+    // Whatever the route, a proxy event to act is a 400 in a proxy answer, and nothing is run.
+    let clients = Clients::untouched();
+    for event in [
+        http_event("act", Some(json!({"planId": P})), None),
+        rest_event("act", Some(json!({"planId": P})), None),
+        rest_event("launch", Some(json!({"planId": P})), None),
+    ] {
+        let answer = clients.serve(Operation::Act, &event).await;
+        assert_eq!(answer["statusCode"], 400, "{answer}");
+        let body = proxy_body(&answer);
+        assert_eq!(body["error"], "INVALID_PARAMETER", "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("not served through API Gateway")),
+            "{body}"
+        );
+    }
 }
 
 /// A proxy event builder: [`rest_request`] or [`http_request`].
