@@ -24,9 +24,10 @@ use serde_json::{json, Map, Value};
 use workspace_tests::cfn::definition_text;
 
 /// The task answers the definition checks: (task state, its Choice state, ResultPath).
-const CHECKS: [(&str, &str, &str); 4] = [
+const CHECKS: [(&str, &str, &str); 5] = [
     ("Poll", "CheckPollAnswer", "poll"),
     ("Launch", "CheckLaunchAnswer", "launch"),
+    ("Act", "CheckActAnswer", "act"),
     ("Finalize", "CheckFinalizeAnswer", "finalize"),
     ("Cleanup", "CheckCleanupAnswer", "cleanup"),
 ];
@@ -412,6 +413,38 @@ fn definition_states() -> Map<String, Value> {
     definition["States"].as_object().expect("States").clone()
 }
 
+/// Every Task state that answers with a statusCode (every `lambda:invoke` but pause, which parks
+/// the run on its token) hands its answer to a Check state this test knows: a task added to the
+/// definition without its check in [`CHECKS`] fails here.
+#[test]
+fn every_answering_task_is_checked() {
+    let states = definition_states();
+    let answering: Vec<&String> = states
+        .iter()
+        .filter(|(_, s)| {
+            s["Type"] == "Task"
+                && s["Resource"]
+                    .as_str()
+                    .is_some_and(|r| r.ends_with(":states:::lambda:invoke"))
+        })
+        .map(|(name, _)| name)
+        .collect();
+    let checked: Vec<&str> = CHECKS.iter().map(|(task, _, _)| *task).collect();
+    let mut answering: Vec<&str> = answering.iter().map(|s| s.as_str()).collect();
+    answering.sort_unstable();
+    let mut checked_sorted = checked.clone();
+    checked_sorted.sort_unstable();
+    assert_eq!(answering, checked_sorted);
+    for (task, _, result) in CHECKS {
+        assert_eq!(states[task]["ResultPath"], format!("$.{result}"), "{task}");
+        assert_eq!(
+            states[task]["ResultSelector"],
+            json!({"answer.$": "$.Payload"}),
+            "{task}"
+        );
+    }
+}
+
 #[test]
 fn every_check_state_follows_the_answer_class() {
     let states = definition_states();
@@ -653,4 +686,175 @@ fn finalize_hands_a_drill_to_cleanup_after_its_delay_and_nothing_else() {
     set(&mut pending, "$.cleanupRounds", json!({"count": 20}));
     let past = follow(&states, "CleanupConfirmed", pending);
     assert_eq!(past.end, "RouteOutcome", "{:?}", past.states);
+}
+
+/// Every `nextAction` poll can answer is routed to what it asks for: WAIT to the wait, the others
+/// to their task (PAUSE through the cycle count that hands a long pause over). The match is
+/// exhaustive: a new `NextAction` does not compile here until the definition routes it.
+#[test]
+fn every_next_action_is_routed_to_its_task() {
+    use execution_core::rules::NextAction;
+    let states = definition_states();
+    let all = [
+        NextAction::Launch,
+        NextAction::Wait,
+        NextAction::Pause,
+        NextAction::Act,
+        NextAction::Finalize,
+    ];
+    for next in all {
+        let want = match next {
+            NextAction::Launch => "Launch",
+            NextAction::Wait => "WaitThenPoll",
+            NextAction::Pause => "CountPauseCycle",
+            NextAction::Act => "Act",
+            NextAction::Finalize => "Finalize",
+        };
+        let rules = states["RouteNextAction"]["Choices"]
+            .as_array()
+            .expect("Choices");
+        let routed: Vec<&Value> = rules
+            .iter()
+            .filter(|r| r["StringEquals"] == next.as_str())
+            .collect();
+        assert_eq!(routed.len(), 1, "{}: one rule", next.as_str());
+        assert_eq!(routed[0]["Variable"], "$.poll.answer.nextAction");
+        assert_eq!(routed[0]["Next"], want, "{}", next.as_str());
+    }
+}
+
+/// act (nextAction ACT): called as launch is, waited for longer than the act function may run (a
+/// Lambda action is invoked synchronously: act may take its full 900 s), retried as launch is on
+/// Lambda's own failures. Its answer: 2xx polls again at once (no wait: the action finished, or
+/// poll follows it and says WAIT itself), counting the cycle, so that many actions cannot fill the
+/// history; 400 INVALID_STATE polls again after the interval (never a loop without a wait); a
+/// transient failure waits and calls act again, at most three times.
+#[test]
+fn act_is_called_like_launch_and_its_done_answer_polls_again_at_once() {
+    let states = definition_states();
+    let act = &states["Act"];
+    assert_eq!(act["Resource"], "arn:${Partition}:states:::lambda:invoke");
+    assert_eq!(act["Parameters"]["FunctionName"], "${ActFunctionArn}");
+    assert_eq!(
+        act["Parameters"]["Payload"],
+        json!({"operation": "act", "invokedBy": "workflow",
+               "executionId.$": "$.executionId", "planId.$": "$.planId"})
+    );
+    let launch_payload = &states["Launch"]["Parameters"]["Payload"];
+    for field in ["invokedBy", "executionId.$", "planId.$"] {
+        assert_eq!(
+            act["Parameters"]["Payload"][field], launch_payload[field],
+            "{field}"
+        );
+    }
+    let timeout = act["TimeoutSeconds"].as_u64().expect("a TimeoutSeconds");
+    let template = workspace_tests::cfn::template();
+    let function_timeout = workspace_tests::cfn::properties(&template, "ActFunction")["Timeout"]
+        .as_u64()
+        .expect("ActFunction's Timeout");
+    assert!(
+        timeout > function_timeout,
+        "the run waits longer ({timeout} s) than act may run ({function_timeout} s)"
+    );
+    const { assert!(execution_core::actions::MAX_LAMBDA_TIMEOUT_SECONDS < 900) };
+    assert_eq!(
+        function_timeout, 900,
+        "Lambda's maximum: a Lambda action may take 840 s"
+    );
+    // Launch's retries, and the timeouts of a long synchronous call (act is safe to call again:
+    // nothing is sent twice for one attempt).
+    let retries = act["Retry"].as_array().expect("Retry");
+    for launch_retry in states["Launch"]["Retry"].as_array().expect("Retry") {
+        let errors = launch_retry["ErrorEquals"].as_array().expect("ErrorEquals");
+        let covered = retries.iter().find(|r| {
+            let mine = r["ErrorEquals"].as_array().expect("ErrorEquals");
+            errors.iter().all(|e| mine.contains(e))
+        });
+        let covered = covered.unwrap_or_else(|| panic!("act does not retry {errors:?}"));
+        for key in ["IntervalSeconds", "MaxAttempts", "BackoffRate"] {
+            assert_eq!(covered[key], launch_retry[key], "{key} for {errors:?}");
+        }
+    }
+    assert!(
+        retries.iter().any(|r| r["ErrorEquals"]
+            .as_array()
+            .is_some_and(|e| e.contains(&json!("States.Timeout")))),
+        "a timed-out act is called again (it answers INVALID_STATE while its run is recorded)"
+    );
+
+    let route = |answer: Value, failures: i64| {
+        follow(
+            &states,
+            "CheckActAnswer",
+            run_state("act", answer, failures),
+        )
+    };
+    let at_once = ["CheckActAnswer", "CountCycle", "HandOverDue", "Poll"].map(String::from);
+    let done = route(json!({"statusCode": 200, "actionStatus": "SUCCEEDED"}), 0);
+    assert_eq!(
+        done.states, at_once,
+        "2xx: poll again at once, the cycle counted"
+    );
+    let recovered = route(json!({"statusCode": 200, "actionStatus": "RUNNING"}), 2);
+    assert_eq!(
+        (recovered.states.clone(), recovered.failures),
+        (
+            [
+                "CheckActAnswer",
+                "ActRecovered",
+                "CountCycle",
+                "HandOverDue",
+                "Poll"
+            ]
+            .map(String::from)
+            .to_vec(),
+            0
+        ),
+        "2xx after failures: the count starts over"
+    );
+    // A done answer that also says why its action failed is still done (the error is the
+    // action's, recorded; the wave's policy applies through poll).
+    let failed_action = route(
+        json!({"statusCode": 200, "actionStatus": "FAILED", "error": "dns not ready"}),
+        0,
+    );
+    assert_eq!(failed_action.states, at_once);
+    let refused_for_now = route(json!({"statusCode": 200, "retryAfterSeconds": 45}), 0);
+    assert_eq!(
+        refused_for_now.states, at_once,
+        "a start refused for now is poll's to wait out (WAIT until then)"
+    );
+    let moved_on = route(answer_value(Some(400), Some("INVALID_STATE")), 1);
+    assert_eq!(
+        (moved_on.states, moved_on.failures),
+        (
+            [
+                "CheckActAnswer",
+                "WaitThenPoll",
+                "CountCycle",
+                "HandOverDue",
+                "Poll"
+            ]
+            .map(String::from)
+            .to_vec(),
+            1
+        )
+    );
+    let transient = route(answer_value(Some(503), Some("INTERNAL_ERROR")), 0);
+    assert_eq!(
+        transient.states,
+        [
+            "CheckActAnswer",
+            "CountActFailure",
+            "ActRetryAllowed",
+            "WaitThenAct",
+            "Act"
+        ]
+        .map(String::from)
+        .to_vec()
+    );
+    let gave_up = route(answer_value(Some(503), Some("INTERNAL_ERROR")), 3);
+    assert_eq!(gave_up.end, "ActKeptFailing");
+    let rejected = route(answer_value(Some(404), Some("NOT_FOUND")), 0);
+    assert_eq!(rejected.end, "ActRejected");
 }

@@ -94,7 +94,8 @@ fn expected() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
                 "states:StartExecution",
             ]),
         ),
-        // poll reads a failed server's reason from its job's log.
+        // poll reads a failed server's reason from its job's log, follows the runbooks act
+        // started and stops one that outlived its timeout.
         (
             "PollFunction",
             with_logs(&[
@@ -105,6 +106,8 @@ fn expected() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
                 "drs:DescribeJobLogItems",
                 "drs:DescribeRecoveryInstances",
                 "ec2:DescribeInstances",
+                "ssm:GetAutomationExecution",
+                "ssm:StopAutomationExecution",
             ]),
         ),
         (
@@ -198,6 +201,21 @@ fn expected() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
         ("ListFunction", with_logs(&["dynamodb:Query"])),
         ("GetFunction", with_logs(&["dynamodb:Query"])),
         ("EventsFunction", with_logs(&["dynamodb:Query"])),
+        // act takes a wave action's run and records it (header, wave and audit event), invokes
+        // the plan's Lambda function or starts its runbook (tagged as it starts), passing the
+        // runbooks' role. It neither reads nor stops automations: poll follows them.
+        (
+            "ActFunction",
+            with_logs(&[
+                "dynamodb:Query",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "lambda:InvokeFunction",
+                "ssm:StartAutomationExecution",
+                "ssm:AddTagsToResource",
+                "iam:PassRole",
+            ]),
+        ),
         // publish reads the table's stream (its event source mapping does, with the function's
         // role), puts notices on its bus, pages through its topic (with the topic's key when the
         // stack names one), and records what it gave up on in its failure queue.
@@ -406,17 +424,27 @@ fn no_action_is_a_wildcard_and_star_resources_are_only_where_iam_requires_them()
             }
             for r in &g.resources {
                 // Every other resource names this stack's resources or this account and region,
-                // or the stack's own key, granted only when the stack names one.
+                // or the stack's own key, granted only when the stack names one, or what the
+                // wave-action parameters list, granted only when they list something (resolved
+                // and checked by act_runs_only_what_the_parameters_name).
                 let stack_resource = r
                     .strip_prefix("Ref ")
                     .is_some_and(|id| workspace_tests::cfn::resources(&t).contains_key(id));
                 let the_stacks_key = r == "Ref KmsKeyArn" && g.when.as_deref() == Some("HasKmsKey");
+                let listed = (r.starts_with("Split ")
+                    && matches!(
+                        g.when.as_deref(),
+                        Some("HasActionFunctions" | "HasActionAutomationDocuments")
+                    ))
+                    || (r == "Ref ActionAutomationRoleArn"
+                        && g.when.as_deref() == Some("HasActionAutomationRole"));
                 assert!(
                     r == "*"
                         || r.starts_with("GetAtt ")
                         || r.starts_with("Sub ")
                         || stack_resource
-                        || the_stacks_key,
+                        || the_stacks_key
+                        || listed,
                     "{role}/{}: resource {r}",
                     g.sid
                 );
@@ -735,10 +763,16 @@ fn only_launch_starts_recovery_and_tags_only_the_job_it_creates() {
     let roles = function_roles(&t);
     for (function, role) in &roles {
         let actions = actions_of(&grants(&t, role));
-        let launches = ["drs:StartRecovery", "ec2:RunInstances", "iam:PassRole"]
+        let launches = ["drs:StartRecovery", "ec2:RunInstances"]
             .iter()
             .any(|a| actions.contains(*a));
         assert_eq!(launches, function == "LaunchFunction", "{function}");
+        // Passing a role: launch the recovery instances' (to EC2), act the runbooks' (to SSM).
+        assert_eq!(
+            actions.contains("iam:PassRole"),
+            function == "LaunchFunction" || function == "ActFunction",
+            "{function}"
+        );
     }
     let launch = grants(&t, &roles["LaunchFunction"]);
     let tag = launch
@@ -807,13 +841,14 @@ fn the_state_machine_invokes_exactly_the_functions_its_definition_names() {
         .filter(|v| v.starts_with("GetAtt "))
         .collect();
     assert_eq!(granted, substituted);
-    let functions: BTreeSet<String> = ["Poll", "Launch", "Pause", "Finalize", "Cleanup"]
+    let functions: BTreeSet<String> = ["Poll", "Launch", "Pause", "Finalize", "Cleanup", "Act"]
         .iter()
         .map(|f| format!("GetAtt {f}Function.Arn"))
         .collect();
     assert_eq!(
         granted, functions,
-        "not find, not the operators' resume, retry, skip and cancel; cleanup after a drill"
+        "not find, not the operators' resume, retry, skip and cancel; cleanup after a drill; act \
+         for wave actions"
     );
     // Every placeholder of the definition is substituted, and nothing else is.
     let text = workspace_tests::cfn::definition_text();
@@ -925,4 +960,608 @@ fn start_holds_servers_in_the_table_and_poll_reads_only_job_logs() {
             "Sub arn:${AWS::Partition}:drs:${AWS::Region}:${AWS::AccountId}:job/*".to_owned()
         ])
     );
+}
+
+// ---- the wave-action parameters, resolved ------------------------------------------------------
+
+/// What act may run comes from the template's parameters (a list of function ARNs, a list of
+/// runbook names, a role): the grants are built from them with intrinsic functions and left out
+/// when they list nothing. These tests resolve the template as CloudFormation would, for a given
+/// set of parameter values, and check what the roles then grant.
+#[derive(Debug, Clone, PartialEq)]
+enum Resolved {
+    Text(String),
+    List(Vec<String>),
+    /// `!Ref AWS::NoValue`: the property, or the list item, is left out.
+    Nothing,
+}
+
+const PARTITION: &str = "aws";
+const REGION: &str = "eu-west-1";
+const ACCOUNT: &str = "111122223333";
+
+/// The name and argument of an intrinsic function, short form (`!Join`) or long (`Fn::Join`).
+fn intrinsic(v: &Value) -> Option<(String, &Value)> {
+    match v {
+        Value::Tagged(t) => Some((
+            t.tag.to_string().trim_start_matches('!').to_owned(),
+            &t.value,
+        )),
+        Value::Mapping(m) if m.len() == 1 => {
+            let (k, v) = m.iter().next()?;
+            let k = k.as_str()?;
+            (k == "Ref" || k == "Condition" || k.starts_with("Fn::"))
+                .then(|| (k.trim_start_matches("Fn::").to_owned(), v))
+        }
+        _ => None,
+    }
+}
+
+fn args(v: &Value) -> &[Value] {
+    v.as_sequence()
+        .map(Vec::as_slice)
+        .unwrap_or_else(|| panic!("a list of arguments: {v:?}"))
+}
+
+/// One deployment of the template: each parameter's value (its default unless given).
+struct Deployment<'t> {
+    template: &'t Value,
+    parameters: BTreeMap<String, Resolved>,
+}
+
+/// One statement of a role as deployed: its condition resolved to JSON.
+#[derive(Debug, Clone)]
+struct Deployed {
+    sid: String,
+    actions: Vec<String>,
+    resources: Vec<String>,
+    condition: Option<serde_json::Value>,
+}
+
+impl<'t> Deployment<'t> {
+    fn new(template: &'t Value, given: &[(&str, &str)]) -> Self {
+        let mut parameters = BTreeMap::new();
+        for (name, p) in template["Parameters"].as_mapping().expect("Parameters") {
+            let name = name.as_str().expect("a parameter name").to_owned();
+            let raw = given
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+                .unwrap_or_else(|| p.get("Default").map(render).unwrap_or_default());
+            // CloudFormation trims each member of a CommaDelimitedList.
+            let value = if p["Type"].as_str() == Some("CommaDelimitedList") {
+                Resolved::List(raw.split(',').map(|s| s.trim().to_owned()).collect())
+            } else {
+                Resolved::Text(raw)
+            };
+            parameters.insert(name, value);
+        }
+        for (name, _) in given {
+            assert!(parameters.contains_key(*name), "no parameter {name}");
+        }
+        Self {
+            template,
+            parameters,
+        }
+    }
+
+    fn reference(&self, name: &str) -> Resolved {
+        match name {
+            "AWS::Partition" => Resolved::Text(PARTITION.into()),
+            "AWS::Region" => Resolved::Text(REGION.into()),
+            "AWS::AccountId" => Resolved::Text(ACCOUNT.into()),
+            "AWS::StackName" => Resolved::Text("drs".into()),
+            "AWS::URLSuffix" => Resolved::Text("amazonaws.com".into()),
+            "AWS::NoValue" => Resolved::Nothing,
+            n if self.parameters.contains_key(n) => self.parameters[n].clone(),
+            n => {
+                assert!(
+                    workspace_tests::cfn::resources(self.template).contains_key(n),
+                    "Ref {n}: no such parameter or resource"
+                );
+                Resolved::Text(format!("Ref {n}"))
+            }
+        }
+    }
+
+    fn resolve(&self, v: &Value) -> Resolved {
+        let Some((f, arg)) = intrinsic(v) else {
+            return match v {
+                Value::String(s) => Resolved::Text(s.clone()),
+                Value::Number(n) => Resolved::Text(n.to_string()),
+                Value::Bool(b) => Resolved::Text(b.to_string()),
+                Value::Sequence(items) => {
+                    Resolved::List(items.iter().flat_map(|i| self.strings(i)).collect())
+                }
+                other => panic!("not a value: {other:?}"),
+            };
+        };
+        match f.as_str() {
+            "Ref" => self.reference(arg.as_str().expect("Ref names something")),
+            "GetAtt" => Resolved::Text(match arg {
+                Value::Sequence(_) => format!(
+                    "GetAtt {}",
+                    args(arg).iter().map(render).collect::<Vec<_>>().join(".")
+                ),
+                other => format!("GetAtt {}", render(other)),
+            }),
+            "Sub" => Resolved::Text(self.sub(arg)),
+            "Join" => {
+                let a = args(arg);
+                Resolved::Text(
+                    self.strings(&a[1])
+                        .join(a[0].as_str().expect("a delimiter")),
+                )
+            }
+            "Split" => {
+                let a = args(arg);
+                Resolved::List(
+                    self.text(&a[1])
+                        .split(a[0].as_str().expect("a delimiter"))
+                        .map(str::to_owned)
+                        .collect(),
+                )
+            }
+            "Select" => {
+                let a = args(arg);
+                let i: usize = self.text(&a[0]).parse().expect("an index");
+                Resolved::Text(self.strings(&a[1])[i].clone())
+            }
+            "If" => {
+                let a = args(arg);
+                if self.condition(a[0].as_str().expect("a condition's name")) {
+                    self.resolve(&a[1])
+                } else {
+                    self.resolve(&a[2])
+                }
+            }
+            other => panic!("{other} is not resolved here; add it"),
+        }
+    }
+
+    fn strings(&self, v: &Value) -> Vec<String> {
+        match self.resolve(v) {
+            Resolved::Text(s) => vec![s],
+            Resolved::List(l) => l,
+            Resolved::Nothing => vec![],
+        }
+    }
+
+    fn text(&self, v: &Value) -> String {
+        match self.resolve(v) {
+            Resolved::Text(s) => s,
+            other => panic!("not a string: {other:?} from {v:?}"),
+        }
+    }
+
+    /// `Fn::Sub`: `${Var}` from its map, a parameter or pseudo parameter, `${X.Attr}` an
+    /// attribute, `${!Literal}` the text `${Literal}`.
+    fn sub(&self, arg: &Value) -> String {
+        let (template, vars) = match arg {
+            Value::String(s) => (s.as_str(), None),
+            Value::Sequence(a) => (
+                a[0].as_str().expect("a template"),
+                Some(a[1].as_mapping().expect("variables")),
+            ),
+            other => panic!("Sub of {other:?}"),
+        };
+        let mut out = String::new();
+        let mut rest = template;
+        while let Some(at) = rest.find("${") {
+            out.push_str(&rest[..at]);
+            let after = &rest[at + 2..];
+            let end = after.find('}').expect("a closed ${...}");
+            let name = &after[..end];
+            if let Some(literal) = name.strip_prefix('!') {
+                out.push_str(&format!("${{{literal}}}"));
+            } else if let Some(v) = vars.and_then(|m| m.get(name)) {
+                out.push_str(&self.text(v));
+            } else if let Some((resource, attribute)) = name.split_once('.') {
+                out.push_str(&format!("GetAtt {resource}.{attribute}"));
+            } else {
+                match self.reference(name) {
+                    Resolved::Text(s) => out.push_str(&s),
+                    other => panic!("Sub ${{{name}}}: {other:?}"),
+                }
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn condition(&self, name: &str) -> bool {
+        let c = self.template["Conditions"]
+            .get(name)
+            .unwrap_or_else(|| panic!("no condition {name}"));
+        self.truth(c)
+    }
+
+    fn truth(&self, v: &Value) -> bool {
+        let (f, arg) = intrinsic(v).unwrap_or_else(|| panic!("not a condition: {v:?}"));
+        match f.as_str() {
+            "Not" => !self.truth(&args(arg)[0]),
+            "And" => args(arg).iter().all(|c| self.truth(c)),
+            "Or" => args(arg).iter().any(|c| self.truth(c)),
+            "Equals" => self.resolve(&args(arg)[0]) == self.resolve(&args(arg)[1]),
+            "Condition" => self.condition(arg.as_str().expect("a condition's name")),
+            other => panic!("{other} is not a condition function"),
+        }
+    }
+
+    /// A statement's `Condition` block, its values resolved.
+    fn json(&self, v: &Value) -> serde_json::Value {
+        if intrinsic(v).is_some() {
+            return match self.resolve(v) {
+                Resolved::Text(s) => serde_json::Value::String(s),
+                Resolved::List(l) => serde_json::json!(l),
+                Resolved::Nothing => serde_json::Value::Null,
+            };
+        }
+        match v {
+            Value::Mapping(m) => serde_json::Value::Object(
+                m.iter().map(|(k, v)| (render(k), self.json(v))).collect(),
+            ),
+            Value::Sequence(items) => {
+                serde_json::Value::Array(items.iter().map(|i| self.json(i)).collect())
+            }
+            other => serde_json::Value::String(render(other)),
+        }
+    }
+
+    /// The statements `role` grants in this deployment (a conditional one only if its condition
+    /// holds).
+    fn grants(&self, role: &str) -> Vec<Deployed> {
+        let mut out = Vec::new();
+        for policy in properties(self.template, role)["Policies"]
+            .as_sequence()
+            .expect("inline policies")
+        {
+            for st in policy["PolicyDocument"]["Statement"]
+                .as_sequence()
+                .expect("a statement list")
+            {
+                let (when, st) = conditional(st);
+                if when.is_some_and(|c| !self.condition(&c)) {
+                    continue;
+                }
+                out.push(Deployed {
+                    sid: st.get("Sid").map(render).unwrap_or_default(),
+                    actions: one_or_many(&st["Action"]),
+                    resources: self.strings(&st["Resource"]),
+                    condition: st.get("Condition").map(|c| self.json(c)),
+                });
+            }
+        }
+        out
+    }
+}
+
+/// The statements of `grants` that grant `action`; each must grant it alone.
+fn granting<'g>(grants: &'g [Deployed], action: &str) -> Vec<&'g Deployed> {
+    let found: Vec<&Deployed> = grants
+        .iter()
+        .filter(|g| g.actions.iter().any(|a| a == action))
+        .collect();
+    for g in &found {
+        assert_eq!(
+            g.actions,
+            [action],
+            "{}: {action} in a grant of its own",
+            g.sid
+        );
+    }
+    found
+}
+
+fn resources_of(grants: &[&Deployed]) -> BTreeSet<String> {
+    grants.iter().flat_map(|g| g.resources.clone()).collect()
+}
+
+const ACTION_FUNCTIONS: [&str; 2] = [
+    "arn:aws:lambda:eu-west-1:111122223333:function:dns-switch",
+    "arn:aws:lambda:eu-west-1:444455556666:function:warm-caches",
+];
+/// One of this account's runbooks, one AWS-owned.
+const ACTION_DOCUMENTS: [&str; 2] = ["DrsWarmUp", "AWS-RestartEC2Instance"];
+const RUNBOOK_ROLE: &str = "arn:aws:iam::111122223333:role/drs-runbooks";
+
+/// A stack that lists wave-action targets (the documents with a space after the comma, as an
+/// operator may type them: CloudFormation trims it).
+fn listing(t: &Value) -> Deployment<'_> {
+    let functions = ACTION_FUNCTIONS.join(",");
+    let documents = ACTION_DOCUMENTS.join(", ");
+    Deployment::new(
+        t,
+        &[
+            ("ActionFunctionArns", functions.as_str()),
+            ("ActionAutomationDocuments", documents.as_str()),
+            ("ActionAutomationRoleArn", RUNBOOK_ROLE),
+        ],
+    )
+}
+
+/// Wave actions run only what the stack's parameters name: act invokes the listed functions
+/// (their versions and aliases too) and no other, starts the listed runbooks of this account (and
+/// the AWS-owned ones of those names, whose ARNs name no account) in this Region and no other,
+/// tags only the automations it starts with the engine's own tag keys, and passes only the
+/// runbooks' role, only to SSM. poll follows and stops this account's automations.
+#[test]
+fn act_runs_only_what_the_parameters_name() {
+    let t = template();
+    let roles = function_roles(&t);
+    let deployed = listing(&t);
+    let act = deployed.grants(&roles["ActFunction"]);
+
+    let invoke = granting(&act, "lambda:InvokeFunction");
+    let want: BTreeSet<String> = ACTION_FUNCTIONS
+        .iter()
+        .flat_map(|f| [(*f).to_owned(), format!("{f}:*")])
+        .collect();
+    assert_eq!(resources_of(&invoke), want);
+    assert!(invoke.iter().all(|g| g.condition.is_none()));
+
+    let start = granting(&act, "ssm:StartAutomationExecution");
+    let runbook =
+        |account: &str, name: &str| format!("arn:*:ssm:*:{account}:automation-definition/{name}:*");
+    let want: BTreeSet<String> = ACTION_DOCUMENTS
+        .iter()
+        .flat_map(|d| [runbook("${aws:PrincipalAccount}", d), runbook("", d)])
+        .collect();
+    assert_eq!(resources_of(&start), want);
+    for g in &start {
+        assert_eq!(
+            g.condition,
+            Some(serde_json::json!({"StringEquals": {"aws:RequestedRegion": REGION}})),
+            "{}: this Region's runbooks only",
+            g.sid
+        );
+    }
+
+    let tag = granting(&act, "ssm:AddTagsToResource");
+    assert_eq!(
+        resources_of(&tag),
+        BTreeSet::from([format!(
+            "arn:{PARTITION}:ssm:{REGION}:{ACCOUNT}:automation-execution/*"
+        )])
+    );
+    let keys = serde_json::json!({"ForAllValues:StringLike": {"aws:TagKeys": "drs-waves:*"}});
+    assert!(tag.iter().all(|g| g.condition.as_ref() == Some(&keys)));
+    // The tags act puts on an automation are all of that prefix.
+    let execution = execution_core::fixtures::execution(&[1]);
+    for (key, _) in execution_core::actions::automation_tags(&execution, 0, "warm-up", 1) {
+        assert!(key.starts_with("drs-waves:"), "{key}");
+    }
+
+    let pass = granting(&act, "iam:PassRole");
+    assert_eq!(
+        resources_of(&pass),
+        BTreeSet::from([RUNBOOK_ROLE.to_owned()])
+    );
+    assert!(pass.iter().all(|g| g.condition
+        == Some(
+            serde_json::json!({"StringEquals": {"iam:PassedToService": "ssm.amazonaws.com"}})
+        )));
+
+    // act neither reads nor stops automations (poll does).
+    for action in ["ssm:GetAutomationExecution", "ssm:StopAutomationExecution"] {
+        assert!(granting(&act, action).is_empty(), "act may {action}");
+    }
+    let poll = deployed.grants(&roles["PollFunction"]);
+    for action in ["ssm:GetAutomationExecution", "ssm:StopAutomationExecution"] {
+        let found: Vec<&Deployed> = poll
+            .iter()
+            .filter(|g| g.actions.iter().any(|a| a == action))
+            .collect();
+        assert_eq!(
+            resources_of(&found),
+            BTreeSet::from([format!(
+                "arn:{PARTITION}:ssm:{REGION}:{ACCOUNT}:automation-execution/*"
+            )]),
+            "{action}"
+        );
+        assert!(found.iter().all(|g| g.actions
+            == [
+                "ssm:GetAutomationExecution".to_owned(),
+                "ssm:StopAutomationExecution".to_owned()
+            ]));
+    }
+    // No one else invokes functions beyond its own stack's, runs runbooks or passes their role.
+    for (function, role) in &roles {
+        let granted: BTreeSet<String> = deployed
+            .grants(role)
+            .iter()
+            .flat_map(|g| g.actions.clone())
+            .collect();
+        if function != "ActFunction" {
+            assert!(
+                !granted.contains("ssm:StartAutomationExecution")
+                    && !granted.contains("ssm:AddTagsToResource"),
+                "{function}"
+            );
+        }
+        if function != "ActFunction" && function != "PollFunction" {
+            assert!(!granted.iter().any(|a| a.starts_with("ssm:")), "{function}");
+        }
+    }
+}
+
+/// Deployed, no grant for these actions names `*`, or a wildcard anywhere but a function's
+/// qualifier, a runbook's version and the partition and Region the condition pins; and with
+/// every parameter set, still no role is granted `*` where IAM allows a narrower resource.
+#[test]
+fn listed_targets_resolve_to_no_wildcard() {
+    let t = template();
+    let roles = function_roles(&t);
+    let deployed = listing(&t);
+    let act = deployed.grants(&roles["ActFunction"]);
+    for g in &act {
+        for r in &g.resources {
+            assert_ne!(r, "*", "{}", g.sid);
+            let stars = r.matches('*').count();
+            let allowed = match g.actions[0].as_str() {
+                "lambda:InvokeFunction" => usize::from(r.ends_with(":*")),
+                "ssm:StartAutomationExecution" => 3,
+                "ssm:AddTagsToResource" => 1,
+                _ => 0,
+            };
+            assert!(
+                stars <= allowed && !r.contains("**"),
+                "{}: {r} has a wildcard too many",
+                g.sid
+            );
+        }
+    }
+    for role in of_type(&t, "AWS::IAM::Role") {
+        for g in deployed.grants(&role) {
+            if g.resources.iter().any(|r| r == "*") {
+                assert!(
+                    g.actions.iter().all(|a| resource_star_only(a)),
+                    "{role}/{}: {:?} on *",
+                    g.sid,
+                    g.actions
+                );
+            }
+        }
+    }
+}
+
+/// With the parameters empty (their defaults), no grant of a wave-action target is left in any
+/// role: no function to invoke, no runbook to start, follow or tag, no role to pass. Each list
+/// brings in its own grants only; the role, only with documents to run.
+#[test]
+fn empty_parameters_grant_no_action_targets() {
+    let t = template();
+    let roles = function_roles(&t);
+    for p in [
+        "ActionFunctionArns",
+        "ActionAutomationDocuments",
+        "ActionAutomationRoleArn",
+    ] {
+        assert_eq!(render(&t["Parameters"][p]["Default"]), "", "{p}");
+        let pattern = render(&t["Parameters"][p]["AllowedPattern"]);
+        assert!(pattern.starts_with("^$|^"), "{p}: empty allowed: {pattern}");
+        assert!(
+            !pattern.contains(".*") && !pattern.contains("\\*"),
+            "{p}: no wildcard"
+        );
+    }
+    assert_eq!(
+        render(&t["Parameters"]["ActionFunctionArns"]["Type"]),
+        "CommaDelimitedList"
+    );
+    assert_eq!(
+        render(&t["Parameters"]["ActionAutomationDocuments"]["Type"]),
+        "CommaDelimitedList"
+    );
+    assert_eq!(
+        render(&t["Parameters"]["ActionAutomationRoleArn"]["Type"]),
+        "String"
+    );
+
+    let granted = |deployed: &Deployment, function: &str| -> BTreeSet<String> {
+        deployed
+            .grants(&roles[function])
+            .iter()
+            .flat_map(|g| g.actions.clone())
+            .collect()
+    };
+    let targets = |actions: &BTreeSet<String>| -> BTreeSet<String> {
+        actions
+            .iter()
+            .filter(|a| {
+                a.starts_with("ssm:") || *a == "lambda:InvokeFunction" || *a == "iam:PassRole"
+            })
+            .cloned()
+            .collect()
+    };
+    let set = |actions: &[&str]| -> BTreeSet<String> {
+        actions.iter().map(|a| (*a).to_owned()).collect()
+    };
+
+    let empty = Deployment::new(&t, &[]);
+    assert_eq!(targets(&granted(&empty, "ActFunction")), set(&[]));
+    assert_eq!(targets(&granted(&empty, "PollFunction")), set(&[]));
+    assert_eq!(
+        granted(&empty, "ActFunction"),
+        set(&[
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            "dynamodb:Query",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem"
+        ]),
+        "act still takes and records runs (a plan's action then fails as AccessDenied)"
+    );
+
+    let functions = ACTION_FUNCTIONS.join(",");
+    let only_functions = Deployment::new(
+        &t,
+        &[
+            ("ActionFunctionArns", functions.as_str()),
+            ("ActionAutomationRoleArn", RUNBOOK_ROLE),
+        ],
+    );
+    assert_eq!(
+        targets(&granted(&only_functions, "ActFunction")),
+        set(&["lambda:InvokeFunction"]),
+        "no runbooks: no SSM, and the role is not passed"
+    );
+    assert_eq!(targets(&granted(&only_functions, "PollFunction")), set(&[]));
+
+    let documents = ACTION_DOCUMENTS.join(",");
+    let only_documents = Deployment::new(&t, &[("ActionAutomationDocuments", documents.as_str())]);
+    assert_eq!(
+        targets(&granted(&only_documents, "ActFunction")),
+        set(&["ssm:StartAutomationExecution", "ssm:AddTagsToResource"]),
+        "no role named: none passed"
+    );
+    assert_eq!(
+        targets(&granted(&only_documents, "PollFunction")),
+        set(&["ssm:GetAutomationExecution", "ssm:StopAutomationExecution"])
+    );
+
+    let everything = listing(&t);
+    assert_eq!(
+        targets(&granted(&everything, "ActFunction")),
+        set(&[
+            "lambda:InvokeFunction",
+            "ssm:StartAutomationExecution",
+            "ssm:AddTagsToResource",
+            "iam:PassRole"
+        ])
+    );
+}
+
+/// The resolver itself, on what the template already grants: launch's PassRole and cleanup's
+/// termination resolve as written.
+#[test]
+fn the_resolver_reads_the_template_as_cloudformation_does() {
+    let t = template();
+    let roles = function_roles(&t);
+    let deployed = Deployment::new(&t, &[]);
+    let launch = deployed.grants(&roles["LaunchFunction"]);
+    assert_eq!(
+        resources_of(&granting(&launch, "iam:PassRole")),
+        BTreeSet::from([format!(
+            "arn:{PARTITION}:iam::{ACCOUNT}:role/service-role/AWSElasticDisasterRecoveryRecoveryInstance*"
+        )])
+    );
+    let machine = deployed.grants("StateMachineRole");
+    assert!(resources_of(&machine.iter().collect::<Vec<_>>()).contains("GetAtt ActFunction.Arn"));
+    // The KMS grant follows its condition.
+    let publish = |d: &Deployment| {
+        d.grants(&roles["PublishFunction"])
+            .iter()
+            .any(|g| g.actions.iter().any(|a| a.starts_with("kms:")))
+    };
+    assert!(!publish(&deployed));
+    let keyed = Deployment::new(
+        &t,
+        &[(
+            "KmsKeyArn",
+            "arn:aws:kms:eu-west-1:111122223333:key/0b7f5c0e-1111-2222-3333-444455556666",
+        )],
+    );
+    assert!(publish(&keyed));
 }

@@ -10,8 +10,11 @@
 //!   machine, and checks that it made exactly those calls and took the path they imply. At a
 //!   pause the real token is handed to the real pause handler, and an operator's retry or skip
 //!   releases the run through aws-adapters' Step Functions client. A drill whose plan sets
-//!   `cleanupAfterSeconds` is cleaned up by the run after finalize, that long after.
+//!   `cleanupAfterSeconds` is cleaned up by the run after finalize, that long after. A plan's wave
+//!   actions are run by the real act (poll's ACT), against stand-ins of the Lambda functions and
+//!   SSM Automation runbooks they name, which count what they are asked.
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -29,7 +32,10 @@ use execution_core::fixtures::{self, execution_id, job, plan_id, server};
 use execution_core::ids::TaskToken;
 use execution_core::model::{CleanupState, Execution, FailurePolicy, PauseReason};
 use execution_core::ops::Ports;
-use execution_core::ports::{ExecutionStore, Workflow, WorkflowError};
+use execution_core::ports::{
+    AutomationRequest, AutomationRunner, AutomationState, ExecutionStore, FunctionInvoker,
+    InvokeAnswer, ServiceError, Workflow, WorkflowError,
+};
 use execution_core::rules::NextAction;
 use execution_core::status::{ExecutionStatus, WaveStatus};
 use execution_core::OperationError;
@@ -38,12 +44,13 @@ use serde_json::{json, Value};
 use workspace_tests::cfn::definition_text;
 use workspace_tests::moto::{queue_lambda_replies, sfn_client};
 
-const FUNCTIONS: [&str; 5] = [
+const FUNCTIONS: [&str; 6] = [
     "PollFunctionArn",
     "LaunchFunctionArn",
     "PauseFunctionArn",
     "FinalizeFunctionArn",
     "CleanupFunctionArn",
+    "ActFunctionArn",
 ];
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -136,6 +143,27 @@ fn cleaned_up(complete: bool) -> Value {
     .unwrap()
 }
 
+/// act's answer: wave 1's BEFORE_LAUNCH action ran and succeeded.
+fn acted() -> Value {
+    use execution_core::actions::{ActionKind, ActionStatus, ActionWhen};
+    serde_json::to_value(execution_core::api::ActResponse {
+        status_code: 200,
+        execution_id: execution_id(),
+        status: ExecutionStatus::Polling,
+        wave_number: 1,
+        wave_status: WaveStatus::Pending,
+        action: "warm-up".into(),
+        when: ActionWhen::BeforeLaunch,
+        kind: ActionKind::Lambda,
+        attempt: 1,
+        action_status: ActionStatus::Succeeded,
+        automation_execution_id: None,
+        retry_after_seconds: None,
+        error: None,
+    })
+    .unwrap()
+}
+
 fn internal_error() -> Value {
     serde_json::to_value(
         OperationError::Internal("execution store: service unavailable: 503".into()).body(),
@@ -178,6 +206,8 @@ const LAUNCH: [&str; 5] = [
     "HandOverDue",
 ];
 const WAIT: [&str; 3] = ["WaitThenPoll", "CountCycle", "HandOverDue"];
+/// act answered: poll again at once (no wait), the cycle counted.
+const ACT: [&str; 4] = ["Act", "CheckActAnswer", "CountCycle", "HandOverDue"];
 const PAUSE: [&str; 3] = ["CountPauseCycle", "PauseHandOverDue", "Pause"];
 /// Finalize for an execution that is not cleaned up (no `cleanupAfterSeconds` in the answer).
 const FINALIZE: [&str; 4] = [
@@ -578,6 +608,84 @@ async fn transient_500s_are_retried_and_the_count_starts_over_after_a_success() 
         &["RecoveryCompleted"],
     ]);
     assert_eq!(entered, want);
+}
+
+/// ACT: act is called, a transient failure waits and calls it again (counted; the count starts
+/// over at its answer), and its answer polls again at once. A refusal that retrying cannot fix
+/// ends the run.
+#[tokio::test]
+async fn act_is_retried_after_a_transient_failure_and_its_answer_polls_again_at_once() {
+    let region = "il-central-1";
+    let sfn = sfn_client(region);
+    queue_lambda_replies(
+        region,
+        &[
+            poll(NextAction::Act),
+            internal_error(),
+            acted(),
+            poll(NextAction::Finalize),
+            finalized(ExecutionStatus::Completed),
+        ],
+    )
+    .await;
+    let machine = create_machine(&sfn, region).await;
+    let run = start(&sfn, &machine, &workflow_input()).await;
+    let (status, error, entered) = outcome(&sfn, &run).await;
+    assert_eq!((status, error), (SfnStatus::Succeeded, None), "{entered:?}");
+    let retried = [
+        "Act",
+        "CheckActAnswer",
+        "CountActFailure",
+        "ActRetryAllowed",
+        "WaitThenAct",
+    ];
+    let recovered = [
+        "Act",
+        "CheckActAnswer",
+        "ActRecovered",
+        "CountCycle",
+        "HandOverDue",
+    ];
+    assert_eq!(
+        entered,
+        path(&[
+            &START,
+            &POLL,
+            &retried,
+            &recovered,
+            &POLL,
+            &FINALIZE,
+            &["RecoveryCompleted"]
+        ])
+    );
+    let ops: Vec<String> = payloads_sent(&sfn, &run)
+        .await
+        .into_iter()
+        .map(|(op, _)| op)
+        .collect();
+    assert_eq!(ops, ["poll", "act", "act", "poll", "finalize"]);
+    let scheduled = task_parameters(&history(&sfn, &run).await);
+    let (resource, act) = &scheduled[1];
+    assert_eq!(resource, "invoke");
+    assert_eq!(
+        act["FunctionName"],
+        format!("arn:aws:lambda:{region}:123456789012:function:ActFunctionArn")
+    );
+
+    let refused =
+        serde_json::to_value(OperationError::NotFound("execution not found".into()).body())
+            .unwrap();
+    queue_lambda_replies(region, &[poll(NextAction::Act), refused]).await;
+    let run = start(&sfn, &machine, &workflow_input()).await;
+    let (status, error, entered) = outcome(&sfn, &run).await;
+    assert_eq!(
+        (status, error.as_deref()),
+        (SfnStatus::Failed, Some("ActRejected"))
+    );
+    assert_eq!(
+        entered,
+        path(&[&START, &POLL, &["Act", "CheckActAnswer", "ActRejected"]])
+    );
 }
 
 #[tokio::test]
@@ -1246,6 +1354,7 @@ impl Script {
                     }
                 }
                 Operation::Launch => parts.push(&LAUNCH),
+                Operation::Act => parts.push(&ACT),
                 Operation::Finalize => {
                     outcome = match answer["status"].as_str() {
                         Some("COMPLETED") => &["RecoveryCompleted"],
@@ -1290,10 +1399,78 @@ fn run_path(scripts: &[&Script]) -> Vec<String> {
     entered
 }
 
-/// The stack's functions in-process, over one simulated DRS/EC2 world and one store.
+/// The plan's Lambda functions as act invokes them: every invocation recorded (function, input),
+/// each answered with the next queued answer, `{"ok": true}` when none is queued.
+#[derive(Default)]
+struct Functions {
+    calls: Mutex<Vec<(String, Value)>>,
+    answers: Mutex<VecDeque<Value>>,
+}
+
+#[async_trait]
+impl FunctionInvoker for Functions {
+    async fn invoke(
+        &self,
+        function: &str,
+        payload: &[u8],
+        _timeout: Duration,
+    ) -> Result<InvokeAnswer, ServiceError> {
+        let input: Value = serde_json::from_slice(payload).expect("act invokes with JSON");
+        self.calls
+            .lock()
+            .unwrap()
+            .push((function.to_owned(), input));
+        let answer = self
+            .answers
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or_else(|| json!({"ok": true}));
+        Ok(InvokeAnswer {
+            function_error: None,
+            payload: answer.to_string().into_bytes(),
+        })
+    }
+}
+
+/// SSM Automation as act starts runbooks and poll follows them: every start recorded and given a
+/// new id; each automation has succeeded by the time poll asks; nothing is stopped.
+#[derive(Default)]
+struct Runbooks {
+    started: Mutex<Vec<AutomationRequest>>,
+    stopped: Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl AutomationRunner for Runbooks {
+    async fn start_automation(&self, request: &AutomationRequest) -> Result<String, ServiceError> {
+        let mut started = self.started.lock().unwrap();
+        started.push(request.clone());
+        Ok(format!("auto-{}", started.len()))
+    }
+
+    async fn automation(&self, id: &str) -> Result<Option<AutomationState>, ServiceError> {
+        let started = self.started.lock().unwrap().len();
+        let known = (1..=started).any(|n| format!("auto-{n}") == id);
+        Ok(known.then(|| AutomationState {
+            status: "Success".into(),
+            failure_message: None,
+        }))
+    }
+
+    async fn stop_automation(&self, id: &str) -> Result<(), ServiceError> {
+        self.stopped.lock().unwrap().push(id.to_owned());
+        Ok(())
+    }
+}
+
+/// The stack's functions in-process, over one simulated DRS/EC2 world and one store; the wave
+/// actions' functions and runbooks are [`Functions`] and [`Runbooks`].
 struct Stack {
     sim: Sim,
     held: Held,
+    functions: Functions,
+    runbooks: Runbooks,
 }
 
 impl Stack {
@@ -1323,6 +1500,8 @@ impl Stack {
         Self {
             sim,
             held: Held::default(),
+            functions: Functions::default(),
+            runbooks: Runbooks::default(),
         }
     }
 
@@ -1331,8 +1510,13 @@ impl Stack {
         let sim = &self.sim;
         let ports = Ports::new(sim.store.as_ref(), sim.clock.as_ref(), &sim.policy);
         match op {
-            Operation::Poll => ports.with_drs(&sim.drs).with_ec2(&sim.ec2),
+            // poll follows the runbooks act started (and stops one that outlived its timeout).
+            Operation::Poll => Ports {
+                automation: Some(&self.runbooks),
+                ..ports.with_drs(&sim.drs).with_ec2(&sim.ec2)
+            },
             Operation::Launch | Operation::Cleanup => ports.with_drs(&sim.drs),
+            Operation::Act => ports.with_actions(&self.functions, &self.runbooks),
             // The holds are kept by the store, as on AWS.
             Operation::Start => ports
                 .with_drs(&sim.drs)
@@ -1347,8 +1531,7 @@ impl Stack {
             | Operation::Find
             | Operation::List
             | Operation::Get
-            | Operation::Events
-            | Operation::Act => ports,
+            | Operation::Events => ports,
         }
     }
 
@@ -1362,9 +1545,9 @@ impl Stack {
     }
 
     /// The run from its next poll until it parks or ends, as the definition dispatches: poll, then
-    /// LAUNCH → launch and wait, WAIT → wait, PAUSE → park, FINALIZE → finalize (then, for a drill
-    /// whose plan sets `cleanupAfterSeconds`, that long later, cleanup) and end. A wait moves the
-    /// simulated clock on by [`STEP_SECS`].
+    /// LAUNCH → launch and wait, ACT → act and poll at once, WAIT → wait, PAUSE → park, FINALIZE →
+    /// finalize (then, for a drill whose plan sets `cleanupAfterSeconds`, that long later,
+    /// cleanup) and end. A wait moves the simulated clock on by [`STEP_SECS`].
     async fn script(&self) -> Script {
         let target = json!({"executionId": execution_id(), "planId": plan_id()});
         let payload = |op: Operation| {
@@ -1391,6 +1574,9 @@ impl Stack {
                 Some("LAUNCH") => {
                     call(Operation::Launch).await;
                     self.sim.clock.advance_secs(STEP_SECS);
+                }
+                Some("ACT") => {
+                    call(Operation::Act).await;
                 }
                 Some("PAUSE") => {
                     return Script {
@@ -1873,4 +2059,344 @@ async fn the_workflow_cleans_up_a_drill_with_the_real_functions_and_only_when_as
             );
         }
     }
+}
+
+// ---- wave actions ------------------------------------------------------------------------------
+
+const DNS_SWITCH: &str = "arn:aws:lambda:us-east-2:123456789012:function:dns-switch";
+
+/// A wave action as a plan writes it.
+fn plan_action(
+    name: &str,
+    when: &str,
+    kind: &str,
+    target: &str,
+    parameters: Value,
+    on_failure: &str,
+) -> execution_core::actions::PlanAction {
+    execution_core::actions::PlanAction {
+        name: name.into(),
+        when: when.into(),
+        kind: kind.into(),
+        target: target.into(),
+        parameters: Some(parameters),
+        timeout_seconds: Some(300),
+        on_failure: Some(on_failure.into()),
+    }
+}
+
+/// Two waves of one server: wave 0 switches DNS (a Lambda function) once it COMPLETED, with the
+/// given policy; wave 1 warms its caches (an SSM runbook) before it launches.
+fn plan_with_actions(dns_on_failure: &str) -> execution_core::plan::Plan {
+    let mut plan = fixtures::plan(&[1, 1]);
+    plan.waves[0].actions = vec![plan_action(
+        "switch-dns",
+        "AFTER_COMPLETE",
+        "LAMBDA",
+        DNS_SWITCH,
+        json!({"zone": "corp.example"}),
+        dns_on_failure,
+    )];
+    plan.waves[1].actions = vec![plan_action(
+        "warm-up",
+        "BEFORE_LAUNCH",
+        "SSM_AUTOMATION",
+        "DrsWarmUp",
+        json!({"ExecutionId": "${executionId}"}),
+        "FAIL",
+    )];
+    plan
+}
+
+/// The operations of the calls, in order, with the wave each launch and act answered for (and
+/// when the act's action runs).
+fn launches_and_acts(script: &Script) -> Vec<String> {
+    script
+        .calls
+        .iter()
+        .filter_map(|(op, _, answer)| match op {
+            Operation::Launch => Some(format!("launch wave {}", answer["waveNumber"])),
+            Operation::Act => Some(format!(
+                "act wave {} {} {}",
+                answer["waveNumber"],
+                answer["when"].as_str().unwrap_or_default(),
+                answer["action"].as_str().unwrap_or_default()
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The definition as deployed runs a plan's wave actions where the plan puts them: poll says ACT,
+/// the run calls act and polls again at once. Wave 0's AFTER_COMPLETE action runs once wave 0
+/// completed (its servers launched), wave 1's BEFORE_LAUNCH action before wave 1's StartRecovery;
+/// each runs exactly once (the runbook followed by poll until it succeeded), and the execution
+/// completes.
+#[tokio::test]
+async fn wave_actions_run_after_their_wave_completed_and_before_the_next_launches() {
+    let region = "af-south-1";
+    let sfn = sfn_client(region);
+    let stack = Stack::of_plan(plan_with_actions("FAIL"), FaultScript::default()).await;
+
+    let script = stack.script().await;
+    assert_eq!(script.end, End::Finished("COMPLETED".into()));
+    assert_eq!(
+        launches_and_acts(&script),
+        [
+            "launch wave 0",
+            "act wave 0 AFTER_COMPLETE switch-dns",
+            "act wave 1 BEFORE_LAUNCH warm-up",
+            "launch wave 1",
+        ],
+        "each action where its plan puts it"
+    );
+    let acts: Vec<&Value> = script
+        .calls
+        .iter()
+        .filter(|(op, _, _)| *op == Operation::Act)
+        .map(|(_, _, answer)| answer)
+        .collect();
+    assert_eq!(
+        (
+            &acts[0]["waveStatus"],
+            &acts[0]["type"],
+            &acts[0]["actionStatus"]
+        ),
+        (&json!("COMPLETED"), &json!("LAMBDA"), &json!("SUCCEEDED")),
+        "{}",
+        acts[0]
+    );
+    assert_eq!(
+        (
+            &acts[1]["waveStatus"],
+            &acts[1]["type"],
+            &acts[1]["actionStatus"]
+        ),
+        (
+            &json!("PENDING"),
+            &json!("SSM_AUTOMATION"),
+            &json!("RUNNING")
+        ),
+        "a runbook is started, then followed by poll: {}",
+        acts[1]
+    );
+    assert_eq!(acts[1]["automationExecutionId"], "auto-1");
+
+    queue_lambda_replies(region, &script.answers()).await;
+    let machine = create_machine(&sfn, region).await;
+    let run = start(&sfn, &machine, &workflow_input()).await;
+    let (status, error, entered) = outcome(&sfn, &run).await;
+    assert_eq!((status, error), (SfnStatus::Succeeded, None), "{entered:?}");
+    assert_eq!(entered, run_path(&[&script]));
+    // The run's history: act between wave 0's launch and wave 1's, poll again at once after it.
+    let sent = payloads_sent(&sfn, &run).await;
+    let want: Vec<(String, Value)> = script
+        .calls
+        .iter()
+        .map(|(op, p, _)| (op.as_str().to_owned(), p.clone()))
+        .collect();
+    assert_eq!(sent, want);
+    let ops: Vec<&str> = sent.iter().map(|(op, _)| op.as_str()).collect();
+    let at = |op: &str, nth: usize| {
+        ops.iter()
+            .enumerate()
+            .filter(|(_, o)| **o == op)
+            .nth(nth)
+            .map(|(i, _)| i)
+            .unwrap_or_else(|| panic!("no {op} #{nth} in {ops:?}"))
+    };
+    assert!(at("launch", 0) < at("act", 0), "{ops:?}");
+    assert!(at("act", 0) < at("act", 1), "{ops:?}");
+    assert!(at("act", 1) < at("launch", 1), "{ops:?}");
+    assert_eq!(ops.iter().filter(|o| **o == "act").count(), 2, "{ops:?}");
+    for (op, payload) in &sent {
+        if op == "act" {
+            assert_eq!(
+                payload,
+                &json!({"operation": "act", "invokedBy": "workflow",
+                        "executionId": execution_id(), "planId": plan_id()})
+            );
+        }
+    }
+    let entered_acts: Vec<usize> = entered
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| *s == "Act")
+        .map(|(i, _)| i)
+        .collect();
+    for i in entered_acts {
+        assert_eq!(
+            entered[i..i + 5],
+            ["Act", "CheckActAnswer", "CountCycle", "HandOverDue", "Poll"],
+            "poll again at once, no wait"
+        );
+    }
+
+    // Each action ran exactly once, with what the execution knew then.
+    let invoked = stack.functions.calls.lock().unwrap().clone();
+    assert_eq!(invoked.len(), 1, "{invoked:?}");
+    let (function, input) = &invoked[0];
+    assert_eq!(function, DNS_SWITCH);
+    assert_eq!(input["waveNumber"], 0);
+    assert_eq!(
+        input["action"],
+        json!({"name": "switch-dns", "when": "AFTER_COMPLETE", "attempt": 1})
+    );
+    assert_eq!(input["parameters"], json!({"zone": "corp.example"}));
+    assert!(
+        input["servers"][0]["instanceId"].is_string(),
+        "wave 0's server had launched: {input}"
+    );
+    let started = stack.runbooks.started.lock().unwrap().clone();
+    assert_eq!(started.len(), 1, "{started:?}");
+    assert_eq!(started[0].document, "DrsWarmUp");
+    assert_eq!(
+        started[0].parameters.get("ExecutionId"),
+        Some(&vec![execution_id().to_string()])
+    );
+    assert!(started[0]
+        .tags
+        .contains(&("drs-waves:action".to_owned(), "warm-up".to_owned())));
+    assert!(stack.runbooks.stopped.lock().unwrap().is_empty());
+    assert_eq!(
+        stack.sim.calls.count(Api::StartRecovery),
+        2,
+        "one launch per wave"
+    );
+
+    let record = stack.record();
+    assert_eq!(record.status(), ExecutionStatus::Completed);
+    for (wave, name) in [(0, "switch-dns"), (1, "warm-up")] {
+        let runs = &record.waves[wave].action_runs;
+        assert_eq!(runs.len(), 1, "wave {wave}: {runs:?}");
+        assert_eq!(runs[0].name, name);
+        assert_eq!(
+            runs[0].status,
+            execution_core::actions::ActionStatus::Succeeded,
+            "wave {wave}"
+        );
+    }
+    assert_eq!(
+        record.waves[1].action_runs[0]
+            .automation_execution_id
+            .as_deref(),
+        Some("auto-1")
+    );
+    // The wave-1 runbook ran before the wave's launch: it ended before the wave started.
+    let warmed = record.waves[1].action_runs[0]
+        .end_time
+        .expect("the runbook's end");
+    let launched = record.waves[1].launch_time.expect("wave 1 launched");
+    assert!(warmed <= launched, "{warmed:?} then {launched:?}");
+}
+
+/// An action whose policy is FAIL fails its wave (ACTION_FAILED): the run parks on the failed
+/// wave as on any other (the wave's policy here is PAUSE) until an operator decides. A retry runs
+/// the failed action again (its second attempt: the wave is not launched again), and the run goes
+/// on to complete.
+#[tokio::test]
+async fn a_failed_action_parks_the_run_until_a_retry_runs_it_again() {
+    let region = "ap-south-1";
+    let sfn = sfn_client(region);
+    let stack = Stack::of_plan(plan_with_actions("FAIL"), FaultScript::default()).await;
+    stack
+        .functions
+        .answers
+        .lock()
+        .unwrap()
+        .push_back(json!({"ok": false, "message": "the DNS zone is locked"}));
+
+    let first = stack.script().await;
+    assert_eq!(first.end, End::Parked);
+    assert_eq!(
+        launches_and_acts(&first),
+        ["launch wave 0", "act wave 0 AFTER_COMPLETE switch-dns"]
+    );
+    let failed = first
+        .calls
+        .iter()
+        .find(|(op, _, _)| *op == Operation::Act)
+        .map(|(_, _, answer)| answer)
+        .expect("act");
+    assert_eq!(
+        failed["statusCode"], 200,
+        "the action failed, not act: {failed}"
+    );
+    assert_eq!(failed["actionStatus"], "FAILED", "{failed}");
+    queue_lambda_replies(region, &first.answers()).await;
+    let machine = create_machine(&sfn, region).await;
+    let run = start(&sfn, &machine, &workflow_input()).await;
+    let pause = park_on_failed_wave(&sfn, &stack, &run, &first).await;
+    let record = stack.record();
+    assert_eq!(
+        record.waves[0].failure_reason,
+        Some(execution_core::model::WaveFailure::ActionFailed)
+    );
+    assert_eq!(stack.sim.calls.count(Api::StartRecovery), 1, "wave 1 waits");
+
+    let decided = stack
+        .invoke(
+            Operation::Retry,
+            &api_call("retry", json!({"planId": plan_id(), "waveNumber": 0})),
+        )
+        .await;
+    let decided = proxy_body(&decided);
+    assert_eq!(
+        (
+            decided["status"].clone(),
+            decided["waveStatus"].clone(),
+            decided["workflowReleased"].clone()
+        ),
+        (json!("POLLING"), json!("COMPLETED"), json!(true)),
+        "back to where the action ran: {decided}"
+    );
+
+    let second = stack.script().await;
+    assert_eq!(second.end, End::Finished("COMPLETED".into()));
+    assert_eq!(
+        launches_and_acts(&second),
+        [
+            "act wave 0 AFTER_COMPLETE switch-dns",
+            "act wave 1 BEFORE_LAUNCH warm-up",
+            "launch wave 1"
+        ]
+    );
+    assert_eq!(
+        second.calls[0].2["nextAction"], "ACT",
+        "the retried action first"
+    );
+    queue_lambda_replies(region, &second.answers()).await;
+    stack.deliver(&sfn).await;
+
+    let (status, error, entered) = outcome(&sfn, &run).await;
+    assert_eq!((status, error), (SfnStatus::Succeeded, None));
+    assert_eq!(entered, run_path(&[&first, &second]));
+    assert_calls(&sfn, &run, &first, &pause, &second).await;
+
+    let invoked = stack.functions.calls.lock().unwrap().clone();
+    let attempts: Vec<&Value> = invoked
+        .iter()
+        .map(|(_, input)| &input["action"]["attempt"])
+        .collect();
+    assert_eq!(attempts, [&json!(1), &json!(2)], "once per attempt");
+    assert_eq!(stack.runbooks.started.lock().unwrap().len(), 1);
+    assert_eq!(
+        stack.sim.calls.count(Api::StartRecovery),
+        2,
+        "wave 0 is not launched again"
+    );
+    let record = stack.record();
+    assert_eq!(record.status(), ExecutionStatus::Completed);
+    let runs: Vec<(u32, execution_core::actions::ActionStatus)> = record.waves[0]
+        .action_runs
+        .iter()
+        .map(|r| (r.attempt, r.status))
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            (1, execution_core::actions::ActionStatus::Failed),
+            (2, execution_core::actions::ActionStatus::Succeeded)
+        ]
+    );
 }

@@ -106,8 +106,8 @@ fn every_function_is_an_arm64_binary_built_by_cargo_lambda() {
     assert_eq!(
         binaries,
         [
-            "cancel", "cleanup", "events", "finalize", "find", "get", "launch", "list", "pause",
-            "poll", "publish", "resume", "retry", "skip", "start",
+            "act", "cancel", "cleanup", "events", "finalize", "find", "get", "launch", "list",
+            "pause", "poll", "publish", "resume", "retry", "skip", "start",
         ]
         .map(String::from)
         .into()
@@ -481,5 +481,39 @@ fn the_trail_is_published_from_the_stream_and_pages_are_emailed_through_the_topi
     let outputs = t["Outputs"].as_mapping().unwrap();
     for o in ["EventBusName", "EventBusArn", "NotificationTopicArn"] {
         assert!(outputs.contains_key(o), "output {o}");
+    }
+}
+
+/// act runs a wave action that is a Lambda function synchronously (SPEC §11): the action answers
+/// within 840 s, so act has Lambda's maximum to record the answer; it is the state machine's alone
+/// (no API route, no schedule), and reads nothing from its environment but the table's names. The
+/// state machine calls it through the definition's placeholder.
+#[test]
+fn act_is_the_state_machines_function_with_lambdas_longest_timeout() {
+    let t = template();
+    let act = properties(&t, "ActFunction");
+    assert_eq!(act["Timeout"].as_u64(), Some(900), "Lambda's maximum");
+    const { assert!(execution_core::actions::MAX_LAMBDA_TIMEOUT_SECONDS + 60 <= 900) };
+    assert!(act.get("Events").is_none(), "no route, no schedule");
+    assert!(
+        act.get("Environment").is_none(),
+        "the globals are all act reads"
+    );
+    assert_eq!(text(&act["CodeUri"]), "../target/lambda/act/");
+    assert_eq!(text(&act["LoggingConfig"]["LogGroup"]), "Ref ActLogGroup");
+    let machine = properties(&t, "ExecutionStateMachine");
+    assert_eq!(
+        text(&machine["DefinitionSubstitutions"]["ActFunctionArn"]),
+        "GetAtt ActFunction.Arn"
+    );
+    // The wave-action parameters, each optional.
+    for (name, kind) in [
+        ("ActionFunctionArns", "CommaDelimitedList"),
+        ("ActionAutomationDocuments", "CommaDelimitedList"),
+        ("ActionAutomationRoleArn", "String"),
+    ] {
+        let p = &t["Parameters"][name];
+        assert_eq!(text(&p["Type"]), kind, "{name}");
+        assert_eq!(text(&p["Default"]), "", "{name}");
     }
 }
