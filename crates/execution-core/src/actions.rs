@@ -274,6 +274,11 @@ pub enum ActionFault {
     SsmParameterValue(String),
     #[error("has parameter '{name}' of up to {count} values (one per server of the wave for a list placeholder); SSM takes at most {SSM_PARAMETER_VALUES}")]
     SsmParameterValues { name: String, count: usize },
+    #[error("has parameter '{name}' naming '${{{placeholder}}}' in a BEFORE_LAUNCH action: the wave's servers have no instances before it launches")]
+    ListBeforeLaunch {
+        name: String,
+        placeholder: &'static str,
+    },
 }
 
 impl PlanAction {
@@ -354,7 +359,13 @@ impl PlanAction {
                 }
             },
         };
-        check_parameters(self.parameters.as_ref(), kind, wave_servers, &mut faults);
+        check_parameters(
+            self.parameters.as_ref(),
+            kind,
+            when,
+            wave_servers,
+            &mut faults,
+        );
         match (when, kind, on_failure, timeout) {
             (Some(when), Some(kind), Some(on_failure), Some(timeout_seconds))
                 if faults.is_empty() =>
@@ -391,6 +402,7 @@ fn is_document(target: &str) -> bool {
 fn check_parameters(
     parameters: Option<&Value>,
     kind: Option<ActionKind>,
+    when: Option<ActionWhen>,
     wave_servers: usize,
     faults: &mut Vec<ActionFault>,
 ) {
@@ -432,7 +444,16 @@ fn check_parameters(
         let mut count = 0;
         for value in values {
             match placeholder(value).map(|p| (p, Placeholder::parse(p))) {
-                Some((_, Some(p))) if p.is_list() => count += wave_servers,
+                Some((_, Some(p))) if p.is_list() => {
+                    count += wave_servers;
+                    if when == Some(ActionWhen::BeforeLaunch) {
+                        // The wave's own servers have no instances before it launches.
+                        faults.push(ActionFault::ListBeforeLaunch {
+                            name: crate::text::clip(name, 60),
+                            placeholder: p.name(),
+                        });
+                    }
+                }
                 Some((_, Some(_))) => count += 1,
                 Some((unknown, None)) => {
                     count += 1;
@@ -502,6 +523,19 @@ impl Placeholder {
             "hostnames" => Self::Hostnames,
             _ => return None,
         })
+    }
+
+    const fn name(self) -> &'static str {
+        match self {
+            Self::ExecutionId => "executionId",
+            Self::PlanId => "planId",
+            Self::IsDrill => "isDrill",
+            Self::WaveNumber => "waveNumber",
+            Self::WaveName => "waveName",
+            Self::InstanceIds => "instanceIds",
+            Self::PrivateIps => "privateIps",
+            Self::Hostnames => "hostnames",
+        }
     }
 
     /// One value per server that has one.
@@ -762,6 +796,9 @@ impl Wave {
 pub enum ActionStep {
     /// A run is under way (an invocation in progress, a runbook followed by poll).
     Running { wave: u32 },
+    /// A run waits to be sent (again) while the execution is PAUSED: an operator's pause holds
+    /// it (nothing new starts), and the pause comes first.
+    Held { wave: u32 },
     /// act must take this action now: its first run, the next attempt after a retry, or a run to
     /// send again (refused for now, or a runbook start whose answer was lost).
     Due {
@@ -788,6 +825,13 @@ pub fn action_step(
     for wave in &execution.waves {
         if let Some(run) = wave.running_action() {
             let action = wave.actions.iter().position(|a| a.name == run.name);
+            if execution.status() == ExecutionStatus::Paused
+                && action.is_some_and(|i| awaits_send(&wave.actions[i], run))
+            {
+                return Some(ActionStep::Held {
+                    wave: wave.wave_number,
+                });
+            }
             let resend =
                 action.is_some_and(|i| resend_due(&wave.actions[i], run, now, claim_grace_secs));
             return Some(match action {
@@ -846,6 +890,14 @@ pub fn action_step(
         }
     }
     None
+}
+
+/// Whether a RUNNING run waits to be sent (again) rather than runs: refused for now, or a runbook
+/// start with no answer yet.
+pub fn awaits_send(action: &WaveAction, run: &ActionRun) -> bool {
+    run.status == ActionStatus::Running
+        && (run.retry_time.is_some()
+            || (action.kind == ActionKind::SsmAutomation && run.automation_execution_id.is_none()))
 }
 
 /// Whether a RUNNING run should be sent again now: it was refused for now and its backoff is over;

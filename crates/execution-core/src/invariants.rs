@@ -489,7 +489,13 @@ fn time_rules(execution: &Execution, found: &mut Vec<Violation>) {
 /// COMPLETED, or COMPLETED_WITH_ERRORS when one was skipped or an optional server did not
 /// launch; else a FAILED wave → FAILED; else (a cancel) CANCELLED.
 fn outcome_of_waves(waves: &[Wave]) -> ExecutionStatus {
-    if !waves.is_empty() && waves.iter().all(|w| w.status.is_passed()) {
+    let actions_left = waves.iter().any(|w| {
+        w.status == WaveStatus::Completed && w.next_action_of(ActionWhen::AfterComplete).is_some()
+    });
+    if !waves.is_empty() && waves.iter().all(|w| w.status.is_passed()) && actions_left {
+        // Cancelled before the AFTER_COMPLETE actions ran.
+        ExecutionStatus::Cancelled
+    } else if !waves.is_empty() && waves.iter().all(|w| w.status.is_passed()) {
         if waves
             .iter()
             .any(|w| w.status == WaveStatus::Skipped || w.optional_not_launched > 0)
@@ -607,7 +613,9 @@ fn header_rules(execution: &Execution, found: &mut Vec<Violation>) {
                 field: "pausedBeforeWave",
                 wave: n,
             }),
-            Some(w) if w.status != WaveStatus::Pending => {
+            // A BEFORE_LAUNCH action that ran may fail the wave an operator paused before; the
+            // failed wave's decision takes the pause over at the workflow's next park.
+            Some(w) if w.status != WaveStatus::Pending && !failed_before_launch(w) => {
                 found.push(Violation::PausedBeforeLaunchedWave {
                     wave: n,
                     status: w.status,

@@ -481,7 +481,7 @@ pub fn next_action(execution: &Execution, now: Timestamp, policy: &Policy) -> Ne
     if pause_due(execution).is_some() {
         return NextAction::Pause;
     }
-    if step(true).is_some() {
+    if matches!(step(true), Some(ActionStep::Due { .. })) {
         return NextAction::Act;
     }
     match execution.next_pending() {
@@ -492,9 +492,20 @@ pub fn next_action(execution: &Execution, now: Timestamp, policy: &Policy) -> Ne
     }
 }
 
-/// A wave action is RUNNING somewhere in the execution.
+/// A wave action runs somewhere in the execution: a RUNNING run that is not held by an
+/// operator's pause (one that waits to be sent again does not run while the execution is PAUSED).
 pub fn action_running(execution: &Execution) -> bool {
-    execution.waves.iter().any(|w| w.running_action().is_some())
+    let paused = execution.status() == ExecutionStatus::Paused;
+    execution.waves.iter().any(|w| {
+        w.running_action().is_some_and(|run| {
+            let held = paused
+                && w.actions
+                    .iter()
+                    .find(|a| a.name == run.name)
+                    .is_some_and(|a| crate::actions::awaits_send(a, run));
+            !held
+        })
+    })
 }
 
 /// A COMPLETED wave has AFTER_COMPLETE actions still to run.
@@ -521,6 +532,11 @@ pub fn finished(execution: &Execution) -> Option<ExecutionStatus> {
         return None;
     }
     if execution.all_waves_complete() {
+        // Cancelled before the last waves' AFTER_COMPLETE actions ran (a DNS switch that never
+        // happened): not a completed recovery.
+        if cancelling && after_actions_pending(execution) {
+            return Some(ExecutionStatus::Cancelled);
+        }
         let with_errors = execution
             .waves
             .iter()

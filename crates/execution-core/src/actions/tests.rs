@@ -176,6 +176,19 @@ fn every_fault_of_every_action_is_a_plan_problem() {
         ssm(json!({"N".repeat(51): "x"}), 1).unwrap_err(),
         [ActionFault::SsmParameterName("N".repeat(51))]
     );
+    // A wave's own instances exist only after it launched.
+    let before = plan_action(
+        json!({"name": "x", "when": "BEFORE_LAUNCH", "type": "SSM_AUTOMATION",
+        "target": "dns-switch", "timeoutSeconds": 60, "parameters": {"Ids": "${privateIps}"}}),
+    )
+    .check(600, 2);
+    assert_eq!(
+        before.unwrap_err(),
+        [ActionFault::ListBeforeLaunch {
+            name: "Ids".into(),
+            placeholder: "privateIps"
+        }]
+    );
     let big = "x".repeat(MAX_PARAMETERS_BYTES);
     assert!(matches!(
         bad(json!({"parameters": {"blob": big}}))[..],

@@ -62,6 +62,8 @@ struct Sent {
     wave: u32,
     action: WaveAction,
     attempt: u32,
+    /// When the run was first taken: its timeout runs from here, however often it is sent.
+    started: Timestamp,
     at: Timestamp,
 }
 
@@ -139,19 +141,24 @@ async fn take(
         }
         _ => {}
     }
-    let attempt = match (resend, wave.running_action()) {
-        (true, Some(run)) => run.attempt,
-        _ => wave.latest_run(&action.name).map_or(1, |r| r.attempt + 1),
+    let (attempt, started) = match (resend, wave.running_action()) {
+        (true, Some(run)) => (run.attempt, run.start_time),
+        _ => (
+            wave.latest_run(&action.name).map_or(1, |r| r.attempt + 1),
+            at,
+        ),
     };
     if resend && execution.status() == ExecutionStatus::Cancelling {
-        // Cancelled while a runbook's start was in doubt: it is not sent again (that could start
-        // it now); the run ends failed, naming the token to look it up by.
-        let token = client_token(&execution, number, &action.name, attempt);
-        let end = RunEnd::Abandoned {
-            error: format!(
-                "the execution was cancelled before SSM confirmed the start; it was not sent again (client token {token})"
+        // Cancelled while the run waits to be sent again: it is not (that could start it now);
+        // the run ends failed without failing the wave, which the cancel ends.
+        let error = match action.kind {
+            ActionKind::Lambda => "the execution was cancelled while Lambda refused the invocation for now; it was not invoked".to_owned(),
+            ActionKind::SsmAutomation => format!(
+                "the execution was cancelled before SSM confirmed the start; it was not sent again (client token {})",
+                client_token(&execution, number, &action.name, attempt)
             ),
         };
+        let end = RunEnd::Abandoned { error };
         let answer = settle(store, &execution, number, &action, attempt, &end, at).await?;
         return Ok(Taken::Answered(Box::new(answer)));
     }
@@ -204,6 +211,7 @@ async fn take(
         wave: number,
         action,
         attempt,
+        started,
         at,
     })))
 }
@@ -231,9 +239,23 @@ async fn send(ports: ActionPorts<'_>, clock: &dyn Clock, policy: &Policy, sent: 
                     error: "no Lambda client".into(),
                 });
             };
+            // The run's time is counted from its first take: a run sent again after a throttle
+            // gets what is left, so poll never times out an invocation still under way.
+            let left = sent
+                .action
+                .timeout_seconds
+                .saturating_sub(sent.at.secs_since(sent.started));
+            if left == 0 {
+                return Outcome::Ended(RunEnd::TimedOut {
+                    error: format!(
+                        "not invoked within {} s: Lambda kept refusing the invocation for now",
+                        sent.action.timeout_seconds
+                    ),
+                });
+            }
             let input = lambda_input(&sent.execution, wave, &sent.action, sent.attempt);
             let payload = input.to_string().into_bytes();
-            let timeout = Duration::from_secs(sent.action.timeout_seconds);
+            let timeout = Duration::from_secs(left);
             match invoker.invoke(&sent.action.target, &payload, timeout).await {
                 Ok(answer) => Outcome::Ended(judge_lambda_answer(
                     answer.function_error.as_deref(),
@@ -252,7 +274,7 @@ async fn send(ports: ActionPorts<'_>, clock: &dyn Clock, policy: &Policy, sent: 
                     error: format!("Lambda refused to invoke {}: {message}", sent.action.target),
                 }),
                 Err(e) => {
-                    let took = now(clock).secs_since(sent.at);
+                    let took = now(clock).secs_since(sent.started);
                     let error = format!(
                         "the invocation failed ({e}); the function may have run, so it is not invoked again for this attempt"
                     );

@@ -17,7 +17,7 @@ use crate::rules::{
     apply_job, apply_verdict, judge_wave, lacks_details, lacks_reason, next_action, JobsById,
     Policy,
 };
-use crate::status::{LaunchStatus, WaveStatus};
+use crate::status::{ExecutionStatus, LaunchStatus, WaveStatus};
 
 /// How many DescribeRecoveryInstances / DescribeInstances batches run at once.
 const BATCH_CONCURRENCY: usize = 8;
@@ -232,6 +232,7 @@ async fn follow_actions(
     warnings: &mut Vec<String>,
 ) -> Vec<(u32, WaveStatus)> {
     let mut settled = Vec::new();
+    let execution_status = execution.status();
     for wave in &mut execution.waves {
         let Some(run) = wave.running_action().cloned() else {
             continue;
@@ -241,6 +242,7 @@ async fn follow_actions(
         };
         let overdue = run_overdue(&action, &run, at);
         let mut end = None;
+        let mut stopped = false;
         if let (Some(id), ActionKind::SsmAutomation) = (&run.automation_execution_id, action.kind) {
             match automation {
                 None => warnings.push(format!(
@@ -274,30 +276,41 @@ async fn follow_actions(
                 },
             }
             if end.is_none() && overdue {
-                if let Some(ssm) = automation {
-                    if let Err(e) = ssm.stop_automation(id).await {
-                        warnings.push(format!("could not stop automation {id}: {e}"));
-                    }
-                }
+                stopped = match automation {
+                    Some(ssm) => match ssm.stop_automation(id).await {
+                        Ok(()) => true,
+                        Err(e) => {
+                            warnings.push(format!("could not stop automation {id}: {e}"));
+                            false
+                        }
+                    },
+                    None => false,
+                };
             }
         }
         if end.is_none() && overdue {
-            end = Some(RunEnd::TimedOut {
-                error: match (action.kind, &run.automation_execution_id) {
+            let cancelling = execution_status == ExecutionStatus::Cancelling;
+            let error = match (action.kind, &run.automation_execution_id) {
                     (ActionKind::Lambda, _) if run.retry_time.is_none() => format!(
                         "no answer recorded within {} s: its invoker stopped; the function may have run, so it is not invoked again for this attempt",
                         action.timeout_seconds
                     ),
                     (ActionKind::SsmAutomation, Some(id)) => format!(
-                        "automation {id} still running after {} s; stopped",
-                        action.timeout_seconds
+                        "automation {id} still running after {} s; {}",
+                        action.timeout_seconds,
+                        if stopped { "stopped" } else { "it could not be stopped" }
                     ),
                     _ => format!(
                         "not started within {} s{}",
                         action.timeout_seconds,
                         run.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()
                     ),
-                },
+            };
+            // A cancel ends the execution; a run it cut short does not fail the wave.
+            end = Some(if cancelling {
+                RunEnd::Abandoned { error }
+            } else {
+                RunEnd::TimedOut { error }
             });
         }
         if let Some(end) = end {

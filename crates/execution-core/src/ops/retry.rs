@@ -4,7 +4,6 @@
 
 use super::token::{leave_pause, release_pending_token, Released};
 use super::{after_write, load_target, with_retries, Failure};
-use crate::actions::ActionOnFailure;
 use crate::api::{DecisionResponse, WaveTarget, OK};
 use crate::error::{OperationError, Refusal};
 use crate::lifecycle::{header_write, wave_write, Transition, WaveTransition};
@@ -61,14 +60,14 @@ impl Decision<'_> {
     fn already_made(self, wave: &Wave) -> bool {
         match self {
             Self::Retry { .. } => {
+                // A new launch attempt under way; or a failed action sent back to where it runs
+                // and not run again yet, or running again now.
                 (wave.attempt > 1 && wave.status.is_in_flight())
                     || (wave.status != WaveStatus::Failed
-                        && wave.action_runs.iter().any(|r| {
-                            r.status.is_failure()
-                                && wave.actions.iter().any(|a| {
-                                    a.name == r.name && a.on_failure == ActionOnFailure::Fail
-                                })
-                        }))
+                        && wave
+                            .failed_action()
+                            .is_some_and(|(a, _)| wave.status == a.when.wave_status()))
+                    || wave.running_action().is_some_and(|r| r.attempt > 1)
             }
             Self::Skip => wave.status == WaveStatus::Skipped,
         }

@@ -54,6 +54,8 @@ type Hook = Box<dyn Fn() + Send>;
 struct Functions {
     script: Arc<Mutex<VecDeque<Result<InvokeAnswer, ServiceError>>>>,
     calls: Arc<Mutex<Vec<(String, Value)>>>,
+    /// The time each invocation was given.
+    timeouts: Arc<Mutex<Vec<Duration>>>,
     /// Runs inside each invocation (a store that dies right after it, say).
     during: Arc<Mutex<Option<Hook>>>,
 }
@@ -87,8 +89,9 @@ impl FunctionInvoker for Functions {
         &self,
         function: &str,
         payload: &[u8],
-        _: Duration,
+        timeout: Duration,
     ) -> Result<InvokeAnswer, ServiceError> {
+        self.timeouts.lock().unwrap().push(timeout);
         let input: Value = serde_json::from_slice(payload).expect("act sends JSON");
         self.calls
             .lock()
@@ -324,13 +327,18 @@ async fn a_failed_fail_action_fails_the_wave_and_a_retry_runs_it_again_as_attemp
     w.set_workflow(wf);
     let decided = w.retry(1100, 0).await.unwrap();
     assert_eq!(decided.wave_status, W::Pending);
+    // The same retry again (a double click) stands and changes nothing.
+    assert_eq!(w.retry(1100, 0).await.unwrap().wave_status, W::Pending);
     assert_eq!(next(&w, 1101).await, NextAction::Act);
     let r = w.act(1102).await.unwrap();
     assert_eq!((r.attempt, r.action_status), (2, ActionStatus::Succeeded));
     assert_eq!(f.attempts(), vec![1, 2]);
     assert_eq!(next(&w, 1103).await, NextAction::Launch);
-    // The same retry again (a double click) stands; nothing re-runs.
-    assert_eq!(w.retry(1104, 0).await.unwrap().wave_status, W::Pending);
+    // Once the action ran again, a retry is a mistake: refused, and nothing re-runs.
+    assert!(matches!(
+        w.retry(1104, 0).await.unwrap_err(),
+        OperationError::InvalidState(Refusal::NoDecisionPending { wave: 0, .. })
+    ));
     assert_eq!(f.calls().len(), 2);
 }
 
@@ -925,4 +933,182 @@ async fn an_after_complete_failure_is_retried_on_the_completed_wave_or_skipped()
         assert_eq!(next(&w, 2004).await, NextAction::Launch);
         assert_eq!(f.attempts(), vec![1, 2]);
     }
+}
+
+fn throttled() -> Result<InvokeAnswer, ServiceError> {
+    Err(ServiceError::Throttled {
+        retry_after: Some(Duration::from_secs(100)),
+        message: "Rate exceeded".into(),
+    })
+}
+
+#[tokio::test]
+async fn a_run_sent_again_gets_what_is_left_of_its_time_never_more() {
+    let f = Functions::answering(vec![throttled(), throttled(), Functions::ok()]);
+    let w = World::new(plan_with(vec![action(
+        "db-check",
+        ActionWhen::BeforeLaunch,
+        ActionKind::Lambda,
+        ActionOnFailure::Fail,
+    )]))
+    .with_invoker(f.clone());
+    w.act(1000).await.unwrap();
+    w.act(1100).await.unwrap();
+    let r = w.act(1250).await.unwrap();
+    assert_eq!(r.action_status, ActionStatus::Succeeded);
+    let timeouts: Vec<u64> = f
+        .timeouts
+        .lock()
+        .unwrap()
+        .iter()
+        .map(Duration::as_secs)
+        .collect();
+    assert_eq!(
+        timeouts,
+        vec![300, 200, 50],
+        "the timeout runs from the first take"
+    );
+
+    // Throttled past the whole timeout: timed out without an invocation.
+    let f = Functions::answering(vec![throttled(), throttled(), throttled(), throttled()]);
+    let w = World::new(plan_with(vec![action(
+        "db-check",
+        ActionWhen::BeforeLaunch,
+        ActionKind::Lambda,
+        ActionOnFailure::Continue,
+    )]))
+    .with_invoker(f.clone());
+    w.act(1000).await.unwrap();
+    w.act(1100).await.unwrap();
+    w.act(1200).await.unwrap();
+    let r = w.act(1300).await.unwrap();
+    assert_eq!(r.action_status, ActionStatus::TimedOut);
+    assert!(
+        r.error
+            .as_deref()
+            .unwrap()
+            .contains("not invoked within 300 s"),
+        "{r:?}"
+    );
+    assert_eq!(f.calls().len(), 3);
+}
+
+#[tokio::test]
+async fn an_operators_pause_holds_a_run_that_waits_to_be_sent_again() {
+    let f = Functions::answering(vec![throttled(), Functions::ok()]);
+    let w = World::new(plan_with(vec![action(
+        "db-check",
+        ActionWhen::BeforeLaunch,
+        ActionKind::Lambda,
+        ActionOnFailure::Fail,
+    )]))
+    .with_invoker(f.clone())
+    .with_workflow(crate::ports::mocks::MockWorkflow::new());
+    w.act(1000).await.unwrap();
+    w.pause().await.unwrap();
+    // Its backoff is over, but the pause stands: the workflow parks, nothing is invoked.
+    assert_eq!(next(&w, 1200).await, NextAction::Pause);
+    assert!(matches!(
+        w.act(1200).await.unwrap_err(),
+        OperationError::InvalidState(Refusal::ActNotDue { .. })
+    ));
+    assert_eq!(f.calls().len(), 1);
+    w.resume().await.unwrap();
+    assert_eq!(next(&w, 1210).await, NextAction::Act);
+    let r = w.act(1210).await.unwrap();
+    assert_eq!((r.attempt, r.action_status), (1, ActionStatus::Succeeded));
+    assert_eq!(next(&w, 1211).await, NextAction::Launch);
+}
+
+#[tokio::test]
+async fn a_before_launch_failure_under_an_operators_pause_hands_the_pause_to_the_decision() {
+    let f = Functions::answering(vec![Ok(InvokeAnswer {
+        function_error: None,
+        payload: br#"{"ok": false}"#.to_vec(),
+    })]);
+    let w = World::new(plan_with(vec![action(
+        "db-check",
+        ActionWhen::BeforeLaunch,
+        ActionKind::Lambda,
+        ActionOnFailure::Fail,
+    )]))
+    .with_invoker(f.clone())
+    .with_workflow(crate::ports::mocks::MockWorkflow::new());
+    // The operator pauses while the check runs (the pause races act's record).
+    let state = w.state();
+    *f.during.lock().unwrap() = Some(Box::new(move || {
+        let mut st = state.lock().unwrap();
+        let e = st.record.as_mut().unwrap();
+        e.header.status = E::Paused;
+        e.header.pause_reason = Some(crate::model::PauseReason::Operator);
+        e.header.paused_before_wave = Some(0);
+        e.header.version += 1;
+    }));
+    let r = w.act(1000).await.unwrap();
+    assert_eq!(r.wave_status, W::Failed);
+    // The record is one the rules allow (checked by World), and the failed wave's decision comes
+    // first when the workflow parks again.
+    assert_eq!(next(&w, 1001).await, NextAction::Pause);
+    assert_eq!(
+        crate::rules::pause_due(&w.record()).map(|p| p.reason),
+        Some(crate::model::PauseReason::WaveFailed)
+    );
+}
+
+#[tokio::test]
+async fn a_cancel_before_the_last_waves_after_actions_ran_ends_cancelled() {
+    let f = Functions::default();
+    let mut e = wave_0_done();
+    e.waves.truncate(1);
+    e.waves[0].actions = vec![action(
+        "dns",
+        ActionWhen::AfterComplete,
+        ActionKind::Lambda,
+        ActionOnFailure::Fail,
+    )];
+    let w = World::new(e)
+        .with_invoker(f.clone())
+        .with_workflow(crate::ports::mocks::MockWorkflow::new());
+    assert_eq!(next(&w, 2000).await, NextAction::Act);
+    w.cancel().await.unwrap();
+    assert_eq!(next(&w, 2001).await, NextAction::Finalize);
+    assert_eq!(w.finalize(2002).await.unwrap().status, E::Cancelled);
+    assert!(f.calls().is_empty());
+}
+
+#[tokio::test]
+async fn a_lambda_run_cut_short_by_a_cancel_does_not_fail_its_wave() {
+    let f = Functions::default();
+    let w = World::new(plan_with(vec![action(
+        "db-check",
+        ActionWhen::BeforeLaunch,
+        ActionKind::Lambda,
+        ActionOnFailure::Fail,
+    )]))
+    .with_invoker(f.clone())
+    .with_workflow(crate::ports::mocks::MockWorkflow::new());
+    // act dies after invoking; then the operator cancels.
+    let state = w.state();
+    *f.during.lock().unwrap() = Some(Box::new(move || {
+        let mut st = state.lock().unwrap();
+        for _ in 0..8 {
+            st.fail_commits
+                .push_back(StoreError::Service(ServiceError::unavailable(
+                    "the Lambda died here",
+                )));
+        }
+    }));
+    assert!(w.act(1000).await.is_err());
+    w.state().lock().unwrap().fail_commits.clear();
+    w.cancel().await.unwrap();
+    assert_eq!(
+        next(&w, 1100).await,
+        NextAction::Wait,
+        "the run holds finalize off"
+    );
+    assert_eq!(next(&w, 1361).await, NextAction::Finalize);
+    let record = w.record();
+    assert_eq!(record.waves[0].action_runs[0].status, ActionStatus::Failed);
+    assert_eq!(record.waves[0].status, W::Pending);
+    assert_eq!(w.finalize(1362).await.unwrap().status, E::Cancelled);
 }
