@@ -179,6 +179,9 @@ pub struct ActionRun {
     /// from this time on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_time: Option<Timestamp>,
+    /// Refusals of this run that cleared on their own so far (each doubles the next backoff).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub refusals: u32,
     /// A runbook's parameters as first sent, kept until SSM answers with the automation's id: a
     /// start sent again sends exactly these (SSM refuses the same token with other parameters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -189,6 +192,10 @@ pub struct ActionRun {
     /// Why it failed, or the last refusal that clears on its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl ActionRun {

@@ -289,6 +289,7 @@ pub fn times(execution: &Execution) -> Vec<RecordTime> {
                 automation_execution_id: _,
                 retry_time,
                 sent_parameters: _,
+                refusals: _,
                 summary: _,
                 error: _,
             } = run;
@@ -1310,6 +1311,7 @@ mod tests {
             automation_execution_id: None,
             retry_time: None,
             sent_parameters: None,
+            refusals: 0,
             summary: None,
             error: None,
         });

@@ -359,6 +359,7 @@ fn run(name: &str, when: ActionWhen, attempt: u32, status: ActionStatus, at: i64
         automation_execution_id: None,
         retry_time: None,
         sent_parameters: None,
+        refusals: 0,
         summary: None,
         error: None,
     }

@@ -193,6 +193,7 @@ async fn take(
                 end_time: None,
                 automation_execution_id: None,
                 retry_time: None,
+                refusals: 0,
                 sent_parameters,
                 summary: None,
                 error: None,
@@ -223,10 +224,18 @@ async fn send(ports: ActionPorts<'_>, clock: &dyn Clock, policy: &Policy, sent: 
             error: "the wave vanished from the record".into(),
         });
     };
+    // The backoff doubles with each refusal in a row of this run (DRS's launch backoff), unless
+    // the service named a time.
+    let refusals = sent
+        .execution
+        .wave(sent.wave)
+        .and_then(Wave::running_action)
+        .map_or(0, |r| r.refusals)
+        .saturating_add(1);
     let refused = |retry_after: Option<Duration>, message: &str| Outcome::Refused {
         retry_time: Timestamp(
             sent.at.secs().saturating_add(
-                i64::try_from(policy.launch_backoff(1, retry_after.map(|d| d.as_secs())))
+                i64::try_from(policy.launch_backoff(refusals, retry_after.map(|d| d.as_secs())))
                     .unwrap_or(i64::MAX),
             ),
         ),
@@ -386,6 +395,7 @@ async fn record(
                         run.sent_parameters = None;
                     }
                     Outcome::Refused { retry_time, error } => {
+                        run.refusals = run.refusals.saturating_add(1);
                         run.retry_time = Some(*retry_time);
                         run.error = Some(error.clone());
                     }

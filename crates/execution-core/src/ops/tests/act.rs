@@ -177,6 +177,34 @@ fn wave_0_done() -> Execution {
     e
 }
 
+/// A fresh execution whose wave 0 checks the database first (a Lambda action).
+fn db_check(on_failure: ActionOnFailure) -> Execution {
+    plan_with(vec![action(
+        "db-check",
+        ActionWhen::BeforeLaunch,
+        ActionKind::Lambda,
+        on_failure,
+    )])
+}
+
+/// act at `at`, dying right after the function answered (the store is gone from then on: its
+/// record is lost); the next Lambda lives.
+async fn dies_after_invoking(w: &World, f: &Functions, at: i64) {
+    let state = w.state();
+    *f.during.lock().unwrap() = Some(Box::new(move || {
+        let mut st = state.lock().unwrap();
+        for _ in 0..8 {
+            st.fail_commits
+                .push_back(StoreError::Service(ServiceError::unavailable(
+                    "the Lambda died here",
+                )));
+        }
+    }));
+    assert!(w.act(at).await.is_err());
+    w.state().lock().unwrap().fail_commits.clear();
+    *f.during.lock().unwrap() = None;
+}
+
 async fn next(w: &World, at: i64) -> NextAction {
     w.poll_summary(at).await.expect("poll").next_action
 }
@@ -184,13 +212,7 @@ async fn next(w: &World, at: i64) -> NextAction {
 #[tokio::test]
 async fn a_before_launch_lambda_runs_once_with_the_wave_then_the_wave_launches() {
     let f = Functions::default();
-    let w = World::new(plan_with(vec![action(
-        "db-check",
-        ActionWhen::BeforeLaunch,
-        ActionKind::Lambda,
-        ActionOnFailure::Fail,
-    )]))
-    .with_invoker(f.clone());
+    let w = World::new(db_check(ActionOnFailure::Fail)).with_invoker(f.clone());
     assert_eq!(next(&w, 1000).await, NextAction::Act);
     // launch is refused while the action is due.
     let refused = w.launch(1000).await.unwrap_err();
@@ -277,13 +299,7 @@ async fn a_failed_fail_action_fails_the_wave_and_a_retry_runs_it_again_as_attemp
         payload: b"\x00\x01<html>oops".to_vec(),
     });
     let f = Functions::answering(vec![garbage, Functions::ok()]);
-    let w = World::new(plan_with(vec![action(
-        "db-check",
-        ActionWhen::BeforeLaunch,
-        ActionKind::Lambda,
-        ActionOnFailure::Fail,
-    )]))
-    .with_invoker(f.clone());
+    let w = World::new(db_check(ActionOnFailure::Fail)).with_invoker(f.clone());
     let r = w.act(1000).await.unwrap();
     assert_eq!(
         (r.action_status, r.wave_status),
@@ -348,13 +364,7 @@ async fn retries_of_an_action_stop_at_max_wave_attempts() {
         function_error: Some("Unhandled".into()),
         payload: br#"{"errorMessage": "db unreachable"}"#.to_vec(),
     })]);
-    let mut w = World::new(plan_with(vec![action(
-        "db-check",
-        ActionWhen::BeforeLaunch,
-        ActionKind::Lambda,
-        ActionOnFailure::Fail,
-    )]))
-    .with_invoker(f.clone());
+    let mut w = World::new(db_check(ActionOnFailure::Fail)).with_invoker(f.clone());
     let mut wf = crate::ports::mocks::MockWorkflow::new();
     wf.expect_send_task_success().never();
     w.set_workflow(wf);
@@ -421,13 +431,7 @@ async fn a_throttled_invocation_ran_nothing_and_is_sent_again_as_the_same_attemp
         message: "Rate exceeded".into(),
     });
     let f = Functions::answering(vec![throttled, Functions::ok()]);
-    let w = World::new(plan_with(vec![action(
-        "db-check",
-        ActionWhen::BeforeLaunch,
-        ActionKind::Lambda,
-        ActionOnFailure::Fail,
-    )]))
-    .with_invoker(f.clone());
+    let w = World::new(db_check(ActionOnFailure::Fail)).with_invoker(f.clone());
     let r = w.act(1000).await.unwrap();
     assert_eq!(
         (r.action_status, r.retry_after_seconds),
@@ -444,13 +448,7 @@ async fn a_throttled_invocation_ran_nothing_and_is_sent_again_as_the_same_attemp
 #[tokio::test]
 async fn an_invocation_that_may_have_run_is_never_sent_again() {
     let f = Functions::answering(vec![Err(ServiceError::unavailable("connection reset"))]);
-    let w = World::new(plan_with(vec![action(
-        "db-check",
-        ActionWhen::BeforeLaunch,
-        ActionKind::Lambda,
-        ActionOnFailure::Fail,
-    )]))
-    .with_invoker(f.clone());
+    let w = World::new(db_check(ActionOnFailure::Fail)).with_invoker(f.clone());
     let r = w.act(1000).await.unwrap();
     assert_eq!(r.action_status, ActionStatus::Failed);
     assert!(
@@ -463,26 +461,9 @@ async fn an_invocation_that_may_have_run_is_never_sent_again() {
 #[tokio::test]
 async fn a_lambda_whose_invoker_died_after_the_call_is_failed_by_poll_not_run_again() {
     let f = Functions::default();
-    let w = World::new(plan_with(vec![action(
-        "db-check",
-        ActionWhen::BeforeLaunch,
-        ActionKind::Lambda,
-        ActionOnFailure::Fail,
-    )]))
-    .with_invoker(f.clone());
+    let w = World::new(db_check(ActionOnFailure::Fail)).with_invoker(f.clone());
     // The store is gone from the moment the function answers: act's record is lost.
-    let state = w.state();
-    *f.during.lock().unwrap() = Some(Box::new(move || {
-        let mut st = state.lock().unwrap();
-        for _ in 0..8 {
-            st.fail_commits
-                .push_back(StoreError::Service(ServiceError::unavailable(
-                    "the Lambda died here",
-                )));
-        }
-    }));
-    assert!(w.act(1000).await.is_err());
-    w.state().lock().unwrap().fail_commits.clear();
+    dies_after_invoking(&w, &f, 1000).await;
     assert_eq!(
         w.record().waves[0].action_runs[0].status,
         ActionStatus::Running
@@ -673,13 +654,7 @@ async fn a_cancel_does_not_send_a_doubtful_runbook_start_again() {
 #[tokio::test]
 async fn a_pause_or_cancel_decided_before_acts_claim_wins() {
     let f = Functions::default();
-    let w = World::new(plan_with(vec![action(
-        "db-check",
-        ActionWhen::BeforeLaunch,
-        ActionKind::Lambda,
-        ActionOnFailure::Fail,
-    )]))
-    .with_invoker(f.clone());
+    let w = World::new(db_check(ActionOnFailure::Fail)).with_invoker(f.clone());
     w.race(|e| {
         e.header.status = E::Cancelling;
         e.header.version += 1;
@@ -697,12 +672,7 @@ async fn a_pause_or_cancel_decided_before_acts_claim_wins() {
 
 #[tokio::test]
 async fn act_without_its_client_refuses_before_taking_anything() {
-    let w = World::new(plan_with(vec![action(
-        "db-check",
-        ActionWhen::BeforeLaunch,
-        ActionKind::Lambda,
-        ActionOnFailure::Fail,
-    )]));
+    let w = World::new(db_check(ActionOnFailure::Fail));
     assert!(matches!(
         w.act(1000).await.unwrap_err(),
         OperationError::Internal(_)
@@ -945,13 +915,7 @@ fn throttled() -> Result<InvokeAnswer, ServiceError> {
 #[tokio::test]
 async fn a_run_sent_again_gets_what_is_left_of_its_time_never_more() {
     let f = Functions::answering(vec![throttled(), throttled(), Functions::ok()]);
-    let w = World::new(plan_with(vec![action(
-        "db-check",
-        ActionWhen::BeforeLaunch,
-        ActionKind::Lambda,
-        ActionOnFailure::Fail,
-    )]))
-    .with_invoker(f.clone());
+    let w = World::new(db_check(ActionOnFailure::Fail)).with_invoker(f.clone());
     w.act(1000).await.unwrap();
     w.act(1100).await.unwrap();
     let r = w.act(1250).await.unwrap();
@@ -971,13 +935,7 @@ async fn a_run_sent_again_gets_what_is_left_of_its_time_never_more() {
 
     // Throttled past the whole timeout: timed out without an invocation.
     let f = Functions::answering(vec![throttled(), throttled(), throttled(), throttled()]);
-    let w = World::new(plan_with(vec![action(
-        "db-check",
-        ActionWhen::BeforeLaunch,
-        ActionKind::Lambda,
-        ActionOnFailure::Continue,
-    )]))
-    .with_invoker(f.clone());
+    let w = World::new(db_check(ActionOnFailure::Continue)).with_invoker(f.clone());
     w.act(1000).await.unwrap();
     w.act(1100).await.unwrap();
     w.act(1200).await.unwrap();
@@ -996,14 +954,9 @@ async fn a_run_sent_again_gets_what_is_left_of_its_time_never_more() {
 #[tokio::test]
 async fn an_operators_pause_holds_a_run_that_waits_to_be_sent_again() {
     let f = Functions::answering(vec![throttled(), Functions::ok()]);
-    let w = World::new(plan_with(vec![action(
-        "db-check",
-        ActionWhen::BeforeLaunch,
-        ActionKind::Lambda,
-        ActionOnFailure::Fail,
-    )]))
-    .with_invoker(f.clone())
-    .with_workflow(crate::ports::mocks::MockWorkflow::new());
+    let w = World::new(db_check(ActionOnFailure::Fail))
+        .with_invoker(f.clone())
+        .with_workflow(crate::ports::mocks::MockWorkflow::new());
     w.act(1000).await.unwrap();
     w.pause().await.unwrap();
     // Its backoff is over, but the pause stands: the workflow parks, nothing is invoked.
@@ -1026,14 +979,9 @@ async fn a_before_launch_failure_under_an_operators_pause_hands_the_pause_to_the
         function_error: None,
         payload: br#"{"ok": false}"#.to_vec(),
     })]);
-    let w = World::new(plan_with(vec![action(
-        "db-check",
-        ActionWhen::BeforeLaunch,
-        ActionKind::Lambda,
-        ActionOnFailure::Fail,
-    )]))
-    .with_invoker(f.clone())
-    .with_workflow(crate::ports::mocks::MockWorkflow::new());
+    let w = World::new(db_check(ActionOnFailure::Fail))
+        .with_invoker(f.clone())
+        .with_workflow(crate::ports::mocks::MockWorkflow::new());
     // The operator pauses while the check runs (the pause races act's record).
     let state = w.state();
     *f.during.lock().unwrap() = Some(Box::new(move || {
@@ -1079,27 +1027,11 @@ async fn a_cancel_before_the_last_waves_after_actions_ran_ends_cancelled() {
 #[tokio::test]
 async fn a_lambda_run_cut_short_by_a_cancel_does_not_fail_its_wave() {
     let f = Functions::default();
-    let w = World::new(plan_with(vec![action(
-        "db-check",
-        ActionWhen::BeforeLaunch,
-        ActionKind::Lambda,
-        ActionOnFailure::Fail,
-    )]))
-    .with_invoker(f.clone())
-    .with_workflow(crate::ports::mocks::MockWorkflow::new());
+    let w = World::new(db_check(ActionOnFailure::Fail))
+        .with_invoker(f.clone())
+        .with_workflow(crate::ports::mocks::MockWorkflow::new());
     // act dies after invoking; then the operator cancels.
-    let state = w.state();
-    *f.during.lock().unwrap() = Some(Box::new(move || {
-        let mut st = state.lock().unwrap();
-        for _ in 0..8 {
-            st.fail_commits
-                .push_back(StoreError::Service(ServiceError::unavailable(
-                    "the Lambda died here",
-                )));
-        }
-    }));
-    assert!(w.act(1000).await.is_err());
-    w.state().lock().unwrap().fail_commits.clear();
+    dies_after_invoking(&w, &f, 1000).await;
     w.cancel().await.unwrap();
     assert_eq!(
         next(&w, 1100).await,
@@ -1111,4 +1043,30 @@ async fn a_lambda_run_cut_short_by_a_cancel_does_not_fail_its_wave() {
     assert_eq!(record.waves[0].action_runs[0].status, ActionStatus::Failed);
     assert_eq!(record.waves[0].status, W::Pending);
     assert_eq!(w.finalize(1362).await.unwrap().status, E::Cancelled);
+}
+
+#[tokio::test]
+async fn refusals_without_a_hint_back_off_longer_each_time() {
+    let no_hint = || {
+        Err(ServiceError::Throttled {
+            retry_after: None,
+            message: "Rate exceeded".into(),
+        })
+    };
+    let f = Functions::answering(vec![no_hint(), no_hint(), no_hint(), Functions::ok()]);
+    let w = World::new(db_check(ActionOnFailure::Fail)).with_invoker(f.clone());
+    let mut at = 1000;
+    let mut waits = Vec::new();
+    for _ in 0..3 {
+        let r = w.act(at).await.unwrap();
+        let wait = r.retry_after_seconds.unwrap();
+        waits.push(wait);
+        at += i64::try_from(wait).unwrap();
+    }
+    assert_eq!(waits, vec![10, 20, 40]);
+    assert_eq!(w.record().waves[0].action_runs[0].refusals, 3);
+    assert_eq!(
+        w.act(at).await.unwrap().action_status,
+        ActionStatus::Succeeded
+    );
 }
