@@ -342,6 +342,9 @@ fn the_html_report_of_a_three_tier_drill_renders_in_a_browser() {
     assert!(dom.contains("&lt;img src=x onerror=alert(1)&gt;\"&amp;amp;"));
     assert!(dom.contains("three-tier &lt;script&gt;alert('x')&lt;/script&gt;"));
 
+    // Nothing overflows: on a screen, and printed on A4.
+    assert_fits(&chromium, &profile, &page);
+
     // And it draws: a screenshot of the page as a browser shows it.
     let shot = dir.path().join("report.png");
     let (ok, _, err) = browse(
@@ -361,5 +364,404 @@ fn the_html_report_of_a_three_tier_drill_renders_in_a_browser() {
         u32::from_be_bytes([png[20], png[21], png[22], png[23]]),
     );
     assert_eq!((w, h), (1200, 1600));
+    assert!(png.len() > 20_000, "a blank page? {} bytes", png.len());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wave actions, in a real browser
+// ---------------------------------------------------------------------------------------------
+
+const ACTIONS_EXECUTION: &str = "4e1f2a3b-5c6d-4e7f-8a9b-0c1d2e3f4a5b";
+const T0: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z
+
+/// A world whose one execution is a three-tier drill that ran wave actions: wave 0's Lambda
+/// pre-check (before launch) and its replication check (a runbook after complete) that failed the
+/// wave once and passed when retried; wave 1's before-launch action with a 64-character name
+/// that timed out with a long, unbroken, hostile error (CONTINUE); wave 2's DNS switch (a runbook
+/// with a long document ARN) that answered a long summary.
+fn actions_world(dir: &Path) -> PathBuf {
+    use serde_json::json;
+    let job = |n: usize| format!("drsjob-{n:017x}");
+    let server = |i: usize, name: String, wave: usize, launch: i64, job: &str| {
+        json!({
+            "sourceServerId": format!("s-{i:017x}"), "serverName": name, "launchStatus": "LAUNCHED",
+            "jobId": job, "recoveryInstanceId": format!("i-{:017x}", 0xa00 + i),
+            "instanceId": format!("i-{:017x}", 0xb00 + i), "privateIp": format!("10.0.{wave}.{i}"),
+            "hostname": format!("ip-10-0-{wave}-{i}.ec2.internal"), "instanceType": "m5.large",
+            "instanceState": "running", "launchTime": T0 + launch
+        })
+    };
+    let action = |name: &str, when: &str, kind: &str, target: &str, on_failure: &str| {
+        json!({"name": name, "when": when, "type": kind, "target": target, "timeoutSeconds": 300,
+               "onFailure": on_failure})
+    };
+    let run = |name: &str,
+               when: &str,
+               attempt: u32,
+               status: &str,
+               start: i64,
+               end: i64,
+               more: Value| {
+        let mut run = json!({"name": name, "when": when, "attempt": attempt, "status": status,
+                             "startTime": T0 + start, "claimedTime": T0 + start, "endTime": T0 + end});
+        for (k, v) in more.as_object().unwrap() {
+            run[k] = v.clone();
+        }
+        run
+    };
+    let wave = |n: usize,
+                name: &str,
+                start: i64,
+                launches: &[i64],
+                first: usize,
+                actions: Value,
+                runs: Value| {
+        let last = *launches.iter().max().unwrap();
+        let j = job(n + 1);
+        json!({
+            "waveNumber": n, "waveName": name, "status": "COMPLETED", "timeoutSeconds": 3600,
+            "onFailure": "PAUSE", "attempt": 1,
+            "jobs": [{"jobId": j, "attempt": 1, "part": 0, "recordedTime": T0 + start + 1,
+                      "createdTime": T0 + start + 5, "endedTime": T0 + start + last + 10}],
+            "launchAttempts": 1, "launchTime": T0 + start, "attemptTime": T0 + start,
+            "endTime": T0 + start + last + 20, "version": 5,
+            "actions": actions, "actionRuns": runs,
+            "serverStatuses": launches.iter().enumerate()
+                .map(|(i, l)| server(first + i, format!("{name}-{}", i + 1), n, start + l, &j))
+                .collect::<Vec<_>>()
+        })
+    };
+    let long_name = format!("warm-cache-{}", "x".repeat(54));
+    let long_error = format!(
+        "the function's answer is not JSON: <img src=x onerror=alert(1)>{}",
+        "A".repeat(250)
+    );
+    let long_target = format!(
+        "arn:aws:ssm:us-east-1:111122223333:document/Drs-Dns-Switch-{}",
+        "y".repeat(60)
+    );
+    let records: Vec<String> = (0..12)
+        .map(|i| format!("app-{i}.corp.example.com"))
+        .collect();
+    let long_summary = json!({"ok": true, "records": records, "blob": "Z".repeat(120)}).to_string();
+    let waves = vec![
+        wave(
+            0,
+            "database",
+            120,
+            &[600, 620],
+            0,
+            json!([
+                action(
+                    "db-precheck",
+                    "BEFORE_LAUNCH",
+                    "LAMBDA",
+                    "arn:aws:lambda:us-east-1:111122223333:function:db-precheck",
+                    "FAIL"
+                ),
+                action(
+                    "replication-check",
+                    "AFTER_COMPLETE",
+                    "SSM_AUTOMATION",
+                    "Drs-ReplicationCheck",
+                    "FAIL"
+                ),
+            ]),
+            json!([
+                run(
+                    "db-precheck",
+                    "BEFORE_LAUNCH",
+                    1,
+                    "SUCCEEDED",
+                    60,
+                    110,
+                    json!({"summary": "{\"ok\":true}"})
+                ),
+                run(
+                    "replication-check",
+                    "AFTER_COMPLETE",
+                    1,
+                    "FAILED",
+                    760,
+                    820,
+                    json!({"automationExecutionId": "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b",
+                           "error": "Failed: step checkLag </text><script>alert(2)</script>"})
+                ),
+                run(
+                    "replication-check",
+                    "AFTER_COMPLETE",
+                    2,
+                    "SUCCEEDED",
+                    900,
+                    960,
+                    json!({"automationExecutionId": "1f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b", "summary": "Success"})
+                ),
+            ]),
+        ),
+        wave(
+            1,
+            "app",
+            1300,
+            &[500, 540, 560],
+            2,
+            json!([action(
+                &long_name,
+                "BEFORE_LAUNCH",
+                "LAMBDA",
+                "fn-warm",
+                "CONTINUE"
+            )]),
+            json!([run(
+                &long_name,
+                "BEFORE_LAUNCH",
+                1,
+                "TIMED_OUT",
+                970,
+                1270,
+                json!({"error": long_error})
+            )]),
+        ),
+        wave(
+            2,
+            "web",
+            1900,
+            &[400, 410],
+            5,
+            json!([action(
+                "dns-switch",
+                "AFTER_COMPLETE",
+                "SSM_AUTOMATION",
+                &long_target,
+                "FAIL"
+            )]),
+            json!([run(
+                "dns-switch",
+                "AFTER_COMPLETE",
+                1,
+                "SUCCEEDED",
+                2330,
+                2400,
+                json!({"automationExecutionId": "2f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b", "summary": long_summary})
+            )]),
+        ),
+    ];
+    let world = json!({
+        "now": T0 + 2500,
+        "executions": [{
+            "executionId": ACTIONS_EXECUTION, "planId": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+            "planName": HOSTILE_PLAN, "isDrill": true, "status": "COMPLETED", "createdTime": T0,
+            "startTime": T0 + 120, "endTime": T0 + 2410, "targetRtoSeconds": 7200, "version": 9,
+            "waves": waves
+        }]
+    });
+    let path = dir.join("actions-world.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&world).unwrap()).unwrap();
+    path
+}
+
+/// A script that measures the page as laid out and writes what overflows into the DOM (the
+/// report has no script of its own: the test adds this one to a copy of it).
+const LAYOUT_CHECK: &str = r#"<script>
+(() => {
+  const out = [];
+  const de = document.documentElement;
+  if (de.scrollWidth > de.clientWidth + 1) out.push(`the page scrolls sideways: ${de.scrollWidth} > ${de.clientWidth}`);
+  const body = document.body.getBoundingClientRect();
+  const name = (el) => `${el.tagName.toLowerCase()}.${el.getAttribute('class') || ''}${el.id ? '#' + el.id : ''}`;
+  for (const el of document.body.querySelectorAll('*')) {
+    if (el.closest('svg') && el.tagName.toLowerCase() !== 'svg') continue;
+    const r = el.getBoundingClientRect();
+    if (r.width > 0 && (r.right > body.right + 1 || r.left < body.left - 1)) {
+      out.push(`${name(el)} spans ${Math.round(r.left)}..${Math.round(r.right)}, outside the page's ${Math.round(body.left)}..${Math.round(body.right)}`);
+    }
+  }
+  for (const t of document.querySelectorAll('table')) {
+    if (t.scrollWidth > t.parentElement.clientWidth + 1) out.push(`${name(t)} is ${t.scrollWidth} wide in ${t.parentElement.clientWidth}`);
+  }
+  for (const svg of document.querySelectorAll('svg.timeline')) {
+    const vb = svg.viewBox.baseVal;
+    for (const el of svg.querySelectorAll('text, rect, path, circle, line')) {
+      const b = el.getBBox();
+      if (b.x < vb.x - 0.5 || b.y < vb.y - 0.5 || b.x + b.width > vb.x + vb.width + 0.5 || b.y + b.height > vb.y + vb.height + 0.5) {
+        out.push(`svg ${name(el)} at ${b.x.toFixed(1)},${b.y.toFixed(1)} ${b.width.toFixed(1)}x${b.height.toFixed(1)} leaves the chart (${vb.width}x${vb.height}): ${el.textContent.slice(0, 40)}`);
+      }
+    }
+  }
+  const pre = document.createElement('pre');
+  pre.id = 'layout-check';
+  pre.textContent = JSON.stringify({width: de.clientWidth, problems: out});
+  document.body.appendChild(pre);
+})();
+</script>"#;
+
+/// What overflows on `page` in a window `width` CSS pixels wide; `print` lays it out with its
+/// print style sheet (on an A4 page's printable width, say).
+fn layout_problems(
+    chromium: &Path,
+    profile: &Path,
+    page: &Path,
+    width: u32,
+    print: bool,
+) -> Vec<String> {
+    let html = std::fs::read_to_string(page).unwrap();
+    assert_eq!(
+        html.matches("@media print {").count(),
+        1,
+        "one print style sheet"
+    );
+    let html = if print {
+        html.replace("@media print {", "@media all {")
+    } else {
+        html
+    };
+    let checked = page.with_file_name(format!(
+        "{}-layout-{width}{}.html",
+        page.file_stem().unwrap().to_str().unwrap(),
+        if print { "-print" } else { "" }
+    ));
+    std::fs::write(
+        &checked,
+        html.replace("</body>", &format!("{LAYOUT_CHECK}</body>")),
+    )
+    .unwrap();
+    let (ok, dom, err) = browse(
+        chromium,
+        profile,
+        &["--dump-dom", &format!("--window-size={width},1000")],
+        &checked,
+    );
+    assert!(ok, "chromium failed: {err}");
+    let start = dom
+        .find("<pre id=\"layout-check\">")
+        .expect("the check ran")
+        + 23;
+    let end = start + dom[start..].find("</pre>").unwrap();
+    let text = dom[start..end]
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    let found: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(found["width"], width, "the window is {width} wide: {text}");
+    found["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// Nothing on `page` overflows: neither on a screen 1200 px wide, nor printed on A4 (182 mm
+/// between 14 mm margins: 688 px).
+fn assert_fits(chromium: &Path, profile: &Path, page: &Path) {
+    for (width, print) in [(1200, false), (688, true)] {
+        let problems = layout_problems(chromium, profile, page, width, print);
+        assert!(
+            problems.is_empty(),
+            "{} at {width}px{}:\n{}",
+            page.display(),
+            if print { " (print)" } else { "" },
+            problems.join("\n")
+        );
+    }
+}
+
+#[test]
+fn the_html_report_of_a_drill_with_wave_actions_renders_in_a_browser_without_overflow() {
+    let Some(chromium) = chromium() else {
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+        assert!(
+            !ci,
+            "chromium is not installed: CI must run the HTML report's browser tests"
+        );
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n!! SKIPPED: no chromium on PATH (nor CHROMIUM=...): the HTML report with wave actions was NOT rendered in a browser !!\n"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let world = actions_world(dir.path());
+    let page = dir.path().join("actions.html");
+    let run = drctl(&[
+        "report",
+        "--world",
+        world.to_str().unwrap(),
+        ACTIONS_EXECUTION,
+        "-o",
+        page.to_str().unwrap(),
+    ]);
+    assert_eq!((run.code, run.stdout.as_str()), (0, ""), "{}", run.stderr);
+
+    let profile = dir.path().join("profile");
+    let (ok, dom, err) = browse(&chromium, &profile, &["--dump-dom"], &page);
+    assert!(ok && dom.contains("</html>"), "chromium failed: {err}");
+    // The table of runs, in the order they ran; the failure of each that failed.
+    let table = &dom[dom
+        .find("<table class=\"actions\">")
+        .expect("the actions table")..];
+    let table = &table[..table.find("</table>").unwrap()];
+    assert_eq!(table.matches("<tr class=\"action ").count(), 5);
+    let order: Vec<usize> = [
+        "db-precheck",
+        "replication-check",
+        "warm-cache-",
+        "dns-switch",
+    ]
+    .iter()
+    .map(|n| table.find(&format!("data-action=\"{n}")).unwrap())
+    .collect();
+    assert!(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "in the order they ran"
+    );
+    assert!(table.contains("<span class=\"fails-wave\">failed the wave</span>"));
+    assert!(dom.contains("<table class=\"failed-actions\">"));
+    // The timeline: a segment per run, a mark at each start and end, the legend.
+    let svg = &dom[dom.find("<svg").unwrap()..dom.find("</svg>").unwrap()];
+    assert_eq!(svg.matches("<rect class=\"action-run ").count(), 5);
+    assert_eq!(
+        svg.matches("<rect class=\"action-run after-complete failed\"")
+            .count(),
+        1
+    );
+    assert_eq!(
+        svg.matches("<rect class=\"action-run before-launch timed-out continued\"")
+            .count(),
+        1
+    );
+    assert_eq!(svg.matches("_ACTION_STARTED\"").count(), 5);
+    assert_eq!(svg.matches("<g class=\"action-mark ").count(), 10);
+    assert_eq!(
+        svg.matches("<text class=\"label action\"").count(),
+        4,
+        "a row per action"
+    );
+    assert_eq!(dom.matches("<li class=\"action-legend\">").count(), 3);
+    // Hostile text stayed text.
+    assert!(
+        !dom.contains("<img") && !dom.contains("onerror=\""),
+        "an <img> got in"
+    );
+    assert!(!dom.contains("<script"), "a <script> got in");
+    assert!(dom.contains("&lt;/text&gt;&lt;script&gt;alert(2)&lt;/script&gt;"));
+
+    // Nothing overflows: on a screen, and printed on A4.
+    assert_fits(&chromium, &profile, &page);
+
+    // And it draws.
+    let shot = dir.path().join("actions.png");
+    let (ok, _, err) = browse(
+        &chromium,
+        &profile,
+        &[
+            "--window-size=1200,1600",
+            &format!("--screenshot={}", shot.display()),
+        ],
+        &page,
+    );
+    assert!(ok, "chromium failed: {err}");
+    let png = std::fs::read(&shot).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     assert!(png.len() > 20_000, "a blank page? {} bytes", png.len());
 }

@@ -9,9 +9,18 @@
 //! wave's recovery runs from the earliest DRS `creationDateTime` of its first attempt's jobs to
 //! the latest EC2 `launchTime` of its CRITICAL servers. Where a service's time is missing, the
 //! engine's own time stands in and the figure says so (`source: "engine"`).
+//!
+//! Wave actions (a Lambda function, an SSM Automation runbook) run outside every wave's recovery
+//! time: BEFORE_LAUNCH ones before the wave's first DRS job, AFTER_COMPLETE ones after its
+//! instances launched. The execution's recovery time (first wave's start to last wave's end)
+//! holds those that ran between its waves ([`RecoveryTime::action_seconds`]); every run falls
+//! within the execution's end-to-end time (created to ended). Each run is in
+//! [`Report::actions`], on the timeline as two marks (its start and its end), and a failed run in
+//! [`Report::failed_actions`], with its error.
 
 use serde::Serialize;
 
+use crate::actions::{ActionKind, ActionOnFailure, ActionRun, ActionStatus, ActionWhen};
 use crate::audit::{Actor, AuditEvent, Decision};
 use crate::ids::{ExecutionId, InstanceId, JobId, PlanId, SourceServerId};
 use crate::model::{
@@ -124,6 +133,11 @@ pub struct RecoveryTime {
     /// The rest: seconds the execution ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub running_seconds: Option<u64>,
+    /// Seconds between `start` and `end` (or the report's `asOf`) in which a wave action ran
+    /// (part of the whole, like `pausedSeconds`; an action may run while the execution stands
+    /// paused). Absent when the plan has no action.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action_seconds: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_rto_seconds: Option<u64>,
     pub verdict: Verdict,
@@ -186,6 +200,14 @@ pub struct Report {
     /// Every server whose launch FAILED (OPTIONAL ones of completed waves included), with DRS's
     /// own reason.
     pub failed_servers: Vec<FailedServer>,
+    /// Every run of every wave action, in the order they started.
+    pub actions: Vec<ActionReport>,
+    /// The time spent in them over every wave; absent when the plan has no action.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action_time: Option<ActionTime>,
+    /// Every run that FAILED or TIMED_OUT, in the order they started, with its error: those that
+    /// failed their wave (`onFailure: FAIL`) and those the execution went on after (`CONTINUE`).
+    pub failed_actions: Vec<ActionReport>,
     /// The recovery instance and EC2 instance of every server that has one.
     pub instances: Vec<InstanceReport>,
     pub cleanup: CleanupReport,
@@ -223,6 +245,70 @@ pub struct WaveReport {
     /// OPTIONAL servers that did not launch (the wave completed without them).
     pub optional_not_launched: Vec<ServerReport>,
     pub servers: Vec<ServerReport>,
+    /// The time spent in the wave's actions (outside its recovery time); absent when it has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action_time: Option<ActionTime>,
+}
+
+/// One run of one wave action: what ran, when, how it ended, and what it did to its wave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionReport {
+    pub wave_number: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wave_name: Option<String>,
+    pub name: String,
+    pub when: ActionWhen,
+    /// LAMBDA or SSM_AUTOMATION, the function or document run, the action's timeout and policy,
+    /// as the plan set them (absent only if the record no longer lists the action).
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<ActionKind>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_failure: Option<ActionOnFailure>,
+    /// 1 for the action's first run, +1 for each run a retry asked for.
+    pub attempt: u32,
+    pub status: ActionStatus,
+    /// When the engine took the run, and when it recorded its end (the engine's clock).
+    pub start_time: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<Timestamp>,
+    /// `endTime - startTime`; while it runs, up to the report's `asOf`.
+    pub seconds: u64,
+    /// SSM's id of the automation execution.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub automation_execution_id: Option<String>,
+    /// A RUNNING run whose start was refused for now: sent again from this time on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_time: Option<Timestamp>,
+    /// The answer (clipped), or the runbook's final status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// Why it failed (or the last refusal of a run still RUNNING).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// It FAILED or TIMED_OUT and its action's `onFailure` is FAIL: it failed the wave
+    /// (ACTION_FAILED).
+    pub failed_the_wave: bool,
+}
+
+/// The time spent in wave actions (of a wave, or of every wave): every run of every attempt, a run
+/// still RUNNING counted up to the report's `asOf`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionTime {
+    pub runs: usize,
+    /// Runs that FAILED or TIMED_OUT.
+    pub failed_runs: usize,
+    /// Runs still RUNNING.
+    pub running_runs: usize,
+    pub before_launch_seconds: u64,
+    pub after_complete_seconds: u64,
+    /// Both.
+    pub seconds: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -313,6 +399,9 @@ pub struct FailureReport {
     pub message: Option<String>,
     /// The servers that did not launch.
     pub servers: Vec<ServerReport>,
+    /// The action run that failed the wave (`reason` ACTION_FAILED), with its error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<ActionReport>,
 }
 
 /// A server whose launch FAILED, and why.
@@ -399,7 +488,8 @@ pub struct Timeline {
     pub waves: Vec<TimelineWave>,
     /// Each time the execution waited for a person, and each person's answer.
     pub decisions: Vec<DecisionMark>,
-    /// Other points in time worth a mark (the execution's end; wave actions later).
+    /// Other points in time worth a mark, oldest first: the execution's end, and each wave
+    /// action run's start and end.
     pub marks: Vec<Mark>,
 }
 
@@ -460,11 +550,32 @@ pub struct DecisionMark {
 #[serde(rename_all = "camelCase")]
 pub struct Mark {
     pub time: Timestamp,
-    /// What kind of mark (`EXECUTION_ENDED`, ...), for renderers to style.
+    /// What kind of mark, for renderers to style: `EXECUTION_ENDED`, or of a wave action's run
+    /// ([`action_mark_kind`]): `BEFORE_LAUNCH_ACTION_STARTED`, `AFTER_COMPLETE_ACTION_SUCCEEDED`,
+    /// `…_ACTION_FAILED`, `…_ACTION_TIMED_OUT`.
     pub kind: String,
     pub label: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wave_number: Option<u32>,
+    /// The wave action of a run's mark, and the run's attempt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+}
+
+/// The mark kind of an action run's start (`ended: None`) or end: `BEFORE_LAUNCH_ACTION_STARTED`,
+/// `AFTER_COMPLETE_ACTION_FAILED`, ...
+pub fn action_mark_kind(when: ActionWhen, ended: Option<ActionStatus>) -> String {
+    match ended {
+        None => format!("{}_ACTION_STARTED", when.as_str()),
+        Some(status) => format!("{}_ACTION_{}", when.as_str(), status.as_str()),
+    }
+}
+
+/// Whether a mark is of an action run (not the execution's end).
+pub fn is_action_mark(mark: &Mark) -> bool {
+    mark.action.is_some()
 }
 
 /// A server's recovery instance and the EC2 instance behind it.
@@ -536,13 +647,20 @@ impl Report {
         let h = &execution.header;
         let as_of = as_of(execution, trail);
         let pauses = pauses(trail, as_of);
+        let runs = action_intervals(execution, as_of);
+        let spans = Spans {
+            pauses: &pauses,
+            actions: runs.as_deref(),
+            as_of,
+        };
         let waves: Vec<WaveReport> = execution
             .waves
             .iter()
-            .map(|w| wave_report(execution, w, &pauses, as_of))
+            .map(|w| wave_report(execution, w, &spans))
             .collect();
-        let recovery = execution_recovery(execution, &waves, &pauses, as_of);
-        let timeline = timeline(execution, &waves, &pauses, trail, as_of);
+        let recovery = execution_recovery(execution, &waves, &spans);
+        let actions = action_reports(execution, as_of);
+        let timeline = timeline(execution, &waves, &pauses, &actions, trail, as_of);
         Report {
             execution_id: h.execution_id,
             plan_id: h.plan_id,
@@ -570,9 +688,16 @@ impl Report {
                 .waves
                 .iter()
                 .filter(|w| matches!(w.status, WaveStatus::Failed | WaveStatus::Skipped))
-                .map(failure_report)
+                .map(|w| failure_report(w, as_of))
                 .collect(),
             failed_servers: failed_servers(execution),
+            action_time: has_actions(execution).then(|| action_time(&actions)),
+            failed_actions: actions
+                .iter()
+                .filter(|a| a.status.is_failure())
+                .cloned()
+                .collect(),
+            actions,
             instances: instances(execution),
             cleanup: cleanup(execution),
             servers_without_ec2_details: execution
@@ -620,10 +745,15 @@ fn as_of(execution: &Execution, trail: &[AuditEvent]) -> Timestamp {
                 s.cleanup.as_ref().and_then(|c| c.terminated_time),
             ]
         });
+        let runs = w
+            .action_runs
+            .iter()
+            .flat_map(|r| [Some(r.start_time), Some(r.claimed_time), r.end_time]);
         [w.launch_time, w.attempt_time, w.end_time]
             .into_iter()
             .chain(jobs)
             .chain(servers)
+            .chain(runs)
     });
     header
         .into_iter()
@@ -722,6 +852,14 @@ fn figure_source(start: &TimePoint, end: &TimePoint) -> FigureSource {
     }
 }
 
+/// What a measured interval is broken down by: the pauses, the wave actions' runs (`None` when
+/// the plan has no action), and the report's `asOf` that open ones run to.
+struct Spans<'a> {
+    pauses: &'a [Pause],
+    actions: Option<&'a [(Timestamp, Timestamp)]>,
+    as_of: Timestamp,
+}
+
 /// Seconds of the pauses that fall within `from..to`.
 fn paused_within(pauses: &[Pause], from: Timestamp, to: Timestamp, as_of: Timestamp) -> u64 {
     pauses
@@ -742,9 +880,9 @@ fn measure(
     start: Option<TimePoint>,
     end: Option<TimePoint>,
     stopped: Option<Timestamp>,
-    pauses: &[Pause],
-    as_of: Timestamp,
+    spans: &Spans<'_>,
 ) -> RecoveryTime {
+    let (pauses, as_of) = (spans.pauses, spans.as_of);
     let seconds = match (&start, &end) {
         (Some(s), Some(e)) => Some(e.time.secs_since(s.time)),
         _ => None,
@@ -753,14 +891,17 @@ fn measure(
         (Some(s), Some(e)) => Some(figure_source(s, e)),
         _ => None,
     };
-    let (paused_seconds, running_seconds) = match &start {
+    let (paused_seconds, running_seconds, action_seconds) = match &start {
         Some(s) => {
             let until = end.as_ref().map(|e| e.time).or(stopped).unwrap_or(as_of);
             let total = until.secs_since(s.time);
             let paused = paused_within(pauses, s.time, until, as_of).min(total);
-            (Some(paused), Some(total - paused))
+            let actions = spans
+                .actions
+                .map(|runs| covered_within(runs, s.time, until).min(total));
+            (Some(paused), Some(total - paused), actions)
         }
-        None => (None, None),
+        None => (None, None, spans.actions.map(|_| 0)),
     };
     RecoveryTime {
         start,
@@ -770,6 +911,7 @@ fn measure(
         record_seconds: None,
         paused_seconds,
         running_seconds,
+        action_seconds,
         target_rto_seconds: None,
         verdict: Verdict::NoTarget,
         note: None,
@@ -812,22 +954,27 @@ fn judge(target: Option<u64>, standing: Standing, as_of: Timestamp) -> (Verdict,
     }
 }
 
-fn wave_report(execution: &Execution, w: &Wave, pauses: &[Pause], as_of: Timestamp) -> WaveReport {
+fn wave_report(execution: &Execution, w: &Wave, spans: &Spans<'_>) -> WaveReport {
+    let as_of = spans.as_of;
     let stopped = w
         .status
         .is_settled()
         .then(|| last_job_end(w).or_else(|| engine_end(w)).map(|p| p.time))
         .flatten();
-    let mut recovery = measure(wave_start(w), wave_end(w), stopped, pauses, as_of);
+    let mut recovery = measure(wave_start(w), wave_end(w), stopped, spans);
     recovery.record_seconds = w.recovery_time_seconds;
     recovery.target_rto_seconds = w.target_rto_seconds;
     let terminal = execution.status().is_terminal();
     let standing = match (w.status, recovery.seconds) {
         (WaveStatus::Completed, Some(secs)) => Standing::Recovered(secs),
-        (WaveStatus::Skipped, _) => Standing::Unrecovered("the wave failed and was skipped".into()),
-        (WaveStatus::Failed, _) if terminal => {
-            Standing::Unrecovered("the wave failed: its servers were not recovered".into())
-        }
+        (WaveStatus::Skipped, _) => Standing::Unrecovered(match action_failure(w) {
+            Some(why) => format!("{why}, and was skipped"),
+            None => "the wave failed and was skipped".into(),
+        }),
+        (WaveStatus::Failed, _) if terminal => Standing::Unrecovered(
+            action_failure(w)
+                .unwrap_or_else(|| "the wave failed: its servers were not recovered".into()),
+        ),
         (WaveStatus::Cancelled | WaveStatus::Pending, _) if terminal => {
             Standing::Unrecovered(format!(
                 "the execution ended {} before the wave recovered",
@@ -877,7 +1024,31 @@ fn wave_report(execution: &Execution, w: &Wave, pauses: &[Pause], as_of: Timesta
         status_message: w.status_message.clone(),
         optional_not_launched,
         servers: w.server_statuses.iter().map(server_report).collect(),
+        action_time: (!w.actions.is_empty() || !w.action_runs.is_empty()).then(|| {
+            action_time(
+                &w.action_runs
+                    .iter()
+                    .map(|r| action_report(w, r, as_of))
+                    .collect::<Vec<_>>(),
+            )
+        }),
     }
+}
+
+/// `the wave failed: its AFTER_COMPLETE action smoke-test FAILED (attempt 1)`, for a wave an
+/// action failed.
+fn action_failure(w: &Wave) -> Option<String> {
+    if w.failure_reason != Some(WaveFailure::ActionFailed) {
+        return None;
+    }
+    let (_, run) = w.failed_action()?;
+    Some(format!(
+        "the wave failed: its {} action {} {} (attempt {})",
+        run.when.as_str(),
+        run.name,
+        run.status,
+        run.attempt
+    ))
 }
 
 /// The execution's recovery: the first wave's start to the last wave's end, once every wave has
@@ -885,9 +1056,9 @@ fn wave_report(execution: &Execution, w: &Wave, pauses: &[Pause], as_of: Timesta
 fn execution_recovery(
     execution: &Execution,
     waves: &[WaveReport],
-    pauses: &[Pause],
-    as_of: Timestamp,
+    spans: &Spans<'_>,
 ) -> RecoveryTime {
+    let as_of = spans.as_of;
     let start = waves
         .iter()
         .filter_map(|w| w.recovery.start.clone())
@@ -906,7 +1077,7 @@ fn execution_recovery(
         .is_terminal()
         .then_some(execution.header.end_time)
         .flatten();
-    let mut recovery = measure(start, end, stopped, pauses, as_of);
+    let mut recovery = measure(start, end, stopped, spans);
     recovery.record_seconds = execution.header.recovery_time_seconds;
     recovery.target_rto_seconds = execution.header.target_rto_seconds;
     let skipped: Vec<String> = waves
@@ -1011,8 +1182,12 @@ fn pauses(trail: &[AuditEvent], as_of: Timestamp) -> Vec<Pause> {
     out
 }
 
-fn failure_report(w: &Wave) -> FailureReport {
+fn failure_report(w: &Wave, as_of: Timestamp) -> FailureReport {
     FailureReport {
+        action: (w.failure_reason == Some(WaveFailure::ActionFailed))
+            .then(|| w.failed_action())
+            .flatten()
+            .map(|(_, run)| action_report(w, run, as_of)),
         wave_number: w.wave_number,
         wave_name: w.wave_name.clone(),
         status: w.status,
@@ -1240,6 +1415,7 @@ fn timeline(
     execution: &Execution,
     waves: &[WaveReport],
     pauses: &[Pause],
+    actions: &[ActionReport],
     trail: &[AuditEvent],
     as_of: Timestamp,
 ) -> Timeline {
@@ -1266,15 +1442,20 @@ fn timeline(
         })
         .collect();
     let decisions = decisions(trail);
-    let mut marks = Vec::new();
+    let mut marks: Vec<Mark> = actions.iter().flat_map(action_marks).collect();
     if let (Some(end), true) = (execution.header.end_time, execution.status().is_terminal()) {
         marks.push(Mark {
             time: end,
             kind: "EXECUTION_ENDED".to_owned(),
             label: format!("ended {}", execution.status()),
             wave_number: None,
+            action: None,
+            attempt: None,
         });
     }
+    // Oldest first; at the same second, in the order above (a run's start before its end, the
+    // execution's end last).
+    marks.sort_by_key(|m| m.time);
     let bars = rows
         .iter()
         .flat_map(|w| std::iter::once(&w.bar).chain(w.servers.iter().map(|s| &s.bar)));
@@ -1298,6 +1479,7 @@ fn timeline(
     }
     times.extend(decisions.iter().map(|d| d.time));
     times.extend(marks.iter().map(|m| m.time));
+    open |= actions.iter().any(|a| a.status == ActionStatus::Running);
     if open {
         times.push(as_of);
     }
@@ -1308,6 +1490,161 @@ fn timeline(
         decisions,
         marks,
     }
+}
+
+/// Whether any wave of the execution lists an action or has run one.
+fn has_actions(execution: &Execution) -> bool {
+    execution
+        .waves
+        .iter()
+        .any(|w| !w.actions.is_empty() || !w.action_runs.is_empty())
+}
+
+/// A run as the report shows it, with what the plan said of its action.
+fn action_report(w: &Wave, run: &ActionRun, as_of: Timestamp) -> ActionReport {
+    let action = w.actions.iter().find(|a| a.name == run.name);
+    let until = match (run.end_time, run.status) {
+        (Some(end), _) => end,
+        (None, ActionStatus::Running) => as_of,
+        (None, _) => run.start_time,
+    };
+    ActionReport {
+        wave_number: w.wave_number,
+        wave_name: w.wave_name.clone(),
+        name: run.name.clone(),
+        when: run.when,
+        kind: action.map(|a| a.kind),
+        target: action.map(|a| a.target.clone()),
+        timeout_seconds: action.map(|a| a.timeout_seconds),
+        on_failure: action.map(|a| a.on_failure),
+        attempt: run.attempt,
+        status: run.status,
+        start_time: run.start_time,
+        end_time: run.end_time,
+        seconds: until.secs_since(run.start_time),
+        automation_execution_id: run.automation_execution_id.clone(),
+        retry_time: run.retry_time,
+        summary: run.summary.clone(),
+        error: run.error.clone(),
+        // An action the record no longer lists is taken at its default policy (FAIL).
+        failed_the_wave: run.status.is_failure()
+            && action.map_or(ActionOnFailure::default(), |a| a.on_failure) == ActionOnFailure::Fail,
+    }
+}
+
+/// Every run of every wave, in the order they started (a wave's in the order they were taken).
+fn action_reports(execution: &Execution, as_of: Timestamp) -> Vec<ActionReport> {
+    let mut runs: Vec<ActionReport> = execution
+        .waves
+        .iter()
+        .flat_map(|w| {
+            w.action_runs
+                .iter()
+                .map(move |r| action_report(w, r, as_of))
+        })
+        .collect();
+    runs.sort_by_key(|r| r.start_time);
+    runs
+}
+
+fn action_time(runs: &[ActionReport]) -> ActionTime {
+    let mut t = ActionTime::default();
+    for r in runs {
+        t.runs += 1;
+        t.failed_runs += usize::from(r.status.is_failure());
+        t.running_runs += usize::from(r.status == ActionStatus::Running);
+        match r.when {
+            ActionWhen::BeforeLaunch => t.before_launch_seconds += r.seconds,
+            ActionWhen::AfterComplete => t.after_complete_seconds += r.seconds,
+        }
+    }
+    t.seconds = t.before_launch_seconds + t.after_complete_seconds;
+    t
+}
+
+/// When each run of the execution ran (a run still RUNNING up to `as_of`); `None` when the plan
+/// has no action.
+fn action_intervals(
+    execution: &Execution,
+    as_of: Timestamp,
+) -> Option<Vec<(Timestamp, Timestamp)>> {
+    has_actions(execution).then(|| {
+        execution
+            .waves
+            .iter()
+            .flat_map(|w| &w.action_runs)
+            .map(|r| {
+                let end = match (r.end_time, r.status) {
+                    (Some(end), _) => end,
+                    (None, ActionStatus::Running) => as_of,
+                    (None, _) => r.start_time,
+                };
+                (r.start_time, end.max(r.start_time))
+            })
+            .collect()
+    })
+}
+
+/// Seconds of `from..to` that at least one of `spans` covers (overlapping spans count once).
+fn covered_within(spans: &[(Timestamp, Timestamp)], from: Timestamp, to: Timestamp) -> u64 {
+    let mut clipped: Vec<(i64, i64)> = spans
+        .iter()
+        .map(|(s, e)| (s.0.max(from.0), e.0.min(to.0)))
+        .filter(|(s, e)| s < e)
+        .collect();
+    clipped.sort_unstable();
+    let mut total: i64 = 0;
+    let mut reach = i64::MIN;
+    for (s, e) in clipped {
+        let s = s.max(reach);
+        if e > s {
+            total += e - s;
+            reach = e;
+        }
+    }
+    u64::try_from(total).unwrap_or(0)
+}
+
+/// A run's marks: its start, and its end once it ended.
+fn action_marks(a: &ActionReport) -> Vec<Mark> {
+    let mark = |time: Timestamp, ended: Option<ActionStatus>, label: String| Mark {
+        time,
+        kind: action_mark_kind(a.when, ended),
+        label,
+        wave_number: Some(a.wave_number),
+        action: Some(a.name.clone()),
+        attempt: Some(a.attempt),
+    };
+    let what = format!(
+        "wave {}: {} action {}",
+        a.wave_number,
+        a.when.as_str(),
+        a.name
+    );
+    let mut marks = vec![mark(
+        a.start_time,
+        None,
+        format!("{what} started (attempt {})", a.attempt),
+    )];
+    if let (Some(end), true) = (a.end_time, a.status != ActionStatus::Running) {
+        let policy = match (a.status.is_failure(), a.failed_the_wave) {
+            (true, true) => "; it failed the wave",
+            (true, false) => "; onFailure CONTINUE: the execution went on",
+            _ => "",
+        };
+        let error = a
+            .error
+            .as_deref()
+            .filter(|_| a.status.is_failure())
+            .map(|e| format!(": {}", crate::text::clip(e, 120)))
+            .unwrap_or_default();
+        marks.push(mark(
+            end,
+            Some(a.status),
+            format!("{what} {} (attempt {}{policy}){error}", a.status, a.attempt),
+        ));
+    }
+    marks
 }
 
 fn wave_bar(w: &Wave, report: &WaveReport) -> Bar {

@@ -5,15 +5,18 @@
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
+use execution_core::actions::{ActionStatus, ActionWhen};
 use execution_core::audit::Decision;
 use execution_core::model::Timestamp;
 use execution_core::report::{
-    Bar, DecisionMark, FigureSource, Kind, Outcome, Pause, RecoveryTime, Report, TimePoint, Verdict,
+    is_action_mark, ActionReport, Bar, DecisionMark, FigureSource, Kind, Mark, Outcome, Pause,
+    RecoveryTime, Report, TimePoint, Verdict,
 };
 
 use super::{
-    decision_text, duration, offset, pause_end_text, pause_text, source_name, utc, wave_label,
-    wire, Document,
+    action_consequence, action_kind, action_result, action_time_text, decision_text, duration,
+    offset, pause_end_text, pause_text, source_name, utc, wave_label, when_text, wire, Document,
+    ACTIONS_DEFINITION,
 };
 
 /// Names longer than this are cut in the timeline's labels (the whole name is in its tooltip).
@@ -44,6 +47,7 @@ pub fn render(doc: &Document) -> String {
                 (timeline_section(r))
                 (pauses(r))
                 (decisions(r))
+                (actions(r))
                 (waves(r))
                 (failures(r))
                 (instances(r))
@@ -123,6 +127,15 @@ fn summary(r: &Report) -> Markup {
                 (figure(r.recovery.paused_seconds)) " paused, "
                 (figure(r.recovery.running_seconds)) " running"
             }
+            @if let Some(t) = &r.action_time {
+                dt { "Wave actions" } dd #action-time {
+                    (action_time_text(t))
+                    @if let (Some(s), Some(_)) = (r.recovery.action_seconds, &r.recovery.start) {
+                        "; " (duration(s))
+                        @if r.recovery.seconds.is_some() { " of it within the recovery time" } @else { " of it since the first launch" }
+                    }
+                }
+            }
             @if r.kind == Kind::Drill {
                 dt { "Cleanup" } dd #cleanup-summary { (r.cleanup.summary.text) }
             }
@@ -190,6 +203,7 @@ fn objectives(r: &Report) -> Markup {
             }
             p.hint {
                 "Achieved times run from DRS's creation of a wave's first job to EC2's launch of its last critical instance (the execution's: first wave to last), pauses included; where a service gave no time the engine's stands in and the row says so. The engine's record measures from its own launch to the poll that noticed."
+                @if r.action_time.is_some() { " " (ACTIONS_DEFINITION) }
             }
         }
     }
@@ -272,14 +286,165 @@ fn bar_tip(label: &str, bar: &Bar, origin: Timestamp) -> String {
     }
 }
 
-/// One row of the chart: its label and its bar.
+/// One row of the chart: its label, and its bar or its action's runs.
 struct Row<'a> {
     label: String,
     tip_label: String,
-    wave: bool,
-    bar: &'a Bar,
     wave_number: u32,
-    server: Option<String>,
+    content: RowContent<'a>,
+}
+
+enum RowContent<'a> {
+    Wave(&'a Bar),
+    Server {
+        bar: &'a Bar,
+        id: String,
+    },
+    /// One wave action: a segment per run, with its marks.
+    Action {
+        name: &'a str,
+        runs: Vec<&'a ActionReport>,
+    },
+}
+
+impl Row<'_> {
+    fn label_class(&self) -> &'static str {
+        match self.content {
+            RowContent::Wave(_) => "label wave",
+            RowContent::Server { .. } => "label server",
+            RowContent::Action { .. } => "label action",
+        }
+    }
+
+    fn is_action(&self, wave: Option<u32>, action: Option<&str>) -> bool {
+        Some(self.wave_number) == wave
+            && matches!(&self.content, RowContent::Action { name, .. } if Some(*name) == action)
+    }
+}
+
+/// The rows of wave `number`'s actions that run `when`: one per action, in the order they first
+/// ran.
+fn action_rows(r: &Report, number: u32, when: ActionWhen) -> Vec<Row<'_>> {
+    let mut rows: Vec<Row<'_>> = Vec::new();
+    for a in r
+        .actions
+        .iter()
+        .filter(|a| a.wave_number == number && a.when == when)
+    {
+        if let Some(Row {
+            content: RowContent::Action { runs, .. },
+            ..
+        }) = rows
+            .iter_mut()
+            .find(|row| row.is_action(Some(number), Some(&a.name)))
+        {
+            runs.push(a);
+            continue;
+        }
+        rows.push(Row {
+            label: clip(&format!("{}: {}", short_when(when), a.name)),
+            tip_label: format!("action {} of wave {number} ({})", a.name, when_text(when)),
+            wave_number: number,
+            content: RowContent::Action {
+                name: &a.name,
+                runs: vec![a],
+            },
+        });
+    }
+    rows
+}
+
+/// `before`, `after`: a short label for a row.
+fn short_when(when: ActionWhen) -> &'static str {
+    match when {
+        ActionWhen::BeforeLaunch => "before",
+        ActionWhen::AfterComplete => "after",
+    }
+}
+
+/// `before-launch`, `after-complete`: a class.
+fn when_class(when: ActionWhen) -> &'static str {
+    match when {
+        ActionWhen::BeforeLaunch => "before-launch",
+        ActionWhen::AfterComplete => "after-complete",
+    }
+}
+
+/// `action-run before-launch failed continued`.
+fn run_class(a: &ActionReport) -> String {
+    let state = match a.status {
+        ActionStatus::Running => "running",
+        ActionStatus::Succeeded => "succeeded",
+        ActionStatus::Failed => "failed",
+        ActionStatus::TimedOut => "timed-out",
+    };
+    let continued = if a.status.is_failure() && !a.failed_the_wave {
+        " continued"
+    } else {
+        ""
+    };
+    format!("action-run {} {state}{continued}", when_class(a.when))
+}
+
+fn run_tip(a: &ActionReport, origin: Timestamp) -> String {
+    let mut tip = format!(
+        "action {} of wave {} ({}, {} {}, attempt {}): {} → ",
+        a.name,
+        a.wave_number,
+        a.when.as_str(),
+        action_kind(a),
+        a.target.as_deref().unwrap_or("–"),
+        a.attempt,
+        offset(origin, a.start_time),
+    );
+    match a.end_time {
+        Some(end) => tip.push_str(&format!(
+            "{} {} — {}",
+            offset(origin, end),
+            a.status,
+            duration(a.seconds)
+        )),
+        None => tip.push_str(&format!("still running ({} so far)", duration(a.seconds))),
+    }
+    if let Some(result) = action_result(a) {
+        tip.push_str(&format!(": {result}"));
+    }
+    if let Some(c) = action_consequence(a) {
+        tip.push_str(&format!(" ({c})"));
+    }
+    tip
+}
+
+/// `action-mark before-launch-action-started`: a mark's kind as a class.
+fn mark_class(m: &Mark) -> String {
+    format!(
+        "action-mark {}",
+        m.kind.to_ascii_lowercase().replace('_', "-")
+    )
+}
+
+/// An action run's start or end on its row: a triangle (before launch) or a circle (after
+/// complete) where it started, a bar where it succeeded, a cross where it failed.
+fn action_mark(m: &Mark, x: f64, y: f64, origin: Timestamp) -> Markup {
+    let mid = y + ROW_H * 0.5;
+    let started = m.kind.ends_with("_STARTED");
+    let before = m.kind.starts_with("BEFORE_LAUNCH");
+    let succeeded = m.kind.ends_with("_SUCCEEDED");
+    html! {
+        g class=(mark_class(m)) data-kind=(m.kind) data-wave=[m.wave_number]
+            data-action=[m.action.as_deref()] data-attempt=[m.attempt] {
+            title { (offset(origin, m.time)) " " (m.label) }
+            @if started && before {
+                path d=(format!("M{} {}l6 4-6 4z", num(x), num(mid - 4.0))) {}
+            } @else if started {
+                circle cx=(num(x)) cy=(num(mid)) r="3.5" {}
+            } @else if succeeded {
+                line x1=(num(x)) x2=(num(x)) y1=(num(mid - 6.0)) y2=(num(mid + 6.0)) {}
+            } @else {
+                path d=(format!("M{} {}l7 7m0-7l-7 7", num(x - 3.5), num(mid - 3.5))) {}
+            }
+        }
+    }
 }
 
 fn timeline_section(r: &Report) -> Markup {
@@ -299,11 +464,10 @@ fn timeline_section(r: &Report) -> Markup {
         rows.push(Row {
             label: clip(&wave_title(w.wave_number, w.wave_name.as_deref())),
             tip_label: label,
-            wave: true,
-            bar: &w.bar,
             wave_number: w.wave_number,
-            server: None,
+            content: RowContent::Wave(&w.bar),
         });
+        rows.extend(action_rows(r, w.wave_number, ActionWhen::BeforeLaunch));
         for s in &w.servers {
             let label = match &s.server_name {
                 Some(n) => n.clone(),
@@ -312,13 +476,27 @@ fn timeline_section(r: &Report) -> Markup {
             rows.push(Row {
                 label: clip(&label),
                 tip_label: format!("{} ({})", label, s.source_server_id),
-                wave: false,
-                bar: &s.bar,
                 wave_number: w.wave_number,
-                server: Some(s.source_server_id.to_string()),
+                content: RowContent::Server {
+                    bar: &s.bar,
+                    id: s.source_server_id.to_string(),
+                },
             });
         }
+        rows.extend(action_rows(r, w.wave_number, ActionWhen::AfterComplete));
     }
+    // Each action run's marks go on its action's row.
+    let action_marks: Vec<(usize, &Mark)> = t
+        .marks
+        .iter()
+        .filter(|m| is_action_mark(m))
+        .filter_map(|m| {
+            rows.iter()
+                .position(|row| row.is_action(m.wave_number, m.action.as_deref()))
+                .map(|i| (i, m))
+        })
+        .collect();
+
     let height = TOP + rows.len() as f64 * ROW_H + AXIS_H;
     let chart_bottom = TOP + rows.len() as f64 * ROW_H;
     let step = tick_minutes(scale.span);
@@ -331,7 +509,9 @@ fn timeline_section(r: &Report) -> Markup {
         section #timeline {
             h2 { "Timeline" }
             p.hint {
-                "One row per wave and per server: a bar from launch (DRS's job created) to launched (EC2's instance launched), failures in red, time paused shaded, decisions marked. T+0 is " (utc(start)) "."
+                "One row per wave and per server: a bar from launch (DRS's job created) to launched (EC2's instance launched), failures in red, time paused shaded, decisions marked"
+                @if !r.actions.is_empty() { "; a row per wave action, a segment per run from its start to its end" }
+                ". T+0 is " (utc(start)) "."
             }
             svg.timeline xmlns="http://www.w3.org/2000/svg" viewBox=(format!("0 0 {WIDTH} {}", num(height)))
                 role="img" aria-label="Timeline of the execution" {
@@ -363,37 +543,58 @@ fn timeline_section(r: &Report) -> Markup {
                         text.pause-label x=(num(x + 3.0)) y=(num(chart_bottom - 4.0)) { "paused" }
                     }
                 }
-                // A row per wave and per server.
+                // A row per wave, per server and per wave action.
                 @for (i, row) in rows.iter().enumerate() {
                     @let y = TOP + i as f64 * ROW_H;
-                    text class=(if row.wave { "label wave" } else { "label server" })
-                        x=(if row.wave { "6" } else { "20" }) y=(num(y + ROW_H * 0.68)) {
+                    text class=(row.label_class())
+                        x=(if matches!(row.content, RowContent::Wave(_)) { "6" } else { "20" }) y=(num(y + ROW_H * 0.68)) {
                         title { (row.tip_label) }
                         (row.label)
                     }
-                    @match (&row.bar.start, row.bar.outcome) {
-                        (Some(s), outcome) => {
-                            @let x1 = scale.x(s.time);
-                            @let x2 = scale.x(row.bar.end.as_ref().map_or(open_end, |e| e.time));
-                            rect class=(bar_class(if row.wave { "wave" } else { "server" }, outcome))
-                                data-wave=(row.wave_number)
-                                data-server=[row.server.as_deref()]
-                                x=(num(x1)) y=(num(y + if row.wave { 4.0 } else { 6.0 }))
-                                width=(num((x2 - x1).max(2.0))) height=(num(if row.wave { 14.0 } else { 10.0 }))
-                                rx="2" {
-                                title { (bar_tip(&row.tip_label, row.bar, start)) }
+                    @match &row.content {
+                        RowContent::Wave(bar) | RowContent::Server { bar, .. } => {
+                            @let wave = matches!(row.content, RowContent::Wave(_));
+                            @let server = match &row.content { RowContent::Server { id, .. } => Some(id.as_str()), _ => None };
+                            @match (&bar.start, bar.outcome) {
+                                (Some(s), outcome) => {
+                                    @let x1 = scale.x(s.time);
+                                    @let x2 = scale.x(bar.end.as_ref().map_or(open_end, |e| e.time));
+                                    rect class=(bar_class(if wave { "wave" } else { "server" }, outcome))
+                                        data-wave=(row.wave_number)
+                                        data-server=[server]
+                                        x=(num(x1)) y=(num(y + if wave { 4.0 } else { 6.0 }))
+                                        width=(num((x2 - x1).max(2.0))) height=(num(if wave { 14.0 } else { 10.0 }))
+                                        rx="2" {
+                                        title { (bar_tip(&row.tip_label, bar, start)) }
+                                    }
+                                }
+                                (None, _) => {
+                                    text.not-started x=(num(LABEL_W + 4.0)) y=(num(y + ROW_H * 0.68)) { "not started" }
+                                }
                             }
                         }
-                        (None, _) => {
-                            text.not-started x=(num(LABEL_W + 4.0)) y=(num(y + ROW_H * 0.68)) { "not started" }
+                        RowContent::Action { runs, .. } => {
+                            @for a in runs {
+                                @let x1 = scale.x(a.start_time);
+                                @let x2 = scale.x(a.end_time.unwrap_or(open_end));
+                                rect class=(run_class(a)) data-wave=(a.wave_number) data-action=(a.name)
+                                    data-attempt=(a.attempt)
+                                    x=(num(x1)) y=(num(y + 7.0)) width=(num((x2 - x1).max(2.0))) height="8" rx="1" {
+                                    title { (run_tip(a, start)) }
+                                }
+                            }
                         }
                     }
+                }
+                // Each action run's start and end, on its action's row.
+                @for (i, m) in &action_marks {
+                    (action_mark(m, scale.x(m.time), TOP + *i as f64 * ROW_H, start))
                 }
                 // Decisions and other marks.
                 @for (i, d) in t.decisions.iter().enumerate() {
                     (decision_mark(d, i, &scale, chart_bottom, start))
                 }
-                @for m in &t.marks {
+                @for m in t.marks.iter().filter(|m| !is_action_mark(m)) {
                     @let x = scale.x(m.time);
                     g.mark {
                         line x1=(num(x)) x2=(num(x)) y1=(num(TOP - 4.0)) y2=(num(chart_bottom)) {}
@@ -411,6 +612,11 @@ fn timeline_section(r: &Report) -> Markup {
                 li { span.swatch.paused {} "paused" }
                 li { span.swatch.person {} "a person's decision" }
                 li { span.swatch.engine {} "waiting for a decision" }
+                @if !r.actions.is_empty() {
+                    li.action-legend { span.swatch.act-before {} "wave action before launch (▶ start)" }
+                    li.action-legend { span.swatch.act-after {} "wave action after complete (● start)" }
+                    li.action-legend { span.swatch.act-failed {} "action failed or timed out (✕ end; paler: onFailure CONTINUE)" }
+                }
             }
         }
     }
@@ -532,6 +738,75 @@ fn decisions(r: &Report) -> Markup {
     }
 }
 
+/// Every run of every wave action, in the order they ran.
+fn actions(r: &Report) -> Markup {
+    html! {
+        @if r.action_time.is_some() || !r.actions.is_empty() {
+            section #actions {
+                h2 { "Wave actions" }
+                p.hint { (ACTIONS_DEFINITION) }
+                @if let Some(t) = &r.action_time { p { "In all: " (action_time_text(t)) "." } }
+                @if r.actions.is_empty() {
+                    p { "None has run." }
+                } @else {
+                    table.actions {
+                        thead { tr {
+                            th { "Wave" } th { "Action" } th { "When" } th { "Type and target" }
+                            th { "Status" } th { "Started" } th { "Took" } th { "Answer or error" }
+                            th { "On failure" }
+                        } }
+                        tbody {
+                            @for a in &r.actions {
+                                tr class=(format!("action {}", a.status.as_str().to_ascii_lowercase()))
+                                    data-wave=(a.wave_number) data-action=(a.name) data-attempt=(a.attempt) {
+                                    td { (a.wave_number) }
+                                    td.wrap { (a.name) }
+                                    td { (when_text(a.when)) }
+                                    td.target {
+                                        span.nowrap { (action_kind(a)) } br;
+                                        span.mono.wrap { (dash(a.target.as_deref())) }
+                                    }
+                                    td {
+                                        @if a.status.is_failure() {
+                                            span.status-failed { (a.status.as_str()) }
+                                        } @else {
+                                            (a.status.as_str())
+                                        }
+                                        br; small { "attempt " (a.attempt) }
+                                        @if a.failed_the_wave {
+                                            br; span.fails-wave { "failed the wave" }
+                                        } @else if a.status.is_failure() {
+                                            br; span.continued { "CONTINUE: went on" }
+                                        }
+                                    }
+                                    td.nowrap {
+                                        (utc(a.start_time))
+                                        @if let Some(end) = a.end_time { br; small { "to " (utc(end)) } }
+                                    }
+                                    td.nowrap {
+                                        (duration(a.seconds))
+                                        @if a.end_time.is_none() { br; small { "so far" } }
+                                    }
+                                    td.wrap.result {
+                                        @if let Some(result) = action_result(a) { (result) } @else { "–" }
+                                        @if let Some(id) = &a.automation_execution_id {
+                                            br; small { "automation " span.mono { (id) } }
+                                        }
+                                        @if let (Some(at), None) = (a.retry_time, a.end_time) {
+                                            br; small { "refused for now; sent again from " (utc(at)) }
+                                        }
+                                    }
+                                    td { (a.on_failure.map_or_else(|| "–".to_owned(), |p| wire(&p))) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn dash(v: Option<&str>) -> &str {
     v.unwrap_or("–")
 }
@@ -564,6 +839,9 @@ fn waves(r: &Report) -> Markup {
                     @if let Some(e) = &w.last_launch_error {
                         p { (w.launch_attempts) " StartRecovery calls; DRS's last refusal: " (e) }
                     }
+                    @if let Some(t) = &w.action_time {
+                        p.wave-actions { "Wave actions: " (action_time_text(t)) ", outside the wave's recovery time." }
+                    }
                     table.servers {
                         thead { tr {
                             th { "Source server" } th { "Name" } th { "Impact" } th { "Status" }
@@ -594,8 +872,11 @@ fn failures(r: &Report) -> Markup {
     html! {
         section #failures {
             h2 { "Failures" }
-            @if r.failures.is_empty() && r.failed_servers.is_empty() {
-                p { "None: no wave failed and no server failed to launch." }
+            @if r.failures.is_empty() && r.failed_servers.is_empty() && r.failed_actions.is_empty() {
+                p {
+                    "None: no wave failed and no server failed to launch."
+                    @if r.action_time.is_some() { " No wave action failed." }
+                }
             }
             @if !r.failures.is_empty() {
                 ul {
@@ -628,6 +909,28 @@ fn failures(r: &Report) -> Markup {
                     }
                 }
             }
+            @if !r.failed_actions.is_empty() {
+                table.failed-actions {
+                    thead { tr {
+                        th { "Wave" } th { "Action" } th { "When" } th { "Attempt" } th { "Status" }
+                        th { "Failed at" } th { "Error" } th { "What it did" }
+                    } }
+                    tbody {
+                        @for a in &r.failed_actions {
+                            tr data-wave=(a.wave_number) data-action=(a.name) data-attempt=(a.attempt) {
+                                td { (a.wave_number) }
+                                td.wrap { (a.name) }
+                                td { (a.when.as_str()) }
+                                td { (a.attempt) }
+                                td { span.status-failed { (a.status.as_str()) } }
+                                td.nowrap { (a.end_time.map_or_else(|| "–".to_owned(), utc)) }
+                                td.wrap { (dash(a.error.as_deref())) }
+                                td { (dash(action_consequence(a))) }
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 }
@@ -639,8 +942,8 @@ fn instances(r: &Report) -> Markup {
                 h2 { "Instances" }
                 table {
                     thead { tr {
-                        th { "Wave" } th { "Source server" } th { "Name" } th { "Recovery instance" }
-                        th { "EC2 instance" } th { "Private IP" } th { "Hostname" } th { "Type" } th { "Launched (EC2)" }
+                        th { "Wave" } th { "Source server" } th { "Name" } th { "Recovery instance / EC2 instance" }
+                        th { "Private IP" } th { "Hostname" } th { "Type" } th { "Launched (EC2)" }
                     } }
                     tbody {
                         @for i in &r.instances {
@@ -648,8 +951,17 @@ fn instances(r: &Report) -> Markup {
                                 td { (i.wave_number) }
                                 td { code { (i.source_server_id) } }
                                 td { (dash(i.server_name.as_deref())) }
-                                td { code { (dash(i.instance.recovery_instance_id.as_ref().map(|x| x.as_str()))) } }
-                                td { code { (dash(i.instance.instance_id.as_ref().map(|x| x.as_str()))) } }
+                                td {
+                                    @let recovery = i.instance.recovery_instance_id.as_ref().map(|x| x.as_str());
+                                    @let ec2 = i.instance.instance_id.as_ref().map(|x| x.as_str());
+                                    // DRS's recovery instance is an EC2 instance: one id, unless the
+                                    // record says otherwise.
+                                    @if recovery == ec2 {
+                                        code { (dash(recovery)) }
+                                    } @else {
+                                        code { (dash(recovery)) } br; small { "EC2 " } code { (dash(ec2)) }
+                                    }
+                                }
                                 td { (dash(i.instance.private_ip.as_deref())) }
                                 td { (dash(i.instance.hostname.as_deref())) }
                                 td { (dash(i.instance.instance_type.as_deref())) }
@@ -717,7 +1029,8 @@ fn trail(r: &Report) -> Markup {
 
 const CSS: &str = r#"
 :root { --ink: #1d2430; --muted: #5b6676; --line: #d5dbe3; --ok: #2f8f4e; --bad: #c62828;
-        --run: #2f6fb3; --pause: #f2b84b; --person: #6a3fb5; --engine: #8a94a3; }
+        --run: #2f6fb3; --pause: #f2b84b; --person: #6a3fb5; --engine: #8a94a3;
+        --act-before: #0f7f8a; --act-after: #8a5a2b; }
 * { box-sizing: border-box; }
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink);
        margin: 0 auto; max-width: 1100px; padding: 24px; }
@@ -763,6 +1076,28 @@ ul.legend { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: 1
 .swatch.running { background: var(--run); } .swatch.paused { background: var(--pause); opacity: .6; }
 .swatch.person { background: var(--person); width: 3px; } .swatch.engine { background: var(--engine); width: 3px; }
 tr.person td { background: #f6f1fd; }
+svg .label.action { font-style: italic; fill: var(--muted); }
+svg .action-run.before-launch { fill: var(--act-before); }
+svg .action-run.after-complete { fill: var(--act-after); }
+svg .action-run.failed, svg .action-run.timed-out { fill: var(--bad); }
+svg .action-run.continued { fill-opacity: 0.5; }
+svg .action-run.running { fill-opacity: 0.45; stroke: var(--run); stroke-dasharray: 3 2; }
+svg .action-mark path, svg .action-mark circle { fill: var(--ink); }
+svg .action-mark.before-launch-action-started path { fill: var(--act-before); stroke: #fff; stroke-width: .8; }
+svg .action-mark.after-complete-action-started circle { fill: var(--act-after); stroke: #fff; stroke-width: .8; }
+svg .action-mark line { stroke: var(--ink); stroke-width: 1.6; }
+svg .action-mark.before-launch-action-failed path, svg .action-mark.before-launch-action-timed-out path,
+svg .action-mark.after-complete-action-failed path, svg .action-mark.after-complete-action-timed-out path {
+  fill: none; stroke: var(--bad); stroke-width: 2; }
+.swatch.act-before { background: var(--act-before); } .swatch.act-after { background: var(--act-after); }
+.swatch.act-failed { background: var(--bad); opacity: .75; }
+td.wrap, .wrap { overflow-wrap: anywhere; word-break: break-word; }
+td .mono { font: 12px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+table.actions td.target { min-width: 11em; }
+table.actions td.result { min-width: 14em; }
+.status-failed { color: var(--bad); font-weight: 700; }
+.fails-wave { color: #fff; background: var(--bad); padding: 0 4px; border-radius: 3px; font-size: 11px; white-space: nowrap; }
+.continued { color: var(--muted); font-size: 11px; }
 footer { margin-top: 32px; color: var(--muted); font-size: 12px; }
 @page { margin: 14mm; }
 @media print {
@@ -770,6 +1105,12 @@ footer { margin-top: 32px; color: var(--muted); font-size: 12px; }
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
   h2 { break-after: avoid; }
   tr, svg.timeline, dl.summary { break-inside: avoid; }
-  table { font-size: 8.5pt; }
+  table { font-size: 7.5pt; }
+  th, td { padding: 2px 3px; }
+  code, td .mono { font-size: 7pt; }
+  /* An A4 page is narrower than a screen: ids, times and names break where they must. */
+  td code, td .mono { white-space: normal; overflow-wrap: anywhere; }
+  td.nowrap, td .nowrap { white-space: normal; }
+  table.actions td.target, table.actions td.result { min-width: 0; }
 }
 "#;

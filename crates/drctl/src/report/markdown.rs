@@ -5,11 +5,15 @@
 
 use std::fmt::Write as _;
 
-use execution_core::report::{Bar, Outcome, RecoveryTime, Report, Verdict};
+use execution_core::actions::ActionWhen;
+use execution_core::report::{
+    is_action_mark, ActionReport, Bar, Outcome, RecoveryTime, Report, Verdict,
+};
 
 use super::{
-    decision_text, duration, offset, pause_end_text, pause_text, source_name, utc, wave_label,
-    wire, Document,
+    action_consequence, action_kind, action_result, action_time_text, decision_text, duration,
+    offset, pause_end_text, pause_text, source_name, utc, wave_label, when_text, wire, Document,
+    ACTIONS_DEFINITION,
 };
 use crate::text::clean;
 
@@ -128,10 +132,34 @@ pub fn render(doc: &Document) -> String {
         out,
         "\nTimes are DRS's job creation and EC2's instance launch times where the services gave them (*DRS*), else the engine's (*engine*); time paused is included in the achieved time."
     );
+    if let Some(t) = &r.action_time {
+        let within = r
+            .recovery
+            .action_seconds
+            .filter(|_| r.recovery.start.is_some())
+            .map(|s| {
+                if r.recovery.seconds.is_some() {
+                    format!(
+                        "; {} of it within the execution's recovery time",
+                        duration(s)
+                    )
+                } else {
+                    format!("; {} of it since the first launch", duration(s))
+                }
+            })
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "\nWave actions: {}{within}. {}",
+            action_time_text(t),
+            md(ACTIONS_DEFINITION)
+        );
+    }
 
     timeline(&mut out, r);
     pauses(&mut out, r);
     decisions(&mut out, r);
+    actions(&mut out, r);
     waves(&mut out, r);
     failures(&mut out, r);
     instances(&mut out, r);
@@ -161,6 +189,63 @@ fn verdict(v: Verdict) -> String {
         Verdict::Met => "✅ **MET**".to_owned(),
         Verdict::Missed => "❌ **MISSED**".to_owned(),
         other => other.as_str().to_owned(),
+    }
+}
+
+/// The error or the answer of a run, with what a failure did, as Markdown.
+fn action_result_md(a: &ActionReport) -> String {
+    let mut cell = action_result(a).map_or_else(|| "–".to_owned(), md);
+    if let Some(c) = action_consequence(a) {
+        let _ = write!(cell, " (**{}**)", md(c));
+    }
+    cell
+}
+
+fn actions(out: &mut String, r: &Report) {
+    if r.action_time.is_none() && r.actions.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n## Wave actions\n");
+    if r.actions.is_empty() {
+        let _ = writeln!(out, "None has run.");
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "Every run, in the order they ran. {}\n",
+        md(ACTIONS_DEFINITION)
+    );
+    let _ = writeln!(
+        out,
+        "| Wave | Action | When | Type | Target | Attempt | Status | Started | Ended | Took | On failure | Automation execution | Answer or error |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
+    for a in &r.actions {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            a.wave_number,
+            md(&a.name),
+            a.when.as_str(),
+            action_kind(a),
+            a.target.as_deref().map_or_else(|| "–".to_owned(), md),
+            a.attempt,
+            match a.status {
+                s if s.is_failure() => format!("**{s}**"),
+                s => s.to_string(),
+            },
+            utc(a.start_time),
+            a.end_time.map_or_else(|| "still running".to_owned(), utc),
+            if a.end_time.is_some() {
+                duration(a.seconds)
+            } else {
+                format!("{} so far", duration(a.seconds))
+            },
+            a.on_failure.map_or_else(|| "–".to_owned(), |p| wire(&p)),
+            a.automation_execution_id
+                .as_deref()
+                .map_or_else(|| "–".to_owned(), md),
+            action_result_md(a),
+        );
     }
 }
 
@@ -217,6 +302,33 @@ fn timeline(out: &mut String, r: &Report) {
         };
         format!("{from} | {to} | {took} | {outcome}")
     };
+    let run_row = |out: &mut String, a: &ActionReport| {
+        let to = a
+            .end_time
+            .map_or_else(|| "–".to_owned(), |e| offset(origin, e));
+        let took = if a.end_time.is_some() {
+            duration(a.seconds)
+        } else {
+            "–".to_owned()
+        };
+        let status = match a.status {
+            s if s.is_failure() => format!("**{s}**"),
+            s => s.to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "| ↳ action {} ({}, attempt {}) | {} | {to} | {took} | {status} |",
+            md(&a.name),
+            when_text(a.when),
+            a.attempt,
+            offset(origin, a.start_time),
+        );
+    };
+    let runs = |number: u32, when: ActionWhen| {
+        r.actions
+            .iter()
+            .filter(move |a| a.wave_number == number && a.when == when)
+    };
     for w in &t.waves {
         let _ = writeln!(
             out,
@@ -224,6 +336,9 @@ fn timeline(out: &mut String, r: &Report) {
             md(&wave_label(w.wave_number, w.wave_name.as_deref())),
             cells(&w.bar)
         );
+        for a in runs(w.wave_number, ActionWhen::BeforeLaunch) {
+            run_row(out, a);
+        }
         for s in &w.servers {
             let name = s
                 .server_name
@@ -237,8 +352,12 @@ fn timeline(out: &mut String, r: &Report) {
                 cells(&s.bar)
             );
         }
+        for a in runs(w.wave_number, ActionWhen::AfterComplete) {
+            run_row(out, a);
+        }
     }
-    for m in &t.marks {
+    // An action run's marks are its row under its wave.
+    for m in t.marks.iter().filter(|m| !is_action_mark(m)) {
         let _ = writeln!(out, "\n{}: {}", offset(origin, m.time), md(&m.label));
     }
 }
@@ -338,6 +457,13 @@ fn waves(out: &mut String, r: &Report) {
                 .collect();
             let _ = writeln!(out, "DRS jobs: {}\n", jobs.join(", "));
         }
+        if let Some(t) = &w.action_time {
+            let _ = writeln!(
+                out,
+                "Wave actions: {}, outside the wave's recovery time.\n",
+                action_time_text(t)
+            );
+        }
         if let Some(e) = &w.last_launch_error {
             let _ = writeln!(
                 out,
@@ -373,10 +499,15 @@ fn waves(out: &mut String, r: &Report) {
 
 fn failures(out: &mut String, r: &Report) {
     let _ = writeln!(out, "\n## Failures\n");
-    if r.failures.is_empty() && r.failed_servers.is_empty() {
+    if r.failures.is_empty() && r.failed_servers.is_empty() && r.failed_actions.is_empty() {
         let _ = writeln!(
             out,
-            "None: no wave failed and every server that was launched launched."
+            "None: no wave failed and every server that was launched launched.{}",
+            if r.action_time.is_some() {
+                " No wave action failed."
+            } else {
+                ""
+            }
         );
         return;
     }
@@ -419,6 +550,26 @@ fn failures(out: &mut String, r: &Report) {
                     |p| format!("{} ({})", utc(p.time), source_name(p.source))
                 ),
                 md(&s.reason)
+            );
+        }
+    }
+    if !r.failed_actions.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n| Wave | Action | When | Attempt | Status | Failed at | Error | What it did |\n|---|---|---|---|---|---|---|---|"
+        );
+        for a in &r.failed_actions {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | **{}** | {} | {} | {} |",
+                a.wave_number,
+                md(&a.name),
+                a.when.as_str(),
+                a.attempt,
+                a.status,
+                a.end_time.map_or_else(|| "–".to_owned(), utc),
+                a.error.as_deref().map_or_else(|| "–".to_owned(), md),
+                action_consequence(a).map_or_else(|| "–".to_owned(), md),
             );
         }
     }

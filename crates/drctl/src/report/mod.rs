@@ -15,9 +15,10 @@ mod text;
 
 use std::path::{Path, PathBuf};
 
+use execution_core::actions::{ActionKind, ActionWhen};
 use execution_core::audit::Decision;
 use execution_core::model::Timestamp;
-use execution_core::report::{Report, TimeSource};
+use execution_core::report::{ActionReport, ActionTime, Report, TimeSource};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -276,6 +277,64 @@ pub fn pause_end_text(p: &execution_core::report::Pause) -> String {
     match (&p.ended_with, &p.ended_by) {
         (Some(op), Some(by)) => format!("{op} by {by}"),
         _ => "still paused".to_owned(),
+    }
+}
+
+/// How wave actions' time relates to the recovery times, for every rendering's definitions.
+pub const ACTIONS_DEFINITION: &str = "Wave actions run outside each wave's recovery time: a wave's BEFORE_LAUNCH actions before its first DRS job, its AFTER_COMPLETE actions after its instances launched. The execution's recovery time holds the runs between its waves (one wave's AFTER_COMPLETE actions, the next wave's BEFORE_LAUNCH ones); every run falls within the execution's end-to-end time, from its creation to its end. A run is timed on the engine's clock, from when it was taken to when its end was recorded.";
+
+/// `before launch`, `after complete`.
+pub fn when_text(when: ActionWhen) -> &'static str {
+    match when {
+        ActionWhen::BeforeLaunch => "before launch",
+        ActionWhen::AfterComplete => "after complete",
+    }
+}
+
+/// What a failed run did: it failed its wave, or the execution went on (`CONTINUE`); `None` for
+/// a run that did not fail.
+pub fn action_consequence(a: &ActionReport) -> Option<&'static str> {
+    match (a.status.is_failure(), a.failed_the_wave) {
+        (true, true) => Some("failed the wave"),
+        (true, false) => Some("onFailure CONTINUE: the execution went on"),
+        (false, _) => None,
+    }
+}
+
+/// `4 runs, 3m 20s (before launch 50s, after complete 2m 30s), 1 failed, 1 running`.
+pub fn action_time_text(t: &ActionTime) -> String {
+    let mut text = format!(
+        "{}, {} (before launch {}, after complete {})",
+        crate::text::count(t.runs as u64, "run", "runs"),
+        duration(t.seconds),
+        duration(t.before_launch_seconds),
+        duration(t.after_complete_seconds)
+    );
+    if t.failed_runs > 0 {
+        text.push_str(&format!(", {} failed", t.failed_runs));
+    }
+    if t.running_runs > 0 {
+        text.push_str(&format!(", {} running", t.running_runs));
+    }
+    text
+}
+
+/// `LAMBDA`, `SSM_AUTOMATION`, or `–` when the record no longer lists the action.
+pub fn action_kind(a: &ActionReport) -> &'static str {
+    a.kind.map_or("–", ActionKind::as_str)
+}
+
+/// What a run answered or why it failed, without escaping (the caller escapes): the error of a
+/// failed run (or the refusal a RUNNING run waits out), else its summary.
+pub fn action_result(a: &ActionReport) -> Option<&str> {
+    match (
+        a.status.is_failure(),
+        a.error.as_deref(),
+        a.summary.as_deref(),
+    ) {
+        (true, Some(e), _) => Some(e),
+        (_, _, Some(s)) => Some(s),
+        (_, e, None) => e,
     }
 }
 

@@ -1,5 +1,8 @@
 use std::path::Path;
 
+use execution_core::actions::{
+    ActionKind, ActionOnFailure, ActionRun, ActionStatus, ActionWhen, WaveAction,
+};
 use execution_core::audit::{Actor, AuditEvent, Decision, StatusChange};
 use execution_core::fixtures::{execution, execution_id, instance, job, plan_id};
 use execution_core::model::{Execution, Timestamp, WaveJob};
@@ -295,4 +298,361 @@ fn says(doc: &Document, format: Format, text: &str) -> bool {
         text.to_owned()
     };
     doc.render(format).contains(&shown)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wave actions
+// ---------------------------------------------------------------------------------------------
+
+const HOSTILE_ACTION: &str = "<script>alert('act')</script>|*x*";
+const HOSTILE_ERROR: &str =
+    "\u{1b}[31m</text><img src=x onerror=alert(2)>\nWave 9: FORGED | `rm` & www.evil.test";
+const HOSTILE_TARGET: &str = "arn:aws:lambda:us-east-1:1:function:f\"><svg onload=alert(3)>";
+const HOSTILE_SUMMARY: &str = "{\"ok\":true,\"html\":\"<b>hi</b>\"}";
+
+fn wave_action(
+    name: &str,
+    when: ActionWhen,
+    kind: ActionKind,
+    target: &str,
+    on_failure: ActionOnFailure,
+) -> WaveAction {
+    // Through the record's JSON, as a stored wave holds it.
+    serde_json::from_value(serde_json::json!({
+        "name": name, "when": when, "type": kind, "target": target, "timeoutSeconds": 300,
+        "onFailure": on_failure,
+    }))
+    .expect("an action")
+}
+
+fn action_run(
+    name: &str,
+    when: ActionWhen,
+    status: ActionStatus,
+    start: i64,
+    end: Option<i64>,
+) -> ActionRun {
+    let mut run: ActionRun = serde_json::from_value(serde_json::json!({
+        "name": name, "when": when, "attempt": 1, "status": status,
+        "startTime": start, "claimedTime": start,
+    }))
+    .expect("a run");
+    run.end_time = end.map(Timestamp);
+    run
+}
+
+/// [`drill`] with wave actions: wave 0's `pre-check` (a Lambda with a hostile target, before
+/// launch, 940..990, answered with hostile JSON) and `dns-switch` (a runbook, after complete,
+/// 1485..1495); wave 1's hostile-named action (before launch, CONTINUE) timed out 1630..1930 with
+/// a hostile error.
+fn drill_with_actions() -> (Execution, Vec<AuditEvent>) {
+    use ActionWhen::{AfterComplete, BeforeLaunch};
+    let (mut e, trail) = drill();
+    e.waves[0].actions = vec![
+        wave_action(
+            "pre-check",
+            BeforeLaunch,
+            ActionKind::Lambda,
+            HOSTILE_TARGET,
+            ActionOnFailure::Fail,
+        ),
+        wave_action(
+            "dns-switch",
+            AfterComplete,
+            ActionKind::SsmAutomation,
+            "Drs-DnsSwitch",
+            ActionOnFailure::Fail,
+        ),
+    ];
+    let mut pre = action_run(
+        "pre-check",
+        BeforeLaunch,
+        ActionStatus::Succeeded,
+        940,
+        Some(990),
+    );
+    pre.summary = Some(HOSTILE_SUMMARY.into());
+    let mut dns = action_run(
+        "dns-switch",
+        AfterComplete,
+        ActionStatus::Succeeded,
+        1485,
+        Some(1495),
+    );
+    dns.automation_execution_id = Some("<i>auto-1</i>".into());
+    dns.summary = Some("Success".into());
+    e.waves[0].action_runs = vec![pre, dns];
+    e.waves[1].actions = vec![wave_action(
+        HOSTILE_ACTION,
+        BeforeLaunch,
+        ActionKind::SsmAutomation,
+        "Drs-Warm",
+        ActionOnFailure::Continue,
+    )];
+    let mut warm = action_run(
+        HOSTILE_ACTION,
+        BeforeLaunch,
+        ActionStatus::TimedOut,
+        1630,
+        Some(1930),
+    );
+    warm.error = Some(HOSTILE_ERROR.into());
+    e.waves[1].action_runs = vec![warm];
+    (e, trail)
+}
+
+fn document_with_actions() -> Document {
+    let (e, trail) = drill_with_actions();
+    Document::of(Report::build(&e, &trail))
+}
+
+#[test]
+fn the_text_report_lists_every_action_run_and_its_time() {
+    let out = document_with_actions().render(Format::Text);
+    assert!(!out.contains('\u{1b}'), "{out}");
+    assert!(
+        !out.lines().any(|l| l.starts_with("Wave 9")),
+        "an error forged a line:\n{out}"
+    );
+    for expected in [
+        // The header: time in actions, and how much of it the recovery time holds.
+        "Wave actions: 3 runs, 6m 00s (before launch 5m 50s, after complete 10s), 1 failed; 5m 10s of it since the first launch",
+        // Per wave.
+        "  Wave actions: 2 runs, 1m 00s (before launch 50s, after complete 10s), outside the wave's recovery time",
+        // The table, in the order they ran, and under each row what it ran and what came of it.
+        "Wave actions (in the order they ran):\n  WAVE  ACTION",
+        "  0     pre-check                          BEFORE_LAUNCH   LAMBDA          1        SUCCEEDED  1970-01-01T00:15:40Z  50s     FAIL\n",
+        "      target arn:aws:lambda:us-east-1:1:function:f\"><svg onload=alert(3)>; ended 1970-01-01T00:16:30Z; answer: {\"ok\":true,\"html\":\"<b>hi</b>\"}",
+        "      target Drs-DnsSwitch; automation <i>auto-1</i>; ended 1970-01-01T00:24:55Z; answer: Success",
+        "; error: \\u{1b}[31m</text><img src=x onerror=alert(2)>\\nWave 9: FORGED | `rm` & www.evil.test (onFailure CONTINUE: the execution went on)",
+        ACTIONS_DEFINITION,
+        // The timeline: each run under its wave, from its start mark to its end mark.
+        "    T+00:00:00 → T+00:00:50 (50s)  action pre-check (before launch, attempt 1) SUCCEEDED\n",
+        "    T+00:09:05 → T+00:09:15 (10s)  action dns-switch (after complete, attempt 1) SUCCEEDED\n",
+        "  T+00:26:00 ended FAILED",
+        // The failure, with its error.
+        "  action <script>alert('act')</script>|*x* of wave 1 (BEFORE_LAUNCH, attempt 1) TIMED_OUT: \\u{1b}[31m</text>",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in\n{out}");
+    }
+    // Wave 0's runs: before launch above its servers, after complete below them.
+    let pre = out.find("action pre-check (before").unwrap_or_default();
+    let server = out
+        .find("  s-00000000000000000 (host-0) launched")
+        .unwrap_or_default();
+    let dns = out.find("action dns-switch (after").unwrap_or_default();
+    assert!(pre < server && server < dns, "{out}");
+    // No action mark is printed twice: the run's line is its marks.
+    assert!(!out.contains("ACTION_STARTED") && !out.contains("action pre-check started"));
+}
+
+#[test]
+fn the_markdown_report_has_a_table_of_action_runs_whose_text_stays_in_its_cells() {
+    let out = document_with_actions().render(Format::Markdown);
+    let bytes = out.as_bytes();
+    for (i, b) in bytes.iter().enumerate() {
+        if matches!(b, b'<' | b'>') {
+            assert!(i > 0 && bytes[i - 1] == b'\\', "unescaped at {i}: {out}");
+        }
+    }
+    assert!(!out.contains('\u{1b}'));
+    let mut columns = None;
+    for line in out.lines() {
+        if !line.starts_with('|') {
+            columns = None;
+            continue;
+        }
+        let cells = line.replace("\\|", "").matches('|').count();
+        match columns {
+            None => columns = Some(cells),
+            Some(n) => assert_eq!(n, cells, "{line}"),
+        }
+    }
+    for expected in [
+        "## Wave actions\n\nEvery run, in the order they ran.",
+        "| Wave | Action | When | Type | Target | Attempt | Status | Started | Ended | Took | On failure | Automation execution | Answer or error |",
+        "| 0 | pre-check | BEFORE_LAUNCH | LAMBDA | arn\\:aws\\:lambda\\:us-east-1\\:1\\:function\\:f\"\\>\\<svg onload=alert\\(3\\)\\> | 1 | SUCCEEDED |",
+        "| 0 | dns-switch | AFTER_COMPLETE | SSM_AUTOMATION | Drs-DnsSwitch | 1 | SUCCEEDED | 1970-01-01T00:24:45Z | 1970-01-01T00:24:55Z | 10s | FAIL | \\<i\\>auto-1\\</i\\> | Success |",
+        "| 1 | \\<script\\>alert'act'\\</script\\>",
+        "| **TIMED_OUT** |",
+        "(**onFailure CONTINUE\\: the execution went on**)",
+        "| ↳ action pre-check (before launch, attempt 1) | T+00:00:00 | T+00:00:50 | 50s | SUCCEEDED |",
+        "Wave actions: 2 runs, 1m 00s (before launch 50s, after complete 10s), outside the wave's recovery time.",
+        "\n| Wave | Action | When | Attempt | Status | Failed at | Error | What it did |",
+    ] {
+        let expected = expected.replace("alert'act'", "alert\\('act'\\)");
+        assert!(out.contains(&expected), "missing {expected:?} in\n{out}");
+    }
+    assert!(says(
+        &document_with_actions(),
+        Format::Markdown,
+        ACTIONS_DEFINITION
+    ));
+}
+
+#[test]
+fn the_html_report_has_an_action_table_and_marks_whose_text_stays_text() {
+    let out = document_with_actions().render(Format::Html);
+    for banned in [
+        "<script",
+        "<link",
+        "<img",
+        "<svg onload",
+        "<i>",
+        "<b>hi",
+        " src=\"",
+        " href=\"",
+        "url(",
+    ] {
+        assert!(!out.contains(banned), "{banned} in the page");
+    }
+    // The table: a row per run, in the order they ran.
+    assert!(out.contains("<section id=\"actions\"><h2>Wave actions</h2>"));
+    let table = &out[out.find("<table class=\"actions\">").unwrap_or_default()..];
+    let table = &table[..table.find("</table>").unwrap_or_default()];
+    let rows: Vec<usize> = ["pre-check", "dns-switch", "&lt;script&gt;alert('act')"]
+        .iter()
+        .map(|name| {
+            table
+                .find(&format!("data-action=\"{name}"))
+                .unwrap_or_else(|| panic!("no row of {name}: {table}"))
+        })
+        .collect();
+    assert!(rows.windows(2).all(|w| w[0] < w[1]), "{table}");
+    assert_eq!(table.matches("<tr class=\"action ").count(), 3);
+    assert!(table.contains("<span class=\"continued\">CONTINUE: went on</span>"));
+    assert!(table
+        .contains("arn:aws:lambda:us-east-1:1:function:f&quot;&gt;&lt;svg onload=alert(3)&gt;"));
+    assert!(
+        table.contains("{&quot;ok&quot;:true,&quot;html&quot;:&quot;&lt;b&gt;hi&lt;/b&gt;&quot;}")
+    );
+    assert!(table.contains("&lt;i&gt;auto-1&lt;/i&gt;"));
+    assert!(table.contains("&lt;/text&gt;&lt;img src=x onerror=alert(2)&gt;"));
+    // The timeline: a row and a segment per run, a mark at each start and end, by kind.
+    let svg = &out[out.find("<svg").unwrap_or_default()..out.find("</svg>").unwrap_or_default()];
+    assert_eq!(svg.matches("<rect class=\"action-run ").count(), 3);
+    assert!(svg.contains("<rect class=\"action-run before-launch succeeded\" data-wave=\"0\" data-action=\"pre-check\""));
+    assert!(svg.contains("<rect class=\"action-run after-complete succeeded\""));
+    assert!(svg.contains("<rect class=\"action-run before-launch timed-out continued\""));
+    for (kind, n) in [
+        ("BEFORE_LAUNCH_ACTION_STARTED", 2),
+        ("BEFORE_LAUNCH_ACTION_SUCCEEDED", 1),
+        ("BEFORE_LAUNCH_ACTION_TIMED_OUT", 1),
+        ("AFTER_COMPLETE_ACTION_STARTED", 1),
+        ("AFTER_COMPLETE_ACTION_SUCCEEDED", 1),
+    ] {
+        assert_eq!(
+            svg.matches(&format!("data-kind=\"{kind}\"")).count(),
+            n,
+            "{kind}"
+        );
+    }
+    assert_eq!(svg.matches("<text class=\"label action\"").count(), 3);
+    assert!(svg.contains("before: &lt;script&gt;alert("));
+    // The execution's end is still its own mark.
+    assert_eq!(svg.matches("<g class=\"mark\">").count(), 1);
+    // The legend says what the action marks are; the summary, the wave and the hint the time.
+    assert_eq!(out.matches("<li class=\"action-legend\">").count(), 3);
+    assert!(out.contains("<dd id=\"action-time\">3 runs, 6m 00s (before launch 5m 50s, after complete 10s), 1 failed; 5m 10s of it since the first launch</dd>"));
+    assert!(out.contains("Wave actions: 2 runs, 1m 00s (before launch 50s, after complete 10s), outside the wave's recovery time."));
+    assert!(out.contains(&maud::html! { (ACTIONS_DEFINITION) }.into_string()));
+    // The failure, with its error.
+    let failures = &out[out.find("<section id=\"failures\">").unwrap_or_default()..];
+    assert!(failures.contains("<table class=\"failed-actions\">"));
+    assert!(failures.contains("onFailure CONTINUE: the execution went on"));
+
+    // Without actions, none of it.
+    let plain = document().render(Format::Html);
+    for absent in [
+        "id=\"actions\"",
+        "class=\"action-legend\"",
+        "class=\"action-run",
+        "class=\"action-mark",
+        "id=\"action-time\"",
+    ] {
+        assert!(!plain.contains(absent), "{absent} without actions");
+    }
+}
+
+#[test]
+fn json_keeps_the_action_fields_camel_case() {
+    let doc = document_with_actions();
+    let json: serde_json::Value =
+        serde_json::from_str(&doc.render(Format::Json)).unwrap_or_default();
+    let first = &json["actions"][0];
+    assert_eq!(first["name"], "pre-check");
+    assert_eq!(first["type"], "LAMBDA");
+    assert_eq!(first["when"], "BEFORE_LAUNCH");
+    assert_eq!(first["onFailure"], "FAIL");
+    assert_eq!(first["startTime"], 940);
+    assert_eq!(first["endTime"], 990);
+    assert_eq!(first["seconds"], 50);
+    assert_eq!(first["failedTheWave"], false);
+    assert_eq!(json["actions"][1]["automationExecutionId"], "<i>auto-1</i>");
+    assert_eq!(json["failedActions"][0]["error"], HOSTILE_ERROR);
+    assert_eq!(json["failedActions"][0]["status"], "TIMED_OUT");
+    assert_eq!(json["actionTime"]["beforeLaunchSeconds"], 350);
+    assert_eq!(json["waves"][0]["actionTime"]["afterCompleteSeconds"], 10);
+    assert_eq!(json["recovery"]["actionSeconds"], 310);
+    assert_eq!(
+        json["timeline"]["marks"][0]["kind"],
+        "BEFORE_LAUNCH_ACTION_STARTED"
+    );
+    assert_eq!(json["timeline"]["marks"][0]["action"], "pre-check");
+    assert_eq!(json["timeline"]["marks"][0]["attempt"], 1);
+    // A report without actions keeps the shape it had: empty lists, no action figures.
+    let plain: serde_json::Value =
+        serde_json::from_str(&document().render(Format::Json)).unwrap_or_default();
+    assert_eq!(plain["actions"], serde_json::json!([]));
+    assert!(plain.get("actionTime").is_none());
+    assert!(plain["recovery"].get("actionSeconds").is_none());
+}
+
+#[test]
+fn a_running_action_shows_as_running_in_every_format() {
+    let (mut e, trail) = drill_with_actions();
+    // Wave 1 has not launched: its action runs, refused for now by SSM.
+    e.header.status = ExecutionStatus::Polling;
+    e.header.end_time = None;
+    e.header.last_polled_time = Some(Timestamp(1700));
+    let w = &mut e.waves[1];
+    w.status = WaveStatus::Pending;
+    w.failure_reason = None;
+    w.status_message = None;
+    w.jobs.clear();
+    w.attempt = 0;
+    w.launch_time = None;
+    w.attempt_time = None;
+    w.end_time = None;
+    for s in &mut w.server_statuses {
+        *s = execution_core::model::ServerStatus::new(
+            s.source_server_id.clone(),
+            s.server_name.clone(),
+        );
+    }
+    w.action_runs[0].status = ActionStatus::Running;
+    w.action_runs[0].end_time = None;
+    w.action_runs[0].error = Some("ThrottlingException: Rate exceeded".into());
+    w.action_runs[0].retry_time = Some(Timestamp(1710));
+    let doc = Document::of(Report::build(&e, &trail[..1]));
+    let text = doc.render(Format::Text);
+    assert!(text.contains("1m 10s so far"), "{text}");
+    assert!(text.contains("still running; refused for now, sent again from 1970-01-01T00:28:30Z; last refusal: ThrottlingException: Rate exceeded"), "{text}");
+    assert!(text.contains(" → …  action <script>"), "{text}");
+    assert!(text.contains("1 running"), "{text}");
+    let md = doc.render(Format::Markdown);
+    assert!(md.contains("| still running | 1m 10s so far |"), "{md}");
+    let html = doc.render(Format::Html);
+    assert!(html.contains("<rect class=\"action-run before-launch running\""));
+    assert!(html.contains("refused for now; sent again from 1970-01-01T00:28:30Z"));
+    assert_eq!(
+        html.matches("data-kind=\"BEFORE_LAUNCH_ACTION_STARTED\"")
+            .count(),
+        2
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&doc.render(Format::Json)).unwrap_or_default();
+    assert_eq!(json["actions"][2]["status"], "RUNNING");
+    assert!(json["actions"][2].get("endTime").is_none());
+    assert_eq!(json["actions"][2]["seconds"], 70);
 }

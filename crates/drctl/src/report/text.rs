@@ -5,15 +5,20 @@
 
 use std::fmt::Write as _;
 
+use execution_core::actions::ActionWhen;
 use execution_core::audit::AuditEvent;
 use execution_core::ids::{InstanceId, SourceServerId};
 use execution_core::model::{Impact, PauseReason, WaveFailure};
 use execution_core::report::{
-    Bar, FigureSource, Outcome, RecoveryTime, Report, ServerReport, Verdict,
+    is_action_mark, ActionReport, Bar, FigureSource, Outcome, RecoveryTime, Report, ServerReport,
+    Verdict,
 };
 use execution_core::status::WaveStatus;
 
-use super::{decision_text, offset, pause_end_text, pause_text, utc, wave_label, wire, Document};
+use super::{
+    action_consequence, action_kind, action_result, action_time_text, decision_text, offset,
+    pause_end_text, pause_text, utc, wave_label, when_text, wire, Document, ACTIONS_DEFINITION,
+};
 use crate::text::{clean, count, pad, width};
 
 pub fn render(doc: &Document) -> String {
@@ -74,6 +79,13 @@ pub fn render(doc: &Document) -> String {
         if let Some(line) = objective(&w.recovery) {
             let _ = writeln!(out, "  {line}");
         }
+        if let Some(t) = &w.action_time {
+            let _ = writeln!(
+                out,
+                "  Wave actions: {}, outside the wave's recovery time",
+                action_time_text(t)
+            );
+        }
         if let Some(e) = &w.last_launch_error {
             let _ = writeln!(
                 out,
@@ -102,6 +114,7 @@ pub fn render(doc: &Document) -> String {
         server_table(&mut out, &w.servers);
     }
     pauses(&mut out, r);
+    actions(&mut out, r);
     timeline(&mut out, r);
     failures(&mut out, r);
     cleanup(&mut out, r);
@@ -151,6 +164,21 @@ fn header(out: &mut String, r: &Report) {
     }
     if let Some(line) = objective(&r.recovery) {
         let _ = writeln!(out, "{line}");
+    }
+    if let Some(t) = &r.action_time {
+        let within = r
+            .recovery
+            .action_seconds
+            .filter(|_| r.recovery.start.is_some())
+            .map(|s| {
+                if r.recovery.seconds.is_some() {
+                    format!("; {} of it within the recovery time", duration(s))
+                } else {
+                    format!("; {} of it since the first launch", duration(s))
+                }
+            })
+            .unwrap_or_default();
+        let _ = writeln!(out, "Wave actions: {}{within}", action_time_text(t));
     }
     match (r.start_time, r.end_time) {
         (Some(start), Some(end)) => {
@@ -284,6 +312,98 @@ fn pauses(out: &mut String, r: &Report) {
     }
 }
 
+/// Every run of every wave action, in the order they ran: a row each, and under it what it ran
+/// and what came of it.
+fn actions(out: &mut String, r: &Report) {
+    if r.actions.is_empty() {
+        if r.action_time.is_some() {
+            let _ = writeln!(out, "\nWave actions: none has run.");
+        }
+        return;
+    }
+    let _ = writeln!(out, "\nWave actions (in the order they ran):");
+    let header = [
+        "WAVE",
+        "ACTION",
+        "WHEN",
+        "TYPE",
+        "ATTEMPT",
+        "STATUS",
+        "STARTED",
+        "TOOK",
+        "ON FAILURE",
+    ]
+    .map(str::to_owned);
+    let rows: Vec<[String; 9]> = r
+        .actions
+        .iter()
+        .map(|a| {
+            [
+                a.wave_number.to_string(),
+                clean(&a.name).into_owned(),
+                a.when.as_str().to_owned(),
+                action_kind(a).to_owned(),
+                a.attempt.to_string(),
+                a.status.as_str().to_owned(),
+                utc(a.start_time),
+                if a.end_time.is_some() {
+                    duration(a.seconds)
+                } else {
+                    format!("{} so far", duration(a.seconds))
+                },
+                a.on_failure.map_or_else(|| "-".to_owned(), |p| wire(&p)),
+            ]
+        })
+        .collect();
+    let mut widths = header.clone().map(|h| width(&h));
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(width(cell));
+        }
+    }
+    let line = |out: &mut String, row: &[String; 9]| {
+        let cells: Vec<String> = row.iter().zip(widths).map(|(c, w)| pad(c, w)).collect();
+        let _ = writeln!(out, "  {}", cells.join("  ").trim_end());
+    };
+    line(out, &header);
+    for (a, row) in r.actions.iter().zip(&rows) {
+        line(out, row);
+        let _ = writeln!(out, "      {}", action_detail(a));
+    }
+    let _ = writeln!(out, "  {ACTIONS_DEFINITION}");
+}
+
+/// `target fn-x; automation ID; ended …: result (consequence)`, escaped.
+fn action_detail(a: &ActionReport) -> String {
+    let mut parts = vec![format!(
+        "target {}",
+        a.target.as_deref().map_or_else(|| "-".into(), clean)
+    )];
+    if let Some(id) = &a.automation_execution_id {
+        parts.push(format!("automation {}", clean(id)));
+    }
+    match a.end_time {
+        Some(end) => parts.push(format!("ended {}", utc(end))),
+        None => parts.push("still running".to_owned()),
+    }
+    if let (Some(at), None) = (a.retry_time, a.end_time) {
+        parts.push(format!("refused for now, sent again from {}", utc(at)));
+    }
+    let mut text = parts.join("; ");
+    if let Some(result) = action_result(a) {
+        let what = match (a.status.is_failure(), a.end_time, &a.summary) {
+            (true, _, _) => "error",
+            (false, None, None) => "last refusal",
+            _ => "answer",
+        };
+        let _ = write!(text, "; {what}: {}", clean(result));
+    }
+    if let Some(c) = action_consequence(a) {
+        let _ = write!(text, " ({c})");
+    }
+    text
+}
+
 /// Beyond this many servers the text timeline has a line per wave only (the HTML report draws
 /// them all).
 const TIMELINE_SERVERS: usize = 50;
@@ -322,6 +442,33 @@ fn timeline(out: &mut String, r: &Report) {
             .unwrap_or_default();
         format!("{} → {end}{long}", offset(origin, start.time))
     };
+    let run = |out: &mut String, a: &ActionReport| {
+        let end = a
+            .end_time
+            .map_or_else(|| "…".to_owned(), |e| offset(origin, e));
+        let long = if a.end_time.is_some() {
+            format!(" ({})", duration(a.seconds))
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "    {} → {end}{long}  action {} ({}, attempt {}) {}{}",
+            offset(origin, a.start_time),
+            clean(&a.name),
+            when_text(a.when),
+            a.attempt,
+            a.status,
+            action_consequence(a)
+                .map(|c| format!(" ({c})"))
+                .unwrap_or_default()
+        );
+    };
+    let runs = |number: u32, when: ActionWhen| {
+        r.actions
+            .iter()
+            .filter(move |a| a.wave_number == number && a.when == when)
+    };
     for w in &t.waves {
         let _ = writeln!(
             out,
@@ -330,6 +477,9 @@ fn timeline(out: &mut String, r: &Report) {
             clean(&wave_label(w.wave_number, w.wave_name.as_deref())),
             outcome(w.bar.outcome)
         );
+        for a in runs(w.wave_number, ActionWhen::BeforeLaunch) {
+            run(out, a);
+        }
         for s in w.servers.iter().filter(|_| per_server) {
             let _ = writeln!(
                 out,
@@ -339,6 +489,9 @@ fn timeline(out: &mut String, r: &Report) {
                 name(&s.server_name),
                 outcome(s.bar.outcome)
             );
+        }
+        for a in runs(w.wave_number, ActionWhen::AfterComplete) {
+            run(out, a);
         }
     }
     for d in &t.decisions {
@@ -354,7 +507,8 @@ fn timeline(out: &mut String, r: &Report) {
             clean(&d.actor)
         );
     }
-    for m in &t.marks {
+    // An action run's marks are its line under its wave.
+    for m in t.marks.iter().filter(|m| !is_action_mark(m)) {
         let _ = writeln!(out, "  {} {}", offset(origin, m.time), clean(&m.label));
     }
 }
@@ -369,7 +523,7 @@ fn outcome(o: Outcome) -> &'static str {
 }
 
 fn failures(out: &mut String, r: &Report) {
-    if r.failures.is_empty() && r.failed_servers.is_empty() {
+    if r.failures.is_empty() && r.failed_servers.is_empty() && r.failed_actions.is_empty() {
         return;
     }
     let _ = writeln!(out, "\nFailures:");
@@ -414,6 +568,19 @@ fn failures(out: &mut String, r: &Report) {
             name(&s.server_name),
             s.wave_number,
             clean(&s.reason)
+        );
+    }
+    for a in &r.failed_actions {
+        let _ = writeln!(
+            out,
+            "  action {} of wave {} ({}, attempt {}) {}: {} ({})",
+            clean(&a.name),
+            a.wave_number,
+            a.when.as_str(),
+            a.attempt,
+            a.status,
+            clean(a.error.as_deref().unwrap_or("no error recorded")),
+            action_consequence(a).unwrap_or_default()
         );
     }
 }

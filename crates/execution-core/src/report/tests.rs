@@ -1,4 +1,5 @@
 use super::*;
+use crate::actions::{ActionKind, ActionOnFailure, ActionRun, ActionStatus, ActionWhen};
 use crate::audit::{StatusChange, WaveChange};
 use crate::fixtures::{execution, execution_id, instance, job, plan_id, server};
 use crate::model::{CleanupState, ServerCleanup, WaveJob};
@@ -740,4 +741,685 @@ fn the_report_keeps_the_names_and_the_trail_as_they_are() {
     assert_eq!(json["kind"], "DRILL");
     assert_eq!(json["events"].as_array().map(Vec::len), Some(trail.len()));
     assert!(json["timeline"]["marks"].is_array());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wave actions
+// ---------------------------------------------------------------------------------------------
+
+fn wave_action(
+    name: &str,
+    when: ActionWhen,
+    kind: ActionKind,
+    on_failure: ActionOnFailure,
+) -> crate::actions::WaveAction {
+    let target = match kind {
+        ActionKind::Lambda => format!("arn:aws:lambda:us-east-1:111122223333:function:{name}"),
+        ActionKind::SsmAutomation => format!("Drs-{name}"),
+    };
+    // Through the record's JSON, as a stored wave holds it.
+    serde_json::from_value(serde_json::json!({
+        "name": name, "when": when, "type": kind, "target": target, "timeoutSeconds": 300,
+        "onFailure": on_failure,
+    }))
+    .expect("an action")
+}
+
+/// A run of `name` taken at `start` (seconds after T0), ended at `end` as `status`.
+fn action_run(
+    name: &str,
+    when: ActionWhen,
+    attempt: u32,
+    status: ActionStatus,
+    start: i64,
+    end: Option<i64>,
+) -> ActionRun {
+    let mut run: ActionRun = serde_json::from_value(serde_json::json!({
+        "name": name, "when": when, "attempt": attempt, "status": status,
+        "startTime": at(start), "claimedTime": at(start),
+    }))
+    .expect("a run");
+    run.end_time = end.map(at);
+    run.summary = (status == ActionStatus::Succeeded).then(|| "{\"ok\":true}".to_owned());
+    run.error = status
+        .is_failure()
+        .then(|| format!("{name} said no (attempt {attempt})"));
+    run
+}
+
+/// Two waves run to the end with an action on each side of each: wave 0's `pre-check` (a Lambda,
+/// before launch, -60..-30) and `dns-switch` (a runbook, after complete, 560..620); wave 1's
+/// `warm-cache` (630..650) and `smoke` (1210..1300). The waves' recoveries are as DRS and EC2
+/// dated them: wave 0 from 12 to 546, wave 1 from 700 to 1200.
+fn with_actions() -> Execution {
+    use ActionWhen::{AfterComplete, BeforeLaunch};
+    let mut e = execution(&[2, 1]);
+    launched(
+        &mut e,
+        0,
+        0,
+        wave_job(1, 1, 3, Some(12), Some(550)),
+        &[530, 546],
+    );
+    e.waves[0].end_time = Some(at(556));
+    launched(
+        &mut e,
+        1,
+        690,
+        wave_job(2, 1, 695, Some(700), Some(1205)),
+        &[1200],
+    );
+    e.waves[1].end_time = Some(at(1206));
+    let fail = ActionOnFailure::Fail;
+    e.waves[0].actions = vec![
+        wave_action("pre-check", BeforeLaunch, ActionKind::Lambda, fail),
+        wave_action("dns-switch", AfterComplete, ActionKind::SsmAutomation, fail),
+    ];
+    e.waves[1].actions = vec![
+        wave_action("warm-cache", BeforeLaunch, ActionKind::Lambda, fail),
+        wave_action("smoke", AfterComplete, ActionKind::Lambda, fail),
+    ];
+    let ok = ActionStatus::Succeeded;
+    e.waves[0].action_runs = vec![
+        action_run("pre-check", BeforeLaunch, 1, ok, -60, Some(-30)),
+        action_run("dns-switch", AfterComplete, 1, ok, 560, Some(620)),
+    ];
+    e.waves[0].action_runs[1].automation_execution_id =
+        Some("0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b".into());
+    e.waves[0].action_runs[1].summary = Some("Success".into());
+    e.waves[1].action_runs = vec![
+        action_run("warm-cache", BeforeLaunch, 1, ok, 630, Some(650)),
+        action_run("smoke", AfterComplete, 1, ok, 1210, Some(1300)),
+    ];
+    e.header.status = ExecutionStatus::Completed;
+    e.header.start_time = Some(at(0));
+    e.header.end_time = Some(at(1310));
+    e
+}
+
+/// A run as the tests compare it: wave, action, when, start, end, seconds.
+type RunRow<'a> = (u32, &'a str, ActionWhen, Timestamp, Option<Timestamp>, u64);
+/// A mark as the tests compare it: time, kind, wave, action, attempt.
+type MarkRow<'a> = (
+    Timestamp,
+    &'a str,
+    Option<u32>,
+    Option<&'a str>,
+    Option<u32>,
+);
+
+#[test]
+fn every_action_run_is_listed_in_time_order_with_what_its_action_is() {
+    let r = Report::build(&with_actions(), &[]);
+    let runs: Vec<RunRow<'_>> = r
+        .actions
+        .iter()
+        .map(|a| {
+            (
+                a.wave_number,
+                a.name.as_str(),
+                a.when,
+                a.start_time,
+                a.end_time,
+                a.seconds,
+            )
+        })
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            (
+                0,
+                "pre-check",
+                ActionWhen::BeforeLaunch,
+                at(-60),
+                Some(at(-30)),
+                30
+            ),
+            (
+                0,
+                "dns-switch",
+                ActionWhen::AfterComplete,
+                at(560),
+                Some(at(620)),
+                60
+            ),
+            (
+                1,
+                "warm-cache",
+                ActionWhen::BeforeLaunch,
+                at(630),
+                Some(at(650)),
+                20
+            ),
+            (
+                1,
+                "smoke",
+                ActionWhen::AfterComplete,
+                at(1210),
+                Some(at(1300)),
+                90
+            ),
+        ]
+    );
+    let dns = &r.actions[1];
+    assert_eq!(dns.kind, Some(ActionKind::SsmAutomation));
+    assert_eq!(dns.target.as_deref(), Some("Drs-dns-switch"));
+    assert_eq!(dns.on_failure, Some(ActionOnFailure::Fail));
+    assert_eq!(dns.timeout_seconds, Some(300));
+    assert_eq!(
+        dns.automation_execution_id.as_deref(),
+        Some("0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b")
+    );
+    assert_eq!(
+        (
+            dns.attempt,
+            dns.status,
+            dns.summary.as_deref(),
+            dns.failed_the_wave
+        ),
+        (1, ActionStatus::Succeeded, Some("Success"), false)
+    );
+    assert!(r.failed_actions.is_empty());
+    assert!(r.failures.is_empty());
+    // Sorted by start, whatever the wave: a later wave's run that started first comes first.
+    let mut e = with_actions();
+    e.waves[1].action_runs[0].start_time = at(-100);
+    let r = Report::build(&e, &[]);
+    assert_eq!(r.actions[0].name, "warm-cache");
+}
+
+#[test]
+fn action_time_is_shown_per_wave_and_outside_the_recovery_times() {
+    let e = with_actions();
+    let r = Report::build(&e, &[]);
+    let w0 = r.waves[0].action_time.expect("wave 0 has actions");
+    assert_eq!(
+        (
+            w0.runs,
+            w0.before_launch_seconds,
+            w0.after_complete_seconds,
+            w0.seconds
+        ),
+        (2, 30, 60, 90)
+    );
+    let w1 = r.waves[1].action_time.expect("wave 1 has actions");
+    assert_eq!(
+        (w1.before_launch_seconds, w1.after_complete_seconds),
+        (20, 90)
+    );
+    let all = r.action_time.expect("the plan has actions");
+    assert_eq!(
+        (
+            all.runs,
+            all.failed_runs,
+            all.running_runs,
+            all.before_launch_seconds,
+            all.after_complete_seconds,
+            all.seconds
+        ),
+        (4, 0, 0, 50, 150, 200)
+    );
+
+    // The recovery times are what they are without the actions: DRS's and EC2's clocks.
+    let mut bare = e.clone();
+    for w in &mut bare.waves {
+        w.actions.clear();
+        w.action_runs.clear();
+    }
+    let without = Report::build(&bare, &[]);
+    assert_eq!(r.waves[0].recovery.seconds, Some(534));
+    assert_eq!(r.recovery.seconds, Some(1188), "from 12 to 1200");
+    for (with, without) in std::iter::once((&r.recovery, &without.recovery)).chain(
+        r.waves
+            .iter()
+            .map(|w| &w.recovery)
+            .zip(without.waves.iter().map(|w| &w.recovery)),
+    ) {
+        assert_eq!(
+            (
+                &with.start,
+                &with.end,
+                with.seconds,
+                with.paused_seconds,
+                with.verdict
+            ),
+            (
+                &without.start,
+                &without.end,
+                without.seconds,
+                without.paused_seconds,
+                without.verdict
+            )
+        );
+        assert_eq!(without.action_seconds, None, "no action: no figure");
+    }
+    // Within the execution's recovery: the actions between the waves (dns-switch, warm-cache),
+    // not wave 0's before-launch one nor wave 1's after-complete one. Within a wave's: none.
+    assert_eq!(r.recovery.action_seconds, Some(60 + 20));
+    assert_eq!(r.waves[0].recovery.action_seconds, Some(0));
+    assert_eq!(r.waves[1].recovery.action_seconds, Some(0));
+    assert!(without.action_time.is_none() && without.waves[0].action_time.is_none());
+    assert!(without.actions.is_empty() && without.failed_actions.is_empty());
+
+    // The axis runs from the first action's start to the execution's end.
+    assert_eq!(
+        (r.timeline.start, r.timeline.end),
+        (Some(at(-60)), Some(at(1310)))
+    );
+    assert_eq!(r.as_of, at(1310));
+
+    // JSON: camelCase, as the other fields; absent where the plan has no action.
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["actions"][1]["type"], "SSM_AUTOMATION");
+    assert_eq!(json["actions"][1]["when"], "AFTER_COMPLETE");
+    assert_eq!(json["actions"][1]["onFailure"], "FAIL");
+    assert_eq!(
+        json["actions"][1]["automationExecutionId"],
+        "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
+    );
+    assert_eq!(json["actions"][1]["failedTheWave"], false);
+    assert_eq!(json["actions"][1]["startTime"], T0 + 560);
+    assert_eq!(json["waves"][0]["actionTime"]["beforeLaunchSeconds"], 30);
+    assert_eq!(json["waves"][0]["actionTime"]["afterCompleteSeconds"], 60);
+    assert_eq!(json["actionTime"]["seconds"], 200);
+    assert_eq!(json["recovery"]["actionSeconds"], 80);
+    assert_eq!(json["failedActions"], serde_json::json!([]));
+    let json = serde_json::to_value(&without).unwrap();
+    assert!(json.get("actionTime").is_none());
+    assert!(json["recovery"].get("actionSeconds").is_none());
+    assert!(json["waves"][0].get("actionTime").is_none());
+    assert_eq!(json["actions"], serde_json::json!([]));
+}
+
+#[test]
+fn each_run_is_marked_on_the_timeline_at_its_start_and_its_end_by_kind() {
+    let mut e = with_actions();
+    // smoke failed, and CONTINUEs.
+    e.waves[1].actions[1].on_failure = ActionOnFailure::Continue;
+    e.waves[1].action_runs[1] = action_run(
+        "smoke",
+        ActionWhen::AfterComplete,
+        1,
+        ActionStatus::Failed,
+        1210,
+        Some(1300),
+    );
+    e.header.status = ExecutionStatus::CompletedWithErrors;
+    let r = Report::build(&e, &[]);
+    let marks: Vec<MarkRow<'_>> = r
+        .timeline
+        .marks
+        .iter()
+        .map(|m| {
+            (
+                m.time,
+                m.kind.as_str(),
+                m.wave_number,
+                m.action.as_deref(),
+                m.attempt,
+            )
+        })
+        .collect();
+    assert_eq!(
+        marks,
+        [
+            (
+                at(-60),
+                "BEFORE_LAUNCH_ACTION_STARTED",
+                Some(0),
+                Some("pre-check"),
+                Some(1)
+            ),
+            (
+                at(-30),
+                "BEFORE_LAUNCH_ACTION_SUCCEEDED",
+                Some(0),
+                Some("pre-check"),
+                Some(1)
+            ),
+            (
+                at(560),
+                "AFTER_COMPLETE_ACTION_STARTED",
+                Some(0),
+                Some("dns-switch"),
+                Some(1)
+            ),
+            (
+                at(620),
+                "AFTER_COMPLETE_ACTION_SUCCEEDED",
+                Some(0),
+                Some("dns-switch"),
+                Some(1)
+            ),
+            (
+                at(630),
+                "BEFORE_LAUNCH_ACTION_STARTED",
+                Some(1),
+                Some("warm-cache"),
+                Some(1)
+            ),
+            (
+                at(650),
+                "BEFORE_LAUNCH_ACTION_SUCCEEDED",
+                Some(1),
+                Some("warm-cache"),
+                Some(1)
+            ),
+            (
+                at(1210),
+                "AFTER_COMPLETE_ACTION_STARTED",
+                Some(1),
+                Some("smoke"),
+                Some(1)
+            ),
+            (
+                at(1300),
+                "AFTER_COMPLETE_ACTION_FAILED",
+                Some(1),
+                Some("smoke"),
+                Some(1)
+            ),
+            (at(1310), "EXECUTION_ENDED", None, None, None),
+        ]
+    );
+    assert!(
+        r.timeline
+            .marks
+            .iter()
+            .filter(|m| is_action_mark(m))
+            .count()
+            == 8
+    );
+    let failed = &r.timeline.marks[7].label;
+    assert_eq!(
+        failed,
+        "wave 1: AFTER_COMPLETE action smoke FAILED (attempt 1; onFailure CONTINUE: the execution went on): smoke said no (attempt 1)"
+    );
+    assert_eq!(
+        r.timeline.marks[0].label,
+        "wave 0: BEFORE_LAUNCH action pre-check started (attempt 1)"
+    );
+    assert_eq!(
+        action_mark_kind(ActionWhen::BeforeLaunch, Some(ActionStatus::TimedOut)),
+        "BEFORE_LAUNCH_ACTION_TIMED_OUT"
+    );
+}
+
+#[test]
+fn a_failed_fail_action_is_its_waves_failure_with_its_error() {
+    use crate::actions::{settle_run, RunEnd};
+    // Wave 1's smoke test (AFTER_COMPLETE, FAIL) failed after its servers launched.
+    let mut e = with_actions();
+    let w = &mut e.waves[1];
+    w.action_runs[1] = action_run(
+        "smoke",
+        ActionWhen::AfterComplete,
+        1,
+        ActionStatus::Running,
+        1210,
+        None,
+    );
+    let error = "function error (Unhandled): <b>port 443</b> closed | `rm -rf`";
+    let to = settle_run(
+        w,
+        "smoke",
+        1,
+        &RunEnd::Failed {
+            error: error.into(),
+        },
+        at(1300),
+    );
+    assert_eq!(to, Some(WaveStatus::Failed));
+    w.status = WaveStatus::Failed;
+    e.header.status = ExecutionStatus::Failed;
+    let r = Report::build(&e, &[]);
+
+    assert_eq!(r.failures.len(), 1);
+    let f = &r.failures[0];
+    assert_eq!(
+        (f.wave_number, f.reason),
+        (1, Some(WaveFailure::ActionFailed))
+    );
+    assert!(f.servers.is_empty(), "its servers launched");
+    let action = f.action.as_ref().expect("the run that failed the wave");
+    assert_eq!(
+        (
+            action.name.as_str(),
+            action.when,
+            action.status,
+            action.error.as_deref(),
+            action.failed_the_wave
+        ),
+        (
+            "smoke",
+            ActionWhen::AfterComplete,
+            ActionStatus::Failed,
+            Some(error),
+            true
+        )
+    );
+    assert_eq!(r.failed_actions, vec![action.clone()]);
+    assert!(r.failed_servers.is_empty());
+    assert_eq!(
+        r.waves[1].recovery.note.as_deref(),
+        Some("the wave failed: its AFTER_COMPLETE action smoke FAILED (attempt 1)")
+    );
+    assert_eq!(
+        r.timeline
+            .marks
+            .iter()
+            .rev()
+            .nth(1)
+            .map(|m| m.kind.as_str()),
+        Some("AFTER_COMPLETE_ACTION_FAILED")
+    );
+    assert!(r.timeline.marks[r.timeline.marks.len() - 2]
+        .label
+        .contains("it failed the wave"));
+    assert_eq!(r.action_time.map(|t| t.failed_runs), Some(1));
+    // Skipped after it failed: still listed, with the action that failed it.
+    let mut skipped = e.clone();
+    skipped.waves[1].status = WaveStatus::Skipped;
+    skipped.header.status = ExecutionStatus::CompletedWithErrors;
+    let r = Report::build(&skipped, &[]);
+    assert_eq!(
+        (
+            r.failures[0].status,
+            r.failures[0].action.as_ref().map(|a| a.name.as_str())
+        ),
+        (WaveStatus::Skipped, Some("smoke"))
+    );
+    assert_eq!(
+        r.waves[1].recovery.note.as_deref(),
+        Some(
+            "the wave failed: its AFTER_COMPLETE action smoke FAILED (attempt 1), and was skipped"
+        )
+    );
+
+    // A BEFORE_LAUNCH action that timed out: the wave never launched.
+    let mut e = execution(&[1]);
+    e.waves[0].actions = vec![wave_action(
+        "db-check",
+        ActionWhen::BeforeLaunch,
+        ActionKind::SsmAutomation,
+        ActionOnFailure::Fail,
+    )];
+    e.waves[0].action_runs = vec![action_run(
+        "db-check",
+        ActionWhen::BeforeLaunch,
+        1,
+        ActionStatus::Running,
+        0,
+        None,
+    )];
+    let to = settle_run(
+        &mut e.waves[0],
+        "db-check",
+        1,
+        &RunEnd::TimedOut {
+            error: "no end within 300s".into(),
+        },
+        at(301),
+    );
+    assert_eq!(to, Some(WaveStatus::Failed));
+    e.waves[0].status = WaveStatus::Failed;
+    e.header.status = ExecutionStatus::Failed;
+    e.header.end_time = Some(at(302));
+    let r = Report::build(&e, &[]);
+    let f = &r.failures[0];
+    assert_eq!(f.reason, Some(WaveFailure::ActionFailed));
+    assert_eq!(
+        f.action.as_ref().map(|a| (a.status, a.seconds)),
+        Some((ActionStatus::TimedOut, 301))
+    );
+    assert_eq!(r.timeline.waves[0].bar.outcome, Outcome::NotStarted);
+    assert_eq!(r.timeline.marks[1].kind, "BEFORE_LAUNCH_ACTION_TIMED_OUT");
+    assert_eq!(
+        (r.timeline.start, r.timeline.end),
+        (Some(at(0)), Some(at(302)))
+    );
+    assert_eq!(r.recovery.action_seconds, Some(0), "nothing was recovered");
+}
+
+#[test]
+fn a_continue_failure_is_listed_without_failing_its_wave() {
+    let mut e = with_actions();
+    e.waves[0].actions[1].on_failure = ActionOnFailure::Continue;
+    e.waves[0].action_runs[1].status = ActionStatus::TimedOut;
+    e.waves[0].action_runs[1].summary = None;
+    e.waves[0].action_runs[1].error = Some("no end within 300s; the runbook was stopped".into());
+    let r = Report::build(&e, &[]);
+    assert!(r.failures.is_empty(), "the wave completed");
+    assert_eq!(r.waves[0].status, WaveStatus::Completed);
+    assert_eq!(r.failed_actions.len(), 1);
+    let a = &r.failed_actions[0];
+    assert_eq!(
+        (
+            a.name.as_str(),
+            a.status,
+            a.on_failure,
+            a.failed_the_wave,
+            a.error.as_deref()
+        ),
+        (
+            "dns-switch",
+            ActionStatus::TimedOut,
+            Some(ActionOnFailure::Continue),
+            false,
+            Some("no end within 300s; the runbook was stopped")
+        )
+    );
+    assert_eq!(r.recovery.verdict, Verdict::NoTarget);
+    assert_eq!(r.recovery.note, None);
+}
+
+#[test]
+fn a_retried_action_shows_every_attempt_and_the_one_that_failed_the_wave() {
+    let mut e = with_actions();
+    // dns-switch failed its wave at 620, an operator retried at 700, attempt 2 succeeded.
+    let w = &mut e.waves[0];
+    w.action_runs[1].status = ActionStatus::Failed;
+    w.action_runs[1].summary = None;
+    w.action_runs[1].error = Some("Failed".into());
+    let mut second = action_run(
+        "dns-switch",
+        ActionWhen::AfterComplete,
+        2,
+        ActionStatus::Succeeded,
+        700,
+        Some(720),
+    );
+    second.summary = Some("Success".into());
+    w.action_runs.push(second);
+    let r = Report::build(&e, &[]);
+    assert!(r.failures.is_empty(), "the wave completed in the end");
+    let dns: Vec<(u32, ActionStatus, bool)> = r
+        .actions
+        .iter()
+        .filter(|a| a.name == "dns-switch")
+        .map(|a| (a.attempt, a.status, a.failed_the_wave))
+        .collect();
+    assert_eq!(
+        dns,
+        [
+            (1, ActionStatus::Failed, true),
+            (2, ActionStatus::Succeeded, false)
+        ]
+    );
+    assert_eq!(r.failed_actions.len(), 1);
+    assert_eq!(
+        r.waves[0].action_time.map(|t| t.after_complete_seconds),
+        Some(80)
+    );
+}
+
+#[test]
+fn a_running_action_is_shown_running_up_to_the_reports_as_of() {
+    let mut e = with_actions();
+    // Wave 1 has not launched: its warm-cache runbook runs (started 630, SSM answered).
+    let w = &mut e.waves[1];
+    w.status = WaveStatus::Pending;
+    w.attempt = 0;
+    w.launch_time = None;
+    w.attempt_time = None;
+    w.end_time = None;
+    w.jobs.clear();
+    for s in &mut w.server_statuses {
+        *s = ServerStatus::new(s.source_server_id.clone(), s.server_name.clone());
+    }
+    w.action_runs = vec![action_run(
+        "warm-cache",
+        ActionWhen::BeforeLaunch,
+        1,
+        ActionStatus::Running,
+        630,
+        None,
+    )];
+    w.action_runs[0].automation_execution_id = Some("a1b2".into());
+    w.action_runs[0].claimed_time = at(640);
+    e.header.status = ExecutionStatus::Polling;
+    e.header.end_time = None;
+    e.header.last_polled_time = Some(at(700));
+    let r = Report::build(&e, &[]);
+    assert_eq!(r.as_of, at(700));
+    let a = r.actions.last().expect("the running run");
+    assert_eq!(
+        (a.status, a.end_time, a.seconds, a.failed_the_wave),
+        (ActionStatus::Running, None, 70, false)
+    );
+    assert_eq!(
+        r.waves[1]
+            .action_time
+            .map(|t| (t.running_runs, t.before_launch_seconds)),
+        Some((1, 70))
+    );
+    // Its start is marked, its end is not yet; the axis runs to as-of.
+    let last = r.timeline.marks.last().expect("marks");
+    assert_eq!(
+        (last.kind.as_str(), last.time),
+        ("BEFORE_LAUNCH_ACTION_STARTED", at(630))
+    );
+    assert_eq!(r.timeline.end, Some(at(700)));
+    // The execution's recovery so far holds dns-switch and the running run, up to as-of.
+    assert_eq!(r.recovery.action_seconds, Some(60 + 70));
+    assert!(r.failed_actions.is_empty());
+
+    // The claim alone moves as-of (act took it and sent it again at 710).
+    e.waves[1].action_runs[0].claimed_time = at(710);
+    let r = Report::build(&e, &[]);
+    assert_eq!(r.as_of, at(710));
+    assert_eq!(r.actions.last().map(|a| a.seconds), Some(80));
+}
+
+#[test]
+fn covered_time_counts_overlapping_spans_once() {
+    let s = |a: i64, b: i64| (at(a), at(b));
+    assert_eq!(covered_within(&[], at(0), at(100)), 0);
+    assert_eq!(
+        covered_within(&[s(10, 20), s(15, 30), s(50, 60)], at(0), at(100)),
+        30
+    );
+    assert_eq!(covered_within(&[s(-10, 5), s(95, 200)], at(0), at(100)), 10);
+    assert_eq!(covered_within(&[s(10, 90)], at(20), at(30)), 10);
 }
