@@ -119,6 +119,13 @@ pub struct FailServer {
     pub first_attempts: Option<u32>,
 }
 
+/// `--fail-action NAME[:N]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailAction {
+    pub name: String,
+    pub first_runs: Option<u32>,
+}
+
 // Read by the AWS commands only.
 #[cfg_attr(not(feature = "aws"), allow(dead_code))]
 #[derive(Debug, ClapArgs)]
@@ -166,6 +173,10 @@ pub struct DrillArgs {
     /// (repeatable).
     #[arg(long = "fail-server", value_name = "ID[:N]", value_parser = parse_fail_server)]
     pub fail_servers: Vec<FailServer>,
+    /// This wave action (its name in the plan) fails: its function answers an error, its runbook
+    /// ends Failed; with :N, only its first N runs, so a retry passes (repeatable).
+    #[arg(long = "fail-action", value_name = "NAME[:N]", value_parser = parse_fail_action)]
+    pub fail_actions: Vec<FailAction>,
     /// DRS leaves this source server out of the job it starts for it; the job completes without
     /// it (repeatable).
     #[arg(long = "omit-server", value_name = "ID")]
@@ -307,6 +318,26 @@ fn parse_fail_server(raw: &str) -> Result<FailServer, String> {
     Ok(FailServer {
         server,
         first_attempts,
+    })
+}
+
+fn parse_fail_action(raw: &str) -> Result<FailAction, String> {
+    let (name, n) = match raw.rsplit_once(':') {
+        Some((name, n)) => (name, Some(n)),
+        None => (raw, None),
+    };
+    if name.is_empty() {
+        return Err("an action's name is missing".to_owned());
+    }
+    let first_runs = n
+        .map(|n| match n.parse::<u32>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(format!("'{n}' is not a number of runs (1 or more)")),
+        })
+        .transpose()?;
+    Ok(FailAction {
+        name: name.to_owned(),
+        first_runs,
     })
 }
 

@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use drs_sim::driver::{drive, DriverConfig, Event, Observer, OnFailure, Resume};
-use drs_sim::{FaultScript, Sim, SimConfig, SourceServers};
+use drs_sim::{
+    ActionOutcome, ActionScript, ActionScripts, FaultScript, Sim, SimConfig, SourceServers,
+};
 use execution_core::audit::AuditEvent;
 use execution_core::error::OperationError;
 use execution_core::ids::ExecutionId;
@@ -67,6 +69,7 @@ pub async fn run(args: DrillArgs, json: bool) -> Result<Exit, CliError> {
             )));
         }
     }
+    let actions = failing_actions(&plan, &args.fail_actions)?;
     let policy = Policy::with_limits(args.max_servers_per_job, args.max_wave_attempts)
         .map_err(|e| CliError::invalid(e.to_string()))?;
     // Before the drill: a file whose format cannot be told is refused at once.
@@ -103,6 +106,7 @@ pub async fn run(args: DrillArgs, json: bool) -> Result<Exit, CliError> {
         faults,
         policy,
         source_servers,
+        actions,
         ..SimConfig::default()
     });
     for &(api, n) in &args.throttle {
@@ -303,10 +307,45 @@ pub async fn run(args: DrillArgs, json: bool) -> Result<Exit, CliError> {
     Ok(exit)
 }
 
-/// Resolves on Ctrl-C. The handler is in place from the call on (not from the first poll, as
-/// with `tokio::signal::ctrl_c`), so that a Ctrl-C once the drill runs is always the drill's.
-/// Without a handler (it could not be set up), Ctrl-C ends drctl as it always does.
-#[cfg(unix)]
+/// The simulated functions and runbooks of `--fail-action`: each named action's target fails
+/// (every run, or its first N).
+fn failing_actions(
+    plan: &execution_core::plan::Plan,
+    failing: &[crate::cli::FailAction],
+) -> Result<ActionScripts, CliError> {
+    let mut scripts = ActionScripts::default();
+    for f in failing {
+        let named: Vec<_> = plan
+            .waves
+            .iter()
+            .flat_map(|w| &w.actions)
+            .filter(|a| a.name == f.name)
+            .collect();
+        if named.is_empty() {
+            return Err(CliError::invalid(format!(
+                "--fail-action {}: no wave of the plan has this action",
+                clean(&f.name)
+            )));
+        }
+        for action in named {
+            let script = ActionScript {
+                first_runs: f.first_runs,
+                ..ActionScript::ending(
+                    ActionOutcome::Fail,
+                    &format!("simulated failure of action {}", action.name),
+                )
+            };
+            let target = action.target.clone();
+            if action.kind == "SSM_AUTOMATION" {
+                scripts.documents.insert(target, script);
+            } else {
+                scripts.functions.insert(target, script);
+            }
+        }
+    }
+    Ok(scripts)
+}
+
 /// The start's pre-flight refused the drill: every problem (and warning), nothing launched.
 fn refused(found: &Preflight, json: bool) -> Result<Exit, CliError> {
     if json {
@@ -332,6 +371,10 @@ fn refused(found: &Preflight, json: bool) -> Result<Exit, CliError> {
     Ok(Exit::Invalid)
 }
 
+/// Resolves on Ctrl-C. The handler is in place from the call on (not from the first poll, as
+/// with `tokio::signal::ctrl_c`), so that a Ctrl-C once the drill runs is always the drill's.
+/// Without a handler (it could not be set up), Ctrl-C ends drctl as it always does.
+#[cfg(unix)]
 fn interrupts() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
     let sigint = signal(SignalKind::interrupt());

@@ -819,7 +819,18 @@ fn servers_without_ec2_details_are_named() {
     for id in &without {
         assert!(note.contains(id.as_str().unwrap()), "{note}");
     }
-    assert!(note.contains("(db-replica)"), "names too: {note}");
+    let names: Vec<&str> = report["waves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(servers)
+        .filter(|s| s["privateIp"].is_null())
+        .filter_map(|s| s["serverName"].as_str())
+        .collect();
+    assert!(!names.is_empty(), "the example names its servers");
+    for name in names {
+        assert!(note.contains(&format!("({name})")), "names too: {note}");
+    }
 
     let healthy = drill(&["--json"]).json();
     assert_eq!(healthy["serversWithoutEc2Details"], serde_json::json!([]));
@@ -1320,5 +1331,121 @@ fn the_decision_on_a_failed_wave_is_in_the_trail_with_who_took_it() {
             .contains("] [skip by drctl as simulated operator] Execution"),
         "{}",
         run.stderr
+    );
+}
+
+/// The index of the first progress line that contains every one of `parts`.
+fn line_with(stdout: &str, parts: &[&str]) -> usize {
+    stdout
+        .lines()
+        .position(|l| parts.iter().all(|p| l.contains(p)))
+        .unwrap_or_else(|| panic!("no line with {parts:?} in:\n{stdout}"))
+}
+
+#[test]
+fn the_drill_shows_each_action_s_start_and_end_in_order() {
+    let run = drill(&[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out = &run.stdout;
+    let check = line_with(
+        out,
+        &[
+            "wave 1 (app): action db-health-check (BEFORE_LAUNCH, LAMBDA) SUCCEEDED in ",
+            r#": {"ok":true,"servers":3}"#,
+        ],
+    );
+    let app_launched = line_with(out, &["wave 1 (app): launched (StartRecovery"]);
+    let web_completed = line_with(out, &["wave 2 (web): COMPLETED"]);
+    let dns_started = line_with(
+        out,
+        &[
+            "wave 2 (web): action dns-switch (AFTER_COMPLETE, SSM_AUTOMATION) started automation ",
+            "(dns-switch-to-recovery)",
+        ],
+    );
+    let dns_done = line_with(
+        out,
+        &[
+            "wave 2 (web): action dns-switch (AFTER_COMPLETE, SSM_AUTOMATION) SUCCEEDED in ",
+            ": Success",
+        ],
+    );
+    let ticket = line_with(
+        out,
+        &["wave 2 (web): action update-incident-ticket (AFTER_COMPLETE, LAMBDA) SUCCEEDED"],
+    );
+    let finalized = line_with(out, &["finalized: COMPLETED"]);
+    assert!(check < app_launched, "the check runs before the launch");
+    assert!(
+        web_completed < dns_started
+            && dns_started < dns_done
+            && dns_done < ticket
+            && ticket < finalized,
+        "after the web tier, in order:\n{out}"
+    );
+    assert!(
+        out.contains("Invoke 2, StartAutomationExecution 1"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_failed_action_is_shown_with_its_error_and_the_retry_runs_it_again() {
+    let run = drill(&[
+        "--fail-action",
+        "db-health-check:1",
+        "--on-failure",
+        "retry",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out = &run.stdout;
+    let failed = line_with(
+        out,
+        &[
+            "wave 1 (app): action db-health-check (BEFORE_LAUNCH, LAMBDA) FAILED after ",
+            "function error (Unhandled): simulated failure of action db-health-check",
+        ],
+    );
+    let wave_failed = line_with(out, &["wave 1 (app): FAILED: BEFORE_LAUNCH action"]);
+    let retried = line_with(
+        out,
+        &["wave 1 (app): retried: action db-health-check runs again (attempt 2)"],
+    );
+    let passed = line_with(
+        out,
+        &["action db-health-check (BEFORE_LAUNCH, LAMBDA, attempt 2) SUCCEEDED"],
+    );
+    let launched = line_with(out, &["wave 1 (app): launched (StartRecovery"]);
+    assert!(failed < wave_failed && wave_failed < retried && retried < passed && passed < launched);
+
+    // Without a retry the failed check stops the drill before the app tier launches.
+    let stopped = drill(&["--fail-action", "db-health-check"]);
+    assert_eq!(stopped.code, 3, "{}", stopped.stderr);
+    assert!(
+        !stopped.stdout.contains("wave 1 (app): launched"),
+        "{}",
+        stopped.stdout
+    );
+
+    // A CONTINUE action's failure is recorded and the drill goes on.
+    let goes_on = drill(&["--fail-action", "update-incident-ticket"]);
+    assert_eq!(goes_on.code, 0, "{}", goes_on.stderr);
+    line_with(
+        &goes_on.stdout,
+        &[
+            "action update-incident-ticket",
+            "FAILED after",
+            "(onFailure CONTINUE: the execution goes on)",
+        ],
+    );
+
+    let unknown = drill(&["--fail-action", "no-such-action"]);
+    assert_eq!(unknown.code, 2);
+    assert!(
+        unknown
+            .stderr
+            .contains("--fail-action no-such-action: no wave of the plan has this action"),
+        "{}",
+        unknown.stderr
     );
 }

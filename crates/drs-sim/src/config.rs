@@ -268,3 +268,141 @@ pub const DEFAULT_LAUNCH_ERROR: &str = "Failed to launch recovery instance: Vcpu
 /// The `rawError` of a server [`FaultScript::flaky_servers`] fails in its first attempts, unless
 /// [`SourceServers::launch_errors`] says another: a shortage that passes.
 pub const DEFAULT_TRANSIENT_LAUNCH_ERROR: &str = "Failed to launch recovery instance: InsufficientInstanceCapacity: We currently do not have sufficient capacity for the requested instance type in the Availability Zone you requested. Our system will be working on provisioning additional capacity.";
+
+/// How the wave actions' Lambda functions and SSM Automation runbooks behave in the simulator: how
+/// long they take, and per target what they do. A target without a script succeeds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionScripts {
+    /// How long a function runs before it answers, unless its script says.
+    pub function_duration: Spread,
+    /// How long an automation stays `Pending` before it runs (`InProgress`).
+    pub automation_start: Spread,
+    /// How long an automation runs from its start to its end, unless its script says.
+    pub automation_duration: Spread,
+    /// By function name or ARN, exactly as the action names it.
+    pub functions: BTreeMap<String, ActionScript>,
+    /// By automation document name or ARN, exactly as the action names it.
+    pub documents: BTreeMap<String, ActionScript>,
+}
+
+impl Default for ActionScripts {
+    /// A quick health-check function (2 to 6 s), a runbook of a minute or two.
+    fn default() -> Self {
+        Self {
+            function_duration: Spread::new(2, 6),
+            automation_start: Spread::new(2, 8),
+            automation_duration: Spread::new(45, 150),
+            functions: BTreeMap::new(),
+            documents: BTreeMap::new(),
+        }
+    }
+}
+
+impl ActionScripts {
+    /// Functions answer at once and runbooks end as soon as they start: a world whose clock moves
+    /// only when told to ([`Progression::Static`]).
+    pub fn instant() -> Self {
+        Self {
+            function_duration: Spread::fixed(0),
+            automation_start: Spread::fixed(0),
+            automation_duration: Spread::fixed(0),
+            functions: BTreeMap::new(),
+            documents: BTreeMap::new(),
+        }
+    }
+
+    /// This script for the function `function`.
+    pub fn with_function(mut self, function: impl Into<String>, script: ActionScript) -> Self {
+        self.functions.insert(function.into(), script);
+        self
+    }
+
+    /// This script for the automation document `document`.
+    pub fn with_document(mut self, document: impl Into<String>, script: ActionScript) -> Self {
+        self.documents.insert(document.into(), script);
+        self
+    }
+}
+
+/// What one function or runbook does when a wave action runs it. The default succeeds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ActionScript {
+    /// How a run ends.
+    #[serde(default)]
+    pub outcome: ActionOutcome,
+    /// The error or failure message of a run that does not succeed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Only the first this many runs end as `outcome`; the runs after them succeed (absent: every
+    /// run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_runs: Option<u32>,
+    /// How long a run takes, in simulated seconds, in place of the default. A function that takes
+    /// longer than the action's timeout is not answered within it (the invocation times out); a
+    /// runbook that does is stopped by poll.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_seconds: Option<u64>,
+    /// The first this many calls are refused for now (Lambda `TooManyRequestsException`, SSM
+    /// `AutomationExecutionLimitExceededException`): nothing runs.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub throttled_calls: u32,
+    /// What a function that succeeds answers, in place of `{"ok": true, ...}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<serde_json::Value>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl ActionScript {
+    /// Runs that end as `outcome`, with `message` (every run).
+    pub fn ending(outcome: ActionOutcome, message: &str) -> Self {
+        Self {
+            outcome,
+            message: Some(message.to_owned()),
+            ..Self::default()
+        }
+    }
+
+    /// Only the first `runs` runs end as scripted.
+    pub fn first_runs(self, runs: u32) -> Self {
+        Self {
+            first_runs: Some(runs),
+            ..self
+        }
+    }
+
+    /// How run number `run` (1 for the target's first) ends.
+    pub fn outcome_of(&self, run: u32) -> ActionOutcome {
+        match self.first_runs {
+            Some(first) if run > first => ActionOutcome::Succeed,
+            _ => self.outcome,
+        }
+    }
+
+    /// The message of a run that does not succeed.
+    pub fn message_or(&self, default: &str) -> String {
+        self.message.clone().unwrap_or_else(|| default.to_owned())
+    }
+}
+
+/// How a scripted run ends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ActionOutcome {
+    #[default]
+    Succeed,
+    /// A function error (`Unhandled`, `{"errorMessage": message}`); a runbook ends `Failed` with
+    /// the message.
+    Fail,
+    /// The function answers `{"ok": false, "message": message}`; a runbook ends `Failed`.
+    NotOk,
+    /// The function answers bytes that are not JSON; GetAutomationExecution answers a status SSM
+    /// does not document until the runbook is stopped.
+    Garbage,
+    /// The call is refused for what it is (Lambda `ResourceNotFoundException`, SSM
+    /// `InvalidDocument`): nothing runs.
+    Reject,
+}

@@ -49,7 +49,7 @@ impl PollDispatch for SimDispatch {
             &store,
             &sim.drs,
             &sim.ec2,
-            None,
+            Some(&sim.automation),
             sim.clock.as_ref(),
             &sim.policy,
             &request,

@@ -6,23 +6,25 @@
 //! machine's Choice states decide: a retry-later answer (5xx, 409 CONFLICT) is retried a bounded
 //! number of times in a row, a poll-again answer (400 INVALID_STATE) goes back to polling.
 //! Every operation goes through [`execution_core::ops::run`] and is read back from its JSON
-//! answer, as the state machine reads the Lambda's. Simulated time moves only here.
+//! answer, as the state machine reads the Lambda's. Simulated time moves only here, and while a
+//! wave action's Lambda function runs (act waits for it). An operation whose Lambda the
+//! simulator crashes ([`crate::Calls::crash_after`]) ends there, as a 502 the driver retries.
 
 use std::time::{Duration, Instant};
 
-use execution_core::actions::{ActionKind, ActionStatus, ActionWhen};
+use execution_core::actions::{ActionKind, ActionRun, ActionStatus, ActionWhen, WaveAction};
 use execution_core::api::{
     status_code_of, AnswerClass, Operation, PauseRequest, PollRequest, Request, Target, WaveTarget,
 };
 use execution_core::audit::Actor;
 use execution_core::ids::{ExecutionId, JobId, SourceServerId};
-use execution_core::model::{Execution, PauseReason, ServerStatus, Timestamp, Wave};
+use execution_core::model::{Execution, PauseReason, ServerStatus, Timestamp, Wave, WaveFailure};
 use execution_core::ops;
 use execution_core::rules::NextAction;
 use execution_core::status::{ExecutionStatus, WaveStatus};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::{Sim, TokenState};
@@ -142,6 +144,16 @@ pub enum Event {
     /// act ran a wave action (invoked a function, started or re-sent a runbook), or recorded its
     /// refusal for now.
     Acted(ActAnswer),
+    /// A run of a wave action appeared or changed in the record: taken, started, refused for now,
+    /// ended (by act, or by a poll that followed it).
+    ActionChanged {
+        wave_number: u32,
+        /// The action as the plan has it.
+        action: Box<WaveAction>,
+        run: Box<ActionRun>,
+        /// The run as the driver last saw it; `None` for a run it had not seen.
+        previous: Option<Box<ActionRun>>,
+    },
     Warning {
         message: String,
     },
@@ -386,6 +398,7 @@ struct FinalizeAnswer {
 fn next_action(raw: &str) -> Option<NextAction> {
     [
         NextAction::Launch,
+        NextAction::Act,
         NextAction::Wait,
         NextAction::Pause,
         NextAction::Finalize,
@@ -638,7 +651,15 @@ impl Driver<'_> {
                     .and_then(|e| e.waves.iter().find(|w| w.status == WaveStatus::Failed))
             });
         let wave_number = wave.map_or(0, |w| w.wave_number);
-        let attempts_left = wave.is_some_and(|w| w.attempt < self.sim.policy.max_wave_attempts);
+        // A wave failed by an action is retried by running the action again, at most as often as
+        // a wave is attempted.
+        let max = self.sim.policy.max_wave_attempts;
+        let attempts_left = wave.is_some_and(|w| match w.failure_reason {
+            Some(WaveFailure::ActionFailed) => {
+                w.failed_action().is_some_and(|(_, r)| r.attempt < max)
+            }
+            _ => w.attempt < max,
+        });
         let on = WaveTarget {
             target,
             wave_number,
@@ -682,7 +703,7 @@ impl Driver<'_> {
     }
 
     /// Runs one operation through `ops::run` (as [`actor`] says who calls it) and decides on its answer as the state machine does,
-    /// by `AnswerClass`: done → the answer; retry later → count, wait a backoff and call the same
+    /// by `AnswerClass` (a Lambda that died is a 502): done → the answer; retry later → count, wait a backoff and call the same
     /// operation again, at most `max_transient_failures` times in a row (a success starts the
     /// count over); poll again → `Ok(None)` after the poll interval, so the caller decides on a
     /// fresh poll; final → `Refused`. Every wait passes on the simulated clock, so it counts in
@@ -694,7 +715,17 @@ impl Driver<'_> {
         let operation = request.operation();
         let mut failures: u32 = 0;
         loop {
-            let answer = ops::run(&self.sim.ports(), request.clone(), actor(operation)).await;
+            let ports = self.sim.ports();
+            let answer = tokio::select! {
+                biased;
+                answer = ops::run(&ports, request.clone(), actor(operation)) => answer,
+                // The operation's Lambda died mid-call: what it wrote stands, nothing more.
+                () = self.sim.calls.crashed() => json!({
+                    "statusCode": 502,
+                    "error": "LAMBDA_DIED",
+                    "message": format!("the {operation} function died before it answered (simulated crash)"),
+                }),
+            };
             match AnswerClass::of_answer(&answer) {
                 AnswerClass::Done => {
                     return serde_json::from_value(answer.clone())
@@ -761,6 +792,24 @@ impl Driver<'_> {
                         previous: Box::new(before.clone()),
                     });
                 }
+            }
+            for run in &new.action_runs {
+                let before = old
+                    .action_runs
+                    .iter()
+                    .find(|r| r.name == run.name && r.attempt == run.attempt);
+                if before == Some(run) {
+                    continue;
+                }
+                let Some(action) = new.actions.iter().find(|a| a.name == run.name) else {
+                    continue;
+                };
+                self.emit(Event::ActionChanged {
+                    wave_number: new.wave_number,
+                    action: Box::new(action.clone()),
+                    run: Box::new(run.clone()),
+                    previous: before.map(|r| Box::new(r.clone())),
+                });
             }
             if old.status != new.status {
                 self.emit(Event::WaveChanged {

@@ -6,7 +6,8 @@
 //! - [`World`] with [`SimDrs`] and [`SimEc2`]: DRS jobs that progress with simulated time and log
 //!   what they do, the recovery instances and EC2 instances they launch (one per source server)
 //!   and terminate, the source servers and their replication ([`SourceServers`]), and scriptable
-//!   faults ([`FaultScript`], [`Calls`]).
+//!   faults ([`FaultScript`], [`Calls`]); in the same world, the wave actions' Lambda functions
+//!   ([`SimFunctions`]) and SSM automations ([`SimAutomation`]), as [`ActionScripts`] says.
 //! - [`SimWorkflow`] (Step Functions task tokens) and [`SimDispatch`] (find → poll in-process).
 //! - [`Sim`]: all of the above wired together; [`driver`] runs an execution through it exactly as
 //!   the state machine would; [`world_file`] loads and saves a world as JSON.
@@ -24,18 +25,19 @@ mod workflow;
 mod world;
 pub mod world_file;
 
-pub use calls::{Api, Calls};
+pub use calls::{ActionCall, Api, CallEffect, Calls};
 pub use clock::SimClock;
 pub use config::{
-    FaultScript, Progression, Refusals, Replication, SourceServers, Spread, TerminateTimings,
-    Timings, DEFAULT_LAUNCH_ERROR, DEFAULT_TRANSIENT_LAUNCH_ERROR, UNHEALTHY_REPLICATION,
+    ActionOutcome, ActionScript, ActionScripts, FaultScript, Progression, Refusals, Replication,
+    SourceServers, Spread, TerminateTimings, Timings, DEFAULT_LAUNCH_ERROR,
+    DEFAULT_TRANSIENT_LAUNCH_ERROR, UNHEALTHY_REPLICATION,
 };
 pub use dispatch::SimDispatch;
-pub use ports::{SimDrs, SimEc2};
+pub use ports::{SimAutomation, SimDrs, SimEc2, SimFunctions};
 pub use sim::{Sim, SimConfig};
 pub use store::{MemoryStore, StoreCounts};
 pub use workflow::{sim_run_id, SimWorkflow, TokenState};
-pub use world::{Job, JobServer, JobType, World};
+pub use world::{Automation, Job, JobServer, JobType, World, GARBAGE_PAYLOAD, GARBAGE_STATUS};
 
 /// Locks a mutex, carrying on after a panic elsewhere: the simulator's state stays usable (every
 /// update under these locks is a plain field write that cannot be left half done).

@@ -1,12 +1,14 @@
-//! The DRS and EC2 ports over the simulated [`World`].
+//! The DRS, EC2, Lambda and SSM Automation ports over the simulated [`World`].
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use execution_core::ids::{InstanceId, JobId, SourceServerId};
 use execution_core::model::Timestamp;
 use execution_core::ports::{
-    Drs, DrsJob, Ec2, Ec2Instance, JobLogEntry, JobTag, RecoveryInstance, RecoveryRequest,
+    AutomationRequest, AutomationRunner, AutomationState, Drs, DrsJob, Ec2, Ec2Instance,
+    FunctionInvoker, InvokeAnswer, JobLogEntry, JobTag, RecoveryInstance, RecoveryRequest,
     ServiceError, SourceServer,
 };
 
@@ -18,6 +20,16 @@ pub struct SimDrs(pub Arc<World>);
 
 #[derive(Debug, Clone)]
 pub struct SimEc2(pub Arc<World>);
+
+/// The wave actions' Lambda functions: each invocation takes its (scripted) time on the simulated
+/// clock and answers as its script says (`{"ok": true, ...}` without one).
+#[derive(Debug, Clone)]
+pub struct SimFunctions(pub Arc<World>);
+
+/// SSM Automation: runbooks that run with the simulated clock (Pending → InProgress → Success, or
+/// as scripted), one per client token.
+#[derive(Debug, Clone)]
+pub struct SimAutomation(pub Arc<World>);
 
 #[async_trait]
 impl Drs for SimDrs {
@@ -103,6 +115,39 @@ impl Ec2 for SimEc2 {
     ) -> Result<Vec<Ec2Instance>, ServiceError> {
         self.0
             .call(Api::DescribeInstances, |s, _| s.describe_instances(ids))
+            .await
+    }
+}
+
+#[async_trait]
+impl FunctionInvoker for SimFunctions {
+    async fn invoke(
+        &self,
+        function: &str,
+        payload: &[u8],
+        timeout: Duration,
+    ) -> Result<InvokeAnswer, ServiceError> {
+        self.0.invoke(function, payload, timeout).await
+    }
+}
+
+#[async_trait]
+impl AutomationRunner for SimAutomation {
+    async fn start_automation(&self, request: &AutomationRequest) -> Result<String, ServiceError> {
+        self.0.start_automation(request).await
+    }
+
+    async fn automation(&self, id: &str) -> Result<Option<AutomationState>, ServiceError> {
+        self.0
+            .call(Api::GetAutomationExecution, |s, _| Ok(s.automation(id)))
+            .await
+    }
+
+    async fn stop_automation(&self, id: &str) -> Result<(), ServiceError> {
+        self.0
+            .call(Api::StopAutomationExecution, |s, now| {
+                s.stop_automation(id, now)
+            })
             .await
     }
 }

@@ -7,8 +7,13 @@ use execution_core::rules::Policy;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::config::{FaultScript, Progression, SourceServers, TerminateTimings, Timings};
-use crate::{Calls, MemoryStore, SimClock, SimDispatch, SimDrs, SimEc2, SimWorkflow, World};
+use crate::config::{
+    ActionScripts, FaultScript, Progression, SourceServers, TerminateTimings, Timings,
+};
+use crate::{
+    Calls, MemoryStore, SimAutomation, SimClock, SimDispatch, SimDrs, SimEc2, SimFunctions,
+    SimWorkflow, World,
+};
 
 /// How to build a [`Sim`].
 #[derive(Debug, Clone)]
@@ -23,6 +28,8 @@ pub struct SimConfig {
     pub source_servers: SourceServers,
     /// How long TerminateRecoveryInstances' jobs take (with a timed progression).
     pub terminate_timings: TerminateTimings,
+    /// How the wave actions' Lambda functions and SSM runbooks behave.
+    pub actions: ActionScripts,
     pub store_page_size: usize,
     pub policy: Policy,
 }
@@ -41,13 +48,15 @@ impl Default for SimConfig {
             faults: FaultScript::default(),
             source_servers: SourceServers::default(),
             terminate_timings: TerminateTimings::default(),
+            actions: ActionScripts::default(),
             store_page_size: MemoryStore::DEFAULT_PAGE_SIZE,
             policy: Policy::default(),
         }
     }
 }
 
-/// Every simulated port, sharing one clock and one call counter.
+/// Every simulated port, sharing one clock and one call counter (DRS, EC2, the wave actions'
+/// Lambda and SSM share one world).
 #[derive(Debug, Clone)]
 pub struct Sim {
     pub clock: Arc<SimClock>,
@@ -56,6 +65,8 @@ pub struct Sim {
     pub world: Arc<World>,
     pub drs: SimDrs,
     pub ec2: SimEc2,
+    pub functions: SimFunctions,
+    pub automation: SimAutomation,
     pub workflow: Arc<SimWorkflow>,
     pub policy: Policy,
 }
@@ -72,7 +83,8 @@ impl Sim {
             config.faults,
         )
         .with_source_servers(config.source_servers)
-        .with_terminate_timings(config.terminate_timings);
+        .with_terminate_timings(config.terminate_timings)
+        .with_actions(config.actions);
         let store = MemoryStore::with_page_size(config.store_page_size);
         Self::assemble(clock, calls, store, world, BTreeMap::new(), config.policy)
     }
@@ -91,6 +103,8 @@ impl Sim {
             workflow: Arc::new(SimWorkflow::new(calls.clone(), tokens)),
             drs: SimDrs(world.clone()),
             ec2: SimEc2(world.clone()),
+            functions: SimFunctions(world.clone()),
+            automation: SimAutomation(world.clone()),
             store: Arc::new(store),
             world,
             clock,
@@ -171,14 +185,15 @@ impl Sim {
     }
 
     /// The ports every operation but find runs against ([`execution_core::ops::run`]): the store
-    /// (which also holds the source servers' holds), DRS, EC2 and the workflow; find also needs
-    /// [`Ports::with_find`] with [`Sim::dispatch`].
+    /// (which also holds the source servers' holds), DRS, EC2, the workflow, and the wave
+    /// actions' Lambda and SSM; find also needs [`Ports::with_find`] with [`Sim::dispatch`].
     pub fn ports(&self) -> Ports<'_> {
         Ports::new(self.store.as_ref(), self.clock.as_ref(), &self.policy)
             .with_drs(&self.drs)
             .with_ec2(&self.ec2)
             .with_workflow(self.workflow.as_ref())
             .with_locks(self.store.as_ref())
+            .with_actions(&self.functions, &self.automation)
     }
 
     /// find's poll dispatch, answered by an in-process poll against this sim.

@@ -17,8 +17,14 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::calls::{Api, Calls};
-use crate::config::{FaultScript, Progression, SourceServers, TerminateTimings, Timings};
+use crate::config::{
+    ActionScripts, FaultScript, Progression, SourceServers, TerminateTimings, Timings,
+};
 use crate::{lock, SimClock};
+
+mod actions;
+
+pub use actions::{Automation, GARBAGE_PAYLOAD, GARBAGE_STATUS};
 
 /// What a DRS job does (DescribeJobs' `type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -185,6 +191,8 @@ pub(crate) struct State {
     instances: Vec<SimInstance>,
     instance_index: HashMap<InstanceId, usize>,
     addresses_used: u32,
+    /// The wave actions' Lambda functions and SSM automations.
+    actions: actions::ActionState,
 }
 
 const INSTANCE_TYPES: [&str; 5] = ["t3.medium", "t3.large", "m5.large", "m5.xlarge", "r5.large"];
@@ -211,6 +219,7 @@ impl World {
             instances: Vec::new(),
             instance_index: HashMap::new(),
             addresses_used: 0,
+            actions: actions::ActionState::new(seed),
         };
         Self {
             clock,
@@ -228,6 +237,12 @@ impl World {
     /// This world with TERMINATE jobs taking `timings` (in a world that moves with the clock).
     pub fn with_terminate_timings(self, timings: TerminateTimings) -> Self {
         lock(&self.state).terminate = timings;
+        self
+    }
+
+    /// This world with the wave actions' functions and runbooks behaving as `scripts` says.
+    pub fn with_actions(self, scripts: ActionScripts) -> Self {
+        lock(&self.state).set_action_scripts(scripts);
         self
     }
 
@@ -328,7 +343,8 @@ impl World {
     }
 
     /// One service call: counted, faults applied, the world brought up to the clock, then
-    /// `answer`; a scripted lost answer replaces what `answer` said once it has acted.
+    /// `answer`; a scripted crash stops the caller there, and a scripted lost answer replaces what
+    /// `answer` said once it has acted.
     pub(crate) async fn call<T>(
         &self,
         api: Api,
@@ -341,6 +357,7 @@ impl World {
             s.advance(now.secs());
             answer(&mut s, now)
         };
+        self.calls.crash_point(api).await;
         match self.calls.lose_answer(api) {
             Some(lost) => Err(lost),
             None => answered,
@@ -366,6 +383,7 @@ fn log_entry(
 impl State {
     /// Applies every scheduled change up to `now`, and logs it in its job's log.
     fn advance(&mut self, now: i64) {
+        self.actions.advance(now);
         let mut launched = Vec::new();
         let mut terminated = Vec::new();
         let State { jobs, lives, .. } = self;

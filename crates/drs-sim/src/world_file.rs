@@ -1,5 +1,6 @@
-//! The world file of `drctl invoke`: executions, DRS, EC2 and Step Functions as one JSON document,
-//! in each service's own field names (see docs/world-file.md).
+//! The world file of `drctl invoke`: executions, DRS, EC2, Step Functions and the wave actions'
+//! Lambda functions and SSM automations as one JSON document, in each service's own field names
+//! (see docs/world-file.md).
 //!
 //! A world file is read strictly: an execution record may hold only the fields of
 //! `execution_core::model` (a typo is an error, at any depth), must be a record the engine could
@@ -27,9 +28,11 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::config::{FaultScript, Progression, Replication, SourceServers};
+use crate::config::{
+    ActionScript, ActionScripts, FaultScript, Progression, Replication, SourceServers,
+};
 use crate::time_fmt::{format_utc, parse_utc};
-use crate::{Calls, Job, JobType, MemoryStore, Sim, SimClock, TokenState, World};
+use crate::{Automation, Calls, Job, JobType, MemoryStore, Sim, SimClock, TokenState, World};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -48,6 +51,13 @@ pub struct WorldFile {
     pub ec2: Ec2World,
     #[serde(default)]
     pub sfn: SfnWorld,
+    /// The wave actions' Lambda functions: how each behaves. Absent when none is scripted.
+    #[serde(default, skip_serializing_if = "LambdaWorld::is_empty")]
+    pub lambda: LambdaWorld,
+    /// The wave actions' SSM Automation: how each document behaves, and the automation
+    /// executions. Absent when empty.
+    #[serde(default, skip_serializing_if = "SsmWorld::is_empty")]
+    pub ssm: SsmWorld,
 }
 
 /// An execution as a world file holds it: the record's fields, and beside them its audit trail,
@@ -424,6 +434,86 @@ pub struct SfnWorld {
     pub tokens: BTreeMap<String, TokenState>,
 }
 
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LambdaWorld {
+    /// By function name or ARN, as the actions name them; any other function answers
+    /// `{"ok": true, ...}` at once.
+    #[serde(default)]
+    pub functions: BTreeMap<String, ActionScript>,
+}
+
+impl LambdaWorld {
+    pub fn is_empty(&self) -> bool {
+        self.functions.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SsmWorld {
+    /// By document name or ARN, as the actions name them; any other document starts.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub documents: BTreeMap<String, ActionScript>,
+    /// GetAutomationExecution's `AutomationExecution`s, in SSM's field names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub automation_executions: Vec<AutomationExecutionItem>,
+}
+
+impl SsmWorld {
+    pub fn is_empty(&self) -> bool {
+        self.documents.is_empty() && self.automation_executions.is_empty()
+    }
+}
+
+/// An automation execution, in GetAutomationExecution's field names (and `ClientToken`, which SSM
+/// does not report: the token it was started with, which the simulator answers a repeated start
+/// by).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AutomationExecutionItem {
+    #[serde(rename = "AutomationExecutionId")]
+    pub automation_execution_id: String,
+    #[serde(rename = "DocumentName")]
+    pub document_name: String,
+    /// `Pending`, `InProgress`, `Waiting`, `Success`, `TimedOut`, `Cancelling`, `Cancelled`,
+    /// `Failed`, ...
+    #[serde(rename = "AutomationExecutionStatus")]
+    pub automation_execution_status: String,
+    #[serde(
+        rename = "FailureMessage",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub failure_message: Option<String>,
+    /// RFC 3339; absent means `now`.
+    #[serde(
+        rename = "ExecutionStartTime",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub execution_start_time: Option<String>,
+    #[serde(
+        rename = "ExecutionEndTime",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub execution_end_time: Option<String>,
+    #[serde(
+        rename = "Parameters",
+        default,
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub parameters: BTreeMap<String, Vec<String>>,
+    #[serde(
+        rename = "ClientToken",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub client_token: Option<String>,
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
 /// Why a world file was refused. Paths are JSON paths in the file (`executions[0].waves[1].status`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WorldFileError {
@@ -460,6 +550,10 @@ pub enum WorldFileError {
         index: usize,
         source_server_id: SourceServerId,
     },
+    #[error(
+        "world file: ssm.automationExecutions[{index}]: automation {id} appears more than once"
+    )]
+    DuplicateAutomation { index: usize, id: String },
     #[error("world file: holds[{index}]: source server {source_server_id} is held more than once")]
     DuplicateHold {
         index: usize,
@@ -611,6 +705,16 @@ impl WorldFile {
                 not_after(&path, time(&path, raw)?, now)?;
             }
         }
+        let mut automations = HashSet::new();
+        for (index, item) in self.ssm.automation_executions.iter().enumerate() {
+            if !automations.insert(&item.automation_execution_id) {
+                return Err(WorldFileError::DuplicateAutomation {
+                    index,
+                    id: item.automation_execution_id.clone(),
+                });
+            }
+            automation_times(index, item, now)?;
+        }
         Ok(())
     }
 
@@ -643,7 +747,26 @@ impl WorldFile {
             Progression::Static,
             FaultScript::default(),
         )
-        .with_source_servers(servers);
+        .with_source_servers(servers)
+        .with_actions(ActionScripts {
+            functions: self.lambda.functions.clone(),
+            documents: self.ssm.documents.clone(),
+            ..ActionScripts::instant()
+        });
+        for (index, item) in self.ssm.automation_executions.iter().enumerate() {
+            let (started, ended) = automation_times(index, item, Timestamp(self.now))?;
+            let mut automation = Automation::fixed(
+                item.automation_execution_id.clone(),
+                item.document_name.clone(),
+                item.automation_execution_status.clone(),
+                started,
+            );
+            automation.failure_message.clone_from(&item.failure_message);
+            automation.ended = ended;
+            automation.parameters.clone_from(&item.parameters);
+            automation.client_token.clone_from(&item.client_token);
+            world.add_automation(automation);
+        }
         if let Some(items) = &self.drs.source_servers {
             world.set_known_servers(Some(
                 items
@@ -834,6 +957,36 @@ impl WorldFile {
                 .map(instance_item),
         );
         out.sfn.tokens = sim.workflow.tokens();
+        let scripts = sim.world.action_scripts();
+        out.lambda.functions = scripts.functions;
+        out.ssm.documents = scripts.documents;
+        let automations = sim.world.automations();
+        for item in &mut out.ssm.automation_executions {
+            if let Some(a) = automations
+                .iter()
+                .find(|a| a.id == item.automation_execution_id)
+            {
+                item.automation_execution_status.clone_from(&a.status);
+                item.failure_message.clone_from(&a.failure_message);
+                if a.ended.is_some() {
+                    item.execution_end_time = a.ended.map(|t| format_utc(t.secs()));
+                }
+            }
+        }
+        let listed: HashSet<&str> = self
+            .ssm
+            .automation_executions
+            .iter()
+            .map(|i| i.automation_execution_id.as_str())
+            .collect();
+        out.ssm.automation_executions.extend(
+            automations
+                .iter()
+                .filter(|a| !listed.contains(a.id.as_str()))
+                .map(automation_item),
+        );
+        // A function's scripted time moved the clock on: what the operation recorded happened then.
+        out.now = self.now.max(sim.clock.now().secs());
         out
     }
 }
@@ -870,6 +1023,40 @@ fn check_trail(index: usize, entry: &ExecutionEntry, now: Timestamp) -> Result<(
         not_after(&at, event.time, now)?;
     }
     Ok(())
+}
+
+/// An automation's start (`now` when absent) and end, each in range and not after `now`.
+fn automation_times(
+    index: usize,
+    item: &AutomationExecutionItem,
+    now: Timestamp,
+) -> Result<(Timestamp, Option<Timestamp>), WorldFileError> {
+    let at = |field: &str, raw: &Option<String>| -> Result<Option<Timestamp>, WorldFileError> {
+        let Some(raw) = raw else {
+            return Ok(None);
+        };
+        let path = format!("ssm.automationExecutions[{index}].{field}");
+        let t = time(&path, raw)?;
+        not_after(&path, t, now)?;
+        Ok(Some(t))
+    };
+    let started = at("ExecutionStartTime", &item.execution_start_time)?.unwrap_or(now);
+    let ended = at("ExecutionEndTime", &item.execution_end_time)?;
+    Ok((started, ended))
+}
+
+fn automation_item(a: &Automation) -> AutomationExecutionItem {
+    AutomationExecutionItem {
+        automation_execution_id: a.id.clone(),
+        document_name: a.document.clone(),
+        automation_execution_status: a.status.clone(),
+        failure_message: a.failure_message.clone(),
+        execution_start_time: Some(format_utc(a.started.secs())),
+        execution_end_time: a.ended.map(|t| format_utc(t.secs())),
+        parameters: a.parameters.clone(),
+        client_token: a.client_token.clone(),
+        other: Map::new(),
+    }
 }
 
 /// `raw` as a time, in range.

@@ -233,3 +233,154 @@ async fn the_documented_example_behaves_as_documented() {
     );
     assert_eq!(file.updated(&sim).drs.jobs.len(), 2);
 }
+
+/// A world whose Lambda check fails (taking 7 s) and whose runbook is refused once, with one
+/// execution per action, each due to act before its only wave.
+async fn world_with_actions() -> (WorldFile, Target, Target) {
+    let file = WorldFile::parse(
+        &serde_json::json!({
+            "now": 1_767_225_600,
+            "lambda": {"functions": {"db-health-check": {
+                "outcome": "FAIL", "message": "db down", "durationSeconds": 7, "firstRuns": 1
+            }}},
+            "ssm": {"documents": {"dns-switch-to-recovery": {"throttledCalls": 1}}}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let sim = file.to_sim().unwrap();
+    let action = |name: &str, kind: &str, target: &str| execution_core::actions::PlanAction {
+        name: name.to_owned(),
+        when: "BEFORE_LAUNCH".to_owned(),
+        kind: kind.to_owned(),
+        target: target.to_owned(),
+        parameters: None,
+        timeout_seconds: Some(120),
+        on_failure: None,
+    };
+    let mut check = execution_core::fixtures::plan(&[1]);
+    check.waves[0].actions = vec![action("check", "LAMBDA", "db-health-check")];
+    let mut dns = execution_core::fixtures::plan(&[1]);
+    dns.plan_id = PlanId::parse("8f4a5b6c-7d8e-4f9a-8b1c-2d3e4f5a6b7c").unwrap();
+    dns.waves[0].servers[0].source_server_id =
+        execution_core::ids::SourceServerId::parse("s-00000000000000099").unwrap();
+    dns.waves[0].actions = vec![action("dns", "SSM_AUTOMATION", "dns-switch-to-recovery")];
+    let a = sim.create(&check, ExecutionId::new_random()).await.unwrap();
+    let b = sim.create(&dns, ExecutionId::new_random()).await.unwrap();
+    let saved = file.updated(&sim);
+    // Round trip through the text: the scripts and records read back as written.
+    let text = serde_json::to_string(&saved).unwrap();
+    assert_eq!(WorldFile::parse(&text).unwrap(), saved);
+    (saved, a, b)
+}
+
+async fn act(file: &WorldFile, target: Target) -> (drs_sim::Sim, serde_json::Value) {
+    let sim = file.to_sim().unwrap();
+    let answer = ops::run(
+        &sim.ports(),
+        execution_core::api::Request::Act(target),
+        execution_core::audit::Actor::Cli("local".into()),
+    )
+    .await;
+    (sim, answer)
+}
+
+#[tokio::test]
+async fn a_scripted_function_runs_for_its_time_and_the_saved_world_moves_now_on() {
+    let (file, check, _) = world_with_actions().await;
+    let (sim, answer) = act(&file, check).await;
+    assert_eq!(answer["actionStatus"], "FAILED", "{answer}");
+    assert_eq!(answer["error"], "function error (Unhandled): db down");
+    assert_eq!(sim.calls.count(drs_sim::Api::Invoke), 1);
+    let saved = file.updated(&sim);
+    assert_eq!(saved.now, file.now + 7);
+    saved.check().unwrap();
+    let run = &saved.executions[0].waves[0].action_runs[0];
+    assert_eq!(run.end_time.map(|t| t.secs()), Some(saved.now));
+    // The script's one failing run is used up: the next world's check passes.
+    assert_eq!(
+        saved.lambda.functions["db-health-check"].first_runs,
+        Some(0)
+    );
+}
+
+#[tokio::test]
+async fn a_runbook_refused_once_then_started_stands_pending_and_is_saved_with_its_token() {
+    let (file, _, dns) = world_with_actions().await;
+    let (sim, answer) = act(&file, dns).await;
+    assert_eq!(answer["actionStatus"], "RUNNING", "{answer}");
+    assert!(answer["retryAfterSeconds"].as_u64().is_some(), "{answer}");
+    assert!(sim.world.automations().is_empty());
+    let mut refused = file.updated(&sim);
+    assert_eq!(
+        refused.ssm.documents["dns-switch-to-recovery"].throttled_calls,
+        0
+    );
+    // An operator plays time: the refusal's backoff has passed.
+    refused.now += 60;
+    let (sim, answer) = act(&refused, dns).await;
+    let id = answer["automationExecutionId"].as_str().unwrap().to_owned();
+    let saved = refused.updated(&sim);
+    let item = &saved.ssm.automation_executions[0];
+    assert_eq!(
+        (
+            item.automation_execution_id.as_str(),
+            item.automation_execution_status.as_str(),
+            item.document_name.as_str()
+        ),
+        (id.as_str(), "Pending", "dns-switch-to-recovery")
+    );
+    assert!(item.client_token.is_some());
+    // Loaded again, the automation is SSM's: poll reads it, and it stays Pending.
+    let again = WorldFile::parse(&serde_json::to_string(&saved).unwrap()).unwrap();
+    let sim = again.to_sim().unwrap();
+    let polled = ops::run(
+        &sim.ports(),
+        execution_core::api::Request::Poll(execution_core::api::PollRequest {
+            target: dns,
+            summary: true,
+            workflow_run: None,
+        }),
+        execution_core::audit::Actor::Cli("local".into()),
+    )
+    .await;
+    assert_eq!(polled["nextAction"], "WAIT", "{polled}");
+    assert_eq!(sim.calls.count(drs_sim::Api::GetAutomationExecution), 1);
+    // Played as done: the next poll settles the run.
+    let mut done = again.clone();
+    done.ssm.automation_executions[0].automation_execution_status = "Success".into();
+    let sim = done.to_sim().unwrap();
+    let polled = ops::run(
+        &sim.ports(),
+        execution_core::api::Request::Poll(execution_core::api::PollRequest {
+            target: dns,
+            summary: true,
+            workflow_run: None,
+        }),
+        execution_core::audit::Actor::Cli("local".into()),
+    )
+    .await;
+    assert_eq!(polled["nextAction"], "LAUNCH", "{polled}");
+}
+
+#[test]
+fn an_automation_listed_twice_or_after_now_is_refused() {
+    let item = serde_json::json!({
+        "AutomationExecutionId": "a-1", "DocumentName": "d", "AutomationExecutionStatus": "Success"
+    });
+    let twice =
+        serde_json::json!({"now": 1_767_225_600, "ssm": {"automationExecutions": [item, item]}});
+    let err = WorldFile::parse(&twice.to_string())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("ssm.automationExecutions[1]"), "{err}");
+    let mut late = item.clone();
+    late["ExecutionStartTime"] = "2030-01-01T00:00:00Z".into();
+    let after = serde_json::json!({"now": 1_767_225_600, "ssm": {"automationExecutions": [late]}});
+    let err = WorldFile::parse(&after.to_string())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("ExecutionStartTime"), "{err}");
+    let typo = serde_json::json!({"now": 1_767_225_600, "lambda": {"functions": {"f": {"outcom": "FAIL"}}}});
+    assert!(WorldFile::parse(&typo.to_string()).is_err());
+}

@@ -1,6 +1,7 @@
 //! A bar per wave (servers launched of the wave's servers) and a status line, on a terminal.
 
 use drs_sim::driver::{Event, Observer};
+use execution_core::actions::ActionWhen;
 use execution_core::audit::AuditEvent;
 use execution_core::model::Timestamp;
 use execution_core::status::WaveStatus;
@@ -86,6 +87,14 @@ impl Observer for Bars {
                         // As it stands: a failed wave's bar shows what did launch.
                         bar.abandon();
                     }
+                }
+            }
+            // A wave's action before its launch: its bar says what holds the launch back.
+            Event::ActionChanged {
+                wave_number, run, ..
+            } if run.when == ActionWhen::BeforeLaunch => {
+                if let Some(bar) = self.waves.get(*wave_number as usize) {
+                    bar.set_message(format!("action {} {}", run.name, run.status));
                 }
             }
             Event::ServerChanged { wave_number, .. } => {

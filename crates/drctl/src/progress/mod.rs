@@ -8,9 +8,10 @@ use std::io::{self, IsTerminal, Write};
 use std::sync::Arc;
 
 use drs_sim::driver::{Event, Observer};
+use execution_core::actions::{ActionKind, ActionOnFailure, ActionRun, ActionStatus, WaveAction};
 use execution_core::api::Operation;
 use execution_core::audit::AuditEvent;
-use execution_core::model::{PauseReason, ServerStatus, Timestamp};
+use execution_core::model::{PauseReason, ServerStatus, Timestamp, WaveFailure};
 use execution_core::status::{LaunchStatus, WaveStatus};
 use tokio::sync::Notify;
 
@@ -66,6 +67,9 @@ struct WaveTally {
     failed: u64,
     /// Counts changed since the last progress line.
     dirty: bool,
+    /// The action whose failed run failed the wave, and that run's attempt: what a retry runs
+    /// again.
+    failed_action: Option<(String, u32)>,
 }
 
 /// Turns events into lines of text, and keeps the counts the lines (and bars) show.
@@ -141,28 +145,17 @@ impl Narrator {
                     self.label(*wave_number)
                 ));
             }
-            Event::Acted(a) => {
-                let what = match (&a.automation_execution_id, a.action_status) {
-                    (Some(id), execution_core::actions::ActionStatus::Running) => {
-                        format!("started (automation {})", clean(id))
-                    }
-                    (_, status) => status.to_string(),
-                };
-                let more = match (&a.error, a.retry_after_seconds) {
-                    (Some(e), Some(secs)) => {
-                        format!(": {}; again in {}", clean(e), duration(secs))
-                    }
-                    (Some(e), None) => format!(": {}", clean(e)),
-                    _ => String::new(),
-                };
-                lines.push(format!(
-                    "{t} {}: action {} ({}, {}, attempt {}) {what}{more}",
-                    self.label(a.wave_number),
-                    clean(&a.action),
-                    a.when.as_str(),
-                    a.kind.as_str(),
-                    a.attempt
-                ));
+            // What act did shows in the record, as a run that changed (the line below).
+            Event::Acted(_) => {}
+            Event::ActionChanged {
+                wave_number,
+                action,
+                run,
+                previous,
+            } => {
+                if let Some(line) = action_line(action, run, previous.as_deref(), at) {
+                    lines.push(format!("{t} {}: {line}", self.label(*wave_number)));
+                }
             }
             Event::LaunchDeferred {
                 wave_number,
@@ -191,16 +184,23 @@ impl Narrator {
                     );
                 }
             }
-            Event::WaveChanged { wave, .. } => {
+            Event::WaveChanged { wave, previous } => {
                 if let Some(w) = self
                     .waves
                     .get_mut(wave.wave_number as usize)
                     .filter(|_| wave.status.is_settled())
                 {
                     w.dirty = false; // the settled line below says it all
+                    w.failed_action = (wave.failure_reason == Some(WaveFailure::ActionFailed))
+                        .then(|| wave.failed_action())
+                        .flatten()
+                        .map(|(a, r)| (a.name.clone(), r.attempt));
                 }
                 let label = self.label(wave.wave_number);
                 match wave.status {
+                    // A retried AFTER_COMPLETE action: the wave is back where the action runs (the
+                    // decision's line said so).
+                    WaveStatus::Completed if *previous == WaveStatus::Failed => {}
                     WaveStatus::Completed => {
                         let time = wave
                             .recovery_time_seconds
@@ -268,11 +268,20 @@ impl Narrator {
                 attempt,
                 paused_secs,
             } => {
-                let what = match (decision, attempt) {
-                    (Operation::Retry, Some(a)) => format!("retried (attempt {a})"),
-                    (Operation::Skip, _) => "skipped".to_owned(),
-                    (Operation::Cancel, _) => "cancelled the execution".to_owned(),
-                    (other, _) => other.to_string(),
+                let failed_action = self
+                    .waves
+                    .get(*wave_number as usize)
+                    .and_then(|w| w.failed_action.clone());
+                let what = match (decision, attempt, failed_action) {
+                    (Operation::Retry, _, Some((action, run))) => format!(
+                        "retried: action {} runs again (attempt {})",
+                        clean(&action),
+                        run + 1
+                    ),
+                    (Operation::Retry, Some(a), None) => format!("retried (attempt {a})"),
+                    (Operation::Skip, _, _) => "skipped".to_owned(),
+                    (Operation::Cancel, _, _) => "cancelled the execution".to_owned(),
+                    (other, _, _) => other.to_string(),
                 };
                 lines.push(format!(
                     "{t} {}: {what} after {} paused",
@@ -341,6 +350,86 @@ impl Narrator {
     fn clock(&self, at: Timestamp) -> String {
         let s = self.start.map_or(0, |start| at.secs_since(start));
         format!("[T+{:02}:{:02}:{:02}]", s / 3600, s % 3600 / 60, s % 60)
+    }
+}
+
+/// The most of an action's answer a progress line shows.
+const ANSWER_CHARS: usize = 160;
+
+/// A run's line when it was taken, started, refused for now, sent again or ended (`None` when
+/// nothing worth a line changed). `at`: when the driver saw it.
+/// `action db-health-check (BEFORE_LAUNCH, LAMBDA) SUCCEEDED in 4s: {"ok":true,"servers":3}`
+fn action_line(
+    action: &WaveAction,
+    run: &ActionRun,
+    previous: Option<&ActionRun>,
+    at: Timestamp,
+) -> Option<String> {
+    let attempt = if run.attempt > 1 {
+        format!(", attempt {}", run.attempt)
+    } else {
+        String::new()
+    };
+    let head = format!(
+        "action {} ({}, {}{attempt})",
+        clean(&run.name),
+        run.when.as_str(),
+        action.kind.as_str()
+    );
+    let target = clean(&action.target);
+    let took = || duration(run.end_time.unwrap_or(at).secs_since(run.start_time));
+    let error = || clean(run.error.as_deref().unwrap_or("no reason given")).into_owned();
+    match run.status {
+        ActionStatus::Running => {
+            let was = |f: fn(&ActionRun) -> bool| previous.is_some_and(f);
+            if let Some(again) = run
+                .retry_time
+                .filter(|t| previous.is_none_or(|p| p.retry_time != Some(*t)))
+            {
+                return Some(format!(
+                    "{head} refused for now, nothing ran: {}; sending again in {}",
+                    error(),
+                    duration(again.secs_since(at))
+                ));
+            }
+            if let Some(id) = &run.automation_execution_id {
+                return (!was(|p| p.automation_execution_id.is_some()))
+                    .then(|| format!("{head} started automation {} ({target})", clean(id)));
+            }
+            match (previous, action.kind) {
+                (None, ActionKind::Lambda) => {
+                    Some(format!("{head} invoking {target}; no answer recorded yet"))
+                }
+                (None, ActionKind::SsmAutomation) => Some(format!(
+                    "{head} starting {target}; SSM has not answered yet"
+                )),
+                (Some(p), _) if p.claimed_time != run.claimed_time => Some(format!(
+                    "{head} sent again (the same client token: SSM starts it at most once)"
+                )),
+                _ => None,
+            }
+        }
+        ActionStatus::Succeeded => {
+            let answer = run
+                .summary
+                .as_deref()
+                .map(|s| format!(": {}", clean(&execution_core::text::clip(s, ANSWER_CHARS))))
+                .unwrap_or_default();
+            Some(format!("{head} SUCCEEDED in {}{answer}", took()))
+        }
+        ActionStatus::Failed | ActionStatus::TimedOut => {
+            let goes_on = if action.on_failure == ActionOnFailure::Continue {
+                " (onFailure CONTINUE: the execution goes on)"
+            } else {
+                ""
+            };
+            Some(format!(
+                "{head} {} after {}: {}{goes_on}",
+                run.status,
+                took(),
+                error()
+            ))
+        }
     }
 }
 
