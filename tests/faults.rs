@@ -1,8 +1,10 @@
 //! Faults: every fault the simulator plays (throttling with a retry-after hint and 5xx on each
-//! API, EC2 not knowing an instance yet, a job missing from DescribeJobs, recoveryInstanceID
-//! missing from the job, a server that fails to launch) and a failing store, × every operation:
-//! the seed's five, launch (fresh, and settling a dead launcher's claim), cancel, and an
-//! operator's retry and skip of the failed wave an execution is paused for.
+//! API, a wave action's start or invocation whose answer is lost, EC2 not knowing an instance
+//! yet, a job missing from DescribeJobs, recoveryInstanceID missing from the job, a server that
+//! fails to launch) and a failing store, × every operation: the seed's five, launch (fresh, and
+//! settling a dead launcher's claim), act (a Lambda action, an SSM action), poll following a
+//! runbook, cancel, and an operator's retry and skip of the failed wave an execution is paused
+//! for.
 //!
 //! For each case: the answer is defined (200 with the fault-free run's result, 200 with a launch
 //! deferred for a refusal that clears, or the seed's error shape: 500 INTERNAL_ERROR for a
@@ -24,13 +26,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_adapters::{create_table, DynamoDbStore};
 use drs_sim::{Api, Progression, Sim, SimConfig, Spread, Timings, TokenState};
+use execution_core::actions::{ActionRun, ActionStatus, PlanAction};
 use execution_core::api::{PauseRequest, PollRequest, Request, Target, WaveTarget};
 use execution_core::audit::AuditEvent;
 use execution_core::fixtures;
 use execution_core::ids::{ExecutionId, TaskToken};
 use execution_core::invariants;
 use execution_core::lifecycle::WAVE_TABLE;
-use execution_core::model::{Execution, FailurePolicy, PauseReason, Timestamp};
+use execution_core::model::{Execution, FailurePolicy, PauseReason, Timestamp, WaveFailure};
 use execution_core::ops::{self, FindConfig, Ports};
 use execution_core::plan::Plan;
 use execution_core::ports::EventPage;
@@ -63,6 +66,8 @@ enum Atom {
     Throttle(Api),
     /// The next call of the API answers 5xx.
     Fail5xx(Api),
+    /// The next call of the API acts, then its answer is lost (a timeout after the service acted).
+    LoseAnswer(Api),
     /// A new instance stays unknown to EC2 for two DescribeInstances calls.
     Ec2Unknown,
     /// A new job is missing from three DescribeJobs calls.
@@ -84,7 +89,7 @@ impl Atom {
     }
     fn api(self) -> Option<Api> {
         match self {
-            Self::Throttle(api) | Self::Fail5xx(api) => Some(api),
+            Self::Throttle(api) | Self::Fail5xx(api) | Self::LoseAnswer(api) => Some(api),
             _ => None,
         }
     }
@@ -129,6 +134,7 @@ impl Fault {
                         .throttle(api, 1, Some(Duration::from_secs(RETRY_AFTER_SECS)));
                 }
                 Atom::Fail5xx(api) => w.sim.calls.fail_with_5xx(api, 1),
+                Atom::LoseAnswer(api) => w.sim.calls.lose_answers(api, 1),
                 Atom::Store(call, throttled) => w.store.arm(call, throttled),
                 _ => {}
             }
@@ -144,6 +150,10 @@ fn all_faults() -> Vec<Fault> {
     for api in Api::ALL {
         faults.push(Fault(vec![Atom::Throttle(api)]));
         faults.push(Fault(vec![Atom::Fail5xx(api)]));
+    }
+    // The wave actions' calls that act on the world: a function that ran, a runbook that started.
+    for api in [Api::Invoke, Api::StartAutomationExecution] {
+        faults.push(Fault(vec![Atom::LoseAnswer(api)]));
     }
     for atom in [
         Atom::Ec2Unknown,
@@ -271,9 +281,15 @@ enum Scenario {
     Retry,
     /// An operator's skip of it.
     Skip,
+    /// act: wave 0's BEFORE_LAUNCH Lambda action (invoked, answered, recorded).
+    ActLambda,
+    /// act: wave 0's BEFORE_LAUNCH SSM action (the runbook started and recorded).
+    ActRunbook,
+    /// poll of a running runbook that has ended: the action SUCCEEDED, the wave may launch.
+    PollRunbook,
 }
 
-const SCENARIOS: [Scenario; 12] = [
+const SCENARIOS: [Scenario; 15] = [
     Scenario::Find,
     Scenario::Poll,
     Scenario::Launch,
@@ -286,6 +302,9 @@ const SCENARIOS: [Scenario; 12] = [
     Scenario::Finalize,
     Scenario::Retry,
     Scenario::Skip,
+    Scenario::ActLambda,
+    Scenario::ActRunbook,
+    Scenario::PollRunbook,
 ];
 
 /// Where the record stands before the operation.
@@ -303,6 +322,12 @@ enum State {
     FailedWaiting,
     /// Both waves COMPLETED.
     AllDone,
+    /// PENDING; wave 0's BEFORE_LAUNCH Lambda action is due.
+    LambdaDue,
+    /// PENDING; wave 0's BEFORE_LAUNCH SSM action is due.
+    RunbookDue,
+    /// Wave 0's SSM action started its runbook, which has ended since (not polled yet).
+    RunbookRan,
 }
 
 impl Scenario {
@@ -315,11 +340,26 @@ impl Scenario {
             Self::Resume | Self::Cancel => State::PausedWithToken,
             Self::Finalize => State::AllDone,
             Self::Retry | Self::Skip => State::FailedWaiting,
+            Self::ActLambda => State::LambdaDue,
+            Self::ActRunbook => State::RunbookDue,
+            Self::PollRunbook => State::RunbookRan,
         }
     }
 
     fn polls(self) -> bool {
-        matches!(self, Self::Find | Self::Poll)
+        matches!(self, Self::Find | Self::Poll | Self::PollRunbook)
+    }
+
+    fn acts(self) -> bool {
+        matches!(self, Self::ActLambda | Self::ActRunbook)
+    }
+
+    /// The action the scenario runs or follows.
+    fn action(self) -> &'static str {
+        match self {
+            Self::ActLambda => LAMBDA_ACTION,
+            _ => SSM_ACTION,
+        }
     }
 
     /// What the fault-free run answers (a subset of its fields).
@@ -347,7 +387,33 @@ impl Scenario {
                 "status": "POLLING", "waveNumber": 0, "waveStatus": "SKIPPED", "attempt": 1,
                 "workflowReleased": true
             }),
+            Self::ActLambda => json!({
+                "status": "POLLING", "waveNumber": 0, "waveStatus": "PENDING",
+                "action": LAMBDA_ACTION, "actionStatus": "SUCCEEDED", "attempt": 1
+            }),
+            Self::ActRunbook => json!({
+                "status": "POLLING", "waveNumber": 0, "waveStatus": "PENDING",
+                "action": SSM_ACTION, "actionStatus": "RUNNING", "attempt": 1
+            }),
+            Self::PollRunbook => json!({"status": "POLLING", "nextAction": "LAUNCH"}),
         }
+    }
+}
+
+const LAMBDA_ACTION: &str = "db-check";
+const SSM_ACTION: &str = "dns-switch";
+/// The Lambda action's timeout: a run whose invoker died times out after it and the grace.
+const LAMBDA_TIMEOUT_SECS: u64 = 120;
+
+fn plan_action(name: &str, kind: &str, target: &str, timeout: u64) -> PlanAction {
+    PlanAction {
+        name: name.to_owned(),
+        when: "BEFORE_LAUNCH".to_owned(),
+        kind: kind.to_owned(),
+        target: target.to_owned(),
+        parameters: None,
+        timeout_seconds: i64::try_from(timeout).ok(),
+        on_failure: None,
     }
 }
 
@@ -359,6 +425,21 @@ fn plan(state: State) -> Plan {
     if state == State::FailedWaiting {
         plan.waves[0].on_failure = Some(FailurePolicy::Pause);
     }
+    plan.waves[0].actions = match state {
+        State::LambdaDue => vec![plan_action(
+            LAMBDA_ACTION,
+            "LAMBDA",
+            "db-health-check",
+            LAMBDA_TIMEOUT_SECS,
+        )],
+        State::RunbookDue | State::RunbookRan => vec![plan_action(
+            SSM_ACTION,
+            "SSM_AUTOMATION",
+            "dns-switch-to-recovery",
+            600,
+        )],
+        _ => Vec::new(),
+    };
     plan
 }
 
@@ -426,6 +507,7 @@ impl World {
         for api in Api::ALL {
             self.sim.calls.throttle(api, 0, None);
             self.sim.calls.fail_with_5xx(api, 0);
+            self.sim.calls.lose_answers(api, 0);
         }
         self.store.clear();
     }
@@ -445,6 +527,7 @@ impl World {
             .with_drs(&sim.drs)
             .with_ec2(&sim.ec2)
             .with_workflow(sim.workflow.as_ref())
+            .with_actions(&sim.functions, &sim.automation)
             .with_find(&dispatch, &config);
         let wave_0 = WaveTarget {
             target,
@@ -452,7 +535,8 @@ impl World {
         };
         let request = match scenario {
             Scenario::Find => Request::Find,
-            Scenario::Poll => Request::Poll(PollRequest {
+            Scenario::ActLambda | Scenario::ActRunbook => Request::Act(target),
+            Scenario::Poll | Scenario::PollRunbook => Request::Poll(PollRequest {
                 target,
                 summary: false,
                 workflow_run: None,
@@ -494,7 +578,12 @@ impl World {
             }
         };
         match state {
-            State::Pending => {}
+            State::Pending | State::LambdaDue | State::RunbookDue => {}
+            State::RunbookRan => {
+                step("act", self.run(Scenario::ActRunbook, None).await, 200)?;
+                // The runbook runs a few minutes at most.
+                sim.clock.advance_secs(300);
+            }
             State::StaleClaim => {
                 // The launcher dies once its claim has landed, before StartRecovery.
                 self.store.arm(StoreCall::CommitAnswerLost, false);
@@ -617,13 +706,32 @@ enum Expect {
     /// time of its next try, the wave stays LAUNCHING with no job and the refusal recorded; the
     /// launch after that time reaches the fault-free record, one StartRecovery call more.
     Deferred,
+    /// act's call was refused for now and ran nothing (throttled; a runbook start SSM did not
+    /// answer): act answers 200 RUNNING with when to send again, the run keeps its attempt; act
+    /// is refused until then, and after it reaches the fault-free record, the action run once.
+    ActDeferred,
+    /// The function may have run (a 5xx, a lost answer): the run FAILED, failing the wave
+    /// (ACTION_FAILED), and the function is never invoked again for that attempt.
+    ActionFails,
+    /// act took the Lambda run and died before it invoked (its answer lost): nothing is invoked
+    /// for that attempt; poll fails the run TIMED_OUT past its timeout and grace.
+    RunLost,
 }
 
 fn expect(scenario: Scenario, fault: &Fault, p: &Played) -> Expect {
-    const TOLERATED: [Api; 2] = [Api::DescribeRecoveryInstances, Api::DescribeInstances];
+    const TOLERATED: [Api; 3] = [
+        Api::DescribeRecoveryInstances,
+        Api::DescribeInstances,
+        Api::GetAutomationExecution,
+    ];
     if p.store_hit {
         return if p.fault.has(Atom::Store(StoreCall::CommitAnswerLost, false)) {
-            Expect::AnswerLost
+            // A Lambda run taken and never invoked stays so; a runbook start is sent again.
+            if scenario == Scenario::ActLambda {
+                Expect::RunLost
+            } else {
+                Expect::AnswerLost
+            }
         } else if scenario == Scenario::Find
             && !p.fault.has(Atom::Store(StoreCall::ListActive, false))
         {
@@ -631,6 +739,19 @@ fn expect(scenario: Scenario, fault: &Fault, p: &Played) -> Expect {
             Expect::FindReportsFailure
         } else {
             Expect::Error500(false)
+        };
+    }
+    if !p.hit.is_empty() && scenario.acts() {
+        let may_have_run = fault.0.iter().any(|a| {
+            matches!(
+                a,
+                Atom::Fail5xx(Api::Invoke) | Atom::LoseAnswer(Api::Invoke)
+            )
+        });
+        return if may_have_run {
+            Expect::ActionFails
+        } else {
+            Expect::ActDeferred
         };
     }
     if !p.hit.is_empty() {
@@ -644,7 +765,8 @@ fn expect(scenario: Scenario, fault: &Fault, p: &Played) -> Expect {
             Expect::Error500(false)
         };
     }
-    if !scenario.polls() {
+    // Nothing is in flight for a runbook's poll: DRS's and EC2's faults do not meet it.
+    if !scenario.polls() || scenario == Scenario::PollRunbook {
         Expect::Same
     } else if fault.has(Atom::FailingServers) {
         Expect::ServersFail
@@ -874,10 +996,10 @@ fn check_unchanged_or_documented(
                     == before.header.task_token.as_ref().map(|t| (&t.token, true))
         }
         // poll's wave commit and its touch run side by side: one may land without the other.
-        Scenario::Poll if store_fault(StoreCall::Touch) => {
+        Scenario::Poll | Scenario::PollRunbook if store_fault(StoreCall::Touch) => {
             after.header == before.header && after.waves == base_after.waves
         }
-        Scenario::Poll if store_fault(StoreCall::Commit) => {
+        Scenario::Poll | Scenario::PollRunbook if store_fault(StoreCall::Commit) => {
             same_but(&|e| e.header.last_polled_time = after.header.last_polled_time)
         }
         _ => false,
@@ -1016,10 +1138,13 @@ async fn retry_after_lost_answer(
         let record = w.load().await?;
         check_consistent(&record, &w.sim)?;
         check_forward(&p.after, &record)?;
-        let claimed = record
-            .waves
-            .iter()
-            .any(|w| w.status == WaveStatus::Launching);
+        // A launcher's claim, or a runbook start SSM has not answered: sent again once stale.
+        let claimed = record.waves.iter().any(|w| {
+            w.status == WaveStatus::Launching
+                || w.action_runs.iter().any(|r| {
+                    r.status == ActionStatus::Running && r.automation_execution_id.is_none()
+                })
+        });
         match again["statusCode"].as_u64() {
             Some(200) => {
                 if normalised(&record, waited) != normalised(&base.after, waited) {
@@ -1184,6 +1309,177 @@ async fn deferred(scenario: Scenario, p: &Played, base: &Played) -> Result<(), S
     Ok(())
 }
 
+/// No attempt of an action ran twice: one invocation, or one automation started (a repeated
+/// client token starts nothing), per action and attempt.
+fn check_actions_ran_once(sim: &Sim) -> Result<(), String> {
+    let mut runs: BTreeMap<(Option<String>, Option<u32>), usize> = BTreeMap::new();
+    for call in sim
+        .calls
+        .action_calls()
+        .into_iter()
+        .filter(|c| c.effect.ran())
+    {
+        *runs.entry((call.action, call.attempt)).or_default() += 1;
+    }
+    match runs.into_iter().find(|(_, n)| *n > 1) {
+        Some(((action, attempt), n)) => Err(format!(
+            "action {action:?} attempt {attempt:?} ran {n} times"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The one run of wave 0 (what the act scenarios take).
+fn the_run(e: &Execution) -> Result<&ActionRun, String> {
+    match e.waves[0].action_runs.as_slice() {
+        [run] => Ok(run),
+        runs => Err(format!("wave 0 has {} runs: {runs:?}", runs.len())),
+    }
+}
+
+/// act was refused for now: nothing ran, the run waits with the refusal and when to send again;
+/// act before then is refused, after it reaches the fault-free record (times aside).
+async fn act_deferred(scenario: Scenario, p: &Played, base: &Played) -> Result<(), String> {
+    let wait = p.answer["retryAfterSeconds"]
+        .as_u64()
+        .ok_or(format!("no retryAfterSeconds in {}", p.answer))?;
+    check_fields(
+        &p.answer,
+        &json!({"statusCode": 200, "status": "POLLING", "waveStatus": "PENDING",
+                "actionStatus": "RUNNING", "attempt": 1}),
+    )?;
+    let throttled = p.fault.0.iter().any(|a| matches!(a, Atom::Throttle(_)));
+    if throttled && wait != RETRY_AFTER_SECS {
+        return Err(format!(
+            "the retry-after hint was not honoured: {}",
+            p.answer
+        ));
+    }
+    let run = the_run(&p.after)?;
+    if run.status != ActionStatus::Running
+        || run.retry_time.is_none()
+        || run.error.is_none()
+        || run.automation_execution_id.is_some()
+    {
+        return Err(format!("the refused run recorded {run:?}"));
+    }
+    let w = &p.world;
+    w.clear_faults();
+    let early = w.run(scenario, None).await;
+    check_fields(
+        &early,
+        &json!({"statusCode": 400, "error": "INVALID_STATE"}),
+    )
+    .map_err(|e| format!("act before the time it named: {e}"))?;
+    w.sim.clock.advance_secs(wait);
+    let again = w.run(scenario, None).await;
+    check_fields(&again, &scenario.baseline()).map_err(|e| format!("act after the wait: {e}"))?;
+    let record = w.load().await?;
+    check_consistent(&record, &w.sim)?;
+    check_forward(&p.after, &record)?;
+    if normalised(&record, true) != normalised(&base.after, true) {
+        return Err(format!(
+            "after the wait the record is not the fault-free run's:\n{}\n{}",
+            normalised(&record, true),
+            normalised(&base.after, true)
+        ));
+    }
+    if w.sim.calls.action_runs(scenario.action(), 1) != 1 {
+        return Err("the action did not run exactly once".into());
+    }
+    Ok(())
+}
+
+/// The function may have run: the run FAILED and failed its wave, and act never invokes it again
+/// for that attempt.
+async fn action_fails(scenario: Scenario, p: &Played) -> Result<(), String> {
+    check_fields(
+        &p.answer,
+        &json!({"statusCode": 200, "waveStatus": "FAILED", "actionStatus": "FAILED",
+                "attempt": 1}),
+    )?;
+    let wave = &p.after.waves[0];
+    let run = the_run(&p.after)?;
+    if wave.status != WaveStatus::Failed
+        || wave.failure_reason != Some(WaveFailure::ActionFailed)
+        || !run
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("may have run"))
+    {
+        return Err(format!("the wave recorded {}", json!(wave)));
+    }
+    let w = &p.world;
+    let ran = w.sim.calls.action_runs(scenario.action(), 1);
+    w.clear_faults();
+    let again = w.run(scenario, None).await;
+    check_fields(
+        &again,
+        &json!({"statusCode": 400, "error": "INVALID_STATE"}),
+    )
+    .map_err(|e| format!("act after the failed run: {e}"))?;
+    if w.sim.calls.action_runs(scenario.action(), 1) != ran {
+        return Err("the function was invoked again for the same attempt".into());
+    }
+    Ok(())
+}
+
+/// act took the Lambda run and its answer was lost before it invoked anything: the run stays
+/// taken, act refuses to invoke it again, and poll times it out past its timeout and grace.
+async fn run_lost(scenario: Scenario, p: &Played) -> Result<(), String> {
+    check_fields(
+        &p.answer,
+        &json!({"statusCode": 500, "error": "INTERNAL_ERROR"}),
+    )?;
+    let run = the_run(&p.after)?;
+    if run.status != ActionStatus::Running {
+        return Err(format!("the taken run is {run:?}"));
+    }
+    let w = &p.world;
+    w.clear_faults();
+    let again = w.run(scenario, None).await;
+    check_fields(
+        &again,
+        &json!({"statusCode": 400, "error": "INVALID_STATE"}),
+    )
+    .map_err(|e| format!("act while the run is taken: {e}"))?;
+    w.sim
+        .clock
+        .advance_secs(LAMBDA_TIMEOUT_SECS + execution_core::actions::ANSWER_GRACE_SECS + 1);
+    let polled = w.run(Scenario::Poll, None).await;
+    check_fields(&polled, &json!({"statusCode": 200}))?;
+    let record = w.load().await?;
+    check_consistent(&record, &w.sim)?;
+    check_forward(&p.after, &record)?;
+    let run = the_run(&record)?;
+    if run.status != ActionStatus::TimedOut
+        || record.waves[0].failure_reason != Some(WaveFailure::ActionFailed)
+    {
+        return Err(format!("the lost run ended {}", json!(record.waves[0])));
+    }
+    if w.sim.calls.action_runs(scenario.action(), 1) != 0 {
+        return Err("the function of a lost run was invoked".into());
+    }
+    Ok(())
+}
+
+/// poll could not read the runbook: the run is still RUNNING, nothing else changed, and the
+/// answer waits with a warning.
+fn check_runbook_unread(p: &Played) -> Result<(), String> {
+    check_fields(&p.answer, &json!({"statusCode": 200, "nextAction": "WAIT"}))?;
+    let warned = p.answer["warnings"].as_array().is_some_and(|w| {
+        w.iter()
+            .any(|m| m.as_str().is_some_and(|m| m.contains("automation")))
+    });
+    if !warned || the_run(&p.after)?.status != ActionStatus::Running {
+        return Err(format!(
+            "an unread runbook should wait with a warning: {}",
+            p.answer
+        ));
+    }
+    Ok(())
+}
+
 /// A server that fails to launch fails its wave; finalize then writes FAILED.
 async fn check_servers_fail(scenario: Scenario, p: &Played) -> Result<(), String> {
     let wave = &p.after.waves[0];
@@ -1267,10 +1563,17 @@ async fn case(
             }
             retry(scenario, &p, base).await?;
         }
+        Expect::Converges if scenario == Scenario::PollRunbook => {
+            check_runbook_unread(&p)?;
+            converge(scenario, &p, base).await?;
+        }
         Expect::Converges => {
             check_degraded(scenario, &p)?;
             converge(scenario, &p, base).await?;
         }
+        Expect::ActDeferred => act_deferred(scenario, &p, base).await?,
+        Expect::ActionFails => action_fails(scenario, &p).await?,
+        Expect::RunLost => run_lost(scenario, &p).await?,
         Expect::ServersFail => check_servers_fail(scenario, &p).await?,
         Expect::AnswerLost => {
             check_fields(
@@ -1281,6 +1584,7 @@ async fn case(
         }
         Expect::Deferred => deferred(scenario, &p, base).await?,
     }
+    check_actions_ran_once(&p.world.sim)?;
     Ok(expect)
 }
 
@@ -1325,7 +1629,7 @@ async fn every_fault_on_every_operation_has_a_defined_answer_and_leaves_the_reco
     );
     assert_eq!(
         seen.len(),
-        8,
+        11,
         "every kind of outcome is exercised, partial progress included: {seen:?}"
     );
 }
@@ -1419,6 +1723,21 @@ async fn faults_through_moto_dynamodb_keep_the_record_whole() {
             Scenario::Skip,
             one(Atom::Throttle(Api::SendTaskSuccess)),
             Expect::Error500(true),
+        ),
+        (
+            Scenario::ActLambda,
+            one(Atom::Store(StoreCall::CommitAnswerLost, false)),
+            Expect::RunLost,
+        ),
+        (
+            Scenario::ActRunbook,
+            one(Atom::LoseAnswer(Api::StartAutomationExecution)),
+            Expect::ActDeferred,
+        ),
+        (
+            Scenario::PollRunbook,
+            one(Atom::Throttle(Api::GetAutomationExecution)),
+            Expect::Converges,
         ),
     ];
     let mut failures = Vec::new();

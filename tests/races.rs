@@ -1,11 +1,14 @@
-//! Races against a real DynamoDB protocol (the moto server), with the simulator as DRS, EC2 and
-//! Step Functions: seeded random interleavings on one execution of the state machine's next step
-//! (poll, launch, the pause that parks its task token, finalize), an operator's answer to what the
+//! Races against a real DynamoDB protocol (the moto server), with the simulator as DRS, EC2, Step
+//! Functions and the wave actions' Lambda and SSM: seeded random interleavings on one execution of
+//! the state machine's next step (poll, launch, act, the pause that parks its task token,
+//! finalize), an operator's answer to what the
 //! record shows (retry or skip of a failed wave, now and then with a second operator's cancel;
 //! resume of a pause), and up to two more racers of any operation, all at once, every one through
 //! `ops::run` as its Lambda runs it. Servers fail (for good, or in their first attempt) and most
 //! waves' policy is PAUSE, so retries and skips race with everything else; waves are launched as
-//! several DRS jobs (`maxServersPerJob` 1 or 2) and `maxWaveAttempts` is 2 or 3.
+//! several DRS jobs (`maxServersPerJob` 1 or 2) and `maxWaveAttempts` is 2 or 3. Some waves have
+//! actions before their launch or after they complete, Lambda or SSM, some failing in their first
+//! run (so a retry runs them again) or running past their timeout.
 //!
 //! After every step the invariants are checked against the record, DRS's jobs, the answers and a
 //! journal of every write the store accepted (the header's and each wave's versions order the
@@ -22,6 +25,12 @@
 //!   answered 200 holds until something ends it;
 //! - a retry or skip that answered 200 is never lost or reversed, and one failure is never both
 //!   retried and skipped; a WAVE_FAILED pause ends only by a decision on that wave (or a cancel);
+//! - every attempt of a wave action runs at most once (one invocation, one automation started),
+//!   each run the services saw is one the record has, a new run is taken only by a write that
+//!   moves the header's version on, never while PAUSED or after a cancel, and only on a wave
+//!   where it runs (PENDING before the launch, COMPLETED after it); a run that ended never
+//!   changes; no wave launches before its BEFORE_LAUNCH actions are done, nor after a wave whose
+//!   AFTER_COMPLETE actions are not;
 //! - a task token the record held is released once a resume, retry, skip or cancel marks it, and
 //!   leaves the record no other way than that, a new pause's token, or finalize;
 //! - the record is the last accepted write of each item, and one the engine can write: it breaks
@@ -42,14 +51,18 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_adapters::{create_table, DynamoDbStore};
-use drs_sim::{FaultScript, Job, Progression, Sim, SimConfig, Spread, Timings, TokenState};
+use drs_sim::{
+    ActionOutcome, ActionScript, ActionScripts, FaultScript, Job, Progression, Sim, SimConfig,
+    Spread, Timings, TokenState,
+};
+use execution_core::actions::{ActionStatus, ActionWhen, PlanAction};
 use execution_core::api::{PauseRequest, PollRequest, Request, Target, WaveTarget};
 use execution_core::audit::{Actor, AuditEvent};
 use execution_core::ids::{ExecutionId, PlanId, SourceServerId, TaskToken};
 use execution_core::invariants;
 use execution_core::lifecycle::{TABLE, WAVE_TABLE};
 use execution_core::model::{
-    Execution, ExecutionHeader, FailurePolicy, Impact, PauseReason, Timestamp, Wave,
+    Execution, ExecutionHeader, FailurePolicy, Impact, PauseReason, Timestamp, Wave, WaveFailure,
 };
 use execution_core::ops::{self, Ports};
 use execution_core::plan::{Plan, PlanServer, PlanWave};
@@ -85,12 +98,14 @@ enum Op {
     Finalize,
     Retry,
     Skip,
+    /// The workflow's act (a wave action due), or one invoked twice.
+    Act,
 }
 
 /// What the racers of a step draw from: the workflow's steps (a find tick's poll beside the
 /// workflow's, a Lambda invoked twice, a stale workflow) and an operator's calls; cancel once, so
 /// most runs get far enough to fail a wave and decide on it.
-const OPS: [Op; 24] = [
+const OPS: [Op; 26] = [
     Op::Poll,
     Op::Poll,
     Op::Poll,
@@ -115,6 +130,8 @@ const OPS: [Op; 24] = [
     Op::Skip,
     Op::Skip,
     Op::Cancel,
+    Op::Act,
+    Op::Act,
 ];
 
 /// One operation of a step and what it answered.
@@ -288,6 +305,15 @@ impl History {
         Some((old, &new.wave))
     }
 
+    /// Wave `n` as it stood before commit `commit` landed (the last write the journal had then).
+    fn wave_at(&self, n: u32, commit: usize) -> Option<&Wave> {
+        self.waves
+            .range((n, 0)..=(n, u64::MAX))
+            .filter(|(_, (_, c))| c.is_none_or(|c| c < commit))
+            .map(|(_, (w, _))| w)
+            .next_back()
+    }
+
     /// Consecutive versions of the header: (before, after, the commit of after).
     fn header_moves(&self) -> Result<Vec<(&ExecutionHeader, &ExecutionHeader, usize)>, String> {
         let mut moves = Vec::new();
@@ -384,6 +410,9 @@ struct Tally {
     attempts_exhausted: usize,
     retried_attempts: usize,
     decisions_racing_cancel: usize,
+    /// Action runs that ended, by status; and runs that failed their wave.
+    action_runs: BTreeMap<String, usize>,
+    actions_failing_waves: usize,
     endings: BTreeMap<String, usize>,
 }
 
@@ -395,6 +424,10 @@ impl Tally {
         for (k, v) in &other.endings {
             *self.endings.entry(k.clone()).or_default() += v;
         }
+        for (k, v) in &other.action_runs {
+            *self.action_runs.entry(k.clone()).or_default() += v;
+        }
+        self.actions_failing_waves += other.actions_failing_waves;
         self.wave_failed_pauses += other.wave_failed_pauses;
         self.attempts_exhausted += other.attempts_exhausted;
         self.retried_attempts += other.retried_attempts;
@@ -437,7 +470,7 @@ fn plan(rng: &mut ChaCha8Rng) -> Plan {
                 2 => Some(FailurePolicy::Pause),
                 _ => None, // the plan's: PAUSE
             },
-            actions: Vec::new(),
+            actions: actions(w, rng),
             servers: (0..rng.random_range(1..=3u32))
                 .map(|s| PlanServer {
                     source_server_id: SourceServerId::parse(&format!("s-{:017}", w * 10 + s))
@@ -462,6 +495,66 @@ fn plan(rng: &mut ChaCha8Rng) -> Plan {
         on_wave_failure: rng.random_bool(0.5).then_some(FailurePolicy::Pause),
         waves,
     }
+}
+
+/// The targets of the plans' actions, and how they behave (`ACTION_SCRIPTS`).
+const TARGETS: [(&str, &str); 6] = [
+    ("LAMBDA", "fn-ok"),
+    ("LAMBDA", "fn-flaky"),
+    ("LAMBDA", "fn-slow"),
+    ("SSM_AUTOMATION", "doc-ok"),
+    ("SSM_AUTOMATION", "doc-flaky"),
+    ("SSM_AUTOMATION", "doc-slow"),
+];
+/// Every action's timeout: a slow target runs past it.
+const ACTION_TIMEOUT_SECS: u64 = 120;
+
+/// Flaky targets fail their first run (a retry passes); slow ones outlast the timeout; runbooks
+/// and functions otherwise take a step or two of simulated time.
+fn action_scripts() -> ActionScripts {
+    let flaky = ActionScript::ending(ActionOutcome::Fail, "simulated: flaky").first_runs(1);
+    let slow = ActionScript {
+        duration_seconds: Some(ACTION_TIMEOUT_SECS * 3),
+        ..ActionScript::default()
+    };
+    ActionScripts {
+        function_duration: Spread::new(0, 20),
+        automation_start: Spread::new(0, 10),
+        automation_duration: Spread::new(10, 90),
+        ..ActionScripts::default()
+    }
+    .with_function("fn-flaky", flaky.clone())
+    .with_function("fn-slow", slow.clone())
+    .with_document("doc-flaky", flaky)
+    .with_document("doc-slow", slow)
+}
+
+/// Up to one action before wave `w`'s launch and one after it completes, now and then.
+fn actions(w: u32, rng: &mut ChaCha8Rng) -> Vec<PlanAction> {
+    let mut actions = Vec::new();
+    for when in ["BEFORE_LAUNCH", "AFTER_COMPLETE"] {
+        if !rng.random_bool(0.3) {
+            continue;
+        }
+        let (kind, target) = TARGETS[rng.random_range(0..TARGETS.len())];
+        actions.push(PlanAction {
+            name: format!("{}-{w}", when.to_lowercase()),
+            when: when.to_owned(),
+            kind: kind.to_owned(),
+            target: target.to_owned(),
+            parameters: None,
+            timeout_seconds: i64::try_from(ACTION_TIMEOUT_SECS).ok(),
+            on_failure: Some(
+                if rng.random_bool(0.7) {
+                    "FAIL"
+                } else {
+                    "CONTINUE"
+                }
+                .to_owned(),
+            ),
+        });
+    }
+    actions
 }
 
 /// Servers that fail in every attempt, and servers that fail in their first attempt (a retry
@@ -510,6 +603,7 @@ async fn one_interleaving(store: Arc<DynamoDbStore>, seed: u64) -> Result<Tally,
         progression: Progression::Timed(timings),
         faults: faults(&plan, &mut rng),
         policy,
+        actions: action_scripts(),
         ..SimConfig::default()
     });
     let journal = Journal::new(store);
@@ -528,7 +622,8 @@ async fn one_interleaving(store: Arc<DynamoDbStore>, seed: u64) -> Result<Tally,
     let ports = Ports::new(&journal, sim.clock.as_ref(), &sim.policy)
         .with_drs(&sim.drs)
         .with_ec2(&sim.ec2)
-        .with_workflow(sim.workflow.as_ref());
+        .with_workflow(sim.workflow.as_ref())
+        .with_actions(&sim.functions, &sim.automation);
     let mut checker = Checker {
         previous: Some(created),
         ..Checker::default()
@@ -600,8 +695,7 @@ fn workflow_step(record: &Execution, sim: &Sim) -> Option<(Op, Option<u32>)> {
         NextAction::Launch => Op::Launch,
         NextAction::Wait => Op::Poll,
         NextAction::Pause => Op::PauseWithToken,
-        // These plans have no wave actions.
-        NextAction::Act => Op::Poll,
+        NextAction::Act => Op::Act,
         NextAction::Finalize if record.status().is_terminal() => return None,
         NextAction::Finalize => Op::Finalize,
     };
@@ -672,6 +766,7 @@ impl Run<'_> {
             Op::Finalize => Request::Finalize(target),
             Op::Retry => Request::Retry(decision()),
             Op::Skip => Request::Skip(decision()),
+            Op::Act => Request::Act(target),
         };
         let actor = drs_sim::driver::actor(request.operation());
         let body = ops::run(ports, request, actor).await;
@@ -709,6 +804,29 @@ impl Checker {
                 tally.attempts_exhausted += 1;
             }
         }
+        if let Some(previous) = &self.previous {
+            for (old, new) in previous.waves.iter().zip(&record.waves) {
+                for run in new
+                    .action_runs
+                    .iter()
+                    .filter(|r| r.status != ActionStatus::Running)
+                {
+                    let seen = old.action_runs.iter().any(|r| {
+                        (r.name.as_str(), r.attempt, r.status)
+                            == (run.name.as_str(), run.attempt, run.status)
+                    });
+                    if !seen {
+                        *tally.action_runs.entry(run.status.to_string()).or_default() += 1;
+                    }
+                }
+                if new.status == WaveStatus::Failed
+                    && new.failure_reason == Some(WaveFailure::ActionFailed)
+                    && old.status != WaveStatus::Failed
+                {
+                    tally.actions_failing_waves += 1;
+                }
+            }
+        }
         let cancelled = answers.iter().any(|a| a.op == Op::Cancel && a.ok());
         let decided = answers
             .iter()
@@ -725,6 +843,7 @@ impl Checker {
         self.check_pause_holds(answers, record)?;
         self.check_decisions(answers, record, tally)?;
         check_tokens(&history, run.sim)?;
+        check_actions(&history, run.sim, record)?;
         self.previous = Some(record.clone());
         Ok(())
     }
@@ -740,7 +859,13 @@ impl Checker {
             let w = record
                 .wave(n)
                 .ok_or("paused before a wave that does not exist")?;
-            if !matches!(w.status, WaveStatus::Pending | WaveStatus::Cancelled) {
+            // A wave action taken before the pause may end after it and fail the wave: that is
+            // no launch.
+            let failed_by_action = w.status == WaveStatus::Failed
+                && w.failure_reason == Some(WaveFailure::ActionFailed)
+                && w.launch_time.is_none();
+            if !matches!(w.status, WaveStatus::Pending | WaveStatus::Cancelled) && !failed_by_action
+            {
                 return Err(format!(
                     "wave {n} is {} although a pause before it answered 200 and nothing ended it",
                     w.status
@@ -895,6 +1020,119 @@ fn check_tokens(history: &History, sim: &Sim) -> Result<(), String> {
     Ok(())
 }
 
+/// The wave actions: every attempt ran at most once and is the record's, a new run is taken only
+/// by a write that moves the header's version on (act's), never while PAUSED or CANCELLING and
+/// only on a wave where it runs, a run that ended never changes, and no wave launches before its
+/// BEFORE_LAUNCH actions are done, or after a COMPLETED wave whose AFTER_COMPLETE actions are not.
+fn check_actions(history: &History, sim: &Sim, record: &Execution) -> Result<(), String> {
+    let mine = record.id().to_string();
+    // (wave, action, attempt) as the call named them → the calls that ran it.
+    type RunKey = (Option<u32>, Option<String>, Option<u32>);
+    let mut ran: BTreeMap<RunKey, usize> = BTreeMap::new();
+    for call in sim
+        .calls
+        .action_calls()
+        .into_iter()
+        .filter(|c| c.execution_id.as_deref() == Some(mine.as_str()) && c.effect.ran())
+    {
+        let key = (call.wave_number, call.action, call.attempt);
+        let known = record.wave(key.0.unwrap_or(u32::MAX)).is_some_and(|w| {
+            w.action_runs
+                .iter()
+                .any(|r| Some(&r.name) == key.1.as_ref() && Some(r.attempt) == key.2)
+        });
+        if !known {
+            return Err(format!(
+                "{} ran {key:?}, a run the record does not have",
+                call.api
+            ));
+        }
+        let n = ran.entry(key.clone()).or_default();
+        *n += 1;
+        if *n > 1 {
+            return Err(format!("action run {key:?} ran {n} times"));
+        }
+    }
+    for (old, new, commit) in history.wave_moves()? {
+        let n = new.wave_number;
+        for run in &new.action_runs {
+            let before = old
+                .action_runs
+                .iter()
+                .find(|r| r.name == run.name && r.attempt == run.attempt);
+            match before {
+                Some(b) if b.status != ActionStatus::Running && b != run => {
+                    return Err(format!(
+                        "wave {n}: run {} attempt {} ended {} and was rewritten as {}",
+                        run.name, run.attempt, b.status, run.status
+                    ));
+                }
+                Some(_) => {}
+                None => {
+                    let header = history.header_write_of(commit).ok_or(format!(
+                        "wave {n}: run {} attempt {} taken without moving the header's version on",
+                        run.name, run.attempt
+                    ))?;
+                    let was = &history
+                        .headers
+                        .get(&(header.version - 1))
+                        .ok_or("a take's header write follows no header")?
+                        .0;
+                    if !matches!(
+                        was.status,
+                        ExecutionStatus::Pending | ExecutionStatus::Polling
+                    ) {
+                        return Err(format!(
+                            "wave {n}: run {} attempt {} taken while the execution was {}",
+                            run.name, run.attempt, was.status
+                        ));
+                    }
+                    if old.status != run.when.wave_status() {
+                        return Err(format!(
+                            "wave {n}: {} run {} taken on a {} wave",
+                            run.when.as_str(),
+                            run.name,
+                            old.status
+                        ));
+                    }
+                }
+            }
+        }
+        for b in &old.action_runs {
+            if !new
+                .action_runs
+                .iter()
+                .any(|r| r.name == b.name && r.attempt == b.attempt)
+            {
+                return Err(format!(
+                    "wave {n}: run {} attempt {} vanished",
+                    b.name, b.attempt
+                ));
+            }
+        }
+        if old.status == WaveStatus::Pending && new.status == WaveStatus::Launching {
+            if let Some((_, a, _)) = old.next_action_of(ActionWhen::BeforeLaunch) {
+                return Err(format!(
+                    "wave {n} launched before its BEFORE_LAUNCH action {} was done",
+                    a.name
+                ));
+            }
+            // The wave before, as it stood when this one was claimed.
+            if let Some(previous) = n.checked_sub(1).and_then(|p| history.wave_at(p, commit)) {
+                if previous.status == WaveStatus::Completed {
+                    if let Some((_, a, _)) = previous.next_action_of(ActionWhen::AfterComplete) {
+                        return Err(format!(
+                            "wave {n} launched before wave {}'s AFTER_COMPLETE action {} was done",
+                            previous.wave_number, a.name
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// 200, or the seed's error shape with a code of its status; never a 500 (no fault is injected).
 fn check_answer_shape(a: &Answer) -> Result<(), String> {
     if a.ok() {
@@ -955,9 +1193,12 @@ fn check_history(history: &History, sim: &Sim, record: &Execution) -> Result<(),
             let n = old
                 .failed_wave
                 .ok_or("a WAVE_FAILED pause without its wave")?;
+            // A retry of a failed action goes back to where the action runs.
             let decided = history.wave_write_of(commit, n).is_some_and(|(o, w)| {
                 o.status == WaveStatus::Failed
-                    && matches!(w.status, WaveStatus::Launching | WaveStatus::Skipped)
+                    && (matches!(w.status, WaveStatus::Launching | WaveStatus::Skipped)
+                        || (o.failure_reason == Some(WaveFailure::ActionFailed)
+                            && matches!(w.status, WaveStatus::Pending | WaveStatus::Completed)))
             });
             if !decided {
                 return Err(format!(
@@ -1252,6 +1493,16 @@ async fn random_interleavings_keep_every_invariant() {
             ("refusals past maxWaveAttempts", tally.attempts_exhausted),
             ("cancels answered 200", tally.ok(Op::Cancel)),
             ("finalizes answered 200", tally.ok(Op::Finalize)),
+            ("acts answered 200", tally.ok(Op::Act)),
+            (
+                "action runs that succeeded",
+                tally.action_runs.get("SUCCEEDED").copied().unwrap_or(0),
+            ),
+            (
+                "action runs that timed out",
+                tally.action_runs.get("TIMED_OUT").copied().unwrap_or(0),
+            ),
+            ("waves failed by an action", tally.actions_failing_waves),
         ] {
             assert!(seen > 0, "no {what} in {count} interleavings: {tally:#?}");
         }
@@ -1615,6 +1866,142 @@ async fn the_race_checks_catch_what_they_check() {
     };
     let r = verdict_after(&plan, async |_, _, _| {}, &[skipped]).await;
     cases.push(("a skip answered 200 and not in the record", r));
+
+    // Wave actions: a plan whose wave 1 checks a function before its launch.
+    let with_check = {
+        let mut plan = test_plan();
+        plan.waves[1].actions = vec![PlanAction {
+            name: "check".into(),
+            when: "BEFORE_LAUNCH".into(),
+            kind: "LAMBDA".into(),
+            target: "fn-ok".into(),
+            parameters: None,
+            timeout_seconds: Some(60),
+            on_failure: None,
+        }];
+        plan
+    };
+    let run = |status: ActionStatus| execution_core::actions::ActionRun {
+        name: "check".into(),
+        when: ActionWhen::BeforeLaunch,
+        attempt: 1,
+        status,
+        start_time: Timestamp(1_767_225_600),
+        claimed_time: Timestamp(1_767_225_600),
+        end_time: (status != ActionStatus::Running).then_some(Timestamp(1_767_225_610)),
+        automation_execution_id: None,
+        retry_time: None,
+        sent_parameters: None,
+        refusals: 0,
+        summary: None,
+        error: None,
+    };
+    let r = verdict_after(
+        &with_check,
+        async |_, j, e| {
+            let mut w = e.waves[1].clone();
+            w.action_runs.push(run(ActionStatus::Running));
+            accept(j, e, None, vec![w]).await;
+        },
+        &[],
+    )
+    .await;
+    cases.push(("a run taken without moving the header's version on", r));
+
+    let r = verdict_after(
+        &with_check,
+        async |_, j, e| {
+            let mut w = e.waves[1].clone();
+            w.action_runs.push(run(ActionStatus::Succeeded));
+            accept(j, e, Some(e.header.clone()), vec![w]).await;
+            let e = j.load(e.id()).await.unwrap().unwrap();
+            let mut w = e.waves[1].clone();
+            w.action_runs[0].status = ActionStatus::Failed;
+            accept(j, &e, None, vec![w]).await;
+        },
+        &[],
+    )
+    .await;
+    cases.push(("a run that ended, rewritten", r));
+
+    let r = verdict_after(
+        &with_check,
+        async |s, j, e| {
+            let mut w = e.waves[1].clone();
+            w.action_runs.push(run(ActionStatus::Succeeded));
+            accept(j, e, Some(e.header.clone()), vec![w]).await;
+            let payload = serde_json::json!({
+                "executionId": e.id(), "waveNumber": 1,
+                "action": {"name": "check", "attempt": 1},
+            })
+            .to_string();
+            for _ in 0..2 {
+                let invoked = execution_core::ports::FunctionInvoker::invoke(
+                    &s.functions,
+                    "fn-ok",
+                    payload.as_bytes(),
+                    Duration::from_secs(60),
+                )
+                .await;
+                assert!(invoked.is_ok());
+            }
+        },
+        &[],
+    )
+    .await;
+    cases.push(("an action's attempt run twice", r));
+
+    let r = verdict_after(
+        &with_check,
+        async |s, _, e| {
+            let payload = serde_json::json!({
+                "executionId": e.id(), "waveNumber": 1,
+                "action": {"name": "check", "attempt": 1},
+            })
+            .to_string();
+            let invoked = execution_core::ports::FunctionInvoker::invoke(
+                &s.functions,
+                "fn-ok",
+                payload.as_bytes(),
+                Duration::from_secs(60),
+            )
+            .await;
+            assert!(invoked.is_ok());
+        },
+        &[],
+    )
+    .await;
+    cases.push(("an action run the record does not have", r));
+
+    let r = verdict_after(
+        &with_check,
+        async |_, j, e| {
+            // Wave 0 completes; wave 1 is claimed with its check never run.
+            let mut done = e.waves[0].clone();
+            done.status = WaveStatus::Completed;
+            done.end_time = Some(Timestamp(1_767_225_700));
+            for server in &mut done.server_statuses {
+                server.launch_status = LaunchStatus::Launched;
+            }
+            accept(j, e, None, vec![done]).await;
+            let e = j.load(e.id()).await.unwrap().unwrap();
+            let mut w = e.waves[1].clone();
+            w.status = WaveStatus::Launching;
+            w.attempt = 1;
+            w.claim = Some(execution_core::model::LaunchClaim {
+                part: 0,
+                size: 2,
+                claimed_time: Timestamp(1_767_225_700),
+                first_claimed_time: None,
+                held: true,
+                uncertain: false,
+            });
+            accept(j, &e, Some(e.header.clone()), vec![w]).await;
+        },
+        &[],
+    )
+    .await;
+    cases.push(("a wave launched before its BEFORE_LAUNCH action", r));
 
     let crashed = Answer {
         op: Op::Poll,
