@@ -328,6 +328,20 @@ fn failing_actions(
             )));
         }
         for action in named {
+            // The simulator scripts a target, not an action: an action that shares its target
+            // with another would fail that one too.
+            if let Some(other) = plan
+                .waves
+                .iter()
+                .flat_map(|w| &w.actions)
+                .find(|o| o.target == action.target && o.name != action.name)
+            {
+                return Err(CliError::invalid(format!(
+                    "--fail-action {}: its target is also action {}'s, which would fail with it",
+                    clean(&f.name),
+                    clean(&other.name)
+                )));
+            }
             let script = ActionScript {
                 first_runs: f.first_runs,
                 ..ActionScript::ending(

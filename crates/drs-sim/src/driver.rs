@@ -18,7 +18,7 @@ use execution_core::api::{
 };
 use execution_core::audit::Actor;
 use execution_core::ids::{ExecutionId, JobId, SourceServerId};
-use execution_core::model::{Execution, PauseReason, ServerStatus, Timestamp, Wave, WaveFailure};
+use execution_core::model::{Execution, PauseReason, ServerStatus, Timestamp, Wave};
 use execution_core::ops;
 use execution_core::rules::NextAction;
 use execution_core::status::{ExecutionStatus, WaveStatus};
@@ -280,12 +280,15 @@ pub async fn drive(
         .get(target.execution_id)
         .filter(|e| e.header.plan_id == target.plan_id)
         .ok_or(DriveError::NotFound(target.execution_id))?;
-    // Every attempt of every wave times out, so a run that outlives all of them (and a day) is
-    // stuck.
+    // Every attempt of every wave times out, and so does every run of every action, so a run
+    // that outlives all of them (and a day) is stuck.
     let limit = execution
         .waves
         .iter()
-        .map(|w| w.timeout_seconds)
+        .map(|w| {
+            let actions: u64 = w.actions.iter().map(|a| a.timeout_seconds).sum();
+            w.timeout_seconds + actions
+        })
         .sum::<u64>()
         .saturating_mul(u64::from(sim.policy.max_wave_attempts.max(1)))
         .saturating_add(86_400);
@@ -525,14 +528,9 @@ impl Driver<'_> {
             return Ok(());
         };
         self.observe_record();
-        let wait = r.retry_after_seconds;
-        let running = r.action_status == ActionStatus::Running;
+        // As the state machine: poll at once; poll's WAIT does the waiting (for a runbook that
+        // runs, a start refused for now).
         self.emit(Event::Acted(r));
-        match wait {
-            Some(secs) => self.wait(secs.max(1)).await,
-            None if running => self.wait(self.config.poll_interval_secs).await,
-            None => {}
-        }
         Ok(())
     }
 
@@ -651,15 +649,9 @@ impl Driver<'_> {
                     .and_then(|e| e.waves.iter().find(|w| w.status == WaveStatus::Failed))
             });
         let wave_number = wave.map_or(0, |w| w.wave_number);
-        // A wave failed by an action is retried by running the action again, at most as often as
-        // a wave is attempted.
-        let max = self.sim.policy.max_wave_attempts;
-        let attempts_left = wave.is_some_and(|w| match w.failure_reason {
-            Some(WaveFailure::ActionFailed) => {
-                w.failed_action().is_some_and(|(_, r)| r.attempt < max)
-            }
-            _ => w.attempt < max,
-        });
+        // Retry while the core would take it (a wave failed by an action runs the action again).
+        let attempts_left =
+            wave.is_some_and(|w| execution_core::rules::retry_left(w, &self.sim.policy));
         let on = WaveTarget {
             target,
             wave_number,

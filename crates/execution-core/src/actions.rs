@@ -179,7 +179,8 @@ pub struct ActionRun {
     /// from this time on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_time: Option<Timestamp>,
-    /// Refusals of this run that cleared on their own so far (each doubles the next backoff).
+    /// Refusals in a row of this run that cleared on their own (each doubles the next backoff);
+    /// back to 0 once the run goes through.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub refusals: u32,
     /// A runbook's parameters as first sent, kept until SSM answers with the automation's id: a
@@ -949,6 +950,7 @@ pub fn settle_run(
         .find(|r| r.name == name && r.attempt == attempt && r.status == ActionStatus::Running)?;
     run.end_time = Some(at);
     run.retry_time = None;
+    run.refusals = 0;
     let (status, error) = match end {
         RunEnd::Succeeded { summary } => {
             run.summary.clone_from(summary);

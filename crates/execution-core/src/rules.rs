@@ -492,6 +492,21 @@ pub fn next_action(execution: &Execution, now: Timestamp, policy: &Policy) -> Ne
     }
 }
 
+/// Whether an operator may still retry this FAILED wave: a wave an action failed runs that action
+/// at most `maxWaveAttempts` times (and never more than 10); any other failed wave has at most
+/// `maxWaveAttempts` attempts. The one answer retry and every driver share.
+pub fn retry_left(wave: &Wave, policy: &Policy) -> bool {
+    match wave.failure_reason {
+        Some(WaveFailure::ActionFailed) => wave.failed_action().is_some_and(|(_, run)| {
+            run.attempt
+                < policy
+                    .max_wave_attempts
+                    .min(crate::actions::MAX_RUNS_PER_ACTION)
+        }),
+        _ => wave.attempt < policy.max_wave_attempts,
+    }
+}
+
 /// A wave action runs somewhere in the execution: a RUNNING run that is not held by an
 /// operator's pause (one that waits to be sent again does not run while the execution is PAUSED).
 pub fn action_running(execution: &Execution) -> bool {

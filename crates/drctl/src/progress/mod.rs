@@ -403,9 +403,14 @@ fn action_line(
                 (None, ActionKind::SsmAutomation) => Some(format!(
                     "{head} starting {target}; SSM has not answered yet"
                 )),
-                (Some(p), _) if p.claimed_time != run.claimed_time => Some(format!(
-                    "{head} sent again (the same client token: SSM starts it at most once)"
-                )),
+                (Some(p), ActionKind::SsmAutomation) if p.claimed_time != run.claimed_time => {
+                    Some(format!(
+                        "{head} sent again (the same client token: SSM starts it at most once)"
+                    ))
+                }
+                (Some(p), ActionKind::Lambda) if p.claimed_time != run.claimed_time => Some(
+                    format!("{head} invoked again (Lambda had refused it for now: nothing ran)"),
+                ),
                 _ => None,
             }
         }

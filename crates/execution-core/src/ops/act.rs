@@ -391,6 +391,7 @@ async fn record(
                     Outcome::Started(id) => {
                         run.automation_execution_id = Some(id.clone());
                         run.retry_time = None;
+                        run.refusals = 0;
                         run.error = None;
                         run.sent_parameters = None;
                     }

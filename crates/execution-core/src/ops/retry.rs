@@ -128,7 +128,7 @@ async fn decide(
             (Transition::Retry, rerun_action(wave, policy)?)
         }
         Decision::Retry { clock, policy } => {
-            if wave.attempt >= policy.max_wave_attempts {
+            if !crate::rules::retry_left(wave, policy) {
                 return Err(Refusal::AttemptsExhausted {
                     wave: number,
                     attempts: wave.attempt,
@@ -222,15 +222,14 @@ fn rerun_action(wave: &Wave, policy: &Policy) -> Result<WaveWrite, Failure> {
         ))
         .into());
     };
-    let max = policy
-        .max_wave_attempts
-        .min(crate::actions::MAX_RUNS_PER_ACTION);
-    if run.attempt >= max {
+    if !crate::rules::retry_left(wave, policy) {
         return Err(Refusal::ActionRunsExhausted {
             wave: wave.wave_number,
             action: action.name.clone(),
             runs: run.attempt,
-            max,
+            max: policy
+                .max_wave_attempts
+                .min(crate::actions::MAX_RUNS_PER_ACTION),
         }
         .into());
     }

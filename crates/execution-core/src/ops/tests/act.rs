@@ -1069,4 +1069,9 @@ async fn refusals_without_a_hint_back_off_longer_each_time() {
         w.act(at).await.unwrap().action_status,
         ActionStatus::Succeeded
     );
+    assert_eq!(
+        w.record().waves[0].action_runs[0].refusals,
+        0,
+        "counted while in a row"
+    );
 }
