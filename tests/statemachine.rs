@@ -1627,6 +1627,18 @@ impl Stack {
 /// The IAM principal of [`api_call`]'s operator.
 const OPERATOR_ARN: &str = "arn:aws:sts::123456789012:assumed-role/DrOperator/ana";
 
+/// An operator's decision (retry or skip) on the failed wave 0, through the API: the answer's body.
+async fn decide_wave_0(stack: &Stack, op: Operation) -> Value {
+    let verb = op.as_str();
+    let answer = stack
+        .invoke(
+            op,
+            &api_call(verb, json!({"planId": plan_id(), "waveNumber": 0})),
+        )
+        .await;
+    proxy_body(&answer)
+}
+
 /// An operator's call through the API: `POST /executions/{executionId}/{action}` (REST API),
 /// signed by [`OPERATOR_ARN`].
 fn api_call(action: &str, body: Value) -> Value {
@@ -1755,13 +1767,7 @@ async fn a_failed_wave_parks_the_run_until_an_operator_retries_it() {
 
     // The operator fixes the server and retries the wave through the API.
     stack.sim.world.script_faults(|f| f.failing_servers.clear());
-    let decided = stack
-        .invoke(
-            Operation::Retry,
-            &api_call("retry", json!({"planId": plan_id(), "waveNumber": 0})),
-        )
-        .await;
-    let decided = proxy_body(&decided);
+    let decided = decide_wave_0(&stack, Operation::Retry).await;
     assert_eq!(
         (
             decided["status"].clone(),
@@ -1840,13 +1846,7 @@ async fn a_skipped_wave_lets_the_run_finish_completed_with_errors() {
     let run = start(&sfn, &machine, &workflow_input()).await;
     let pause = park_on_failed_wave(&sfn, &stack, &run, &first).await;
 
-    let decided = stack
-        .invoke(
-            Operation::Skip,
-            &api_call("skip", json!({"planId": plan_id(), "waveNumber": 0})),
-        )
-        .await;
-    let decided = proxy_body(&decided);
+    let decided = decide_wave_0(&stack, Operation::Skip).await;
     assert_eq!(
         (
             decided["status"].clone(),
@@ -2334,13 +2334,7 @@ async fn a_failed_action_parks_the_run_until_a_retry_runs_it_again() {
     );
     assert_eq!(stack.sim.calls.count(Api::StartRecovery), 1, "wave 1 waits");
 
-    let decided = stack
-        .invoke(
-            Operation::Retry,
-            &api_call("retry", json!({"planId": plan_id(), "waveNumber": 0})),
-        )
-        .await;
-    let decided = proxy_body(&decided);
+    let decided = decide_wave_0(&stack, Operation::Retry).await;
     assert_eq!(
         (
             decided["status"].clone(),
