@@ -827,6 +827,11 @@ pub struct DecisionResponse {
     pub wave_status: WaveStatus,
     /// The wave's attempt after the decision (a retry starts the next one).
     pub attempt: u32,
+    /// A retry of a wave an action failed: the action that runs again, and the attempt it runs as.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action_attempt: Option<u32>,
     pub workflow_released: bool,
 }
 

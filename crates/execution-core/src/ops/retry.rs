@@ -111,6 +111,8 @@ async fn decide(
                 wave_number: number,
                 wave_status: wave.status,
                 attempt: wave.attempt,
+                action: rerun(wave).map(|(a, _)| a),
+                action_attempt: rerun(wave).map(|(_, n)| n),
                 workflow_released: released == Released::Workflow,
             });
         }
@@ -145,6 +147,7 @@ async fn decide(
     };
     let wave_status = wave_write.wave.status;
     let attempt = wave_write.wave.attempt;
+    let rerun = rerun(&wave_write.wave);
     let header = header_write(
         &execution.header,
         transition,
@@ -170,8 +173,20 @@ async fn decide(
         wave_number: number,
         wave_status,
         attempt,
+        action: rerun.clone().map(|(a, _)| a),
+        action_attempt: rerun.map(|(_, n)| n),
         workflow_released: released == Released::Workflow,
     })
+}
+
+/// The failed action a retried wave runs again, and the attempt it runs as (none when the wave
+/// failed for another reason, or has been skipped).
+fn rerun(wave: &Wave) -> Option<(String, u32)> {
+    if !matches!(wave.status, WaveStatus::Pending | WaveStatus::Completed) {
+        return None;
+    }
+    wave.failed_action()
+        .map(|(action, run)| (action.name.clone(), run.attempt + 1))
 }
 
 /// The failed wave's next attempt: LAUNCHING with no job yet, for the servers that did not launch

@@ -343,6 +343,10 @@ async fn a_failed_fail_action_fails_the_wave_and_a_retry_runs_it_again_as_attemp
     w.set_workflow(wf);
     let decided = w.retry(1100, 0).await.unwrap();
     assert_eq!(decided.wave_status, W::Pending);
+    assert_eq!(
+        (decided.action.as_deref(), decided.action_attempt),
+        (Some("db-check"), Some(2))
+    );
     // The same retry again (a double click) stands and changes nothing.
     assert_eq!(w.retry(1100, 0).await.unwrap().wave_status, W::Pending);
     assert_eq!(next(&w, 1101).await, NextAction::Act);
@@ -890,6 +894,10 @@ async fn an_after_complete_failure_is_retried_on_the_completed_wave_or_skipped()
         }
         let decided = w.retry(2002, 0).await.unwrap();
         assert_eq!(decided.wave_status, W::Completed);
+        assert_eq!(
+            (decided.action.as_deref(), decided.action_attempt),
+            (Some("dns"), Some(2))
+        );
         assert_eq!(
             decided.attempt, 1,
             "no new launch attempt: its servers keep their instances"
