@@ -15,8 +15,8 @@ pub enum Transition {
     /// every claim moves the header's version on, so a status change decided before it wins).
     Launch,
     /// act takes a wave action (the first moves the execution out of PENDING; like a launch claim
-    /// it moves the header's version on, so a pause or cancel decided before it wins), or settles
-    /// a run it must send again.
+    /// it moves the header's version on, so a pause or cancel decided before it wins), sends a run
+    /// again, or gives one up under a cancel.
     Act,
     /// An operator asked to pause, or the workflow parked its token at a wave boundary.
     Pause,
@@ -39,8 +39,7 @@ pub const TABLE: &[(Transition, ExecutionStatus, ExecutionStatus)] = &[
     (Transition::Launch, Paused, Paused),
     (Transition::Act, Pending, Polling),
     (Transition::Act, Polling, Polling),
-    // A runbook start whose answer was lost is sent again (or settled) whatever came since.
-    (Transition::Act, Paused, Paused),
+    // A cancel gives up a run that waits to be sent again (an operator's pause holds it).
     (Transition::Act, Cancelling, Cancelling),
     // PENDING → PAUSED only for the workflow's token at a pause before wave 0.
     (Transition::Pause, Pending, Paused),
