@@ -502,6 +502,10 @@ fn to_job(what: &str, job: &drs::Job) -> Result<DrsJob, ServiceError> {
         participating_servers,
         created_time: timestamp(job.creation_date_time.as_deref()),
         ended_time: timestamp(job.end_date_time.as_deref()),
+        tag: job
+            .tags
+            .as_ref()
+            .and_then(|tags| JobTag::read(|key| tags.get(key).cloned())),
     })
 }
 

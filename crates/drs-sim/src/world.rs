@@ -134,6 +134,7 @@ impl Job {
                 .collect(),
             created_time: Some(self.created),
             ended_time: self.ended,
+            tag: JobTag::read(|key| self.tags.get(key).cloned()),
         }
     }
 

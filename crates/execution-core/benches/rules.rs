@@ -31,6 +31,7 @@ fn job_for(e: &Execution, wave: usize) -> DrsJob {
     DrsJob {
         created_time: None,
         ended_time: None,
+        tag: None,
         job_id: fixtures::job(wave),
         status: JobStatus::Started,
         participating_servers: w

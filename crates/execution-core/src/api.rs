@@ -30,10 +30,11 @@ pub enum Operation {
     Events,
     Cleanup,
     Act,
+    Advance,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 15] = [
+    pub const ALL: [Operation; 16] = [
         Self::Find,
         Self::Poll,
         Self::Finalize,
@@ -49,6 +50,7 @@ impl Operation {
         Self::Events,
         Self::Cleanup,
         Self::Act,
+        Self::Advance,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -68,6 +70,7 @@ impl Operation {
             Self::Events => "events",
             Self::Cleanup => "cleanup",
             Self::Act => "act",
+            Self::Advance => "advance",
         }
     }
 
@@ -145,6 +148,102 @@ pub struct EventsRequest {
     pub next_token: Option<String>,
 }
 
+/// advance: DRS says a server's launch ended ("DRS Source Server Launch Result" on EventBridge,
+/// best effort), or a direct `{"operation": "advance", "jobId": ...}`. Only the job matters: the
+/// rest is kept for the log and the answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LaunchResult {
+    pub job_id: JobId,
+    /// `detail.state` as DRS spelled it (`RECOVERY_LAUNCH_SUCCEEDED`, `RECOVERY_LAUNCH_FAILED`).
+    pub state: Option<String>,
+    /// The source server whose launch ended (the event's `resources`).
+    pub source_server_id: Option<SourceServerId>,
+    /// EventBridge's id of the event.
+    pub event_id: Option<String>,
+}
+
+/// The EventBridge `source` and `detail-type` of a DRS launch result.
+pub const DRS_EVENT_SOURCE: &str = "aws.drs";
+pub const LAUNCH_RESULT_DETAIL_TYPE: &str = "DRS Source Server Launch Result";
+
+impl LaunchResult {
+    pub const JOB_FIELD: &'static str = "jobId";
+
+    /// A direct payload: `jobId`, and optionally `state` and `sourceServerId`.
+    fn from_payload(fields: &Map<String, Value>) -> Result<Self, OperationError> {
+        let job_id = JobId::parse(required_string(fields, Self::JOB_FIELD)?)?;
+        let state = optional_string(fields, "state")?.map(clip);
+        let source_server_id = match optional_string(fields, SourceServerId::FIELD)? {
+            Some(raw) => Some(SourceServerId::parse(raw)?),
+            None => None,
+        };
+        Ok(Self {
+            job_id,
+            state,
+            source_server_id,
+            event_id: None,
+        })
+    }
+
+    /// A DRS launch result as EventBridge delivers it:
+    /// `{"source": "aws.drs", "detail-type": "DRS Source Server Launch Result", "id": ...,
+    /// "resources": ["arn:aws:drs:...:source-server/s-..."], "detail": {"state": ...,
+    /// "job-id": "drsjob-..."}}`. Anything else is a 400 naming what is wrong; a source server
+    /// ARN that does not read is left out (the job alone decides).
+    pub fn from_event(event: &Value) -> Result<Self, OperationError> {
+        let fields = as_object(event)?;
+        let text = |k: &str| fields.get(k).and_then(Value::as_str).unwrap_or("");
+        if text("source") != DRS_EVENT_SOURCE || text("detail-type") != LAUNCH_RESULT_DETAIL_TYPE {
+            return Err(OperationError::invalid(
+                "detail-type",
+                format!(
+                    "expected a '{LAUNCH_RESULT_DETAIL_TYPE}' event from '{DRS_EVENT_SOURCE}', got '{}' from '{}'",
+                    clip(text("detail-type")),
+                    clip(text("source"))
+                ),
+            ));
+        }
+        let detail = match fields.get("detail") {
+            Some(Value::Object(d)) => d,
+            Some(other) => {
+                return Err(OperationError::invalid(
+                    "detail",
+                    format!("expected an object, got {}", kind(other)),
+                ))
+            }
+            None => return Err(OperationError::MissingParameter("detail")),
+        };
+        let job_id = match detail.get("job-id") {
+            Some(Value::String(raw)) if !raw.is_empty() => JobId::parse(raw)?,
+            None | Some(Value::Null) | Some(Value::String(_)) => {
+                return Err(OperationError::MissingParameter("detail.job-id"))
+            }
+            Some(other) => {
+                return Err(OperationError::invalid(
+                    "detail.job-id",
+                    format!("expected a string, got {}", kind(other)),
+                ))
+            }
+        };
+        let state = detail.get("state").and_then(Value::as_str).map(clip);
+        let source_server_id = fields
+            .get("resources")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .filter_map(|arn| arn.rsplit_once(":source-server/").map(|(_, id)| id))
+            .find_map(|id| SourceServerId::parse(id).ok());
+        let event_id = fields.get("id").and_then(Value::as_str).map(clip);
+        Ok(Self {
+            job_id,
+            state,
+            source_server_id,
+            event_id,
+        })
+    }
+}
+
 /// The field that carries a page's cursor, in payloads, query strings and answers.
 pub const NEXT_TOKEN: &str = "nextToken";
 /// The longest `nextToken` accepted (the stores' cursors are far shorter).
@@ -167,6 +266,7 @@ pub enum Request {
     Events(EventsRequest),
     Cleanup(Target),
     Act(Target),
+    Advance(LaunchResult),
 }
 
 impl Request {
@@ -187,13 +287,15 @@ impl Request {
             Self::Events(_) => Operation::Events,
             Self::Cleanup(_) => Operation::Cleanup,
             Self::Act(_) => Operation::Act,
+            Self::Advance(_) => Operation::Advance,
         }
     }
 
     /// The execution the request is about (find is about none).
     pub fn execution_id(&self) -> Option<ExecutionId> {
         match self {
-            Self::Find | Self::List(_) => None,
+            // advance learns its execution from the job's tags.
+            Self::Find | Self::List(_) | Self::Advance(_) => None,
             Self::Start(r) => r.execution_id,
             Self::Get(t) => Some(t.execution_id),
             Self::Events(r) => Some(r.target.execution_id),
@@ -294,6 +396,7 @@ fn build(op: Operation, fields: &Map<String, Value>) -> Result<Request, Operatio
         }),
         Operation::Cleanup => Request::Cleanup(target(fields)?),
         Operation::Act => Request::Act(target(fields)?),
+        Operation::Advance => Request::Advance(LaunchResult::from_payload(fields)?),
     })
 }
 
@@ -790,6 +893,46 @@ pub struct LaunchResponse {
     pub retry_after_seconds: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_launch_error: Option<String>,
+}
+
+/// What advance did with a DRS launch result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AdvanceOutcome {
+    /// Nothing to do: `reason` says why. Nothing was written.
+    Ignored,
+    /// The execution was polled; `nextAction` was not LAUNCH (or another launcher came first).
+    Polled,
+    /// The execution was polled and its next wave launched (`launch` is launch's answer).
+    Launched,
+}
+
+/// advance's answer. Every event is answered 200 unless it does not read (400) or a call failed
+/// (5xx): an event that changes nothing is an answer, not an error, so EventBridge and Lambda
+/// never retry it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdvanceResponse {
+    pub status_code: u16,
+    pub job_id: JobId,
+    pub outcome: AdvanceOutcome,
+    /// Why an IGNORED event changed nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<crate::ops::Ignored>,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub execution_id: Option<ExecutionId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan_id: Option<PlanId>,
+    /// The wave the job belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wave_number: Option<u32>,
+    /// poll's `nextAction`, when advance polled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_action: Option<NextAction>,
+    /// launch's answer, when advance launched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub launch: Option<LaunchResponse>,
 }
 
 /// act's answer: the action it ran (or sent again), and where its run stands.

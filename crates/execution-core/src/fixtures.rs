@@ -81,6 +81,7 @@ pub fn drs_job(id: usize, status: JobStatus, servers: &[(SourceServerId, LaunchS
     DrsJob {
         created_time: None,
         ended_time: None,
+        tag: None,
         job_id: job(id),
         status,
         participating_servers: servers

@@ -240,6 +240,9 @@ pub struct DrsJob {
     pub created_time: Option<Timestamp>,
     /// DRS's `endDateTime`: set once the job has ended.
     pub ended_time: Option<Timestamp>,
+    /// Which part of which execution's wave the job is, read from its tags ([`JobTag::read`]);
+    /// absent on a job this engine did not start.
+    pub tag: Option<JobTag>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -310,14 +313,22 @@ impl JobTag {
         ]
     }
 
-    /// Whether a job with these tags is this one. A job of version 1 has no attempt and no part
-    /// tag: it is attempt 1, part 0.
+    /// Whether a job with these tags is this one.
     pub fn matches(&self, get: impl Fn(&str) -> Option<String>) -> bool {
+        Self::read(get) == Some(*self)
+    }
+
+    /// The engine's tag on a job with these tags: `None` when the job is not one of its jobs (no
+    /// or an unreadable `executionId` or `waveNumber`, or an attempt or part that is not a
+    /// number). A job of version 1 has no attempt and no part tag: it is attempt 1, part 0.
+    pub fn read(get: impl Fn(&str) -> Option<String>) -> Option<Self> {
         let number = |key: &str| get(key).map_or(Some(None), |v| v.parse::<u32>().ok().map(Some));
-        get(TAG_EXECUTION_ID).as_deref() == Some(self.execution_id.to_string().as_str())
-            && number(TAG_WAVE_NUMBER) == Some(Some(self.wave_number))
-            && number(TAG_ATTEMPT).is_some_and(|a| a.unwrap_or(1) == self.attempt)
-            && number(TAG_PART).is_some_and(|p| p.unwrap_or(0) == self.part)
+        Some(Self {
+            execution_id: ExecutionId::parse(&get(TAG_EXECUTION_ID)?).ok()?,
+            wave_number: number(TAG_WAVE_NUMBER)??,
+            attempt: number(TAG_ATTEMPT)?.unwrap_or(1),
+            part: number(TAG_PART)?.unwrap_or(0),
+        })
     }
 }
 

@@ -140,6 +140,7 @@ async fn describe_jobs_follows_next_token_and_maps_every_field() {
                 ],
                 created_time: Some(Timestamp(1_714_557_600)),
                 ended_time: None,
+                tag: None,
             },
             DrsJob {
                 job_id: job(2),
@@ -147,6 +148,7 @@ async fn describe_jobs_follows_next_token_and_maps_every_field() {
                 participating_servers: vec![],
                 created_time: Some(Timestamp(1_714_557_600)),
                 ended_time: None,
+                tag: None,
             },
         ]
     );

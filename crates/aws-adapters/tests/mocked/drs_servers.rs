@@ -466,6 +466,7 @@ async fn terminate_recovery_instances_names_the_instances_and_returns_the_job() 
                 .collect(),
             created_time: Some(Timestamp(T10)),
             ended_time: None,
+            tag: None,
         }
     );
     assert_eq!(rule.num_calls(), 1);

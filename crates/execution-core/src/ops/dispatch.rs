@@ -196,5 +196,19 @@ pub async fn run(ports: &Ports<'_>, request: Request, actor: Actor) -> Value {
             };
             answer(&super::act(store, actions, clock, policy, &t).await)
         }
+        Request::Advance(event) => match (drs, ec2) {
+            (Ok(drs), Ok(ec2)) => {
+                let ports = super::AdvancePorts {
+                    store,
+                    drs,
+                    ec2,
+                    automation: ports.automation,
+                    clock,
+                    policy,
+                };
+                answer(&super::advance(ports, &event).await)
+            }
+            (Err(e), _) | (_, Err(e)) => answer::<()>(&Err(e)),
+        },
     }
 }

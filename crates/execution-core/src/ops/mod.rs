@@ -5,6 +5,7 @@
 //! [`MAX_ATTEMPTS`] times), so its decision is always made on the record as it stands.
 
 mod act;
+mod advance;
 mod audited;
 mod cancel;
 mod cleanup;
@@ -27,6 +28,7 @@ mod token;
 use std::future::Future;
 
 pub use act::{act, ActionPorts};
+pub use advance::{advance, AdvancePorts, Ignored};
 pub use audited::Audited;
 pub use cancel::cancel;
 pub use cleanup::cleanup;

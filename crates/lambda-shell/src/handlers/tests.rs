@@ -1611,6 +1611,7 @@ fn terminating_drs() -> MockDrs {
                 participating_servers: vec![],
                 created_time: Some(Timestamp(NOW)),
                 ended_time: None,
+                tag: None,
             })
         });
     drs

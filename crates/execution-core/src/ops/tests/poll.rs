@@ -18,6 +18,7 @@ fn job_of(e: &Execution, wave: usize, status: JobStatus, launch: &[L], with_ids:
     DrsJob {
         created_time: None,
         ended_time: None,
+        tag: None,
         job_id: w.jobs[0].job_id.clone(),
         status,
         participating_servers: w
@@ -921,6 +922,7 @@ async fn every_job_of_a_wave_is_asked_for_in_one_describe_jobs() {
         .map(|part| DrsJob {
             created_time: None,
             ended_time: None,
+            tag: None,
             job_id: job(part),
             status: JobStatus::Completed,
             participating_servers: e.waves[0]

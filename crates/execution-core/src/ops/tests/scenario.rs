@@ -34,6 +34,7 @@ fn drs(jobs: &Jobs) -> MockDrs {
         let new = DrsJob {
             created_time: None,
             ended_time: None,
+            tag: None,
             job_id: id.clone(),
             status: JobStatus::Pending,
             participating_servers: servers,

@@ -1,0 +1,210 @@
+//! advance: the event-driven wave transition. DRS reports that a server's launch ended (an
+//! EventBridge "DRS Source Server Launch Result", best effort); advance finds the execution that
+//! owns the job by the job's tags (one DescribeJobs, no table scan), polls it, and when
+//! `nextAction` is LAUNCH launches its next wave — so the next wave starts seconds after DRS
+//! reports the last server of a wave, not at the next poll.
+//!
+//! It decides nothing of its own: poll applies the wave rules and launch is the launcher every
+//! driver uses (safe against the workflow's launcher racing it). An event for a job this engine
+//! did not start, for an execution that has ended, or for a wave no longer in flight (a late or
+//! repeated event) is answered IGNORED, having written nothing. Polling stays the fallback: an
+//! event lost changes only how soon the next wave starts.
+
+use serde::Serialize;
+
+use crate::api::{AdvanceOutcome, AdvanceResponse, LaunchResult, PollRequest, Target, OK};
+use crate::error::{OperationError, Refusal};
+use crate::ids::{ExecutionId, JobId};
+use crate::ports::{AutomationRunner, Clock, Drs, Ec2, ExecutionStore};
+use crate::rules::{NextAction, Policy};
+use crate::status::{ExecutionStatus, WaveStatus};
+
+/// Why a launch result changed nothing. `Display` is the answer's message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Ignored {
+    #[error("DRS does not know job {0}")]
+    JobNotFound(JobId),
+    #[error("job {0} was not started by this engine (it has no executionId and waveNumber tags)")]
+    ForeignJob(JobId),
+    /// The tags name an execution this stack does not hold (another stack's, in the same account
+    /// and Region: every stack's rule sees every DRS event).
+    #[error("execution {0}, which job's tags name, is not in this stack's table")]
+    UnknownExecution(ExecutionId),
+    #[error("execution {execution_id} is {status}: it has ended")]
+    Finished {
+        execution_id: ExecutionId,
+        status: ExecutionStatus,
+    },
+    /// The job's wave (or the job's attempt of it) is no longer in flight: a late or repeated
+    /// event, whose news a poll already recorded.
+    #[error("wave {wave} is {status} (attempt {current}); the job is of attempt {attempt}: a late or repeated event")]
+    Late {
+        wave: u32,
+        status: WaveStatus,
+        attempt: u32,
+        current: u32,
+    },
+    /// Other servers of the job are still launching: the wave cannot be complete yet, and the
+    /// event about the job's last server will come (or the next poll will see it).
+    #[error("{pending} other server(s) of job {job} are still launching")]
+    JobStillLaunching { job: JobId, pending: usize },
+}
+
+impl Ignored {
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::JobNotFound(_) => "JOB_NOT_FOUND",
+            Self::ForeignJob(_) => "FOREIGN_JOB",
+            Self::UnknownExecution(_) => "UNKNOWN_EXECUTION",
+            Self::Finished { .. } => "EXECUTION_FINISHED",
+            Self::Late { .. } => "LATE_EVENT",
+            Self::JobStillLaunching { .. } => "JOB_STILL_LAUNCHING",
+        }
+    }
+}
+
+impl Serialize for Ignored {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
+/// The ports advance uses: poll's and launch's.
+#[derive(Clone, Copy)]
+pub struct AdvancePorts<'a> {
+    pub store: &'a dyn ExecutionStore,
+    pub drs: &'a dyn Drs,
+    pub ec2: &'a dyn Ec2,
+    pub automation: Option<&'a dyn AutomationRunner>,
+    pub clock: &'a dyn Clock,
+    pub policy: &'a Policy,
+}
+
+/// advance: see the module's documentation.
+pub async fn advance(
+    ports: AdvancePorts<'_>,
+    event: &LaunchResult,
+) -> Result<AdvanceResponse, OperationError> {
+    let AdvancePorts {
+        store,
+        drs,
+        ec2,
+        automation,
+        clock,
+        policy,
+    } = ports;
+    let job_id = &event.job_id;
+    let ignored = |reason: Ignored, target: Option<Target>, wave: Option<u32>| {
+        tracing::info!(job_id = %job_id, reason = reason.code(), "launch result ignored");
+        AdvanceResponse {
+            status_code: OK,
+            job_id: job_id.clone(),
+            outcome: AdvanceOutcome::Ignored,
+            message: reason.to_string(),
+            reason: Some(reason),
+            execution_id: target.map(|t| t.execution_id),
+            plan_id: target.map(|t| t.plan_id),
+            wave_number: wave,
+            next_action: None,
+            launch: None,
+        }
+    };
+
+    let jobs = drs.describe_jobs(std::slice::from_ref(job_id)).await?;
+    let Some(job) = jobs.into_iter().find(|j| &j.job_id == job_id) else {
+        return Ok(ignored(Ignored::JobNotFound(job_id.clone()), None, None));
+    };
+    let Some(tag) = job.tag else {
+        return Ok(ignored(Ignored::ForeignJob(job_id.clone()), None, None));
+    };
+    let Some(execution) = store.load(tag.execution_id).await? else {
+        return Ok(ignored(
+            Ignored::UnknownExecution(tag.execution_id),
+            None,
+            Some(tag.wave_number),
+        ));
+    };
+    let target = Target {
+        execution_id: execution.id(),
+        plan_id: execution.header.plan_id,
+    };
+    let wave_number = Some(tag.wave_number);
+    let status = execution.status();
+    if status.is_terminal() {
+        let reason = Ignored::Finished {
+            execution_id: target.execution_id,
+            status,
+        };
+        return Ok(ignored(reason, Some(target), wave_number));
+    }
+    let Some(wave) = execution.wave(tag.wave_number) else {
+        // Tags that name a wave the execution lacks are not this execution's job.
+        return Ok(ignored(
+            Ignored::ForeignJob(job_id.clone()),
+            Some(target),
+            None,
+        ));
+    };
+    if !wave.status.is_in_flight() || wave.attempt != tag.attempt {
+        let reason = Ignored::Late {
+            wave: wave.wave_number,
+            status: wave.status,
+            attempt: tag.attempt,
+            current: wave.attempt,
+        };
+        return Ok(ignored(reason, Some(target), wave_number));
+    }
+    // The event's own server has ended its launch, whatever DescribeJobs still says of it.
+    let pending = job
+        .participating_servers
+        .iter()
+        .filter(|s| Some(&s.source_server_id) != event.source_server_id.as_ref())
+        .filter(|s| !s.launch_status.is_settled())
+        .count();
+    if pending > 0 {
+        let reason = Ignored::JobStillLaunching {
+            job: job_id.clone(),
+            pending,
+        };
+        return Ok(ignored(reason, Some(target), wave_number));
+    }
+
+    let poll = PollRequest {
+        target,
+        summary: true,
+        workflow_run: None,
+    };
+    let polled = super::poll(store, drs, ec2, automation, clock, policy, &poll).await?;
+    let answer = |outcome, message: String, launch| AdvanceResponse {
+        status_code: OK,
+        job_id: job_id.clone(),
+        outcome,
+        reason: None,
+        message,
+        execution_id: Some(target.execution_id),
+        plan_id: Some(target.plan_id),
+        wave_number,
+        next_action: Some(polled.next_action),
+        launch,
+    };
+    if polled.next_action != NextAction::Launch {
+        let message = format!("polled; nextAction is {}", polled.next_action.as_str());
+        return Ok(answer(AdvanceOutcome::Polled, message, None));
+    }
+    match super::launch(store, drs, clock, policy, &target).await {
+        Ok(launched) => {
+            let message = format!("polled, and launched wave {}", launched.wave_number);
+            tracing::info!(job_id = %job_id, execution_id = %target.execution_id, wave = launched.wave_number, "launched on a DRS event");
+            Ok(answer(AdvanceOutcome::Launched, message, Some(launched)))
+        }
+        // Another launcher (the workflow) came first: what it did stands.
+        Err(OperationError::InvalidState(
+            refusal @ (Refusal::LaunchNotDue { .. } | Refusal::NothingToLaunch),
+        )) => Ok(answer(
+            AdvanceOutcome::Polled,
+            format!("polled; another launcher came first ({refusal})"),
+            None,
+        )),
+        Err(e) => Err(e),
+    }
+}
