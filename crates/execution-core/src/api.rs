@@ -1374,4 +1374,101 @@ mod tests {
             json!({"statusCode": 404, "error": "NOT_FOUND", "message": "x"})
         );
     }
+
+    /// DRS's own sample of the event (EventBridge's "Sample events for Elastic Disaster
+    /// Recovery").
+    fn drs_event() -> Value {
+        json!({
+            "version": "0",
+            "id": "9da9af57-9253-4406-87cb-7cc400e43465",
+            "detail-type": "DRS Source Server Launch Result",
+            "source": "aws.drs",
+            "account": "111122223333",
+            "time": "2016-08-22T20:12:19Z",
+            "region": "us-west-2",
+            "resources": ["arn:aws:drs:us-west-2:111122223333:source-server/s-12345678901234567"],
+            "detail": {
+                "state": "RECOVERY_LAUNCH_SUCCEEDED",
+                "job-id": "drsjob-04ca7d0d3fb6afa3e",
+                "is-drill": "FALSE"
+            }
+        })
+    }
+
+    #[test]
+    fn a_drs_launch_result_reads_its_job_state_server_and_id() {
+        let r = LaunchResult::from_event(&drs_event()).unwrap();
+        assert_eq!(r.job_id.as_str(), "drsjob-04ca7d0d3fb6afa3e");
+        assert_eq!(r.state.as_deref(), Some("RECOVERY_LAUNCH_SUCCEEDED"));
+        assert_eq!(
+            r.source_server_id.as_ref().map(SourceServerId::as_str),
+            Some("s-12345678901234567")
+        );
+        assert_eq!(
+            r.event_id.as_deref(),
+            Some("9da9af57-9253-4406-87cb-7cc400e43465")
+        );
+        // The server is for the log only: an unreadable ARN leaves it out.
+        let mut odd = drs_event();
+        odd["resources"] = json!(["arn:aws:drs:us-west-2:1:recovery-instance/i-1", 7]);
+        let r = LaunchResult::from_event(&odd).unwrap();
+        assert_eq!(r.source_server_id, None);
+        assert_eq!(r.job_id.as_str(), "drsjob-04ca7d0d3fb6afa3e");
+    }
+
+    #[test]
+    fn a_malformed_launch_result_is_a_400_naming_what_is_wrong() {
+        let with = |change: &dyn Fn(&mut Value)| {
+            let mut e = drs_event();
+            change(&mut e);
+            let err = LaunchResult::from_event(&e).unwrap_err();
+            assert_eq!(err.status_code(), 400, "{err}");
+            err.to_string()
+        };
+        assert!(
+            with(&|e| e["detail-type"] = json!("DRS PIT Snapshot Taken"))
+                .contains("DRS Source Server Launch Result")
+        );
+        assert!(with(&|e| e["source"] = json!("aws.mgn")).contains("aws.mgn"));
+        assert!(with(&|e| {
+            e.as_object_mut().unwrap().remove("detail");
+        })
+        .contains("detail"));
+        assert!(with(&|e| e["detail"] = json!("drsjob-04ca7d0d3fb6afa3e")).contains("detail"));
+        assert!(with(&|e| {
+            e["detail"].as_object_mut().unwrap().remove("job-id");
+        })
+        .contains("detail.job-id"));
+        assert!(with(&|e| e["detail"]["job-id"] = json!("")).contains("detail.job-id"));
+        assert!(with(&|e| e["detail"]["job-id"] = json!(42)).contains("detail.job-id"));
+        assert!(
+            with(&|e| e["detail"]["job-id"] = json!("mgnjob-04ca7d0d3fb6afa3e")).contains("jobId")
+        );
+        assert_eq!(
+            LaunchResult::from_event(&json!([1]))
+                .unwrap_err()
+                .status_code(),
+            400
+        );
+    }
+
+    #[test]
+    fn advance_reads_a_direct_payload_by_its_job() {
+        let r = parse_request(
+            Operation::Advance,
+            &json!({"operation": "advance", "jobId": "drsjob-04ca7d0d3fb6afa3e", "sourceServerId": "s-12345678901234567"}),
+        )
+        .unwrap();
+        let Request::Advance(r) = r else {
+            panic!("not advance: {r:?}")
+        };
+        assert_eq!(r.job_id.as_str(), "drsjob-04ca7d0d3fb6afa3e");
+        assert!(r.source_server_id.is_some());
+        assert_eq!(r.state, None);
+        assert_eq!(err(Operation::Advance, json!({})).1, "MISSING_PARAMETER");
+        assert_eq!(
+            err(Operation::Advance, json!({"jobId": "job-1"})).1,
+            "INVALID_PARAMETER"
+        );
+    }
 }

@@ -531,6 +531,7 @@ impl World {
                 Actor::Cli("operator".to_owned())
             }
             Operation::Find => Actor::Find,
+            Operation::Advance => Actor::Event,
             _ => Actor::Workflow,
         };
         Audited::new(&*self.store, &self.clock, actor, operation.as_str())

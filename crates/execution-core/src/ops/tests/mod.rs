@@ -1,6 +1,7 @@
 //! Use-case tests against mockall mocks of the ports.
 
 mod act;
+mod advance;
 mod cancel;
 mod cleanup;
 mod compat;
