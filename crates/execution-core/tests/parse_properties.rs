@@ -18,8 +18,10 @@ fn arb_json() -> impl Strategy<Value = Value> {
         ".{0,40}".prop_map(Value::String),
         Just(json!(E)),
         Just(json!(P)),
+        Just(json!("drsjob-04ca7d0d3fb6afa3e")),
         prop::sample::select(vec![
-            "find", "poll", "finalize", "pause", "resume", "launch", "cancel", "POLL", ""
+            "find", "poll", "finalize", "pause", "resume", "launch", "cancel", "advance", "POLL",
+            ""
         ])
         .prop_map(|s| json!(s)),
     ];
@@ -40,7 +42,9 @@ fn key() -> impl Strategy<Value = String> {
             "executionId",
             "planId",
             "taskToken",
-            "summary"
+            "summary",
+            "jobId",
+            "sourceServerId"
         ])
         .prop_map(str::to_owned),
         "[a-zA-Z]{0,12}",
@@ -95,6 +99,7 @@ fn valid_payloads_parse_for_every_operation() {
         let r = parse_request(
             op,
             &json!({"operation": op.as_str(), "executionId": E, "planId": P, "waveNumber": 0,
+                "jobId": "drsjob-04ca7d0d3fb6afa3e",
                 "plan": {"planId": P, "waves": [{"servers": [{"sourceServerId": "s-1234567890abcdef0"}]}]}}),
         )
         .unwrap();
