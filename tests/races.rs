@@ -3,7 +3,8 @@
 //! the state machine's next step (poll, launch, act, the pause that parks its task token,
 //! finalize), an operator's answer to what the
 //! record shows (retry or skip of a failed wave, now and then with a second operator's cancel;
-//! resume of a pause), and up to two more racers of any operation, all at once, every one through
+//! resume of a pause), DRS's launch results for the wave in flight (advance, as the event-driven
+//! transition runs it), and up to two more racers of any operation, all at once, every one through
 //! `ops::run` as its Lambda runs it. Servers fail (for good, or in their first attempt) and most
 //! waves' policy is PAUSE, so retries and skips race with everything else; waves are launched as
 //! several DRS jobs (`maxServersPerJob` 1 or 2) and `maxWaveAttempts` is 2 or 3. Some waves have
@@ -56,9 +57,9 @@ use drs_sim::{
     Spread, Timings, TokenState,
 };
 use execution_core::actions::{ActionStatus, ActionWhen, PlanAction};
-use execution_core::api::{PauseRequest, PollRequest, Request, Target, WaveTarget};
+use execution_core::api::{LaunchResult, PauseRequest, PollRequest, Request, Target, WaveTarget};
 use execution_core::audit::{Actor, AuditEvent};
-use execution_core::ids::{ExecutionId, PlanId, SourceServerId, TaskToken};
+use execution_core::ids::{ExecutionId, JobId, PlanId, SourceServerId, TaskToken};
 use execution_core::invariants;
 use execution_core::lifecycle::{TABLE, WAVE_TABLE};
 use execution_core::model::{
@@ -100,12 +101,15 @@ enum Op {
     Skip,
     /// The workflow's act (a wave action due), or one invoked twice.
     Act,
+    /// A DRS launch result about the latest job of a wave (one DRS does not know when the wave
+    /// has none), as the advance function gets it: early, late, repeated.
+    Advance,
 }
 
 /// What the racers of a step draw from: the workflow's steps (a find tick's poll beside the
 /// workflow's, a Lambda invoked twice, a stale workflow) and an operator's calls; cancel once, so
 /// most runs get far enough to fail a wave and decide on it.
-const OPS: [Op; 26] = [
+const OPS: [Op; 28] = [
     Op::Poll,
     Op::Poll,
     Op::Poll,
@@ -132,6 +136,8 @@ const OPS: [Op; 26] = [
     Op::Cancel,
     Op::Act,
     Op::Act,
+    Op::Advance,
+    Op::Advance,
 ];
 
 /// One operation of a step and what it answered.
@@ -413,6 +419,8 @@ struct Tally {
     /// Action runs that ended, by status; and runs that failed their wave.
     action_runs: BTreeMap<String, usize>,
     actions_failing_waves: usize,
+    /// advance answers that launched a wave.
+    advances_launched: usize,
     endings: BTreeMap<String, usize>,
 }
 
@@ -428,6 +436,7 @@ impl Tally {
             *self.action_runs.entry(k.clone()).or_default() += v;
         }
         self.actions_failing_waves += other.actions_failing_waves;
+        self.advances_launched += other.advances_launched;
         self.wave_failed_pauses += other.wave_failed_pauses;
         self.attempts_exhausted += other.attempts_exhausted;
         self.retried_attempts += other.retried_attempts;
@@ -636,10 +645,21 @@ async fn one_interleaving(store: Arc<DynamoDbStore>, seed: u64) -> Result<Tally,
         let mut chosen: Vec<(Op, Option<u32>)> = Vec::new();
         chosen.extend(workflow_step(last, &sim));
         chosen.extend(operator_step(last, &mut rng));
+        // DRS reports the servers of a wave in flight as their launches end.
+        if let Some(w) = last.in_flight().next() {
+            if rng.random_bool(0.5) {
+                chosen.push((Op::Advance, Some(w.wave_number)));
+            }
+        }
         for _ in 0..rng.random_range(0..=2) {
             let op = OPS[rng.random_range(0..OPS.len())];
-            let wave =
-                matches!(op, Op::Retry | Op::Skip).then(|| decision_wave(last, &plan, &mut rng));
+            let wave = match op {
+                Op::Retry | Op::Skip => Some(decision_wave(last, &plan, &mut rng)),
+                Op::Advance => {
+                    Some(rng.random_range(0..=u32::try_from(plan.waves.len()).unwrap_or(0)))
+                }
+                _ => None,
+            };
             chosen.push((op, wave));
         }
         let chosen: Vec<(Op, Option<u32>, u64)> = chosen
@@ -655,6 +675,10 @@ async fn one_interleaving(store: Arc<DynamoDbStore>, seed: u64) -> Result<Tally,
             }
         }))
         .await;
+        tally.advances_launched += answers
+            .iter()
+            .filter(|a| a.op == Op::Advance && a.field("outcome") == Some("LAUNCHED"))
+            .count();
         sim.clock.advance_secs(rng.random_range(10..100));
         let record = journal
             .load(id)
@@ -739,6 +763,29 @@ fn decision_wave(last: &Execution, plan: &Plan, rng: &mut ChaCha8Rng) -> u32 {
 }
 
 impl Run<'_> {
+    /// DRS's launch result about the latest job of wave `wave` as the record stands, or about a
+    /// job DRS does not know when the wave has none.
+    async fn launch_result(&self, wave: Option<u32>) -> LaunchResult {
+        let record = self
+            .journal
+            .load(self.target.execution_id)
+            .await
+            .ok()
+            .flatten();
+        let job = record
+            .as_ref()
+            .and_then(|e| e.wave(wave.unwrap_or_default()))
+            .and_then(|w| w.jobs.last())
+            .map(|j| j.job_id.clone());
+        LaunchResult {
+            job_id: job
+                .unwrap_or_else(|| JobId::parse("drsjob-00000000000000000").expect("a job id")),
+            state: Some("RECOVERY_LAUNCH_SUCCEEDED".into()),
+            source_server_id: None,
+            event_id: None,
+        }
+    }
+
     /// One operation, as its Lambda runs it: a parsed request through `ops::run`.
     async fn one(&self, ports: &Ports<'_>, op: Op, wave: Option<u32>) -> Answer {
         let target = self.target;
@@ -767,6 +814,7 @@ impl Run<'_> {
             Op::Retry => Request::Retry(decision()),
             Op::Skip => Request::Skip(decision()),
             Op::Act => Request::Act(target),
+            Op::Advance => Request::Advance(self.launch_result(wave).await),
         };
         let actor = drs_sim::driver::actor(request.operation());
         let body = ops::run(ports, request, actor).await;
@@ -925,7 +973,7 @@ impl Checker {
                 .map_or(0, |w| w.attempt)
         };
         let mut new_retries = BTreeSet::new();
-        for a in answers.iter().filter(|a| a.ok()) {
+        for a in answers.iter().filter(|a| a.ok() && matches!(a.op, Op::Retry | Op::Skip)) {
             let Some(n) = a.wave else { continue };
             if a.number("waveNumber") != Some(n) {
                 return Err(format!("{:?} of wave {n} answered {}", a.op, a.body));
@@ -1503,6 +1551,7 @@ async fn random_interleavings_keep_every_invariant() {
                 tally.action_runs.get("TIMED_OUT").copied().unwrap_or(0),
             ),
             ("waves failed by an action", tally.actions_failing_waves),
+            ("waves launched by advance", tally.advances_launched),
         ] {
             assert!(seen > 0, "no {what} in {count} interleavings: {tally:#?}");
         }
