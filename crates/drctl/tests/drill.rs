@@ -107,9 +107,24 @@ fn the_text_report_has_a_table_per_wave_and_the_total() {
         "Wave 2 (web): COMPLETED",
         "Total recovery time:",
         "SOURCE SERVER",
+        "\nWave boundaries (last server launched in DRS to the next wave's first StartRecovery):\n  BOUNDARY",
     ] {
         assert!(out.contains(expected), "missing '{expected}' in:\n{out}");
     }
+    // The resume's 5 minutes are in the first boundary's gap, apart from the engine's wait.
+    let boundary = out
+        .lines()
+        .find(|l| l.starts_with("  0 (database) → 1 (app)  "))
+        .unwrap_or_else(|| panic!("no boundary 0 → 1 in:\n{out}"));
+    let cells: Vec<&str> = boundary
+        .split("  ")
+        .filter(|c| !c.trim().is_empty())
+        .collect();
+    assert_eq!(cells.get(2).map(|c| c.trim()), Some("5m 00s"), "{boundary}");
+    assert!(
+        out.lines().any(|l| l.starts_with("  1 (app) → 2 (web)  ")),
+        "{out}"
+    );
     for id in [
         "s-3f1e2d4c5b6a70819",
         "s-6c4b5a7f8e9da3b4c",

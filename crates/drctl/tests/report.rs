@@ -68,6 +68,21 @@ fn a_drill_writes_its_report_in_the_format_its_extension_names() {
     assert_eq!(json["pauses"][0]["decision"], "PLANNED_PAUSE");
     assert_eq!(json["pauses"][0]["seconds"], 120);
     assert_eq!(json["pausedSeconds"], 120);
+    // A boundary per pair of waves; the plan's pause is in the first, apart from the engine's
+    // wait (no action ran while paused: the parts add up to the gap).
+    let boundaries = json["boundaries"].as_array().unwrap();
+    assert_eq!(boundaries.len(), 2);
+    for (b, (from, to)) in boundaries.iter().zip([(0, 1), (1, 2)]) {
+        assert_eq!((&b["fromWave"], &b["toWave"]), (&from.into(), &to.into()));
+        let secs = |k: &str| b[k].as_u64().unwrap();
+        assert_eq!(
+            secs("pausedSeconds") + secs("actionSeconds") + secs("waitSeconds"),
+            secs("gapSeconds"),
+            "{b}"
+        );
+    }
+    assert_eq!(boundaries[0]["pausedSeconds"], 120);
+    assert_eq!(boundaries[0]["from"]["field"], "DRS job endDateTime");
     assert_eq!(json["simulation"]["seed"], 42);
     // The stdout report is the same report.
     let stdout = drctl(&["--json", "drill", plan.to_str().unwrap(), "--speed", "0"]).json();
@@ -192,6 +207,15 @@ fn the_report_of_a_world_file_execution_in_every_format() {
 // ---------------------------------------------------------------------------------------------
 // In a real browser
 // ---------------------------------------------------------------------------------------------
+
+/// The `<section id="{id}">` of a page, to its end.
+fn section<'a>(dom: &'a str, id: &str) -> &'a str {
+    let start = dom
+        .find(&format!("<section id=\"{id}\">"))
+        .unwrap_or_else(|| panic!("no section {id}"));
+    let rest = &dom[start..];
+    &rest[..rest.find("</section>").unwrap()]
+}
 
 /// Debian's `chromium` (or `CHROMIUM=/path`): `None` when there is none.
 fn chromium() -> Option<PathBuf> {
@@ -327,6 +351,13 @@ fn the_html_report_of_a_three_tier_drill_renders_in_a_browser() {
     assert!(svg.contains(">0 min</text>") && svg.contains(">30 min</text>"));
     assert_eq!(svg.matches("<rect class=\"pause\"").count(), 1);
     assert!(svg.contains("data-operation=\"resume\""));
+    // The wave boundaries: a row each, the plan's pause in the first.
+    let boundaries = section(&dom, "boundaries");
+    assert_eq!(boundaries.matches("<tr data-from-wave=").count(), 2);
+    assert!(boundaries.contains("<h2>Wave boundaries</h2>"));
+    assert!(boundaries.contains(">0 (database) → 1 (app)</th>"));
+    assert!(boundaries.contains(">1 (app) → 2 (web)</th>"));
+    assert!(boundaries.contains("<td class=\"paused\">2m 00s</td>"));
     // The verdicts: the plan's objective met, wave 1's missed.
     assert!(
         dom.contains("data-verdict=\"MET\">MET</span>"),
@@ -745,6 +776,13 @@ fn the_html_report_of_a_drill_with_wave_actions_renders_in_a_browser_without_ove
     );
     assert!(!dom.contains("<script"), "a <script> got in");
     assert!(dom.contains("&lt;/text&gt;&lt;script&gt;alert(2)&lt;/script&gt;"));
+    // The wave boundaries: wave 0's job ended at +750, wave 1's was created at +1305; wave 0's
+    // replication checks (60 s twice) and wave 1's warm-up (300 s) ran in between. Wave 1's job
+    // ended at +1870, wave 2's was created at +1905, nothing in between.
+    let boundaries = section(&dom, "boundaries");
+    assert!(boundaries.contains("<tr data-from-wave=\"0\" data-to-wave=\"1\" data-source=\"DRS\"><th scope=\"row\">0 (database) → 1 (app)</th>"), "{boundaries}");
+    assert!(boundaries.contains("<td class=\"gap\">9m 15s</td><td class=\"paused\">0s</td><td class=\"in-actions\">7m 00s</td><td class=\"wait\"><strong>2m 15s</strong></td>"), "{boundaries}");
+    assert!(boundaries.contains("<td class=\"gap\">35s</td><td class=\"paused\">0s</td><td class=\"in-actions\">0s</td><td class=\"wait\"><strong>35s</strong></td>"), "{boundaries}");
 
     // Nothing overflows: on a screen, and printed on A4.
     assert_fits(&chromium, &profile, &page);

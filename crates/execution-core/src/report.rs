@@ -17,6 +17,10 @@
 //! within the execution's end-to-end time (created to ended). Each run is in
 //! [`Report::actions`], on the timeline as two marks (its start and its end), and a failed run in
 //! [`Report::failed_actions`], with its error.
+//!
+//! Between two waves the engine waits: from the last server of a wave launched in DRS to the next
+//! wave's first StartRecovery. Each such wave-boundary gap is in [`Report::boundaries`], with the
+//! parts of it that were not the engine's own latency (time paused, wave actions' runs).
 
 use serde::Serialize;
 
@@ -192,6 +196,9 @@ pub struct Report {
     /// First wave's start to last wave's end, against the plan's `targetRtoSeconds`.
     pub recovery: RecoveryTime,
     pub waves: Vec<WaveReport>,
+    /// The gap at every boundary between a COMPLETED wave and the next wave, once that one
+    /// launched, in wave order ([`BoundaryReport`]).
+    pub boundaries: Vec<BoundaryReport>,
     /// Every interval the execution stood PAUSED, from the trail, oldest first.
     pub pauses: Vec<Pause>,
     pub timeline: Timeline,
@@ -248,6 +255,45 @@ pub struct WaveReport {
     /// The time spent in the wave's actions (outside its recovery time); absent when it has none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub action_time: Option<ActionTime>,
+}
+
+/// The wave-boundary gap between a COMPLETED wave and the next wave: from the last server of
+/// `fromWave` launched in DRS to `toWave`'s first StartRecovery, and what of it was not the engine
+/// waiting. There is one only when both ends are known: `fromWave` COMPLETED (a skipped wave's
+/// next launch waited for a person's decision) and `toWave` launched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BoundaryReport {
+    pub from_wave: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_wave_name: Option<String>,
+    pub to_wave: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to_wave_name: Option<String>,
+    /// When `fromWave`'s last server launched: the latest DRS `endDateTime` of the jobs of its
+    /// last attempt, once DRS ended every one (a job ends when its last server's launch ends);
+    /// else (DRS had not ended a job when the engine moved on) the latest EC2 `launchTime` of its
+    /// LAUNCHED servers; else the engine's end of the wave.
+    pub from: TimePoint,
+    /// `toWave`'s first StartRecovery: where its recovery starts (the earliest DRS
+    /// `creationDateTime` of its first attempt's jobs, else, or when the launch was held up, the
+    /// engine's launch of the wave).
+    pub to: TimePoint,
+    /// `DRS` when both ends are the services' times (DRS's or EC2's), else `engine`.
+    pub source: FigureSource,
+    /// `to - from` (0 when `toWave` launched before `fromWave`'s last job ended: its OPTIONAL
+    /// servers still launching, say).
+    pub gap_seconds: u64,
+    /// Seconds of the gap the execution stood PAUSED (a planned pause before `toWave`, an
+    /// operator's).
+    pub paused_seconds: u64,
+    /// Seconds of the gap in which a wave action ran (`fromWave`'s AFTER_COMPLETE actions,
+    /// `toWave`'s BEFORE_LAUNCH ones); it may overlap `pausedSeconds` (a run goes on while the
+    /// execution stands paused).
+    pub action_seconds: u64,
+    /// The rest: seconds of the gap neither paused nor in an action, the engine's own latency
+    /// between the waves.
+    pub wait_seconds: u64,
 }
 
 /// One run of one wave action: what ran, when, how it ended, and what it did to its wave.
@@ -659,6 +705,7 @@ impl Report {
             .map(|w| wave_report(execution, w, &spans))
             .collect();
         let recovery = execution_recovery(execution, &waves, &spans);
+        let boundaries = boundaries(execution, &spans);
         let actions = action_reports(execution, as_of);
         let timeline = timeline(execution, &waves, &pauses, &actions, trail, as_of);
         Report {
@@ -708,6 +755,7 @@ impl Report {
                 .map(|s| s.source_server_id.clone())
                 .collect(),
             waves,
+            boundaries,
             pauses,
             timeline,
             events: trail.to_vec(),
@@ -805,10 +853,9 @@ fn wave_start(w: &Wave) -> Option<TimePoint> {
 /// refused for a while, or the first attempt started no job): the recovery is timed from the ask.
 const HELD_UP_SECS: u64 = 60;
 
-/// The latest DRS `endDateTime` of the wave's jobs.
-fn last_job_end(w: &Wave) -> Option<TimePoint> {
-    w.jobs
-        .iter()
+/// The latest DRS `endDateTime` of `jobs` (a wave's, or its current attempt's).
+fn last_job_end<'a>(jobs: impl IntoIterator<Item = &'a WaveJob>) -> Option<TimePoint> {
+    jobs.into_iter()
         .filter_map(|j| j.ended_time)
         .max()
         .map(|t| TimePoint::new(t, TimeSource::Drs, "DRS job endDateTime"))
@@ -825,22 +872,42 @@ fn wave_end(w: &Wave) -> Option<TimePoint> {
     if w.status != WaveStatus::Completed {
         return None;
     }
-    let critical: Vec<&ServerStatus> = w
-        .server_statuses
-        .iter()
-        .filter(|s| s.impact == Impact::Critical && s.launch_status == LaunchStatus::Launched)
-        .collect();
-    let ec2 = if critical.is_empty() {
-        None
-    } else {
-        critical
+    last_launch(
+        w.server_statuses
             .iter()
-            .map(|s| s.launch_time)
-            .collect::<Option<Vec<Timestamp>>>()
-            .and_then(|times| times.into_iter().max())
-    };
-    ec2.map(|t| TimePoint::new(t, TimeSource::Ec2, "EC2 launchTime"))
-        .or_else(|| last_job_end(w))
+            .filter(|s| s.impact == Impact::Critical && s.launch_status == LaunchStatus::Launched),
+    )
+    .or_else(|| last_job_end(&w.jobs))
+    .or_else(|| engine_end(w))
+}
+
+/// The latest EC2 `launchTime` of `servers`, when EC2 gave every one of them its time (and there
+/// is one).
+fn last_launch<'a>(servers: impl IntoIterator<Item = &'a ServerStatus>) -> Option<TimePoint> {
+    servers
+        .into_iter()
+        .map(|s| s.launch_time)
+        .collect::<Option<Vec<Timestamp>>>()?
+        .into_iter()
+        .max()
+        .map(|t| TimePoint::new(t, TimeSource::Ec2, "EC2 launchTime"))
+}
+
+/// When a COMPLETED wave's last server launched: the latest DRS `endDateTime` of its last
+/// attempt's jobs once DRS ended every one (a job ends when its last server's launch ends), else
+/// the latest EC2 `launchTime` of its LAUNCHED servers, else the engine's end of the wave.
+fn last_server_launched(w: &Wave) -> Option<TimePoint> {
+    let all_ended = w.current_jobs().all(|j| j.ended_time.is_some());
+    all_ended
+        .then(|| last_job_end(w.current_jobs()))
+        .flatten()
+        .or_else(|| {
+            last_launch(
+                w.server_statuses
+                    .iter()
+                    .filter(|s| s.launch_status == LaunchStatus::Launched),
+            )
+        })
         .or_else(|| engine_end(w))
 }
 
@@ -860,13 +927,18 @@ struct Spans<'a> {
     as_of: Timestamp,
 }
 
+/// When a pause ran: its start to its end (one still standing: to `as_of`); `None` when the
+/// trail begins inside it.
+fn pause_span(p: &Pause, as_of: Timestamp) -> Option<(Timestamp, Timestamp)> {
+    Some((p.start?, p.end.unwrap_or(as_of)))
+}
+
 /// Seconds of the pauses that fall within `from..to`.
 fn paused_within(pauses: &[Pause], from: Timestamp, to: Timestamp, as_of: Timestamp) -> u64 {
     pauses
         .iter()
         .filter_map(|p| {
-            let start = p.start?;
-            let end = p.end.unwrap_or(as_of);
+            let (start, end) = pause_span(p, as_of)?;
             let overlap = end.0.min(to.0).saturating_sub(start.0.max(from.0));
             u64::try_from(overlap).ok()
         })
@@ -959,7 +1031,11 @@ fn wave_report(execution: &Execution, w: &Wave, spans: &Spans<'_>) -> WaveReport
     let stopped = w
         .status
         .is_settled()
-        .then(|| last_job_end(w).or_else(|| engine_end(w)).map(|p| p.time))
+        .then(|| {
+            last_job_end(&w.jobs)
+                .or_else(|| engine_end(w))
+                .map(|p| p.time)
+        })
         .flatten();
     let mut recovery = measure(wave_start(w), wave_end(w), stopped, spans);
     recovery.record_seconds = w.recovery_time_seconds;
@@ -1108,6 +1184,53 @@ fn execution_recovery(
             Some("OPTIONAL servers did not launch; they do not count in the recovery time".into());
     }
     recovery
+}
+
+/// The gap at each boundary between consecutive waves: from a COMPLETED wave's last server
+/// launched ([`last_server_launched`]) to the next wave's start (where its recovery time starts,
+/// [`wave_start`]), once it launched.
+fn boundaries(execution: &Execution, spans: &Spans<'_>) -> Vec<BoundaryReport> {
+    execution
+        .waves
+        .windows(2)
+        .filter_map(|pair| {
+            let [done, next] = pair else {
+                return None;
+            };
+            if done.status != WaveStatus::Completed {
+                return None;
+            }
+            let from = last_server_launched(done)?;
+            let to = wave_start(next)?;
+            let (start, end) = (from.time, to.time);
+            let gap = end.secs_since(start);
+            let paused = paused_within(spans.pauses, start, end, spans.as_of).min(gap);
+            let runs = spans.actions.unwrap_or_default();
+            let actions = covered_within(runs, start, end).min(gap);
+            // A run that went on while the execution stood paused is not the engine's wait
+            // either, and counts once.
+            let not_waiting: Vec<(Timestamp, Timestamp)> = spans
+                .pauses
+                .iter()
+                .filter_map(|p| pause_span(p, spans.as_of))
+                .chain(runs.iter().copied())
+                .collect();
+            let wait = gap.saturating_sub(covered_within(&not_waiting, start, end));
+            Some(BoundaryReport {
+                from_wave: done.wave_number,
+                from_wave_name: done.wave_name.clone(),
+                to_wave: next.wave_number,
+                to_wave_name: next.wave_name.clone(),
+                source: figure_source(&from, &to),
+                from,
+                to,
+                gap_seconds: gap,
+                paused_seconds: paused,
+                action_seconds: actions,
+                wait_seconds: wait,
+            })
+        })
+        .collect()
 }
 
 /// The intervals the execution stood PAUSED, from the trail's status moves.
@@ -1664,7 +1787,7 @@ fn wave_bar(w: &Wave, report: &WaveReport) -> Bar {
         },
         WaveStatus::Failed | WaveStatus::Skipped | WaveStatus::Cancelled => Bar {
             start,
-            end: last_job_end(w).or_else(|| engine_end(w)),
+            end: last_job_end(&w.jobs).or_else(|| engine_end(w)),
             outcome: Outcome::Failed,
         },
         WaveStatus::Pending | WaveStatus::Launching | WaveStatus::Started => Bar {

@@ -14,9 +14,9 @@ use execution_core::report::{
 };
 
 use super::{
-    action_consequence, action_kind, action_result, action_time_text, decision_text, duration,
-    offset, pause_end_text, pause_text, source_name, utc, wave_label, when_text, wire, Document,
-    ACTIONS_DEFINITION,
+    action_consequence, action_kind, action_result, action_time_text, boundary_label,
+    decision_text, duration, offset, pause_end_text, pause_text, source_name, utc, wave_label,
+    when_text, wire, Document, ACTIONS_DEFINITION, BOUNDARIES_DEFINITION,
 };
 
 /// Names longer than this are cut in the timeline's labels (the whole name is in its tooltip).
@@ -44,6 +44,7 @@ pub fn render(doc: &Document) -> String {
                     (summary(r))
                 }
                 (objectives(r))
+                (boundaries(r))
                 (timeline_section(r))
                 (pauses(r))
                 (decisions(r))
@@ -159,7 +160,7 @@ fn source_words(src: FigureSource) -> &'static str {
     }
 }
 
-fn point(p: &Option<TimePoint>) -> Markup {
+fn point(p: Option<&TimePoint>) -> Markup {
     html! {
         @if let Some(p) = p {
             span.nowrap { (utc(p.time)) } br; small title=(source_name(p.source)) { (p.field) }
@@ -177,8 +178,8 @@ fn objective_row(scope: &str, rt: &RecoveryTime) -> Markup {
                 span class=(verdict_class(rt.verdict)) { (rt.verdict.as_str()) }
                 @if let Some(n) = &rt.note { br; small { (n) } }
             }
-            td { (point(&rt.start)) }
-            td { (point(&rt.end)) }
+            td { (point(rt.start.as_ref())) }
+            td { (point(rt.end.as_ref())) }
             td { (figure(rt.paused_seconds)) }
             td { (figure(rt.record_seconds)) }
         }
@@ -204,6 +205,39 @@ fn objectives(r: &Report) -> Markup {
             p.hint {
                 "Achieved times run from DRS's creation of a wave's first job to EC2's launch of its last critical instance (the execution's: first wave to last), pauses included; where a service gave no time the engine's stands in and the row says so. The engine's record measures from its own launch to the poll that noticed."
                 @if r.action_time.is_some() { " " (ACTIONS_DEFINITION) }
+            }
+        }
+    }
+}
+
+/// The gap at each wave boundary: from the last server of a wave launched to the next wave's
+/// first StartRecovery, and what of it was paused, in actions and the engine's own wait.
+fn boundaries(r: &Report) -> Markup {
+    html! {
+        @if !r.boundaries.is_empty() {
+            section #boundaries {
+                h2 { "Wave boundaries" }
+                table.boundaries {
+                    thead { tr {
+                        th { "Boundary" } th { "From: last server launched" }
+                        th { "To: next wave's first StartRecovery" } th { "Gap" } th { "Paused" }
+                        th { "In actions" } th { "Engine wait" }
+                    } }
+                    tbody {
+                        @for b in &r.boundaries {
+                            tr data-from-wave=(b.from_wave) data-to-wave=(b.to_wave) data-source=(wire(&b.source)) {
+                                th scope="row" { (boundary_label(b)) }
+                                td { (point(Some(&b.from))) }
+                                td { (point(Some(&b.to))) }
+                                td.gap { (duration(b.gap_seconds)) }
+                                td.paused { (duration(b.paused_seconds)) }
+                                td.in-actions { (duration(b.action_seconds)) }
+                                td.wait { strong { (duration(b.wait_seconds)) } }
+                            }
+                        }
+                    }
+                }
+                p.hint { (BOUNDARIES_DEFINITION) }
             }
         }
     }
@@ -902,7 +936,7 @@ fn failures(r: &Report) -> Markup {
                                 td { (dash(s.server_name.as_deref())) }
                                 td { (wire(&s.impact)) }
                                 td { (dash(s.job_id.as_ref().map(|j| j.as_str()))) }
-                                td { (point(&s.failed_at)) }
+                                td { (point(s.failed_at.as_ref())) }
                                 td { (s.reason) }
                             }
                         }

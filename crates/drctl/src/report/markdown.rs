@@ -7,13 +7,13 @@ use std::fmt::Write as _;
 
 use execution_core::actions::ActionWhen;
 use execution_core::report::{
-    is_action_mark, ActionReport, Bar, Outcome, RecoveryTime, Report, Verdict,
+    is_action_mark, ActionReport, Bar, Outcome, RecoveryTime, Report, TimePoint, Verdict,
 };
 
 use super::{
-    action_consequence, action_kind, action_result, action_time_text, decision_text, duration,
-    offset, pause_end_text, pause_text, source_name, utc, wave_label, when_text, wire, Document,
-    ACTIONS_DEFINITION,
+    action_consequence, action_kind, action_result, action_time_text, boundary_label,
+    decision_text, duration, offset, pause_end_text, pause_text, source_name, utc, wave_label,
+    when_text, wire, Document, ACTIONS_DEFINITION, BOUNDARIES_DEFINITION,
 };
 use crate::text::clean;
 
@@ -156,6 +156,7 @@ pub fn render(doc: &Document) -> String {
         );
     }
 
+    boundaries(&mut out, r);
     timeline(&mut out, r);
     pauses(&mut out, r);
     decisions(&mut out, r);
@@ -249,13 +250,43 @@ fn actions(out: &mut String, r: &Report) {
     }
 }
 
+/// `2026-01-01T00:09:10Z (DRS job endDateTime)`, or `–`.
+fn point(p: Option<&TimePoint>) -> String {
+    p.map_or_else(
+        || "–".to_owned(),
+        |p| format!("{} ({})", utc(p.time), md(p.field)),
+    )
+}
+
+/// The gap at each wave boundary: a row each, what of it was paused, in actions and the engine's
+/// wait.
+fn boundaries(out: &mut String, r: &Report) {
+    if r.boundaries.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n## Wave boundaries\n");
+    let _ = writeln!(
+        out,
+        "| Boundary | From: last server launched | To: next wave's first StartRecovery | Gap | Paused | In actions | Engine wait |\n|---|---|---|---|---|---|---|"
+    );
+    for b in &r.boundaries {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | **{}** |",
+            md(&boundary_label(b)),
+            point(Some(&b.from)),
+            point(Some(&b.to)),
+            duration(b.gap_seconds),
+            duration(b.paused_seconds),
+            duration(b.action_seconds),
+            duration(b.wait_seconds),
+        );
+    }
+    let _ = writeln!(out, "\n{}", md(BOUNDARIES_DEFINITION));
+}
+
 fn objective_row(out: &mut String, scope: &str, rt: &RecoveryTime) {
-    let point = |p: &Option<execution_core::report::TimePoint>| {
-        p.as_ref().map_or_else(
-            || "–".to_owned(),
-            |p| format!("{} ({})", utc(p.time), md(p.field)),
-        )
-    };
+    let point = |p: &Option<TimePoint>| point(p.as_ref());
     let _ = writeln!(
         out,
         "| {scope} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use execution_core::actions::{ActionKind, ActionWhen};
 use execution_core::audit::Decision;
 use execution_core::model::Timestamp;
-use execution_core::report::{ActionReport, ActionTime, Report, TimeSource};
+use execution_core::report::{ActionReport, ActionTime, BoundaryReport, Report, TimeSource};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -344,6 +344,31 @@ pub fn wire(value: &impl Serialize) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
+}
+
+/// What a wave boundary's figures are, for every rendering.
+pub const BOUNDARIES_DEFINITION: &str = "A wave boundary's gap runs from the last server of a completed wave launched (the latest DRS endDateTime of its last attempt's jobs; where DRS had not ended one, the latest EC2 launchTime of its servers) to the next wave's first StartRecovery (where its recovery time starts: the earliest DRS creationDateTime of its first attempt's jobs); where the services gave no time the engine's stands in. Of the gap: the time paused, the time wave actions ran (the wave's AFTER_COMPLETE actions, the next wave's BEFORE_LAUNCH ones), and the rest, the engine's own wait between the waves (an action that ran while paused counts once).";
+
+/// `0 (database) → 1 (app)` without escaping: the caller escapes for its medium.
+pub fn boundary_label(b: &BoundaryReport) -> String {
+    let end = |n: u32, name: Option<&str>| match name {
+        Some(name) => format!("{n} ({name})"),
+        None => n.to_string(),
+    };
+    format!(
+        "{} → {}",
+        end(b.from_wave, b.from_wave_name.as_deref()),
+        end(b.to_wave, b.to_wave_name.as_deref())
+    )
+}
+
+/// Whose clocks a boundary's ends were read on: `DRS → DRS`, `engine → engine`.
+pub fn boundary_clocks(b: &BoundaryReport) -> String {
+    format!(
+        "{} → {}",
+        source_name(b.from.source),
+        source_name(b.to.source)
+    )
 }
 
 /// `wave 1 (app)` without escaping: the caller escapes for its medium.

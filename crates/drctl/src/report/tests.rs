@@ -153,6 +153,7 @@ fn the_markdown_report_keeps_hostile_names_inside_their_cells() {
     for expected in [
         "## Recovery time against the objective",
         "| **Execution** | 30m 00s | – | ❌ **MISSED** |",
+        "## Wave boundaries",
         "| 10m 00s | 6m 45s | ✅ **MET** |",
         "## Timeline",
         "## Time paused",
@@ -194,6 +195,7 @@ fn the_html_report_is_one_page_whose_outside_text_stays_text() {
     assert!(out.contains("class=\"decision engine\" data-operation=\"pause\""));
     assert!(out.contains(" min</text>"));
     assert!(out.contains("data-verdict=\"MISSED\""));
+    assert!(out.contains("<section id=\"boundaries\">"));
     assert!(out.contains("@media print"));
 }
 
@@ -655,4 +657,170 @@ fn a_running_action_shows_as_running_in_every_format() {
     assert_eq!(json["actions"][2]["status"], "RUNNING");
     assert!(json["actions"][2].get("endTime").is_none());
     assert_eq!(json["actions"][2]["seconds"], 70);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wave boundaries
+// ---------------------------------------------------------------------------------------------
+
+/// [`drill`]'s one boundary: wave 0's job ended (DRS) at 1470, wave 1's was created at 2005:
+/// 535 s, of which the plan's pause (1500..1620) 120 s, and the engine's wait 415 s.
+#[test]
+fn every_format_shows_each_wave_boundarys_gap_and_what_of_it_the_engine_waited() {
+    let doc = document();
+    let b = &doc.report.boundaries;
+    assert_eq!(b.len(), 1);
+    assert_eq!(
+        boundary_label(&b[0]),
+        format!("0 ({HOSTILE_WAVE}) → 1"),
+        "wave 1 has no name"
+    );
+    assert_eq!(boundary_clocks(&b[0]), "DRS → DRS");
+
+    let text = doc.render(Format::Text);
+    for expected in [
+        "\nWave boundaries (last server launched in DRS to the next wave's first StartRecovery):\n  BOUNDARY ",
+        "  0 (db\\u{1b}[31m\\nWave 7: </text><script>x</script>) → 1  8m 55s  2m 00s  0s          6m 55s       DRS → DRS\n",
+        BOUNDARIES_DEFINITION,
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
+    // Under the waves' tables, before the pauses.
+    let at = |s: &str| {
+        text.find(s)
+            .unwrap_or_else(|| panic!("no {s:?} in\n{text}"))
+    };
+    assert!(
+        at("\nWave 1: FAILED") < at("\nWave boundaries (")
+            && at("\nWave boundaries (") < at("\nPauses:")
+    );
+
+    let markdown = doc.render(Format::Markdown);
+    for expected in [
+        "\n## Wave boundaries\n\n| Boundary | From: last server launched | To: next wave's first StartRecovery | Gap | Paused | In actions | Engine wait |\n|---|---|---|---|---|---|---|\n".to_owned(),
+        format!(
+            "| 0 \\({}\\) → 1 | 1970-01-01T00:24:30Z (DRS job endDateTime) | 1970-01-01T00:33:25Z (DRS job creationDateTime) | 8m 55s | 2m 00s | 0s | **6m 55s** |\n",
+            md(HOSTILE_WAVE)
+        ),
+        md(BOUNDARIES_DEFINITION),
+    ] {
+        assert!(markdown.contains(&expected), "missing {expected:?} in\n{markdown}");
+    }
+
+    let html = doc.render(Format::Html);
+    let section = &html[html
+        .find("<section id=\"boundaries\"><h2>Wave boundaries</h2>")
+        .unwrap_or_else(|| panic!("no boundaries section in {html}"))..];
+    let section = &section[..section.find("</section>").unwrap_or_default()];
+    assert!(
+        section.contains("<tr data-from-wave=\"0\" data-to-wave=\"1\" data-source=\"DRS\"><th scope=\"row\">0 (db\u{1b}[31m\nWave 7: &lt;/text&gt;&lt;script&gt;x&lt;/script&gt;) → 1</th>"),
+        "{section}"
+    );
+    assert!(
+        section.contains(
+            "1970-01-01T00:24:30Z</span><br><small title=\"DRS\">DRS job endDateTime</small>"
+        ),
+        "{section}"
+    );
+    assert!(
+        section.contains(
+            "1970-01-01T00:33:25Z</span><br><small title=\"DRS\">DRS job creationDateTime</small>"
+        ),
+        "{section}"
+    );
+    assert!(
+        section.contains("<td class=\"gap\">8m 55s</td><td class=\"paused\">2m 00s</td><td class=\"in-actions\">0s</td><td class=\"wait\"><strong>6m 55s</strong></td>"),
+        "{section}"
+    );
+    // Between the objectives and the timeline.
+    let at = |s: &str| html.find(s).unwrap_or_default();
+    assert!(
+        at("id=\"objectives\"") < at("id=\"boundaries\"")
+            && at("id=\"boundaries\"") < at("id=\"timeline\"")
+    );
+
+    let json: serde_json::Value =
+        serde_json::from_str(&doc.render(Format::Json)).unwrap_or_default();
+    let b = &json["boundaries"][0];
+    assert_eq!(
+        (
+            &b["fromWave"],
+            &b["toWave"],
+            &b["fromWaveName"],
+            &b["source"]
+        ),
+        (&0.into(), &1.into(), &HOSTILE_WAVE.into(), &"DRS".into())
+    );
+    assert_eq!(
+        (
+            &b["gapSeconds"],
+            &b["pausedSeconds"],
+            &b["actionSeconds"],
+            &b["waitSeconds"]
+        ),
+        (&535.into(), &120.into(), &0.into(), &415.into())
+    );
+    assert_eq!(
+        (&b["from"]["time"], &b["from"]["field"], &b["to"]["time"]),
+        (&1470.into(), &"DRS job endDateTime".into(), &2005.into())
+    );
+}
+
+/// With actions: wave 0's dns-switch (1485..1495) and wave 1's before-launch action
+/// (1630..1930) ran in the boundary, around the pause: 310 s in actions, 120 s paused, 105 s
+/// the engine's.
+#[test]
+fn a_boundarys_actions_are_apart_from_the_engines_wait_in_every_format() {
+    let doc = document_with_actions();
+    let text = doc.render(Format::Text);
+    assert!(
+        text.contains("→ 1  8m 55s  2m 00s  5m 10s      1m 45s       DRS → DRS\n"),
+        "{text}"
+    );
+    let markdown = doc.render(Format::Markdown);
+    assert!(
+        markdown.contains("| 8m 55s | 2m 00s | 5m 10s | **1m 45s** |\n"),
+        "{markdown}"
+    );
+    let html = doc.render(Format::Html);
+    assert!(html.contains("<td class=\"gap\">8m 55s</td><td class=\"paused\">2m 00s</td><td class=\"in-actions\">5m 10s</td><td class=\"wait\"><strong>1m 45s</strong></td>"));
+    let json: serde_json::Value =
+        serde_json::from_str(&doc.render(Format::Json)).unwrap_or_default();
+    assert_eq!(
+        (
+            &json["boundaries"][0]["actionSeconds"],
+            &json["boundaries"][0]["waitSeconds"]
+        ),
+        (&310.into(), &105.into())
+    );
+}
+
+#[test]
+fn without_a_launched_boundary_no_format_has_the_section() {
+    // Wave 1 never launched: the execution was cancelled after wave 0.
+    let (mut e, trail) = drill();
+    let w = &mut e.waves[1];
+    w.status = WaveStatus::Cancelled;
+    w.failure_reason = None;
+    w.status_message = None;
+    w.jobs.clear();
+    w.attempt = 0;
+    w.launch_time = None;
+    w.attempt_time = None;
+    w.end_time = None;
+    for s in &mut w.server_statuses {
+        *s = execution_core::model::ServerStatus::new(
+            s.source_server_id.clone(),
+            s.server_name.clone(),
+        );
+    }
+    e.header.status = ExecutionStatus::Cancelled;
+    let doc = Document::of(Report::build(&e, &trail));
+    assert!(doc.report.boundaries.is_empty());
+    assert!(!doc.render(Format::Text).contains("Wave boundaries"));
+    assert!(!doc.render(Format::Markdown).contains("Wave boundaries"));
+    assert!(!doc.render(Format::Html).contains("id=\"boundaries\""));
+    let json: serde_json::Value =
+        serde_json::from_str(&doc.render(Format::Json)).unwrap_or_default();
+    assert_eq!(json["boundaries"], serde_json::json!([]));
 }

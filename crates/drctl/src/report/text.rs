@@ -16,8 +16,9 @@ use execution_core::report::{
 use execution_core::status::WaveStatus;
 
 use super::{
-    action_consequence, action_kind, action_result, action_time_text, decision_text, offset,
-    pause_end_text, pause_text, utc, wave_label, when_text, wire, Document, ACTIONS_DEFINITION,
+    action_consequence, action_kind, action_result, action_time_text, boundary_clocks,
+    boundary_label, decision_text, offset, pause_end_text, pause_text, utc, wave_label, when_text,
+    wire, Document, ACTIONS_DEFINITION, BOUNDARIES_DEFINITION,
 };
 use crate::text::{clean, count, pad, width};
 
@@ -113,6 +114,7 @@ pub fn render(doc: &Document) -> String {
         }
         server_table(&mut out, &w.servers);
     }
+    boundaries(&mut out, r);
     pauses(&mut out, r);
     actions(&mut out, r);
     timeline(&mut out, r);
@@ -281,6 +283,44 @@ fn objective(rt: &RecoveryTime) -> Option<String> {
     }
 }
 
+/// The gap at each wave boundary, and what of it was paused, in actions and the engine's wait.
+fn boundaries(out: &mut String, r: &Report) {
+    if r.boundaries.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nWave boundaries (last server launched in DRS to the next wave's first StartRecovery):"
+    );
+    let header = [
+        "BOUNDARY",
+        "GAP",
+        "PAUSED",
+        "IN ACTIONS",
+        "ENGINE WAIT",
+        "CLOCKS",
+    ]
+    .map(str::to_owned);
+    let rows: Vec<[String; 6]> = r
+        .boundaries
+        .iter()
+        .map(|b| {
+            [
+                clean(&boundary_label(b)).into_owned(),
+                duration(b.gap_seconds),
+                duration(b.paused_seconds),
+                duration(b.action_seconds),
+                duration(b.wait_seconds),
+                boundary_clocks(b),
+            ]
+        })
+        .collect();
+    for line in table_lines(&header, &rows) {
+        let _ = writeln!(out, "{line}");
+    }
+    let _ = writeln!(out, "  {BOUNDARIES_DEFINITION}");
+}
+
 fn pauses(out: &mut String, r: &Report) {
     if r.pauses.is_empty() {
         return;
@@ -355,19 +395,12 @@ fn actions(out: &mut String, r: &Report) {
             ]
         })
         .collect();
-    let mut widths = header.clone().map(|h| width(&h));
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(width(cell));
-        }
+    let mut lines = table_lines(&header, &rows).into_iter();
+    if let Some(head) = lines.next() {
+        let _ = writeln!(out, "{head}");
     }
-    let line = |out: &mut String, row: &[String; 9]| {
-        let cells: Vec<String> = row.iter().zip(widths).map(|(c, w)| pad(c, w)).collect();
-        let _ = writeln!(out, "  {}", cells.join("  ").trim_end());
-    };
-    line(out, &header);
-    for (a, row) in r.actions.iter().zip(&rows) {
-        line(out, row);
+    for (a, line) in r.actions.iter().zip(lines) {
+        let _ = writeln!(out, "{line}");
         let _ = writeln!(out, "      {}", action_detail(a));
     }
     let _ = writeln!(out, "  {ACTIONS_DEFINITION}");
@@ -644,17 +677,27 @@ fn server_table(out: &mut String, servers: &[ServerReport]) {
         "TYPE",
     ]
     .map(str::to_owned);
-    // Display columns, not bytes: a CJK name takes two columns a character.
+    for line in table_lines(&header, &rows) {
+        let _ = writeln!(out, "{line}");
+    }
+}
+
+/// A table's lines, the header first, indented by two spaces, each column as wide as its widest
+/// cell in display columns, not bytes (a CJK name takes two columns a character).
+fn table_lines<const N: usize>(header: &[String; N], rows: &[[String; N]]) -> Vec<String> {
     let mut widths = header.clone().map(|h| width(&h));
-    for row in &rows {
+    for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(width(cell));
         }
     }
-    for row in std::iter::once(&header).chain(&rows) {
-        let cells: Vec<String> = row.iter().zip(widths).map(|(c, w)| pad(c, w)).collect();
-        let _ = writeln!(out, "  {}", cells.join("  ").trim_end());
-    }
+    std::iter::once(header)
+        .chain(rows)
+        .map(|row| {
+            let cells: Vec<String> = row.iter().zip(widths).map(|(c, w)| pad(c, w)).collect();
+            format!("  {}", cells.join("  ").trim_end())
+        })
+        .collect()
 }
 
 /// An event of the trail on one line: `WHEN [operation by actor] summary`, every part from the

@@ -1423,3 +1423,403 @@ fn covered_time_counts_overlapping_spans_once() {
     assert_eq!(covered_within(&[s(-10, 5), s(95, 200)], at(0), at(100)), 10);
     assert_eq!(covered_within(&[s(10, 90)], at(20), at(30)), 10);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Wave boundaries
+// ---------------------------------------------------------------------------------------------
+
+/// A boundary as the tests compare it: from wave, to wave, its ends (time and clock), gap, paused,
+/// in actions, engine wait.
+type BoundaryRow = (
+    u32,
+    u32,
+    (Timestamp, TimeSource),
+    (Timestamp, TimeSource),
+    u64,
+    u64,
+    u64,
+    u64,
+);
+
+fn boundary_rows(r: &Report) -> Vec<BoundaryRow> {
+    r.boundaries
+        .iter()
+        .map(|b| {
+            (
+                b.from_wave,
+                b.to_wave,
+                (b.from.time, b.from.source),
+                (b.to.time, b.to.source),
+                b.gap_seconds,
+                b.paused_seconds,
+                b.action_seconds,
+                b.wait_seconds,
+            )
+        })
+        .collect()
+}
+
+/// Three waves run to the end. Wave 0's job ended (DRS) at 550 and the engine noticed at 560;
+/// wave 1 was launched at 575, its job created at 580 and ended at 1100; wave 2 was launched at
+/// 1140, its job created at 1145.
+fn three_waves() -> Execution {
+    let mut e = execution(&[2, 1, 1]);
+    launched(
+        &mut e,
+        0,
+        0,
+        wave_job(1, 1, 3, Some(10), Some(550)),
+        &[530, 546],
+    );
+    e.waves[0].end_time = Some(at(560));
+    launched(
+        &mut e,
+        1,
+        575,
+        wave_job(2, 1, 577, Some(580), Some(1100)),
+        &[1090],
+    );
+    e.waves[1].end_time = Some(at(1110));
+    launched(
+        &mut e,
+        2,
+        1140,
+        wave_job(3, 1, 1142, Some(1145), Some(1500)),
+        &[1490],
+    );
+    e.waves[2].end_time = Some(at(1505));
+    e.waves[0].wave_name = Some("database".into());
+    e.waves[1].wave_name = Some("app".into());
+    e.header.status = ExecutionStatus::Completed;
+    e.header.start_time = Some(at(0));
+    e.header.end_time = Some(at(1510));
+    e
+}
+
+#[test]
+fn each_wave_boundary_runs_from_the_last_drs_launch_to_the_next_waves_first_job() {
+    use TimeSource::Drs;
+    let r = Report::build(&three_waves(), &[]);
+    assert_eq!(
+        boundary_rows(&r),
+        [
+            (0, 1, (at(550), Drs), (at(580), Drs), 30, 0, 0, 30),
+            (1, 2, (at(1100), Drs), (at(1145), Drs), 45, 0, 0, 45),
+        ]
+    );
+    let b = &r.boundaries[0];
+    assert_eq!(
+        (b.from.field, b.to.field, b.source),
+        (
+            "DRS job endDateTime",
+            "DRS job creationDateTime",
+            FigureSource::Drs
+        )
+    );
+    assert_eq!(
+        (b.from_wave_name.as_deref(), b.to_wave_name.as_deref()),
+        (Some("database"), Some("app"))
+    );
+    // The gap ends where the next wave's recovery time starts.
+    assert_eq!(r.waves[1].recovery.start.as_ref(), Some(&b.to));
+    let json = serde_json::to_value(&r).unwrap();
+    let b = &json["boundaries"][1];
+    assert_eq!(
+        (
+            &b["fromWave"],
+            &b["toWave"],
+            &b["gapSeconds"],
+            &b["pausedSeconds"],
+            &b["actionSeconds"],
+            &b["waitSeconds"]
+        ),
+        (
+            &1.into(),
+            &2.into(),
+            &45.into(),
+            &0.into(),
+            &0.into(),
+            &45.into()
+        )
+    );
+    assert_eq!(
+        (&b["from"]["source"], &b["source"]),
+        (&"DRS".into(), &"DRS".into())
+    );
+    assert_eq!(b["fromWaveName"], "app");
+    assert!(b.get("toWaveName").is_none());
+
+    // A retried wave: only its last attempt's jobs launched what the next wave waited for (DRS
+    // ended the first attempt's job late, at 1130); its own boundary still ends at its first
+    // attempt's first job.
+    let mut e = three_waves();
+    let w = &mut e.waves[1];
+    w.attempt = 2;
+    w.jobs = vec![
+        wave_job(2, 1, 577, Some(580), Some(1130)),
+        wave_job(4, 2, 700, Some(702), Some(1100)),
+    ];
+    let r = Report::build(&e, &[]);
+    assert_eq!(
+        boundary_rows(&r),
+        [
+            (0, 1, (at(550), Drs), (at(580), Drs), 30, 0, 0, 30),
+            (1, 2, (at(1100), Drs), (at(1145), Drs), 45, 0, 0, 45),
+        ]
+    );
+
+    // DRS had not ended wave 1's job when the engine moved on (it saw every server LAUNCHED): the
+    // last server's EC2 launch time (1090) stands in, not the poll that noticed (1110).
+    let mut e = three_waves();
+    e.waves[1].jobs[0].ended_time = None;
+    let r = Report::build(&e, &[]);
+    assert_eq!(
+        boundary_rows(&r)[1],
+        (
+            1,
+            2,
+            (at(1090), TimeSource::Ec2),
+            (at(1145), Drs),
+            55,
+            0,
+            0,
+            55
+        )
+    );
+    assert_eq!(
+        (r.boundaries[1].from.field, r.boundaries[1].source),
+        ("EC2 launchTime", FigureSource::Drs)
+    );
+    // Nor when one job of the attempt ended and another did not: the one that ended (at 1000)
+    // does not say when the last server launched.
+    e.waves[1].jobs[0].ended_time = Some(at(1000));
+    e.waves[1].jobs.push(wave_job(5, 1, 578, Some(581), None));
+    assert_eq!(
+        Report::build(&e, &[]).boundaries[1].from,
+        TimePoint::new(at(1090), TimeSource::Ec2, "EC2 launchTime")
+    );
+    // Nor EC2's time: the engine's end of the wave.
+    e.waves[1].server_statuses[0].launch_time = None;
+    let r = Report::build(&e, &[]);
+    assert_eq!(
+        boundary_rows(&r)[1],
+        (
+            1,
+            2,
+            (at(1110), TimeSource::Engine),
+            (at(1145), Drs),
+            35,
+            0,
+            0,
+            35
+        )
+    );
+    assert_eq!(r.boundaries[1].source, FigureSource::Engine);
+}
+
+#[test]
+fn a_pause_inside_a_boundary_is_counted_apart_from_the_engines_wait() {
+    use TimeSource::Drs;
+    // Wave 0's job ended at 550; the workflow paused before wave 1 at 560 (the plan's pause), an
+    // operator resumed at 680, wave 1 was launched at 690 and its job created at 695.
+    let two_waves = || {
+        let mut e = execution(&[1, 1]);
+        launched(&mut e, 0, 0, wave_job(1, 1, 3, Some(10), Some(550)), &[540]);
+        e.waves[0].end_time = Some(at(560));
+        launched(
+            &mut e,
+            1,
+            690,
+            wave_job(2, 1, 692, Some(695), Some(1200)),
+            &[1190],
+        );
+        e.waves[1].end_time = Some(at(1210));
+        e.header.status = ExecutionStatus::Completed;
+        e
+    };
+    let mut planned = moved(
+        event(560, 2, "pause", Actor::Workflow),
+        ExecutionStatus::Polling,
+        ExecutionStatus::Paused,
+    );
+    planned.decision = Some(Decision::PlannedPause);
+    planned.paused_before_wave = Some(1);
+    let resume = moved(
+        event(680, 3, "resume", operator()),
+        ExecutionStatus::Paused,
+        ExecutionStatus::Polling,
+    );
+    let r = Report::build(&two_waves(), &[planned, resume.clone()]);
+    assert_eq!(
+        boundary_rows(&r),
+        [(0, 1, (at(550), Drs), (at(695), Drs), 145, 120, 0, 25)]
+    );
+
+    // An operator's pause taken while wave 0 still launched (at 520): only its part after wave
+    // 0's last launch (550..680) is in the boundary.
+    let mut early = moved(
+        event(520, 2, "pause", operator()),
+        ExecutionStatus::Polling,
+        ExecutionStatus::Paused,
+    );
+    early.decision = Some(Decision::OperatorPause);
+    let r = Report::build(&two_waves(), &[early, resume]);
+    assert_eq!(r.pauses[0].seconds, Some(160));
+    assert_eq!(
+        boundary_rows(&r),
+        [(0, 1, (at(550), Drs), (at(695), Drs), 145, 130, 0, 15)]
+    );
+}
+
+#[test]
+fn an_action_inside_a_boundary_is_counted_apart_from_the_engines_wait() {
+    use TimeSource::Drs;
+    // Wave 0's job ended at 550, wave 1's was created at 700. Between them wave 0's dns-switch
+    // (after complete, 560..620) and wave 1's warm-cache (before launch, 630..650) ran: 80 s.
+    // pre-check (before wave 0) and smoke (after wave 1) are outside it.
+    let e = with_actions();
+    let r = Report::build(&e, &[]);
+    assert_eq!(
+        boundary_rows(&r),
+        [(0, 1, (at(550), Drs), (at(700), Drs), 150, 0, 80, 70)]
+    );
+
+    // An operator paused at 600 and resumed at 640, while dns-switch ran and into warm-cache:
+    // paused 40 s, in actions 80 s, and the time covered by either (560..650) counts once.
+    let mut pause = moved(
+        event(600, 2, "pause", operator()),
+        ExecutionStatus::Polling,
+        ExecutionStatus::Paused,
+    );
+    pause.decision = Some(Decision::OperatorPause);
+    let resume = moved(
+        event(640, 3, "resume", operator()),
+        ExecutionStatus::Paused,
+        ExecutionStatus::Polling,
+    );
+    let r = Report::build(&e, &[pause, resume]);
+    assert_eq!(
+        boundary_rows(&r),
+        [(0, 1, (at(550), Drs), (at(700), Drs), 150, 40, 80, 150 - 90)]
+    );
+}
+
+#[test]
+fn a_wave_that_never_launched_has_no_boundary() {
+    use TimeSource::{Drs, Engine};
+    // Wave 2 not launched yet (the execution polls wave 1): only 0 → 1.
+    let mut e = three_waves();
+    let w = &mut e.waves[2];
+    w.status = WaveStatus::Pending;
+    w.attempt = 0;
+    w.jobs.clear();
+    w.launch_time = None;
+    w.attempt_time = None;
+    w.end_time = None;
+    for s in &mut w.server_statuses {
+        *s = ServerStatus::new(s.source_server_id.clone(), s.server_name.clone());
+    }
+    e.header.status = ExecutionStatus::Polling;
+    e.header.end_time = None;
+    let r = Report::build(&e, &[]);
+    assert_eq!(
+        boundary_rows(&r),
+        [(0, 1, (at(550), Drs), (at(580), Drs), 30, 0, 0, 30)]
+    );
+    // Nor once the execution was cancelled before it.
+    e.waves[2].status = WaveStatus::Cancelled;
+    e.header.status = ExecutionStatus::Cancelled;
+    assert_eq!(Report::build(&e, &[]).boundaries.len(), 1);
+
+    // Asked of DRS (claimed at 1140) but no job created yet: its start is the engine's ask.
+    e.waves[2].status = WaveStatus::Launching;
+    e.waves[2].attempt = 1;
+    e.waves[2].launch_time = Some(at(1140));
+    e.waves[2].attempt_time = Some(at(1140));
+    e.header.status = ExecutionStatus::Polling;
+    let r = Report::build(&e, &[]);
+    assert_eq!(
+        boundary_rows(&r)[1],
+        (1, 2, (at(1100), Drs), (at(1140), Engine), 40, 0, 0, 40)
+    );
+    assert_eq!(
+        (r.boundaries[1].to.field, r.boundaries[1].source),
+        ("engine: wave launchTime", FigureSource::Engine)
+    );
+
+    // A wave that failed and was skipped has no boundary to the next (its launch waited for a
+    // person's decision); the boundary into it stands.
+    let mut e = three_waves();
+    e.waves[1].status = WaveStatus::Skipped;
+    e.header.status = ExecutionStatus::CompletedWithErrors;
+    let r = Report::build(&e, &[]);
+    assert_eq!(
+        boundary_rows(&r),
+        [(0, 1, (at(550), Drs), (at(580), Drs), 30, 0, 0, 30)]
+    );
+}
+
+#[test]
+fn a_version_1_record_measures_its_boundaries_on_the_engines_clock() {
+    use crate::fixtures::{EXECUTION_ID, PLAN_ID};
+    // Version 1 kept one jobId per wave and no DRS times; EC2 did not describe the instances: the
+    // engine's end of wave 0 (when its poll saw it complete) to its launch of wave 1.
+    let wave = |n: usize, launch: i64, end: i64| {
+        serde_json::json!({
+            "waveNumber": n, "status": "COMPLETED", "timeoutSeconds": 3600, "version": 3,
+            "jobId": job(n + 1).to_string(), "launchTime": at(launch), "endTime": at(end),
+            "serverStatuses": [{"sourceServerId": server(n).to_string(), "launchStatus": "LAUNCHED"}]
+        })
+    };
+    let e: Execution = serde_json::from_value(serde_json::json!({
+        "executionId": EXECUTION_ID, "planId": PLAN_ID, "isDrill": true, "status": "COMPLETED",
+        "createdTime": at(-10), "startTime": at(0), "endTime": at(1300), "version": 9,
+        "waves": [wave(0, 0, 600), wave(1, 630, 1290)]
+    }))
+    .expect("a version-1 record");
+    assert_eq!(
+        (e.waves[0].jobs.len(), e.waves[0].jobs[0].ended_time),
+        (1, None)
+    );
+    let r = Report::build(&e, &[]);
+    assert_eq!(
+        boundary_rows(&r),
+        [(
+            0,
+            1,
+            (at(600), TimeSource::Engine),
+            (at(630), TimeSource::Engine),
+            30,
+            0,
+            0,
+            30
+        )]
+    );
+    let b = &r.boundaries[0];
+    assert_eq!(
+        (b.from.field, b.to.field, b.source),
+        (
+            "engine: wave endTime",
+            "engine: wave launchTime",
+            FigureSource::Engine
+        )
+    );
+    assert_eq!(serde_json::to_value(b).unwrap()["source"], "engine");
+
+    // With the instance's EC2 launch time, that is when wave 0's last server launched.
+    let mut e = e;
+    e.waves[0].server_statuses[0].launch_time = Some(at(570));
+    assert_eq!(
+        boundary_rows(&Report::build(&e, &[])),
+        [(
+            0,
+            1,
+            (at(570), TimeSource::Ec2),
+            (at(630), TimeSource::Engine),
+            60,
+            0,
+            0,
+            60
+        )]
+    );
+}
