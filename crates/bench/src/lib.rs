@@ -6,6 +6,7 @@ pub mod calls;
 pub mod coldstart;
 pub mod core_cost;
 pub mod fanout;
+pub mod gap;
 pub mod latency;
 pub mod report;
 pub mod shapes;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use bench::report::{repo_root, Report};
-use bench::{calls, coldstart, core_cost, fanout, latency, start, writes};
+use bench::{calls, coldstart, core_cost, fanout, gap, latency, start, writes};
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -55,6 +55,11 @@ enum Bench {
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
+    /// 8. The wave-boundary gap, last server launched → next wave's StartRecovery, ± DRS events.
+    Gap {
+        #[arg(long, default_value_t = gap::SEEDS, value_parser = clap::value_parser!(u64).range(1..))]
+        seeds: u64,
+    },
     /// Every benchmark above, with its defaults.
     All,
 }
@@ -72,6 +77,7 @@ async fn one(bench: Bench) -> Result<Report, String> {
         Bench::Start { latency_ms, runs } => {
             start::run(Duration::from_millis(latency_ms), runs.max(1)).await
         }
+        Bench::Gap { seeds } => gap::run(seeds).await,
         Bench::All => Err("`all` is not one benchmark".into()),
     }
 }
@@ -97,6 +103,7 @@ async fn main() -> ExitCode {
                 latency_ms: 20,
                 runs: 5,
             },
+            Bench::Gap { seeds: gap::SEEDS },
         ],
         one => vec![one],
     };

@@ -228,6 +228,38 @@ pub struct DrillArgs {
     /// `cleanupAfterSeconds` does (which, when the plan sets it, says when).
     #[arg(long)]
     pub cleanup: bool,
+    /// on: DRS's launch results (EventBridge "DRS Source Server Launch Result", which the stack's
+    /// rule hands to advance) start the next wave seconds after the last server of a wave
+    /// launched, as on AWS; off: only the workflow's polls do.
+    #[arg(long, value_enum, value_name = "on|off", default_value_t = Switch::Off)]
+    pub events: Switch,
+    /// Seconds from the end of a server's launch to the delivery of its event: SECS, or MIN..MAX
+    /// drawn per event from the seed (to the millisecond, 0 to 3600) [default: 1..3].
+    #[arg(long, value_name = "SECS|MIN..MAX", value_parser = parse_event_delay)]
+    pub event_delay: Option<EventDelay>,
+    /// The chance, 0 to 1, that an event is lost on the way (polling then starts the next wave)
+    /// [default: 0].
+    #[arg(long, value_name = "0..1", value_parser = parse_event_loss)]
+    pub event_loss: Option<f64>,
+}
+
+/// `--events on|off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
+}
+
+/// `--event-delay`: the bounds of an event's delivery delay, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventDelay {
+    pub min_millis: u64,
+    pub max_millis: u64,
+}
+
+impl EventDelay {
+    /// The longest delay `--event-delay` takes, in seconds.
+    pub const MAX_SECS: u64 = 3600;
 }
 
 #[derive(Debug, ClapArgs)]
@@ -358,6 +390,47 @@ fn parse_refusals(raw: &str) -> Result<Refusals, String> {
     Ok(Refusals::new(calls, retry_after_secs))
 }
 
+fn parse_event_delay(raw: &str) -> Result<EventDelay, String> {
+    let secs = |part: &str| -> Result<u64, String> {
+        let part = part.trim();
+        match part.parse::<f64>() {
+            Ok(s) if s.is_finite() && (0.0..=EventDelay::MAX_SECS as f64).contains(&s) => {
+                // Whole milliseconds: the simulated clock's grain.
+                Ok((s * 1000.0).round() as u64)
+            }
+            _ => Err(format!(
+                "'{part}' is not a delay in seconds (0 to {})",
+                EventDelay::MAX_SECS
+            )),
+        }
+    };
+    let (min_millis, max_millis) = match raw.split_once("..") {
+        Some((lo, hi)) => (secs(lo)?, secs(hi)?),
+        None => {
+            let s = secs(raw)?;
+            (s, s)
+        }
+    };
+    if min_millis > max_millis {
+        return Err(format!(
+            "'{raw}': the shortest delay comes first (MIN..MAX, e.g. 1..3)"
+        ));
+    }
+    Ok(EventDelay {
+        min_millis,
+        max_millis,
+    })
+}
+
+fn parse_event_loss(raw: &str) -> Result<f64, String> {
+    match raw.parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!(
+            "'{raw}' is not a chance of loss (0 to 1, e.g. 0.5 for half the events)"
+        )),
+    }
+}
+
 fn parse_speed(raw: &str) -> Result<f64, String> {
     match raw.parse::<f64>() {
         Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
@@ -410,6 +483,85 @@ mod tests {
         assert_eq!(parse_refusals("3"), Ok(Refusals::new(3, None)));
         assert_eq!(parse_refusals("3:20"), Ok(Refusals::new(3, Some(20))));
         assert!(parse_refusals("x").is_err() && parse_refusals("3:y").is_err());
+    }
+
+    #[test]
+    fn event_delays_and_losses() {
+        let delay = |min_millis, max_millis| {
+            Ok(EventDelay {
+                min_millis,
+                max_millis,
+            })
+        };
+        assert_eq!(parse_event_delay("2"), delay(2_000, 2_000));
+        assert_eq!(parse_event_delay("1..3"), delay(1_000, 3_000));
+        assert_eq!(parse_event_delay("0.25..1.5"), delay(250, 1_500));
+        assert_eq!(parse_event_delay("0"), delay(0, 0));
+        assert_eq!(parse_event_delay("3600"), delay(3_600_000, 3_600_000));
+        for bad in [
+            "", "x", "-1", "1..", "..3", "3..1", "1...3", "inf", "NaN", "3601", "1..3601",
+        ] {
+            assert!(parse_event_delay(bad).is_err(), "{bad:?}");
+        }
+        assert!(parse_event_delay("3..1")
+            .unwrap_err()
+            .contains("the shortest delay comes first"));
+        assert!(parse_event_delay("soon")
+            .unwrap_err()
+            .contains("is not a delay in seconds"));
+        assert_eq!(parse_event_loss("0"), Ok(0.0));
+        assert_eq!(parse_event_loss("0.5"), Ok(0.5));
+        assert_eq!(parse_event_loss("1"), Ok(1.0));
+        for bad in ["-0.1", "1.01", "NaN", "inf", "half", ""] {
+            assert!(parse_event_loss(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    /// The drill's event flags as clap parses them: their defaults, and refusals naming the flag.
+    #[test]
+    fn the_drill_s_event_flags() {
+        let drill = |extra: &[&str]| {
+            let mut argv = vec!["drctl", "drill", "plan.json"];
+            argv.extend_from_slice(extra);
+            Args::try_parse_from(argv).map(|a| match a.command {
+                Command::Drill(d) => (d.events, d.event_delay, d.event_loss),
+                other => panic!("{other:?}"),
+            })
+        };
+        assert_eq!(drill(&[]).unwrap(), (Switch::Off, None, None));
+        assert_eq!(
+            drill(&["--events", "on"]).unwrap(),
+            (Switch::On, None, None)
+        );
+        assert_eq!(
+            drill(&[
+                "--events",
+                "on",
+                "--event-delay",
+                "0.5..2",
+                "--event-loss",
+                "0.5"
+            ])
+            .unwrap(),
+            (
+                Switch::On,
+                Some(EventDelay {
+                    min_millis: 500,
+                    max_millis: 2_000
+                }),
+                Some(0.5)
+            )
+        );
+        for (bad, flag) in [
+            (&["--events", "maybe"][..], "--events"),
+            (&["--events"][..], "--events"),
+            (&["--event-delay", "3..1"][..], "--event-delay"),
+            (&["--event-delay=-2"][..], "--event-delay"),
+            (&["--event-loss", "2"][..], "--event-loss"),
+        ] {
+            let error = drill(bad).unwrap_err().to_string();
+            assert!(error.contains(flag), "{bad:?}: {error}");
+        }
     }
 
     #[test]

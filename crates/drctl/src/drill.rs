@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use drs_sim::driver::{drive, DriverConfig, Event, Observer, OnFailure, Resume};
 use drs_sim::{
-    ActionOutcome, ActionScript, ActionScripts, FaultScript, Sim, SimConfig, SourceServers,
+    ActionOutcome, ActionScript, ActionScripts, EventConfig, FaultScript, Sim, SimConfig,
+    SourceServers,
 };
 use execution_core::audit::AuditEvent;
 use execution_core::error::OperationError;
@@ -20,7 +21,7 @@ use execution_core::status::ExecutionStatus;
 use serde_json::json;
 use tokio::sync::{oneshot, Notify};
 
-use crate::cli::DrillArgs;
+use crate::cli::{DrillArgs, Switch};
 use crate::exit::{CliError, Exit};
 use crate::progress::Progress;
 use crate::report::{self, duration, Document, Format, Stopped};
@@ -70,6 +71,7 @@ pub async fn run(args: DrillArgs, json: bool) -> Result<Exit, CliError> {
         }
     }
     let actions = failing_actions(&plan, &args.fail_actions)?;
+    let events = launch_events(&args)?;
     let policy = Policy::with_limits(args.max_servers_per_job, args.max_wave_attempts)
         .map_err(|e| CliError::invalid(e.to_string()))?;
     // Before the drill: a file whose format cannot be told is refused at once.
@@ -107,6 +109,7 @@ pub async fn run(args: DrillArgs, json: bool) -> Result<Exit, CliError> {
         policy,
         source_servers,
         actions,
+        events,
         ..SimConfig::default()
     });
     for &(api, n) in &args.throttle {
@@ -243,6 +246,22 @@ pub async fn run(args: DrillArgs, json: bool) -> Result<Exit, CliError> {
         Ok(o) => (o.polls, o.launch_refusals, o.launch_wait_secs),
         Err(_) => (tally.polls, tally.launch_refusals, tally.launch_wait_secs),
     };
+    // Lost events are not seen by the drill's observer: a drill that stopped early counts the
+    // delivered ones only.
+    let (delivered, lost, launched) = match &ending {
+        Ok(o) => (o.events_delivered, Some(o.events_lost), o.events_launched),
+        Err(_) => (tally.events_delivered, None, tally.events_launched),
+    };
+    let events_summary = events.enabled.then(|| {
+        json!({
+            "delayMinSeconds": events.delay_min_millis as f64 / 1000.0,
+            "delayMaxSeconds": events.delay_max_millis as f64 / 1000.0,
+            "loss": events.loss,
+            "delivered": delivered,
+            "lost": lost,
+            "launchedWaves": launched,
+        })
+    });
     let simulated_secs = ending.as_ref().map_or_else(
         |_| sim.clock.now().secs_since(started),
         |o| o.simulated_secs,
@@ -254,6 +273,7 @@ pub async fn run(args: DrillArgs, json: bool) -> Result<Exit, CliError> {
         "simulatedSeconds": simulated_secs,
         "launchRefusals": launch_refusals,
         "launchWaitSeconds": launch_wait_secs,
+        "launchResults": events_summary,
         "wallSeconds": (wall_secs * 100.0).round() / 100.0,
         "calls": sim.calls.counts(),
         "store": sim.store.counts(),
@@ -281,8 +301,14 @@ pub async fn run(args: DrillArgs, json: bool) -> Result<Exit, CliError> {
         } else {
             String::new()
         };
+        let events_line = if events.enabled {
+            let lost = lost.map_or_else(String::new, |n| format!(", {n} lost"));
+            format!("; DRS launch results: {delivered} delivered{lost}, {launched} launched a wave")
+        } else {
+            String::new()
+        };
         output::print(&format!(
-            "{}\nSimulated {} in {wall_secs:.1}s of wall time (seed {}): {}{refused}; service calls: {}\n",
+            "{}\nSimulated {} in {wall_secs:.1}s of wall time (seed {}): {}{refused}{events_line}; service calls: {}\n",
             report.render(Format::Text),
             duration(simulated_secs),
             args.seed,
@@ -358,6 +384,29 @@ fn failing_actions(
         }
     }
     Ok(scripts)
+}
+
+/// The DRS launch results of `--events`, `--event-delay` and `--event-loss`: delivered 1 to 3 s
+/// after each launch ends, none lost, unless they say otherwise. A delay or a loss for events
+/// that are off is refused: it would change nothing.
+fn launch_events(args: &DrillArgs) -> Result<EventConfig, CliError> {
+    if args.events == Switch::Off {
+        let given = [
+            args.event_delay.map(|_| "--event-delay"),
+            args.event_loss.map(|_| "--event-loss"),
+        ];
+        if let Some(flag) = given.into_iter().flatten().next() {
+            return Err(CliError::invalid(format!(
+                "{flag} needs DRS events: add --events on (they are off unless asked for)"
+            )));
+        }
+        return Ok(EventConfig::off());
+    }
+    let mut events = EventConfig::on();
+    if let Some(delay) = args.event_delay {
+        events = events.with_delay_millis(delay.min_millis, delay.max_millis);
+    }
+    Ok(events.with_loss(args.event_loss.unwrap_or(0.0)))
 }
 
 /// The start's pre-flight refused the drill: every problem (and warning), nothing launched.
@@ -455,6 +504,8 @@ struct Tally {
     polls: u64,
     launch_refusals: u32,
     launch_wait_secs: u64,
+    events_delivered: u32,
+    events_launched: u32,
 }
 
 impl Tally {
@@ -466,6 +517,10 @@ impl Tally {
             } => {
                 self.launch_refusals += 1;
                 self.launch_wait_secs += retry_after_secs;
+            }
+            Event::LaunchResult { launched_wave, .. } => {
+                self.events_delivered += 1;
+                self.events_launched += u32::from(launched_wave.is_some());
             }
             _ => {}
         }

@@ -68,6 +68,88 @@ pub enum Progression {
     Timed(Timings),
 }
 
+/// The DRS launch results the simulated world sends: when a server's launch in a StartRecovery job
+/// ends (LAUNCHED or FAILED), DRS puts a "DRS Source Server Launch Result" event on EventBridge
+/// (best effort), which delivers it a little later, or never. Each event's delay and whether it is
+/// lost are drawn from the world's seed and the event's job and server (not from the order of
+/// anything), so one seed gives the same events whatever else is asked of the world. TERMINATE
+/// jobs (cleanup) send none; neither does a world that does not move with the clock.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EventConfig {
+    pub enabled: bool,
+    /// The shortest delivery delay after the launch ended, in milliseconds.
+    pub delay_min_millis: u64,
+    /// The longest (drawn uniformly between the two, to the millisecond).
+    pub delay_max_millis: u64,
+    /// The chance, from 0 to 1, that an event is lost on the way.
+    pub loss: f64,
+    /// Every event is sent twice, each copy with its own delay and chance of loss (EventBridge
+    /// delivers at least once): the second copy must change nothing.
+    pub duplicate: bool,
+}
+
+impl EventConfig {
+    /// EventBridge delivers DRS's events within a few seconds.
+    pub const DEFAULT_DELAY_MIN_MILLIS: u64 = 1_000;
+    pub const DEFAULT_DELAY_MAX_MILLIS: u64 = 3_000;
+
+    /// Events on: delivered 1 to 3 s after the launch ended, none lost, none twice.
+    pub const fn on() -> Self {
+        Self {
+            enabled: true,
+            ..Self::off()
+        }
+    }
+
+    /// No events (the default): the engine learns of a launch's end only by polling.
+    pub const fn off() -> Self {
+        Self {
+            enabled: false,
+            delay_min_millis: Self::DEFAULT_DELAY_MIN_MILLIS,
+            delay_max_millis: Self::DEFAULT_DELAY_MAX_MILLIS,
+            loss: 0.0,
+            duplicate: false,
+        }
+    }
+
+    /// Delivered `min_millis` to `max_millis` after the launch ended.
+    pub const fn with_delay_millis(self, min_millis: u64, max_millis: u64) -> Self {
+        Self {
+            delay_min_millis: min_millis,
+            delay_max_millis: max_millis,
+            ..self
+        }
+    }
+
+    /// Each event lost with probability `loss` (taken as 0 to 1).
+    pub const fn with_loss(self, loss: f64) -> Self {
+        Self { loss, ..self }
+    }
+
+    /// The delay's bounds, lowest first.
+    pub(crate) fn delay_range(&self) -> (u64, u64) {
+        (
+            self.delay_min_millis.min(self.delay_max_millis),
+            self.delay_max_millis.max(self.delay_min_millis),
+        )
+    }
+
+    /// The chance of loss, within 0 to 1 (anything else, NaN included, is taken at its nearest).
+    pub(crate) fn loss(&self) -> f64 {
+        if self.loss.is_nan() {
+            0.0
+        } else {
+            self.loss.clamp(0.0, 1.0)
+        }
+    }
+}
+
+impl Default for EventConfig {
+    fn default() -> Self {
+        Self::off()
+    }
+}
+
 /// Faults of the DRS and EC2 world; per-call faults (throttling, 5xx) are scripted on
 /// [`crate::Calls`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

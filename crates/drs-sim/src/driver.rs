@@ -9,17 +9,26 @@
 //! answer, as the state machine reads the Lambda's. Simulated time moves only here, and while a
 //! wave action's Lambda function runs (act waits for it). An operation whose Lambda the
 //! simulator crashes ([`crate::Calls::crash_after`]) ends there, as a 502 the driver retries.
+//!
+//! When the world sends DRS launch results ([`crate::EventConfig`]), the driver plays the stack's
+//! EventBridge rule too: while it waits (between polls, on a launch's retry-after, at a pause, a
+//! backoff), each result that comes due moves the clock to its time and is handed to advance
+//! (`Actor::Event`), once, as the rule invokes the advance function; then the wait goes on to its
+//! end, as the state machine's Wait state does. What advance did is in the record, which the next
+//! poll reads. A result due while an operation runs is delivered at the next wait.
 
 use std::time::{Duration, Instant};
 
 use execution_core::actions::{ActionKind, ActionRun, ActionStatus, ActionWhen, WaveAction};
 use execution_core::api::{
-    status_code_of, AnswerClass, Operation, PauseRequest, PollRequest, Request, Target, WaveTarget,
+    status_code_of, AdvanceOutcome, AnswerClass, Operation, PauseRequest, PollRequest, Request,
+    Target, WaveTarget,
 };
 use execution_core::audit::Actor;
 use execution_core::ids::{ExecutionId, JobId, SourceServerId};
 use execution_core::model::{Execution, PauseReason, ServerStatus, Timestamp, Wave};
 use execution_core::ops;
+use execution_core::ports::Clock;
 use execution_core::rules::NextAction;
 use execution_core::status::{ExecutionStatus, WaveStatus};
 use serde::de::DeserializeOwned;
@@ -27,7 +36,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::{Sim, TokenState};
+use crate::{LaunchEvent, Sim, TokenState};
 
 /// When a pause ends: a planned or operator pause is resumed, a failed wave's pause decided.
 #[derive(Debug)]
@@ -51,6 +60,9 @@ pub enum OnFailure {
     Stop,
 }
 
+/// How the driver plays the state machine and the operator. The DRS launch results it delivers are
+/// the world's: on when the simulator was built with [`crate::SimConfig::events`] on, which is
+/// then the one switch (a driver never leaves a due event undelivered).
 #[derive(Debug)]
 pub struct DriverConfig {
     /// The state machine's Wait between polls, in simulated seconds.
@@ -187,6 +199,30 @@ pub enum Event {
     },
     /// cleanup answered (after the plan's `cleanupAfterSeconds`, then until it is complete).
     CleanedUp(Cleanup),
+    /// A DRS launch result ("DRS Source Server Launch Result") arrived while the driver waited,
+    /// and advance handled it. One per event delivered; a lost event is seen by no one.
+    LaunchResult {
+        job_id: JobId,
+        /// The server whose launch ended (the event's `resources`).
+        server: Option<SourceServerId>,
+        /// DRS's `detail.state`: `RECOVERY_LAUNCH_SUCCEEDED` or `RECOVERY_LAUNCH_FAILED`.
+        state: Option<String>,
+        /// When DRS ended the server's launch (the event's `time`).
+        ended_at: Timestamp,
+        outcome: AdvanceOutcome,
+        /// Why an IGNORED event changed nothing: advance's reason (`LATE_EVENT`,
+        /// `JOB_STILL_LAUNCHING`, ...).
+        reason: Option<String>,
+        /// advance's message.
+        message: String,
+        /// The wave of the event's job, when advance found it.
+        wave_number: Option<u32>,
+        /// The wave advance launched (DRS jobs started): the event closed a wave boundary.
+        launched_wave: Option<u32>,
+        /// With `launched_wave`: when the last server of the event's wave launched, as the record
+        /// has it (EC2's launch times).
+        last_server_at: Option<Timestamp>,
+    },
 }
 
 /// What cleanup answered: the drill's recovery instances, where their termination stands.
@@ -237,6 +273,11 @@ pub struct Outcome {
     pub launch_wait_secs: u64,
     /// cleanup's last answer, when the plan asked for one (`cleanupAfterSeconds`).
     pub cleanup: Option<Cleanup>,
+    /// DRS launch results handed to advance (duplicates included), those lost on the way (that
+    /// came due during the drive), and those on which advance launched a wave.
+    pub events_delivered: u32,
+    pub events_lost: u32,
+    pub events_launched: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -310,6 +351,9 @@ pub async fn drive(
         launch_refusals: 0,
         launch_wait_secs: 0,
         cleanup: None,
+        events_delivered: 0,
+        events_lost: 0,
+        events_launched: 0,
     };
     d.run(limit).await?;
     let execution = sim
@@ -323,6 +367,9 @@ pub async fn drive(
         launch_refusals: d.launch_refusals,
         launch_wait_secs: d.launch_wait_secs,
         cleanup: d.cleanup,
+        events_delivered: d.events_delivered,
+        events_lost: d.events_lost,
+        events_launched: d.events_launched,
     })
 }
 
@@ -367,6 +414,19 @@ pub struct ActAnswer {
     pub retry_after_seconds: Option<u64>,
     #[serde(default)]
     pub error: Option<String>,
+}
+
+/// advance's answer: what it did with a DRS launch result.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AdvanceAnswer {
+    outcome: AdvanceOutcome,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    message: String,
+    wave_number: Option<u32>,
+    launch: Option<LaunchAnswer>,
 }
 
 #[derive(Deserialize)]
@@ -422,6 +482,9 @@ struct Driver<'a> {
     launch_refusals: u32,
     launch_wait_secs: u64,
     cleanup: Option<Cleanup>,
+    events_delivered: u32,
+    events_lost: u32,
+    events_launched: u32,
 }
 
 impl Driver<'_> {
@@ -686,9 +749,10 @@ impl Driver<'_> {
                 let wall = Instant::now();
                 let _ = signal.recv().await; // closed counts as a signal: nobody can send one any more
                 if let Some(speed) = self.config.speed {
-                    self.sim.clock.advance(Duration::from_secs_f64(
-                        wall.elapsed().as_secs_f64() * speed,
-                    ));
+                    // The wall-clock time waited has passed already: no sleeping it again.
+                    let waited = Duration::try_from_secs_f64(wall.elapsed().as_secs_f64() * speed)
+                        .unwrap_or(Duration::MAX);
+                    self.pass(waited, false).await;
                 }
             }
         }
@@ -707,17 +771,7 @@ impl Driver<'_> {
         let operation = request.operation();
         let mut failures: u32 = 0;
         loop {
-            let ports = self.sim.ports();
-            let answer = tokio::select! {
-                biased;
-                answer = ops::run(&ports, request.clone(), actor(operation)) => answer,
-                // The operation's Lambda died mid-call: what it wrote stands, nothing more.
-                () = self.sim.calls.crashed() => json!({
-                    "statusCode": 502,
-                    "error": "LAMBDA_DIED",
-                    "message": format!("the {operation} function died before it answered (simulated crash)"),
-                }),
-            };
+            let answer = self.answer(request.clone()).await;
             match AnswerClass::of_answer(&answer) {
                 AnswerClass::Done => {
                     return serde_json::from_value(answer.clone())
@@ -760,12 +814,137 @@ impl Driver<'_> {
         }
     }
 
-    /// Simulated time passes (and, at a finite speed, the matching wall-clock time).
-    async fn wait(&self, secs: u64) {
-        if let Some(speed) = self.config.speed.filter(|s| s.is_finite() && *s > 0.0) {
-            tokio::time::sleep(Duration::from_secs_f64(secs as f64 / speed)).await;
+    /// One call of `request` through `ops::run`, by the actor [`actor`] names, answered as its
+    /// Lambda would answer (a Lambda the simulator crashes answers 502).
+    async fn answer(&self, request: Request) -> Value {
+        let operation = request.operation();
+        let ports = self.sim.ports();
+        tokio::select! {
+            biased;
+            answer = ops::run(&ports, request, actor(operation)) => answer,
+            // The operation's Lambda died mid-call: what it wrote stands, nothing more.
+            () = self.sim.calls.crashed() => json!({
+                "statusCode": 502,
+                "error": "LAMBDA_DIED",
+                "message": format!("the {operation} function died before it answered (simulated crash)"),
+            }),
         }
-        self.sim.clock.advance_secs(secs);
+    }
+
+    /// Simulated time passes (and, at a finite speed, the matching wall-clock time), with the DRS
+    /// launch results that come due meanwhile delivered at their time.
+    async fn wait(&mut self, secs: u64) {
+        self.pass(Duration::from_secs(secs), true).await;
+    }
+
+    /// `span` of simulated time passes, slice by slice: up to the next DRS launch result due
+    /// within it (or due already: one that came due while an operation ran), which is then
+    /// delivered, and so on to the span's end. With `sleep`, each slice also takes its share of
+    /// wall-clock time at the driver's speed. Without events this is one slice: the clock moves
+    /// by `span`.
+    async fn pass(&mut self, span: Duration, sleep: bool) {
+        let sim = self.sim;
+        let span_millis = i64::try_from(span.as_millis()).unwrap_or(i64::MAX);
+        let end = sim.clock.now_millis().saturating_add(span_millis);
+        loop {
+            let now = sim.clock.now_millis();
+            let due = sim.world.next_launch_result_due().filter(|d| *d <= end);
+            let until = due.map_or(end, |d| d.max(now));
+            let slice = Duration::from_millis(u64::try_from(until - now).unwrap_or(0));
+            if sleep {
+                self.sleep(slice).await;
+            }
+            sim.clock.advance(slice);
+            if due.is_none() {
+                return;
+            }
+            for event in sim.world.launch_results_due(until) {
+                self.deliver(event).await;
+            }
+        }
+    }
+
+    /// The wall-clock time `simulated` takes at the driver's speed (none when it runs as fast as
+    /// it can).
+    async fn sleep(&self, simulated: Duration) {
+        if let Some(speed) = self.config.speed.filter(|s| s.is_finite() && *s > 0.0) {
+            let wall = Duration::try_from_secs_f64(simulated.as_secs_f64() / speed)
+                .unwrap_or(Duration::MAX);
+            tokio::time::sleep(wall).await;
+        }
+    }
+
+    /// A DRS launch result reaches the stack's rule, which invokes advance once: its answer is
+    /// told ([`Event::LaunchResult`]), with what advance changed in the record. An error answer
+    /// is a warning and is not retried (EventBridge does not send the event again); polling
+    /// carries on without it. A lost event is only counted.
+    async fn deliver(&mut self, event: LaunchEvent) {
+        if event.lost {
+            self.events_lost += 1;
+            return;
+        }
+        self.events_delivered += 1;
+        let LaunchEvent {
+            ended_at, result, ..
+        } = event;
+        let (job_id, server, state) = (
+            result.job_id.clone(),
+            result.source_server_id.clone(),
+            result.state.clone(),
+        );
+        let answer = self.answer(Request::Advance(result)).await;
+        let read = match AnswerClass::of_answer(&answer) {
+            AnswerClass::Done => serde_json::from_value::<AdvanceAnswer>(answer.clone())
+                .map_err(|e| format!("answered 200 with a document the driver cannot read ({e})")),
+            _ => Err(format!("failed: {}", ErrorAnswer::of(&answer))),
+        };
+        let r = match read {
+            Ok(r) => r,
+            Err(why) => {
+                self.emit(Event::Warning {
+                    message: format!(
+                        "advance of DRS's launch result for job {job_id} {why}; not retried: polling carries on"
+                    ),
+                });
+                return;
+            }
+        };
+        self.observe_record();
+        let launched_wave = r
+            .launch
+            .as_ref()
+            .filter(|l| !l.job_ids.is_empty())
+            .map(|l| l.wave_number);
+        let last_server_at = if launched_wave.is_some() {
+            self.events_launched += 1;
+            r.wave_number.and_then(|n| self.last_launch_of(n))
+        } else {
+            None
+        };
+        self.emit(Event::LaunchResult {
+            job_id,
+            server,
+            state,
+            ended_at,
+            outcome: r.outcome,
+            reason: r.reason,
+            message: r.message,
+            wave_number: r.wave_number,
+            launched_wave,
+            last_server_at,
+        });
+    }
+
+    /// When the last server of wave `wave_number` launched, as the record has it (EC2's launch
+    /// times).
+    fn last_launch_of(&self, wave_number: u32) -> Option<Timestamp> {
+        let execution = self.sim.store.get(self.target.execution_id)?;
+        execution
+            .wave(wave_number)?
+            .server_statuses
+            .iter()
+            .filter_map(|s| s.launch_time)
+            .max()
     }
 
     /// Tells what changed in the record since the driver last looked (what a UI reading the
@@ -819,12 +998,14 @@ impl Driver<'_> {
 }
 
 /// Who calls `operation` in a drill: the simulated operator decides (resume, retry, skip, cancel);
-/// everything else is the workflow's.
+/// a DRS event advances; everything else is the workflow's.
 pub fn actor(operation: Operation) -> Actor {
     match operation {
         Operation::Resume | Operation::Retry | Operation::Skip | Operation::Cancel => {
             Actor::Cli(SIMULATED_OPERATOR.to_owned())
         }
+        // The stack's EventBridge rule, on a DRS launch result.
+        Operation::Advance => Actor::Event,
         _ => Actor::Workflow,
     }
 }

@@ -8,7 +8,7 @@ use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::config::{
-    ActionScripts, FaultScript, Progression, SourceServers, TerminateTimings, Timings,
+    ActionScripts, EventConfig, FaultScript, Progression, SourceServers, TerminateTimings, Timings,
 };
 use crate::{
     Calls, MemoryStore, SimAutomation, SimClock, SimDispatch, SimDrs, SimEc2, SimFunctions,
@@ -30,6 +30,9 @@ pub struct SimConfig {
     pub terminate_timings: TerminateTimings,
     /// How the wave actions' Lambda functions and SSM runbooks behave.
     pub actions: ActionScripts,
+    /// The DRS launch results the world sends (off by default); the driver delivers them to
+    /// advance while it waits.
+    pub events: EventConfig,
     pub store_page_size: usize,
     pub policy: Policy,
 }
@@ -49,6 +52,7 @@ impl Default for SimConfig {
             source_servers: SourceServers::default(),
             terminate_timings: TerminateTimings::default(),
             actions: ActionScripts::default(),
+            events: EventConfig::off(),
             store_page_size: MemoryStore::DEFAULT_PAGE_SIZE,
             policy: Policy::default(),
         }
@@ -84,7 +88,8 @@ impl Sim {
         )
         .with_source_servers(config.source_servers)
         .with_terminate_timings(config.terminate_timings)
-        .with_actions(config.actions);
+        .with_actions(config.actions)
+        .with_events(config.events);
         let store = MemoryStore::with_page_size(config.store_page_size);
         Self::assemble(clock, calls, store, world, BTreeMap::new(), config.policy)
     }

@@ -5,11 +5,11 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
-use execution_core::ids::{InstanceId, JobId, SourceServerId};
+use execution_core::ids::{ExecutionId, InstanceId, JobId, SourceServerId};
 use execution_core::model::Timestamp;
 use execution_core::ports::{
-    DrsJob, Ec2Instance, JobLogEntry, JobTag, LastLaunch, ParticipatingServer, RecoveryInstance,
-    RecoveryRequest, ServiceError, SourceServer, DRS_FILTER_MAX, EC2_FILTER_MAX,
+    Clock, DrsJob, Ec2Instance, JobLogEntry, JobTag, LastLaunch, ParticipatingServer,
+    RecoveryInstance, RecoveryRequest, ServiceError, SourceServer, DRS_FILTER_MAX, EC2_FILTER_MAX,
 };
 use execution_core::rules::MAX_SERVERS_PER_JOB;
 use execution_core::status::{JobStatus, LaunchStatus};
@@ -18,13 +18,15 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::calls::{Api, Calls};
 use crate::config::{
-    ActionScripts, FaultScript, Progression, SourceServers, TerminateTimings, Timings,
+    ActionScripts, EventConfig, FaultScript, Progression, SourceServers, TerminateTimings, Timings,
 };
 use crate::{lock, SimClock};
 
 mod actions;
+mod events;
 
 pub use actions::{Automation, GARBAGE_PAYLOAD, GARBAGE_STATUS};
+pub use events::{LaunchEvent, LAUNCH_FAILED, LAUNCH_SUCCEEDED};
 
 /// What a DRS job does (DescribeJobs' `type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -52,6 +54,9 @@ pub struct Job {
     pub status: JobStatus,
     pub tags: BTreeMap<String, String>,
     pub created: Timestamp,
+    /// `created` to the millisecond: when StartRecovery (or TerminateRecoveryInstances) was
+    /// answered on the simulated clock.
+    pub created_millis: i64,
     pub is_drill: bool,
     pub servers: Vec<JobServer>,
     /// LAUNCH or TERMINATE.
@@ -73,6 +78,18 @@ pub struct JobServer {
     /// The instance the job launched (LAUNCH) or terminates (TERMINATE).
     pub recovery_instance_id: Option<InstanceId>,
     pub(crate) schedule: Option<ServerSchedule>,
+}
+
+impl JobServer {
+    /// When DRS ended this server's launch (or termination), once it has: the exact time the
+    /// world scheduled, which DRS's own answers round to a poll. `None` for a server that has
+    /// not settled, or one of a job that does not move with the clock.
+    pub fn ended_at(&self) -> Option<Timestamp> {
+        self.schedule
+            .as_ref()
+            .filter(|_| self.launch_status.is_settled())
+            .map(|plan| Timestamp(plan.settles_at))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,6 +123,7 @@ impl Job {
             status,
             tags,
             created,
+            created_millis: created.secs().saturating_mul(1000),
             is_drill: true,
             servers,
             job_type: JobType::Launch,
@@ -145,6 +163,25 @@ impl Job {
             (JobType::Launch, true) => "START_DRILL",
             (JobType::Launch, false) => "START_RECOVERY",
         }
+    }
+}
+
+/// A wave boundary as DRS saw it ([`World::wave_boundaries`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaveBoundary {
+    pub wave_number: u32,
+    /// The next wave that launched.
+    pub next_wave: u32,
+    /// When the wave's last server launch ended.
+    pub last_launch_ended: Timestamp,
+    /// When the next wave's first StartRecovery was answered, in epoch milliseconds.
+    pub next_started_millis: i64,
+}
+
+impl WaveBoundary {
+    /// Milliseconds from the wave's last launch to the next wave's first StartRecovery.
+    pub fn gap_millis(&self) -> i64 {
+        self.next_started_millis - self.last_launch_ended.secs().saturating_mul(1000)
     }
 }
 
@@ -194,6 +231,10 @@ pub(crate) struct State {
     addresses_used: u32,
     /// The wave actions' Lambda functions and SSM automations.
     actions: actions::ActionState,
+    /// The DRS launch results on their way.
+    events: events::EventQueue,
+    /// The clock, in milliseconds, when the call being answered came in.
+    clock_millis: i64,
 }
 
 const INSTANCE_TYPES: [&str; 5] = ["t3.medium", "t3.large", "m5.large", "m5.xlarge", "r5.large"];
@@ -221,6 +262,8 @@ impl World {
             instance_index: HashMap::new(),
             addresses_used: 0,
             actions: actions::ActionState::new(seed),
+            events: events::EventQueue::new(seed),
+            clock_millis: clock.now_millis(),
         };
         Self {
             clock,
@@ -245,6 +288,26 @@ impl World {
     pub fn with_actions(self, scripts: ActionScripts) -> Self {
         lock(&self.state).set_action_scripts(scripts);
         self
+    }
+
+    /// This world sending DRS launch results as `config` says (for the jobs started from now on).
+    pub fn with_events(self, config: EventConfig) -> Self {
+        lock(&self.state).events.set_config(config);
+        self
+    }
+
+    /// When the next DRS launch result is due, in epoch milliseconds (lost or not; `None`: none is
+    /// on its way).
+    pub fn next_launch_result_due(&self) -> Option<i64> {
+        lock(&self.state).events.next_due()
+    }
+
+    /// Takes the DRS launch results due at or before `until_millis` (epoch milliseconds) off
+    /// their queue, in the order they are delivered: each is delivered once, the lost ones
+    /// included (marked: nobody receives them). A launch's result is made when its job starts,
+    /// so one due before the clock's time is one that nobody took in time.
+    pub fn launch_results_due(&self, until_millis: i64) -> Vec<LaunchEvent> {
+        lock(&self.state).events.take_due(until_millis)
     }
 
     /// Changes the fault script; jobs and instances created from now on follow it.
@@ -317,6 +380,40 @@ impl World {
         s.instances.iter().map(|i| i.instance.clone()).collect()
     }
 
+    /// Each wave boundary of `execution` as DRS saw it: from the end of the last server launch
+    /// of a wave (the exact time the world scheduled) to the first StartRecovery of the next wave
+    /// that launched (its job's creation, to the millisecond). Only waves that both had jobs
+    /// count; waves are told apart by the jobs' tags.
+    pub fn wave_boundaries(&self, execution: ExecutionId) -> Vec<WaveBoundary> {
+        let mut waves: BTreeMap<u32, (Option<Timestamp>, i64)> = BTreeMap::new();
+        for job in self.jobs().iter().filter(|j| j.job_type == JobType::Launch) {
+            let Some(tag) = JobTag::read(|key| job.tags.get(key).cloned())
+                .filter(|t| t.execution_id == execution)
+            else {
+                continue;
+            };
+            let ended = job.servers.iter().filter_map(JobServer::ended_at).max();
+            let wave = waves
+                .entry(tag.wave_number)
+                .or_insert((None, job.created_millis));
+            wave.0 = wave.0.max(ended);
+            wave.1 = wave.1.min(job.created_millis);
+        }
+        waves
+            .iter()
+            .zip(waves.iter().skip(1))
+            .filter_map(|((&n, &(ended, _)), (&next, &(_, started)))| {
+                let ended = ended?;
+                Some(WaveBoundary {
+                    wave_number: n,
+                    next_wave: next,
+                    last_launch_ended: ended,
+                    next_started_millis: started,
+                })
+            })
+            .collect()
+    }
+
     /// `server` as DescribeSourceServers describes it at the clock's time (not counted as a call);
     /// `None` when DRS does not know it.
     pub fn source_server(&self, server: &SourceServerId) -> Option<SourceServer> {
@@ -355,6 +452,7 @@ impl World {
         let now = self.clock.now();
         let answered = {
             let mut s = lock(&self.state);
+            s.clock_millis = self.clock.now_millis();
             s.advance(now.secs());
             answer(&mut s, now)
         };
@@ -809,6 +907,7 @@ impl State {
                 .map(|(k, v)| (k.to_owned(), v))
                 .collect(),
             created: now,
+            created_millis: self.clock_millis.max(now.secs().saturating_mul(1000)),
             is_drill: request.is_drill,
             servers: servers
                 .iter()
@@ -833,6 +932,12 @@ impl State {
                 let plan =
                     self.schedule_server(&t, &server.source_server_id, request.attempt, started);
                 last = last.max(plan.settles_at);
+                self.events.schedule(
+                    &job.job_id,
+                    &server.source_server_id,
+                    plan.settles_at,
+                    plan.failure.is_some(),
+                );
                 server.schedule = Some(plan);
             }
             job.schedule = Some((
@@ -932,6 +1037,7 @@ impl State {
             status: JobStatus::Pending,
             tags: BTreeMap::new(),
             created: now,
+            created_millis: self.clock_millis.max(now.secs().saturating_mul(1000)),
             is_drill: false,
             servers: targets
                 .into_iter()

@@ -60,6 +60,14 @@ impl Observer for Bars {
                     bar.set_message(wave_status.to_string());
                 }
             }
+            Event::LaunchResult {
+                launched_wave: Some(next),
+                ..
+            } => {
+                if let Some(bar) = self.waves.get(*next as usize) {
+                    bar.set_message("STARTED (DRS event)");
+                }
+            }
             Event::LaunchDeferred {
                 wave_number,
                 retry_after_secs,

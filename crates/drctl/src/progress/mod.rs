@@ -314,6 +314,28 @@ impl Narrator {
             Event::CleanedUp(cleanup) => {
                 lines.push(format!("{t} cleanup: {}", clean(&cleanup.message)));
             }
+            // A DRS launch result that launched the next wave: the wave boundary it closed. The
+            // others (a wave not yet complete, a late or repeated event) change nothing to tell.
+            Event::LaunchResult {
+                launched_wave: Some(next),
+                wave_number,
+                last_server_at,
+                ..
+            } => {
+                let after = match (wave_number, last_server_at) {
+                    (Some(n), Some(last)) => format!(
+                        ", {} after the last server of {}",
+                        duration(at.secs_since(*last)),
+                        self.label(*n)
+                    ),
+                    _ => String::new(),
+                };
+                lines.push(format!(
+                    "{t} {}: launched on a DRS event{after}",
+                    self.label(*next)
+                ));
+            }
+            Event::LaunchResult { .. } => {}
         }
         lines
     }
