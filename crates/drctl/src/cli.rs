@@ -230,8 +230,8 @@ pub struct DrillArgs {
     pub cleanup: bool,
     /// on: DRS's launch results (EventBridge "DRS Source Server Launch Result", which the stack's
     /// rule hands to advance) start the next wave seconds after the last server of a wave
-    /// launched, as on AWS; off: only the workflow's polls do.
-    #[arg(long, value_enum, value_name = "on|off", default_value_t = Switch::Off)]
+    /// launched, as on AWS (the stack deploys the rule); off: only the workflow's polls do.
+    #[arg(long, value_enum, value_name = "on|off", default_value_t = Switch::On)]
     pub events: Switch,
     /// Seconds from the end of a server's launch to the delivery of its event: SECS, or MIN..MAX
     /// drawn per event from the seed (to the millisecond, 0 to 3600) [default: 1..3].
@@ -528,10 +528,10 @@ mod tests {
                 other => panic!("{other:?}"),
             })
         };
-        assert_eq!(drill(&[]).unwrap(), (Switch::Off, None, None));
+        assert_eq!(drill(&[]).unwrap(), (Switch::On, None, None));
         assert_eq!(
-            drill(&["--events", "on"]).unwrap(),
-            (Switch::On, None, None)
+            drill(&["--events", "off"]).unwrap(),
+            (Switch::Off, None, None)
         );
         assert_eq!(
             drill(&[

@@ -397,7 +397,7 @@ fn launch_events(args: &DrillArgs) -> Result<EventConfig, CliError> {
         ];
         if let Some(flag) = given.into_iter().flatten().next() {
             return Err(CliError::invalid(format!(
-                "{flag} needs DRS events: add --events on (they are off unless asked for)"
+                "{flag} needs DRS events, which --events off turns off"
             )));
         }
         return Ok(EventConfig::off());

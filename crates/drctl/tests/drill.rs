@@ -1297,11 +1297,19 @@ fn with_json_the_report_carries_the_trail_the_drill_showed() {
         assert_eq!(operation, event["operation"].as_str().unwrap());
         let expected = if event["actor"] == cli {
             "drctl as simulated operator"
+        } else if event["actor"] == serde_json::json!({"type": "event"}) {
+            assert_eq!(event["operation"], "advance", "{event}");
+            "a DRS event"
         } else {
             "the workflow"
         };
         assert_eq!(actor, expected, "{event}");
     }
+    // DRS's launch results (on by default) completed waves and launched one.
+    assert!(
+        events.iter().any(|e| e["operation"] == "advance"),
+        "no change by a DRS event: {events:?}"
+    );
 }
 
 /// A failed wave's pause waits for a decision (the workflow's event says so); the simulated

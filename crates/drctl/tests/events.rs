@@ -67,8 +67,8 @@ fn with_events_on_the_drill_shows_the_wave_an_event_launched() {
 /// Every event lost: the drill is the drill without events.
 #[test]
 fn with_every_event_lost_the_drill_is_the_drill_without_events() {
-    let off = drill(&["--json"]).json();
-    let lost = drill(&["--json", "--events", "on", "--event-loss", "1"]).json();
+    let off = drill(&["--json", "--events", "off"]).json();
+    let lost = drill(&["--json", "--event-loss", "1"]).json();
     assert_eq!(lost["waves"], off["waves"]);
     assert_eq!(lost["events"], off["events"]);
     assert_eq!(
@@ -79,7 +79,7 @@ fn with_every_event_lost_the_drill_is_the_drill_without_events() {
     assert_eq!(lost["simulation"]["launchResults"]["lost"], 7);
     assert!(
         off["simulation"]["launchResults"].is_null(),
-        "off by default"
+        "no events with --events off"
     );
 }
 
@@ -101,8 +101,8 @@ fn bad_event_flags_are_exit_2_and_change_nothing() {
             "is not a chance of loss",
         ),
         (
-            &["--event-loss", "0.5"][..],
-            "--event-loss needs DRS events: add --events on",
+            &["--events", "off", "--event-loss", "0.5"][..],
+            "--event-loss needs DRS events",
         ),
         (
             &["--events", "off", "--event-delay", "2"][..],

@@ -82,7 +82,10 @@ fn a_drill_writes_its_report_in_the_format_its_extension_names() {
         );
     }
     assert_eq!(boundaries[0]["pausedSeconds"], 120);
-    assert_eq!(boundaries[0]["from"]["field"], "DRS job endDateTime");
+    // DRS's launch result completed wave 0 before DRS ended its job (poll no longer follows a
+    // completed wave's job): its last server's EC2 launch time stands for the end.
+    assert_eq!(boundaries[0]["from"]["field"], "EC2 launchTime");
+    assert_eq!(boundaries[0]["from"]["source"], "EC2");
     assert_eq!(json["simulation"]["seed"], 42);
     // The stdout report is the same report.
     let stdout = drctl(&["--json", "drill", plan.to_str().unwrap(), "--speed", "0"]).json();
