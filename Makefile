@@ -29,7 +29,7 @@ moto-stop:
 # Benchmarks of issue 6 (docs/performance.md): builds what they measure, then runs them all and
 # writes bench-results/*.json. The first run compiles every function twice with the `lambda`
 # profile (host binaries for init times, arm64 zips for sizes): expect half an hour.
-LAMBDA_PACKAGES = -p lambda-find -p lambda-poll -p lambda-finalize -p lambda-pause -p lambda-resume -p lambda-launch -p lambda-retry -p lambda-skip -p lambda-cancel -p lambda-start -p lambda-list -p lambda-get -p lambda-events -p lambda-publish -p lambda-cleanup -p lambda-act
+LAMBDA_PACKAGES = -p lambda-find -p lambda-poll -p lambda-finalize -p lambda-pause -p lambda-resume -p lambda-launch -p lambda-retry -p lambda-skip -p lambda-cancel -p lambda-start -p lambda-list -p lambda-get -p lambda-events -p lambda-publish -p lambda-cleanup -p lambda-act -p lambda-advance
 .PHONY: bench
 bench:
 	cargo bench -p execution-core --bench rules

@@ -63,6 +63,21 @@ const EC2_FOR_TERMINATE_RECOVERY_INSTANCES: [&str; 4] = [
     "ec2:DeleteVolume",
 ];
 
+/// What poll calls: the execution's waves (and their audit events), DRS's jobs and recovery
+/// instances, a failed server's reason from its job's log, EC2's instances, and the runbooks act
+/// started (followed, and stopped at their timeout).
+const POLL_ACTIONS: [&str; 9] = [
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "drs:DescribeJobs",
+    "drs:DescribeJobLogItems",
+    "drs:DescribeRecoveryInstances",
+    "ec2:DescribeInstances",
+    "ssm:GetAutomationExecution",
+    "ssm:StopAutomationExecution",
+];
+
 /// The actions each function's role must grant, no more, no fewer.
 fn expected() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
     let with_logs = |actions: &[&'static str]| -> BTreeSet<&'static str> {
@@ -80,13 +95,18 @@ fn expected() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
         "iam:PassRole",
     ]);
     launch.extend(EC2_FOR_START_RECOVERY);
+    // advance polls, then launches: poll's actions and launch's, no more.
+    let mut advance = launch.clone();
+    advance.extend(POLL_ACTIONS);
     BTreeMap::from([
         (
             "FindFunction",
-            // Healing reads the execution, records the restart (with its audit event) and the new
-            // run, asks about runs and starts one.
+            // Lists the status index and reads the listed executions' poll marks from their
+            // headers (BatchGetItem). Healing reads the execution, records the restart (with its
+            // audit event) and the new run, asks about runs and starts one.
             with_logs(&[
                 "dynamodb:Query",
+                "dynamodb:BatchGetItem",
                 "dynamodb:PutItem",
                 "dynamodb:UpdateItem",
                 "lambda:InvokeFunction",
@@ -96,20 +116,8 @@ fn expected() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
         ),
         // poll reads a failed server's reason from its job's log, follows the runbooks act
         // started and stops one that outlived its timeout.
-        (
-            "PollFunction",
-            with_logs(&[
-                "dynamodb:Query",
-                "dynamodb:PutItem",
-                "dynamodb:UpdateItem",
-                "drs:DescribeJobs",
-                "drs:DescribeJobLogItems",
-                "drs:DescribeRecoveryInstances",
-                "ec2:DescribeInstances",
-                "ssm:GetAutomationExecution",
-                "ssm:StopAutomationExecution",
-            ]),
-        ),
+        ("PollFunction", with_logs(&POLL_ACTIONS)),
+        ("AdvanceFunction", advance),
         (
             "FinalizeFunction",
             with_logs(&["dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"]),
@@ -196,9 +204,12 @@ fn expected() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
             cleanup.extend(EC2_FOR_TERMINATE_RECOVERY_INSTANCES);
             cleanup
         }),
-        // The reads: the status index (list), the execution's partition (get), its trail and,
-        // for an empty one, the execution (events).
-        ("ListFunction", with_logs(&["dynamodb:Query"])),
+        // The reads: the status index and the listed executions' poll marks (list), the
+        // execution's partition (get), its trail and, for an empty one, the execution (events).
+        (
+            "ListFunction",
+            with_logs(&["dynamodb:Query", "dynamodb:BatchGetItem"]),
+        ),
         ("GetFunction", with_logs(&["dynamodb:Query"])),
         ("EventsFunction", with_logs(&["dynamodb:Query"])),
         // act takes a wave action's run and records it (header, wave and audit event), invokes
@@ -487,6 +498,11 @@ fn find_may_invoke_poll_and_nothing_else() {
         ]),
         "find reads the status index, and the execution it heals"
     );
+    assert_eq!(
+        resources_for(&t, &roles["FindFunction"], "dynamodb:BatchGetItem"),
+        BTreeSet::from(["GetAtt ExecutionsTable.Arn".to_owned()]),
+        "find reads the listed executions' poll marks from the table"
+    );
 }
 
 #[test]
@@ -546,6 +562,11 @@ fn list_reads_the_status_index_and_the_other_reads_the_table() {
     assert_eq!(
         resources_for(&t, &roles["ListFunction"], "dynamodb:Query"),
         BTreeSet::from(["Sub ${ExecutionsTable.Arn}/index/${StatusIndexName}".to_owned()])
+    );
+    assert_eq!(
+        resources_for(&t, &roles["ListFunction"], "dynamodb:BatchGetItem"),
+        BTreeSet::from(["GetAtt ExecutionsTable.Arn".to_owned()]),
+        "list reads the listed executions' poll marks from the table"
     );
     for function in ["GetFunction", "EventsFunction"] {
         assert_eq!(
@@ -757,8 +778,11 @@ fn only_the_releasers_complete_tokens_and_only_of_this_state_machine() {
     }
 }
 
+/// The functions that start DRS recoveries: launch, and advance, which runs launch on DRS's event.
+const LAUNCHERS: [&str; 2] = ["LaunchFunction", "AdvanceFunction"];
+
 #[test]
-fn only_launch_starts_recovery_and_tags_only_the_job_it_creates() {
+fn only_the_launchers_start_recovery_and_tag_only_the_job_they_create() {
     let t = template();
     let roles = function_roles(&t);
     for (function, role) in &roles {
@@ -766,33 +790,102 @@ fn only_launch_starts_recovery_and_tags_only_the_job_it_creates() {
         let launches = ["drs:StartRecovery", "ec2:RunInstances"]
             .iter()
             .any(|a| actions.contains(*a));
-        assert_eq!(launches, function == "LaunchFunction", "{function}");
-        // Passing a role: launch the recovery instances' (to EC2), act the runbooks' (to SSM).
+        assert_eq!(
+            launches,
+            LAUNCHERS.contains(&function.as_str()),
+            "{function}"
+        );
+        // Passing a role: the launchers the recovery instances' (to EC2), act the runbooks' (to
+        // SSM).
         assert_eq!(
             actions.contains("iam:PassRole"),
-            function == "LaunchFunction" || function == "ActFunction",
+            LAUNCHERS.contains(&function.as_str()) || function == "ActFunction",
             "{function}"
         );
     }
-    let launch = grants(&t, &roles["LaunchFunction"]);
-    let tag = launch
-        .iter()
-        .find(|g| g.actions == ["drs:TagResource"])
-        .expect("a TagResource grant of its own");
-    let condition = serde_yaml::to_string(tag.condition.as_ref().expect("a condition")).unwrap();
-    assert!(
-        condition.contains("drs:CreateAction") && condition.contains("StartRecovery"),
-        "{condition}"
+    for function in LAUNCHERS {
+        let launch = grants(&t, &roles[function]);
+        let tag = launch
+            .iter()
+            .find(|g| g.actions == ["drs:TagResource"])
+            .unwrap_or_else(|| panic!("{function}: a TagResource grant of its own"));
+        let condition =
+            serde_yaml::to_string(tag.condition.as_ref().expect("a condition")).unwrap();
+        assert!(
+            condition.contains("drs:CreateAction") && condition.contains("StartRecovery"),
+            "{function}: {condition}"
+        );
+        let pass = launch
+            .iter()
+            .find(|g| g.actions == ["iam:PassRole"])
+            .unwrap_or_else(|| panic!("{function}: a PassRole grant of its own"));
+        let condition =
+            serde_yaml::to_string(pass.condition.as_ref().expect("a condition")).unwrap();
+        assert!(
+            condition.contains("iam:PassedToService") && condition.contains("ec2.amazonaws.com"),
+            "{function}: {condition}"
+        );
+    }
+}
+
+/// One grant, action by action: the action, a resource, its condition and the template condition
+/// it is granted under, rendered. The log group is each function's own
+/// (logs_go_to_each_functions_own_log_group): left out.
+fn grant_set(t: &Value, role: &str) -> BTreeSet<(String, String, String, String)> {
+    grants(t, role)
+        .into_iter()
+        .flat_map(|g| {
+            let condition = g
+                .condition
+                .as_ref()
+                .map(|c| serde_json::to_string(&serde_json::to_value(c).unwrap()).unwrap())
+                .unwrap_or_default();
+            let when = g.when.clone().unwrap_or_default();
+            g.actions
+                .iter()
+                .filter(|a| !LOGS.contains(&a.as_str()))
+                .flat_map(|a| {
+                    g.resources
+                        .iter()
+                        .map(|r| (a.clone(), r.clone(), condition.clone(), when.clone()))
+                        .collect::<Vec<_>>()
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// advance runs poll and launch, and may do exactly what they may together: each action on the
+/// same resources, under the same conditions (the tag on creation, the role passed to EC2 only,
+/// the runbooks only when the stack lists some), nothing wider.
+#[test]
+fn advance_may_do_exactly_what_poll_and_launch_may() {
+    let t = template();
+    let roles = function_roles(&t);
+    let advance = grant_set(&t, &roles["AdvanceFunction"]);
+    let mut both = grant_set(&t, &roles["PollFunction"]);
+    both.extend(grant_set(&t, &roles["LaunchFunction"]));
+    assert_eq!(
+        advance,
+        both,
+        "extra {:?}, missing {:?}",
+        advance.difference(&both).collect::<Vec<_>>(),
+        both.difference(&advance).collect::<Vec<_>>()
     );
-    let pass = launch
-        .iter()
-        .find(|g| g.actions == ["iam:PassRole"])
-        .expect("a PassRole grant of its own");
-    let condition = serde_yaml::to_string(pass.condition.as_ref().expect("a condition")).unwrap();
-    assert!(
-        condition.contains("iam:PassedToService") && condition.contains("ec2.amazonaws.com"),
-        "{condition}"
-    );
+    // And so, deployed with runbooks listed, it follows and stops the automations as poll does.
+    let deployed = listing(&t);
+    for action in ["ssm:GetAutomationExecution", "ssm:StopAutomationExecution"] {
+        let of = |function: &str| {
+            resources_of(
+                &deployed
+                    .grants(&roles[function])
+                    .iter()
+                    .filter(|g| g.actions.iter().any(|a| a == action))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(of("AdvanceFunction"), of("PollFunction"), "{action}");
+    }
 }
 
 #[test]
@@ -865,7 +958,7 @@ fn the_state_machine_invokes_exactly_the_functions_its_definition_names() {
 /// Only cleanup terminates, and what it may terminate is narrow: DRS recovery instances of this
 /// account and region, and the EC2 instances and volumes DRS created (tagged
 /// AWSElasticDisasterRecoveryManaged), only when DRS acts for it. No other role may terminate a
-/// recovery instance; launch's EC2 grant (what StartRecovery needs) is launch's alone.
+/// recovery instance; launch's EC2 grant (what StartRecovery needs) is the launchers' alone.
 #[test]
 fn only_cleanup_terminates_and_only_what_drs_manages_through_drs() {
     let t = template();
@@ -945,21 +1038,30 @@ fn start_holds_servers_in_the_table_and_poll_reads_only_job_logs() {
     for (function, role) in &roles {
         let actions = actions_of(&grants(&t, role));
         assert_eq!(
-            actions.contains("dynamodb:DeleteItem") || actions.contains("dynamodb:BatchGetItem"),
+            actions.contains("dynamodb:DeleteItem"),
             function == "StartFunction",
             "{function}: only start holds servers"
+        );
+        // BatchGetItem: start reads the holds; find and list the listed executions' poll marks.
+        assert_eq!(
+            actions.contains("dynamodb:BatchGetItem"),
+            ["StartFunction", "FindFunction", "ListFunction"].contains(&function.as_str()),
+            "{function}: BatchGetItem"
         );
     }
     assert_eq!(
         resources_for(&t, &roles["StartFunction"], "drs:DescribeSourceServers"),
         BTreeSet::from(["*".to_owned()])
     );
-    assert_eq!(
-        resources_for(&t, &roles["PollFunction"], "drs:DescribeJobLogItems"),
-        BTreeSet::from([
-            "Sub arn:${AWS::Partition}:drs:${AWS::Region}:${AWS::AccountId}:job/*".to_owned()
-        ])
-    );
+    for function in ["PollFunction", "AdvanceFunction"] {
+        assert_eq!(
+            resources_for(&t, &roles[function], "drs:DescribeJobLogItems"),
+            BTreeSet::from([
+                "Sub arn:${AWS::Partition}:drs:${AWS::Region}:${AWS::AccountId}:job/*".to_owned()
+            ]),
+            "{function}"
+        );
+    }
 }
 
 // ---- the wave-action parameters, resolved ------------------------------------------------------
@@ -1380,7 +1482,7 @@ fn act_runs_only_what_the_parameters_name() {
                 "{function}"
             );
         }
-        if function != "ActFunction" && function != "PollFunction" {
+        if !["ActFunction", "PollFunction", "AdvanceFunction"].contains(&function.as_str()) {
             assert!(!granted.iter().any(|a| a.starts_with("ssm:")), "{function}");
         }
     }
@@ -1483,6 +1585,11 @@ fn empty_parameters_grant_no_action_targets() {
     assert_eq!(targets(&granted(&empty, "ActFunction")), set(&[]));
     assert_eq!(targets(&granted(&empty, "PollFunction")), set(&[]));
     assert_eq!(
+        targets(&granted(&empty, "AdvanceFunction")),
+        set(&["iam:PassRole"]),
+        "the recovery instances' role only (launch's), no runbook"
+    );
+    assert_eq!(
         granted(&empty, "ActFunction"),
         set(&[
             "logs:CreateLogStream",
@@ -1519,6 +1626,14 @@ fn empty_parameters_grant_no_action_targets() {
     assert_eq!(
         targets(&granted(&only_documents, "PollFunction")),
         set(&["ssm:GetAutomationExecution", "ssm:StopAutomationExecution"])
+    );
+    assert_eq!(
+        targets(&granted(&only_documents, "AdvanceFunction")),
+        set(&[
+            "ssm:GetAutomationExecution",
+            "ssm:StopAutomationExecution",
+            "iam:PassRole"
+        ])
     );
 
     let everything = listing(&t);

@@ -1510,8 +1510,9 @@ impl Stack {
         let sim = &self.sim;
         let ports = Ports::new(sim.store.as_ref(), sim.clock.as_ref(), &sim.policy);
         match op {
-            // poll follows the runbooks act started (and stops one that outlived its timeout).
-            Operation::Poll => Ports {
+            // poll follows the runbooks act started (and stops one that outlived its timeout);
+            // advance polls, then launches, with poll's clients.
+            Operation::Poll | Operation::Advance => Ports {
                 automation: Some(&self.runbooks),
                 ..ports.with_drs(&sim.drs).with_ec2(&sim.ec2)
             },

@@ -106,8 +106,8 @@ fn every_function_is_an_arm64_binary_built_by_cargo_lambda() {
     assert_eq!(
         binaries,
         [
-            "act", "cancel", "cleanup", "events", "finalize", "find", "get", "launch", "list",
-            "pause", "poll", "publish", "resume", "retry", "skip", "start",
+            "act", "advance", "cancel", "cleanup", "events", "finalize", "find", "get", "launch",
+            "list", "pause", "poll", "publish", "resume", "retry", "skip", "start",
         ]
         .map(String::from)
         .into()
@@ -211,9 +211,9 @@ fn every_function_logs_json_for_the_shell() {
     }
 }
 
-/// A deployment limit: the template parameter, and the variable it sets on the one function that
-/// reads it. The range the template allows is exactly what the function accepts when it starts.
-fn limit_is_passed_to(parameter: &str, variable: &'static str, function: &str, default: u64) {
+/// A deployment limit: the template parameter, and the variable it sets on the functions that
+/// read it. The range the template allows is exactly what the functions accept when they start.
+fn limit_is_passed_to(parameter: &str, variable: &'static str, functions: &[&str], default: u64) {
     let t = template();
     let p = &t["Parameters"][parameter];
     assert_eq!(text(&p["Type"]), "Number", "{parameter}");
@@ -227,7 +227,7 @@ fn limit_is_passed_to(parameter: &str, variable: &'static str, function: &str, d
             .get("Environment")
             .and_then(|e| e["Variables"].get(variable))
             .map(text);
-        if f == function {
+        if functions.contains(&f.as_str()) {
             assert_eq!(set, Some(format!("Ref {parameter}")), "{f}");
         } else {
             assert_eq!(set, None, "{f} sets {variable}");
@@ -237,7 +237,7 @@ fn limit_is_passed_to(parameter: &str, variable: &'static str, function: &str, d
         t["Globals"]["Function"]["Environment"]["Variables"]
             .get(variable)
             .is_none(),
-        "{variable} is {function}'s alone"
+        "{variable} is {functions:?}'s alone"
     );
     let starts = |value: u64| {
         let value = value.to_string();
@@ -261,16 +261,17 @@ fn limit_is_passed_to(parameter: &str, variable: &'static str, function: &str, d
 #[test]
 fn launch_sizes_jobs_and_retry_counts_attempts_from_the_parameters() {
     use execution_core::rules::{DEFAULT_MAX_SERVERS_PER_JOB, DEFAULT_MAX_WAVE_ATTEMPTS};
+    // advance launches as launch does: jobs of the same size.
     limit_is_passed_to(
         "MaxServersPerJob",
         "MAX_SERVERS_PER_JOB",
-        "LaunchFunction",
+        &["LaunchFunction", "AdvanceFunction"],
         DEFAULT_MAX_SERVERS_PER_JOB.into(),
     );
     limit_is_passed_to(
         "MaxWaveAttempts",
         "MAX_WAVE_ATTEMPTS",
-        "RetryFunction",
+        &["RetryFunction"],
         DEFAULT_MAX_WAVE_ATTEMPTS.into(),
     );
     assert_eq!(
@@ -516,4 +517,319 @@ fn act_is_the_state_machines_function_with_lambdas_longest_timeout() {
         assert_eq!(text(&p["Type"]), kind, "{name}");
         assert_eq!(text(&p["Default"]), "", "{name}");
     }
+}
+
+// ---- advance: DRS's launch results, on the default bus ------------------------------------------
+
+/// DRS's own sample event (EventBridge, "Sample events for Elastic Disaster Recovery").
+const DRS_LAUNCH_RESULT: &str = r#"{"version":"0","id":"9da9af57-9253-4406-87cb-7cc400e43465","detail-type":"DRS Source Server Launch Result","source":"aws.drs","account":"111122223333","time":"2016-08-22T20:12:19Z","region":"us-west-2","resources":["arn:aws:drs:us-west-2:111122223333:source-server/s-12345678901234567"],"detail":{"state":"RECOVERY_LAUNCH_SUCCEEDED","job-id":"drsjob-04ca7d0d3fb6afa3e","is-drill":"FALSE"}}"#;
+
+fn launch_result() -> serde_json::Value {
+    serde_json::from_str(DRS_LAUNCH_RESULT).expect("DRS's sample event is JSON")
+}
+
+/// Another event DRS puts on the same bus, from the same source.
+fn replication_stalled() -> serde_json::Value {
+    serde_json::json!({
+        "version": "0", "id": "0d4c7e4a-5f0b-4b9e-9d3c-7a1b2c3d4e5f",
+        "detail-type": "DRS Source Server Data Replication Stalled Change", "source": "aws.drs",
+        "account": "111122223333", "time": "2016-08-22T20:12:19Z", "region": "us-west-2",
+        "resources": ["arn:aws:drs:us-west-2:111122223333:source-server/s-12345678901234567"],
+        "detail": {"state": "STALLED", "last-seen-time": "2016-08-22T20:10:00Z"}
+    })
+}
+
+/// find's minute on the default bus.
+fn scheduled() -> serde_json::Value {
+    serde_json::json!({
+        "version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa", "detail-type": "Scheduled Event",
+        "source": "aws.events", "account": "111122223333", "time": "2016-08-22T20:12:19Z",
+        "region": "us-west-2", "resources": ["arn:aws:events:us-west-2:111122223333:rule/find"],
+        "detail": {}
+    })
+}
+
+/// A YAML value of the template as JSON (patterns are JSON to EventBridge).
+fn json_of(value: &Value) -> serde_json::Value {
+    serde_json::to_value(value).expect("plain YAML")
+}
+
+/// The EventBridge rules that invoke `function` (SAM's `EventBridgeRule` events), by name.
+fn eventbridge_rules<'t>(t: &'t Value, function: &str) -> Vec<(String, &'t Value)> {
+    properties(t, function)
+        .get("Events")
+        .and_then(Value::as_mapping)
+        .into_iter()
+        .flatten()
+        .filter(|(_, e)| text(&e["Type"]) == "EventBridgeRule")
+        .map(|(name, e)| (text(name), &e["Properties"]))
+        .collect()
+}
+
+/// advance's one rule's pattern.
+fn drs_pattern(t: &Value) -> serde_json::Value {
+    let rules = eventbridge_rules(t, "AdvanceFunction");
+    assert_eq!(rules.len(), 1, "{rules:?}");
+    json_of(&rules[0].1["Pattern"])
+}
+
+/// EventBridge's matching, for the patterns of exact values this template writes: every field the
+/// pattern names is in the event, with one of the listed values (an array in the event matches
+/// when one of its elements does); a nested object is matched field by field. Anything else in a
+/// pattern (prefix, anything-but, ...) is not this template's and fails the test.
+fn matches(pattern: &serde_json::Value, event: &serde_json::Value) -> bool {
+    let pattern = pattern.as_object().expect("a pattern is an object");
+    pattern.iter().all(|(key, want)| {
+        let Some(got) = event.get(key) else {
+            return false;
+        };
+        match want {
+            serde_json::Value::Object(_) => matches(want, got),
+            serde_json::Value::Array(values) => {
+                assert!(
+                    values.iter().all(|v| !v.is_object() && !v.is_array()),
+                    "only exact values: {want}"
+                );
+                let candidates: Vec<&serde_json::Value> = match got {
+                    serde_json::Value::Array(items) => items.iter().collect(),
+                    one => vec![one],
+                };
+                candidates.iter().any(|c| values.contains(c))
+            }
+            other => panic!("{key}: a pattern's leaves are arrays, not {other}"),
+        }
+    })
+}
+
+/// SAM's EventBridgeRule is a rule on the default bus (where DRS puts its events) targeting the
+/// function, with a permission for that rule alone. advance is the event's function only: no
+/// route, no schedule, not the state machine's. Lambda never retries an event (a retry comes 1 to
+/// 2 minutes later, after the state machine's next poll has read the same news), nor keeps one a
+/// minute old; its timeout holds a poll and a launch.
+#[test]
+fn advance_runs_on_drs_launch_results_and_is_never_retried() {
+    use execution_core::api::{DRS_EVENT_SOURCE, LAUNCH_RESULT_DETAIL_TYPE};
+    let t = template();
+    let advance = properties(&t, "AdvanceFunction");
+    let events = advance["Events"].as_mapping().expect("Events");
+    assert_eq!(events.len(), 1, "the DRS rule only: {events:?}");
+    let rules = eventbridge_rules(&t, "AdvanceFunction");
+    let (_, rule) = &rules[0];
+    assert!(
+        rule.get("EventBusName")
+            .is_none_or(|b| text(b) == "default"),
+        "DRS puts its events on the default bus"
+    );
+    for field in ["Input", "InputPath", "InputTransformer"] {
+        assert!(
+            rule.get(field).is_none(),
+            "the event itself is the input: {field}"
+        );
+    }
+    assert_eq!(
+        drs_pattern(&t),
+        serde_json::json!({"source": [DRS_EVENT_SOURCE], "detail-type": [LAUNCH_RESULT_DETAIL_TYPE]})
+    );
+    // No other function is handed DRS's events, and nothing else runs advance.
+    for f in of_type(&t, "AWS::Serverless::Function") {
+        if f != "AdvanceFunction" {
+            assert!(eventbridge_rules(&t, &f).is_empty(), "{f}");
+        }
+    }
+    assert!(
+        of_type(&t, "AWS::Events::Rule").is_empty(),
+        "SAM's events only"
+    );
+    let machine = serde_yaml::to_string(&properties(&t, "ExecutionStateMachine")).unwrap();
+    assert!(
+        !machine.contains("AdvanceFunction"),
+        "not the state machine's"
+    );
+
+    let invoke = &advance["EventInvokeConfig"];
+    assert_eq!(invoke["MaximumRetryAttempts"].as_u64(), Some(0));
+    assert_eq!(
+        invoke["MaximumEventAgeInSeconds"].as_u64(),
+        Some(60),
+        "Lambda's shortest"
+    );
+
+    let seconds = |f: &str, key: &str| {
+        properties(&t, f)
+            .get(key)
+            .or_else(|| t["Globals"]["Function"].get(key))
+            .and_then(Value::as_u64)
+            .unwrap_or_else(|| panic!("{f}: {key}"))
+    };
+    assert!(
+        seconds("AdvanceFunction", "Timeout")
+            >= seconds("PollFunction", "Timeout") + seconds("LaunchFunction", "Timeout"),
+        "a poll, then a launch"
+    );
+    assert!(seconds("AdvanceFunction", "Timeout") <= 900);
+    assert!(seconds("AdvanceFunction", "MemorySize") >= seconds("PollFunction", "MemorySize"));
+    assert!(
+        advance["ReservedConcurrentExecutions"]
+            .as_u64()
+            .is_some_and(|n| n >= 1),
+        "capped: DRS's events must not take the API rate poll and launch need"
+    );
+    assert_eq!(text(&advance["CodeUri"]), "../target/lambda/advance/");
+    assert_eq!(
+        text(&advance["LoggingConfig"]["LogGroup"]),
+        "Ref AdvanceLogGroup"
+    );
+    let group = properties(&t, "AdvanceLogGroup");
+    assert_eq!(
+        text(&group["RetentionInDays"]),
+        text(&properties(&t, "PollLogGroup")["RetentionInDays"])
+    );
+    assert_eq!(
+        text(&group["LogGroupName"]),
+        "Sub /aws/lambda/${AWS::StackName}-advance"
+    );
+}
+
+/// The rule's pattern against DRS's own sample event, DRS's other events and find's schedule.
+#[test]
+fn the_drs_rule_matches_launch_results_and_nothing_else() {
+    let pattern = drs_pattern(&template());
+    let mut failed = launch_result();
+    failed["detail"]["state"] = serde_json::json!("RECOVERY_LAUNCH_FAILED");
+    for event in [launch_result(), failed] {
+        assert!(matches(&pattern, &event), "{event}");
+        // What the rule hands advance, advance reads.
+        let decoded = lambda_shell::event::decode(execution_core::api::Operation::Advance, &event);
+        assert!(
+            matches!(
+                decoded.request,
+                Ok(execution_core::api::Request::Advance(_))
+            ),
+            "{:?}",
+            decoded.request
+        );
+    }
+    let mut forged = launch_result();
+    forged["source"] = serde_json::json!("my.app");
+    for event in [replication_stalled(), scheduled(), forged] {
+        assert!(!matches(&pattern, &event), "{event}");
+    }
+}
+
+/// The same on EventBridge itself (moto's, which has no TestEventPattern: a rule with the
+/// template's pattern on a bus of its own, an SQS queue its target): of DRS's launch result, DRS's
+/// replication event and a schedule's tick, only the launch result is delivered, and what is
+/// delivered reads as advance's request. (EventBridge refuses `aws.*` sources from PutEvents;
+/// moto does not, which is what lets this test send DRS's event.)
+#[tokio::test]
+async fn eventbridge_delivers_drs_launch_results_only() {
+    let t = template();
+    let pattern = drs_pattern(&t).to_string();
+    let events = workspace_tests::moto_client!(aws_sdk_eventbridge);
+    let sqs = workspace_tests::moto_client!(aws_sdk_sqs);
+    let name = format!("advance-rule-{}", uuid::Uuid::new_v4().simple());
+    events
+        .create_event_bus()
+        .name(&name)
+        .send()
+        .await
+        .expect("CreateEventBus");
+    let queue = sqs
+        .create_queue()
+        .queue_name(&name)
+        .send()
+        .await
+        .expect("CreateQueue")
+        .queue_url
+        .expect("a queue URL");
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("GetQueueAttributes")
+        .attributes
+        .and_then(|a| {
+            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                .cloned()
+        })
+        .expect("the queue's ARN");
+    events
+        .put_rule()
+        .name(&name)
+        .event_bus_name(&name)
+        .event_pattern(&pattern)
+        .send()
+        .await
+        .expect("PutRule with the template's pattern");
+    events
+        .put_targets()
+        .rule(&name)
+        .event_bus_name(&name)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("advance")
+                .arn(&queue_arn)
+                .build()
+                .expect("a target"),
+        )
+        .send()
+        .await
+        .expect("PutTargets");
+
+    let entry = |event: &serde_json::Value| {
+        let text = |k: &str| event[k].as_str().unwrap_or_default().to_owned();
+        aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+            .event_bus_name(&name)
+            .source(text("source"))
+            .detail_type(text("detail-type"))
+            .detail(event["detail"].to_string())
+            .set_resources(Some(
+                event["resources"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|r| r.as_str().map(str::to_owned))
+                    .collect(),
+            ))
+            .build()
+    };
+    let put = events
+        .put_events()
+        .entries(entry(&launch_result()))
+        .entries(entry(&replication_stalled()))
+        .entries(entry(&scheduled()))
+        .send()
+        .await
+        .expect("PutEvents");
+    assert_eq!(put.failed_entry_count, 0, "{put:?}");
+
+    let mut delivered = Vec::new();
+    for _ in 0..3 {
+        let received = sqs
+            .receive_message()
+            .queue_url(&queue)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .expect("ReceiveMessage");
+        let batch = received.messages.unwrap_or_default();
+        if batch.is_empty() {
+            break;
+        }
+        delivered.extend(batch.into_iter().filter_map(|m| m.body));
+    }
+    assert_eq!(delivered.len(), 1, "the launch result only: {delivered:?}");
+    let event: serde_json::Value = serde_json::from_str(&delivered[0]).expect("a JSON event");
+    assert_eq!(event["detail-type"], "DRS Source Server Launch Result");
+    let decoded = lambda_shell::event::decode(execution_core::api::Operation::Advance, &event);
+    let Ok(execution_core::api::Request::Advance(result)) = decoded.request else {
+        panic!("{:?} from {event}", decoded.request)
+    };
+    assert_eq!(result.job_id.as_str(), "drsjob-04ca7d0d3fb6afa3e");
+    assert_eq!(
+        result.source_server_id.map(|s| s.to_string()).as_deref(),
+        Some("s-12345678901234567")
+    );
 }

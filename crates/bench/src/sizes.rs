@@ -15,12 +15,57 @@ const SERVER_STATUSES: &str = "serverStatuses";
 /// DynamoDB's item size limit.
 pub const MAX_ITEM_BYTES: usize = 400 * 1024;
 
+/// The header's poll times as the codec stores them: under names the status index does not
+/// project (the record's, and earlier versions', names on the right).
+const RENAMED: [(&str, &str); 2] = [
+    ("polledTime", "lastPolledTime"),
+    ("workflowSeenTime", "workflowPolledTime"),
+];
+
+/// What the status index projects of a header and this version still writes: its keys (the
+/// table's and the index's), `planId` and `workflowRun` (the index also projects
+/// `lastPolledTime` and `workflowPolledTime`, which the codec no longer writes).
+const INDEXED: [&str; 5] = [
+    "executionId",
+    "status",
+    "createdTime",
+    "planId",
+    "workflowRun",
+];
+
+/// The header's attributes as the codec stores them.
+fn header_attributes(header: &ExecutionHeader) -> Map<String, Value> {
+    let mut item = object(header);
+    for (stored, field) in RENAMED {
+        if let Some(value) = item.remove(field) {
+            item.insert(stored.into(), value);
+        }
+    }
+    item
+}
+
 /// Size of the header item (`sk = EXECUTION`, `waveCount`).
 pub fn header_item(header: &ExecutionHeader, wave_count: usize) -> usize {
-    let mut item = object(header);
+    let mut item = header_attributes(header);
     item.insert("sk".into(), "EXECUTION".into());
     item.insert("waveCount".into(), wave_count.into());
     item_size(&item)
+}
+
+/// The header's status index entry, as far as this version writes it (`sk` included): a write
+/// of the header costs an index write only when this changes.
+pub fn index_entry(header: &ExecutionHeader) -> Map<String, Value> {
+    let mut entry: Map<String, Value> = header_attributes(header)
+        .into_iter()
+        .filter(|(name, _)| INDEXED.contains(&name.as_str()))
+        .collect();
+    entry.insert("sk".into(), "EXECUTION".into());
+    entry
+}
+
+/// Size of an index entry.
+pub fn index_entry_size(entry: &Map<String, Value>) -> usize {
+    item_size(entry)
 }
 
 /// Size of a wave item (`sk = WAVE#0003`, `waveStatus`, `serverStatuses` gzip-compressed).
@@ -67,6 +112,12 @@ pub fn write_units(bytes: usize) -> u64 {
 /// Read units of a strongly consistent read of `bytes`: 1 per 4 KB, rounded up, at least 1.
 pub fn read_units(bytes: usize) -> u64 {
     bytes.div_ceil(4096).max(1) as u64
+}
+
+/// Read units of an eventually consistent read of one item of `bytes` (a BatchGetItem bills each
+/// item on its own): half of [`read_units`].
+pub fn eventual_read_units(bytes: usize) -> f64 {
+    read_units(bytes) as f64 / 2.0
 }
 
 /// A wave's attributes but `serverStatuses`, and the size of that (binary) attribute's value.
@@ -132,6 +183,24 @@ mod tests {
         assert_eq!(write_units(1025), 2);
         assert_eq!(read_units(4096), 1);
         assert_eq!(read_units(4097), 2);
+        assert_eq!(eventual_read_units(300), 0.5);
+        assert_eq!(eventual_read_units(4097), 1.0);
+    }
+
+    #[test]
+    fn the_index_entry_moves_with_the_run_and_not_with_the_poll_times() {
+        let mut header = crate::shapes::finished(crate::shapes::SHAPES[0])
+            .unwrap()
+            .header;
+        header.workflow_run = Some("run-1".into());
+        header.workflow_polled_time = Some(execution_core::model::Timestamp(10));
+        let before = index_entry(&header);
+        header.last_polled_time = Some(execution_core::model::Timestamp(20));
+        header.workflow_polled_time = Some(execution_core::model::Timestamp(20));
+        assert_eq!(index_entry(&header), before);
+        header.workflow_run = Some("run-2".into());
+        assert_ne!(index_entry(&header), before);
+        assert!(index_entry_size(&before) < 1024);
     }
 
     #[test]

@@ -9,7 +9,8 @@ use aws_adapters::{create_table, DynamoDbStore};
 use aws_sdk_dynamodb::types::AttributeValue;
 use bench::shapes::{Fixture, Moment, SHAPES};
 use bench::sizes;
-use execution_core::ports::ExecutionStore;
+use execution_core::model::Timestamp;
+use execution_core::ports::{ExecutionStore, Touch};
 
 fn moto_client() -> aws_sdk_dynamodb::Client {
     let port = std::env::var("MOTO_PORT").unwrap_or_default();
@@ -82,4 +83,82 @@ async fn benchmark_item_sizes_are_the_stored_items_sizes() {
         total > 5 * 8_000,
         "five described waves of 200: {total} bytes"
     );
+
+    // The header after a run was recorded and polled, as the touch stores it, and its status
+    // index entry: the sizes benchmark 2 bills the touch and the index on.
+    let run = "arn:aws:states:us-east-1:123456789012:execution:drs-execution:run-1";
+    let id = execution.id();
+    store
+        .touch(id, &Touch::poll(Timestamp(1_800_000_000), Some(run)))
+        .await
+        .unwrap();
+    store
+        .touch(
+            id,
+            &Touch::poll_of(Timestamp(1_800_000_030), Some(run), Some(run)),
+        )
+        .await
+        .unwrap();
+    let stored = store.load(id).await.unwrap().unwrap();
+    let header = client
+        .get_item()
+        .table_name(&table)
+        .key("executionId", AttributeValue::S(id.to_string()))
+        .key("sk", AttributeValue::S("EXECUTION".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert!(header.contains_key("polledTime") && header.contains_key("workflowSeenTime"));
+    assert_eq!(
+        item_size(&header),
+        sizes::header_item(&stored.header, stored.waves.len()),
+        "the touched header"
+    );
+
+    let described = client
+        .describe_table()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap();
+    let projection = described.table().unwrap().global_secondary_indexes()[0]
+        .projection()
+        .unwrap()
+        .non_key_attributes()
+        .to_vec();
+    let entries = client
+        .query()
+        .table_name(&table)
+        .index_name("status-index")
+        .key_condition_expression("#s = :s")
+        .expression_attribute_names("#s", "status")
+        .expression_attribute_values(
+            ":s",
+            AttributeValue::S(stored.header.status.as_str().into()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
+    assert_eq!(entries.len(), 1);
+    // What the index holds of the header: its keys and the projected attributes it has.
+    let entry: HashMap<String, AttributeValue> = entries[0]
+        .iter()
+        .filter(|(name, _)| {
+            ["executionId", "sk", "status", "createdTime"].contains(&name.as_str())
+                || projection.contains(name)
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let expected = sizes::index_entry(&stored.header);
+    let mut names: Vec<&String> = entry.keys().collect();
+    names.sort();
+    let mut expected_names: Vec<&String> = expected.keys().collect();
+    expected_names.sort();
+    assert_eq!(names, expected_names, "{entry:?}");
+    assert_eq!(item_size(&entry), sizes::index_entry_size(&expected));
 }

@@ -406,7 +406,11 @@ impl ExecutionStore for MemoryStore {
             stored.header.last_polled_time = Some(at);
         }
         if let Some(mark) = &touch.workflow {
-            stored.header.workflow_run = Some(mark.run.clone());
+            // As on DynamoDB: the run's name is written only for a new run (or a record without
+            // one); the mark of the recorded run moves only when it was seen.
+            if mark.new_run || stored.header.workflow_run.is_none() {
+                stored.header.workflow_run = Some(mark.run.clone());
+            }
             stored.header.workflow_polled_time = Some(mark.at);
         }
         self.audit(stored);

@@ -189,7 +189,9 @@ pub trait ExecutionStore: Send + Sync {
     ) -> Result<EventPage, StoreError>;
 
     /// Sets what `touch` says: the execution's `lastPolledTime`, and (when the workflow polled,
-    /// or a restart started a run) `workflowRun` and `workflowPolledTime`. A write of one small
+    /// or a start or restart started a run) `workflowPolledTime`, with `workflowRun` when the
+    /// mark names a new run ([`WorkflowMark::new_run`]; a mark of the recorded run leaves the
+    /// stored run as it is, and a record without a run gets the mark's). A write of one small
     /// item, no version change: it races with nothing, and header writes never remove or
     /// overwrite these attributes. MUST NOT create an execution that does not exist (then
     /// `Conflict`). A touch that sets nothing writes nothing.
@@ -206,24 +208,51 @@ pub struct Touch {
 }
 
 impl Touch {
-    /// A poll at `at`; `run` when the workflow itself polled.
+    /// A poll at `at`; `run` when the workflow itself polled, which is written as a new run
+    /// (use [`Touch::poll_of`] when the record's run is known).
     pub fn poll(at: Timestamp, run: Option<&str>) -> Self {
+        Self::poll_of(at, run, None)
+    }
+
+    /// A poll at `at` of an execution whose record names `recorded` as its run; `run` when the
+    /// workflow itself polled. The mark is a new run only when `run` is not `recorded` (a run
+    /// that continued as new, or one a restart started, polling for the first time): a store
+    /// then writes the run's name, else only when it was seen.
+    pub fn poll_of(at: Timestamp, run: Option<&str>, recorded: Option<&str>) -> Self {
         Self {
             polled_at: Some(at),
             workflow: run.map(|run| WorkflowMark {
                 run: run.to_owned(),
                 at,
+                new_run: recorded != Some(run),
             }),
         }
     }
 }
 
 /// The run that conducts an execution (its Step Functions execution ARN), and when it was last
-/// seen alive (it polled, or a restart started it).
+/// seen alive (it polled, or a start or restart started it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkflowMark {
     pub run: String,
     pub at: Timestamp,
+    /// `run` is not the run the record named when the mark was decided: a store writes the run's
+    /// name (`workflowRun`) and when it was seen. When `false` the store writes only when it was
+    /// seen and leaves the stored name alone (the status index projects the name, so rewriting
+    /// an unchanged one would cost an index write per poll), except that a record holding no
+    /// run gets `run`: a record never holds a time without its run.
+    pub new_run: bool,
+}
+
+impl WorkflowMark {
+    /// A run started at `at` (by start, or by a restart): a new run, whose name is written.
+    pub fn started(run: String, at: Timestamp) -> Self {
+        Self {
+            run,
+            at,
+            new_run: true,
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -834,5 +863,72 @@ pub mod mocks {
         fn now_millis(&self) -> i64 {
             self.0.load(std::sync::atomic::Ordering::SeqCst)
         }
+    }
+}
+
+#[cfg(test)]
+mod tag_tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::fixtures::execution_id;
+
+    fn read(tags: &[(&str, &str)]) -> Option<JobTag> {
+        let tags: HashMap<String, String> = tags
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        JobTag::read(|k| tags.get(k).cloned())
+    }
+
+    #[test]
+    fn a_job_is_the_engines_when_it_names_an_execution_and_a_wave() {
+        let id = execution_id().to_string();
+        let tag = JobTag {
+            execution_id: execution_id(),
+            wave_number: 2,
+            attempt: 3,
+            part: 1,
+        };
+        let written: Vec<(&str, String)> = tag.tags().into_iter().collect();
+        let as_strs: Vec<(&str, &str)> = written.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        assert_eq!(read(&as_strs), Some(tag));
+        assert!(tag.matches(|k| written
+            .iter()
+            .find(|(w, _)| *w == k)
+            .map(|(_, v)| v.clone())));
+        // Version 1 tagged the execution and the wave only: attempt 1, part 0.
+        assert_eq!(
+            read(&[("executionId", &id), ("waveNumber", "0")]),
+            Some(JobTag {
+                execution_id: execution_id(),
+                wave_number: 0,
+                attempt: 1,
+                part: 0
+            })
+        );
+        // Upper case is the same UUID.
+        assert!(read(&[("executionId", &id.to_uppercase()), ("waveNumber", "0")]).is_some());
+    }
+
+    #[test]
+    fn a_job_without_readable_tags_is_not_the_engines() {
+        let id = execution_id().to_string();
+        assert_eq!(read(&[]), None);
+        assert_eq!(read(&[("waveNumber", "0")]), None);
+        assert_eq!(read(&[("executionId", &id)]), None);
+        assert_eq!(
+            read(&[("executionId", "exec-1"), ("waveNumber", "0")]),
+            None
+        );
+        assert_eq!(read(&[("executionId", &id), ("waveNumber", "-1")]), None);
+        assert_eq!(
+            read(&[("executionId", &id), ("waveNumber", "0"), ("attempt", "x")]),
+            None
+        );
+        assert_eq!(
+            read(&[("executionId", &id), ("waveNumber", "0"), ("part", "")]),
+            None
+        );
     }
 }

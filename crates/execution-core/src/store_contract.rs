@@ -15,7 +15,7 @@ use crate::ids::{ExecutionId, SourceServerId, TaskToken};
 use crate::model::{Execution, ExecutionHeader, HeldToken, Timestamp, Wave};
 use crate::ports::{
     ActiveExecution, Commit, EventPage, ExecutionStore, HeaderWrite, HoldClaim, ServerHold,
-    ServerLocks, ServiceError, StoreError, Touch, WaveWrite, MAX_COMMIT_ITEMS,
+    ServerLocks, ServiceError, StoreError, Touch, WaveWrite, WorkflowMark, MAX_COMMIT_ITEMS,
 };
 use crate::status::{ExecutionStatus, LaunchStatus, WaveStatus};
 
@@ -376,6 +376,55 @@ pub async fn touch_never_creates_and_a_header_write_never_undoes_it(store: &dyn 
     expected.header.workflow_run = Some(run.into());
     expected.header.workflow_polled_time = Some(Timestamp(1300));
     assert_eq!(load(store, e.id(), CASE).await.as_ref(), Some(&expected));
+    // The recorded run polls again: both times move, the run stands.
+    touch(Touch::poll_of(Timestamp(1360), Some(run), Some(run))).await;
+    expected.header.last_polled_time = Some(Timestamp(1360));
+    expected.header.workflow_polled_time = Some(Timestamp(1360));
+    assert_eq!(
+        load(store, e.id(), CASE).await.as_ref(),
+        Some(&expected),
+        "{CASE}: the recorded run's poll"
+    );
+    // A mark that is not a new run never writes the run's name, even one that differs from the
+    // stored name (a run the record had when the mark was decided, replaced since): only the time.
+    let replaced = "arn:aws:states:us-east-1:123456789012:execution:drs:run-0";
+    touch(Touch::poll_of(
+        Timestamp(1370),
+        Some(replaced),
+        Some(replaced),
+    ))
+    .await;
+    expected.header.last_polled_time = Some(Timestamp(1370));
+    expected.header.workflow_polled_time = Some(Timestamp(1370));
+    assert_eq!(
+        load(store, e.id(), CASE).await.as_ref(),
+        Some(&expected),
+        "{CASE}: a mark of the recorded run leaves the stored run alone"
+    );
+    // A new run (continued as new, or restarted) is written with its time.
+    let next = "arn:aws:states:us-east-1:123456789012:execution:drs:run-1-c1";
+    touch(Touch::poll_of(Timestamp(1400), Some(next), Some(run))).await;
+    expected.header.last_polled_time = Some(Timestamp(1400));
+    expected.header.workflow_run = Some(next.into());
+    expected.header.workflow_polled_time = Some(Timestamp(1400));
+    assert_eq!(
+        load(store, e.id(), CASE).await.as_ref(),
+        Some(&expected),
+        "{CASE}: a new run's first poll"
+    );
+    // A start's or a restart's run: the run and its time, not the poll time.
+    touch(Touch {
+        polled_at: None,
+        workflow: Some(WorkflowMark::started(run.into(), Timestamp(1450))),
+    })
+    .await;
+    expected.header.workflow_run = Some(run.into());
+    expected.header.workflow_polled_time = Some(Timestamp(1450));
+    assert_eq!(
+        load(store, e.id(), CASE).await.as_ref(),
+        Some(&expected),
+        "{CASE}: a started run"
+    );
     touch(Touch::default()).await;
     assert_eq!(
         load(store, e.id(), CASE).await.as_ref(),
@@ -407,11 +456,34 @@ pub async fn touch_never_creates_and_a_header_write_never_undoes_it(store: &dyn 
         Some((
             ExecutionStatus::Polling,
             1,
-            Some(Timestamp(1300)),
+            Some(Timestamp(1400)),
             Some(run),
-            Some(Timestamp(1300))
+            Some(Timestamp(1450))
         )),
         "{CASE}"
+    );
+
+    // A record without a run gets the mark's run, whatever the mark believed: never a time
+    // without its run.
+    let bare = execution(&[1]);
+    store
+        .create(&bare, &[])
+        .await
+        .unwrap_or_else(|err| panic!("{CASE}: create: {err}"));
+    store
+        .touch(
+            bare.id(),
+            &Touch::poll_of(Timestamp(1500), Some(run), Some(run)),
+        )
+        .await
+        .unwrap_or_else(|err| panic!("{CASE}: touch: {err}"));
+    let header = load(store, bare.id(), CASE).await.map(|s| s.header);
+    assert_eq!(
+        header
+            .as_ref()
+            .map(|h| (h.workflow_run.as_deref(), h.workflow_polled_time)),
+        Some((Some(run), Some(Timestamp(1500)))),
+        "{CASE}: a mark on a record without a run"
     );
 }
 
@@ -477,14 +549,26 @@ pub async fn list_active_pages_over_the_unfinished_executions_only(store: &dyn E
                 .create(&e, &[])
                 .await
                 .unwrap_or_else(|err| panic!("{CASE}: create: {err}"));
-            if n % 2 == 0 {
+            // Several touches each: what is listed is the last of them (find polls the least
+            // recently polled first, healing asks about the runs silent the longest).
+            let id = e.id();
+            let touch = |t: Touch| async move {
                 store
-                    .touch(e.id(), &Touch::poll(Timestamp(5000 + n), Some(run)))
+                    .touch(id, &t)
                     .await
                     .unwrap_or_else(|err| panic!("{CASE}: touch: {err}"));
-                e.header.last_polled_time = Some(Timestamp(5000 + n));
+            };
+            if n % 2 == 0 {
+                touch(Touch::poll(Timestamp(5000 + n), Some(run))).await;
+                touch(Touch::poll_of(Timestamp(6000 - n), Some(run), Some(run))).await;
+                e.header.last_polled_time = Some(Timestamp(6000 - n));
                 e.header.workflow_run = Some(run.into());
-                e.header.workflow_polled_time = Some(Timestamp(5000 + n));
+                e.header.workflow_polled_time = Some(Timestamp(6000 - n));
+            }
+            if n % 3 == 0 {
+                // find's poll: the poll time only.
+                touch(Touch::poll(Timestamp(7000 - n), None)).await;
+                e.header.last_polled_time = Some(Timestamp(7000 - n));
             }
             if ExecutionStatus::LISTED.contains(&status) {
                 expected.insert(

@@ -2,8 +2,13 @@
 //! 400 error, and the error is answered in the shape the caller understands. API Gateway events
 //! are read by the route of the function that serves them ([`API_ROUTES`]); the caller they
 //! record is the IAM principal of the request context, or [`Actor::Anonymous`] without one.
+//! EventBridge events are read by the function they are meant for: find's one-minute schedule
+//! (recorded as [`Actor::Find`]) and DRS's launch results, advance's (recorded as
+//! [`Actor::Event`]); every other function refuses both.
 
-use execution_core::api::{parse_request, Operation, Request};
+use execution_core::api::{
+    parse_request, LaunchResult, Operation, Request, DRS_EVENT_SOURCE, LAUNCH_RESULT_DETAIL_TYPE,
+};
 use execution_core::audit::Actor;
 use execution_core::OperationError;
 use serde_json::{Map, Value};
@@ -33,8 +38,11 @@ pub const API_OPERATIONS: [Operation; 10] = [
 pub enum Source {
     /// `{"operation": ..., ...}` from Step Functions, find, the CLI or `aws lambda invoke`.
     Direct,
-    /// An EventBridge event (find's one-minute schedule when the rule sends no Input).
+    /// An EventBridge event that is not DRS's (find's one-minute schedule when the rule sends no
+    /// Input).
     Schedule,
+    /// An EventBridge event from DRS (`source` `aws.drs`): a launch result, advance's.
+    DrsEvent,
     /// An API Gateway proxy event (REST or HTTP API); answered with a proxy response.
     ApiGateway,
 }
@@ -44,6 +52,7 @@ impl Source {
         match self {
             Self::Direct => "direct",
             Self::Schedule => "schedule",
+            Self::DrsEvent => "drs-event",
             Self::ApiGateway => "api-gateway",
         }
     }
@@ -83,6 +92,13 @@ pub fn decode(serves: Operation, event: &Value) -> Decoded {
         };
     }
     if is_eventbridge_event(fields) {
+        if text_of(fields, "source") == DRS_EVENT_SOURCE {
+            return Decoded {
+                source: Source::DrsEvent,
+                request: drs_event(serves, event, fields),
+                actor: Actor::Event,
+            };
+        }
         return Decoded {
             source: Source::Schedule,
             request: scheduled(serves, fields),
@@ -101,7 +117,7 @@ pub fn decode(serves: Operation, event: &Value) -> Decoded {
 /// The answer as `source` expects it: the answer itself, or an API Gateway proxy response.
 pub fn encode(source: Source, answer: Value) -> Value {
     match source {
-        Source::Direct | Source::Schedule => answer,
+        Source::Direct | Source::Schedule | Source::DrsEvent => answer,
         Source::ApiGateway => apigw::response(&answer),
     }
 }
@@ -111,10 +127,14 @@ fn is_eventbridge_event(fields: &Map<String, Value>) -> bool {
     fields.contains_key("detail-type") && fields.contains_key("source")
 }
 
+/// A string field of an event, or "" when it is absent or not a string.
+fn text_of<'a>(fields: &'a Map<String, Value>, key: &str) -> &'a str {
+    fields.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
 /// Only find runs on the schedule, and only the schedule's own event starts it.
 fn scheduled(serves: Operation, fields: &Map<String, Value>) -> Result<Request, OperationError> {
-    let text = |k: &str| fields.get(k).and_then(Value::as_str).unwrap_or("");
-    let (source, detail_type) = (text("source"), text("detail-type"));
+    let (source, detail_type) = (text_of(fields, "source"), text_of(fields, "detail-type"));
     if source == "aws.events" && detail_type == "Scheduled Event" {
         if serves == Operation::Find {
             return Ok(Request::Find);
@@ -124,6 +144,9 @@ fn scheduled(serves: Operation, fields: &Map<String, Value>) -> Result<Request, 
             format!("the {serves} function does not run on a schedule"),
         ));
     }
+    if serves == Operation::Advance {
+        return Err(advance_takes_only_launch_results(detail_type, source));
+    }
     Err(OperationError::invalid(
         "event",
         format!(
@@ -132,6 +155,44 @@ fn scheduled(serves: Operation, fields: &Map<String, Value>) -> Result<Request, 
             clip(source)
         ),
     ))
+}
+
+/// Only advance takes DRS's events, and of them only the launch results; the event itself is read
+/// by the core ([`LaunchResult::from_event`]), which refuses one without a DRS job id.
+fn drs_event(
+    serves: Operation,
+    event: &Value,
+    fields: &Map<String, Value>,
+) -> Result<Request, OperationError> {
+    let detail_type = text_of(fields, "detail-type");
+    if serves != Operation::Advance {
+        return Err(OperationError::invalid(
+            "event",
+            format!(
+                "the {serves} function does not take DRS events ('{}'): the advance function does",
+                clip(detail_type)
+            ),
+        ));
+    }
+    if detail_type != LAUNCH_RESULT_DETAIL_TYPE {
+        return Err(advance_takes_only_launch_results(
+            detail_type,
+            DRS_EVENT_SOURCE,
+        ));
+    }
+    LaunchResult::from_event(event).map(Request::Advance)
+}
+
+fn advance_takes_only_launch_results(detail_type: &str, source: &str) -> OperationError {
+    OperationError::invalid(
+        "event",
+        format!(
+            "the {} function takes only '{LAUNCH_RESULT_DETAIL_TYPE}' events from '{DRS_EVENT_SOURCE}', not '{}' from '{}'",
+            Operation::Advance,
+            clip(detail_type),
+            clip(source)
+        ),
+    )
 }
 
 pub(crate) fn clip(raw: &str) -> String {

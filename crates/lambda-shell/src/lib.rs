@@ -2,9 +2,10 @@
 //! operation needs into [`Ports`], then [`serve_function`].
 //!
 //! - [`event`]: turns whatever invoked the function (a direct payload, the EventBridge schedule,
-//!   an API Gateway proxy event on one of the API's routes, [`event::API_ROUTES`]) into the
-//!   core's [`Request`](execution_core::api::Request), and the core's answer back into what that
-//!   caller expects. A malformed event is a 400 answer.
+//!   a DRS launch result on EventBridge (advance's), an API Gateway proxy event on one of the
+//!   API's routes, [`event::API_ROUTES`]) into the core's
+//!   [`Request`](execution_core::api::Request), and the core's answer back into what that caller
+//!   expects. A malformed event is a 400 answer.
 //! - [`handlers`]: the one handler, [`handlers::serve`]: decode, run the core's
 //!   [`ops::run`](execution_core::ops::run) over the ports given, encode, log one line. Tests run
 //!   it in-process with mocks.

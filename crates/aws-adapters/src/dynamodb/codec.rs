@@ -32,14 +32,36 @@ pub(crate) const STATUS: &str = "status";
 pub(crate) const CREATED_TIME: &str = "createdTime";
 pub(crate) const PLAN_ID: &str = "planId";
 pub(crate) const VERSION: &str = "version";
-/// Written only by `touch` (and `create`); a header update leaves it alone.
-pub(crate) const LAST_POLLED_TIME: &str = "lastPolledTime";
-/// Written only by `touch` (and `create`): the workflow run that conducts the execution, and
-/// when it last polled. A header update leaves them alone, like `lastPolledTime`.
+/// The header's poll marks, written only by `touch` (and `create`); a header update leaves them
+/// alone. When the execution was last polled (the record's `lastPolledTime`), stored under a name
+/// the status index does not project, so that a poll's touch writes the table alone.
+pub(crate) const POLLED_TIME: &str = "polledTime";
+/// The workflow run that conducts the execution: projected into the status index (find reads it
+/// there), so `touch` writes it only when the run changes.
 pub(crate) const WORKFLOW_RUN: &str = "workflowRun";
-pub(crate) const WORKFLOW_POLLED_TIME: &str = "workflowPolledTime";
+/// When the workflow run last polled or was started (the record's `workflowPolledTime`), under a
+/// name the status index does not project.
+pub(crate) const WORKFLOW_SEEN_TIME: &str = "workflowSeenTime";
+/// Where earlier versions stored the two times (projected into the status index, so every poll
+/// wrote the index too). Read still, the later of the two names winning; never written again, and
+/// left on the items that have them. They are also the record's own (serde) names of the fields.
+pub(crate) const OLD_POLLED_TIME: &str = "lastPolledTime";
+pub(crate) const OLD_WORKFLOW_SEEN_TIME: &str = "workflowPolledTime";
+/// The stored name of each renamed time, with its earlier (and the record's) name.
+const RENAMED: [(&str, &str); 2] = [
+    (POLLED_TIME, OLD_POLLED_TIME),
+    (WORKFLOW_SEEN_TIME, OLD_WORKFLOW_SEEN_TIME),
+];
 /// The attributes only `touch` writes once the execution exists.
-pub(crate) const TOUCH_OWNED: [&str; 3] = [LAST_POLLED_TIME, WORKFLOW_RUN, WORKFLOW_POLLED_TIME];
+pub(crate) const TOUCH_OWNED: [&str; 3] = [POLLED_TIME, WORKFLOW_RUN, WORKFLOW_SEEN_TIME];
+/// Every name a poll mark is or was stored under: what `list_active` reads from the table.
+pub(crate) const MARK_ATTRIBUTES: [&str; 5] = [
+    POLLED_TIME,
+    OLD_POLLED_TIME,
+    WORKFLOW_RUN,
+    WORKFLOW_SEEN_TIME,
+    OLD_WORKFLOW_SEEN_TIME,
+];
 /// Header: how many wave items the execution has; `load` checks it.
 const WAVE_COUNT: &str = "waveCount";
 /// A wave's own status (not `status`, which would put the wave into the status index).
@@ -47,8 +69,7 @@ const WAVE_STATUS: &str = "waveStatus";
 const SERVER_STATUSES: &str = "serverStatuses";
 
 /// The header's optional attributes: a header update REMOVEs those its new value lacks.
-/// (`lastPolledTime`, `workflowRun` and `workflowPolledTime` are optional too, but belong to
-/// `touch`.)
+/// (`polledTime`, `workflowRun` and `workflowSeenTime` are optional too, but belong to `touch`.)
 pub(crate) const HEADER_OPTIONAL: &[&str] = &[
     "planName",
     "startTime",
@@ -94,12 +115,23 @@ fn object<T: serde::Serialize>(value: &T, what: &str) -> Result<Map<String, Valu
     }
 }
 
-/// The header item: every header attribute, the keys, and `waveCount`.
-pub(crate) fn header_item(header: &ExecutionHeader, wave_count: usize) -> Result<Item, StoreError> {
+/// The header's attributes under their stored names (the poll times renamed, [`RENAMED`]).
+fn header_attributes(header: &ExecutionHeader) -> Result<Item, StoreError> {
     let mut item: Item = object(header, "execution header")?
         .iter()
         .map(|(k, v)| (k.clone(), to_attr(v)))
         .collect();
+    for (stored, field) in RENAMED {
+        if let Some(value) = item.remove(field) {
+            item.insert(stored.to_owned(), value);
+        }
+    }
+    Ok(item)
+}
+
+/// The header item: every header attribute, the keys, and `waveCount`.
+pub(crate) fn header_item(header: &ExecutionHeader, wave_count: usize) -> Result<Item, StoreError> {
+    let mut item = header_attributes(header)?;
     item.insert(SK.to_owned(), s(HEADER_SK));
     item.insert(
         WAVE_COUNT.to_owned(),
@@ -110,10 +142,7 @@ pub(crate) fn header_item(header: &ExecutionHeader, wave_count: usize) -> Result
 
 /// The attributes a header update SETs (all but the keys and the touch-owned attributes).
 pub(crate) fn header_update_attributes(header: &ExecutionHeader) -> Result<Item, StoreError> {
-    let mut item: Item = object(header, "execution header")?
-        .iter()
-        .map(|(k, v)| (k.clone(), to_attr(v)))
-        .collect();
+    let mut item = header_attributes(header)?;
     for owned_elsewhere in [PK, SK].into_iter().chain(TOUCH_OWNED) {
         item.remove(owned_elsewhere);
     }
@@ -181,9 +210,63 @@ pub(crate) fn decode_execution(
     Ok(Some(Execution { header, waves }))
 }
 
+/// A header's poll marks as stored: each time under its name or its earlier one.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct PollMarks {
+    pub(crate) polled: Option<i64>,
+    pub(crate) run: Option<String>,
+    pub(crate) seen: Option<i64>,
+}
+
+/// The poll marks of a header item (or of the part of it a read projected). A time stored under
+/// both names (a record of an earlier version polled since, or touched by an earlier version's
+/// function during an upgrade) is the later of the two: marks only move forward.
+pub(crate) fn poll_marks(item: &Item) -> Result<PollMarks, StoreError> {
+    let time = |name: &str| match item.get(name) {
+        None => Ok(None),
+        Some(AttributeValue::N(n)) => n
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| corrupt(format!("execution header: {name} '{n}' is not a time"))),
+        Some(other) => Err(corrupt(format!(
+            "execution header: {name} is not a number: {other:?}"
+        ))),
+    };
+    let later = |stored: &str, old: &str| -> Result<Option<i64>, StoreError> {
+        Ok(time(stored)?.max(time(old)?))
+    };
+    let run = match item.get(WORKFLOW_RUN) {
+        None => None,
+        Some(AttributeValue::S(run)) => Some(run.clone()),
+        Some(other) => {
+            return Err(corrupt(format!(
+                "execution header: {WORKFLOW_RUN} is not a string: {other:?}"
+            )))
+        }
+    };
+    Ok(PollMarks {
+        polled: later(POLLED_TIME, OLD_POLLED_TIME)?,
+        run,
+        seen: later(WORKFLOW_SEEN_TIME, OLD_WORKFLOW_SEEN_TIME)?,
+    })
+}
+
 fn decode_header(item: &Item) -> Result<(ExecutionHeader, Option<usize>), StoreError> {
+    let marks = poll_marks(item)?;
     let mut fields = to_fields(item, "execution header")?;
     fields.remove(SK);
+    for (stored, field) in RENAMED {
+        fields.remove(stored);
+        fields.remove(field);
+    }
+    for (field, time) in [
+        (OLD_POLLED_TIME, marks.polled),
+        (OLD_WORKFLOW_SEEN_TIME, marks.seen),
+    ] {
+        if let Some(time) = time {
+            fields.insert(field.to_owned(), Value::from(time));
+        }
+    }
     let wave_count = match fields.remove(WAVE_COUNT) {
         Some(Value::Number(n)) => Some(
             n.as_u64()

@@ -149,10 +149,16 @@ fn header_round_trips_with_every_field() {
         item.get(CREATED_TIME),
         Some(&AttributeValue::N("1000".into()))
     );
+    // The poll times under names the status index does not project; the earlier names unused.
     assert_eq!(
-        item.get(LAST_POLLED_TIME),
+        item.get(POLLED_TIME),
         Some(&AttributeValue::N("1150".into()))
     );
+    assert_eq!(
+        item.get(WORKFLOW_SEEN_TIME),
+        Some(&AttributeValue::N("1140".into()))
+    );
+    assert!(!item.contains_key(OLD_POLLED_TIME) && !item.contains_key(OLD_WORKFLOW_SEEN_TIME));
     assert!(
         matches!(item.get("taskToken"), Some(AttributeValue::M(m)) if m.get("releasePending") == Some(&AttributeValue::Bool(true)))
     );
@@ -192,14 +198,67 @@ fn header_update_leaves_keys_and_last_polled_time_alone() {
     for absent in [
         PK,
         SK,
-        LAST_POLLED_TIME,
+        POLLED_TIME,
         WORKFLOW_RUN,
-        WORKFLOW_POLLED_TIME,
+        WORKFLOW_SEEN_TIME,
+        OLD_POLLED_TIME,
+        OLD_WORKFLOW_SEEN_TIME,
         WAVE_COUNT,
     ] {
         assert!(!attrs.contains_key(absent), "{absent}");
     }
     assert_eq!(attrs.get(VERSION), Some(&AttributeValue::N("7".into())));
+}
+
+/// A header an earlier version stored: its poll times under the names the status index
+/// projects. They load as they were; once touched under the new names, the later time wins.
+#[test]
+fn a_header_of_an_earlier_version_loads_with_its_poll_marks() {
+    let header = full_header();
+    let mut item = header_item(&header, 0).unwrap();
+    for (stored, old) in RENAMED {
+        let value = item.remove(stored).unwrap();
+        item.insert(old.to_owned(), value);
+    }
+    let load = |item: &Item| {
+        decode_execution(header.execution_id, vec![item.clone()]).map(|e| e.unwrap().header)
+    };
+    assert_eq!(load(&item).unwrap(), header);
+
+    // Polled since (the new names), the earlier copies left behind: the new times.
+    item.insert(POLLED_TIME.into(), AttributeValue::N("1300".into()));
+    item.insert(WORKFLOW_SEEN_TIME.into(), AttributeValue::N("1290".into()));
+    let back = load(&item).unwrap();
+    assert_eq!(
+        (back.last_polled_time, back.workflow_polled_time),
+        (Some(Timestamp(1300)), Some(Timestamp(1290)))
+    );
+    // An earlier version's function touched it last (during an upgrade): its later times.
+    item.insert(OLD_POLLED_TIME.into(), AttributeValue::N("1400".into()));
+    let back = load(&item).unwrap();
+    assert_eq!(
+        (back.last_polled_time, back.workflow_polled_time),
+        (Some(Timestamp(1400)), Some(Timestamp(1290)))
+    );
+    // Everything else as it was.
+    let mut rest = back.clone();
+    rest.last_polled_time = header.last_polled_time;
+    rest.workflow_polled_time = header.workflow_polled_time;
+    assert_eq!(rest, header);
+
+    for (name, bad) in [
+        (POLLED_TIME, AttributeValue::S("soon".into())),
+        (OLD_WORKFLOW_SEEN_TIME, AttributeValue::N("1.5e".into())),
+        (WORKFLOW_RUN, AttributeValue::N("1".into())),
+    ] {
+        let mut broken = item.clone();
+        broken.insert(name.into(), bad);
+        assert!(
+            matches!(load(&broken), Err(StoreError::Corrupt(ref m)) if m.contains(name)),
+            "{name}: {:?}",
+            load(&broken)
+        );
+    }
 }
 
 #[test]

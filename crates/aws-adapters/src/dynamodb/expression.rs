@@ -94,7 +94,15 @@ mod tests {
             "{update}"
         );
         assert!(!removed.contains("#statusMessage"), "{update}");
-        assert!(!update.contains("lastPolledTime"), "{update}");
+        for touch_owned in [
+            "polledTime",
+            "lastPolledTime",
+            "workflowRun",
+            "workflowSeenTime",
+            "workflowPolledTime",
+        ] {
+            assert!(!update.contains(touch_owned), "{touch_owned}: {update}");
+        }
         assert_eq!(e.condition, "#version = :expected");
         assert_eq!(
             e.values.get(":expected"),

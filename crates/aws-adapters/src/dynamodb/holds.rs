@@ -9,11 +9,10 @@
 //! TransactWriteItems (all or nothing); a release is a conditional DeleteItem per server.
 
 use std::collections::{BTreeSet, HashMap};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::AttributeValue;
 use execution_core::ids::{ExecutionId, SourceServerId};
 use execution_core::model::Timestamp;
 use execution_core::ports::{
@@ -21,11 +20,11 @@ use execution_core::ports::{
 };
 use futures::stream::{self, StreamExt, TryStreamExt};
 
+use super::batch::{BatchRead, MAX_BATCH_GET_KEYS};
 use super::codec::{self, Item, PK, SK};
 use super::expression::Expression;
 use super::store::store_error;
 use super::DynamoDbStore;
-use crate::errors::build_error;
 
 /// The partition key of a hold: `SERVER#` + the source server id.
 pub const HOLD_PREFIX: &str = "SERVER#";
@@ -36,13 +35,6 @@ pub const HOLDER: &str = "holder";
 /// When the hold was taken (N, epoch seconds).
 pub const SINCE: &str = "since";
 
-/// BatchGetItem reads at most 100 keys per call.
-const MAX_BATCH_GET_KEYS: usize = 100;
-/// UnprocessedKeys are asked for again at most this many times per batch, after a backoff that
-/// doubles from [`FIRST_BACKOFF`] (about 6 s in all): then the read is `Throttled`.
-const MAX_UNPROCESSED_RETRIES: u32 = 8;
-const FIRST_BACKOFF: Duration = Duration::from_millis(25);
-const MAX_BACKOFF: Duration = Duration::from_secs(1);
 /// DeleteItems of one release in flight at once.
 const RELEASE_CONCURRENCY: usize = 16;
 /// BatchGetItem calls of one `holds` at once.
@@ -139,57 +131,16 @@ fn claim_condition(claim: &HoldClaim) -> Expression {
 }
 
 impl DynamoDbStore {
-    /// One BatchGetItem of at most 100 keys, asking again for what DynamoDB left unprocessed.
+    /// One BatchGetItem of at most 100 keys, strongly consistent (the retries of unprocessed keys
+    /// too).
     async fn hold_batch(&self, servers: &[&SourceServerId]) -> Result<Vec<Item>, StoreError> {
-        let what = "DynamoDB BatchGetItem (holds)";
-        // Every request reads consistently, the retries of unprocessed keys too (whatever
-        // DynamoDB's UnprocessedKeys echo says).
-        let consistent = |keys: Vec<Item>| {
-            KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .consistent_read(true)
-                .build()
-                .map_err(|e| StoreError::Service(build_error(what, e)))
+        let read = BatchRead {
+            consistent: true,
+            projection: None,
         };
-        let mut pending = Some(consistent(servers.iter().map(|s| hold_key(s)).collect())?);
-        let mut found = Vec::with_capacity(servers.len());
-        let mut backoff = FIRST_BACKOFF;
-        let mut retries = 0;
-        while let Some(request) = pending.take() {
-            let mut out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, request)
-                .send()
-                .await
-                .map_err(|e| store_error(what, &e))?;
-            if let Some(items) = out.responses.as_mut().and_then(|r| r.remove(&self.table)) {
-                found.extend(items);
-            }
-            pending = out
-                .unprocessed_keys
-                .as_mut()
-                .and_then(|u| u.remove(&self.table))
-                .map(|k| k.keys)
-                .filter(|keys| !keys.is_empty())
-                .map(consistent)
-                .transpose()?;
-            if let Some(left) = &pending {
-                if retries == MAX_UNPROCESSED_RETRIES {
-                    return Err(StoreError::Service(ServiceError::Throttled {
-                        retry_after: None,
-                        message: format!(
-                            "{what}: {} keys still unprocessed after {retries} retries",
-                            left.keys.len()
-                        ),
-                    }));
-                }
-                retries += 1;
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-            }
-        }
-        Ok(found)
+        let keys = servers.iter().map(|s| hold_key(s)).collect();
+        self.batch_get("DynamoDB BatchGetItem (holds)", keys, &read)
+            .await
     }
 
     /// Deletes `execution`'s hold on `server`; a hold of another execution, or none, is left as

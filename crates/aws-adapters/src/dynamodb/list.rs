@@ -1,26 +1,37 @@
-//! `list_active`: the status index, one partition per active status, one Query per page.
+//! `list_active`: the status index, one partition per active status, one Query per page; then
+//! the page's poll marks from the table.
 //!
 //! The cursor is `STATUS` (start that status's partition) or `STATUS|createdTime|executionId`
 //! (resume after that index entry). POLLING is read first, then CANCELLING, PAUSED and PENDING
 //! (find polls the first two and watches the runs of all four); the page that ends one status
 //! says the next, so a page may be short (or empty) and still have a cursor.
+//!
+//! The index gives who is active (status, createdTime, executionId, planId, workflowRun); the
+//! poll marks (`polledTime`, `workflowSeenTime`) are not projected into it, so that a poll's touch
+//! does not write the index, and are read from the listed headers with BatchGetItem: eventually
+//! consistent, projected to the marks, at most 100 keys a call. An execution whose header is gone
+//! by then (deleted between the Query and the read) is left out of the page.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use execution_core::ids::{ExecutionId, PlanId};
 use execution_core::model::Timestamp;
 use execution_core::ports::{ActiveExecution, ActivePage, ServiceError, StoreError};
 use execution_core::status::ExecutionStatus;
+use futures::stream::{self, StreamExt, TryStreamExt};
 
+use super::batch::{BatchRead, MAX_BATCH_GET_KEYS};
 use super::codec::{
-    self, Item, CREATED_TIME, HEADER_SK, LAST_POLLED_TIME, PK, PLAN_ID, SK, STATUS,
-    WORKFLOW_POLLED_TIME, WORKFLOW_RUN,
+    self, Item, PollMarks, CREATED_TIME, HEADER_SK, MARK_ATTRIBUTES, PK, PLAN_ID, SK, STATUS,
+    WORKFLOW_RUN,
 };
 use super::store::store_error;
 use super::DynamoDbStore;
 
 const ACTIVE: [ExecutionStatus; 4] = ExecutionStatus::LISTED;
+/// BatchGetItem calls of one page's marks at once (a page of 500 is 5 of them).
+const MARK_READ_CONCURRENCY: usize = 5;
 
 impl DynamoDbStore {
     pub(super) async fn list_page(&self, cursor: Option<String>) -> Result<ActivePage, StoreError> {
@@ -28,6 +39,9 @@ impl DynamoDbStore {
             None => (ACTIVE[0], None),
             Some(raw) => parse_cursor(raw)?,
         };
+        // Every attribute the index holds (a ProjectionExpression would save no read units, and
+        // an index that does not project `workflowRun`, version 1's during an upgrade, might
+        // refuse one naming it); `decode_entry` ignores the index's copies of the poll marks.
         let out = self
             .client
             .query()
@@ -41,12 +55,25 @@ impl DynamoDbStore {
             .send()
             .await
             .map_err(|e| store_error("DynamoDB Query (status index)", &e))?;
-        let executions = out
+        let entries = out
             .items
             .unwrap_or_default()
             .iter()
             .map(decode_entry)
             .collect::<Result<Vec<_>, _>>()?;
+        let mut marks = self
+            .poll_marks(entries.iter().map(|e| e.execution_id))
+            .await?;
+        let executions = entries
+            .into_iter()
+            .filter_map(|entry| match marks.remove(&entry.execution_id) {
+                Some(m) => Some(with_marks(entry, m)),
+                None => {
+                    tracing::debug!(execution_id = %entry.execution_id, "listed by the status index, but its header is gone");
+                    None
+                }
+            })
+            .collect();
         let next_cursor = match out.last_evaluated_key {
             Some(key) if !key.is_empty() => Some(resume_cursor(status, &key)?),
             _ => ACTIVE
@@ -60,8 +87,70 @@ impl DynamoDbStore {
             next_cursor,
         })
     }
+
+    /// The poll marks of each execution's header, read eventually consistently (0.5 read units
+    /// per header up to 4 KB) in BatchGetItems of at most 100 keys; an execution without a
+    /// header is absent from the answer.
+    async fn poll_marks(
+        &self,
+        ids: impl Iterator<Item = ExecutionId>,
+    ) -> Result<HashMap<ExecutionId, PollMarks>, StoreError> {
+        // BatchGetItem refuses a key twice.
+        let ids: Vec<ExecutionId> = ids.collect::<BTreeSet<_>>().into_iter().collect();
+        let mut names = HashMap::from([("#pk".to_owned(), PK.to_owned())]);
+        let mut projected = vec!["#pk".to_owned()];
+        for (i, name) in MARK_ATTRIBUTES.iter().enumerate() {
+            names.insert(format!("#m{i}"), (*name).to_owned());
+            projected.push(format!("#m{i}"));
+        }
+        let read = BatchRead {
+            consistent: false,
+            projection: Some((projected.join(", "), names)),
+        };
+        let read = &read;
+        // The futures are built first, so that the stream over them is `Send` (a closure over
+        // borrowed chunks is not general enough for async_trait's boxed future).
+        let calls: Vec<_> = ids
+            .chunks(MAX_BATCH_GET_KEYS)
+            .map(|chunk| {
+                let keys = chunk.iter().map(|id| codec::header_key(*id)).collect();
+                self.batch_get("DynamoDB BatchGetItem (poll marks)", keys, read)
+            })
+            .collect();
+        let items: Vec<Vec<Item>> = stream::iter(calls)
+            .buffer_unordered(MARK_READ_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let mut marks = HashMap::with_capacity(ids.len());
+        for item in items.iter().flatten() {
+            let id = match item.get(PK) {
+                Some(AttributeValue::S(pk)) => ExecutionId::parse(pk).map_err(|e| {
+                    StoreError::Corrupt(format!("a header read for its poll marks: {e}"))
+                })?,
+                other => {
+                    return Err(StoreError::Corrupt(format!(
+                        "a header read for its poll marks has no string {PK}: {other:?}"
+                    )))
+                }
+            };
+            marks.insert(id, codec::poll_marks(item)?);
+        }
+        Ok(marks)
+    }
 }
 
+/// An index entry with its header's marks: the times, and the run as the header holds it beside
+/// its time (the index's copy, written with it, only if the header has none).
+fn with_marks(entry: ActiveExecution, marks: PollMarks) -> ActiveExecution {
+    ActiveExecution {
+        last_polled_time: marks.polled.map(Timestamp),
+        workflow_polled_time: marks.seen.map(Timestamp),
+        workflow_run: marks.run.or(entry.workflow_run),
+        ..entry
+    }
+}
+
+/// An index entry: everything but the poll times, which the index does not hold fresh.
 fn decode_entry(item: &Item) -> Result<ActiveExecution, StoreError> {
     let text = |name: &str| match item.get(name) {
         Some(AttributeValue::S(v)) => Ok(v.as_str()),
@@ -81,8 +170,6 @@ fn decode_entry(item: &Item) -> Result<ActiveExecution, StoreError> {
         Some(other) => Err(bad(&format!("{name} {other:?}"))),
     };
     let created_time = time(CREATED_TIME)?.ok_or_else(|| bad(&format!("no {CREATED_TIME}")))?;
-    let last_polled_time = time(LAST_POLLED_TIME)?;
-    let workflow_polled_time = time(WORKFLOW_POLLED_TIME)?;
     let workflow_run = match item.get(WORKFLOW_RUN) {
         None => None,
         Some(AttributeValue::S(run)) => Some(run.clone()),
@@ -93,9 +180,9 @@ fn decode_entry(item: &Item) -> Result<ActiveExecution, StoreError> {
         plan_id: PlanId::parse(text(PLAN_ID)?).map_err(|e| bad(&e))?,
         status,
         created_time,
-        last_polled_time,
+        last_polled_time: None,
         workflow_run,
-        workflow_polled_time,
+        workflow_polled_time: None,
     })
 }
 
@@ -187,13 +274,66 @@ mod tests {
         let id = execution_core::fixtures::execution_id();
         let mut item = start_key(ExecutionStatus::Polling, 5, id);
         item.insert(PLAN_ID.into(), codec::s(execution_core::fixtures::PLAN_ID));
-        item.insert(LAST_POLLED_TIME.into(), AttributeValue::N("77".into()));
+        // The index's copies of the marks, frozen since this version: never read.
+        item.insert(
+            codec::OLD_POLLED_TIME.into(),
+            AttributeValue::N("77".into()),
+        );
+        item.insert(
+            codec::OLD_WORKFLOW_SEEN_TIME.into(),
+            AttributeValue::N("70".into()),
+        );
+        item.insert(WORKFLOW_RUN.into(), codec::s("run-1"));
         let entry = decode_entry(&item).unwrap();
         assert_eq!(
-            (entry.execution_id, entry.status, entry.last_polled_time),
-            (id, ExecutionStatus::Polling, Some(Timestamp(77)))
+            (
+                entry.execution_id,
+                entry.status,
+                entry.last_polled_time,
+                entry.workflow_polled_time,
+                entry.workflow_run.as_deref()
+            ),
+            (id, ExecutionStatus::Polling, None, None, Some("run-1"))
         );
         item.remove(PLAN_ID);
         assert!(matches!(decode_entry(&item), Err(StoreError::Corrupt(_))));
+    }
+
+    #[test]
+    fn the_headers_marks_fill_the_entry_and_its_run_wins() {
+        let id = execution_core::fixtures::execution_id();
+        let mut item = start_key(ExecutionStatus::Polling, 5, id);
+        item.insert(PLAN_ID.into(), codec::s(execution_core::fixtures::PLAN_ID));
+        item.insert(WORKFLOW_RUN.into(), codec::s("run-1"));
+        let entry = decode_entry(&item).unwrap();
+        let fresh = PollMarks {
+            polled: Some(300),
+            run: Some("run-2".into()),
+            seen: Some(290),
+        };
+        let listed = with_marks(entry.clone(), fresh);
+        assert_eq!(
+            (
+                listed.last_polled_time,
+                listed.workflow_run.as_deref(),
+                listed.workflow_polled_time,
+                listed.created_time
+            ),
+            (
+                Some(Timestamp(300)),
+                Some("run-2"),
+                Some(Timestamp(290)),
+                Timestamp(5)
+            )
+        );
+        let listed = with_marks(entry, PollMarks::default());
+        assert_eq!(
+            (
+                listed.last_polled_time,
+                listed.workflow_run.as_deref(),
+                listed.workflow_polled_time
+            ),
+            (None, Some("run-1"), None)
+        );
     }
 }

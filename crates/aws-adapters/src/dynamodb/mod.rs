@@ -2,6 +2,7 @@
 //! execution, and a sparse status index over the headers; `ServerLocks` on the same table (one
 //! hold item per held source server). `docs/storage.md` is the layout.
 
+mod batch;
 mod codec;
 mod create;
 mod events;

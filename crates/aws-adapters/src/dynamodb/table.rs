@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::Client;
 use execution_core::ports::ServiceError;
 
 use super::codec::{
-    CREATED_TIME, LAST_POLLED_TIME, PK, PLAN_ID, SK, STATUS, WORKFLOW_POLLED_TIME, WORKFLOW_RUN,
+    CREATED_TIME, OLD_POLLED_TIME, OLD_WORKFLOW_SEEN_TIME, PK, PLAN_ID, SK, STATUS, WORKFLOW_RUN,
 };
 use crate::errors::{build_error, classify};
 
@@ -29,9 +29,10 @@ const ACTIVE_WAIT: Duration = Duration::from_secs(120);
 const POLL_EVERY: Duration = Duration::from_millis(500);
 
 /// Creates the executions table: on demand, keys `executionId` + `sk`, the status index
-/// (`status` + `createdTime`, projecting `planId`, `lastPolledTime`, `workflowRun` and
-/// `workflowPolledTime`: what find needs to poll and to heal), point-in-time recovery on.
-/// Waits until the table is ACTIVE.
+/// (`status` + `createdTime`, projecting `planId` and `workflowRun`, which find reads there, and
+/// `lastPolledTime` and `workflowPolledTime`, which this version no longer writes: the poll marks
+/// moved to `polledTime` and `workflowSeenTime`, read from the table, and an index's projection
+/// cannot change in place), point-in-time recovery on. Waits until the table is ACTIVE.
 pub async fn create_table(
     client: &Client,
     table: &str,
@@ -60,9 +61,9 @@ pub async fn create_table(
             Projection::builder()
                 .projection_type(ProjectionType::Include)
                 .non_key_attributes(PLAN_ID)
-                .non_key_attributes(LAST_POLLED_TIME)
+                .non_key_attributes(OLD_POLLED_TIME)
                 .non_key_attributes(WORKFLOW_RUN)
-                .non_key_attributes(WORKFLOW_POLLED_TIME)
+                .non_key_attributes(OLD_WORKFLOW_SEEN_TIME)
                 .build(),
         )
         .build()

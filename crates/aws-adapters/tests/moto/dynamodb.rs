@@ -61,6 +61,60 @@ impl Table {
             .collect()
     }
 
+    /// The status index's entry of `id` in the `status` partition, as far as the index projects
+    /// it (the keys and the projection's NonKeyAttributes, as DescribeTable states them): what
+    /// an index write changes. `None` when the partition lists no such entry.
+    pub async fn index_entry(&self, status: &str, id: ExecutionId) -> Option<Item> {
+        let described = self
+            .client
+            .describe_table()
+            .table_name(&self.name)
+            .send()
+            .await
+            .unwrap();
+        let index = described
+            .table()
+            .unwrap()
+            .global_secondary_indexes()
+            .iter()
+            .find(|g| g.index_name() == Some(INDEX))
+            .unwrap()
+            .clone();
+        let mut projected: Vec<String> = ["executionId", "sk", "status", "createdTime"]
+            .map(String::from)
+            .to_vec();
+        projected.extend(
+            index
+                .projection()
+                .unwrap()
+                .non_key_attributes()
+                .iter()
+                .cloned(),
+        );
+        let entries: Vec<Item> = self
+            .client
+            .query()
+            .table_name(&self.name)
+            .index_name(INDEX)
+            .key_condition_expression("#status = :status")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":status", AttributeValue::S(status.into()))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .unwrap();
+        entries
+            .into_iter()
+            .find(|e| e.get("executionId") == Some(&AttributeValue::S(id.to_string())))
+            .map(|e| {
+                e.into_iter()
+                    .filter(|(name, _)| projected.contains(name))
+                    .collect()
+            })
+    }
+
     pub async fn item_count(&self) -> i32 {
         self.client
             .scan()
@@ -248,26 +302,34 @@ async fn touch_sets_last_polled_time_and_never_creates() {
     let after = table.raw(exec.id()).await;
     assert_eq!(after["WAVE#0000"], before["WAVE#0000"]);
     let mut header = before["EXECUTION"].clone();
-    header.insert("lastPolledTime".into(), AttributeValue::N("1234".into()));
-    assert_eq!(after["EXECUTION"], header, "only lastPolledTime changed");
+    header.insert("polledTime".into(), AttributeValue::N("1234".into()));
+    assert_eq!(after["EXECUTION"], header, "only polledTime changed");
 
-    // The workflow's poll also names its run, in the same UpdateItem.
+    // The workflow's poll of a new run also names it, in the same UpdateItem.
     let run = "arn:aws:states:us-east-1:123456789012:execution:drs:run-2";
     store
         .touch(exec.id(), &Touch::poll(Timestamp(1300), Some(run)))
         .await
         .unwrap();
     let after = table.raw(exec.id()).await;
-    header.insert("lastPolledTime".into(), AttributeValue::N("1300".into()));
+    header.insert("polledTime".into(), AttributeValue::N("1300".into()));
     header.insert("workflowRun".into(), AttributeValue::S(run.into()));
-    header.insert(
-        "workflowPolledTime".into(),
-        AttributeValue::N("1300".into()),
-    );
+    header.insert("workflowSeenTime".into(), AttributeValue::N("1300".into()));
     assert_eq!(
         after["EXECUTION"], header,
         "the run and its poll time, nothing else"
     );
+    // The same run's next poll: the two times only.
+    store
+        .touch(
+            exec.id(),
+            &Touch::poll_of(Timestamp(1360), Some(run), Some(run)),
+        )
+        .await
+        .unwrap();
+    header.insert("polledTime".into(), AttributeValue::N("1360".into()));
+    header.insert("workflowSeenTime".into(), AttributeValue::N("1360".into()));
+    assert_eq!(table.raw(exec.id()).await["EXECUTION"], header);
     // A touch of nothing writes nothing.
     store.touch(exec.id(), &Touch::default()).await.unwrap();
     assert_eq!(table.raw(exec.id()).await["EXECUTION"], header);

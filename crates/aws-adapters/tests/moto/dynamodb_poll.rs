@@ -1,5 +1,6 @@
-//! What a poll writes, through the core's own `ops::poll` on the real store: nothing but
-//! `lastPolledTime` when nothing changed, and only the changed wave when one did.
+//! What a poll writes, through the core's own `ops::poll` on the real store: nothing but its poll
+//! time (`polledTime`, and the workflow's `workflowSeenTime`, outside the status index) when
+//! nothing changed, and only the changed wave when one did.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -71,7 +72,7 @@ fn drs_reporting(exec: &Execution, statuses: [LaunchStatus; 3]) -> MockDrs {
 }
 
 #[tokio::test]
-async fn a_poll_that_sees_no_change_writes_only_last_polled_time() {
+async fn a_poll_that_sees_no_change_writes_only_its_poll_time() {
     let table = Table::new().await;
     let store = Recording {
         inner: table.store(),
@@ -136,17 +137,17 @@ async fn a_poll_that_sees_no_change_writes_only_last_polled_time() {
     assert_eq!(after["WAVE#0000"], before["WAVE#0000"]);
     assert_eq!(after["WAVE#0001"], before["WAVE#0001"]);
     let mut header = before["EXECUTION"].clone();
-    header.insert("lastPolledTime".into(), AttributeValue::N("1200".into()));
+    header.insert("polledTime".into(), AttributeValue::N("1200".into()));
     assert_eq!(
         after["EXECUTION"], header,
-        "the header changed in lastPolledTime only (version too is unchanged)"
+        "the header changed in polledTime only (version too is unchanged)"
     );
     assert!(
         aws_adapters::dynamodb::item_size(&after["EXECUTION"]) < 1024,
         "the one item written is small"
     );
 
-    // One server launched: only wave 0 is written, and the header still only gets lastPolledTime.
+    // One server launched: only wave 0 is written, and the header still only gets polledTime.
     clock.set_secs(1260);
     let drs = drs_reporting(
         &exec,
@@ -187,11 +188,99 @@ async fn a_poll_that_sees_no_change_writes_only_last_polled_time() {
         latest["WAVE#0000"]["version"],
         AttributeValue::N("1".into())
     );
-    header.insert("lastPolledTime".into(), AttributeValue::N("1260".into()));
+    header.insert("polledTime".into(), AttributeValue::N("1260".into()));
     assert_eq!(latest["EXECUTION"], header);
     let stored = table.store().load(id).await.unwrap().unwrap();
     assert_eq!(
         stored.waves[0].server_statuses[0].launch_status,
         LaunchStatus::Launched
     );
+}
+
+/// The state machine's polls through the core: the poll of the run the record names writes the
+/// header's two times and leaves the status index entry as it was; the first poll of a new run
+/// (one that continued as new) writes the run, which the index then shows.
+#[tokio::test]
+async fn the_workflows_poll_writes_the_status_index_only_when_its_run_is_new() {
+    let table = Table::new().await;
+    let store = Recording {
+        inner: table.store(),
+        commits: Mutex::new(vec![]),
+        touches: AtomicUsize::new(0),
+    };
+    let run = "arn:aws:states:us-east-1:123456789012:execution:drs-execution:run-1";
+    let mut exec = execution(&[3]);
+    exec.header.status = ExecutionStatus::Polling;
+    exec.header.start_time = Some(Timestamp(1100));
+    exec.header.workflow_run = Some(run.into());
+    exec.header.workflow_polled_time = Some(Timestamp(1100));
+    let wave = &mut exec.waves[0];
+    wave.status = WaveStatus::Started;
+    wave.attempt = 1;
+    wave.jobs = vec![WaveJob {
+        job_id: fixtures::job(1),
+        attempt: 1,
+        part: 0,
+        recorded_time: Timestamp(1100),
+        created_time: None,
+        ended_time: None,
+    }];
+    wave.launch_time = Some(Timestamp(1100));
+    wave.attempt_time = Some(Timestamp(1100));
+    for s in &mut wave.server_statuses {
+        s.launch_status = LaunchStatus::InProgress;
+        s.job_id = Some(fixtures::job(1));
+    }
+    store.create(&exec, &[]).await.unwrap();
+    let id = exec.id();
+    let request = |run: &str| PollRequest {
+        target: Target {
+            execution_id: id,
+            plan_id: exec.header.plan_id,
+        },
+        summary: true,
+        workflow_run: Some(run.to_owned()),
+    };
+    let mut ec2 = MockEc2::new();
+    ec2.expect_describe_instances().never();
+    let drs = drs_reporting(&exec, std::array::from_fn(|_| LaunchStatus::InProgress));
+    let clock = FixedClock::at_secs(1200);
+    let poll = |run: &'static str| {
+        let (store, drs, ec2, clock, request) = (&store, &drs, &ec2, &clock, request(run));
+        async move {
+            execution_core::ops::poll(store, drs, ec2, None, clock, &Policy::default(), &request)
+                .await
+                .unwrap()
+        }
+    };
+    let index_before = table.index_entry("POLLING", id).await.unwrap();
+    let header_before = table.raw(id).await["EXECUTION"].clone();
+
+    poll(run).await;
+    assert_eq!(
+        table.index_entry("POLLING", id).await.unwrap(),
+        index_before,
+        "the recorded run's poll writes nothing the index projects"
+    );
+    let mut header = header_before;
+    header.insert("polledTime".into(), AttributeValue::N("1200".into()));
+    header.insert("workflowSeenTime".into(), AttributeValue::N("1200".into()));
+    assert_eq!(table.raw(id).await["EXECUTION"], header);
+
+    let next = "arn:aws:states:us-east-1:123456789012:execution:drs-execution:run-1-c1";
+    clock.set_secs(1260);
+    poll(next).await;
+    let mut index = index_before;
+    index.insert("workflowRun".into(), AttributeValue::S(next.into()));
+    assert_eq!(
+        table.index_entry("POLLING", id).await.unwrap(),
+        index,
+        "a new run's first poll writes the run"
+    );
+    header.insert("polledTime".into(), AttributeValue::N("1260".into()));
+    header.insert("workflowSeenTime".into(), AttributeValue::N("1260".into()));
+    header.insert("workflowRun".into(), AttributeValue::S(next.into()));
+    assert_eq!(table.raw(id).await["EXECUTION"], header);
+    assert!(store.commits.lock().unwrap().is_empty(), "no wave changed");
+    assert_eq!(store.touches.load(Ordering::SeqCst), 2);
 }

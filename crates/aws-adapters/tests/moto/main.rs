@@ -9,6 +9,7 @@ mod common;
 mod compat;
 mod dynamodb;
 mod dynamodb_holds;
+mod dynamodb_marks;
 mod dynamodb_poll;
 mod dynamodb_races;
 mod dynamodb_trail;

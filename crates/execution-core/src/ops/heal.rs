@@ -174,10 +174,7 @@ pub async fn restart(
             execution.id(),
             &Touch {
                 polled_at: None,
-                workflow: Some(WorkflowMark {
-                    run: started.clone(),
-                    at,
-                }),
+                workflow: Some(WorkflowMark::started(started.clone(), at)),
             },
         )
         .await?;

@@ -121,7 +121,13 @@ async fn attempt(
             waves: changed,
             events: vec![],
         };
-        let touch = Touch::poll(at, request.workflow_run.as_deref());
+        // The run's name is written only when it is not the record's (the status index projects
+        // it): the workflow's poll of its own run moves its poll time alone.
+        let touch = Touch::poll_of(
+            at,
+            request.workflow_run.as_deref(),
+            execution.header.workflow_run.as_deref(),
+        );
         let (written, touched) = futures::join!(
             async {
                 if commit.is_empty() {

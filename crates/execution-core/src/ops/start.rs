@@ -91,10 +91,7 @@ pub async fn start(
     };
     let mark = Touch {
         polled_at: None,
-        workflow: Some(WorkflowMark {
-            run: run.clone(),
-            at: now(clock),
-        }),
+        workflow: Some(WorkflowMark::started(run.clone(), now(clock))),
     };
     if let Err(e) = store.touch(execution_id, &mark).await {
         // The run names itself on its first poll; find only learns of it a little later.

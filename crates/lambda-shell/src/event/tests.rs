@@ -137,6 +137,25 @@ pub(crate) fn scheduled_event() -> Value {
     })
 }
 
+/// DRS's own sample "DRS Source Server Launch Result" event (EventBridge, "Sample events for
+/// Elastic Disaster Recovery"), as delivered.
+pub(crate) const DRS_SAMPLE_EVENT: &str = r#"{"version":"0","id":"9da9af57-9253-4406-87cb-7cc400e43465","detail-type":"DRS Source Server Launch Result","source":"aws.drs","account":"111122223333","time":"2016-08-22T20:12:19Z","region":"us-west-2","resources":["arn:aws:drs:us-west-2:111122223333:source-server/s-12345678901234567"],"detail":{"state":"RECOVERY_LAUNCH_SUCCEEDED","job-id":"drsjob-04ca7d0d3fb6afa3e","is-drill":"FALSE"}}"#;
+
+pub(crate) fn drs_sample_event() -> Value {
+    serde_json::from_str(DRS_SAMPLE_EVENT).expect("DRS's sample event is JSON")
+}
+
+/// A DRS launch result in DRS's shape: `server`'s launch in `job` ended in `state`.
+pub(crate) fn launch_result(job: &str, server: &str, state: &str) -> Value {
+    let mut event = drs_sample_event();
+    event["id"] = json!(format!("event-{job}-{server}"));
+    event["resources"] = json!([format!(
+        "arn:aws:drs:us-east-1:123456789012:source-server/{server}"
+    )]);
+    event["detail"] = json!({"state": state, "job-id": job, "is-drill": "TRUE"});
+    event
+}
+
 fn refused(serves: Operation, event: Value) -> (Source, &'static str, String) {
     let d = decode(serves, &event);
     let e = d.request.expect_err("a refusal");
@@ -985,4 +1004,263 @@ fn proxy_answers_carry_the_status_and_the_same_json() {
     );
     assert_eq!(encode(Source::Direct, answer.clone()), answer);
     assert_eq!(encode(Source::Schedule, answer.clone()), answer);
+}
+
+// ---- DRS's launch results: advance's, and no other function's ---------------------------------
+
+/// Which parameter a refusal names, and whether it was missing or invalid: the typed refusal, not
+/// its words.
+fn refusal_of(serves: Operation, event: &Value) -> (Source, &'static str, String) {
+    let d = decode(serves, event);
+    let e = d.request.expect_err("a refusal");
+    assert_eq!(e.status_code(), 400, "{e}");
+    let field = match &e {
+        OperationError::MissingParameter(field) => (*field).to_owned(),
+        OperationError::InvalidParameter { field, .. } => field.clone(),
+        other => panic!("{serves}: {other:?}"),
+    };
+    (d.source, e.code(), field)
+}
+
+#[test]
+fn drs_launch_results_are_advances_and_recorded_as_a_drs_event() {
+    use execution_core::ids::{JobId, SourceServerId};
+    let d = decode(Operation::Advance, &drs_sample_event());
+    assert_eq!((d.source, d.actor), (Source::DrsEvent, Actor::Event));
+    assert_eq!(
+        d.request.expect("DRS's sample event reads"),
+        Request::Advance(LaunchResult {
+            job_id: JobId::parse("drsjob-04ca7d0d3fb6afa3e").unwrap(),
+            state: Some("RECOVERY_LAUNCH_SUCCEEDED".into()),
+            source_server_id: Some(SourceServerId::parse("s-12345678901234567").unwrap()),
+            event_id: Some("9da9af57-9253-4406-87cb-7cc400e43465".into()),
+        })
+    );
+    // A failed launch is news too: the wave may have settled.
+    let failed = launch_result(
+        "drsjob-0000000000000000a",
+        "s-00000000000000001",
+        "RECOVERY_LAUNCH_FAILED",
+    );
+    let Ok(Request::Advance(r)) = decode(Operation::Advance, &failed).request else {
+        panic!("a failed launch reads")
+    };
+    assert_eq!(r.state.as_deref(), Some("RECOVERY_LAUNCH_FAILED"));
+    // The job alone decides: resources that do not name a source server are left out.
+    for resources in [
+        json!([]),
+        json!("s-1"),
+        json!([7, "arn:aws:drs:x:y:recovery-instance/i-1"]),
+    ] {
+        let mut event = drs_sample_event();
+        event["resources"] = resources.clone();
+        let Ok(Request::Advance(r)) = decode(Operation::Advance, &event).request else {
+            panic!("{resources}")
+        };
+        assert_eq!(r.source_server_id, None, "{resources}");
+        assert_eq!(r.job_id.as_str(), "drsjob-04ca7d0d3fb6afa3e");
+    }
+    // The direct payload of the same request (drctl, a test): the caller is whoever says so.
+    let d = decode(
+        Operation::Advance,
+        &json!({"operation": "advance", "jobId": "drsjob-04ca7d0d3fb6afa3e", "invokedBy": "event"}),
+    );
+    assert_eq!((d.source, d.actor), (Source::Direct, Actor::Event));
+    assert!(
+        matches!(d.request, Ok(Request::Advance(_))),
+        "{:?}",
+        d.request
+    );
+    assert_eq!(
+        encode(Source::DrsEvent, json!({"statusCode": 200})),
+        json!({"statusCode": 200}),
+        "answered as it is: EventBridge reads no answer"
+    );
+}
+
+#[test]
+fn every_other_function_refuses_a_drs_event() {
+    for op in Operation::ALL
+        .into_iter()
+        .filter(|op| *op != Operation::Advance)
+    {
+        assert_eq!(
+            refusal_of(op, &drs_sample_event()),
+            (Source::DrsEvent, "INVALID_PARAMETER", "event".to_owned()),
+            "{op}"
+        );
+    }
+    // find is started by its schedule only.
+    let (_, _, msg) = refused(Operation::Find, drs_sample_event());
+    assert!(
+        msg.contains("advance"),
+        "the refusal names who takes it: {msg}"
+    );
+}
+
+#[test]
+fn advance_refuses_the_schedule_and_every_other_event() {
+    assert_eq!(
+        refusal_of(Operation::Advance, &scheduled_event()),
+        (Source::Schedule, "INVALID_PARAMETER", "event".to_owned())
+    );
+    let (_, _, msg) = refused(Operation::Advance, scheduled_event());
+    assert!(msg.contains("does not run on a schedule"), "{msg}");
+    let mut stalled = drs_sample_event();
+    stalled["detail-type"] = json!("DRS Source Server Data Replication Stalled Change");
+    stalled["detail"] = json!({"state": "STALLED"});
+    let mut ec2 = scheduled_event();
+    ec2["source"] = json!("aws.ec2");
+    ec2["detail-type"] = json!("EC2 Instance State-change Notification");
+    ec2["detail"] = json!({"instance-id": "i-0123456789abcdef0", "state": "running"});
+    // A launch result that claims another source is not DRS's.
+    let mut forged = drs_sample_event();
+    forged["source"] = json!("my.app");
+    for (event, source) in [
+        (stalled, Source::DrsEvent),
+        (ec2, Source::Schedule),
+        (forged, Source::Schedule),
+    ] {
+        assert_eq!(
+            refusal_of(Operation::Advance, &event),
+            (source, "INVALID_PARAMETER", "event".to_owned()),
+            "{event}"
+        );
+        let (_, _, msg) = refused(Operation::Advance, event);
+        assert!(
+            msg.contains(LAUNCH_RESULT_DETAIL_TYPE),
+            "says what it takes: {msg}"
+        );
+    }
+}
+
+/// DRS's sample event with `detail` replaced (`None`: left out).
+fn with_detail(detail: Option<Value>) -> Value {
+    let mut event = drs_sample_event();
+    match detail {
+        Some(d) => event["detail"] = d,
+        None => {
+            event.as_object_mut().map(|o| o.remove("detail"));
+        }
+    }
+    event
+}
+
+/// DRS's sample event with `detail.job-id` replaced.
+fn with_job(job: Value) -> Value {
+    let mut event = drs_sample_event();
+    event["detail"]["job-id"] = job;
+    event
+}
+
+#[test]
+fn malformed_drs_events_are_400s_naming_what_is_wrong() {
+    let missing = |field: &str| (Source::DrsEvent, "MISSING_PARAMETER", field.to_owned());
+    let invalid = |field: &str| (Source::DrsEvent, "INVALID_PARAMETER", field.to_owned());
+    let cases = [
+        (with_detail(None), missing("detail")),
+        (with_detail(Some(json!(null))), invalid("detail")),
+        (
+            with_detail(Some(json!("drsjob-04ca7d0d3fb6afa3e"))),
+            invalid("detail"),
+        ),
+        (
+            with_detail(Some(json!(["drsjob-04ca7d0d3fb6afa3e"]))),
+            invalid("detail"),
+        ),
+        (with_detail(Some(json!(7))), invalid("detail")),
+        (with_detail(Some(json!({}))), missing("detail.job-id")),
+        (
+            with_detail(Some(json!({"jobId": "drsjob-04ca7d0d3fb6afa3e"}))),
+            missing("detail.job-id"),
+        ),
+        (with_job(json!(null)), missing("detail.job-id")),
+        (with_job(json!("")), missing("detail.job-id")),
+        (with_job(json!(7)), invalid("detail.job-id")),
+        (
+            with_job(json!(["drsjob-04ca7d0d3fb6afa3e"])),
+            invalid("detail.job-id"),
+        ),
+        (
+            with_job(json!({"id": "drsjob-04ca7d0d3fb6afa3e"})),
+            invalid("detail.job-id"),
+        ),
+        // Not a DRS job id: the parse refuses it (its field is the job id's own).
+        (with_job(json!("drsjob-short")), invalid("jobId")),
+        (with_job(json!("i-0123456789abcdef0")), invalid("jobId")),
+        (
+            with_job(json!("drsjob-04ca7d0d3fb6afa3e ")),
+            invalid("jobId"),
+        ),
+        (
+            with_job(json!("drsjob-04ca7d0d3fb6afa3é")),
+            invalid("jobId"),
+        ),
+        (
+            with_job(json!(format!("drsjob-{}", "0".repeat(100_000)))),
+            invalid("jobId"),
+        ),
+    ];
+    for (event, want) in cases {
+        assert_eq!(refusal_of(Operation::Advance, &event), want, "{event:.300}");
+    }
+    // Without a detail-type it is no EventBridge event: read as a direct payload, without a jobId.
+    let mut bare = drs_sample_event();
+    bare.as_object_mut().map(|o| o.remove("detail-type"));
+    assert_eq!(
+        refusal_of(Operation::Advance, &bare),
+        (Source::Direct, "MISSING_PARAMETER", "jobId".to_owned())
+    );
+    let mut numbered = drs_sample_event();
+    numbered["detail-type"] = json!(7);
+    assert_eq!(refusal_of(Operation::Advance, &numbered), invalid("event"));
+}
+
+mod drs_events {
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    use super::*;
+
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            ".{0,24}".prop_map(Value::String),
+            "drsjob-[0-9a-f]{15,19}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map("(job-id|state|detail|[a-z-]{1,8})", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// Whatever DRS (or anyone on the bus) puts in `detail` and `resources`, advance reads a
+        /// request or refuses with a 400; it reads one exactly when the job id is a DRS job id.
+        #[test]
+        fn any_drs_event_reads_or_is_a_400(detail in any_json(), resources in any_json()) {
+            let mut event = drs_sample_event();
+            event["detail"] = detail.clone();
+            event["resources"] = resources;
+            let d = decode(Operation::Advance, &event);
+            let job = detail.get("job-id").and_then(Value::as_str);
+            let valid = job.is_some_and(|j| execution_core::ids::JobId::parse(j).is_ok());
+            match d.request {
+                Ok(Request::Advance(r)) => {
+                    prop_assert!(valid);
+                    prop_assert_eq!(Some(r.job_id.as_str()), job);
+                }
+                Ok(other) => prop_assert!(false, "{:?}", other),
+                Err(e) => {
+                    prop_assert!(!valid, "{}", e);
+                    prop_assert_eq!(e.status_code(), 400);
+                }
+            }
+        }
+    }
 }

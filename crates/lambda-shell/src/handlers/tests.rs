@@ -29,7 +29,8 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::event::tests::{
-    http_event, http_request, rest_event, rest_request, scheduled_event, signed, CALLER, OTHER_ID,
+    drs_sample_event, http_event, http_request, launch_result, rest_event, rest_request,
+    scheduled_event, signed, CALLER, OTHER_ID,
 };
 use crate::event::{Route, API_OPERATIONS, API_ROUTES};
 
@@ -37,7 +38,7 @@ const NOW: i64 = 2_000;
 const TOKEN: &str = "AQCEAAAAKgAAAAMAAAAAAAAAAfake+task/token==";
 
 /// The functions deployed, and so the operations [`serve`] is run for: one per operation.
-const FUNCTIONS: [Operation; 15] = Operation::ALL;
+const FUNCTIONS: [Operation; 16] = Operation::ALL;
 
 fn clock() -> FixedClock {
     FixedClock::at_secs(NOW)
@@ -134,7 +135,8 @@ impl<S: ExecutionStore + HoldsOf> Clients<S> {
         let ports = Ports::new(&self.store, &self.clock, &self.policy);
         match op {
             Operation::Find => ports.with_find(&self.dispatch, &self.config),
-            Operation::Poll => ports
+            // advance polls, then launches: poll's clients (launch's DRS among them).
+            Operation::Poll | Operation::Advance => ports
                 .with_drs(&self.drs)
                 .with_ec2(&self.ec2)
                 .with_automation(&self.automation),
@@ -254,6 +256,26 @@ async fn every_function_answers_malformed_events_with_a_400_and_touches_nothing(
         ];
         if op != Operation::Find {
             bad.push(scheduled_event());
+        }
+        if op == Operation::Advance {
+            // Another DRS event, and launch results that do not name a DRS job.
+            let mut stalled = drs_sample_event();
+            stalled["detail-type"] = json!("DRS Source Server Data Replication Stalled Change");
+            let mut no_detail = drs_sample_event();
+            no_detail.as_object_mut().map(|o| o.remove("detail"));
+            bad.extend([
+                stalled,
+                no_detail,
+                launch_result(
+                    "drsjob-nope",
+                    "s-00000000000000000",
+                    "RECOVERY_LAUNCH_SUCCEEDED",
+                ),
+                json!({"jobId": "drsjob-nope"}),
+            ]);
+        } else {
+            // DRS's events are advance's.
+            bad.push(drs_sample_event());
         }
         if !matches!(op, Operation::Find | Operation::List) {
             bad.extend([
@@ -1678,5 +1700,467 @@ async fn cleanup_refuses_a_recovery_and_a_drill_still_running_before_asking_drs(
                 .all(|(_, op)| op != "cleanup"),
             "{status}: nothing recorded"
         );
+    }
+}
+
+// ---- advance: DRS's launch results -------------------------------------------------------------
+
+/// `job` with the tags launch puts on the job of `wave`'s attempt `attempt` of the fixture
+/// execution.
+fn tagged(
+    mut job: execution_core::ports::DrsJob,
+    wave: u32,
+    attempt: u32,
+) -> execution_core::ports::DrsJob {
+    job.tag = Some(execution_core::ports::JobTag {
+        execution_id: fixtures::execution_id(),
+        wave_number: wave,
+        attempt,
+        part: 0,
+    });
+    job
+}
+
+/// DRS's launch result for server `server` of job `job`.
+fn launched(job: usize, server: usize) -> Value {
+    launch_result(
+        &fixtures::job(job).to_string(),
+        &fixtures::server(server).to_string(),
+        "RECOVERY_LAUNCH_SUCCEEDED",
+    )
+}
+
+/// DRS answering DescribeJobs (advance's, then poll's) with `job`, and nothing else but what poll
+/// reads of recovery instances (none); StartRecovery is refused unless the test expects it.
+fn describing(job: execution_core::ports::DrsJob) -> MockDrs {
+    let mut drs = MockDrs::new();
+    drs.expect_describe_jobs()
+        .returning(move |_| Ok(vec![job.clone()]));
+    drs.expect_describe_recovery_instances()
+        .returning(|_| Ok(vec![]));
+    drs
+}
+
+fn no_instances() -> MockEc2 {
+    let mut ec2 = MockEc2::new();
+    ec2.expect_describe_instances().returning(|_| Ok(vec![]));
+    ec2
+}
+
+/// Job 0 of wave 0 (attempt 1) of [`polling`], its one server launched.
+fn wave_0_job_launched() -> execution_core::ports::DrsJob {
+    tagged(
+        fixtures::drs_job(
+            0,
+            JobStatus::Completed,
+            &[(fixtures::server(0), LaunchStatus::Launched)],
+        ),
+        0,
+        1,
+    )
+}
+
+/// Clients over a checked in-memory store holding [`polling`] (wave 0 in flight with job 0), DRS
+/// saying job 0's one server launched, and launch's StartRecovery expected once, for wave 1.
+fn advancing() -> Clients<MemoryStore> {
+    let mut drs = describing(wave_0_job_launched());
+    drs.expect_start_recovery()
+        .withf(|r| {
+            r.execution_id == fixtures::execution_id()
+                && r.wave_number == 1
+                && r.attempt == 1
+                && r.source_servers == [fixtures::server(1)]
+        })
+        .times(1)
+        .returning(|_| {
+            Ok(fixtures::drs_job(
+                1,
+                JobStatus::Pending,
+                &[(fixtures::server(1), LaunchStatus::Pending)],
+            ))
+        });
+    Clients::new(memory(vec![polling()]))
+        .with_drs(drs)
+        .with_ec2(no_instances())
+}
+
+/// The answer's `outcome` and `reason` codes.
+fn outcome(answer: &Value) -> (Value, Value) {
+    assert_eq!(answer["statusCode"], 200, "{answer}");
+    (answer["outcome"].clone(), answer["reason"].clone())
+}
+
+fn ignored(reason: &str) -> (Value, Value) {
+    (json!("IGNORED"), json!(reason))
+}
+
+#[tokio::test]
+async fn advance_on_a_waves_last_launch_result_polls_and_launches_the_next_wave() {
+    let clients = advancing();
+    let answer = clients.serve(Operation::Advance, &launched(0, 0)).await;
+    assert_eq!(outcome(&answer), (json!("LAUNCHED"), Value::Null));
+    assert_eq!(
+        (
+            answer["executionId"].clone(),
+            answer["jobId"].clone(),
+            answer["waveNumber"].clone(),
+            answer["nextAction"].clone(),
+        ),
+        (json!(E), json!(fixtures::job(0)), json!(0), json!("LAUNCH")),
+        "{answer}"
+    );
+    assert_eq!(answer["launch"]["waveNumber"], 1, "{answer}");
+    assert_eq!(
+        answer["launch"]["jobIds"],
+        json!([fixtures::job(1)]),
+        "{answer}"
+    );
+    let stored = clients.store.get(id(E)).expect("the execution");
+    assert_eq!(stored.waves[0].status, WaveStatus::Completed);
+    assert!(
+        stored.waves[1].status.is_in_flight(),
+        "{:?}",
+        stored.waves[1].status
+    );
+    assert_eq!(
+        stored.waves[1]
+            .jobs
+            .iter()
+            .map(|j| j.job_id.clone())
+            .collect::<Vec<_>>(),
+        [fixtures::job(1)]
+    );
+    // Every change is recorded as the DRS event's, by advance.
+    let authors = authors(&clients.store, id(E));
+    assert!(!authors.is_empty());
+    assert!(
+        authors
+            .iter()
+            .all(|a| *a == (Actor::Event, "advance".to_owned())),
+        "{authors:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_same_launch_result_twice_launches_once_and_the_second_is_late() {
+    let clients = advancing();
+    let event = launched(0, 0);
+    let first = clients.serve(Operation::Advance, &event).await;
+    assert_eq!(outcome(&first).0, json!("LAUNCHED"));
+    let (record, trail, counts) = (
+        clients.store.get(id(E)),
+        clients.store.trail(id(E)).len(),
+        clients.store.counts(),
+    );
+    // StartRecovery is expected once (advancing): a second launch would fail the mock.
+    let second = clients.serve(Operation::Advance, &event).await;
+    assert_eq!(outcome(&second), ignored("LATE_EVENT"));
+    assert_eq!(second["waveNumber"], 0, "{second}");
+    assert_eq!(clients.store.get(id(E)), record, "nothing written");
+    assert_eq!(clients.store.trail(id(E)).len(), trail);
+    let after = clients.store.counts();
+    assert_eq!(
+        (after.commits, after.touches),
+        (counts.commits, counts.touches),
+        "no commit, no touch"
+    );
+}
+
+#[tokio::test]
+async fn advance_polls_but_leaves_what_is_not_a_launch_to_the_workflow() {
+    // The next wave pauses first (the workflow parks for the operator), or there is none (the
+    // execution has finished; finalize once its instances' details are in): poll's news is
+    // written, nothing is launched.
+    let mut pausing = polling();
+    pausing.waves[1].pause_before_wave = true;
+    let mut last = fixtures::execution(&[1]);
+    last.header.status = ExecutionStatus::Polling;
+    last.waves[0].status = WaveStatus::Started;
+    fixtures::give_job(&mut last.waves[0], fixtures::job(0), Timestamp(1_500));
+    for (execution, next) in [(pausing, "PAUSE"), (last, "WAIT")] {
+        let mut drs = describing(wave_0_job_launched());
+        drs.expect_start_recovery().never();
+        let clients = Clients::new(memory(vec![execution]))
+            .with_drs(drs)
+            .with_ec2(no_instances());
+        let answer = clients.serve(Operation::Advance, &launched(0, 0)).await;
+        assert_eq!(outcome(&answer), (json!("POLLED"), Value::Null), "{next}");
+        assert_eq!(answer["nextAction"], next, "{answer}");
+        assert!(answer.get("launch").is_none(), "{answer}");
+        let stored = clients.store.get(id(E)).expect("the execution");
+        assert_eq!(
+            stored.waves[0].status,
+            WaveStatus::Completed,
+            "poll's news is written"
+        );
+        assert_eq!(stored.status(), ExecutionStatus::Polling, "{next}");
+    }
+}
+
+/// A store that answers `load` with `execution` (or nothing) and expects no write: a commit or a
+/// touch would fail the test.
+fn read_only(execution: Option<Execution>) -> MockStore {
+    let mut store = MockStore::new();
+    store
+        .expect_load()
+        .times(1)
+        .returning(move |_| Ok(execution.clone()));
+    store.expect_commit().never();
+    store.expect_touch().never();
+    store
+}
+
+/// DRS knowing only `job`: advance's one DescribeJobs; nothing is launched.
+fn knowing(job: Option<execution_core::ports::DrsJob>) -> MockDrs {
+    let mut drs = MockDrs::new();
+    drs.expect_describe_jobs()
+        .times(1)
+        .returning(move |_| Ok(job.clone().into_iter().collect()));
+    drs.expect_start_recovery().never();
+    drs
+}
+
+#[tokio::test]
+async fn a_job_this_engine_did_not_start_or_drs_does_not_know_is_ignored_and_reads_no_record() {
+    let untagged = fixtures::drs_job(
+        0,
+        JobStatus::Completed,
+        &[(fixtures::server(0), LaunchStatus::Launched)],
+    );
+    for (job, reason) in [(Some(untagged), "FOREIGN_JOB"), (None, "JOB_NOT_FOUND")] {
+        // The store expects nothing at all: not even a load.
+        let mut store = MockStore::new();
+        store.expect_load().never();
+        store.expect_commit().never();
+        store.expect_touch().never();
+        let answer = Clients::new(store)
+            .with_drs(knowing(job))
+            .serve(Operation::Advance, &launched(0, 0))
+            .await;
+        assert_eq!(outcome(&answer), ignored(reason), "{answer}");
+        assert_eq!(answer["jobId"], json!(fixtures::job(0)));
+        assert!(answer.get("executionId").is_none(), "{answer}");
+    }
+}
+
+#[tokio::test]
+async fn a_job_of_an_execution_not_in_this_stacks_table_is_ignored() {
+    let mut job = wave_0_job_launched();
+    if let Some(tag) = job.tag.as_mut() {
+        tag.execution_id = id(OTHER_ID);
+    }
+    let mut store = MockStore::new();
+    store
+        .expect_load()
+        .withf(|asked| *asked == id(OTHER_ID))
+        .times(1)
+        .returning(|_| Ok(None));
+    store.expect_commit().never();
+    store.expect_touch().never();
+    let answer = Clients::new(store)
+        .with_drs(knowing(Some(job)))
+        .serve(Operation::Advance, &launched(0, 0))
+        .await;
+    assert_eq!(outcome(&answer), ignored("UNKNOWN_EXECUTION"), "{answer}");
+}
+
+#[tokio::test]
+async fn a_late_launch_result_writes_nothing() {
+    // Wave 0 completed already (a poll saw it), wave 1 in flight.
+    let mut completed = polling();
+    completed.waves[0].status = WaveStatus::Completed;
+    completed.waves[0].end_time = Some(Timestamp(1_800));
+    completed.waves[0].server_statuses[0].launch_status = LaunchStatus::Launched;
+    completed.waves[1].status = WaveStatus::Started;
+    fixtures::give_job(&mut completed.waves[1], fixtures::job(1), Timestamp(1_900));
+    // Wave 0 on its second attempt: the job is of the first.
+    let mut retried = polling();
+    retried.waves[0].attempt = 2;
+    for execution in [completed, retried] {
+        let answer = Clients::new(read_only(Some(execution)))
+            .with_drs(knowing(Some(wave_0_job_launched())))
+            .serve(Operation::Advance, &launched(0, 0))
+            .await;
+        assert_eq!(outcome(&answer), ignored("LATE_EVENT"), "{answer}");
+        assert_eq!(
+            (answer["executionId"].clone(), answer["waveNumber"].clone()),
+            (json!(E), json!(0))
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_launch_result_for_an_execution_that_has_ended_writes_nothing() {
+    for status in [
+        ExecutionStatus::Completed,
+        ExecutionStatus::Cancelled,
+        ExecutionStatus::Failed,
+        ExecutionStatus::CompletedWithErrors,
+    ] {
+        let mut ended = polling();
+        ended.header.status = status;
+        ended.header.end_time = Some(Timestamp(1_900));
+        let answer = Clients::new(read_only(Some(ended)))
+            .with_drs(knowing(Some(wave_0_job_launched())))
+            .serve(Operation::Advance, &launched(0, 0))
+            .await;
+        assert_eq!(
+            outcome(&answer),
+            ignored("EXECUTION_FINISHED"),
+            "{status}: {answer}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn while_other_servers_of_the_job_launch_nothing_is_polled() {
+    // Two servers in one job: the event's has ended (DescribeJobs may lag and still say
+    // PENDING), the other is still launching.
+    let mut e = fixtures::execution(&[2, 1]);
+    e.header.status = ExecutionStatus::Polling;
+    e.waves[0].status = WaveStatus::Started;
+    fixtures::give_job(&mut e.waves[0], fixtures::job(0), Timestamp(1_500));
+    let job = tagged(
+        fixtures::drs_job(
+            0,
+            JobStatus::Started,
+            &[
+                (fixtures::server(0), LaunchStatus::Pending),
+                (fixtures::server(1), LaunchStatus::InProgress),
+            ],
+        ),
+        0,
+        1,
+    );
+    let answer = Clients::new(read_only(Some(e)))
+        .with_drs(knowing(Some(job)))
+        .serve(Operation::Advance, &launched(0, 0))
+        .await;
+    assert_eq!(outcome(&answer), ignored("JOB_STILL_LAUNCHING"), "{answer}");
+}
+
+#[tokio::test]
+async fn malformed_launch_results_are_400s_and_reach_no_port() {
+    let sample = drs_sample_event();
+    let mut no_detail = sample.clone();
+    no_detail.as_object_mut().map(|o| o.remove("detail"));
+    let mut detail_text = sample.clone();
+    detail_text["detail"] = json!("drsjob-04ca7d0d3fb6afa3e");
+    let mut no_job = sample.clone();
+    no_job["detail"] = json!({"state": "RECOVERY_LAUNCH_SUCCEEDED"});
+    let mut job_number = sample.clone();
+    job_number["detail"]["job-id"] = json!(4);
+    let mut not_a_job = sample.clone();
+    not_a_job["detail"]["job-id"] = json!("i-0123456789abcdef0");
+    let mut huge = sample.clone();
+    huge["detail"]["job-id"] = json!("drsjob-".repeat(50_000));
+    for (event, code) in [
+        (no_detail, "MISSING_PARAMETER"),
+        (detail_text, "INVALID_PARAMETER"),
+        (no_job, "MISSING_PARAMETER"),
+        (job_number, "INVALID_PARAMETER"),
+        (not_a_job, "INVALID_PARAMETER"),
+        (huge, "INVALID_PARAMETER"),
+    ] {
+        // Every client refuses every call: a port reached would fail the test.
+        let answer = Clients::untouched().serve(Operation::Advance, &event).await;
+        assert_eq!(
+            code_and_error(&answer),
+            (json!(400), json!(code)),
+            "{answer:.300}"
+        );
+        assert_eq!(
+            answer.as_object().map(|o| o.len()),
+            Some(3),
+            "{answer:.300}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn advances_log_line_says_why_without_the_event() {
+    let logs = Captured::default();
+    let sink = logs.clone();
+    let _guard = tracing::subscriber::set_default(crate::logging::subscriber(
+        Some("JSON"),
+        Some("DEBUG"),
+        move || sink.clone(),
+    ));
+    // Refused: no job id in the detail.
+    let mut no_job = drs_sample_event();
+    no_job["detail"] = json!({"state": "RECOVERY_LAUNCH_SUCCEEDED", "is-drill": "FALSE"});
+    Clients::untouched()
+        .serve(Operation::Advance, &no_job)
+        .await;
+    // Ignored: a job this engine did not start.
+    let untagged = fixtures::drs_job(0, JobStatus::Completed, &[]);
+    Clients::untouched()
+        .with_drs(knowing(Some(untagged)))
+        .serve(Operation::Advance, &launched(0, 0))
+        .await;
+    // Refused by another function: a pause whose token does not read.
+    Clients::untouched()
+        .serve(
+            Operation::Pause,
+            &json!({"executionId": E, "planId": P, "taskToken": format!("{TOKEN} with spaces")}),
+        )
+        .await;
+
+    let text = logs.text();
+    let answered: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["fields"]["message"] == "answered")
+        .map(|l| l["fields"].clone())
+        .collect();
+    assert_eq!(answered.len(), 3, "{text}");
+    let refused = &answered[0];
+    assert_eq!(
+        (
+            refused["operation"].clone(),
+            refused["source"].clone(),
+            refused["status_code"].clone(),
+            refused["error"].clone(),
+        ),
+        (
+            json!("advance"),
+            json!("drs-event"),
+            json!(400),
+            json!("MISSING_PARAMETER")
+        )
+    );
+    assert!(
+        refused["why"]
+            .as_str()
+            .is_some_and(|m| m.contains("detail.job-id")),
+        "the line says why: {refused}"
+    );
+    let foreign = &answered[1];
+    assert_eq!(
+        (
+            foreign["job_id"].clone(),
+            foreign["status_code"].clone(),
+            foreign["outcome"].clone(),
+            foreign["reason"].clone(),
+        ),
+        (
+            json!(fixtures::job(0)),
+            json!(200),
+            json!("IGNORED"),
+            json!("FOREIGN_JOB")
+        )
+    );
+    assert_eq!(answered[2]["operation"], "pause");
+    assert_eq!(answered[2]["error"], "INVALID_PARAMETER");
+    // Never the event itself: not its id, its account, its resources; never a token.
+    for leaked in [
+        "9da9af57-9253-4406-87cb-7cc400e43465",
+        "111122223333",
+        "arn:aws:drs",
+        "is-drill",
+        TOKEN,
+        "fake+task",
+    ] {
+        assert!(!text.contains(leaked), "{leaked} in the log: {text}");
     }
 }
