@@ -973,7 +973,10 @@ impl Checker {
                 .map_or(0, |w| w.attempt)
         };
         let mut new_retries = BTreeSet::new();
-        for a in answers.iter().filter(|a| a.ok() && matches!(a.op, Op::Retry | Op::Skip)) {
+        for a in answers
+            .iter()
+            .filter(|a| a.ok() && matches!(a.op, Op::Retry | Op::Skip))
+        {
             let Some(n) = a.wave else { continue };
             if a.number("waveNumber") != Some(n) {
                 return Err(format!("{:?} of wave {n} answered {}", a.op, a.body));
