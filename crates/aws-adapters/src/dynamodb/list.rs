@@ -9,8 +9,8 @@
 //! The index gives who is active (status, createdTime, executionId, planId, workflowRun); the
 //! poll marks (`polledTime`, `workflowSeenTime`) are not projected into it, so that a poll's touch
 //! does not write the index, and are read from the listed headers with BatchGetItem: eventually
-//! consistent, projected to the marks, at most 100 keys a call. An execution whose header is gone
-//! by then (deleted between the Query and the read) is left out of the page.
+//! consistent, projected to the marks, at most 100 keys a call. An execution whose header that
+//! read did not return (just created, or deleted meanwhile) keeps its entry without marks.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -64,13 +64,16 @@ impl DynamoDbStore {
         let mut marks = self
             .poll_marks(entries.iter().map(|e| e.execution_id))
             .await?;
+        // A header the eventually consistent read did not return (one just created, or gone)
+        // keeps its entry without poll marks: never polled, so find polls it first, and not
+        // silent, as it was just created; a poll of one that is gone answers 404.
         let executions = entries
             .into_iter()
-            .filter_map(|entry| match marks.remove(&entry.execution_id) {
-                Some(m) => Some(with_marks(entry, m)),
+            .map(|entry| match marks.remove(&entry.execution_id) {
+                Some(m) => with_marks(entry, m),
                 None => {
-                    tracing::debug!(execution_id = %entry.execution_id, "listed by the status index, but its header is gone");
-                    None
+                    tracing::debug!(execution_id = %entry.execution_id, "listed by the status index; its header was not read back");
+                    entry
                 }
             })
             .collect();

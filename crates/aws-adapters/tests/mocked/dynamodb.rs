@@ -118,9 +118,9 @@ async fn cancellation_reasons_are_told_apart() {
 /// `list_active` pages the status index, then reads the page's poll marks from the headers: one
 /// BatchGetItem of their keys, eventually consistent, projected to the keys and the marks (new
 /// names and old); keys left unprocessed are asked for again, read the same way; an execution
-/// whose header is gone by then is left out of the page.
+/// whose header the read did not return keeps its index entry, without poll marks.
 #[tokio::test]
-async fn list_active_reads_the_marks_from_the_headers_and_leaves_out_a_header_gone() {
+async fn list_active_reads_the_marks_from_the_headers_and_keeps_an_entry_whose_header_is_unread() {
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex};
 
@@ -243,8 +243,9 @@ async fn list_active_reads_the_marks_from_the_headers_and_leaves_out_a_header_go
                 Some("run-header"),
                 Some(Timestamp(595))
             ),
+            (gone, Timestamp(12), None, Some("run-index"), None),
         ],
-        "the headers' marks, in the index's order, without the execution whose header is gone"
+        "the headers' marks, in the index's order; the unread header's entry as the index has it"
     );
     assert_eq!(page.next_cursor.as_deref(), Some("CANCELLING"));
     let asked = asked.lock().unwrap().clone();

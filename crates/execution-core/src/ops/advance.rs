@@ -12,11 +12,13 @@
 
 use serde::Serialize;
 
-use crate::api::{AdvanceOutcome, AdvanceResponse, LaunchResult, PollRequest, Target, OK};
+use crate::api::{
+    AdvanceOutcome, AdvanceResponse, LaunchResponse, LaunchResult, PollRequest, Target, OK,
+};
 use crate::error::{OperationError, Refusal};
 use crate::ids::{ExecutionId, JobId};
-use crate::ports::{AutomationRunner, Clock, Drs, Ec2, ExecutionStore};
-use crate::rules::{NextAction, Policy};
+use crate::ports::{now, AutomationRunner, Clock, Drs, Ec2, ExecutionStore};
+use crate::rules::{next_action, NextAction, Policy};
 use crate::status::{ExecutionStatus, WaveStatus};
 
 /// Why a launch result changed nothing. `Display` is the answer's message.
@@ -117,6 +119,21 @@ pub async fn advance(
     let Some(tag) = job.tag else {
         return Ok(ignored(Ignored::ForeignJob(job_id.clone()), None, None));
     };
+    // Before the record is read (most of a wave's events end here): the event's own server has
+    // ended its launch, whatever DescribeJobs still says of it.
+    let pending = job
+        .participating_servers
+        .iter()
+        .filter(|s| Some(&s.source_server_id) != event.source_server_id.as_ref())
+        .filter(|s| !s.launch_status.is_settled())
+        .count();
+    if pending > 0 {
+        let reason = Ignored::JobStillLaunching {
+            job: job_id.clone(),
+            pending,
+        };
+        return Ok(ignored(reason, None, Some(tag.wave_number)));
+    }
     let Some(execution) = store.load(tag.execution_id).await? else {
         return Ok(ignored(
             Ignored::UnknownExecution(tag.execution_id),
@@ -145,37 +162,13 @@ pub async fn advance(
             None,
         ));
     };
-    if !wave.status.is_in_flight() || wave.attempt != tag.attempt {
-        let reason = Ignored::Late {
-            wave: wave.wave_number,
-            status: wave.status,
-            attempt: tag.attempt,
-            current: wave.attempt,
-        };
-        return Ok(ignored(reason, Some(target), wave_number));
-    }
-    // The event's own server has ended its launch, whatever DescribeJobs still says of it.
-    let pending = job
-        .participating_servers
-        .iter()
-        .filter(|s| Some(&s.source_server_id) != event.source_server_id.as_ref())
-        .filter(|s| !s.launch_status.is_settled())
-        .count();
-    if pending > 0 {
-        let reason = Ignored::JobStillLaunching {
-            job: job_id.clone(),
-            pending,
-        };
-        return Ok(ignored(reason, Some(target), wave_number));
-    }
-
-    let poll = PollRequest {
-        target,
-        summary: true,
-        workflow_run: None,
+    let late = Ignored::Late {
+        wave: wave.wave_number,
+        status: wave.status,
+        attempt: tag.attempt,
+        current: wave.attempt,
     };
-    let polled = super::poll(store, drs, ec2, automation, clock, policy, &poll).await?;
-    let answer = |outcome, message: String, launch| AdvanceResponse {
+    let answer = |outcome, message: String, next_action, launch| AdvanceResponse {
         status_code: OK,
         job_id: job_id.clone(),
         outcome,
@@ -184,27 +177,77 @@ pub async fn advance(
         execution_id: Some(target.execution_id),
         plan_id: Some(target.plan_id),
         wave_number,
-        next_action: Some(polled.next_action),
+        next_action: Some(next_action),
         launch,
     };
-    if polled.next_action != NextAction::Launch {
-        let message = format!("polled; nextAction is {}", polled.next_action.as_str());
-        return Ok(answer(AdvanceOutcome::Polled, message, None));
+    if wave.attempt != tag.attempt {
+        return Ok(ignored(late, Some(target), wave_number));
     }
-    match super::launch(store, drs, clock, policy, &target).await {
-        Ok(launched) => {
-            let message = format!("polled, and launched wave {}", launched.wave_number);
-            tracing::info!(job_id = %job_id, execution_id = %target.execution_id, wave = launched.wave_number, "launched on a DRS event");
-            Ok(answer(AdvanceOutcome::Launched, message, Some(launched)))
+    if !wave.status.is_in_flight() {
+        // Another poll (find's, the workflow's) saw the wave complete before the event came: the
+        // next wave is launched now if it is due, as it would have been after this poll.
+        let due = next_action(&execution, now(clock), policy);
+        if wave.status != WaveStatus::Completed || due != NextAction::Launch {
+            return Ok(ignored(late, Some(target), wave_number));
         }
-        // Another launcher (the workflow) came first: what it did stands.
+        return Ok(
+            match launch_now(store, drs, clock, policy, &target).await? {
+                Some(launched) => {
+                    let message = format!(
+                        "wave {} was complete already; launched wave {}",
+                        wave.wave_number, launched.wave_number
+                    );
+                    answer(AdvanceOutcome::Launched, message, due, Some(launched))
+                }
+                None => ignored(late, Some(target), wave_number),
+            },
+        );
+    }
+
+    let poll = PollRequest {
+        target,
+        summary: true,
+        workflow_run: None,
+    };
+    let polled = super::poll(store, drs, ec2, automation, clock, policy, &poll).await?;
+    let due = polled.next_action;
+    if due != NextAction::Launch {
+        let message = format!("polled; nextAction is {}", due.as_str());
+        return Ok(answer(AdvanceOutcome::Polled, message, due, None));
+    }
+    Ok(
+        match launch_now(store, drs, clock, policy, &target).await? {
+            Some(launched) => {
+                let message = format!("polled, and launched wave {}", launched.wave_number);
+                answer(AdvanceOutcome::Launched, message, due, Some(launched))
+            }
+            None => answer(
+                AdvanceOutcome::Polled,
+                "polled; another launcher (the workflow) came first".to_owned(),
+                due,
+                None,
+            ),
+        },
+    )
+}
+
+/// launch, as the workflow's launcher would; `None` when another launcher came first (launch is
+/// no longer due), which leaves what it did as it stands.
+async fn launch_now(
+    store: &dyn ExecutionStore,
+    drs: &dyn Drs,
+    clock: &dyn Clock,
+    policy: &Policy,
+    target: &Target,
+) -> Result<Option<LaunchResponse>, OperationError> {
+    match super::launch(store, drs, clock, policy, target).await {
+        Ok(launched) => {
+            tracing::info!(execution_id = %target.execution_id, wave = launched.wave_number, "launched on a DRS event");
+            Ok(Some(launched))
+        }
         Err(OperationError::InvalidState(
-            refusal @ (Refusal::LaunchNotDue { .. } | Refusal::NothingToLaunch),
-        )) => Ok(answer(
-            AdvanceOutcome::Polled,
-            format!("polled; another launcher came first ({refusal})"),
-            None,
-        )),
+            Refusal::LaunchNotDue { .. } | Refusal::NothingToLaunch,
+        )) => Ok(None),
         Err(e) => Err(e),
     }
 }

@@ -314,7 +314,11 @@ pub fn store(state: &Shared) -> MockStore {
                     touches.push(at);
                 }
                 if let Some(mark) = &touch.workflow {
-                    r.header.workflow_run = Some(mark.run.clone());
+                    // The port's contract: the run's name only for a new run (or a record
+                    // without one).
+                    if mark.new_run || r.header.workflow_run.is_none() {
+                        r.header.workflow_run = Some(mark.run.clone());
+                    }
                     r.header.workflow_polled_time = Some(mark.at);
                 }
                 Ok(())

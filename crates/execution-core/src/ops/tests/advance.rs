@@ -276,6 +276,46 @@ async fn while_other_servers_of_the_job_launch_nothing_is_polled() {
     assert_eq!(outcome(&answer), ("IGNORED", Some("JOB_STILL_LAUNCHING")));
     assert!(w.commits().is_empty() && w.touches().is_empty());
     assert_eq!(w.record(), e);
+    // Decided on the job alone: most of a wave's events never read the record.
+    assert_eq!(w.state().lock().unwrap().loads, 0);
+}
+
+#[tokio::test]
+async fn an_event_after_another_poll_completed_the_wave_launches_the_next_at_once() {
+    // find's poll saw wave 0 complete before the last server's event came: the event launches
+    // wave 1 (it is due) without polling again.
+    let mut e = exec(E::Polling, &[W::Started, W::Pending]);
+    super::complete(&mut e.waves[0]);
+    e.waves[0].end_time = Some(Timestamp(1290));
+    e.waves[0].recovery_time_seconds = Some(290);
+    let (drs, started) = drs(vec![tagged_job(&e, 0, &[L::Launched, L::Launched])], 1);
+    let w = World::new(e).with_drs(drs);
+
+    let answer = w.run(1300, event(job(0), Some(server(1)))).await;
+
+    assert_eq!(outcome(&answer), ("LAUNCHED", None));
+    assert_eq!(answer["nextAction"], "LAUNCH");
+    assert_eq!(answer["launch"]["waveNumber"], 1);
+    assert_eq!(started.lock().unwrap().len(), 1);
+    assert!(w.touches().is_empty(), "not polled again");
+    assert_eq!(w.record().waves[1].status, W::Started);
+}
+
+#[tokio::test]
+async fn an_event_after_another_poll_completed_the_wave_leaves_a_planned_pause_alone() {
+    let mut e = exec(E::Polling, &[W::Started, W::Pending]);
+    super::complete(&mut e.waves[0]);
+    e.waves[0].end_time = Some(Timestamp(1290));
+    e.waves[1].pause_before_wave = true;
+    let (drs, started) = drs(vec![tagged_job(&e, 0, &[L::Launched, L::Launched])], 0);
+    let w = World::new(e.clone()).with_drs(drs);
+
+    let answer = w.run(1300, event(job(0), Some(server(1)))).await;
+
+    assert_eq!(outcome(&answer), ("IGNORED", Some("LATE_EVENT")));
+    assert!(started.lock().unwrap().is_empty());
+    assert!(w.commits().is_empty() && w.touches().is_empty());
+    assert_eq!(w.record(), e);
 }
 
 #[tokio::test]
