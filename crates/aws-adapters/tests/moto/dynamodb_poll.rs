@@ -79,26 +79,7 @@ async fn a_poll_that_sees_no_change_writes_only_its_poll_time() {
         commits: Mutex::new(vec![]),
         touches: AtomicUsize::new(0),
     };
-    let mut exec = execution(&[3, 2]);
-    exec.header.status = ExecutionStatus::Polling;
-    exec.header.start_time = Some(Timestamp(1100));
-    let wave = &mut exec.waves[0];
-    wave.status = WaveStatus::Started;
-    wave.attempt = 1;
-    wave.jobs = vec![WaveJob {
-        job_id: fixtures::job(1),
-        attempt: 1,
-        part: 0,
-        recorded_time: Timestamp(1100),
-        created_time: None,
-        ended_time: None,
-    }];
-    wave.launch_time = Some(Timestamp(1100));
-    wave.attempt_time = Some(Timestamp(1100));
-    for s in &mut wave.server_statuses {
-        s.launch_status = LaunchStatus::InProgress;
-        s.job_id = Some(fixtures::job(1));
-    }
+    let exec = in_flight(&[3, 2]);
     store.create(&exec, &[]).await.unwrap();
     let id = exec.id();
     let request = PollRequest {
@@ -209,28 +190,9 @@ async fn the_workflows_poll_writes_the_status_index_only_when_its_run_is_new() {
         touches: AtomicUsize::new(0),
     };
     let run = "arn:aws:states:us-east-1:123456789012:execution:drs-execution:run-1";
-    let mut exec = execution(&[3]);
-    exec.header.status = ExecutionStatus::Polling;
-    exec.header.start_time = Some(Timestamp(1100));
+    let mut exec = in_flight(&[3]);
     exec.header.workflow_run = Some(run.into());
     exec.header.workflow_polled_time = Some(Timestamp(1100));
-    let wave = &mut exec.waves[0];
-    wave.status = WaveStatus::Started;
-    wave.attempt = 1;
-    wave.jobs = vec![WaveJob {
-        job_id: fixtures::job(1),
-        attempt: 1,
-        part: 0,
-        recorded_time: Timestamp(1100),
-        created_time: None,
-        ended_time: None,
-    }];
-    wave.launch_time = Some(Timestamp(1100));
-    wave.attempt_time = Some(Timestamp(1100));
-    for s in &mut wave.server_statuses {
-        s.launch_status = LaunchStatus::InProgress;
-        s.job_id = Some(fixtures::job(1));
-    }
     store.create(&exec, &[]).await.unwrap();
     let id = exec.id();
     let request = |run: &str| PollRequest {
@@ -283,4 +245,30 @@ async fn the_workflows_poll_writes_the_status_index_only_when_its_run_is_new() {
     assert_eq!(table.raw(id).await["EXECUTION"], header);
     assert!(store.commits.lock().unwrap().is_empty(), "no wave changed");
     assert_eq!(store.touches.load(Ordering::SeqCst), 2);
+}
+
+/// A POLLING execution of waves of these sizes whose wave 0 is STARTED since t = 1100: DRS job 1,
+/// every server of it IN_PROGRESS.
+fn in_flight(sizes: &[usize]) -> Execution {
+    let mut exec = execution(sizes);
+    exec.header.status = ExecutionStatus::Polling;
+    exec.header.start_time = Some(Timestamp(1100));
+    let wave = &mut exec.waves[0];
+    wave.status = WaveStatus::Started;
+    wave.attempt = 1;
+    wave.jobs = vec![WaveJob {
+        job_id: fixtures::job(1),
+        attempt: 1,
+        part: 0,
+        recorded_time: Timestamp(1100),
+        created_time: None,
+        ended_time: None,
+    }];
+    wave.launch_time = Some(Timestamp(1100));
+    wave.attempt_time = Some(Timestamp(1100));
+    for s in &mut wave.server_statuses {
+        s.launch_status = LaunchStatus::InProgress;
+        s.job_id = Some(fixtures::job(1));
+    }
+    exec
 }
