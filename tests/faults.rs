@@ -3,8 +3,8 @@
 //! yet, a job missing from DescribeJobs, recoveryInstanceID missing from the job, a server that
 //! fails to launch) and a failing store, × every operation: the seed's five, launch (fresh, and
 //! settling a dead launcher's claim), act (a Lambda action, an SSM action), poll following a
-//! runbook, cancel, and an operator's retry and skip of the failed wave an execution is paused
-//! for.
+//! runbook, cancel, an operator's retry and skip of the failed wave an execution is paused
+//! for, and advance (DRS's launch result for a wave in flight: its job, then a poll).
 //!
 //! For each case: the answer is defined (200 with the fault-free run's result, 200 with a launch
 //! deferred for a refusal that clears, or the seed's error shape: 500 INTERNAL_ERROR for a
@@ -27,7 +27,7 @@ use async_trait::async_trait;
 use aws_adapters::{create_table, DynamoDbStore};
 use drs_sim::{Api, Progression, Sim, SimConfig, Spread, Timings, TokenState};
 use execution_core::actions::{ActionRun, ActionStatus, PlanAction};
-use execution_core::api::{PauseRequest, PollRequest, Request, Target, WaveTarget};
+use execution_core::api::{LaunchResult, PauseRequest, PollRequest, Request, Target, WaveTarget};
 use execution_core::audit::AuditEvent;
 use execution_core::fixtures;
 use execution_core::ids::{ExecutionId, TaskToken};
@@ -287,9 +287,12 @@ enum Scenario {
     ActRunbook,
     /// poll of a running runbook that has ended: the action SUCCEEDED, the wave may launch.
     PollRunbook,
+    /// advance: DRS's launch result for wave 0's job (its servers settled): the job read, the
+    /// execution polled; the planned pause before wave 1 is left to the workflow.
+    Advance,
 }
 
-const SCENARIOS: [Scenario; 15] = [
+const SCENARIOS: [Scenario; 16] = [
     Scenario::Find,
     Scenario::Poll,
     Scenario::Launch,
@@ -305,6 +308,7 @@ const SCENARIOS: [Scenario; 15] = [
     Scenario::ActLambda,
     Scenario::ActRunbook,
     Scenario::PollRunbook,
+    Scenario::Advance,
 ];
 
 /// Where the record stands before the operation.
@@ -333,7 +337,9 @@ enum State {
 impl Scenario {
     fn state(self) -> State {
         match self {
-            Self::Find | Self::Poll | Self::PauseByOperator | Self::PauseMoot => State::InFlight,
+            Self::Find | Self::Poll | Self::PauseByOperator | Self::PauseMoot | Self::Advance => {
+                State::InFlight
+            }
             Self::Launch => State::Pending,
             Self::LaunchStaleClaim => State::StaleClaim,
             Self::PauseParks => State::BeforeWave1,
@@ -347,7 +353,10 @@ impl Scenario {
     }
 
     fn polls(self) -> bool {
-        matches!(self, Self::Find | Self::Poll | Self::PollRunbook)
+        matches!(
+            self,
+            Self::Find | Self::Poll | Self::PollRunbook | Self::Advance
+        )
     }
 
     fn acts(self) -> bool {
@@ -396,6 +405,7 @@ impl Scenario {
                 "action": SSM_ACTION, "actionStatus": "RUNNING", "attempt": 1
             }),
             Self::PollRunbook => json!({"status": "POLLING", "nextAction": "LAUNCH"}),
+            Self::Advance => json!({"outcome": "POLLED", "nextAction": "PAUSE", "waveNumber": 0}),
         }
     }
 }
@@ -553,6 +563,20 @@ impl World {
             Scenario::Finalize => Request::Finalize(target),
             Scenario::Retry => Request::Retry(wave_0),
             Scenario::Skip => Request::Skip(wave_0),
+            Scenario::Advance => {
+                let job = self
+                    .load()
+                    .await
+                    .ok()
+                    .and_then(|e| e.waves[0].jobs.first().map(|j| j.job_id.clone()))
+                    .unwrap_or_else(|| fixtures::job(99));
+                Request::Advance(LaunchResult {
+                    job_id: job,
+                    state: Some("RECOVERY_LAUNCH_SUCCEEDED".into()),
+                    source_server_id: None,
+                    event_id: None,
+                })
+            }
         };
         let actor = drs_sim::driver::actor(request.operation());
         ops::run(&ports, request, actor).await
@@ -996,10 +1020,14 @@ fn check_unchanged_or_documented(
                     == before.header.task_token.as_ref().map(|t| (&t.token, true))
         }
         // poll's wave commit and its touch run side by side: one may land without the other.
-        Scenario::Poll | Scenario::PollRunbook if store_fault(StoreCall::Touch) => {
+        Scenario::Poll | Scenario::PollRunbook | Scenario::Advance
+            if store_fault(StoreCall::Touch) =>
+        {
             after.header == before.header && after.waves == base_after.waves
         }
-        Scenario::Poll | Scenario::PollRunbook if store_fault(StoreCall::Commit) => {
+        Scenario::Poll | Scenario::PollRunbook | Scenario::Advance
+            if store_fault(StoreCall::Commit) =>
+        {
             same_but(&|e| e.header.last_polled_time = after.header.last_polled_time)
         }
         _ => false,
@@ -1217,16 +1245,31 @@ fn check_degraded(scenario: Scenario, p: &Played) -> Result<(), String> {
                 p.answer
             ));
         }
+    } else if scenario == Scenario::Advance {
+        // A job DRS does not list yet is one advance cannot place (its poll would not see it
+        // either); details missing hold back nothing but FINALIZE.
+        let wanted = if wave.status == WaveStatus::Started {
+            json!({"statusCode": 200, "outcome": "IGNORED", "reason": "JOB_NOT_FOUND"})
+        } else {
+            json!({"statusCode": 200, "outcome": "POLLED", "nextAction": "PAUSE"})
+        };
+        check_fields(&p.answer, &wanted)?;
     } else {
         check_find_result(&p.answer, true)?;
     }
     Ok(())
 }
 
-/// Repeated polls (world faults play out by themselves) reach the fault-free record.
+/// Repeated polls (world faults play out by themselves) reach the fault-free record. After an
+/// advance they are the workflow's polls: the fallback that never waits for an event.
 async fn converge(scenario: Scenario, p: &Played, base: &Played) -> Result<(), String> {
     let w = &p.world;
     w.clear_faults();
+    let scenario = if scenario == Scenario::Advance {
+        Scenario::Poll
+    } else {
+        scenario
+    };
     let wanted = normalised(&base.after, false);
     let mut last = p.after.clone();
     for _ in 0..5 {
