@@ -347,6 +347,25 @@ fn action_run(
 /// launch, 940..990, answered with hostile JSON) and `dns-switch` (a runbook, after complete,
 /// 1485..1495); wave 1's hostile-named action (before launch, CONTINUE) timed out 1630..1930 with
 /// a hostile error.
+/// `w` as a wave that never launched, left `status`: no job, no attempt, its servers as the plan
+/// gave them.
+fn never_launched(w: &mut execution_core::model::Wave, status: WaveStatus) {
+    w.status = status;
+    w.failure_reason = None;
+    w.status_message = None;
+    w.jobs.clear();
+    w.attempt = 0;
+    w.launch_time = None;
+    w.attempt_time = None;
+    w.end_time = None;
+    for s in &mut w.server_statuses {
+        *s = execution_core::model::ServerStatus::new(
+            s.source_server_id.clone(),
+            s.server_name.clone(),
+        );
+    }
+}
+
 fn drill_with_actions() -> (Execution, Vec<AuditEvent>) {
     use ActionWhen::{AfterComplete, BeforeLaunch};
     let (mut e, trail) = drill();
@@ -618,20 +637,7 @@ fn a_running_action_shows_as_running_in_every_format() {
     e.header.end_time = None;
     e.header.last_polled_time = Some(Timestamp(1700));
     let w = &mut e.waves[1];
-    w.status = WaveStatus::Pending;
-    w.failure_reason = None;
-    w.status_message = None;
-    w.jobs.clear();
-    w.attempt = 0;
-    w.launch_time = None;
-    w.attempt_time = None;
-    w.end_time = None;
-    for s in &mut w.server_statuses {
-        *s = execution_core::model::ServerStatus::new(
-            s.source_server_id.clone(),
-            s.server_name.clone(),
-        );
-    }
+    never_launched(w, WaveStatus::Pending);
     w.action_runs[0].status = ActionStatus::Running;
     w.action_runs[0].end_time = None;
     w.action_runs[0].error = Some("ThrottlingException: Rate exceeded".into());
@@ -799,21 +805,7 @@ fn a_boundarys_actions_are_apart_from_the_engines_wait_in_every_format() {
 fn without_a_launched_boundary_no_format_has_the_section() {
     // Wave 1 never launched: the execution was cancelled after wave 0.
     let (mut e, trail) = drill();
-    let w = &mut e.waves[1];
-    w.status = WaveStatus::Cancelled;
-    w.failure_reason = None;
-    w.status_message = None;
-    w.jobs.clear();
-    w.attempt = 0;
-    w.launch_time = None;
-    w.attempt_time = None;
-    w.end_time = None;
-    for s in &mut w.server_statuses {
-        *s = execution_core::model::ServerStatus::new(
-            s.source_server_id.clone(),
-            s.server_name.clone(),
-        );
-    }
+    never_launched(&mut e.waves[1], WaveStatus::Cancelled);
     e.header.status = ExecutionStatus::Cancelled;
     let doc = Document::of(Report::build(&e, &trail));
     assert!(doc.report.boundaries.is_empty());
