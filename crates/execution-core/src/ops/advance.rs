@@ -96,20 +96,18 @@ pub async fn advance(
         policy,
     } = ports;
     let job_id = &event.job_id;
-    let ignored = |reason: Ignored, target: Option<Target>, wave: Option<u32>| {
-        tracing::info!(job_id = %job_id, reason = reason.code(), "launch result ignored");
-        AdvanceResponse {
-            status_code: OK,
-            job_id: job_id.clone(),
-            outcome: AdvanceOutcome::Ignored,
-            message: reason.to_string(),
-            reason: Some(reason),
-            execution_id: target.map(|t| t.execution_id),
-            plan_id: target.map(|t| t.plan_id),
-            wave_number: wave,
-            next_action: None,
-            launch: None,
-        }
+    // The function's one log line names the job, the outcome and the reason.
+    let ignored = |reason: Ignored, target: Option<Target>, wave: Option<u32>| AdvanceResponse {
+        status_code: OK,
+        job_id: job_id.clone(),
+        outcome: AdvanceOutcome::Ignored,
+        message: reason.to_string(),
+        reason: Some(reason),
+        execution_id: target.map(|t| t.execution_id),
+        plan_id: target.map(|t| t.plan_id),
+        wave_number: wave,
+        next_action: None,
+        launch: None,
     };
 
     let jobs = drs.describe_jobs(std::slice::from_ref(job_id)).await?;
@@ -241,10 +239,7 @@ async fn launch_now(
     target: &Target,
 ) -> Result<Option<LaunchResponse>, OperationError> {
     match super::launch(store, drs, clock, policy, target).await {
-        Ok(launched) => {
-            tracing::info!(execution_id = %target.execution_id, wave = launched.wave_number, "launched on a DRS event");
-            Ok(Some(launched))
-        }
+        Ok(launched) => Ok(Some(launched)),
         Err(OperationError::InvalidState(
             Refusal::LaunchNotDue { .. } | Refusal::NothingToLaunch,
         )) => Ok(None),
