@@ -1982,21 +1982,7 @@ async fn the_race_checks_catch_what_they_check() {
             let mut w = e.waves[1].clone();
             w.action_runs.push(run(ActionStatus::Succeeded));
             accept(j, e, Some(e.header.clone()), vec![w]).await;
-            let payload = serde_json::json!({
-                "executionId": e.id(), "waveNumber": 1,
-                "action": {"name": "check", "attempt": 1},
-            })
-            .to_string();
-            for _ in 0..2 {
-                let invoked = execution_core::ports::FunctionInvoker::invoke(
-                    &s.functions,
-                    "fn-ok",
-                    payload.as_bytes(),
-                    Duration::from_secs(60),
-                )
-                .await;
-                assert!(invoked.is_ok());
-            }
+            invoke_check(s, e, 2).await;
         },
         &[],
     )
@@ -2005,21 +1991,7 @@ async fn the_race_checks_catch_what_they_check() {
 
     let r = verdict_after(
         &with_check,
-        async |s, _, e| {
-            let payload = serde_json::json!({
-                "executionId": e.id(), "waveNumber": 1,
-                "action": {"name": "check", "attempt": 1},
-            })
-            .to_string();
-            let invoked = execution_core::ports::FunctionInvoker::invoke(
-                &s.functions,
-                "fn-ok",
-                payload.as_bytes(),
-                Duration::from_secs(60),
-            )
-            .await;
-            assert!(invoked.is_ok());
-        },
+        async |s, _, e| invoke_check(s, e, 1).await,
         &[],
     )
     .await;
@@ -2072,5 +2044,24 @@ async fn the_race_checks_catch_what_they_check() {
     assert!(passed.is_empty(), "these passed the checks: {passed:?}");
     for (what, r) in &cases {
         eprintln!("{what}: {}", r.as_ref().unwrap_err());
+    }
+}
+
+/// Wave 1's action `check`, attempt 1, invoked `times` times behind the engine's back.
+async fn invoke_check(sim: &Sim, e: &Execution, times: usize) {
+    let payload = serde_json::json!({
+        "executionId": e.id(), "waveNumber": 1,
+        "action": {"name": "check", "attempt": 1},
+    })
+    .to_string();
+    for _ in 0..times {
+        let invoked = execution_core::ports::FunctionInvoker::invoke(
+            &sim.functions,
+            "fn-ok",
+            payload.as_bytes(),
+            Duration::from_secs(60),
+        )
+        .await;
+        assert!(invoked.is_ok());
     }
 }

@@ -380,25 +380,7 @@ fn the_html_report_of_a_three_tier_drill_renders_in_a_browser() {
     assert_fits(&chromium, &profile, &page);
 
     // And it draws: a screenshot of the page as a browser shows it.
-    let shot = dir.path().join("report.png");
-    let (ok, _, err) = browse(
-        &chromium,
-        &profile,
-        &[
-            "--window-size=1200,1600",
-            &format!("--screenshot={}", shot.display()),
-        ],
-        &page,
-    );
-    assert!(ok, "chromium failed: {err}");
-    let png = std::fs::read(&shot).unwrap();
-    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
-    let (w, h) = (
-        u32::from_be_bytes([png[16], png[17], png[18], png[19]]),
-        u32::from_be_bytes([png[20], png[21], png[22], png[23]]),
-    );
-    assert_eq!((w, h), (1200, 1600));
-    assert!(png.len() > 20_000, "a blank page? {} bytes", png.len());
+    assert_draws(&chromium, &profile, &page, &dir.path().join("report.png"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -686,6 +668,28 @@ fn layout_problems(
 
 /// Nothing on `page` overflows: neither on a screen 1200 px wide, nor printed on A4 (182 mm
 /// between 14 mm margins: 688 px).
+/// The page draws: a 1200 × 1600 screenshot, as a browser shows it, that is not blank.
+fn assert_draws(chromium: &Path, profile: &Path, page: &Path, shot: &Path) {
+    let (ok, _, err) = browse(
+        chromium,
+        profile,
+        &[
+            "--window-size=1200,1600",
+            &format!("--screenshot={}", shot.display()),
+        ],
+        page,
+    );
+    assert!(ok, "chromium failed: {err}");
+    let png = std::fs::read(shot).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let (w, h) = (
+        u32::from_be_bytes([png[16], png[17], png[18], png[19]]),
+        u32::from_be_bytes([png[20], png[21], png[22], png[23]]),
+    );
+    assert_eq!((w, h), (1200, 1600));
+    assert!(png.len() > 20_000, "a blank page? {} bytes", png.len());
+}
+
 fn assert_fits(chromium: &Path, profile: &Path, page: &Path) {
     for (width, print) in [(1200, false), (688, true)] {
         let problems = layout_problems(chromium, profile, page, width, print);
@@ -791,18 +795,5 @@ fn the_html_report_of_a_drill_with_wave_actions_renders_in_a_browser_without_ove
     assert_fits(&chromium, &profile, &page);
 
     // And it draws.
-    let shot = dir.path().join("actions.png");
-    let (ok, _, err) = browse(
-        &chromium,
-        &profile,
-        &[
-            "--window-size=1200,1600",
-            &format!("--screenshot={}", shot.display()),
-        ],
-        &page,
-    );
-    assert!(ok, "chromium failed: {err}");
-    let png = std::fs::read(&shot).unwrap();
-    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
-    assert!(png.len() > 20_000, "a blank page? {} bytes", png.len());
+    assert_draws(&chromium, &profile, &page, &dir.path().join("actions.png"));
 }

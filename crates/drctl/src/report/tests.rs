@@ -137,19 +137,7 @@ fn the_markdown_report_keeps_hostile_names_inside_their_cells() {
     }
     assert!(out.contains("\"\\>\\<img src=x onerror=alert\\(1\\)\\>\\|\\*db\\*"));
     assert!(!out.contains('\u{1b}'));
-    // Every table row has as many cells as its header: no name added a column.
-    let mut columns = None;
-    for line in out.lines() {
-        if !line.starts_with('|') {
-            columns = None;
-            continue;
-        }
-        let cells = line.replace("\\|", "").matches('|').count();
-        match columns {
-            None => columns = Some(cells),
-            Some(n) => assert_eq!(n, cells, "{line}"),
-        }
-    }
+    assert_tables_keep_their_columns(&out);
     for expected in [
         "## Recovery time against the objective",
         "| **Execution** | 30m 00s | – | ❌ **MISSED** |",
@@ -477,18 +465,7 @@ fn the_markdown_report_has_a_table_of_action_runs_whose_text_stays_in_its_cells(
         }
     }
     assert!(!out.contains('\u{1b}'));
-    let mut columns = None;
-    for line in out.lines() {
-        if !line.starts_with('|') {
-            columns = None;
-            continue;
-        }
-        let cells = line.replace("\\|", "").matches('|').count();
-        match columns {
-            None => columns = Some(cells),
-            Some(n) => assert_eq!(n, cells, "{line}"),
-        }
-    }
+    assert_tables_keep_their_columns(&out);
     for expected in [
         "## Wave actions\n\nEvery run, in the order they ran.",
         "| Wave | Action | When | Type | Target | Attempt | Status | Started | Ended | Took | On failure | Automation execution | Answer or error |",
@@ -815,4 +792,20 @@ fn without_a_launched_boundary_no_format_has_the_section() {
     let json: serde_json::Value =
         serde_json::from_str(&doc.render(Format::Json)).unwrap_or_default();
     assert_eq!(json["boundaries"], serde_json::json!([]));
+}
+
+/// Every Markdown table row has as many cells as its header: no outside text added a column.
+fn assert_tables_keep_their_columns(out: &str) {
+    let mut columns = None;
+    for line in out.lines() {
+        if !line.starts_with('|') {
+            columns = None;
+            continue;
+        }
+        let cells = line.replace("\\|", "").matches('|').count();
+        match columns {
+            None => columns = Some(cells),
+            Some(n) => assert_eq!(n, cells, "{line}"),
+        }
+    }
 }
